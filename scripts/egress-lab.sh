@@ -1,0 +1,404 @@
+#!/bin/sh
+# egress-lab.sh - the "Limit Egress/External Traffic" lab (SPEC section 3), one step at a time.
+# Each step prints the commands it runs, runs them, then checks what came back against what the lab
+# promises and ends with a verdict line: ✔ (as promised) or ✘ (with the reason and the fix).
+set -eu
+
+usage() {
+    cat <<'EOF'
+Usage: sh scripts/egress-lab.sh [options] --step N [--step M ...]
+       sh scripts/egress-lab.sh [options] --all | --from N
+       sh scripts/egress-lab.sh --list
+
+Steps (SPEC section 3):
+   1  baseline: curl $GATEWAY_URL answers with the whole chain
+   2  deploy recommendation v3; check its pod runs 2/2 (with its sidecar)
+   3  DestinationRule + VirtualService: all recommendation traffic to v3
+   4  traffic: v3 answers with the time from worldclockapi.com (egress open, ALLOW_ANY)
+   5  ServiceEntry for worldclockapi.com on port 81 (wrong on purpose)
+   6  VirtualService worldclockapi-timeout (3s)
+   7  observe: customer => Error: 503 - preference => Error: 500 - ...
+   8  fix the ServiceEntry (port 80): v3 answers again
+   9  delete the ServiceEntry and the VirtualService: still allowed (ALLOW_ANY)
+  10  switch the mesh to REGISTRY_ONLY (--mesh picks how): the call is blocked
+  11  re-create the ServiceEntry (port 80): allowed again
+  12  Kiali: print the console URL to look at the graph
+  13  revert everything: mesh back to ALLOW_ANY, sh scripts/clean.sh NAMESPACE
+
+Options:
+  --step N          run step N (repeatable, run in the order given)
+  --all             run steps 1 to 13, stopping at the first ✘
+  --from N          run steps N to 13, stopping at the first ✘
+  --list            list the steps
+  --mesh METHOD     how step 10 switches to REGISTRY_ONLY (and step 13 back):
+                      sidecar    namespace Sidecar resource (any mesh version; default)
+                      ossm2      ServiceMeshControlPlane $SMCP_NAME in $CONTROL_PLANE_NAMESPACE
+                      ossm3      Istio resource $ISTIO_NAME
+                      configmap  the blog's legacy command (oc get configmap istio ... | sed ... | oc replace)
+  --fix             step 2: when the v3 pod runs 1/1, apply the sidecar patch and check again
+  --dry-run         print the commands only, run nothing
+  -i, --interactive wait for Enter before each step
+  -n, --namespace NS  namespace of the app (default $NAMESPACE or tutorial)
+  -h, --help        show this help
+
+Environment (defaults): NAMESPACE (tutorial), GATEWAY_URL (from the Route
+$GATEWAY_ROUTE in $GATEWAY_NAMESPACE: istio-ingressgateway in istio-system),
+KUBECTL (oc, else kubectl), MESH (sidecar), LAB_COUNT (10 requests per traffic
+step; the lab text uses 1000), LAB_TIMEOUT (60 s to wait for the mesh to apply
+a change), LAB_INTERVAL (2 s between polls), ROLLOUT_TIMEOUT (180s),
+CONTROL_PLANE_NAMESPACE (istio-system), SMCP_NAME (basic), ISTIO_NAME (default),
+KIALI_NAMESPACE (istio-system).
+
+Exit status: 0 when every step run ends ✔, 1 at the first ✘, 2 on bad usage,
+127 when oc/kubectl or curl is missing.
+EOF
+}
+
+LAST_STEP=13
+STEPS=
+FIX_SIDECAR=0
+INTERACTIVE=0
+LIST=0
+
+bad_usage() {
+    printf 'egress-lab.sh: %s (sh scripts/egress-lab.sh --help)\n' "$1" >&2
+    exit 2
+}
+
+check_step_number() {
+    case $1 in
+        '' | *[!0-9]*) bad_usage "not a step number: '$1'" ;;
+    esac
+    if [ "$1" -lt 1 ] || [ "$1" -gt "$LAST_STEP" ]; then
+        bad_usage "no step $1 (steps are 1 to $LAST_STEP)"
+    fi
+}
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        -h | --help)
+            usage
+            exit 0
+            ;;
+        --step | -s)
+            [ $# -ge 2 ] || bad_usage "$1 needs a step number"
+            check_step_number "$2"
+            STEPS="$STEPS $2"
+            shift 2
+            ;;
+        --step=*)
+            check_step_number "${1#--step=}"
+            STEPS="$STEPS ${1#--step=}"
+            shift
+            ;;
+        --all)
+            STEPS="$STEPS 1 2 3 4 5 6 7 8 9 10 11 12 13"
+            shift
+            ;;
+        --from)
+            [ $# -ge 2 ] || bad_usage "--from needs a step number"
+            check_step_number "$2"
+            s=$2
+            while [ "$s" -le "$LAST_STEP" ]; do
+                STEPS="$STEPS $s"
+                s=$((s + 1))
+            done
+            shift 2
+            ;;
+        --list)
+            LIST=1
+            shift
+            ;;
+        --mesh)
+            [ $# -ge 2 ] || bad_usage "--mesh needs ossm2, ossm3, sidecar or configmap"
+            MESH=$2
+            shift 2
+            ;;
+        --mesh=*)
+            MESH=${1#--mesh=}
+            shift
+            ;;
+        --fix)
+            FIX_SIDECAR=1
+            shift
+            ;;
+        --dry-run)
+            DRY_RUN=1
+            shift
+            ;;
+        -i | --interactive)
+            INTERACTIVE=1
+            shift
+            ;;
+        -n | --namespace)
+            [ $# -ge 2 ] || bad_usage "$1 needs a namespace"
+            NAMESPACE=$2
+            shift 2
+            ;;
+        *) bad_usage "unknown argument: $1" ;;
+    esac
+done
+
+if [ "$LIST" = 1 ]; then
+    usage | sed -n '/^Steps/,/^$/p'
+    exit 0
+fi
+[ -n "$STEPS" ] || bad_usage "say which step: --step N, --from N or --all"
+
+: "${MESH:=sidecar}"
+case $MESH in
+    ossm2 | ossm3 | sidecar | configmap) ;;
+    *) bad_usage "--mesh must be ossm2, ossm3, sidecar or configmap, not '$MESH'" ;;
+esac
+
+SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$SCRIPT_DIR/lib/common.sh"
+: "${KIALI_NAMESPACE:=$CONTROL_PLANE_NAMESPACE}"
+
+detect_kube
+[ "$DRY_RUN" = 1 ] || need_curl
+check_login
+
+TMP_DIR=
+cleanup() { [ -z "$TMP_DIR" ] || rm -rf "$TMP_DIR"; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------------------------------
+# Checks shared by the steps. Each prints ✔/✘ and returns 0/1.
+
+# expect_answer STEP REGEX SHOWN HINT: one curl to the gateway, polled until it matches.
+expect_answer() {
+    show_cmd curl "$GATEWAY_URL"
+    [ "$DRY_RUN" = 1 ] && return 0
+    if poll_gateway "$2"; then
+        printf '%s\n' "$LAST_BODY"
+        pass "step $1: the answer matches: $3"
+    else
+        printf '%s\n' "$LAST_BODY"
+        fail "step $1: after ${LAB_TIMEOUT}s the answer still does not match: $3"
+        info "$4"
+        return 1
+    fi
+}
+
+# expect_run STEP COUNT REGEX SHOWN HINT: wait until the gateway answers as expected (the mesh takes
+# a few seconds), then run.sh COUNT: every numbered line must match.
+expect_run() {
+    show_cmd sh scripts/run.sh "$2" "$GATEWAY_URL"
+    [ "$DRY_RUN" = 1 ] && return 0
+    if ! poll_gateway "$3"; then
+        printf '# 0: %s\n' "$LAST_BODY"
+        fail "step $1: after ${LAB_TIMEOUT}s the answer still does not match: $4"
+        info "$5"
+        return 1
+    fi
+    [ -n "$TMP_DIR" ] || TMP_DIR=$(mktemp -d)
+    out="$TMP_DIR/run.out"
+    sh "$SCRIPT_DIR/run.sh" "$2" "$GATEWAY_HTTP" >"$out"
+    cat "$out"
+    body_re=${3#^}
+    lines=$(grep -c '' "$out") || lines=0
+    good=$(grep -Ec -- "^# [0-9]+: $body_re" "$out") || good=0
+    if [ "$lines" = "$2" ] && [ "$good" = "$2" ]; then
+        pass "step $1: $good/$2 answers match: $4"
+    else
+        bad=$(grep -Ev -- "^# [0-9]+: $body_re" "$out" | sed -n 1p) || bad=
+        fail "step $1: $good/$2 answers match: $4"
+        [ -z "$bad" ] || info "first one that does not: $bad"
+        info "$5"
+        return 1
+    fi
+}
+
+# expect_field STEP KIND NAME JSONPATH WANT: the object exists and the field has the wanted value.
+expect_field() {
+    show_cmd "$KUBE_NAME" get "$2" "$3" -n "$NAMESPACE" -o "jsonpath=$4"
+    [ "$DRY_RUN" = 1 ] && return 0
+    got=$("$KUBE" get "$2" "$3" -n "$NAMESPACE" -o "jsonpath=$4" 2>&1) || {
+        printf '%s\n' "$got"
+        fail "step $1: $2 $3 is not there in namespace $NAMESPACE."
+        return 1
+    }
+    printf '%s\n' "$got"
+    if [ "$got" = "$5" ]; then
+        pass "step $1: $2 $3 has $4 = $5"
+    else
+        fail "step $1: $2 $3 has $4 = '$got', expected '$5'"
+        return 1
+    fi
+}
+
+SHOW_CHAIN="customer => preference => recommendation vN ... from '<pod>': <n>"
+SHOW_V3="customer => preference => recommendation v3 <time> from '<pod>': <n>"
+SHOW_FAILS="customer => Error: 503 - preference => Error: 500 - <why the time lookup failed>"
+HINT_V3="No v3 answer: check steps 2-3 (v3 pod 2/2, VirtualService recommendation to subset version-v3); an error naming worldclockapi.com means egress is closed: is the mesh still REGISTRY_ONLY? (step 13 reverts)"
+
+# ---------------------------------------------------------------------------------------------------
+# The mesh-wide REGISTRY_ONLY switch (step 10) and its revert (step 13).
+
+set_outbound_policy() { # REGISTRY_ONLY | ALLOW_ANY
+    case $MESH in
+        configmap)
+            if [ "$1" = REGISTRY_ONLY ]; then from=ALLOW_ANY; else from=REGISTRY_ONLY; fi
+            printf '$ %s get configmap istio -n %s -o yaml | sed '\''s/mode: %s/mode: %s/g'\'' | %s replace -n %s -f -\n' \
+                "$KUBE_NAME" "$CONTROL_PLANE_NAMESPACE" "$from" "$1" "$KUBE_NAME" "$CONTROL_PLANE_NAMESPACE"
+            [ "$DRY_RUN" = 1 ] && return 0
+            "$KUBE" get configmap istio -n "$CONTROL_PLANE_NAMESPACE" -o yaml |
+                sed "s/mode: $from/mode: $1/g" |
+                "$KUBE" replace -n "$CONTROL_PLANE_NAMESPACE" -f -
+            ;;
+        ossm2)
+            if [ "$1" = REGISTRY_ONLY ]; then f=$F_REGISTRY_ONLY_OSSM2; else f=$F_ALLOW_ANY_OSSM2; fi
+            kube patch smcp "$SMCP_NAME" -n "$CONTROL_PLANE_NAMESPACE" --type merge --patch-file "$f"
+            ;;
+        ossm3)
+            if [ "$1" = REGISTRY_ONLY ]; then f=$F_REGISTRY_ONLY_OSSM3; else f=$F_ALLOW_ANY_OSSM3; fi
+            kube patch istio "$ISTIO_NAME" --type merge --patch-file "$f"
+            ;;
+        sidecar)
+            if [ "$1" = REGISTRY_ONLY ]; then
+                kube apply -f "$F_REGISTRY_ONLY_SIDECAR" -n "$NAMESPACE"
+            else
+                kube delete -f "$F_REGISTRY_ONLY_SIDECAR" -n "$NAMESPACE" --ignore-not-found
+            fi
+            ;;
+    esac
+}
+
+# ---------------------------------------------------------------------------------------------------
+# The steps.
+
+step_1() {
+    say "Step 1: baseline - the chain answers through the ingress gateway"
+    gateway_url
+    expect_answer 1 "$RE_CHAIN_OK" "$SHOW_CHAIN" \
+        "Is the app deployed and in the mesh? sh scripts/deploy.sh $NAMESPACE"
+}
+
+step_2() {
+    say "Step 2: deploy recommendation v3 (it calls worldclockapi.com for the time)"
+    printf '$ cd %s && %s apply -f %s -n %s\n' "$D_RECOMMENDATION" "$KUBE_NAME" "$F_RECOMMENDATION_V3_IN_DIR" "$NAMESPACE"
+    if [ "$DRY_RUN" != 1 ]; then
+        (cd "$D_RECOMMENDATION" && "$KUBE" apply -f "$F_RECOMMENDATION_V3_IN_DIR" -n "$NAMESPACE")
+    fi
+    wait_rollout "$N_V3_DEPLOYMENT" || return 1
+    if check_sidecar "$N_V3_DEPLOYMENT" recommendation v3; then
+        [ "$DRY_RUN" = 1 ] && return 0
+        pass "step 2: $N_V3_DEPLOYMENT runs with its sidecar (2/2)"
+        return 0
+    fi
+    if [ "$FIX_SIDECAR" = 1 ]; then
+        kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" \
+            -p '{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"true"}}}}}'
+        wait_rollout "$N_V3_DEPLOYMENT" || return 1
+        if check_sidecar "$N_V3_DEPLOYMENT" recommendation v3; then
+            pass "step 2: $N_V3_DEPLOYMENT runs with its sidecar (2/2) after the patch"
+            return 0
+        fi
+    fi
+    fail "step 2: $N_V3_DEPLOYMENT is not running 2/2 (apply the fix above, or rerun with --fix)"
+    return 1
+}
+
+step_3() {
+    say "Step 3: send all recommendation traffic to v3 (DestinationRule subsets + VirtualService)"
+    kube apply -f "$F_DR_RECOMMENDATION" -n "$NAMESPACE"
+    kube apply -f "$F_VS_RECOMMENDATION_V3" -n "$NAMESPACE"
+    expect_field 3 virtualservice "$N_RECOMMENDATION" '{.spec.http[0].route[0].destination.subset}' version-v3
+}
+
+step_4() {
+    say "Step 4: traffic - v3 fetches the time from worldclockapi.com (egress open: ALLOW_ANY)"
+    gateway_url
+    expect_run 4 "$LAB_COUNT" "$RE_V3_OK" "$SHOW_V3" "$HINT_V3"
+}
+
+step_5() {
+    say "Step 5: ServiceEntry $N_SERVICE_ENTRY for worldclockapi.com - on port 81, wrong on purpose"
+    kube apply -f "$F_SE_WORLDCLOCK_WRONG_PORT" -n "$NAMESPACE"
+    expect_field 5 serviceentry "$N_SERVICE_ENTRY" '{.spec.ports[*].number}' 81
+}
+
+step_6() {
+    say "Step 6: VirtualService $N_VS_WORLDCLOCK: 3s timeout on calls to worldclockapi.com"
+    kube apply -f "$F_VS_WORLDCLOCK_TIMEOUT" -n "$NAMESPACE"
+    expect_field 6 virtualservice "$N_VS_WORLDCLOCK" '{.spec.http[0].timeout}' 3s
+}
+
+step_7() {
+    say "Step 7: observe - the app calls port 80, which the ServiceEntry does not declare"
+    gateway_url
+    expect_run 7 1 "$RE_EGRESS_FAILS" "$SHOW_FAILS" \
+        "Still answering? Check steps 5-6 are applied: $KUBE_NAME get serviceentry,virtualservice -n $NAMESPACE"
+}
+
+step_8() {
+    say "Step 8: fix the ServiceEntry (port 80): v3 answers again, its counter continuing"
+    kube apply -f "$F_SE_WORLDCLOCK" -n "$NAMESPACE"
+    expect_field 8 serviceentry "$N_SERVICE_ENTRY" '{.spec.ports[*].number}' 80 || return 1
+    gateway_url
+    expect_run 8 "$LAB_COUNT" "$RE_V3_OK" "$SHOW_V3" "$HINT_V3"
+}
+
+step_9() {
+    say "Step 9: delete the ServiceEntry and the VirtualService - egress is still allowed (ALLOW_ANY)"
+    kube delete serviceentry "$N_SERVICE_ENTRY" -n "$NAMESPACE" --ignore-not-found
+    kube delete virtualservice "$N_VS_WORLDCLOCK" -n "$NAMESPACE" --ignore-not-found
+    gateway_url
+    expect_answer 9 "$RE_V3_OK" "$SHOW_V3" "$HINT_V3"
+}
+
+step_10() {
+    say "Step 10: switch the mesh to REGISTRY_ONLY ($MESH): calls to hosts the mesh does not know are blocked"
+    set_outbound_policy REGISTRY_ONLY
+    gateway_url
+    expect_run 10 1 "$RE_EGRESS_FAILS" "$SHOW_FAILS" \
+        "Still allowed? With --mesh $MESH, check the switch took (step 10's command), that no ServiceEntry for worldclockapi.com is left ($KUBE_NAME get serviceentry -n $NAMESPACE), and that --mesh matches your Service Mesh version."
+}
+
+step_11() {
+    say "Step 11: re-create the ServiceEntry (port 80): worldclockapi.com is in the registry, allowed again"
+    kube apply -f "$F_SE_WORLDCLOCK" -n "$NAMESPACE"
+    gateway_url
+    expect_run 11 "$LAB_COUNT" "$RE_V3_OK" "$SHOW_V3" "$HINT_V3"
+}
+
+step_12() {
+    say "Step 12: look at the graph in Kiali (namespace $NAMESPACE, Versioned app graph)"
+    show_cmd "$KUBE_NAME" -n "$KIALI_NAMESPACE" get route kiali -o 'jsonpath={.spec.host}'
+    [ "$DRY_RUN" = 1 ] && return 0
+    host=$("$KUBE" -n "$KIALI_NAMESPACE" get route kiali -o 'jsonpath={.spec.host}' 2>&1) || host=
+    if [ -n "$host" ]; then
+        printf 'https://%s\n' "$host"
+        pass "step 12: Kiali at https://$host - Graph, namespace $NAMESPACE: worldclockapi.com appears as a ServiceEntry node"
+    else
+        fail "step 12: no Route kiali in $KIALI_NAMESPACE (Kiali not installed there? set KIALI_NAMESPACE)"
+        return 1
+    fi
+}
+
+step_13() {
+    say "Step 13: revert everything - mesh back to ALLOW_ANY ($MESH), lab objects and v3 removed"
+    set_outbound_policy ALLOW_ANY
+    run sh scripts/clean.sh "$NAMESPACE"
+    gateway_url
+    expect_answer 13 "$RE_CHAIN_OK" "$SHOW_CHAIN" \
+        "Is the app itself still deployed? sh scripts/deploy.sh $NAMESPACE"
+}
+
+# ---------------------------------------------------------------------------------------------------
+[ "$DRY_RUN" != 1 ] || info "(dry run: commands are printed, nothing is run)"
+info "namespace $NAMESPACE, CLI $KUBE_NAME, REGISTRY_ONLY method $MESH"
+for s in $STEPS; do
+    if [ "$INTERACTIVE" = 1 ]; then
+        printf '\n[step %s] press Enter to run it, Ctrl-C to stop ' "$s"
+        read -r _ || true
+    fi
+    if ! "step_$s"; then
+        printf '\nStopped at step %s. Fix it, then go on with: sh scripts/egress-lab.sh --from %s\n' "$s" "$s" >&2
+        exit 1
+    fi
+done
