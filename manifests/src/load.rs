@@ -1,0 +1,263 @@
+//! Reading YAML files into typed [`Document`]s; unknown kinds and unknown fields are errors.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_yaml_ng::Value;
+
+use crate::resource::{Document, KINDS, Resource};
+
+/// Why a file or one of its documents did not load.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}: cannot read: {source}", file.display())]
+    Io {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: document {index}: not valid YAML: {message}", file.display())]
+    Yaml {
+        file: PathBuf,
+        index: usize,
+        message: String,
+    },
+    #[error("{}: document {index}: missing or non-string `{field}`", file.display())]
+    MissingTypeField {
+        file: PathBuf,
+        index: usize,
+        field: &'static str,
+    },
+    #[error("{}: document {index}: unknown apiVersion/kind `{api_version}` `{kind}` (accepted: see mesh_manifests::Resource)", file.display())]
+    UnknownKind {
+        file: PathBuf,
+        index: usize,
+        api_version: String,
+        kind: String,
+    },
+    #[error("{}: document {index} ({kind}): unknown field `{path}`", file.display())]
+    UnknownField {
+        file: PathBuf,
+        index: usize,
+        kind: String,
+        /// Dotted path from the document root, sequence items by index: `spec.http.0.timeout2`.
+        path: String,
+    },
+    #[error("{}: document {index} ({kind}): {message}", file.display())]
+    Invalid {
+        file: PathBuf,
+        index: usize,
+        kind: String,
+        message: String,
+    },
+}
+
+impl LoadError {
+    /// The file the error is about.
+    pub fn file(&self) -> &Path {
+        match self {
+            LoadError::Io { file, .. }
+            | LoadError::Yaml { file, .. }
+            | LoadError::MissingTypeField { file, .. }
+            | LoadError::UnknownKind { file, .. }
+            | LoadError::UnknownField { file, .. }
+            | LoadError::Invalid { file, .. } => file,
+        }
+    }
+}
+
+/// Parse YAML text already in memory; `file` is only used to name documents and errors.
+/// Stops at the first error.
+pub fn parse_str(file: &Path, text: &str) -> Result<Vec<Document>, LoadError> {
+    let mut docs = Vec::new();
+    for (index, de) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+        let value = Value::deserialize(de).map_err(|e| LoadError::Yaml {
+            file: file.to_path_buf(),
+            index,
+            message: e.to_string(),
+        })?;
+        if value.is_null() {
+            continue;
+        }
+        let resource = parse_value(file, index, value)?;
+        docs.push(Document {
+            file: file.to_path_buf(),
+            index,
+            resource,
+        });
+    }
+    Ok(docs)
+}
+
+/// Load every document of one file. Stops at the first error.
+pub fn load_file(path: impl AsRef<Path>) -> Result<Vec<Document>, LoadError> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    parse_str(path, &text)
+}
+
+/// Load files and directories (recursively, `.yml`/`.yaml`, sorted). Stops at the first error.
+pub fn load_paths<P: AsRef<Path>>(
+    paths: impl IntoIterator<Item = P>,
+) -> Result<Vec<Document>, LoadError> {
+    let mut docs = Vec::new();
+    for file in yaml_files(paths)? {
+        docs.extend(load_file(&file)?);
+    }
+    Ok(docs)
+}
+
+/// Like [`load_paths`] but goes on after errors: every file that loads contributes its documents
+/// and every file that does not contributes one error, so a test can report them all at once.
+pub fn load_paths_collecting<P: AsRef<Path>>(
+    paths: impl IntoIterator<Item = P>,
+) -> (Vec<Document>, Vec<LoadError>) {
+    let mut docs = Vec::new();
+    let mut errors = Vec::new();
+    let files = match yaml_files(paths) {
+        Ok(files) => files,
+        Err(e) => return (docs, vec![e]),
+    };
+    for file in files {
+        match load_file(&file) {
+            Ok(d) => docs.extend(d),
+            Err(e) => errors.push(e),
+        }
+    }
+    (docs, errors)
+}
+
+/// The YAML files named by `paths`: files as given, directories walked recursively and sorted.
+fn yaml_files<P: AsRef<Path>>(
+    paths: impl IntoIterator<Item = P>,
+) -> Result<Vec<PathBuf>, LoadError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let p = p.as_ref();
+        if p.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(p.to_path_buf());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let io = |source| LoadError::Io {
+        file: dir.to_path_buf(),
+        source,
+    };
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(io)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io)?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if is_yaml(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// `.yml` or `.yaml`.
+pub(crate) fn is_yaml(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yml" | "yaml")
+    )
+}
+
+fn parse_value(file: &Path, index: usize, value: Value) -> Result<Resource, LoadError> {
+    let field = |name: &'static str| -> Result<String, LoadError> {
+        value
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or(LoadError::MissingTypeField {
+                file: file.to_path_buf(),
+                index,
+                field: name,
+            })
+    };
+    let api_version = field("apiVersion")?;
+    let kind = field("kind")?;
+    if !KINDS.contains(&(api_version.as_str(), kind.as_str())) {
+        return Err(LoadError::UnknownKind {
+            file: file.to_path_buf(),
+            index,
+            api_version,
+            kind,
+        });
+    }
+    let ctx = Ctx {
+        file,
+        index,
+        kind: &kind,
+    };
+    Ok(match kind.as_str() {
+        "Namespace" => Resource::Namespace(ctx.typed(value)?),
+        "ServiceAccount" => Resource::ServiceAccount(ctx.typed(value)?),
+        "Deployment" => Resource::Deployment(ctx.typed(value)?),
+        "Service" => Resource::Service(ctx.typed(value)?),
+        "VirtualService" => Resource::VirtualService(ctx.typed(value)?),
+        "DestinationRule" => Resource::DestinationRule(ctx.typed(value)?),
+        "ServiceEntry" => Resource::ServiceEntry(ctx.typed(value)?),
+        "Gateway" => Resource::Gateway(ctx.typed(value)?),
+        "Sidecar" => Resource::Sidecar(ctx.typed(value)?),
+        "PeerAuthentication" => Resource::PeerAuthentication(ctx.typed(value)?),
+        "AuthorizationPolicy" => Resource::AuthorizationPolicy(ctx.typed(value)?),
+        "RequestAuthentication" => Resource::RequestAuthentication(ctx.typed(value)?),
+        "Kustomization" => Resource::Kustomization(ctx.typed(value)?),
+        "Route" => Resource::Route(ctx.typed(value)?),
+        "ServiceMeshMemberRoll" => Resource::ServiceMeshMemberRoll(ctx.typed(value)?),
+        "ServiceMeshMember" => Resource::ServiceMeshMember(ctx.typed(value)?),
+        "ServiceMeshControlPlane" => Resource::ServiceMeshControlPlane(ctx.typed(value)?),
+        "Istio" => Resource::Istio(ctx.typed(value)?),
+        "IstioCNI" => Resource::IstioCni(ctx.typed(value)?),
+        other => unreachable!("{other} is listed in KINDS but not dispatched"),
+    })
+}
+
+struct Ctx<'a> {
+    file: &'a Path,
+    index: usize,
+    kind: &'a str,
+}
+
+impl Ctx<'_> {
+    /// Deserialize `value` into `T`, turning every field `T` ignores into an error.
+    fn typed<T: DeserializeOwned>(&self, value: Value) -> Result<Box<T>, LoadError> {
+        let mut unknown = Vec::new();
+        let parsed: Result<T, _> = serde_ignored::deserialize(value, |path| {
+            let path = path.to_string();
+            // The kube-derived Istio types take apiVersion/kind from the type, not the document.
+            if path != "apiVersion" && path != "kind" {
+                unknown.push(path);
+            }
+        });
+        let parsed = parsed.map_err(|e| LoadError::Invalid {
+            file: self.file.to_path_buf(),
+            index: self.index,
+            kind: self.kind.to_owned(),
+            message: e.to_string(),
+        })?;
+        if let Some(path) = unknown.into_iter().next() {
+            return Err(LoadError::UnknownField {
+                file: self.file.to_path_buf(),
+                index: self.index,
+                kind: self.kind.to_owned(),
+                path,
+            });
+        }
+        Ok(Box::new(parsed))
+    }
+}
