@@ -1,0 +1,114 @@
+//! What every service's `main` does: `--help`, `--healthcheck`, config from the environment (exit 64 naming the
+//! bad variable), telemetry before the runtime starts, then the service until SIGTERM (exit 0).
+
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    process::ExitCode,
+    time::Duration,
+};
+
+use crate::{
+    config::{ConfigError, DEFAULT_PORT, ENV_PORT, Env},
+    telemetry::{self, LogFormat},
+};
+
+/// Exit status for a configuration the service cannot start with (BSD `EX_USAGE`).
+pub const EXIT_CONFIG: u8 = 64;
+
+/// Environment variables every service reads; appended to each service's `--help`.
+pub const COMMON_HELP: &str = "\
+  PORT                 port to listen on (default 8080)
+  HOSTNAME             name shown in bodies, the pod name in Kubernetes (default unknown)
+  WORKERS              HTTP worker threads (default 1)
+  SHUTDOWN_TIMEOUT     how long in-flight requests may take to finish after SIGTERM (default 10s)
+  LOG_FORMAT           text or json (default text); RUST_LOG filters (default info)
+  OTEL_EXPORTER_OTLP_ENDPOINT  export spans by OTLP/HTTP protobuf (default: no export); other OTEL_* apply
+
+Options:
+  --help          this text
+  --healthcheck   GET http://127.0.0.1:$PORT/health/ready; exit 0 when it answers 200 (container healthchecks)
+";
+
+/// Runs a service binary. `help` describes the service and its own variables; `load` reads its config; `run`
+/// serves until stopped.
+pub fn main<C, Fut>(
+    service: &'static str,
+    help: &str,
+    load: impl FnOnce(&Env<fn(&str) -> Option<String>>) -> Result<C, ConfigError>,
+    run: impl FnOnce(C) -> Fut,
+) -> ExitCode
+where
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let env: Env<fn(&str) -> Option<String>> = Env::new(|k| std::env::var(k).ok());
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("--help" | "-h") => {
+            print!("{help}\n{COMMON_HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Some("--healthcheck") => return healthcheck(&env),
+        Some(other) => {
+            eprintln!("{service}: unknown argument {other:?}; see --help");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
+    let (config, format) = match load(&env).and_then(|c| Ok((c, LogFormat::from_env(&env)?))) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("{service}: configuration error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let _telemetry = match telemetry::init(service, format) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("{service}: cannot set up telemetry: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match actix_web::rt::System::new().block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{service} failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--healthcheck`: a plain HTTP/1.0 request to our own readiness endpoint, no runtime, no TLS.
+fn healthcheck<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> ExitCode {
+    let port = match env.number(ENV_PORT, DEFAULT_PORT, "port") {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("healthcheck: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match probe(port) {
+        Ok(200) => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("healthcheck: /health/ready answered {status}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("healthcheck: 127.0.0.1:{port}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn probe(port: u16) -> std::io::Result<u16> {
+    let timeout = Duration::from_secs(2);
+    let mut stream = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.write_all(b"GET /health/ready HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head)?;
+    // "HTTP/1.x NNN"
+    std::str::from_utf8(&head[9..12])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("not an HTTP answer"))
+}

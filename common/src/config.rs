@@ -1,0 +1,223 @@
+//! Configuration from the environment: the contract table of SPEC §1, parsed once at start.
+//!
+//! Services call [`Env::new`] with a lookup function (`|k| std::env::var(k).ok()` in `main`, a `HashMap` in
+//! tests) and read typed values; a value that does not parse is a [`ConfigError`] naming the variable and value.
+
+use std::{fmt::Display, str::FromStr, time::Duration};
+
+use url::Url;
+
+pub const ENV_PORT: &str = "PORT";
+pub const DEFAULT_PORT: u16 = 8080;
+pub const ENV_HOSTNAME: &str = "HOSTNAME";
+pub const DEFAULT_HOSTNAME: &str = "unknown";
+pub const ENV_DOWNSTREAM_TIMEOUT: &str = "DOWNSTREAM_TIMEOUT";
+pub const DEFAULT_DOWNSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
+pub const ENV_WORKERS: &str = "WORKERS";
+pub const DEFAULT_WORKERS: usize = 1;
+pub const ENV_SHUTDOWN_TIMEOUT: &str = "SHUTDOWN_TIMEOUT";
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+pub const ENV_LOG_FORMAT: &str = "LOG_FORMAT";
+pub const ENV_BIND_ADDRESS: &str = "BIND_ADDRESS";
+pub const DEFAULT_BIND_ADDRESS: &str = "0.0.0.0";
+
+/// A configuration value that could not be used. Its message names the variable and the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}={value:?} {problem}")]
+pub struct ConfigError {
+    pub var: String,
+    pub value: String,
+    pub problem: String,
+}
+
+/// Typed access to the environment through a lookup function.
+pub struct Env<F> {
+    lookup: F,
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    pub fn new(lookup: F) -> Self {
+        Self { lookup }
+    }
+
+    /// The raw value, `None` when unset. An empty value counts as unset, as in a shell's `${X:-default}`.
+    pub fn raw(&self, var: &str) -> Option<String> {
+        (self.lookup)(var).filter(|v| !v.is_empty())
+    }
+
+    pub fn string(&self, var: &str, default: &str) -> String {
+        self.raw(var).unwrap_or_else(|| default.to_owned())
+    }
+
+    /// Parses with `parse`, whose error text follows the value: `PORT="x" is not a valid port: …`.
+    pub fn parse<T>(
+        &self,
+        var: &str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        match self.raw(var) {
+            None => Ok(default),
+            Some(value) => parse(value.trim()).map_err(|problem| ConfigError {
+                var: var.to_owned(),
+                value,
+                problem,
+            }),
+        }
+    }
+
+    pub fn url(&self, var: &str, default: &str) -> Result<Url, ConfigError> {
+        let fallback = Url::parse(default).expect("default URLs are valid");
+        self.parse(var, fallback, parse_http_url)
+    }
+
+    pub fn duration(&self, var: &str, default: Duration) -> Result<Duration, ConfigError> {
+        self.parse(var, default, parse_duration)
+    }
+
+    pub fn number<T: FromStr>(&self, var: &str, default: T, what: &str) -> Result<T, ConfigError>
+    where
+        T::Err: Display,
+    {
+        self.parse(var, default, |v| {
+            v.parse::<T>()
+                .map_err(|e| format!("is not a valid {what}: {e}"))
+        })
+    }
+
+    /// Settings every service shares: port, host name, workers, drain time, bind address.
+    pub fn server(&self) -> Result<ServerSettings, ConfigError> {
+        let workers = self.number(ENV_WORKERS, DEFAULT_WORKERS, "worker count")?;
+        if workers == 0 {
+            return Err(ConfigError {
+                var: ENV_WORKERS.into(),
+                value: "0".into(),
+                problem: "must be at least 1".into(),
+            });
+        }
+        Ok(ServerSettings {
+            bind_address: self.parse(
+                ENV_BIND_ADDRESS,
+                DEFAULT_BIND_ADDRESS.parse().unwrap(),
+                |v| {
+                    v.parse()
+                        .map_err(|e| format!("is not a valid IP address: {e}"))
+                },
+            )?,
+            port: self.number(ENV_PORT, DEFAULT_PORT, "port")?,
+            hostname: self.string(ENV_HOSTNAME, DEFAULT_HOSTNAME),
+            workers,
+            shutdown_timeout: self.duration(ENV_SHUTDOWN_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT)?,
+        })
+    }
+}
+
+/// Where and how a service listens. `port: 0` asks the OS for a free port (tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    pub bind_address: std::net::IpAddr,
+    pub port: u16,
+    /// Shown in bodies (`from '<host>'`): the pod name in Kubernetes.
+    pub hostname: String,
+    pub workers: usize,
+    pub shutdown_timeout: Duration,
+}
+
+impl ServerSettings {
+    /// Loopback, ephemeral port, one worker: what tests and the local runner use.
+    pub fn local(hostname: &str) -> Self {
+        Self {
+            bind_address: std::net::Ipv4Addr::LOCALHOST.into(),
+            port: 0,
+            hostname: hostname.to_owned(),
+            workers: 1,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+}
+
+/// `500ms`, `3s`, `1m`, `1m30s`, `0s` (humantime syntax). A bare number is refused: the unit must be said.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    humantime::parse_duration(value)
+        .map_err(|e| format!("is not a valid duration ({e}); use a form like 500ms, 3s or 1m"))
+}
+
+/// An absolute `http` or `https` URL.
+pub fn parse_http_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|e| format!("is not a valid URL: {e}"))?;
+    match url.scheme() {
+        "http" | "https" if url.host().is_some() => Ok(url),
+        "http" | "https" => Err("is not a valid URL: it has no host".into()),
+        other => Err(format!(
+            "is not a valid URL: scheme {other:?} is not http or https"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Env::new(move |k: &str| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_unset_or_empty() {
+        let s = env(&[("PORT", "")]).server().unwrap();
+        assert_eq!(s.port, 8080);
+        assert_eq!(s.hostname, "unknown");
+        assert_eq!(s.workers, 1);
+    }
+
+    #[test]
+    fn durations_accept_the_contract_forms() {
+        for (text, want) in [
+            ("500ms", Duration::from_millis(500)),
+            ("3s", Duration::from_secs(3)),
+            ("1m", Duration::from_secs(60)),
+            ("0s", Duration::ZERO),
+        ] {
+            assert_eq!(parse_duration(text), Ok(want), "{text}");
+        }
+        assert!(parse_duration("3").is_err(), "a bare number has no unit");
+    }
+
+    #[test]
+    fn config_error_names_the_bad_variable_and_value() {
+        let cases = [
+            ("PORT", "eighty", "not a valid port"),
+            ("PORT", "70000", "not a valid port"),
+            ("WORKERS", "0", "at least 1"),
+            ("SHUTDOWN_TIMEOUT", "soon", "not a valid duration"),
+            ("BIND_ADDRESS", "localhost", "not a valid IP"),
+        ];
+        for (var, value, reason) in cases {
+            let err = env(&[(var, value)]).server().unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.starts_with(&format!("{var}=\"{value}\"")),
+                "{var}: {text}"
+            );
+            assert!(text.contains(reason), "{var}: {text}");
+        }
+    }
+
+    #[test]
+    fn urls_must_be_absolute_http() {
+        let e = env(&[("PREFERENCE_URL", "htp:/x")]);
+        let err = e
+            .url("PREFERENCE_URL", "http://preference:8080")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "PREFERENCE_URL=\"htp:/x\" is not a valid URL: scheme \"htp\" is not http or https"
+        );
+        assert!(e.url("OTHER", "http://preference:8080").is_ok());
+    }
+}

@@ -1,0 +1,190 @@
+//! The one outgoing call customer and preference make, and the HTTP client every service uses.
+//!
+//! One pooled client per process. The chain's own hops never go through a proxy (`HTTP_PROXY` is ignored):
+//! in the mesh the sidecar captures traffic, and on a laptop a corporate proxy must not see `localhost` calls.
+
+use std::{error::Error as _, time::Duration};
+
+use actix_web::HttpRequest;
+use tracing::Instrument;
+use url::Url;
+
+use crate::{
+    chain_error::{ChainError, MAX_EMBEDDED_BODY, embed},
+    headers, telemetry,
+};
+
+/// How long establishing a TCP connection may take, at most (capped by the request timeout).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// rustls needs a process-wide crypto provider; `ring` is the one built in. Safe to call more than once.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A pooled client with connect and whole-request timeouts, and `proxy` as its only proxy (none when `None`).
+pub fn client(timeout: Duration, proxy: Option<&Url>) -> anyhow::Result<reqwest::Client> {
+    install_crypto_provider();
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        .no_proxy();
+    if let Some(proxy) = proxy {
+        builder = builder.proxy(reqwest::Proxy::http(proxy.as_str())?);
+    }
+    builder
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))
+}
+
+/// What went wrong with a call that got no usable answer, in a few words: `connection refused`,
+/// `timed out after 30s`, `unknown host preference`, `connection reset`.
+pub fn describe_failure(err: &reqwest::Error, url: &Url, timeout: Duration) -> String {
+    if err.is_timeout() {
+        return format!("timed out after {}", humantime::format_duration(timeout));
+    }
+    let mut source = err.source();
+    let mut innermost = err.to_string();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            match io.kind() {
+                ConnectionRefused => return "connection refused".into(),
+                ConnectionReset | ConnectionAborted | BrokenPipe => {
+                    return "connection reset".into();
+                }
+                TimedOut => {
+                    return format!("timed out after {}", humantime::format_duration(timeout));
+                }
+                _ => {}
+            }
+        }
+        let text = e.to_string();
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            return format!("unknown host {}", url.host_str().unwrap_or_default());
+        }
+        innermost = text;
+        source = e.source();
+    }
+    if innermost.contains("connection closed before message completed") || err.is_body() {
+        return "connection closed before the response was complete".into();
+    }
+    innermost
+}
+
+/// Reads at most [`MAX_EMBEDDED_BODY`] + 1 bytes of a body: enough to embed it, never a huge one in memory.
+pub async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_EMBEDDED_BODY {
+            break;
+        }
+    }
+    Ok(body)
+}
+
+/// The next hop of the chain: customer → preference, preference → recommendation.
+#[derive(Debug, Clone)]
+pub struct Downstream {
+    service: &'static str,
+    url: Url,
+    timeout: Duration,
+    baggage_from_user_agent: bool,
+    client: reqwest::Client,
+}
+
+impl Downstream {
+    /// `service` is the caller's name, used as its body prefix. customer sets `baggage_from_user_agent`.
+    pub fn new(
+        service: &'static str,
+        url: Url,
+        timeout: Duration,
+        baggage_from_user_agent: bool,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            service,
+            client: client(timeout, None)?,
+            url,
+            timeout,
+            baggage_from_user_agent,
+        })
+    }
+
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// Calls `GET <url>` with the propagated headers of `incoming`. On 2xx returns the body to embed; otherwise
+    /// the [`ChainError`] the caller answers with.
+    pub async fn call(&self, incoming: &HttpRequest) -> Result<String, ChainError> {
+        let mut out = headers::propagate(incoming.headers(), self.baggage_from_user_agent);
+        let span = telemetry::client_span(&self.url);
+        telemetry::inject(&span, &mut out);
+        let unreachable = |e: reqwest::Error| ChainError::Unreachable {
+            service: self.service,
+            reason: format!(
+                "{}: {}",
+                describe_failure(&e, &self.url, self.timeout),
+                self.url
+            ),
+        };
+        async {
+            let response = self
+                .client
+                .get(self.url.clone())
+                .headers(out)
+                .send()
+                .await
+                .map_err(unreachable)?;
+            let status = response.status();
+            tracing::Span::current().record("http.response.status_code", status.as_u16());
+            let body = embed(&read_capped(response).await.map_err(unreachable)?);
+            if status.is_success() {
+                Ok(body)
+            } else {
+                tracing::Span::current().record("otel.status_code", "ERROR");
+                Err(ChainError::Downstream {
+                    service: self.service,
+                    status: status.as_u16(),
+                    body,
+                })
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// `GET /` of customer and preference: call the next hop and answer `<service> => <its body>`.
+pub async fn relay(
+    req: HttpRequest,
+    next: actix_web::web::Data<Downstream>,
+) -> Result<actix_web::HttpResponse, ChainError> {
+    let body = next.call(&req).await?;
+    Ok(crate::text(
+        actix_web::http::StatusCode::OK,
+        format!("{} => {body}\n", next.service),
+    ))
+}
+
+/// Binds a relay service (customer or preference) whose `GET /` calls `next`.
+pub fn serve_relay(
+    settings: &crate::config::ServerSettings,
+    next: Downstream,
+) -> anyhow::Result<crate::server::Server> {
+    let (service, url) = (next.service, next.url.clone());
+    let next = actix_web::web::Data::new(next);
+    let server = crate::server::Server::bind(service, settings, move |cfg| {
+        cfg.app_data(next.clone())
+            .route("/", actix_web::web::get().to(relay));
+    })?;
+    tracing::info!(
+        "{service} listening on {}:{}, calling {url}",
+        settings.bind_address,
+        server.port()
+    );
+    Ok(server)
+}

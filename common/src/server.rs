@@ -1,0 +1,80 @@
+//! The actix server every service runs: its routes plus health, metrics and request spans, bound before it runs.
+//!
+//! [`Server::bind`] binds (port 0 picks a free port, for tests) and [`Server::run_until_stopped`] only awaits, so
+//! `main`, the local runner and the black-box tests start services the same way.
+
+use std::net::TcpListener;
+
+use actix_web::{App, HttpServer, middleware::from_fn, web};
+
+use crate::{config::ServerSettings, health, health::Readiness, metrics, shutdown, telemetry};
+
+pub struct Server {
+    service: &'static str,
+    port: u16,
+    server: actix_web::dev::Server,
+    readiness: Readiness,
+}
+
+impl Server {
+    /// Binds `settings.bind_address:settings.port` and prepares `routes` for `service`.
+    pub fn bind<F>(
+        service: &'static str,
+        settings: &ServerSettings,
+        routes: F,
+    ) -> anyhow::Result<Self>
+    where
+        F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+    {
+        let addr = (settings.bind_address, settings.port);
+        let listener = TcpListener::bind(addr).map_err(|e| {
+            anyhow::anyhow!("{service} cannot listen on {}:{}: {e}", addr.0, addr.1)
+        })?;
+        let port = listener.local_addr()?.port();
+        let readiness = Readiness::default();
+        let prometheus = metrics::middleware(service)?;
+        let ready = web::Data::new(readiness.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(telemetry::trace_request))
+                .wrap(prometheus.clone())
+                .app_data(ready.clone())
+                .configure(health::routes)
+                .configure(routes.clone())
+        })
+        .workers(settings.workers)
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .listen(listener)?
+        .run();
+        Ok(Self {
+            service,
+            port,
+            server,
+            readiness,
+        })
+    }
+
+    /// The bound port (the chosen one when asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server from elsewhere (tests, the local runner).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT, then drains gracefully.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown::signal()).await
+    }
+
+    /// Serves until `stop` resolves (with the name of the reason), then drains gracefully.
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = &'static str> + Send + 'static,
+    ) -> std::io::Result<()> {
+        shutdown::run_until(self.service, self.server, self.readiness, stop).await
+    }
+}
