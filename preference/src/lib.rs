@@ -1,0 +1,65 @@
+//! The tutorial's preference: `GET /` calls recommendation and answers `preference => <recommendation's body>`.
+//!
+//! Run it with `cargo run -p preference` (listens on $PORT, default 8080; calls $RECOMMENDATION_URL).
+//! Forwards `baggage-user-agent` as customer set it. Errors follow the tutorial's chain: 503 `preference => Error: <status> - <body>` when
+//! recommendation answers non-2xx, 503 `preference => <reason>: <url>` when it cannot be reached.
+
+use std::time::Duration;
+
+use tutorial_common::{
+    config::{
+        ConfigError, DEFAULT_DOWNSTREAM_TIMEOUT, ENV_DOWNSTREAM_TIMEOUT, Env, ServerSettings,
+    },
+    downstream::{Downstream, serve_relay},
+    server::Server,
+};
+use url::Url;
+
+pub const SERVICE: &str = "preference";
+pub const ENV_RECOMMENDATION_URL: &str = "RECOMMENDATION_URL";
+pub const DEFAULT_RECOMMENDATION_URL: &str = "http://recommendation:8080";
+
+pub const HELP: &str = "\
+preference: the Istio tutorial's preference service. GET / calls recommendation and answers
+'preference => <recommendation body>'.
+
+Environment:
+  RECOMMENDATION_URL    recommendation to call (default http://recommendation:8080)
+  DOWNSTREAM_TIMEOUT   how long a call to recommendation may take (default 30s: the mesh's timeouts must show)";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub server: ServerSettings,
+    pub recommendation_url: Url,
+    pub downstream_timeout: Duration,
+}
+
+impl Config {
+    pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Result<Self, ConfigError> {
+        Self::from_env(&Env::new(lookup))
+    }
+
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            server: env.server()?,
+            recommendation_url: env.url(ENV_RECOMMENDATION_URL, DEFAULT_RECOMMENDATION_URL)?,
+            downstream_timeout: env.duration(ENV_DOWNSTREAM_TIMEOUT, DEFAULT_DOWNSTREAM_TIMEOUT)?,
+        })
+    }
+}
+
+/// Builds the service, bound and ready to run: `.port()`, then `.run_until_stopped()`.
+pub struct Application;
+
+impl Application {
+    /// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
+    pub async fn build(config: Config) -> anyhow::Result<Server> {
+        let next = Downstream::new(
+            SERVICE,
+            config.recommendation_url,
+            config.downstream_timeout,
+            false,
+        )?;
+        serve_relay(&config.server, next)
+    }
+}

@@ -1,1 +1,15 @@
-fn main(){}
+//! `cargo run -p worldclock-standin`: the local stand-in time API on $PORT (default 8080). `--help` lists faults.
+
+use std::process::ExitCode;
+
+use worldclock_standin::{Application, Config, HELP, SERVICE};
+
+fn main() -> ExitCode {
+    tutorial_common::cli::main(SERVICE, HELP, Config::from_env, |config| async move {
+        Application::build(config)
+            .await?
+            .run_until_stopped()
+            .await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,15 @@
+//! `cargo run -p customer`: the tutorial's customer on $PORT (default 8080). `customer --help` lists its settings.
+
+use std::process::ExitCode;
+
+use customer::{Application, Config, HELP, SERVICE};
+
+fn main() -> ExitCode {
+    tutorial_common::cli::main(SERVICE, HELP, Config::from_env, |config| async move {
+        Application::build(config)
+            .await?
+            .run_until_stopped()
+            .await?;
+        Ok(())
+    })
+}

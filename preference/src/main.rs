@@ -1,0 +1,15 @@
+//! `cargo run -p preference`: the tutorial's preference on $PORT (default 8080). `preference --help` lists its settings.
+
+use std::process::ExitCode;
+
+use preference::{Application, Config, HELP, SERVICE};
+
+fn main() -> ExitCode {
+    tutorial_common::cli::main(SERVICE, HELP, Config::from_env, |config| async move {
+        Application::build(config)
+            .await?
+            .run_until_stopped()
+            .await?;
+        Ok(())
+    })
+}

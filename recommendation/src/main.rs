@@ -1,0 +1,16 @@
+//! `RECOMMENDATION_VERSION=v1 cargo run -p recommendation`: the tutorial's recommendation on $PORT (default
+//! 8080). `recommendation --help` lists its settings.
+
+use std::process::ExitCode;
+
+use recommendation::{Application, Config, HELP, SERVICE};
+
+fn main() -> ExitCode {
+    tutorial_common::cli::main(SERVICE, HELP, Config::from_env, |config| async move {
+        Application::build(config)
+            .await?
+            .run_until_stopped()
+            .await?;
+        Ok(())
+    })
+}
