@@ -1,1 +1,7 @@
-
+//! Black-box tests of the chain over real loopback sockets.
+mod error_chain;
+mod happy_path;
+mod operations;
+mod process;
+mod propagation;
+mod tracing_otlp;

@@ -1,0 +1,211 @@
+//! The binaries as users run them: configuration errors, `--help`, `--healthcheck`, SIGTERM, the local runner.
+
+use std::time::Duration;
+
+use integration_tests::{
+    get,
+    process::{run_to_end, spawn, start},
+};
+
+#[test]
+fn config_error_names_the_bad_variable() {
+    let cases = [
+        ("customer", "PORT", "eighty", "not a valid port"),
+        ("customer", "PREFERENCE_URL", "htp:/x", "not a valid URL"),
+        (
+            "customer",
+            "DOWNSTREAM_TIMEOUT",
+            "30",
+            "not a valid duration",
+        ),
+        (
+            "preference",
+            "RECOMMENDATION_URL",
+            "recommendation:8080",
+            "not a valid URL",
+        ),
+        ("preference", "WORKERS", "0", "at least 1"),
+        (
+            "recommendation",
+            "RECOMMENDATION_VERSION",
+            "v4",
+            "use v1, v2 or v3",
+        ),
+        (
+            "recommendation",
+            "WORLDCLOCK_URL",
+            "ftp://worldclockapi.com/",
+            "not http or https",
+        ),
+        (
+            "recommendation",
+            "WORLDCLOCK_TIMEOUT",
+            "soon",
+            "not a valid duration",
+        ),
+        (
+            "recommendation",
+            "RESPONSE_DELAY",
+            "three",
+            "not a valid duration",
+        ),
+        (
+            "recommendation",
+            "WORLDCLOCK_PROXY",
+            "proxy",
+            "not a valid URL",
+        ),
+        (
+            "recommendation",
+            "SHUTDOWN_TIMEOUT",
+            "-1s",
+            "not a valid duration",
+        ),
+        ("recommendation", "LOG_FORMAT", "xml", "use text or json"),
+        (
+            "worldclock-standin",
+            "STANDIN_FAULT",
+            "down",
+            "not a valid fault",
+        ),
+        (
+            "worldclock-standin",
+            "STANDIN_NOW",
+            "yesterday",
+            "not a valid time",
+        ),
+    ];
+    for (binary, var, value, reason) in cases {
+        let out = run_to_end(binary, &[], &[(var, value)]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(64),
+            "{binary} {var}={value}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{var}=\"{value}\"")) && stderr.contains(reason),
+            "{binary} {var}={value}: the message names variable, value and problem: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn help_lists_each_binarys_variables() {
+    let cases = [
+        ("customer", "PREFERENCE_URL"),
+        ("preference", "RECOMMENDATION_URL"),
+        ("recommendation", "WORLDCLOCK_TIMEOUT"),
+        ("worldclock-standin", "STANDIN_FAULT"),
+        ("local-chain", "--version"),
+    ];
+    for (binary, variable) in cases {
+        let out = run_to_end(binary, &["--help"], &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{binary} --help exits 0");
+        assert!(
+            stdout.contains(variable),
+            "{binary} --help mentions {variable}: {stdout}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn healthcheck_mode_reports_readiness_by_exit_code() {
+    let service = start("recommendation", &[]);
+    let port = service.url.rsplit(':').next().unwrap().to_owned();
+    let healthy = run_to_end("recommendation", &["--healthcheck"], &[("PORT", &port)]);
+    assert!(healthy.status.success(), "{healthy:?}");
+    drop(service);
+    let down = run_to_end("recommendation", &["--healthcheck"], &[("PORT", &port)]);
+    assert_eq!(down.status.code(), Some(1), "nothing listens any more");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_in_flight_request_finish_then_exits_zero() {
+    // Arrange: a request held 1 s by RESPONSE_DELAY, provably in flight once it is logged.
+    let mut service = start(
+        "recommendation",
+        &[("RESPONSE_DELAY", "1s"), ("HOSTNAME", "drain")],
+    );
+    let url = service.url.clone();
+    let in_flight = tokio::spawn(async move { get(&url).await });
+    service.wait_for_line(
+        "recommendation request from drain: 1",
+        Duration::from_secs(5),
+    );
+    // Act
+    service.signal("TERM");
+    // Assert
+    service.wait_for_line("received SIGTERM, draining", Duration::from_secs(5));
+    assert_eq!(
+        in_flight.await.unwrap(),
+        (200, "recommendation v1 from 'drain': 1\n".into())
+    );
+    assert!(
+        service.wait_exit(Duration::from_secs(10)).success(),
+        "exit 0 after draining"
+    );
+    service.wait_for_line("stopped", Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn authorization_is_forwarded_but_never_logged() {
+    // Arrange: every log level on, so any header dump anywhere would show.
+    let rec = start(
+        "recommendation",
+        &[("RUST_LOG", "trace"), ("HOSTNAME", "auth")],
+    );
+    let pref = start(
+        "preference",
+        &[("RUST_LOG", "trace"), ("RECOMMENDATION_URL", &rec.url)],
+    );
+    // Act
+    let reply = integration_tests::reqwest_client()
+        .get(&pref.url)
+        .header("authorization", "Bearer top-secret-token")
+        .send()
+        .await
+        .unwrap();
+    // Assert
+    assert_eq!(
+        reply.text().await.unwrap(),
+        "preference => recommendation v1 from 'auth': 1\n"
+    );
+    let logged: Vec<String> = pref.finish().into_iter().chain(rec.finish()).collect();
+    assert!(
+        logged
+            .iter()
+            .any(|l| l.contains("recommendation request from auth: 1")),
+        "the logs were captured: {logged:#?}"
+    );
+    let leaks: Vec<&String> = logged
+        .iter()
+        .filter(|l| l.contains("top-secret-token"))
+        .collect();
+    assert!(leaks.is_empty(), "Authorization value logged: {leaks:#?}");
+}
+
+#[tokio::test]
+async fn local_chain_serves_the_chain_and_stops_on_ctrl_c() {
+    // Arrange
+    let mut chain = spawn("local-chain", &["--port", "0", "--version", "v2"], &[]);
+    let line = chain.wait_for_line("curl http://localhost:", Duration::from_secs(10));
+    let port = line.rsplit(':').next().unwrap().trim();
+    // Act
+    let first = get(&format!("http://127.0.0.1:{port}")).await;
+    chain.signal("INT");
+    // Assert
+    assert_eq!(
+        first,
+        (
+            200,
+            "customer => preference => recommendation v2 from 'recommendation-v2-local': 1\n"
+                .into()
+        )
+    );
+    assert!(
+        chain.wait_exit(Duration::from_secs(15)).success(),
+        "Ctrl-C stops everything, exit 0"
+    );
+}
