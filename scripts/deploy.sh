@@ -24,7 +24,9 @@ Options:
   -h, --help   show this help
 Environment: KUBECTL (oc, else kubectl), GATEWAY_URL (else the Route
 istio-ingressgateway in istio-system: GATEWAY_ROUTE, GATEWAY_NAMESPACE),
-ROLLOUT_TIMEOUT (180s), LAB_TIMEOUT (60 s to wait for the first answer).
+ROLLOUT_TIMEOUT (180s), LAB_TIMEOUT (60 s to wait for the first answer),
+IMAGE_PREFIX + IMAGE_TAG (when set: oc set image ... <container>=$IMAGE_PREFIX/<container>:$IMAGE_TAG,
+e.g. IMAGE_PREFIX=quay.io/you; the manifests name istio-tutorial-rs/<service>:latest).
 EOF_USAGE
 }
 
@@ -71,9 +73,9 @@ if [ "$DRY_RUN" = 1 ]; then
 elif "$KUBE" get namespace "$NAMESPACE" >/dev/null 2>&1; then
     info "exists"
 elif [ "$KUBE_NAME" = oc ]; then
-    kube new-project "$NAMESPACE" --skip-config-write
+    kube new-project "$NAMESPACE" --skip-config-write || die "cannot create project $NAMESPACE"
 else
-    kube create namespace "$NAMESPACE"
+    kube create namespace "$NAMESPACE" || die "cannot create namespace $NAMESPACE"
 fi
 
 say "Applying the app's manifests"
@@ -86,7 +88,13 @@ if [ "$WITH_V2" = 1 ]; then
 fi
 FILES="$FILES $F_INGRESS_GATEWAY"
 for f in $FILES; do
-    kube apply -f "$f" -n "$NAMESPACE"
+    kube apply -f "$f" -n "$NAMESPACE" || die "applying $f to $NAMESPACE failed (its error is above)"
+done
+
+for d in $DEPLOYMENTS; do
+    dep=${d%%:*}
+    rest=${d#*:}
+    set_image "$dep" "${rest%%:*}" || die "setting the image of $dep failed"
 done
 
 say "Waiting for the rollouts (up to $ROLLOUT_TIMEOUT each)"

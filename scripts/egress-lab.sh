@@ -36,6 +36,9 @@ Options:
                       ossm3      Istio resource $ISTIO_NAME
                       configmap  the blog's legacy command (oc get configmap istio ... | sed ... | oc replace)
   --fix             step 2: when the v3 pod runs 1/1, apply the sidecar patch and check again
+  --without-sidecar step 2: start v3 without its sidecar, as the blog's Deployment-v3.yml did
+                    (patches the inject annotation to "false"), to show the 1/1 check; add
+                    --fix to show the repair too
   --dry-run         print the commands only, run nothing
   -i, --interactive wait for Enter before each step
   -n, --namespace NS  namespace of the app (default $NAMESPACE or tutorial)
@@ -47,7 +50,8 @@ KUBECTL (oc, else kubectl), MESH (sidecar), LAB_COUNT (10 requests per traffic
 step; the lab text uses 1000), LAB_TIMEOUT (60 s to wait for the mesh to apply
 a change), LAB_INTERVAL (2 s between polls), ROLLOUT_TIMEOUT (180s),
 CONTROL_PLANE_NAMESPACE (istio-system), SMCP_NAME (basic), ISTIO_NAME (default),
-KIALI_NAMESPACE (istio-system).
+KIALI_NAMESPACE (istio-system), GATEWAY_NAMESPACE (istio-system, then istio-ingress
+for OSSM 3), IMAGE_PREFIX + IMAGE_TAG (step 2: oc set image to your registry).
 
 Exit status: 0 when every step run ends ✔, 1 at the first ✘, 2 on bad usage,
 127 when oc/kubectl or curl is missing.
@@ -57,6 +61,7 @@ EOF
 LAST_STEP=13
 STEPS=
 FIX_SIDECAR=0
+WITHOUT_SIDECAR=0
 INTERACTIVE=0
 LIST=0
 
@@ -122,6 +127,10 @@ while [ $# -gt 0 ]; do
             FIX_SIDECAR=1
             shift
             ;;
+        --without-sidecar)
+            WITHOUT_SIDECAR=1
+            shift
+            ;;
         --dry-run)
             DRY_RUN=1
             shift
@@ -165,6 +174,16 @@ cleanup() { [ -z "$TMP_DIR" ] || rm -rf "$TMP_DIR"; }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------------------------------
+# must ARG...: run one of the step's commands; when it fails, end the step with ✘. (Steps run inside
+# "if", where set -e does not apply, so every command's status is checked here.)
+STEP=
+must() {
+    "$@" && return 0
+    fail "step $STEP: the last command failed (its error is above)"
+    return 1
+}
 
 # ---------------------------------------------------------------------------------------------------
 # Checks shared by the steps. Each prints ✔/✘ and returns 0/1.
@@ -262,7 +281,7 @@ set_outbound_policy() { # REGISTRY_ONLY | ALLOW_ANY
             if [ "$1" = REGISTRY_ONLY ]; then
                 kube apply -f "$F_REGISTRY_ONLY_SIDECAR" -n "$NAMESPACE"
             else
-                kube delete -f "$F_REGISTRY_ONLY_SIDECAR" -n "$NAMESPACE" --ignore-not-found
+                kube apply -f "$F_ALLOW_ANY_SIDECAR" -n "$NAMESPACE"
             fi
             ;;
     esac
@@ -278,11 +297,19 @@ step_1() {
         "Is the app deployed and in the mesh? sh scripts/deploy.sh $NAMESPACE"
 }
 
+apply_v3() { (cd "$D_RECOMMENDATION" && "$KUBE" apply -f "$F_RECOMMENDATION_V3_IN_DIR" -n "$NAMESPACE"); }
+
 step_2() {
     say "Step 2: deploy recommendation v3 (it calls worldclockapi.com for the time)"
     printf '$ cd %s && %s apply -f %s -n %s\n' "$D_RECOMMENDATION" "$KUBE_NAME" "$F_RECOMMENDATION_V3_IN_DIR" "$NAMESPACE"
     if [ "$DRY_RUN" != 1 ]; then
-        (cd "$D_RECOMMENDATION" && "$KUBE" apply -f "$F_RECOMMENDATION_V3_IN_DIR" -n "$NAMESPACE")
+        must apply_v3 || return 1
+    fi
+    must set_image "$N_V3_DEPLOYMENT" recommendation || return 1
+    if [ "$WITHOUT_SIDECAR" = 1 ]; then
+        info "(re-creating the blog's moment: its Deployment-v3.yml had no inject annotation)"
+        must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" \
+            -p '{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"false"}}}}}' || return 1
     fi
     wait_rollout "$N_V3_DEPLOYMENT" || return 1
     if check_sidecar "$N_V3_DEPLOYMENT" recommendation v3; then
@@ -291,8 +318,8 @@ step_2() {
         return 0
     fi
     if [ "$FIX_SIDECAR" = 1 ]; then
-        kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" \
-            -p '{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"true"}}}}}'
+        must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" \
+            -p '{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"true"}}}}}' || return 1
         wait_rollout "$N_V3_DEPLOYMENT" || return 1
         if check_sidecar "$N_V3_DEPLOYMENT" recommendation v3; then
             pass "step 2: $N_V3_DEPLOYMENT runs with its sidecar (2/2) after the patch"
@@ -305,8 +332,8 @@ step_2() {
 
 step_3() {
     say "Step 3: send all recommendation traffic to v3 (DestinationRule subsets + VirtualService)"
-    kube apply -f "$F_DR_RECOMMENDATION" -n "$NAMESPACE"
-    kube apply -f "$F_VS_RECOMMENDATION_V3" -n "$NAMESPACE"
+    must kube apply -f "$F_DR_RECOMMENDATION" -n "$NAMESPACE" || return 1
+    must kube apply -f "$F_VS_RECOMMENDATION_V3" -n "$NAMESPACE" || return 1
     expect_field 3 virtualservice "$N_RECOMMENDATION" '{.spec.http[0].route[0].destination.subset}' version-v3
 }
 
@@ -318,13 +345,13 @@ step_4() {
 
 step_5() {
     say "Step 5: ServiceEntry $N_SERVICE_ENTRY for worldclockapi.com - on port 81, wrong on purpose"
-    kube apply -f "$F_SE_WORLDCLOCK_WRONG_PORT" -n "$NAMESPACE"
+    must kube apply -f "$F_SE_WORLDCLOCK_WRONG_PORT" -n "$NAMESPACE" || return 1
     expect_field 5 serviceentry "$N_SERVICE_ENTRY" '{.spec.ports[*].number}' 81
 }
 
 step_6() {
     say "Step 6: VirtualService $N_VS_WORLDCLOCK: 3s timeout on calls to worldclockapi.com"
-    kube apply -f "$F_VS_WORLDCLOCK_TIMEOUT" -n "$NAMESPACE"
+    must kube apply -f "$F_VS_WORLDCLOCK_TIMEOUT" -n "$NAMESPACE" || return 1
     expect_field 6 virtualservice "$N_VS_WORLDCLOCK" '{.spec.http[0].timeout}' 3s
 }
 
@@ -337,7 +364,7 @@ step_7() {
 
 step_8() {
     say "Step 8: fix the ServiceEntry (port 80): v3 answers again, its counter continuing"
-    kube apply -f "$F_SE_WORLDCLOCK" -n "$NAMESPACE"
+    must kube apply -f "$F_SE_WORLDCLOCK" -n "$NAMESPACE" || return 1
     expect_field 8 serviceentry "$N_SERVICE_ENTRY" '{.spec.ports[*].number}' 80 || return 1
     gateway_url
     expect_run 8 "$LAB_COUNT" "$RE_V3_OK" "$SHOW_V3" "$HINT_V3"
@@ -345,15 +372,15 @@ step_8() {
 
 step_9() {
     say "Step 9: delete the ServiceEntry and the VirtualService - egress is still allowed (ALLOW_ANY)"
-    kube delete serviceentry "$N_SERVICE_ENTRY" -n "$NAMESPACE" --ignore-not-found
-    kube delete virtualservice "$N_VS_WORLDCLOCK" -n "$NAMESPACE" --ignore-not-found
+    must kube delete serviceentry "$N_SERVICE_ENTRY" -n "$NAMESPACE" --ignore-not-found || return 1
+    must kube delete virtualservice "$N_VS_WORLDCLOCK" -n "$NAMESPACE" --ignore-not-found || return 1
     gateway_url
     expect_answer 9 "$RE_V3_OK" "$SHOW_V3" "$HINT_V3"
 }
 
 step_10() {
     say "Step 10: switch the mesh to REGISTRY_ONLY ($MESH): calls to hosts the mesh does not know are blocked"
-    set_outbound_policy REGISTRY_ONLY
+    must set_outbound_policy REGISTRY_ONLY || return 1
     gateway_url
     expect_run 10 1 "$RE_EGRESS_FAILS" "$SHOW_FAILS" \
         "Still allowed? With --mesh $MESH, check the switch took (step 10's command), that no ServiceEntry for worldclockapi.com is left ($KUBE_NAME get serviceentry -n $NAMESPACE), and that --mesh matches your Service Mesh version."
@@ -361,7 +388,7 @@ step_10() {
 
 step_11() {
     say "Step 11: re-create the ServiceEntry (port 80): worldclockapi.com is in the registry, allowed again"
-    kube apply -f "$F_SE_WORLDCLOCK" -n "$NAMESPACE"
+    must kube apply -f "$F_SE_WORLDCLOCK" -n "$NAMESPACE" || return 1
     gateway_url
     expect_run 11 "$LAB_COUNT" "$RE_V3_OK" "$SHOW_V3" "$HINT_V3"
 }
@@ -382,8 +409,8 @@ step_12() {
 
 step_13() {
     say "Step 13: revert everything - mesh back to ALLOW_ANY ($MESH), lab objects and v3 removed"
-    set_outbound_policy ALLOW_ANY
-    run sh scripts/clean.sh "$NAMESPACE"
+    must set_outbound_policy ALLOW_ANY || return 1
+    must run sh scripts/clean.sh "$NAMESPACE" || return 1
     gateway_url
     expect_answer 13 "$RE_CHAIN_OK" "$SHOW_CHAIN" \
         "Is the app itself still deployed? sh scripts/deploy.sh $NAMESPACE"
@@ -393,6 +420,7 @@ step_13() {
 [ "$DRY_RUN" != 1 ] || info "(dry run: commands are printed, nothing is run)"
 info "namespace $NAMESPACE, CLI $KUBE_NAME, REGISTRY_ONLY method $MESH"
 for s in $STEPS; do
+    STEP=$s
     if [ "$INTERACTIVE" = 1 ]; then
         printf '\n[step %s] press Enter to run it, Ctrl-C to stop ' "$s"
         read -r _ || true

@@ -19,7 +19,7 @@ F_RECOMMENDATION_SERVICE=recommendation/kubernetes/Service.yml
 # The lab applies v3 from inside recommendation/, exactly as the tutorial's text does.
 D_RECOMMENDATION=recommendation
 F_RECOMMENDATION_V3_IN_DIR=kubernetes/Deployment-v3.yml
-F_INGRESS_GATEWAY=istio/customer-gateway.yml
+F_INGRESS_GATEWAY=kubernetes/customer-gateway.yml
 F_DR_RECOMMENDATION=istio/destination-rule-recommendation-v1-v2-v3.yml
 F_VS_RECOMMENDATION_V3=istio/virtual-service-recommendation-v3.yml
 F_SE_WORLDCLOCK_WRONG_PORT=istio/service-entry-egress-worldclockapi-wrong-port.yml
@@ -31,6 +31,7 @@ F_ALLOW_ANY_OSSM2=istio/allow-any-ossm2-smcp-patch.yml
 F_REGISTRY_ONLY_OSSM3=istio/registry-only-ossm3-istio-patch.yml
 F_ALLOW_ANY_OSSM3=istio/allow-any-ossm3-istio-patch.yml
 F_REGISTRY_ONLY_SIDECAR=istio/sidecar-registry-only.yml
+F_ALLOW_ANY_SIDECAR=istio/sidecar-allow-any.yml
 
 # Every repository file the scripts use, one per line.
 lab_files() {
@@ -41,7 +42,7 @@ lab_files() {
         "$F_DR_RECOMMENDATION" "$F_VS_RECOMMENDATION_V3" \
         "$F_SE_WORLDCLOCK_WRONG_PORT" "$F_SE_WORLDCLOCK" "$F_VS_WORLDCLOCK_TIMEOUT" \
         "$F_REGISTRY_ONLY_OSSM2" "$F_ALLOW_ANY_OSSM2" "$F_REGISTRY_ONLY_OSSM3" "$F_ALLOW_ANY_OSSM3" \
-        "$F_REGISTRY_ONLY_SIDECAR"
+        "$F_REGISTRY_ONLY_SIDECAR" "$F_ALLOW_ANY_SIDECAR"
 }
 
 # Cluster object names (SPEC sections 2 and 3).
@@ -50,12 +51,12 @@ N_VS_WORLDCLOCK=worldclockapi-timeout
 N_RECOMMENDATION=recommendation
 N_V3_DEPLOYMENT=recommendation-v3
 N_INGRESS_VS=customer-gateway
-N_REGISTRY_ONLY_SIDECAR=default
 
 # ---------------------------------------------------------------------------------------------------
 # Settings (environment overrides these defaults).
 : "${NAMESPACE:=tutorial}"
 : "${CONTROL_PLANE_NAMESPACE:=istio-system}"
+GATEWAY_NAMESPACE_GIVEN=${GATEWAY_NAMESPACE:+1}
 : "${GATEWAY_NAMESPACE:=istio-system}"
 : "${GATEWAY_ROUTE:=istio-ingressgateway}"
 : "${SMCP_NAME:=basic}"
@@ -65,6 +66,8 @@ N_REGISTRY_ONLY_SIDECAR=default
 : "${LAB_INTERVAL:=2}"
 : "${LAB_COUNT:=10}"
 : "${DRY_RUN:=0}"
+: "${IMAGE_PREFIX:=}"
+: "${IMAGE_TAG:=latest}"
 
 # The lab's expected answers (extended regular expressions, one answer line each).
 RE_CHAIN_OK="^customer => preference => recommendation v[0-9]+ (.* )?from '[^']*': [0-9]+\$"
@@ -185,20 +188,36 @@ check_login() {
 # user knows it) and GATEWAY_HTTP (with a scheme, for curl).
 gateway_url() {
     if [ -z "${GATEWAY_URL:-}" ]; then
-        printf "\$ GATEWAY_URL=\$(%s -n %s get route %s -o jsonpath='{.spec.host}')\n" \
-            "$KUBE_NAME" "$GATEWAY_NAMESPACE" "$GATEWAY_ROUTE"
-        if [ "$DRY_RUN" = 1 ]; then
-            GATEWAY_URL=\$GATEWAY_URL
-        else
-            GATEWAY_URL=$("$KUBE" -n "$GATEWAY_NAMESPACE" get route "$GATEWAY_ROUTE" -o 'jsonpath={.spec.host}') || GATEWAY_URL=
-            [ -n "$GATEWAY_URL" ] ||
-                die "no host on Route $GATEWAY_ROUTE in $GATEWAY_NAMESPACE. Fix: export GATEWAY_URL=<ingress host> (OSSM 3: the namespace and Route of the gateway you injected: GATEWAY_NAMESPACE=..., GATEWAY_ROUTE=...)."
+        route_host "$GATEWAY_NAMESPACE"
+        if [ -z "$GATEWAY_URL" ] && [ -z "$GATEWAY_NAMESPACE_GIVEN" ]; then
+            info "(no Route there; OpenShift Service Mesh 3 puts the injected gateway in istio-ingress)"
+            route_host istio-ingress
         fi
+        [ -n "$GATEWAY_URL" ] ||
+            die "no host on Route $GATEWAY_ROUTE in $GATEWAY_NAMESPACE. Fix: export GATEWAY_URL=<ingress host>, or GATEWAY_NAMESPACE=<namespace of the gateway's Route> (and GATEWAY_ROUTE=<its name>)."
     fi
     case $GATEWAY_URL in
         http://* | https://*) GATEWAY_HTTP=$GATEWAY_URL ;;
         *) GATEWAY_HTTP="http://$GATEWAY_URL" ;;
     esac
+}
+
+# route_host NAMESPACE: set GATEWAY_URL to the host of the gateway's Route in NAMESPACE (empty if none).
+route_host() {
+    printf "\$ GATEWAY_URL=\$(%s -n %s get route %s -o jsonpath='{.spec.host}')\n" \
+        "$KUBE_NAME" "$1" "$GATEWAY_ROUTE"
+    if [ "$DRY_RUN" = 1 ]; then
+        GATEWAY_URL=\$GATEWAY_URL
+    else
+        GATEWAY_URL=$("$KUBE" -n "$1" get route "$GATEWAY_ROUTE" -o 'jsonpath={.spec.host}' 2>/dev/null) || GATEWAY_URL=
+    fi
+}
+
+# set_image DEPLOYMENT CONTAINER: with IMAGE_PREFIX set, point the container at $IMAGE_PREFIX/<container>:$IMAGE_TAG
+# (the manifests name istio-tutorial-rs/<service>:latest; kubernetes/kustomization.yaml is the other way).
+set_image() {
+    [ -n "$IMAGE_PREFIX" ] || return 0
+    kube set image "deployment/$1" "$2=$IMAGE_PREFIX/$2:$IMAGE_TAG" -n "$NAMESPACE"
 }
 
 need_curl() {

@@ -1,0 +1,99 @@
+//! `run.sh` against the real chain: customer -> preference -> recommendation (-> stand-in), all in this
+//! process on loopback ports (the lead's `spawn_chain`), with the real `curl`.
+
+use std::process::{Command, Output};
+
+use integration_tests::{ChainOptions, RECOMMENDATION_HOST, get, spawn_chain};
+
+use super::{repo_root, require_tool, text};
+
+/// `sh scripts/run.sh COUNT URL` with the system's curl, no proxy.
+async fn run_sh_output(count: &str, url: &str) -> Output {
+    require_tool("curl", "curl");
+    let script = repo_root().join("scripts/run.sh");
+    let (count, url) = (count.to_owned(), url.to_owned());
+    tokio::task::spawn_blocking(move || {
+        Command::new("sh")
+            .arg(script)
+            .arg(count)
+            .arg(url)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("NO_PROXY", "*")
+            .env("RUN_TIMEOUT", "10")
+            .output()
+            .expect("run run.sh")
+    })
+    .await
+    .expect("join")
+}
+
+/// Exit code and stdout of run.sh; it must print nothing on stderr.
+async fn run_sh(count: &str, url: &str) -> (Option<i32>, String) {
+    let out = run_sh_output(count, url).await;
+    assert!(
+        out.stderr.is_empty(),
+        "run.sh stderr: {}",
+        text(&out.stderr)
+    );
+    (out.status.code(), text(&out.stdout))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_sh_prints_three_numbered_chain_lines() {
+    let chain = spawn_chain(ChainOptions::default()).await;
+    // "localhost:PORT"-style bare host: run.sh adds http://.
+    let bare = chain.url().trim_start_matches("http://").to_owned();
+    let (code, stdout) = run_sh("3", &bare).await;
+    assert_eq!(code, Some(0));
+    let expected: String = (0..3)
+        .map(|i| {
+            format!(
+                "# {i}: customer => preference => recommendation v1 from '{RECOMMENDATION_HOST}': {}\n",
+                i + 1
+            )
+        })
+        .collect();
+    assert_eq!(stdout, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_sh_keeps_going_when_recommendation_misbehaves() {
+    let chain = spawn_chain(ChainOptions::default()).await;
+    let (status, _) = get(&format!("{}/misbehave", chain.recommendation.url)).await;
+    assert_eq!(status, 200);
+    let (code, stdout) = run_sh("3", chain.url()).await;
+    assert_eq!(code, Some(0), "run.sh does not stop on error answers");
+    let line = format!(
+        "customer => Error: 503 - preference => Error: 503 - recommendation misbehavior from '{RECOMMENDATION_HOST}'"
+    );
+    let expected: String = (0..3).map(|i| format!("# {i}: {line}\n")).collect();
+    assert_eq!(stdout, expected);
+    // Back to normal: the counter went on counting the refused requests too (SPEC section 1).
+    let (status, _) = get(&format!("{}/behave", chain.recommendation.url)).await;
+    assert_eq!(status, 200);
+    let (_, stdout) = run_sh("1", chain.url()).await;
+    assert_eq!(
+        stdout,
+        format!(
+            "# 0: customer => preference => recommendation v1 from '{RECOMMENDATION_HOST}': 4\n"
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_sh_numbers_a_refused_connection_too() {
+    // A port nothing listens on: bind, learn the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let out = run_sh_output("2", &format!("127.0.0.1:{port}")).await;
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].starts_with("# 0: curl: (7)"), "{stdout}");
+    assert!(lines[1].starts_with("# 1: curl: (7)"), "{stdout}");
+}
