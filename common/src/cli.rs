@@ -22,7 +22,7 @@ pub const COMMON_HELP: &str = "\
   HOSTNAME             name shown in bodies, the pod name in Kubernetes (default unknown)
   WORKERS              HTTP worker threads (default 1)
   SHUTDOWN_TIMEOUT     how long in-flight requests may take to finish after SIGTERM (default 10s)
-  LOG_FORMAT           text or json (default text); RUST_LOG filters (default info)
+  LOG_FORMAT           text or json (default text); RUST_LOG filters (default info,actix_server=warn)
   OTEL_EXPORTER_OTLP_ENDPOINT  export spans by OTLP/HTTP protobuf (default: no export); other OTEL_* apply
 
 Options:

@@ -1,7 +1,7 @@
 //! Logs and traces: set up once from `main`.
 //!
 //! Logs go to stdout through `tracing`: readable text by default, one JSON object a line with `LOG_FORMAT=json`,
-//! filtered by `RUST_LOG` (default `info`). Spans for each incoming request and each outgoing call are exported by
+//! filtered by `RUST_LOG` (default `info,actix_server=warn`). Spans for each incoming request and each outgoing call are exported by
 //! OTLP over HTTP/protobuf only when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set; the other
 //! standard `OTEL_*` variables apply. Trace context is read and written in W3C `traceparent` and B3 form so the
 //! spans join Envoy's. Without an exporter the service creates no spans of its own and forwards trace headers
@@ -64,6 +64,9 @@ impl Drop for TelemetryGuard {
         }
     }
 }
+
+/// Log filter when `RUST_LOG` is unset: our lines, without actix's worker start/stop chatter.
+pub const DEFAULT_LOG_FILTER: &str = "info,actix_server=warn";
 
 /// The subscriber for `service`, without installing it: text or JSON logs, `RUST_LOG` filter, and the
 /// OpenTelemetry layer when `provider` is given.
