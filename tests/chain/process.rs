@@ -209,3 +209,31 @@ async fn local_chain_serves_the_chain_and_stops_on_ctrl_c() {
         "Ctrl-C stops everything, exit 0"
     );
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_a_line() {
+    let service = spawn(
+        "recommendation",
+        &[],
+        &[("LOG_FORMAT", "json"), ("HOSTNAME", "json")],
+    );
+    let listening = service.wait_for_line("listening on", Duration::from_secs(10));
+    let port = listening.split("127.0.0.1:").nth(1).unwrap();
+    let port: String = port.chars().take_while(char::is_ascii_digit).collect();
+    get(&format!("http://127.0.0.1:{port}")).await;
+    let lines: Vec<String> = std::iter::once(listening).chain(service.finish()).collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("recommendation request from json: 1")),
+        "{lines:#?}"
+    );
+    for line in lines {
+        let value: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            value.get("message").is_some() && value.get("level").is_some(),
+            "{line}"
+        );
+    }
+}
