@@ -17,6 +17,10 @@ use crate::{
 /// How long establishing a TCP connection may take, at most (capped by the request timeout).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long an idle pooled connection is kept: shorter than the servers' keep-alive
+/// ([`crate::server::KEEP_ALIVE`]), so the client closes first and never writes to a connection being closed.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// rustls needs a process-wide crypto provider; `ring` is the one built in. Safe to call more than once.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -28,7 +32,7 @@ pub fn client(timeout: Duration, proxy: Option<&Url>) -> anyhow::Result<reqwest:
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
-        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .tcp_nodelay(true)
         .no_proxy();
     if let Some(proxy) = proxy {

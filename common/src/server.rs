@@ -9,6 +9,10 @@ use actix_web::{App, HttpServer, middleware::from_fn, web};
 
 use crate::{config::ServerSettings, health, health::Readiness, metrics, shutdown, telemetry};
 
+/// How long an idle keep-alive connection stays open: longer than the clients' pool idle timeout
+/// ([`crate::downstream::POOL_IDLE_TIMEOUT`]), so a caller never reuses a connection we are closing.
+pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(75);
+
 pub struct Server {
     service: &'static str,
     port: u16,
@@ -43,6 +47,7 @@ impl Server {
                 .configure(routes.clone())
         })
         .workers(settings.workers)
+        .keep_alive(KEEP_ALIVE)
         .disable_signals()
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .listen(listener)?
