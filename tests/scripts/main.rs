@@ -1190,3 +1190,42 @@ fn step_13_with_the_sidecar_method_applies_allow_any() {
         "oc apply -f istio/sidecar-allow-any.yml -n tutorial"
     );
 }
+
+#[test]
+fn clean_sh_dry_run_runs_nothing() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run("clean.sh", &["--dry-run", "class9"]);
+    run.assert_code(0)
+        .assert_stdout_has("$ oc delete deployment recommendation-v3 -n class9 --ignore-not-found");
+    assert!(
+        sandbox.kube_calls().is_empty(),
+        "{:?}",
+        sandbox.kube_calls()
+    );
+}
+
+#[test]
+fn run_sh_without_count_loops_until_interrupted() {
+    use std::io::{BufRead, BufReader};
+    let sandbox = Sandbox::new();
+    sandbox.answers(&[V1_BODY]);
+    let mut child = Command::new(which("sh").expect("sh"))
+        .arg(repo_root().join("scripts/run.sh"))
+        .arg("gw.example.test")
+        .env_clear()
+        .env("PATH", sandbox.path("bin"))
+        .env("FAKE_CURL_LOG", sandbox.path("curl.log"))
+        .env("FAKE_CURL_BODIES", sandbox.path("bodies"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start run.sh");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    // Read a good many lines, then interrupt it as Ctrl-C would.
+    for i in 0..25 {
+        let line = lines.next().expect("a line").expect("utf-8");
+        assert_eq!(line, format!("# {i}: {V1_BODY}"));
+    }
+    child.kill().expect("stop run.sh");
+    child.wait().expect("reap run.sh");
+}
