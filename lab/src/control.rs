@@ -1,0 +1,207 @@
+//! The control endpoint of `egress-lab up` (loopback HTTP) and the client the other commands use.
+//!
+//! `POST /apply` (JSON `{file, content}`), `POST /delete?kind=&name=`, `POST /mode?mode=`,
+//! `POST /fault?mode=&delay=`, `POST /reset`, `GET /show[?format=json]`. Answers are text lines;
+//! errors are 4xx with the message.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::{Context, anyhow};
+use serde::{Deserialize, Serialize};
+
+use crate::mesh::Lab;
+use crate::translate::Mode;
+
+/// Where `egress-lab up` listens for commands unless told otherwise.
+pub const DEFAULT_CONTROL: &str = "127.0.0.1:15080";
+/// Overrides [`DEFAULT_CONTROL`] for every command.
+pub const ENV_CONTROL: &str = "EGRESS_LAB_CONTROL";
+
+/// The control address: the flag, else `$EGRESS_LAB_CONTROL`, else the default.
+pub fn control_addr(flag: Option<&str>) -> String {
+    flag.map(str::to_owned)
+        .or_else(|| std::env::var(ENV_CONTROL).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| DEFAULT_CONTROL.to_owned())
+}
+
+#[derive(Serialize, Deserialize)]
+struct ApplyBody {
+    file: String,
+    content: String,
+}
+
+#[derive(Deserialize)]
+struct DeleteQuery {
+    kind: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct ModeQuery {
+    mode: String,
+}
+
+#[derive(Deserialize)]
+struct FaultQuery {
+    mode: String,
+    delay: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ShowQuery {
+    format: Option<String>,
+}
+
+fn answer(r: anyhow::Result<String>) -> HttpResponse {
+    match r {
+        Ok(text) => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(text + "\n"),
+        Err(e) => HttpResponse::UnprocessableEntity()
+            .content_type("text/plain; charset=utf-8")
+            .body(format!("{e:#}\n")),
+    }
+}
+
+async fn apply(lab: web::Data<Lab>, body: web::Json<ApplyBody>) -> HttpResponse {
+    answer(
+        lab.apply_text(Path::new(&body.file), &body.content)
+            .await
+            .map(|l| l.join("\n")),
+    )
+}
+
+async fn delete(lab: web::Data<Lab>, q: web::Query<DeleteQuery>) -> HttpResponse {
+    answer(lab.delete(&q.kind, &q.name).await)
+}
+
+async fn mode(lab: web::Data<Lab>, q: web::Query<ModeQuery>) -> HttpResponse {
+    let r = match q.mode.parse::<Mode>() {
+        Ok(m) => lab.set_mode(m).await,
+        Err(e) => Err(anyhow!(e)),
+    };
+    answer(r)
+}
+
+async fn fault(lab: web::Data<Lab>, q: web::Query<FaultQuery>) -> HttpResponse {
+    answer(lab.fault(&q.mode, q.delay.as_deref()).await)
+}
+
+async fn reset(lab: web::Data<Lab>) -> HttpResponse {
+    answer(lab.reset().await)
+}
+
+async fn show(lab: web::Data<Lab>, q: web::Query<ShowQuery>) -> HttpResponse {
+    match lab.show().await {
+        Ok(s) if q.format.as_deref() == Some("json") => HttpResponse::Ok().json(s),
+        Ok(s) => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(crate::show::render(&s)),
+        Err(e) => answer(Err(e)),
+    }
+}
+
+/// Serves the control endpoint for `lab` on `addr` until the returned server is stopped.
+pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<actix_web::dev::Server> {
+    let data = web::Data::new(lab);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/apply", web::post().to(apply))
+            .route("/delete", web::post().to(delete))
+            .route("/mode", web::post().to(mode))
+            .route("/fault", web::post().to(fault))
+            .route("/reset", web::post().to(reset))
+            .route("/show", web::get().to(show))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(addr)
+    .with_context(|| format!("the control endpoint cannot listen on {addr}"))?
+    .run())
+}
+
+/// A client of a running `egress-lab up`.
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(addr: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            base: format!("http://{addr}"),
+            http: tutorial_common::downstream::client(Duration::from_secs(60), None)?,
+        })
+    }
+
+    async fn call(&self, req: reqwest::RequestBuilder) -> anyhow::Result<String> {
+        let r = req.send().await.map_err(|e| {
+            anyhow!(
+                "no lab answers at {} ({e}); start one with `egress-lab up` (or set {ENV_CONTROL})",
+                self.base
+            )
+        })?;
+        let ok = r.status().is_success();
+        let text = r.text().await?;
+        if ok {
+            Ok(text)
+        } else {
+            Err(anyhow!("{}", text.trim_end()))
+        }
+    }
+
+    pub async fn apply(&self, file: &Path) -> anyhow::Result<String> {
+        let content =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let body = ApplyBody {
+            file: file.display().to_string(),
+            content,
+        };
+        self.call(self.http.post(format!("{}/apply", self.base)).json(&body))
+            .await
+    }
+
+    pub async fn delete(&self, kind: &str, name: &str) -> anyhow::Result<String> {
+        self.call(
+            self.http
+                .post(format!("{}/delete", self.base))
+                .query(&[("kind", kind), ("name", name)]),
+        )
+        .await
+    }
+
+    pub async fn mode(&self, mode: &str) -> anyhow::Result<String> {
+        self.call(
+            self.http
+                .post(format!("{}/mode", self.base))
+                .query(&[("mode", mode)]),
+        )
+        .await
+    }
+
+    pub async fn fault(&self, mode: &str, delay: Option<&str>) -> anyhow::Result<String> {
+        let mut q = vec![("mode", mode)];
+        if let Some(d) = delay {
+            q.push(("delay", d));
+        }
+        self.call(self.http.post(format!("{}/fault", self.base)).query(&q))
+            .await
+    }
+
+    pub async fn reset(&self) -> anyhow::Result<String> {
+        self.call(self.http.post(format!("{}/reset", self.base)))
+            .await
+    }
+
+    pub async fn show(&self, json: bool) -> anyhow::Result<String> {
+        let mut req = self.http.get(format!("{}/show", self.base));
+        if json {
+            req = req.query(&[("format", "json")]);
+        }
+        self.call(req).await
+    }
+}

@@ -1,0 +1,245 @@
+//! The lab's state: what has been applied (like the cluster's API server) and the mesh-wide mode.
+
+use mesh_manifests::{Document, Resource};
+use serde::Serialize;
+
+use crate::support::{self, Effect, Unsupported};
+use crate::translate::{self, EnvoyConfig, Internet, Mode, TranslateError};
+
+/// One applied object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Applied {
+    pub kind: &'static str,
+    pub name: String,
+    pub file: String,
+    pub resource: Resource,
+    pub note: Option<String>,
+}
+
+/// Applied objects in apply order, and the mesh-wide outbound mode.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LabState {
+    pub objects: Vec<Applied>,
+    pub mesh_mode: Mode,
+    /// Where the mesh mode came from (`default`, `egress-lab mode`, a file).
+    pub mesh_mode_source: String,
+}
+
+/// What `kubectl get` would list, for `show`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ObjectSummary {
+    pub kind: String,
+    pub name: String,
+    pub file: String,
+    pub summary: String,
+}
+
+/// kubectl's resource name for a kind (`serviceentry.networking.istio.io`).
+pub fn kubectl_kind(kind: &str) -> String {
+    let lower = kind.to_ascii_lowercase();
+    match kind {
+        "ServiceEntry" | "VirtualService" | "DestinationRule" | "Sidecar" | "Gateway" => {
+            format!("{lower}.networking.istio.io")
+        }
+        "ServiceMeshControlPlane" => "servicemeshcontrolplane.maistra.io".into(),
+        "Istio" => "istio.sailoperator.io".into(),
+        _ => lower,
+    }
+}
+
+/// Accepts `serviceentry`, `serviceentries`, `se`, `ServiceEntry`, `serviceentry.networking.istio.io`, ….
+pub fn parse_kind(s: &str) -> Option<&'static str> {
+    let s = s.to_ascii_lowercase();
+    let s = s.split('.').next().unwrap_or_default();
+    Some(match s {
+        "serviceentry" | "serviceentries" | "se" => "ServiceEntry",
+        "virtualservice" | "virtualservices" | "vs" => "VirtualService",
+        "destinationrule" | "destinationrules" | "dr" => "DestinationRule",
+        "sidecar" | "sidecars" => "Sidecar",
+        _ => return None,
+    })
+}
+
+impl LabState {
+    pub fn new() -> Self {
+        Self {
+            mesh_mode_source: "default".into(),
+            ..Self::default()
+        }
+    }
+
+    /// The applied resources, in order.
+    pub fn resources(&self) -> Vec<Resource> {
+        self.objects.iter().map(|o| o.resource.clone()).collect()
+    }
+
+    /// The Envoy configuration this state stands for.
+    pub fn envoy_config(&self, internet: &Internet) -> Result<EnvoyConfig, TranslateError> {
+        translate::to_envoy(&self.resources(), self.mesh_mode, internet)
+    }
+
+    /// The mode in effect (a Sidecar's, else the mesh's).
+    pub fn effective_mode(&self) -> Mode {
+        translate::effective_mode(&self.resources(), self.mesh_mode)
+    }
+
+    /// Applies every document (all or nothing), answering one kubectl-style line per document.
+    /// The caller checks the result translates before keeping it.
+    pub fn apply(&mut self, docs: &[Document]) -> Result<Vec<String>, Unsupported> {
+        let mut next = self.clone();
+        let mut lines = Vec::new();
+        for doc in docs {
+            let effect = support::check(doc)?;
+            let kind = doc.resource.kind();
+            // Mesh-config files are merge patches without a name: `oc patch smcp basic` / `oc patch istio default`.
+            let name = doc.resource.name().unwrap_or(match kind {
+                "ServiceMeshControlPlane" => "basic",
+                "Istio" => "default",
+                _ => "<unnamed>",
+            });
+            let name = name.to_owned();
+            let file = doc.file.display().to_string();
+            match effect {
+                Effect::MeshMode(mode) => {
+                    let verb = if next.mesh_mode == mode {
+                        "patched (no change)"
+                    } else {
+                        "patched"
+                    };
+                    next.mesh_mode = mode;
+                    next.mesh_mode_source = file;
+                    lines.push(format!(
+                        "{}/{name} {verb} (mesh outboundTrafficPolicy mode: {mode})",
+                        kubectl_kind(kind)
+                    ));
+                }
+                Effect::Egress | Effect::Noted(_) => {
+                    let note = match &effect {
+                        Effect::Noted(n) => Some(n.clone()),
+                        _ => None,
+                    };
+                    let applied = Applied {
+                        kind,
+                        name: name.clone(),
+                        file,
+                        resource: doc.resource.clone(),
+                        note: note.clone(),
+                    };
+                    let verb = match next
+                        .objects
+                        .iter()
+                        .position(|o| o.kind == kind && o.name == name)
+                    {
+                        Some(i) if next.objects[i].resource == doc.resource => "unchanged",
+                        Some(i) => {
+                            next.objects[i] = applied;
+                            "configured"
+                        }
+                        None => {
+                            next.objects.push(applied);
+                            "created"
+                        }
+                    };
+                    let suffix = note.map(|n| format!(" ({n})")).unwrap_or_default();
+                    lines.push(format!("{}/{name} {verb}{suffix}", kubectl_kind(kind)));
+                }
+            }
+        }
+        *self = next;
+        Ok(lines)
+    }
+
+    /// Deletes `kind/name`; `Err` with kubectl's NotFound wording.
+    pub fn delete(&mut self, kind: &str, name: &str) -> Result<String, String> {
+        let Some(k) = parse_kind(kind) else {
+            return Err(format!(
+                "error: the server doesn't have a resource type \"{kind}\" (the lab knows serviceentry, virtualservice, destinationrule, sidecar)"
+            ));
+        };
+        match self
+            .objects
+            .iter()
+            .position(|o| o.kind == k && o.name == name)
+        {
+            Some(i) => {
+                self.objects.remove(i);
+                Ok(format!("{} \"{name}\" deleted", kubectl_kind(k)))
+            }
+            None => Err(format!(
+                "Error from server (NotFound): {}s \"{name}\" not found",
+                kubectl_kind(k)
+            )),
+        }
+    }
+
+    /// Sets the mesh-wide mode (the `istio` ConfigMap / SMCP / Istio resource on a cluster).
+    pub fn set_mode(&mut self, mode: Mode, source: &str) -> String {
+        let before = self.mesh_mode;
+        self.mesh_mode = mode;
+        self.mesh_mode_source = source.into();
+        let sidecar = self.effective_mode() != mode;
+        format!(
+            "mesh outboundTrafficPolicy mode: {before} -> {mode}{}",
+            if sidecar {
+                format!(
+                    " (a Sidecar keeps recommendation v3 in {} until it is deleted)",
+                    self.effective_mode()
+                )
+            } else {
+                String::new()
+            }
+        )
+    }
+
+    /// One line per applied object, for `show`.
+    pub fn summaries(&self) -> Vec<ObjectSummary> {
+        self.objects
+            .iter()
+            .map(|o| ObjectSummary {
+                kind: o.kind.to_owned(),
+                name: o.name.clone(),
+                file: o.file.clone(),
+                summary: summarise(o),
+            })
+            .collect()
+    }
+}
+
+fn summarise(o: &Applied) -> String {
+    if let Some(n) = &o.note {
+        return n.clone();
+    }
+    match &o.resource {
+        Resource::ServiceEntry(se) => {
+            let ports: Vec<String> = se
+                .spec
+                .ports
+                .iter()
+                .flatten()
+                .map(|p| format!("{}/{}", p.number, p.protocol.as_deref().unwrap_or("?")))
+                .collect();
+            format!(
+                "hosts {} ports {}",
+                se.spec.hosts.join(","),
+                ports.join(",")
+            )
+        }
+        Resource::VirtualService(vs) => {
+            let hosts = vs.spec.hosts.clone().unwrap_or_default().join(",");
+            let timeouts: Vec<String> = vs
+                .spec
+                .http
+                .iter()
+                .flatten()
+                .filter_map(|h| h.timeout.clone())
+                .collect();
+            if timeouts.is_empty() {
+                format!("hosts {hosts}")
+            } else {
+                format!("hosts {hosts} timeout {}", timeouts.join(","))
+            }
+        }
+        Resource::Sidecar(_) => "outboundTrafficPolicy for recommendation v3's sidecar".into(),
+        other => other.kind().into(),
+    }
+}

@@ -1,0 +1,251 @@
+//! Each Istio object → the Envoy fragments istiod would generate for recommendation v3's sidecar.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use super::*;
+
+fn internet() -> Internet {
+    Internet {
+        web: "127.0.0.1:18090".parse().unwrap(),
+        closed: "127.0.0.1:9".parse().unwrap(),
+        down: false,
+    }
+}
+
+fn parse(yaml: &str) -> Vec<Resource> {
+    mesh_manifests::parse_str(Path::new("test.yml"), yaml)
+        .expect("test YAML loads")
+        .into_iter()
+        .map(|d| d.resource)
+        .collect()
+}
+
+const SE_81: &str = "
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: worldclockapi-egress-rule}
+spec:
+  hosts: [worldclockapi.com]
+  ports: [{name: http-80, number: 81, protocol: http}]
+";
+const SE_80: &str = "
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: worldclockapi-egress-rule}
+spec:
+  hosts: [worldclockapi.com]
+  ports: [{name: http-80, number: 80, protocol: http}]
+";
+const VS_TIMEOUT: &str = "
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: worldclockapi-timeout}
+spec:
+  hosts: [worldclockapi.com]
+  http:
+  - timeout: 3s
+    route:
+    - destination: {host: worldclockapi.com}
+      weight: 100
+";
+const SIDECAR_REGISTRY_ONLY: &str = "
+apiVersion: networking.istio.io/v1beta1
+kind: Sidecar
+metadata: {name: default}
+spec:
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+  egress: [{hosts: ['./*', 'istio-system/*']}]
+";
+
+fn vhost_names(c: &EnvoyConfig) -> Vec<String> {
+    c.route_config["virtual_hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn nothing_applied_allow_any_is_passthrough() {
+    let c = to_envoy(&[], Mode::AllowAny, &internet()).unwrap();
+    assert_eq!(c.route_config["name"], "80");
+    assert_eq!(c.route_config["validate_clusters"], false);
+    assert_eq!(c.route_config["ignore_port_in_host_matching"], true);
+    assert_eq!(vhost_names(&c), ["allow_any"]);
+    let vh = c.virtual_host("allow_any").unwrap();
+    assert_eq!(vh["domains"], json!(["*"]));
+    assert_eq!(vh["routes"][0]["name"], "allow_any");
+    assert_eq!(vh["routes"][0]["route"]["cluster"], "PassthroughCluster");
+    assert_eq!(vh["routes"][0]["route"]["timeout"], "0s");
+    assert_eq!(c.cluster_names(), ["PassthroughCluster"]);
+    let ep = &c.clusters[0]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+        ["socket_address"];
+    assert_eq!(ep, &json!({"address": "127.0.0.1", "port_value": 18090}));
+}
+
+#[test]
+fn registry_only_is_block_all_502() {
+    let c = to_envoy(&[], Mode::RegistryOnly, &internet()).unwrap();
+    assert_eq!(vhost_names(&c), ["block_all"]);
+    let route = &c.virtual_host("block_all").unwrap()["routes"][0];
+    assert_eq!(route["name"], "block_all");
+    assert_eq!(route["direct_response"], json!({"status": 502}));
+}
+
+#[test]
+fn service_entry_port_80_adds_vhost_and_cluster_with_default_route() {
+    let c = to_envoy(&parse(SE_80), Mode::AllowAny, &internet()).unwrap();
+    assert_eq!(vhost_names(&c), ["worldclockapi.com:80", "allow_any"]);
+    let vh = c.virtual_host("worldclockapi.com:80").unwrap();
+    assert_eq!(vh["domains"], json!(["worldclockapi.com"]));
+    let route = &vh["routes"][0]["route"];
+    assert_eq!(route["cluster"], "outbound|80||worldclockapi.com");
+    assert_eq!(route["timeout"], "0s");
+    assert_eq!(route["retry_policy"], default_retry_policy());
+    assert_eq!(
+        c.cluster_names(),
+        ["PassthroughCluster", "outbound|80||worldclockapi.com"]
+    );
+}
+
+#[test]
+fn service_entry_port_81_alone_adds_only_a_cluster_so_port_80_passes_through() {
+    let c = to_envoy(&parse(SE_81), Mode::AllowAny, &internet()).unwrap();
+    assert_eq!(vhost_names(&c), ["allow_any"]);
+    assert_eq!(
+        c.cluster_names(),
+        ["PassthroughCluster", "outbound|81||worldclockapi.com"]
+    );
+    let ep = &c.clusters[1]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+        ["socket_address"];
+    assert_eq!(ep["port_value"], 9, "port 81 of the lab's internet refuses");
+}
+
+#[test]
+fn virtual_service_on_external_host_routes_to_outbound_80_even_without_a_port_80_entry() {
+    let mut r = parse(SE_81);
+    r.extend(parse(VS_TIMEOUT));
+    let c = to_envoy(&r, Mode::AllowAny, &internet()).unwrap();
+    let vh = c.virtual_host("worldclockapi.com:80").unwrap();
+    assert_eq!(
+        vh["routes"][0]["route"]["cluster"],
+        "outbound|80||worldclockapi.com"
+    );
+    assert_eq!(vh["routes"][0]["route"]["timeout"], "3s");
+    assert!(
+        !c.cluster_names()
+            .contains(&"outbound|80||worldclockapi.com".to_owned())
+    );
+}
+
+#[test]
+fn virtual_service_alone_also_gets_its_vhost() {
+    let c = to_envoy(&parse(VS_TIMEOUT), Mode::RegistryOnly, &internet()).unwrap();
+    assert_eq!(vhost_names(&c), ["worldclockapi.com:80", "block_all"]);
+}
+
+#[test]
+fn sidecar_outbound_policy_wins_over_the_mesh_mode() {
+    let c = to_envoy(&parse(SIDECAR_REGISTRY_ONLY), Mode::AllowAny, &internet()).unwrap();
+    assert_eq!(c.mode, Mode::RegistryOnly);
+    assert_eq!(vhost_names(&c), ["block_all"]);
+    let selected_elsewhere = SIDECAR_REGISTRY_ONLY.replace(
+        "spec:\n",
+        "spec:\n  workloadSelector: {labels: {app: customer}}\n",
+    );
+    let c = to_envoy(&parse(&selected_elsewhere), Mode::AllowAny, &internet()).unwrap();
+    assert_eq!(c.mode, Mode::AllowAny);
+}
+
+#[test]
+fn retries_fault_and_weights_translate_like_istiod() {
+    let vs = "
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: worldclockapi}
+spec:
+  hosts: [worldclockapi.com]
+  http:
+  - retries: {attempts: 3, perTryTimeout: 2s, retryOn: 'gateway-error,503'}
+    fault:
+      delay: {fixedDelay: 7s, percentage: {value: 50}}
+      abort: {httpStatus: 503, percentage: {value: 10}}
+    route:
+    - destination: {host: worldclockapi.com, port: {number: 80}}
+      weight: 90
+    - destination: {host: worldtimeapi.org}
+      weight: 10
+";
+    let c = to_envoy(&parse(vs), Mode::AllowAny, &internet()).unwrap();
+    let route = &c.virtual_host("worldclockapi.com:80").unwrap()["routes"][0];
+    let rp = &route["route"]["retry_policy"];
+    assert_eq!(rp["num_retries"], 3);
+    assert_eq!(rp["per_try_timeout"], "2s");
+    assert_eq!(rp["retry_on"], "gateway-error,retriable-status-codes");
+    assert_eq!(rp["retriable_status_codes"], json!([503]));
+    assert_eq!(
+        route["route"]["weighted_clusters"]["clusters"],
+        json!([{"name": "outbound|80||worldclockapi.com", "weight": 90}, {"name": "outbound|80||worldtimeapi.org", "weight": 10}])
+    );
+    let fault = &route["typed_per_filter_config"]["envoy.filters.http.fault"];
+    assert_eq!(fault["delay"]["fixed_delay"], "7s");
+    assert_eq!(
+        fault["delay"]["percentage"],
+        json!({"numerator": 500000, "denominator": "MILLION"})
+    );
+    assert_eq!(fault["abort"]["http_status"], 503);
+    assert_eq!(fault["abort"]["percentage"]["numerator"], 100000);
+}
+
+#[test]
+fn retries_attempts_zero_removes_the_policy() {
+    let vs = VS_TIMEOUT.replace(
+        "  - timeout: 3s\n",
+        "  - timeout: 3s\n    retries: {attempts: 0}\n",
+    );
+    let c = to_envoy(&parse(&vs), Mode::AllowAny, &internet()).unwrap();
+    let route = &c.virtual_host("worldclockapi.com:80").unwrap()["routes"][0]["route"];
+    assert!(route.get("retry_policy").is_none());
+}
+
+#[test]
+fn down_internet_points_every_cluster_at_a_refusing_port() {
+    let mut net = internet();
+    net.down = true;
+    let c = to_envoy(&parse(SE_80), Mode::AllowAny, &net).unwrap();
+    for cluster in &c.clusters {
+        let port = &cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+            ["socket_address"]["port_value"];
+        assert_eq!(port, 9);
+    }
+}
+
+#[test]
+fn mesh_virtual_services_do_not_touch_egress() {
+    let vs = "
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: recommendation}
+spec:
+  hosts: [recommendation]
+  http:
+  - route:
+    - destination: {host: recommendation, subset: version-v3}
+      weight: 100
+";
+    let c = to_envoy(&parse(vs), Mode::AllowAny, &internet()).unwrap();
+    assert_eq!(vhost_names(&c), ["allow_any"]);
+}
+
+#[test]
+fn durations() {
+    assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
+    assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+    assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+    assert!(parse_duration("soon").is_err());
+    assert_eq!(envoy_duration(Duration::from_millis(500)), "0.5s");
+    assert_eq!(envoy_duration(Duration::from_secs(3)), "3s");
+}
