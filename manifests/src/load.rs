@@ -238,7 +238,7 @@ impl Ctx<'_> {
     fn typed<T: DeserializeOwned>(&self, value: Value) -> Result<Box<T>, LoadError> {
         let mut unknown = Vec::new();
         let parsed: Result<T, _> = serde_ignored::deserialize(value, |path| {
-            let path = path.to_string();
+            let path = dotted(&path);
             // The kube-derived Istio types take apiVersion/kind from the type, not the document.
             if path != "apiVersion" && path != "kind" {
                 unknown.push(path);
@@ -259,5 +259,26 @@ impl Ctx<'_> {
             });
         }
         Ok(Box::new(parsed))
+    }
+}
+
+/// `spec.ports.0.targetPortt`: serde_ignored's path without its `?` (Option) and newtype steps.
+fn dotted(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    let (parent, segment) = match path {
+        Path::Root => return String::new(),
+        Path::Seq { parent, index } => (*parent, index.to_string()),
+        Path::Map { parent, key } => (*parent, key.clone()),
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => {
+            return dotted(parent);
+        }
+    };
+    let prefix = dotted(parent);
+    if prefix.is_empty() {
+        segment
+    } else {
+        format!("{prefix}.{segment}")
     }
 }
