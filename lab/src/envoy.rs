@@ -235,7 +235,7 @@ impl Envoy {
             .arg("-c")
             .arg(&boot)
             .args(["--log-level", "warn", "--file-flush-interval-msec", "50"])
-            .arg("--disable-hot-restart")
+            .args(["--disable-hot-restart", "--concurrency", "1"])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -380,6 +380,12 @@ impl Envoy {
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
+    }
+
+    /// Stops Envoy (also done when dropped).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Is the process still running?

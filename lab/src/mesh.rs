@@ -226,11 +226,20 @@ impl Lab {
         })
     }
 
-    /// Stops the services and Envoy.
+    /// Stops the services and Envoy; removes the lab's directory when it is the default temporary one.
     pub async fn stop(&self) {
         let services: Vec<Service> = self.services.lock().await.drain(..).collect();
         for s in services {
             s.stop().await;
+        }
+        self.inner.lock().await.envoy.kill();
+        let temporary = self.dir.parent() == Some(std::env::temp_dir().as_path())
+            && self
+                .dir
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("egress-lab-"));
+        if temporary {
+            let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
 
