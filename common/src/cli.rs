@@ -77,6 +77,23 @@ where
     }
 }
 
+/// [`main`] for a service whose `build` returns a bound [`Server`](crate::server::Server): serves it until
+/// SIGTERM/SIGINT, then drains.
+pub fn serve<C, Fut>(
+    service: &'static str,
+    help: &str,
+    load: impl FnOnce(&Env<fn(&str) -> Option<String>>) -> Result<C, ConfigError>,
+    build: impl FnOnce(C) -> Fut,
+) -> ExitCode
+where
+    Fut: Future<Output = anyhow::Result<crate::server::Server>>,
+{
+    main(service, help, load, |config| async move {
+        build(config).await?.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
 /// `--healthcheck`: a plain HTTP/1.0 request to our own readiness endpoint, no runtime, no TLS.
 fn healthcheck<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> ExitCode {
     let port = match env.number(ENV_PORT, DEFAULT_PORT, "port") {

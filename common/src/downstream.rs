@@ -174,21 +174,57 @@ pub async fn relay(
     ))
 }
 
-/// Binds a relay service (customer or preference) whose `GET /` calls `next`.
-pub fn serve_relay(
-    settings: &crate::config::ServerSettings,
-    next: Downstream,
-) -> anyhow::Result<crate::server::Server> {
-    let (service, url) = (next.service, next.url.clone());
-    let next = actix_web::web::Data::new(next);
-    let server = crate::server::Server::bind(service, settings, move |cfg| {
-        cfg.app_data(next.clone())
-            .route("/", actix_web::web::get().to(relay));
-    })?;
-    tracing::info!(
-        "{service} listening on {}:{}, calling {url}",
-        settings.bind_address,
-        server.port()
-    );
-    Ok(server)
+/// What makes customer and preference differ: their name, the variable naming the next hop and its default,
+/// and whether `baggage-user-agent` is filled from `user-agent` (customer) or forwarded (preference).
+#[derive(Debug)]
+pub struct Relay {
+    pub service: &'static str,
+    pub next_url_var: &'static str,
+    pub default_next_url: &'static str,
+    pub baggage_from_user_agent: bool,
+}
+
+/// A relay service's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayConfig {
+    pub server: crate::config::ServerSettings,
+    pub next_url: Url,
+    pub downstream_timeout: Duration,
+}
+
+impl Relay {
+    pub fn config<F: Fn(&str) -> Option<String>>(
+        &self,
+        env: &crate::config::Env<F>,
+    ) -> Result<RelayConfig, crate::config::ConfigError> {
+        use crate::config::{DEFAULT_DOWNSTREAM_TIMEOUT, ENV_DOWNSTREAM_TIMEOUT};
+        Ok(RelayConfig {
+            server: env.server()?,
+            next_url: env.url(self.next_url_var, self.default_next_url)?,
+            downstream_timeout: env.duration(ENV_DOWNSTREAM_TIMEOUT, DEFAULT_DOWNSTREAM_TIMEOUT)?,
+        })
+    }
+
+    /// Binds the relay; its `GET /` calls the next hop.
+    pub fn serve(&self, config: RelayConfig) -> anyhow::Result<crate::server::Server> {
+        let url = config.next_url.clone();
+        let next = Downstream::new(
+            self.service,
+            config.next_url,
+            config.downstream_timeout,
+            self.baggage_from_user_agent,
+        )?;
+        let next = actix_web::web::Data::new(next);
+        let server = crate::server::Server::bind(self.service, &config.server, move |cfg| {
+            cfg.app_data(next.clone())
+                .route("/", actix_web::web::get().to(relay));
+        })?;
+        tracing::info!(
+            "{} listening on {}:{}, calling {url}",
+            self.service,
+            config.server.bind_address,
+            server.port()
+        );
+        Ok(server)
+    }
 }

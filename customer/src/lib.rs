@@ -1,23 +1,24 @@
 //! The tutorial's customer: `GET /` calls preference and answers `customer => <preference's body>`.
 //!
 //! Run it with `cargo run -p customer` (listens on $PORT, default 8080; calls $PREFERENCE_URL).
-//! Sets `baggage-user-agent` from the caller's `user-agent`: the routing labs match on it. Errors follow the tutorial's chain: 503 `customer => Error: <status> - <body>` when
-//! preference answers non-2xx, 503 `customer => <reason>: <url>` when it cannot be reached.
-
-use std::time::Duration;
+//! Sets `baggage-user-agent` from the caller's `user-agent`: the routing labs match on it.
+//! Errors follow the tutorial's chain: 503 `customer => Error: <status> - <body>` when preference answers non-2xx,
+//! 503 `customer => <reason>: <url>` when it cannot be reached. The relay itself lives in
+//! [`tutorial_common::downstream`]; this crate says what is customer's own.
 
 use tutorial_common::{
-    config::{
-        ConfigError, DEFAULT_DOWNSTREAM_TIMEOUT, ENV_DOWNSTREAM_TIMEOUT, Env, ServerSettings,
-    },
-    downstream::{Downstream, serve_relay},
+    config::{ConfigError, Env},
+    downstream::{Relay, RelayConfig},
     server::Server,
 };
-use url::Url;
 
-pub const SERVICE: &str = "customer";
-pub const ENV_PREFERENCE_URL: &str = "PREFERENCE_URL";
-pub const DEFAULT_PREFERENCE_URL: &str = "http://preference:8080";
+pub const RELAY: Relay = Relay {
+    service: "customer",
+    next_url_var: "PREFERENCE_URL",
+    default_next_url: "http://preference:8080",
+    baggage_from_user_agent: true,
+};
+pub const SERVICE: &str = RELAY.service;
 
 pub const HELP: &str = "\
 customer: the Istio tutorial's customer service. GET / calls preference and answers
@@ -28,11 +29,7 @@ Environment:
   DOWNSTREAM_TIMEOUT   how long a call to preference may take (default 30s: the mesh's timeouts must show)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    pub server: ServerSettings,
-    pub preference_url: Url,
-    pub downstream_timeout: Duration,
-}
+pub struct Config(pub RelayConfig);
 
 impl Config {
     pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Result<Self, ConfigError> {
@@ -40,11 +37,7 @@ impl Config {
     }
 
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        Ok(Self {
-            server: env.server()?,
-            preference_url: env.url(ENV_PREFERENCE_URL, DEFAULT_PREFERENCE_URL)?,
-            downstream_timeout: env.duration(ENV_DOWNSTREAM_TIMEOUT, DEFAULT_DOWNSTREAM_TIMEOUT)?,
-        })
+        RELAY.config(env).map(Self)
     }
 }
 
@@ -54,12 +47,6 @@ pub struct Application;
 impl Application {
     /// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
     pub async fn build(config: Config) -> anyhow::Result<Server> {
-        let next = Downstream::new(
-            SERVICE,
-            config.preference_url,
-            config.downstream_timeout,
-            true,
-        )?;
-        serve_relay(&config.server, next)
+        RELAY.serve(config.0)
     }
 }

@@ -1,23 +1,24 @@
 //! The tutorial's preference: `GET /` calls recommendation and answers `preference => <recommendation's body>`.
 //!
 //! Run it with `cargo run -p preference` (listens on $PORT, default 8080; calls $RECOMMENDATION_URL).
-//! Forwards `baggage-user-agent` as customer set it. Errors follow the tutorial's chain: 503 `preference => Error: <status> - <body>` when
-//! recommendation answers non-2xx, 503 `preference => <reason>: <url>` when it cannot be reached.
-
-use std::time::Duration;
+//! Forwards `baggage-user-agent` as customer set it.
+//! Errors follow the tutorial's chain: 503 `preference => Error: <status> - <body>` when recommendation answers non-2xx,
+//! 503 `preference => <reason>: <url>` when it cannot be reached. The relay itself lives in
+//! [`tutorial_common::downstream`]; this crate says what is preference's own.
 
 use tutorial_common::{
-    config::{
-        ConfigError, DEFAULT_DOWNSTREAM_TIMEOUT, ENV_DOWNSTREAM_TIMEOUT, Env, ServerSettings,
-    },
-    downstream::{Downstream, serve_relay},
+    config::{ConfigError, Env},
+    downstream::{Relay, RelayConfig},
     server::Server,
 };
-use url::Url;
 
-pub const SERVICE: &str = "preference";
-pub const ENV_RECOMMENDATION_URL: &str = "RECOMMENDATION_URL";
-pub const DEFAULT_RECOMMENDATION_URL: &str = "http://recommendation:8080";
+pub const RELAY: Relay = Relay {
+    service: "preference",
+    next_url_var: "RECOMMENDATION_URL",
+    default_next_url: "http://recommendation:8080",
+    baggage_from_user_agent: false,
+};
+pub const SERVICE: &str = RELAY.service;
 
 pub const HELP: &str = "\
 preference: the Istio tutorial's preference service. GET / calls recommendation and answers
@@ -28,11 +29,7 @@ Environment:
   DOWNSTREAM_TIMEOUT   how long a call to recommendation may take (default 30s: the mesh's timeouts must show)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    pub server: ServerSettings,
-    pub recommendation_url: Url,
-    pub downstream_timeout: Duration,
-}
+pub struct Config(pub RelayConfig);
 
 impl Config {
     pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Result<Self, ConfigError> {
@@ -40,11 +37,7 @@ impl Config {
     }
 
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        Ok(Self {
-            server: env.server()?,
-            recommendation_url: env.url(ENV_RECOMMENDATION_URL, DEFAULT_RECOMMENDATION_URL)?,
-            downstream_timeout: env.duration(ENV_DOWNSTREAM_TIMEOUT, DEFAULT_DOWNSTREAM_TIMEOUT)?,
-        })
+        RELAY.config(env).map(Self)
     }
 }
 
@@ -54,12 +47,6 @@ pub struct Application;
 impl Application {
     /// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
     pub async fn build(config: Config) -> anyhow::Result<Server> {
-        let next = Downstream::new(
-            SERVICE,
-            config.recommendation_url,
-            config.downstream_timeout,
-            false,
-        )?;
-        serve_relay(&config.server, next)
+        RELAY.serve(config.0)
     }
 }

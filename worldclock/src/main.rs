@@ -5,11 +5,5 @@ use std::process::ExitCode;
 use worldclock_standin::{Application, Config, HELP, SERVICE};
 
 fn main() -> ExitCode {
-    tutorial_common::cli::main(SERVICE, HELP, Config::from_env, |config| async move {
-        Application::build(config)
-            .await?
-            .run_until_stopped()
-            .await?;
-        Ok(())
-    })
+    tutorial_common::cli::serve(SERVICE, HELP, Config::from_env, Application::build)
 }
