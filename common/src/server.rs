@@ -5,13 +5,45 @@
 
 use std::net::TcpListener;
 
-use actix_web::{App, HttpServer, middleware::from_fn, web};
+use actix_web::{
+    App, HttpResponse, HttpServer,
+    body::{EitherBody, MessageBody},
+    dev::{ServiceRequest, ServiceResponse},
+    http::StatusCode,
+    middleware::{Next, from_fn},
+    web,
+};
 
 use crate::{config::ServerSettings, health, health::Readiness, metrics, shutdown, telemetry};
 
 /// How long an idle keep-alive connection stays open: longer than the clients' pool idle timeout
 /// ([`crate::downstream::POOL_IDLE_TIMEOUT`]), so a caller never reuses a connection we are closing.
 pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(75);
+
+/// Largest request header section served (names, values and their separators); a bigger one is answered 431.
+/// actix-http itself accepts up to 128 KiB; Envoy's default limit is 60 KiB; the tutorial's requests carry a few
+/// hundred bytes, a JWT a few KiB.
+pub const MAX_REQUEST_HEADERS: usize = 32 * 1024;
+
+/// Middleware: 431 for a request whose headers exceed [`MAX_REQUEST_HEADERS`], before anything else sees them
+/// (so oversized values are neither propagated downstream nor recorded in spans).
+pub async fn limit_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if size > MAX_REQUEST_HEADERS {
+        let reply = HttpResponse::build(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            .insert_header((actix_web::http::header::CONTENT_TYPE, crate::TEXT_PLAIN))
+            .body("request headers too large\n");
+        return Ok(req.into_response(reply).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
 
 pub struct Server {
     service: &'static str,
@@ -42,6 +74,7 @@ impl Server {
             App::new()
                 .wrap(from_fn(telemetry::trace_request))
                 .wrap(prometheus.clone())
+                .wrap(from_fn(limit_headers))
                 .app_data(ready.clone())
                 .configure(health::routes)
                 .configure(routes.clone())
