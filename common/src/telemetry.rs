@@ -80,8 +80,13 @@ where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour codes only for a person at a terminal: not in `kubectl logs`, files or pipes (and they cost ~4 % of
+    // the chain's throughput, docs/BENCHMARKS.md). NO_COLOR turns them off at a terminal too.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none();
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(writer)
+        .with_ansi(ansi)
         .with_target(false);
     let fmt = match format {
         LogFormat::Text => fmt.boxed(),
