@@ -1,0 +1,307 @@
+#!/bin/sh
+# bench.sh - the chain against a bare hyper baseline, side by side, on loopback (issue 7, docs/BENCHMARKS.md).
+#
+#   sh scripts/bench.sh [-d SECONDS] [-r REPS] [-c "1 32 128"] [-s "SYSTEMS"] [-o FILE] [--no-build]
+#
+# Every run is bounded: wrk runs -d seconds under `timeout`, start-up probes give up after 10 s, processes are
+# stopped with SIGTERM (SIGKILL after 5 s) even when the script is interrupted.
+set -eu
+
+usage() {
+    cat <<'EOF'
+Usage: sh scripts/bench.sh [options]
+
+Measures, in one run and on loopback only, each SYSTEM at each connection
+count: requests/s, p50/p99/max latency (wrk), idle RSS and RSS after load per
+process, time from process start to its first 200, CPU seconds per 10k
+requests. Repeats REPS times and prints the median and spread (min-max) of
+each figure as Markdown, plus the ratio chain/bare.
+
+Systems (-s, default "bare chain chain-warn rec v3"):
+  bare        bench-only baseline: bare-chain x3 (hyper only, the physical limit)
+  chain       customer -> preference -> recommendation v1 (RUST_LOG=info, the SPEC's per-request log)
+  chain-warn  the same with RUST_LOG=warn (cost of the per-request log line)
+  chain-w2    the same with WORKERS=2 in each service
+  chain-nocolor  the same with NO_COLOR=1 (plain text logs, no ANSI colour codes)
+  chain-mimalloc the same with mimalloc preloaded (LD_PRELOAD of Debian's libmimalloc2.0)
+  rec         recommendation v1 alone (one hop)
+  v3          the chain with recommendation v3 and the stand-in time API (four hops)
+
+Options:
+  -d SECONDS   length of each wrk run (default 5)
+  -r REPS      repetitions (default 3)
+  -c LIST      connection counts (default "1 32 128")
+  -s LIST      systems to measure (see above)
+  -o FILE      also write the Markdown report to FILE
+  --no-build   use the binaries already built
+  -h, --help   show this help
+
+Environment:
+  CARGO_TARGET_DIR   where the release binaries are built (default: target)
+  BENCH_PORT         first of four loopback ports used (default 18080)
+  BENCH_FEATURES     extra cargo features for the services, e.g. tutorial-common/mimalloc
+  WRK_THREADS        wrk threads above 1 connection (default 2)
+  BENCH_MIMALLOC     mimalloc shared library for chain-mimalloc
+                     (default /usr/lib/x86_64-linux-gnu/libmimalloc.so.2)
+
+wrk is installed with apt-get when missing (needs root). Figures are relative:
+compare systems measured in the same run, on the same machine.
+EOF
+}
+
+fail() {
+    printf 'bench.sh: %s\n' "$1" >&2
+    exit 2
+}
+
+duration=5
+reps=3
+conns="1 32 128"
+systems="bare chain chain-warn rec v3"
+out=""
+build=1
+while [ $# -gt 0 ]; do
+    case $1 in
+        -h | --help) usage; exit 0 ;;
+        -d) [ $# -ge 2 ] || fail "-d needs a value"; duration=$2; shift 2 ;;
+        -r) [ $# -ge 2 ] || fail "-r needs a value"; reps=$2; shift 2 ;;
+        -c) [ $# -ge 2 ] || fail "-c needs a value"; conns=$2; shift 2 ;;
+        -s) [ $# -ge 2 ] || fail "-s needs a value"; systems=$2; shift 2 ;;
+        -o) [ $# -ge 2 ] || fail "-o needs a value"; out=$2; shift 2 ;;
+        --no-build) build=0; shift ;;
+        *) fail "unknown argument $1 (see --help)" ;;
+    esac
+done
+case $duration in '' | *[!0-9]*) fail "-d wants whole seconds" ;; esac
+case $reps in '' | *[!0-9]* | 0) fail "-r wants a positive number" ;; esac
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+bin=$target/release
+port=${BENCH_PORT:-18080}
+wrk_threads=${WRK_THREADS:-2}
+p_cust=$port
+p_pref=$((port + 1))
+p_rec=$((port + 2))
+p_time=$((port + 3))
+tick=$(getconf CLK_TCK)
+work=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
+raw=$work/raw.tsv
+: >"$raw"
+pids=""
+
+stop_all() {
+    for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in $pids; do
+        i=0
+        while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    pids=""
+}
+trap 'stop_all; rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "bench.sh: installing wrk" >&2
+    if ! { apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; }; then
+        fail "wrk is missing and apt-get could not install it"
+    fi
+fi
+
+if [ $build -eq 1 ]; then
+    set -- -p customer -p preference -p recommendation -p worldclock-standin -p bare-chain
+    if [ -n "${BENCH_FEATURES:-}" ]; then set -- "$@" --features "$BENCH_FEATURES"; fi
+    (cd "$root" && cargo build --release --quiet "$@") || fail "release build failed"
+fi
+for b in customer preference recommendation worldclock-standin bare-chain first-200; do
+    [ -x "$bin/$b" ] || fail "$bin/$b is missing (build first or drop --no-build)"
+done
+
+record() { printf '%s\t%s\t%s\t%s\n' "$rep" "$system" "$1" "$2" >>"$raw"; }
+
+# start NAME PORT PATH ENV... : starts a process, records its start-to-first-200 and idle RSS.
+start() {
+    name=$1 p=$2 path=$3
+    shift 3
+    # first-200 starts the service (which inherits this environment) and times its first 200.
+    line=$(env -i PATH="$PATH" PORT="$p" BIND_ADDRESS=127.0.0.1 HOSTNAME=bench "$@" \
+        "$bin/first-200" "http://127.0.0.1:$p$path" -- "$bin/$(binary_of "$name")") ||
+        fail "$name did not answer 200 within 10s"
+    pid=${line#* }
+    pids="$pids $pid"
+    record "start_ms_$name" "${line% *}"
+    eval "pid_$name=$pid"
+}
+
+binary_of() {
+    case $1 in
+        bare*) echo bare-chain ;;
+        time) echo worldclock-standin ;;
+        *) echo "$1" ;;
+    esac
+}
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# to_ms VALUE : wrk's 812.00us / 1.23ms / 1.02s -> milliseconds.
+to_ms() {
+    echo "$1" | awk '/us$/ {sub("us",""); print $0/1000; next}
+                     /ms$/ {sub("ms",""); print $0+0; next}
+                     /m$/ {sub("m",""); print $0*60000; next}
+                     /s$/ {sub("s",""); print $0*1000; next}'
+}
+
+# load C : one wrk run at C connections against $url; records req/s, latencies, errors, request count.
+load() {
+    c=$1
+    t=$wrk_threads
+    [ "$c" -lt "$t" ] && t=$c
+    report=$work/wrk.txt
+    timeout $((duration + 15)) wrk -t"$t" -c"$c" -d"${duration}s" --latency "$url" >"$report" 2>&1 ||
+        fail "wrk failed: $(cat "$report")"
+    record "rps_c$c" "$(awk '/^Requests\/sec:/ {print $2}' "$report")"
+    record "p50_c$c" "$(to_ms "$(awk '$1 == "50%" {print $2}' "$report")")"
+    record "p99_c$c" "$(to_ms "$(awk '$1 == "99%" {print $2}' "$report")")"
+    record "max_c$c" "$(to_ms "$(awk '$1 == "Latency" {print $4; exit}' "$report")")"
+    requests=$(awk '/requests in/ {print $1}' "$report")
+    errors=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$report")
+    record "errors_c$c" "$errors"
+    total_requests=$((total_requests + requests))
+}
+
+# measure : the processes of $system are up; idle RSS, load at each count, RSS and CPU after.
+measure() {
+    for n in $procs; do eval "record rss_idle_kib_$n \$(rss_kib \$pid_$n)"; done
+    ticks0=0
+    for n in $procs; do eval "ticks0=\$((ticks0 + \$(cpu_ticks \$pid_$n)))"; done
+    total_requests=0
+    for c in $conns; do load "$c"; done
+    ticks1=0
+    for n in $procs; do eval "ticks1=\$((ticks1 + \$(cpu_ticks \$pid_$n)))"; done
+    for n in $procs; do eval "record rss_load_kib_$n \$(rss_kib \$pid_$n)"; done
+    record cpu_s_per_10k "$(awk -v t=$((ticks1 - ticks0)) -v hz="$tick" -v n="$total_requests" \
+        'BEGIN {printf "%.3f", t / hz / n * 10000}')"
+}
+
+run_system() {
+    case $system in
+        bare)
+            start bare_rec "$p_rec" / NAME=recommendation
+            start bare_pref "$p_pref" / NAME=preference NEXT_URL="http://127.0.0.1:$p_rec/"
+            start bare_cust "$p_cust" / NAME=customer NEXT_URL="http://127.0.0.1:$p_pref/"
+            procs="bare_cust bare_pref bare_rec" url="http://127.0.0.1:$p_cust/"
+            ;;
+        chain | chain-warn | chain-w2 | chain-nocolor | chain-mimalloc)
+            # knobs: one extra VAR=value for every service (a harmless one when none)
+            knob=BENCH_SYSTEM=$system
+            case $system in
+                chain-warn) knob=RUST_LOG=warn ;;
+                chain-w2) knob=WORKERS=2 ;;
+                chain-nocolor) knob=NO_COLOR=1 ;;
+                chain-mimalloc)
+                    lib=${BENCH_MIMALLOC:-/usr/lib/x86_64-linux-gnu/libmimalloc.so.2}
+                    [ -f "$lib" ] || fail "$lib is missing (apt-get install libmimalloc2.0)"
+                    knob=LD_PRELOAD=$lib
+                    ;;
+            esac
+            start recommendation "$p_rec" / RUST_LOG=info "$knob"
+            start preference "$p_pref" / RUST_LOG=info "$knob" RECOMMENDATION_URL="http://127.0.0.1:$p_rec"
+            start customer "$p_cust" / RUST_LOG=info "$knob" PREFERENCE_URL="http://127.0.0.1:$p_pref"
+            procs="customer preference recommendation" url="http://127.0.0.1:$p_cust/"
+            ;;
+        rec)
+            start recommendation "$p_rec" / RUST_LOG=info
+            procs="recommendation" url="http://127.0.0.1:$p_rec/"
+            ;;
+        v3)
+            start time "$p_time" /api/json/cet/now RUST_LOG=warn STANDIN_NOW=2020-04-06T18:31+02:00
+            start recommendation "$p_rec" / RUST_LOG=info RECOMMENDATION_VERSION=v3 \
+                WORLDCLOCK_URL="http://127.0.0.1:$p_time/api/json/cet/now"
+            start preference "$p_pref" / RECOMMENDATION_URL="http://127.0.0.1:$p_rec"
+            start customer "$p_cust" / PREFERENCE_URL="http://127.0.0.1:$p_pref"
+            procs="customer preference recommendation time" url="http://127.0.0.1:$p_cust/"
+            ;;
+        *) fail "unknown system $system (see --help)" ;;
+    esac
+    # The services' logs go to first-200's /dev/null; only the measurement matters here.
+    body=$(curl -s --max-time 5 "$url" || true)
+    case $body in *"recommendation v"*) ;; *) fail "$system answered: $body" ;; esac
+    measure
+    stop_all
+}
+
+load_before=$(cut -d' ' -f1 /proc/loadavg)
+started=$(date -u +%Y-%m-%dT%H:%MZ)
+rep=1
+while [ "$rep" -le "$reps" ]; do
+    for system in $systems; do
+        printf 'bench.sh: rep %s/%s %s\n' "$rep" "$reps" "$system" >&2
+        run_system
+    done
+    rep=$((rep + 1))
+done
+load_after=$(cut -d' ' -f1 /proc/loadavg)
+
+# Median and spread of every figure, as Markdown.
+summary=$work/summary.tsv
+sort -t"$(printf '\t')" -k2,2 -k3,3 -k4,4g "$raw" | awk -F'\t' '
+    { key = $2 "\t" $3; v[key, ++n[key]] = $4; keys[key] = 1 }
+    END {
+        for (k in keys) {
+            c = n[k]; med = (c % 2) ? v[k, (c + 1) / 2] : (v[k, c / 2] + v[k, c / 2 + 1]) / 2
+            printf "%s\t%s\t%s\t%s\n", k, med, v[k, 1], v[k, c]
+        }
+    }' >"$summary"
+
+fig() { # fig SYSTEM KEY -> "median (min-max)"
+    awk -F'\t' -v s="$1" -v k="$2" '$1 == s && $2 == k {
+        if ($4 == $5) printf "%g", $3; else printf "%g (%g-%g)", $3, $4, $5; found = 1 }
+        END { if (!found) printf "-" }' "$summary"
+}
+med() { awk -F'\t' -v s="$1" -v k="$2" '$1 == s && $2 == k {print $3}' "$summary"; }
+
+{
+    printf '## Run of %s\n\n' "$started"
+    bt='`'
+    printf 'Command: %ssh scripts/bench.sh -d %s -r %s -c "%s" -s "%s"%s  \n' "$bt" "$duration" "$reps" "$conns" \
+        "$systems" "$bt"
+    printf 'Machine: %s cores (%s), load average %s before, %s after.\n' "$(nproc)" \
+        "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" "$load_before" "$load_after"
+    printf 'Median of %s repetitions, spread (min-max) in brackets. Latencies in ms, RSS in KiB.\n\n' "$reps"
+    printf '| system | conns | req/s | p50 | p99 | max | errors |\n|---|---|---|---|---|---|---|\n'
+    for system in $systems; do
+        for c in $conns; do
+            printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$system" "$c" "$(fig "$system" "rps_c$c")" \
+                "$(fig "$system" "p50_c$c")" "$(fig "$system" "p99_c$c")" "$(fig "$system" "max_c$c")" \
+                "$(fig "$system" "errors_c$c")"
+        done
+    done
+    printf '\n| system | process | start to first 200 (ms) | idle RSS | RSS after load |\n|---|---|---|---|---|\n'
+    for system in $systems; do
+        awk -F'\t' -v s="$system" '$1 == s && $2 ~ /^start_ms_/ {sub("start_ms_", "", $2); print $2}' "$summary" |
+            while read -r p; do
+                printf '| %s | %s | %s | %s | %s |\n' "$system" "$p" "$(fig "$system" "start_ms_$p")" \
+                    "$(fig "$system" "rss_idle_kib_$p")" "$(fig "$system" "rss_load_kib_$p")"
+            done
+    done
+    printf '\n| system | CPU s per 10k requests |\n|---|---|\n'
+    for system in $systems; do printf '| %s | %s |\n' "$system" "$(fig "$system" cpu_s_per_10k)"; done
+    case " $systems " in *" bare "*)
+        printf '\n| system / bare | conns | req/s ratio | p99 ratio |\n|---|---|---|---|\n'
+        for system in $systems; do
+            [ "$system" = bare ] && continue
+            case $system in chain*) ;; *) continue ;; esac
+            for c in $conns; do
+                awk -v s="$system" -v c="$c" -v a="$(med "$system" "rps_c$c")" -v b="$(med bare "rps_c$c")" \
+                    -v pa="$(med "$system" "p99_c$c")" -v pb="$(med bare "p99_c$c")" \
+                    'BEGIN {printf "| %s | %s | %.2f | %.2f |\n", s, c, a / b, pa / pb}'
+            done
+        done
+        ;;
+    esac
+} >"$work/report.md"
+cat "$work/report.md"
+if [ -n "$out" ]; then cp "$work/report.md" "$out"; fi
+if [ -n "${BENCH_RAW:-}" ]; then cp "$raw" "$BENCH_RAW"; fi
