@@ -1,8 +1,8 @@
 //! Logs and traces: set up once from `main`.
 //!
 //! Logs go to stdout through `tracing`: readable text by default, one JSON object a line with `LOG_FORMAT=json`,
-//! filtered by `RUST_LOG` (default `info,actix_server=warn`). Spans for each incoming request and each outgoing call are exported by
-//! OTLP over HTTP/protobuf only when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set; the other
+//! filtered by `RUST_LOG` (default `info,actix_server=warn`). Spans for each incoming request and each
+//! outgoing call are exported by OTLP over HTTP/protobuf only when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set; the other
 //! standard `OTEL_*` variables apply. Trace context is read and written in W3C `traceparent` and B3 form so the
 //! spans join Envoy's. Without an exporter the service creates no spans of its own and forwards trace headers
 //! untouched, so Envoy's spans still join up.
@@ -79,15 +79,15 @@ pub fn subscriber<W>(
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     // Colour codes only for a person at a terminal: not in `kubectl logs`, files or pipes (and they cost ~4 % of
     // the chain's throughput, docs/BENCHMARKS.md). NO_COLOR turns them off at a terminal too.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
         && std::env::var_os("NO_COLOR").is_none();
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(writer)
-        .with_ansi(ansi)
-        .with_target(false);
+        .with_ansi(ansi);
     let fmt = match format {
         LogFormat::Text => fmt.boxed(),
         LogFormat::Json => fmt.json().flatten_event(true).boxed(),
