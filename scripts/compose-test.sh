@@ -53,7 +53,7 @@ if ! command -v docker >/dev/null 2>&1; then
     exit 0
 fi
 if ! engine_error="$(docker info --format '{{.ServerVersion}}' 2>&1)"; then
-    echo "compose-test.sh: SKIP: no Docker engine reachable (docker info: $(printf '%s' "$engine_error" | head -n 1))"
+    echo "compose-test.sh: SKIP: no Docker engine reachable (docker info: $(printf '%s\n' "$engine_error" | grep -m 1 .))"
     exit 0
 fi
 # From here on, a missing compose tool is a failure, not a skip.
