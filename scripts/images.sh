@@ -117,11 +117,17 @@ description_of() {
 }
 
 for name in $services; do
-    # One small context per image: the binary as /service, the CA bundle, nsswitch.conf.
+    # One small context per image: rootfs/ is copied to / in one layer. Modes are set explicitly (a strict
+    # umask must not make anything unreadable to the image's non-root user); owner root, as COPY makes it.
     context="$stage/$name"
-    mkdir -p "$context"
-    cp "$bin_dir/$name" "$context/service"
-    cp "$stage/ca-certificates.crt" container/nsswitch.conf "$context/"
+    rm -rf "$context"
+    mkdir -p "$context/rootfs/etc/ssl/certs"
+    cp "$bin_dir/$name" "$context/rootfs/service"
+    cp "$stage/ca-certificates.crt" "$context/rootfs/etc/ssl/certs/ca-certificates.crt"
+    cp container/nsswitch.conf "$context/rootfs/etc/nsswitch.conf"
+    chmod 755 "$context/rootfs" "$context/rootfs/etc" "$context/rootfs/etc/ssl" "$context/rootfs/etc/ssl/certs" \
+        "$context/rootfs/service"
+    chmod 644 "$context/rootfs/etc/ssl/certs/ca-certificates.crt" "$context/rootfs/etc/nsswitch.conf"
     cp container/Containerfile "$context/Containerfile"
     image="istio-tutorial-rs/$name:$tag"
     printf '==> %s build %s\n' "$docker" "$image"
