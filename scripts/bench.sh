@@ -32,6 +32,9 @@ Options:
   -r REPS      repetitions (default 3)
   -c LIST      connection counts (default "1 32 128")
   -s LIST      systems to measure (see above)
+  -S SECONDS   soak: after the measurements, keep the first chain-like
+               system under 32 connections this much longer and report RSS
+               growth from "after load" to the end (default 0: no soak)
   -o FILE      also write the Markdown report to FILE
   --no-build   use the binaries already built
   -h, --help   show this help
@@ -59,6 +62,7 @@ reps=3
 conns="1 32 128"
 systems="bare chain chain-warn rec v3"
 out=""
+soak=0
 build=1
 while [ $# -gt 0 ]; do
     case $1 in
@@ -68,12 +72,14 @@ while [ $# -gt 0 ]; do
         -c) [ $# -ge 2 ] || fail "-c needs a value"; conns=$2; shift 2 ;;
         -s) [ $# -ge 2 ] || fail "-s needs a value"; systems=$2; shift 2 ;;
         -o) [ $# -ge 2 ] || fail "-o needs a value"; out=$2; shift 2 ;;
+        -S) [ $# -ge 2 ] || fail "-S needs a value"; soak=$2; shift 2 ;;
         --no-build) build=0; shift ;;
         *) fail "unknown argument $1 (see --help)" ;;
     esac
 done
 case $duration in '' | *[!0-9]*) fail "-d wants whole seconds" ;; esac
 case $reps in '' | *[!0-9]* | 0) fail "-r wants a positive number" ;; esac
+case $soak in '' | *[!0-9]*) fail "-S wants whole seconds" ;; esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
@@ -229,6 +235,18 @@ run_system() {
     body=$(curl -s --max-time 5 "$url" || true)
     case $body in *"recommendation v"*) ;; *) fail "$system answered: $body" ;; esac
     measure
+    if [ "$soak" -gt 0 ] && [ "$rep" -eq "$reps" ] && [ -z "${soaked:-}" ]; then
+        case $system in chain*)
+            soaked=$system
+            printf 'bench.sh: soak %ss on %s\n' "$soak" "$system" >&2
+            timeout $((soak + 15)) wrk -t"$wrk_threads" -c32 -d"${soak}s" "$url" >"$work/soak.txt" 2>&1 ||
+                fail "wrk failed: $(cat "$work/soak.txt")"
+            soak_requests=$(awk '/requests in/ {print $1}' "$work/soak.txt")
+            soak_errors=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$work/soak.txt")
+            for n in $procs; do eval "record rss_soak_kib_$n \$(rss_kib \$pid_$n)"; done
+            ;;
+        esac
+    fi
     stop_all
 }
 
@@ -286,6 +304,15 @@ med() { awk -F'\t' -v s="$1" -v k="$2" '$1 == s && $2 == k {print $3}' "$summary
                     "$(fig "$system" "rss_idle_kib_$p")" "$(fig "$system" "rss_load_kib_$p")"
             done
     done
+    if [ -n "${soaked:-}" ]; then
+        printf '\nSoak: %s under 32 connections for %s s more (%s requests, %s errors) after the last repetition.\n\n' \
+            "$soaked" "$soak" "$soak_requests" "$soak_errors"
+        printf '| process | RSS after load | RSS after soak | growth |\n|---|---|---|---|\n'
+        awk -F'\t' -v s="$soaked" -v r="$reps" '$1 == r && $2 == s && $3 ~ /^rss_(load|soak)_kib_/ {
+                split($3, k, "_kib_"); v[k[2], k[1]] = $4; p[k[2]] = 1 }
+            END { for (n in p) printf "| %s | %d | %d | %+.1f %% |\n", n, v[n, "rss_load"], v[n, "rss_soak"],
+                  (v[n, "rss_soak"] - v[n, "rss_load"]) * 100 / v[n, "rss_load"] }' "$raw"
+    fi
     printf '\n| system | CPU s per 10k requests |\n|---|---|\n'
     for system in $systems; do printf '| %s | %s |\n' "$system" "$(fig "$system" cpu_s_per_10k)"; done
     case " $systems " in *" bare "*)
