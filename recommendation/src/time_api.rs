@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, Datelike, FixedOffset};
 use reqwest::{StatusCode, header::HeaderMap};
 use tracing::Instrument;
 use tutorial_common::{
@@ -145,10 +145,13 @@ pub fn parse_time(body: &[u8]) -> Result<String, String> {
     Ok(time.format("%Y-%m-%dT%H:%M%:z").to_string())
 }
 
+/// The minute-precision form accepts signed and 5-digit years (`-001-01-01T00:00-0000`); only years 0000-9999
+/// fit the `YYYY-MM-DDTHH:MM±hh:mm` shape the body promises, so the others are unreadable times.
 fn parse_timestamp(text: &str) -> Option<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(text)
         .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M%:z"))
         .ok()
+        .filter(|t| (0..=9999).contains(&t.year()))
 }
 
 #[cfg(test)]
@@ -196,6 +199,14 @@ mod tests {
             ),
             (
                 r#"{"datetime":"2020-13-45T99:00+02:00"}"#,
+                "cannot read the time",
+            ),
+            (
+                r#"{"currentDateTime":"-001-01-01T00:00-0000"}"#,
+                "cannot read the time",
+            ),
+            (
+                r#"{"currentDateTime":"12020-04-06T18:31+02:00"}"#,
                 "cannot read the time",
             ),
         ];
