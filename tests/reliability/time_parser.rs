@@ -151,3 +151,25 @@ proptest! {
         }
     }
 }
+
+/// Found by `time_fields_with_odd_timestamps`: the minute-precision form let signed and 5-digit years through,
+/// and the body showed `-0001-01-01T00:00+00:00`.
+#[test]
+fn years_outside_0000_to_9999_are_a_clear_error() {
+    for time in [
+        "-001-01-01T00:00-0000",
+        "-0001-01-01T00:00+00:00",
+        "12020-04-06T18:31+02:00",
+        "+12020-04-06T18:31:00+02:00",
+    ] {
+        for name in ["currentDateTime", "datetime"] {
+            let body = serde_json::json!({ name: time }).to_string();
+            let got = parse_time(body.as_bytes());
+            assert!(
+                got.as_ref()
+                    .is_err_and(|e| e.starts_with("cannot read the time")),
+                "{body}: {got:?}"
+            );
+        }
+    }
+}
