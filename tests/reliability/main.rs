@@ -9,6 +9,7 @@
 mod drain;
 mod faults;
 mod hostile;
+mod secrets;
 mod soak;
 mod time_parser;
 mod util;
