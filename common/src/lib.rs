@@ -17,6 +17,11 @@ pub mod server;
 pub mod shutdown;
 pub mod telemetry;
 
+/// With the `mimalloc` feature every service allocates with mimalloc instead of the system allocator.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Content type of every body the services answer with (SPEC §1).
 pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 
