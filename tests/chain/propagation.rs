@@ -1,7 +1,7 @@
 use std::sync::{Arc, Mutex};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use integration_tests::{spawn_customer, spawn_preference};
+use actix_web::{HttpRequest, HttpResponse, web};
+use integration_tests::{serve_on_loopback, spawn_customer, spawn_preference};
 use tutorial_common::headers::PROPAGATED_HEADERS;
 
 type Seen = Arc<Mutex<Vec<Vec<(String, String)>>>>;
@@ -10,8 +10,8 @@ type Seen = Arc<Mutex<Vec<Vec<(String, String)>>>>;
 async fn spawn_recorder() -> (String, Seen) {
     let seen: Seen = Arc::default();
     let data = web::Data::new(seen.clone());
-    let server = HttpServer::new(move || {
-        App::new().app_data(data.clone()).default_service(web::to(
+    let url = serve_on_loopback(move |cfg| {
+        cfg.app_data(data.clone()).default_service(web::to(
             |req: HttpRequest, seen: web::Data<Seen>| async move {
                 let headers = req
                     .headers()
@@ -26,14 +26,8 @@ async fn spawn_recorder() -> (String, Seen) {
                 seen.lock().unwrap().push(headers);
                 HttpResponse::Ok().body("recorder\n")
             },
-        ))
-    })
-    .workers(1)
-    .disable_signals()
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let url = format!("http://{}", server.addrs()[0]);
-    tokio::spawn(server.run());
+        ));
+    });
     (url, seen)
 }
 

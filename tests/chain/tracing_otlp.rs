@@ -5,8 +5,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix_web::{App, HttpResponse, HttpServer, web};
-use integration_tests::process::start;
+use actix_web::{HttpResponse, web};
+use integration_tests::{process::start, serve_on_loopback};
 use opentelemetry_proto::tonic::{
     collector::trace::v1::ExportTraceServiceRequest, common::v1::any_value::Value,
     trace::v1::span::SpanKind,
@@ -29,8 +29,8 @@ fn hex(bytes: &[u8]) -> String {
 async fn spawn_receiver() -> (String, mpsc::Receiver<SeenSpan>) {
     let (tx, rx) = mpsc::channel();
     let tx = web::Data::new(std::sync::Mutex::new(tx));
-    let server = HttpServer::new(move || {
-        App::new().app_data(tx.clone()).route(
+    let url = serve_on_loopback(move |cfg| {
+        cfg.app_data(tx.clone()).route(
             "/v1/traces",
             web::post().to(|body: web::Bytes, tx: web::Data<std::sync::Mutex<mpsc::Sender<SeenSpan>>>| async move {
                 let request = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
@@ -58,14 +58,8 @@ async fn spawn_receiver() -> (String, mpsc::Receiver<SeenSpan>) {
                 }
                 HttpResponse::Ok().content_type("application/x-protobuf").body(Vec::<u8>::new())
             }),
-        )
-    })
-    .workers(1)
-    .disable_signals()
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let url = format!("http://{}", server.addrs()[0]);
-    tokio::spawn(server.run());
+        );
+    });
     (url, rx)
 }
 

@@ -212,3 +212,19 @@ pub async fn get(url: &str) -> (u16, String) {
 pub fn reqwest_client() -> reqwest::Client {
     tutorial_common::downstream::client(std::time::Duration::from_secs(30), None).expect("client")
 }
+
+/// A throwaway HTTP server on a free loopback port standing in for some service (a recorder, an OTLP
+/// receiver); returns its URL. It runs until the test ends.
+pub fn serve_on_loopback(
+    routes: impl Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
+) -> String {
+    let server =
+        actix_web::HttpServer::new(move || actix_web::App::new().configure(routes.clone()))
+            .workers(1)
+            .disable_signals()
+            .bind("127.0.0.1:0")
+            .expect("bind a loopback port");
+    let url = format!("http://{}", server.addrs()[0]);
+    tokio::spawn(server.run());
+    url
+}
