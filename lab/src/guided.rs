@@ -253,6 +253,17 @@ impl<W: Write> Guide<'_, W> {
     }
 }
 
+/// The first reply's status and body, for a failing verdict's explanation.
+fn first_reply(replies: &[Reply]) -> Option<(u16, &str)> {
+    replies.first().map(|r| (r.status, r.body.trim_end()))
+}
+
+/// Whether every call Envoy logged went to `cluster`.
+fn all_through(log: &[AccessLogEntry], cluster: &str) -> bool {
+    log.iter()
+        .all(|e| e.upstream_cluster.as_deref() == Some(cluster))
+}
+
 /// Runs SPEC §3 on `lab` (which must be fresh: nothing applied, ALLOW_ANY), writing to `out`.
 pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Result<Outcome> {
     let mut g = Guide {
@@ -291,9 +302,7 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
     g.step("4", "egress is open (mode ALLOW_ANY)");
     let r = g.run(3).await;
     let log = g.envoy_saw(3).await;
-    let via_passthrough = log
-        .iter()
-        .all(|e| e.upstream_cluster.as_deref() == Some("PassthroughCluster"));
+    let via_passthrough = all_through(&log, "PassthroughCluster");
     let ok = Guide::<W>::all_v3(&r) && via_passthrough;
     g.verdict(
         ok,
@@ -313,14 +322,12 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
     g.say("  lab extra: without a VirtualService the wrong port goes unnoticed —");
     let r = g.run(1).await;
     let log = g.envoy_saw(1).await;
-    let passthrough = log
-        .iter()
-        .all(|e| e.upstream_cluster.as_deref() == Some("PassthroughCluster"));
+    let passthrough = all_through(&log, "PassthroughCluster");
     g.verdict(
         Guide::<W>::all_v3(&r) && passthrough,
         "still 200, still through PassthroughCluster: the ServiceEntry declares port 81, the app calls 80, so \
          nothing governs this call (`egress-lab show` points it out)",
-        format!("expected a v3 line through PassthroughCluster, got {:?}", r.first().map(|r| (r.status, r.body.trim_end()))),
+        format!("expected a v3 line through PassthroughCluster, got {:?}", first_reply(&r)),
     );
 
     g.step("6", "VirtualService worldclockapi-timeout (timeout 3s)");
@@ -344,7 +351,7 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
         "customer => Error: 503 - preference => Error: 500 - …: the VirtualService routes worldclockapi.com to \
          outbound|80||worldclockapi.com, but the ServiceEntry only declares port 81, so that cluster does not \
          exist: Envoy answers 503 with an empty body (response flag NC)",
-        format!("expected the 503/500 chain with Envoy's 503 NC, got {:?}", r.first().map(|r| (r.status, r.body.trim_end()))),
+        format!("expected the 503/500 chain with Envoy's 503 NC, got {:?}", first_reply(&r)),
     );
 
     g.step("8", "fix the ServiceEntry: port 80");
@@ -358,9 +365,7 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
     let log = g.envoy_saw(10).await;
     let counters = Guide::<W>::counters(&r);
     let increasing = counters.windows(2).all(|w| w[1] == w[0] + 1);
-    let se = log
-        .iter()
-        .all(|e| e.upstream_cluster.as_deref() == Some("outbound|80||worldclockapi.com"));
+    let se = all_through(&log, "outbound|80||worldclockapi.com");
     g.verdict(
         Guide::<W>::all_v3(&r) && increasing && se && before + 10 <= g.log_seen,
         "v3 lines again, the counter going on (the failed calls counted too), through outbound|80||worldclockapi.com",
@@ -389,7 +394,7 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
         ),
         format!(
             "expected the 504 chain after ~3s, got {:?} after {:.1}s",
-            r.first().map(|r| (r.status, r.body.trim_end())),
+            first_reply(&r),
             elapsed.as_secs_f64()
         ),
     );
@@ -406,15 +411,9 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
     let r = g.run(1).await;
     let log = g.envoy_saw(1).await;
     g.verdict(
-        Guide::<W>::all_v3(&r)
-            && log
-                .iter()
-                .all(|e| e.upstream_cluster.as_deref() == Some("PassthroughCluster")),
+        Guide::<W>::all_v3(&r) && all_through(&log, "PassthroughCluster"),
         "200 through PassthroughCluster again",
-        format!(
-            "expected a v3 line, got {:?}",
-            r.first().map(|r| (r.status, r.body.trim_end()))
-        ),
+        format!("expected a v3 line, got {:?}", first_reply(&r)),
     );
 
     g.step("10", "switch the mesh to REGISTRY_ONLY");
@@ -434,7 +433,7 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
     g.verdict(
         Guide::<W>::mesh_error(&r, 502, "") && blocked,
         "blocked: worldclockapi.com is not in the registry, the catch-all block_all answers 502 with an empty body",
-        format!("expected the 502 chain from block_all, got {:?}", r.first().map(|r| (r.status, r.body.trim_end()))),
+        format!("expected the 502 chain from block_all, got {:?}", first_reply(&r)),
     );
 
     g.step("11", "re-create the ServiceEntry (port 80)");
@@ -446,15 +445,9 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
     let r = g.run(1).await;
     let log = g.envoy_saw(1).await;
     g.verdict(
-        Guide::<W>::all_v3(&r)
-            && log
-                .iter()
-                .all(|e| e.upstream_cluster.as_deref() == Some("outbound|80||worldclockapi.com")),
+        Guide::<W>::all_v3(&r) && all_through(&log, "outbound|80||worldclockapi.com"),
         "allowed again: the registry now has worldclockapi.com:80 (outbound|80||worldclockapi.com)",
-        format!(
-            "expected a v3 line, got {:?}",
-            r.first().map(|r| (r.status, r.body.trim_end()))
-        ),
+        format!("expected a v3 line, got {:?}", first_reply(&r)),
     );
 
     g.step(
