@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::contract;
+use crate::images;
 use crate::load::load_file;
 use crate::resource::{Document, Resource};
 use crate::validate::{Finding, Rule, WRONG_ON_PURPOSE};
@@ -46,9 +46,7 @@ pub fn check(docs: &[Document]) -> Vec<Finding> {
                 .flat_map(|p| p.containers.iter());
             for c in containers {
                 let image = c.image.as_deref().unwrap_or("");
-                if image.starts_with(contract::APP_IMAGE_PREFIX)
-                    && !named.contains(image_name(image))
-                {
+                if images::is_app_image(image) && !named.contains(image_name(image)) {
                     report(format!(
                         "image `{image}` of {} ({}) is not listed under `images:`",
                         doc.resource,

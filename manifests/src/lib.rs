@@ -12,8 +12,8 @@
 //!
 //! Every document is parsed into its typed struct: k8s-openapi for core kinds, the
 //! `kcr_networking_istio_io` / `kcr_security_istio_io` crates for Istio kinds (`v1beta1`), and the
-//! small structs of [`openshift`] for kinds with no type crate (kustomization, Route, Maistra and
-//! Sail operator resources). Strictness:
+//! small structs of [`openshift`] for kinds with no type crate (kustomization, Route, ImageStream,
+//! BuildConfig, Maistra and Sail operator resources). Strictness:
 //! - an `apiVersion`/`kind` pair not listed in [`Resource`] is a [`LoadError::UnknownKind`];
 //! - a field the type does not know is a [`LoadError::UnknownField`] naming the file, the document
 //!   index and the field path (`spec.http.0.route.0.destination.subsets`), collected with
@@ -38,14 +38,17 @@
 //! ```
 
 pub mod contract;
+pub mod images;
 pub mod kustomize;
 mod load;
 pub mod openshift;
+mod pods;
 mod resource;
 mod validate;
 
 pub use load::{LoadError, load_file, load_paths, load_paths_collecting, parse_str};
-pub use resource::{Document, Resource};
+pub use pods::INJECT_LABEL;
+pub use resource::{Document, KINDS, Resource};
 pub use validate::{Finding, Rule, WRONG_ON_PURPOSE, validate};
 
 /// Re-exported type crates, so users of this crate name the same versions.

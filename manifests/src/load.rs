@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_yaml_ng::Value;
 
-use crate::resource::{Document, KINDS, Resource};
+use crate::resource::{Document, Parse, Resource};
 
 /// Why a file or one of its documents did not load.
 #[derive(Debug, thiserror::Error)]
@@ -190,40 +190,18 @@ fn parse_value(file: &Path, index: usize, value: Value) -> Result<Resource, Load
     };
     let api_version = field("apiVersion")?;
     let kind = field("kind")?;
-    if !KINDS.contains(&(api_version.as_str(), kind.as_str())) {
-        return Err(LoadError::UnknownKind {
-            file: file.to_path_buf(),
-            index,
-            api_version,
-            kind,
-        });
-    }
     let ctx = Ctx {
         file,
         index,
         kind: &kind,
     };
-    Ok(match kind.as_str() {
-        "Namespace" => Resource::Namespace(ctx.typed(value)?),
-        "ServiceAccount" => Resource::ServiceAccount(ctx.typed(value)?),
-        "Deployment" => Resource::Deployment(ctx.typed(value)?),
-        "Service" => Resource::Service(ctx.typed(value)?),
-        "VirtualService" => Resource::VirtualService(ctx.typed(value)?),
-        "DestinationRule" => Resource::DestinationRule(ctx.typed(value)?),
-        "ServiceEntry" => Resource::ServiceEntry(ctx.typed(value)?),
-        "Gateway" => Resource::Gateway(ctx.typed(value)?),
-        "Sidecar" => Resource::Sidecar(ctx.typed(value)?),
-        "PeerAuthentication" => Resource::PeerAuthentication(ctx.typed(value)?),
-        "AuthorizationPolicy" => Resource::AuthorizationPolicy(ctx.typed(value)?),
-        "RequestAuthentication" => Resource::RequestAuthentication(ctx.typed(value)?),
-        "Kustomization" => Resource::Kustomization(ctx.typed(value)?),
-        "Route" => Resource::Route(ctx.typed(value)?),
-        "ServiceMeshMemberRoll" => Resource::ServiceMeshMemberRoll(ctx.typed(value)?),
-        "ServiceMeshMember" => Resource::ServiceMeshMember(ctx.typed(value)?),
-        "ServiceMeshControlPlane" => Resource::ServiceMeshControlPlane(ctx.typed(value)?),
-        "Istio" => Resource::Istio(ctx.typed(value)?),
-        "IstioCNI" => Resource::IstioCni(ctx.typed(value)?),
-        other => unreachable!("{other} is listed in KINDS but not dispatched"),
+    Resource::from_value(&ctx, &api_version, &kind, value).unwrap_or_else(|| {
+        Err(LoadError::UnknownKind {
+            file: file.to_path_buf(),
+            index,
+            api_version: api_version.clone(),
+            kind: kind.clone(),
+        })
     })
 }
 
@@ -233,7 +211,9 @@ struct Ctx<'a> {
     kind: &'a str,
 }
 
-impl Ctx<'_> {
+impl Parse for Ctx<'_> {
+    type Error = LoadError;
+
     /// Deserialize `value` into `T`, turning every field `T` ignores into an error.
     fn typed<T: DeserializeOwned>(&self, value: Value) -> Result<Box<T>, LoadError> {
         let mut unknown = Vec::new();

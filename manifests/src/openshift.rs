@@ -1,12 +1,14 @@
 //! Typed structs for the kinds no type crate covers: kustomize's `Kustomization`, OpenShift's
-//! `Route`, Maistra (OpenShift Service Mesh 2) `ServiceMeshMemberRoll` / `ServiceMeshMember` /
+//! `Route`, `ImageStream` and `BuildConfig`, Maistra (OpenShift Service Mesh 2) `ServiceMeshMemberRoll` / `ServiceMeshMember` /
 //! `ServiceMeshControlPlane`, and Sail operator (OpenShift Service Mesh 3) `Istio` / `IstioCNI`.
 //!
-//! They cover only the fields this repository's files use. Unknown fields are still errors: the
+//! They cover only the fields this repository's files use, named and shaped as in OpenShift's API
+//! (`route/v1`, `image/v1` and `build/v1` `types.go` of openshift/api). Unknown fields are still errors: the
 //! loader reports every field a struct does not read (with its path) through `serde_ignored`.
 //! The `ServiceMeshControlPlane` and `Istio` structs describe *merge patches* (applied with
 //! `oc patch --type merge --patch-file`), so their `metadata` is optional.
 
+use k8s_openapi::api::core::v1::{EnvVar, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::{Deserialize, Serialize};
@@ -91,6 +93,103 @@ pub struct RouteTls {
     pub termination: String,
     #[serde(default)]
     pub insecure_edge_termination_policy: Option<String>,
+}
+
+/// `image.openshift.io/v1` `ImageStream`: with `lookupPolicy.local`, a pod's `image: <name>:<tag>` in the
+/// same namespace resolves to the stream's tag, so no registry host is named.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageStream {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: ImageStreamSpec,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageStreamSpec {
+    #[serde(default)]
+    pub lookup_policy: ImageLookupPolicy,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+pub struct ImageLookupPolicy {
+    pub local: bool,
+}
+
+/// `build.openshift.io/v1` `BuildConfig` (the binary, docker-strategy form: `oc start-build --from-dir`).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildConfig {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    pub spec: BuildConfigSpec,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildConfigSpec {
+    #[serde(default)]
+    pub run_policy: Option<String>,
+    #[serde(default)]
+    pub source: BuildSource,
+    pub strategy: BuildStrategy,
+    #[serde(default)]
+    pub output: BuildOutput,
+    #[serde(default)]
+    pub resources: Option<k8s_openapi::api::core::v1::ResourceRequirements>,
+    #[serde(default)]
+    pub successful_builds_history_limit: Option<i32>,
+    #[serde(default)]
+    pub failed_builds_history_limit: Option<i32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildSource {
+    /// `Binary`, `Git`, `Dockerfile`, ...
+    #[serde(rename = "type", default)]
+    pub type_: Option<String>,
+    #[serde(default)]
+    pub binary: Option<BinaryBuildSource>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BinaryBuildSource {
+    #[serde(default)]
+    pub as_file: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildStrategy {
+    /// `Docker`, `Source`, `Custom`, `JenkinsPipeline`.
+    #[serde(rename = "type", default)]
+    pub type_: Option<String>,
+    #[serde(default)]
+    pub docker_strategy: Option<DockerBuildStrategy>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DockerBuildStrategy {
+    #[serde(default)]
+    pub dockerfile_path: Option<String>,
+    #[serde(default)]
+    pub build_args: Vec<EnvVar>,
+    #[serde(default)]
+    pub no_cache: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+pub struct BuildOutput {
+    /// Kind `ImageStreamTag` (name `<stream>:<tag>`) or `DockerImage`.
+    #[serde(default)]
+    pub to: Option<ObjectReference>,
 }
 
 /// `maistra.io/v1` `ServiceMeshMemberRoll` (OSSM 2: the namespaces in the mesh, named `default`).

@@ -16,6 +16,9 @@ use kcr_security_istio_io::v1beta1::{
     requestauthentications::RequestAuthentication,
 };
 
+use serde::de::DeserializeOwned;
+use serde_yaml_ng::Value;
+
 use crate::openshift;
 
 /// One YAML document of one file.
@@ -35,104 +38,85 @@ impl Document {
     }
 }
 
-/// Every kind the repository's manifests may contain, typed. Anything else fails to load.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Resource {
-    Namespace(Box<Namespace>),
-    ServiceAccount(Box<ServiceAccount>),
-    Deployment(Box<Deployment>),
-    Service(Box<Service>),
-    VirtualService(Box<VirtualService>),
-    DestinationRule(Box<DestinationRule>),
-    ServiceEntry(Box<ServiceEntry>),
-    Gateway(Box<Gateway>),
-    Sidecar(Box<Sidecar>),
-    PeerAuthentication(Box<PeerAuthentication>),
-    AuthorizationPolicy(Box<AuthorizationPolicy>),
-    RequestAuthentication(Box<RequestAuthentication>),
-    Kustomization(Box<openshift::Kustomization>),
-    Route(Box<openshift::Route>),
-    ServiceMeshMemberRoll(Box<openshift::ServiceMeshMemberRoll>),
-    ServiceMeshMember(Box<openshift::ServiceMeshMember>),
-    ServiceMeshControlPlane(Box<openshift::ServiceMeshControlPlane>),
-    Istio(Box<openshift::Istio>),
-    IstioCni(Box<openshift::IstioCni>),
+/// The one table of accepted kinds: `Variant(Type) "apiVersion" "kind" metadata`, where metadata says how
+/// the object holds its `ObjectMeta` (`required`, `optional` for merge patches, `none`). It generates
+/// [`Resource`], its `kind()` and `metadata()`, the loader's dispatch and [`KINDS`].
+macro_rules! resources {
+    ($( $(#[$doc:meta])* $variant:ident($ty:ty) $api:literal $kind:literal $meta:ident, )*) => {
+        /// Every kind the repository's manifests may contain, typed. Anything else fails to load.
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum Resource {
+            $( $(#[$doc])* $variant(Box<$ty>), )*
+        }
+
+        /// `(apiVersion, kind)` of every accepted kind.
+        pub const KINDS: &[(&str, &str)] = &[$( ($api, $kind), )*];
+
+        impl Resource {
+            /// The `kind` as written in YAML.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $( Resource::$variant(_) => $kind, )*
+                }
+            }
+
+            /// The object's metadata; `None` for a kustomization and for merge patches written without one.
+            pub fn metadata(&self) -> Option<&ObjectMeta> {
+                match self {
+                    $( Resource::$variant(r) => resources!(@meta $meta r), )*
+                }
+            }
+
+            /// Parse `value` as the kind `(api_version, kind)` names; `None` when that pair is not accepted.
+            pub(crate) fn from_value<P: Parse>(
+                parse: &P,
+                api_version: &str,
+                kind: &str,
+                value: Value,
+            ) -> Option<Result<Resource, P::Error>> {
+                match (api_version, kind) {
+                    $( ($api, $kind) => Some(parse.typed::<$ty>(value).map(Resource::$variant)), )*
+                    _ => None,
+                }
+            }
+        }
+    };
+    (@meta required $r:ident) => { Some(&$r.metadata) };
+    (@meta optional $r:ident) => { $r.metadata.as_ref() };
+    (@meta none $r:ident) => { { let _ = $r; None } };
 }
 
-/// `(apiVersion, kind)` of every accepted kind, in the order the loader tries them.
-pub(crate) const KINDS: &[(&str, &str)] = &[
-    ("v1", "Namespace"),
-    ("v1", "ServiceAccount"),
-    ("apps/v1", "Deployment"),
-    ("v1", "Service"),
-    ("networking.istio.io/v1beta1", "VirtualService"),
-    ("networking.istio.io/v1beta1", "DestinationRule"),
-    ("networking.istio.io/v1beta1", "ServiceEntry"),
-    ("networking.istio.io/v1beta1", "Gateway"),
-    ("networking.istio.io/v1beta1", "Sidecar"),
-    ("security.istio.io/v1beta1", "PeerAuthentication"),
-    ("security.istio.io/v1beta1", "AuthorizationPolicy"),
-    ("security.istio.io/v1beta1", "RequestAuthentication"),
-    ("kustomize.config.k8s.io/v1beta1", "Kustomization"),
-    ("route.openshift.io/v1", "Route"),
-    ("maistra.io/v1", "ServiceMeshMemberRoll"),
-    ("maistra.io/v1", "ServiceMeshMember"),
-    ("maistra.io/v2", "ServiceMeshControlPlane"),
-    ("sailoperator.io/v1", "Istio"),
-    ("sailoperator.io/v1", "IstioCNI"),
-];
+/// How the loader turns one document into a typed object (unknown fields are errors there).
+pub(crate) trait Parse {
+    type Error;
+    fn typed<T: DeserializeOwned>(&self, value: Value) -> Result<Box<T>, Self::Error>;
+}
+
+resources! {
+    Namespace(Namespace) "v1" "Namespace" required,
+    ServiceAccount(ServiceAccount) "v1" "ServiceAccount" required,
+    Deployment(Deployment) "apps/v1" "Deployment" required,
+    Service(Service) "v1" "Service" required,
+    VirtualService(VirtualService) "networking.istio.io/v1beta1" "VirtualService" required,
+    DestinationRule(DestinationRule) "networking.istio.io/v1beta1" "DestinationRule" required,
+    ServiceEntry(ServiceEntry) "networking.istio.io/v1beta1" "ServiceEntry" required,
+    Gateway(Gateway) "networking.istio.io/v1beta1" "Gateway" required,
+    Sidecar(Sidecar) "networking.istio.io/v1beta1" "Sidecar" required,
+    PeerAuthentication(PeerAuthentication) "security.istio.io/v1beta1" "PeerAuthentication" required,
+    AuthorizationPolicy(AuthorizationPolicy) "security.istio.io/v1beta1" "AuthorizationPolicy" required,
+    RequestAuthentication(RequestAuthentication) "security.istio.io/v1beta1" "RequestAuthentication" required,
+    Kustomization(openshift::Kustomization) "kustomize.config.k8s.io/v1beta1" "Kustomization" none,
+    Route(openshift::Route) "route.openshift.io/v1" "Route" required,
+    ImageStream(openshift::ImageStream) "image.openshift.io/v1" "ImageStream" required,
+    BuildConfig(openshift::BuildConfig) "build.openshift.io/v1" "BuildConfig" required,
+    ServiceMeshMemberRoll(openshift::ServiceMeshMemberRoll) "maistra.io/v1" "ServiceMeshMemberRoll" required,
+    ServiceMeshMember(openshift::ServiceMeshMember) "maistra.io/v1" "ServiceMeshMember" required,
+    ServiceMeshControlPlane(openshift::ServiceMeshControlPlane) "maistra.io/v2" "ServiceMeshControlPlane" optional,
+    Istio(openshift::Istio) "sailoperator.io/v1" "Istio" optional,
+    IstioCni(openshift::IstioCni) "sailoperator.io/v1" "IstioCNI" required,
+}
 
 impl Resource {
-    /// The `kind` as written in YAML.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Resource::Namespace(_) => "Namespace",
-            Resource::ServiceAccount(_) => "ServiceAccount",
-            Resource::Deployment(_) => "Deployment",
-            Resource::Service(_) => "Service",
-            Resource::VirtualService(_) => "VirtualService",
-            Resource::DestinationRule(_) => "DestinationRule",
-            Resource::ServiceEntry(_) => "ServiceEntry",
-            Resource::Gateway(_) => "Gateway",
-            Resource::Sidecar(_) => "Sidecar",
-            Resource::PeerAuthentication(_) => "PeerAuthentication",
-            Resource::AuthorizationPolicy(_) => "AuthorizationPolicy",
-            Resource::RequestAuthentication(_) => "RequestAuthentication",
-            Resource::Kustomization(_) => "Kustomization",
-            Resource::Route(_) => "Route",
-            Resource::ServiceMeshMemberRoll(_) => "ServiceMeshMemberRoll",
-            Resource::ServiceMeshMember(_) => "ServiceMeshMember",
-            Resource::ServiceMeshControlPlane(_) => "ServiceMeshControlPlane",
-            Resource::Istio(_) => "Istio",
-            Resource::IstioCni(_) => "IstioCNI",
-        }
-    }
-
-    /// The object's metadata; `None` for a kustomization and for merge patches written without one.
-    pub fn metadata(&self) -> Option<&ObjectMeta> {
-        Some(match self {
-            Resource::Namespace(r) => &r.metadata,
-            Resource::ServiceAccount(r) => &r.metadata,
-            Resource::Deployment(r) => &r.metadata,
-            Resource::Service(r) => &r.metadata,
-            Resource::VirtualService(r) => &r.metadata,
-            Resource::DestinationRule(r) => &r.metadata,
-            Resource::ServiceEntry(r) => &r.metadata,
-            Resource::Gateway(r) => &r.metadata,
-            Resource::Sidecar(r) => &r.metadata,
-            Resource::PeerAuthentication(r) => &r.metadata,
-            Resource::AuthorizationPolicy(r) => &r.metadata,
-            Resource::RequestAuthentication(r) => &r.metadata,
-            Resource::Kustomization(_) => return None,
-            Resource::Route(r) => &r.metadata,
-            Resource::ServiceMeshMemberRoll(r) => &r.metadata,
-            Resource::ServiceMeshMember(r) => &r.metadata,
-            Resource::ServiceMeshControlPlane(r) => return r.metadata.as_ref(),
-            Resource::Istio(r) => return r.metadata.as_ref(),
-            Resource::IstioCni(r) => &r.metadata,
-        })
-    }
-
     /// `metadata.name`, when there is one.
     pub fn name(&self) -> Option<&str> {
         self.metadata()?.name.as_deref()
