@@ -95,14 +95,15 @@ const CASES: &[Case] = &[
     },
     Case {
         fixture: "app-pod-incomplete.yml",
-        reason: "an app pod without sidecar annotation, pod-name HOSTNAME, its own account, drain time",
+        reason: "an app pod without inject label, with the API token, no pod-name HOSTNAME, its own account, drain time",
         expected: &[
             (Rule::AppPod, 0, "HOSTNAME does not come from the pod name"),
             (
                 Rule::AppPod,
                 0,
-                "pod annotation `sidecar.istio.io/inject: \"true\"` missing",
+                "pod label `sidecar.istio.io/inject: \"true\"` missing (OSSM 3 injects by label only)",
             ),
+            (Rule::AppPod, 0, "automountServiceAccountToken is not false"),
             (
                 Rule::AppPod,
                 0,
@@ -151,7 +152,28 @@ const CASES: &[Case] = &[
             (
                 Rule::Kustomize,
                 0,
-                "image `istio-tutorial-rs/customer:latest` of Deployment customer",
+                "image `customer:0.1.0` of Deployment customer",
+            ),
+        ],
+    },
+    Case {
+        fixture: "image-unresolved.yml",
+        reason: "an unpinned tag no build makes, and an ImageStream without local lookup",
+        expected: &[
+            (
+                Rule::Image,
+                0,
+                "container recommendation: image `recommendation:latest` has no pinned tag",
+            ),
+            (
+                Rule::Image,
+                0,
+                "no BuildConfig outputs to ImageStreamTag `recommendation:latest`",
+            ),
+            (
+                Rule::Image,
+                1,
+                "ImageStream recommendation-nightly has no `lookupPolicy.local: true`",
             ),
         ],
     },

@@ -3,5 +3,6 @@
 //! Run: `cargo test -p integration-tests --test manifests`.
 mod fixtures;
 mod index;
+mod kustomize_real;
 mod shipped;
 mod support;
