@@ -19,7 +19,7 @@ F_RECOMMENDATION_SERVICE=recommendation/kubernetes/Service.yml
 # The lab applies v3 from inside recommendation/, exactly as the tutorial's text does.
 D_RECOMMENDATION=recommendation
 F_RECOMMENDATION_V3_IN_DIR=kubernetes/Deployment-v3.yml
-F_INGRESS_GATEWAY=kubernetes/customer-gateway.yml
+F_INGRESS_GATEWAY=kubernetes/app/customer-gateway.yml
 F_DR_RECOMMENDATION=istio/destination-rule-recommendation-v1-v2-v3.yml
 F_VS_RECOMMENDATION_V3=istio/virtual-service-recommendation-v3.yml
 F_SE_WORLDCLOCK_WRONG_PORT=istio/service-entry-egress-worldclockapi-wrong-port.yml

@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use integration_tests::{ChainOptions, RECOMMENDATION_HOST, get, spawn_chain};
 
-use super::{repo_root, require_tool, text};
+use crate::sandbox::{repo_root, require_tool, text};
 
 /// `sh scripts/run.sh COUNT URL` with the system's curl, no proxy.
 async fn run_sh_output(count: &str, url: &str) -> Output {
