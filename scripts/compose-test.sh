@@ -72,7 +72,7 @@ project="itrs-test-$$"
 tag="test-$$"
 deadline_secs="${COMPOSE_TEST_TIMEOUT:-90}"
 work="$(mktemp -d)"
-services="customer preference recommendation worldclock"
+services="customer preference recommendation worldclockapi.com"
 images="customer preference recommendation worldclock-standin"
 now_fixed="2020-04-06T18:31+02:00"
 time_url="http://worldclockapi.com/api/json/cet/now"
@@ -148,7 +148,7 @@ host_port() {
 # Host ports are ephemeral (CUSTOMER_PORT=0): read them again whenever a container may have been recreated.
 read_ports() {
     customer_port="$(host_port customer 8080)"
-    standin_port="$(host_port worldclock 80)"
+    standin_port="$(host_port worldclockapi.com 80)"
 }
 
 # get URL -> $work/body and $work/status
@@ -239,7 +239,7 @@ curl -sS --max-time 10 -o /dev/null -X POST "http://127.0.0.1:$standin_port/_sta
 expect_exact 200 "customer => preference => recommendation v3 $now_fixed from '$host': 3"
 
 step "stand-in stopped: worldclockapi.com is gone, the error chain names the URL"
-RECOMMENDATION_VERSION=v3 compose stop worldclock
+RECOMMENDATION_VERSION=v3 compose stop worldclockapi.com
 expect_prefix 503 "customer => Error: 503 - preference => Error: 500 - time lookup $time_url failed: "
 
 step "down -v leaves nothing running"

@@ -9,6 +9,7 @@
 
 mod chain;
 mod clean_sh;
+mod compose_files;
 mod deploy_sh;
 mod lab_steps_1_to_4;
 mod lab_steps_5_to_13;
