@@ -8,8 +8,10 @@
 # stdin to $FAKE_STDIN.
 #
 # Replies come from $FAKE_SCENARIO, one rule a line, first match wins:
-#     <exit>|<glob matched against "<name> <args...>">|<stdout, with \n for newlines>
-# An exit field ending in "!" makes the rule single-use (later calls fall through to the next rules).
+#     <exit>|<glob matched against "<name> <args...>">|<output, with \n for newlines>
+# The output goes to stdout when the exit status is 0 and to stderr otherwise, as the real CLI prints its
+# errors (`Error from server (NotFound): ...`). An exit field ending in "!" makes the rule single-use
+# (later calls fall through to the next rules). Every reply a test uses must be one the real oc gives.
 # No matching rule: exit 0, no output. Lines starting with # are comments.
 set -eu
 name=${FAKE_NAME:-${0##*/}}
@@ -56,7 +58,11 @@ while IFS='|' read -r code glob out; do
             code=${code%!}
             ;;
     esac
-    [ -z "$out" ] || printf '%b\n' "$out"
+    if [ -n "$out" ] && [ "$code" = 0 ]; then
+        printf '%b\n' "$out"
+    elif [ -n "$out" ]; then
+        printf '%b\n' "$out" >&2
+    fi
     exit "$code"
 done <"$FAKE_SCENARIO"
 exit 0
