@@ -1,36 +1,49 @@
 #!/bin/sh
-# deploy.sh - install the tutorial's app (customer -> preference -> recommendation v1) and its ingress
-# route into a namespace, wait for it, check every pod has its sidecar (2/2), and print GATEWAY_URL.
+# deploy.sh - install the tutorial's app (customer -> preference -> recommendation v1) on OpenShift Service
+# Mesh 2 or 3: find the mesh, enrol the namespace, build the images in the cluster, deploy the stand-in time
+# API outside the mesh, the app and (OSSM 3) an ingress gateway; wait, check every app pod is 2/2, print
+# GATEWAY_URL.
 set -eu
 
 usage() {
     cat <<'EOF_USAGE'
-Usage: sh scripts/deploy.sh [--with-v2] [--dry-run] [NAMESPACE]
+Usage: sh scripts/deploy.sh [--mesh ossm2|ossm3] [--with-v2] [--dry-run] [NAMESPACE]
 
-Install into NAMESPACE (default $NAMESPACE or tutorial, created when missing):
-  customer, preference v1, recommendation v1 (and v2 with --with-v2), their
-  Services, and the ingress Gateway + VirtualService customer-gateway.
-Then wait for each rollout (ROLLOUT_TIMEOUT, default 180s), report each pod's
-READY (2/2 = app + sidecar; for a 1/1 pod it prints the oc patch that fixes
-it), work out GATEWAY_URL and check the chain answers through it.
-
-The namespace must be part of the mesh:
-  OSSM 2: listed in the ServiceMeshMemberRoll "default" in istio-system
-  OSSM 3: labelled, e.g. oc label namespace tutorial istio-injection=enabled
+Steps, each printed with its commands (a failing one stops with its fix):
+  1. the mesh: OSSM 2 (oc get smcp -A) or OSSM 3 (oc get istio), or --mesh;
+  2. NAMESPACE (default $NAMESPACE or tutorial), created when missing, and
+     enrolled: OSSM 2 a ServiceMeshMember for the control plane found (needs
+     the mesh-user role), OSSM 3 the namespace label istio-injection=enabled
+     (needs rights to label namespaces);
+  3. images: ImageStreams + BuildConfigs, then oc start-build of each image
+     not built yet, from target/images/ (sh scripts/images.sh --stage-only
+     stages them; no registry account needed). IMAGE_PREFIX skips this;
+  4. the stand-in time API in namespace worldclock, outside the mesh (the
+     egress lab's worldclockapi.com);
+  5. customer, preference v1, recommendation v1 (and v2 with --with-v2), their
+     Services, the Gateway + VirtualService customer-gateway, and on OSSM 3 the
+     ingress gateway and its Route in istio-ingress;
+  6. each rollout (ROLLOUT_TIMEOUT, default 180s; image pull errors are named),
+     each app pod's READY (2/2 = app + sidecar; 1/1 gets its fix printed),
+     GATEWAY_URL, and the chain's answer through it.
 
 Options:
+  --mesh M     ossm2 or ossm3 instead of finding out
   --with-v2    also deploy recommendation v2
   --dry-run    print the commands only
   -h, --help   show this help
-Environment: KUBECTL (oc, else kubectl), GATEWAY_URL (else the Route
-istio-ingressgateway in istio-system: GATEWAY_ROUTE, GATEWAY_NAMESPACE),
-ROLLOUT_TIMEOUT (180s), LAB_TIMEOUT (60 s to wait for the first answer),
-IMAGE_PREFIX + IMAGE_TAG (when set: oc set image ... <container>=$IMAGE_PREFIX/<container>:$IMAGE_TAG,
-e.g. IMAGE_PREFIX=quay.io/you; the manifests name istio-tutorial-rs/<service>:latest).
+Environment: KUBECTL (oc, else kubectl), SMCP_NAME + CONTROL_PLANE_NAMESPACE
+(OSSM 2) or ISTIO_NAME (OSSM 3) instead of discovery, GATEWAY_URL (else the
+Route istio-ingressgateway: GATEWAY_ROUTE, GATEWAY_NAMESPACE), ROLLOUT_TIMEOUT
+(180s), LAB_TIMEOUT (60 s to wait for the first answer), REBUILD=1 (build the
+images again), WORLDCLOCK_NAMESPACE (worldclock), IMAGE_PREFIX + IMAGE_TAG
+(oc set image ... <container>=$IMAGE_PREFIX/<container>:$IMAGE_TAG instead of
+building, e.g. IMAGE_PREFIX=quay.io/you; default tag 0.1.0).
 EOF_USAGE
 }
 
 WITH_V2=0
+MESH_ARG=auto
 while [ $# -gt 0 ]; do
     case $1 in
         -h | --help)
@@ -39,6 +52,18 @@ while [ $# -gt 0 ]; do
             ;;
         --with-v2)
             WITH_V2=1
+            shift
+            ;;
+        --mesh)
+            [ $# -ge 2 ] || {
+                printf 'deploy.sh: --mesh needs ossm2 or ossm3 (sh scripts/deploy.sh --help)\n' >&2
+                exit 2
+            }
+            MESH_ARG=$2
+            shift 2
+            ;;
+        --mesh=*)
+            MESH_ARG=${1#--mesh=}
             shift
             ;;
         --dry-run)
@@ -52,6 +77,13 @@ while [ $# -gt 0 ]; do
         *) break ;;
     esac
 done
+case $MESH_ARG in
+    auto | ossm2 | ossm3) ;;
+    *)
+        printf "deploy.sh: --mesh must be ossm2 or ossm3, not '%s' (sh scripts/deploy.sh --help)\n" "$MESH_ARG" >&2
+        exit 2
+        ;;
+esac
 if [ $# -gt 1 ]; then
     printf 'deploy.sh: too many arguments (sh scripts/deploy.sh --help)\n' >&2
     exit 2
@@ -66,16 +98,34 @@ detect_kube
 [ "$DRY_RUN" = 1 ] || need_curl
 check_login
 
-say "Namespace $NAMESPACE"
-show_cmd "$KUBE_NAME" get namespace "$NAMESPACE"
-if [ "$DRY_RUN" = 1 ]; then
-    info "(when missing: oc new-project $NAMESPACE --skip-config-write, or kubectl create namespace $NAMESPACE)"
-elif "$KUBE" get namespace "$NAMESPACE" >/dev/null 2>&1; then
-    info "exists"
-elif [ "$KUBE_NAME" = oc ]; then
-    kube new-project "$NAMESPACE" --skip-config-write || die "cannot create project $NAMESPACE"
+say "Service Mesh"
+detect_mesh "$MESH_ARG"
+
+say "Namespace $NAMESPACE, enrolled in the mesh"
+ensure_namespace "$NAMESPACE"
+enrol_namespace "$NAMESPACE"
+
+if [ -n "$IMAGE_PREFIX" ]; then
+    say "Images: from $IMAGE_PREFIX (IMAGE_PREFIX), no in-cluster build"
 else
-    kube create namespace "$NAMESPACE" || die "cannot create namespace $NAMESPACE"
+    say "Images: built in the cluster from $D_IMAGE_STAGE (ImageStreams with local lookup, binary builds)"
+    [ "$KUBE_NAME" = oc ] || [ "$DRY_RUN" = 1 ] ||
+        die "in-cluster builds need OpenShift and its oc (KUBECTL=$KUBE). Fix: install oc, or push the images to a registry and set IMAGE_PREFIX=<registry>/<you>."
+    kube apply -f "$F_IMAGE_BUILDS" -n "$NAMESPACE" || die "applying $F_IMAGE_BUILDS to $NAMESPACE failed (its error is above)"
+    for image in customer preference recommendation; do
+        build_image "$image" "$NAMESPACE"
+    done
+fi
+
+say "The stand-in time API (namespace $WORLDCLOCK_NAMESPACE, outside the mesh): $WORLDCLOCK_HOST for recommendation v3"
+ensure_namespace "$WORLDCLOCK_NAMESPACE"
+kube apply -f "$F_WORLDCLOCK_STANDIN" -n "$WORLDCLOCK_NAMESPACE" ||
+    die "applying $F_WORLDCLOCK_STANDIN to $WORLDCLOCK_NAMESPACE failed (its error is above)"
+if [ -n "$IMAGE_PREFIX" ]; then
+    kube set image "deployment/$N_WORLDCLOCK_DEPLOYMENT" "worldclock=$IMAGE_PREFIX/worldclock-standin:$IMAGE_TAG" -n "$WORLDCLOCK_NAMESPACE" ||
+        die "setting the image of $N_WORLDCLOCK_DEPLOYMENT failed"
+else
+    build_image worldclock-standin "$WORLDCLOCK_NAMESPACE"
 fi
 
 say "Applying the app's manifests"
@@ -97,13 +147,33 @@ for d in $DEPLOYMENTS; do
     set_image "$dep" "${rest%%:*}" || die "setting the image of $dep failed"
 done
 
+if [ "$MESH_KIND" = ossm3 ]; then
+    say "Ingress gateway for OSSM 3 (it installs none): $N_OSSM3_GATEWAY in $N_OSSM3_GATEWAY_NAMESPACE, and its Route"
+    ensure_namespace "$N_OSSM3_GATEWAY_NAMESPACE"
+    enrol_namespace "$N_OSSM3_GATEWAY_NAMESPACE"
+    kube apply -f "$F_OSSM3_INGRESS_GATEWAY" || die "applying $F_OSSM3_INGRESS_GATEWAY failed (its error is above)"
+    [ -n "$GATEWAY_NAMESPACE_GIVEN" ] || GATEWAY_NAMESPACE=$N_OSSM3_GATEWAY_NAMESPACE
+fi
+
 say "Waiting for the rollouts (up to $ROLLOUT_TIMEOUT each)"
 failed=0
+kube rollout status "deployment/$N_WORLDCLOCK_DEPLOYMENT" -n "$WORLDCLOCK_NAMESPACE" "--timeout=$ROLLOUT_TIMEOUT" || {
+    fail "the stand-in time API ($N_WORLDCLOCK_DEPLOYMENT in $WORLDCLOCK_NAMESPACE) is not running: recommendation v3 would show errors instead of the time. Look: $KUBE_NAME get pods -n $WORLDCLOCK_NAMESPACE"
+    failed=1
+}
 for d in $DEPLOYMENTS; do
-    wait_rollout "${d%%:*}" || failed=1
+    dep=${d%%:*}
+    rest=${d#*:}
+    wait_rollout "$dep" "${rest%%:*}" "${rest#*:}" || failed=1
 done
+if [ "$MESH_KIND" = ossm3 ]; then
+    kube rollout status "deployment/$N_OSSM3_GATEWAY" -n "$N_OSSM3_GATEWAY_NAMESPACE" "--timeout=$ROLLOUT_TIMEOUT" || {
+        fail "the ingress gateway $N_OSSM3_GATEWAY in $N_OSSM3_GATEWAY_NAMESPACE is not running (its pod is the proxy alone: READY 1/1 when well)"
+        failed=1
+    }
+fi
 
-say "Pods: READY 2/2 means the app and its Envoy sidecar both run"
+say "App pods: READY 2/2 means the app and its Envoy sidecar both run"
 for d in $DEPLOYMENTS; do
     dep=${d%%:*}
     rest=${d#*:}
@@ -124,7 +194,7 @@ else
     exit 1
 fi
 if [ "$failed" = 1 ]; then
-    fail "the chain answers, but some pods are not 2/2 (see above): the mesh labs need every sidecar"
+    fail "the chain answers, but something above is not right (see the ✘ lines): the mesh labs need every sidecar and the time API"
     exit 1
 fi
-pass "deployed in $NAMESPACE: every pod 2/2 and the chain answers through the gateway"
+pass "deployed in $NAMESPACE on $MESH_KIND: every app pod 2/2, the time API up, and the chain answers through the gateway"

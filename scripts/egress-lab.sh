@@ -1,5 +1,5 @@
 #!/bin/sh
-# egress-lab.sh - the "Limit Egress/External Traffic" lab (SPEC section 3), one step at a time.
+# egress-lab.sh - the "Limit Egress/External Traffic" lab (docs/EGRESS-LAB-OPENSHIFT.md), one step at a time.
 # Each step prints the commands it runs, runs them, then checks what came back against what the lab
 # promises and ends with a verdict line: ✔ (as promised) or ✘ (with the reason and the fix).
 set -eu
@@ -10,9 +10,10 @@ Usage: sh scripts/egress-lab.sh [options] --step N [--step M ...]
        sh scripts/egress-lab.sh [options] --all | --from N
        sh scripts/egress-lab.sh --list
 
-Steps (SPEC section 3):
+Steps:
    1  baseline: curl $GATEWAY_URL answers with the whole chain
-   2  deploy recommendation v3; check its pod runs 2/2 (with its sidecar)
+   2  deploy recommendation v3, point worldclockapi.com at the stand-in time API,
+      check its pod runs 2/2 (with its sidecar) and the time API answers from it
    3  DestinationRule + VirtualService: all recommendation traffic to v3
    4  traffic: v3 answers with the time from worldclockapi.com (egress open, ALLOW_ANY)
    5  ServiceEntry for worldclockapi.com on port 81 (wrong on purpose)
@@ -23,7 +24,7 @@ Steps (SPEC section 3):
   10  switch the mesh to REGISTRY_ONLY (--mesh picks how): the call is blocked
   11  re-create the ServiceEntry (port 80): allowed again
   12  Kiali: print the console URL to look at the graph
-  13  revert everything: mesh back to ALLOW_ANY, sh scripts/clean.sh NAMESPACE
+  13  revert everything: the mesh's policy as before step 10, sh scripts/clean.sh NAMESPACE
 
 Options:
   --step N          run step N (repeatable, run in the order given)
@@ -32,12 +33,13 @@ Options:
   --list            list the steps
   --mesh METHOD     how step 10 switches to REGISTRY_ONLY (and step 13 back):
                       sidecar    namespace Sidecar resource (any mesh version; default)
-                      ossm2      ServiceMeshControlPlane $SMCP_NAME in $CONTROL_PLANE_NAMESPACE
-                      ossm3      Istio resource $ISTIO_NAME
-                      configmap  the blog's legacy command (oc get configmap istio ... | sed ... | oc replace)
-  --fix             step 2: when the v3 pod runs 1/1, apply the sidecar patch and check again
+                      ossm2      the ServiceMeshControlPlane (found by oc get smcp -A)
+                      ossm3      the Istio resource (found by oc get istio)
+                    (The blog's `oc get configmap istio | sed | oc replace` cannot work on
+                    OSSM: docs/EGRESS-LAB-OPENSHIFT.md, step 10, says why.)
+  --fix             step 2: when the v3 pod runs 1/1, apply the label fix and check again
   --without-sidecar step 2: start v3 without its sidecar, as the blog's Deployment-v3.yml did
-                    (patches the inject annotation to "false"), to show the 1/1 check; add
+                    (patches the inject label to "false"), to show the 1/1 check; add
                     --fix to show the repair too
   --dry-run         print the commands only, run nothing
   -i, --interactive wait for Enter before each step
@@ -49,9 +51,11 @@ $GATEWAY_ROUTE in $GATEWAY_NAMESPACE: istio-ingressgateway in istio-system),
 KUBECTL (oc, else kubectl), MESH (sidecar), LAB_COUNT (10 requests per traffic
 step; the lab text uses 1000), LAB_TIMEOUT (60 s to wait for the mesh to apply
 a change), LAB_INTERVAL (2 s between polls), ROLLOUT_TIMEOUT (180s),
-CONTROL_PLANE_NAMESPACE (istio-system), SMCP_NAME (basic), ISTIO_NAME (default),
+SMCP_NAME + CONTROL_PLANE_NAMESPACE or ISTIO_NAME (found when unset),
 KIALI_NAMESPACE (istio-system), GATEWAY_NAMESPACE (istio-system, then istio-ingress
-for OSSM 3), IMAGE_PREFIX + IMAGE_TAG (step 2: oc set image to your registry).
+for OSSM 3), WORLDCLOCK_NAMESPACE (worldclock: the stand-in time API's; "none"
+keeps the real worldclockapi.com), IMAGE_PREFIX + IMAGE_TAG (step 2: oc set
+image to your registry).
 
 Exit status: 0 when every step run ends ✔, 1 at the first ✘, 2 on bad usage,
 127 when oc/kubectl or curl is missing.
@@ -115,7 +119,7 @@ while [ $# -gt 0 ]; do
             shift
             ;;
         --mesh)
-            [ $# -ge 2 ] || bad_usage "--mesh needs ossm2, ossm3, sidecar or configmap"
+            [ $# -ge 2 ] || bad_usage "--mesh needs sidecar, ossm2 or ossm3"
             MESH=$2
             shift 2
             ;;
@@ -156,14 +160,16 @@ fi
 
 : "${MESH:=sidecar}"
 case $MESH in
-    ossm2 | ossm3 | sidecar | configmap) ;;
-    *) bad_usage "--mesh must be ossm2, ossm3, sidecar or configmap, not '$MESH'" ;;
+    ossm2 | ossm3 | sidecar) ;;
+    configmap) bad_usage "--mesh configmap is the blog's history, not a switch: on OSSM 2 the ConfigMap is istio-<control plane>, on OSSM 3 it has no 'mode:' line, and both operators undo hand edits. Use --mesh sidecar, ossm2 or ossm3 (docs/EGRESS-LAB-OPENSHIFT.md, step 10)" ;;
+    *) bad_usage "--mesh must be sidecar, ossm2 or ossm3, not '$MESH'" ;;
 esac
 
 SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$SCRIPT_DIR/lib/common.sh"
 : "${KIALI_NAMESPACE:=$CONTROL_PLANE_NAMESPACE}"
+BEFORE_ANNOTATION=istio-tutorial-rs/outbound-policy-before
 
 detect_kube
 [ "$DRY_RUN" = 1 ] || need_curl
@@ -256,33 +262,89 @@ SHOW_FAILS="customer => Error: 503 - preference => Error: 500 - <why the time lo
 HINT_V3="No v3 answer: check steps 2-3 (v3 pod 2/2, VirtualService recommendation to subset version-v3); an error naming worldclockapi.com means egress is closed: is the mesh still REGISTRY_ONLY? (step 13 reverts)"
 
 # ---------------------------------------------------------------------------------------------------
-# The mesh-wide REGISTRY_ONLY switch (step 10) and its revert (step 13).
+# The mesh-wide REGISTRY_ONLY switch (step 10) and its revert (step 13). With ossm2/ossm3, step 10 first
+# records the policy in force on the control-plane resource itself (annotation $BEFORE_ANNOTATION: ALLOW_ANY,
+# REGISTRY_ONLY or unset), so that step 13 restores that policy rather than ALLOW_ANY whatever it was.
 
-set_outbound_policy() { # REGISTRY_ONLY | ALLOW_ANY
+# on_control_plane VERB ARG...: oc VERB on the SMCP (OSSM 2) or the Istio resource (OSSM 3), printed and run.
+on_control_plane() {
+    verb=$1
+    shift
+    if [ "$MESH" = ossm2 ]; then
+        kube "$verb" smcp "$SMCP_NAME" -n "$CONTROL_PLANE_NAMESPACE" "$@"
+    else
+        kube "$verb" istio "$ISTIO_NAME" "$@"
+    fi
+}
+
+# control_plane_field JSONPATH: print the field of the control-plane resource (nothing in a dry run).
+control_plane_field() {
+    if [ "$MESH" = ossm2 ]; then
+        set -- smcp "$SMCP_NAME" -n "$CONTROL_PLANE_NAMESPACE" -o "jsonpath=$1"
+    else
+        set -- istio "$ISTIO_NAME" -o "jsonpath=$1"
+    fi
+    show_cmd "$KUBE_NAME" get "$@" >&2
+    [ "$DRY_RUN" = 1 ] && return 0
+    "$KUBE" get "$@"
+}
+
+# The outbound policy's field, and the merge patch that removes it (back to the operator's default).
+policy_field() {
+    if [ "$MESH" = ossm2 ]; then
+        printf '{.spec.proxy.networking.trafficControl.outbound.policy}'
+    else
+        printf '{.spec.values.meshConfig.outboundTrafficPolicy.mode}'
+    fi
+}
+unset_policy_patch() {
+    if [ "$MESH" = ossm2 ]; then
+        printf '{"spec":{"proxy":{"networking":{"trafficControl":{"outbound":{"policy":null}}}}}}'
+    else
+        printf '{"spec":{"values":{"meshConfig":{"outboundTrafficPolicy":null}}}}'
+    fi
+}
+
+MESH_FOUND=0
+find_control_plane() {
+    [ "$MESH_FOUND" = 0 ] || return 0
+    detect_mesh "$MESH"
+    MESH_FOUND=1
+}
+
+registry_only() {
     case $MESH in
-        configmap)
-            if [ "$1" = REGISTRY_ONLY ]; then from=ALLOW_ANY; else from=REGISTRY_ONLY; fi
-            printf '$ %s get configmap istio -n %s -o yaml | sed '\''s/mode: %s/mode: %s/g'\'' | %s replace -n %s -f -\n' \
-                "$KUBE_NAME" "$CONTROL_PLANE_NAMESPACE" "$from" "$1" "$KUBE_NAME" "$CONTROL_PLANE_NAMESPACE"
-            [ "$DRY_RUN" = 1 ] && return 0
-            "$KUBE" get configmap istio -n "$CONTROL_PLANE_NAMESPACE" -o yaml |
-                sed "s/mode: $from/mode: $1/g" |
-                "$KUBE" replace -n "$CONTROL_PLANE_NAMESPACE" -f -
+        sidecar) kube apply -f "$F_REGISTRY_ONLY_SIDECAR" -n "$NAMESPACE" ;;
+        ossm2 | ossm3)
+            find_control_plane
+            before=$(control_plane_field "$(policy_field)") || return 1
+            [ "$before" != REGISTRY_ONLY ] || info "(REGISTRY_ONLY was in force already; step 13 will leave it so)"
+            on_control_plane annotate "$BEFORE_ANNOTATION=${before:-unset}" --overwrite || return 1
+            if [ "$MESH" = ossm2 ]; then f=$F_REGISTRY_ONLY_OSSM2; else f=$F_REGISTRY_ONLY_OSSM3; fi
+            on_control_plane patch --type merge --patch-file "$f"
             ;;
-        ossm2)
-            if [ "$1" = REGISTRY_ONLY ]; then f=$F_REGISTRY_ONLY_OSSM2; else f=$F_ALLOW_ANY_OSSM2; fi
-            kube patch smcp "$SMCP_NAME" -n "$CONTROL_PLANE_NAMESPACE" --type merge --patch-file "$f"
-            ;;
-        ossm3)
-            if [ "$1" = REGISTRY_ONLY ]; then f=$F_REGISTRY_ONLY_OSSM3; else f=$F_ALLOW_ANY_OSSM3; fi
-            kube patch istio "$ISTIO_NAME" --type merge --patch-file "$f"
-            ;;
-        sidecar)
-            if [ "$1" = REGISTRY_ONLY ]; then
-                kube apply -f "$F_REGISTRY_ONLY_SIDECAR" -n "$NAMESPACE"
-            else
-                kube apply -f "$F_ALLOW_ANY_SIDECAR" -n "$NAMESPACE"
-            fi
+    esac
+}
+
+restore_outbound_policy() {
+    case $MESH in
+        sidecar) kube apply -f "$F_ALLOW_ANY_SIDECAR" -n "$NAMESPACE" ;;
+        ossm2 | ossm3)
+            find_control_plane
+            before=$(control_plane_field "{.metadata.annotations.$BEFORE_ANNOTATION}") || return 1
+            if [ "$MESH" = ossm2 ]; then f=$F_ALLOW_ANY_OSSM2; else f=$F_ALLOW_ANY_OSSM3; fi
+            case $before in
+                REGISTRY_ONLY) info "REGISTRY_ONLY was in force before step 10: left as it is" ;;
+                unset)
+                    info "no policy was set before step 10: removing it again (the operator's default, ALLOW_ANY)"
+                    on_control_plane patch --type merge -p "$(unset_policy_patch)" || return 1
+                    ;;
+                *)
+                    [ -n "$before" ] || [ "$DRY_RUN" = 1 ] || info "(step 10 recorded no policy here: setting ALLOW_ANY, the default)"
+                    on_control_plane patch --type merge --patch-file "$f" || return 1
+                    ;;
+            esac
+            [ -z "$before" ] || on_control_plane annotate "$BEFORE_ANNOTATION-"
             ;;
     esac
 }
@@ -299,6 +361,56 @@ step_1() {
 
 apply_v3() { (cd "$D_RECOMMENDATION" && "$KUBE" apply -f "$F_RECOMMENDATION_V3_IN_DIR" -n "$NAMESPACE"); }
 
+# point_v3_at_time_api: v3 keeps calling worldclockapi.com; its pod's /etc/hosts maps that host to the
+# stand-in's Service (kubernetes/worldclock/, outside the mesh), whose cluster IP only the cluster knows.
+point_v3_at_time_api() {
+    if [ "$WORLDCLOCK_NAMESPACE" = none ]; then
+        info "(WORLDCLOCK_NAMESPACE=none: v3 calls the real $WORLDCLOCK_HOST)"
+        return 0
+    fi
+    show_cmd "$KUBE_NAME" get service "$N_WORLDCLOCK_SERVICE" -n "$WORLDCLOCK_NAMESPACE" -o 'jsonpath={.spec.clusterIP}'
+    if [ "$DRY_RUN" = 1 ]; then
+        ip='<that IP>'
+    else
+        ip=$(time_api_ip)
+        if [ -z "$ip" ]; then
+            fail "step 2: no stand-in time API (service $N_WORLDCLOCK_SERVICE in $WORLDCLOCK_NAMESPACE): v3 would show errors instead of the time."
+            info "Fix: sh scripts/deploy.sh (deploys it from $F_WORLDCLOCK_STANDIN), or WORLDCLOCK_NAMESPACE=none where the real $WORLDCLOCK_HOST answers."
+            return 1
+        fi
+    fi
+    must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" --type merge \
+        -p "{\"spec\":{\"template\":{\"spec\":{\"hostAliases\":[{\"ip\":\"$ip\",\"hostnames\":[\"$WORLDCLOCK_HOST\"]}]}}}}"
+}
+
+# time_api_answers: the pre-flight: from inside the v3 pod (its sidecar container, whose own traffic the
+# mesh does not capture), the time API answers under the lab's host.
+time_api_answers() {
+    url="http://$WORLDCLOCK_HOST$WORLDCLOCK_PATH"
+    show_cmd "$KUBE_NAME" exec "deployment/$N_V3_DEPLOYMENT" -n "$NAMESPACE" -c istio-proxy -- curl -sS --max-time 5 "$url"
+    [ "$DRY_RUN" = 1 ] && return 0
+    if answer=$("$KUBE" exec "deployment/$N_V3_DEPLOYMENT" -n "$NAMESPACE" -c istio-proxy -- curl -sS --max-time 5 "$url" 2>&1); then
+        printf '%s\n' "$answer"
+        case $answer in
+            *'"currentDateTime"'*)
+                pass "step 2: the time API answers from the v3 pod ($url)"
+                return 0
+                ;;
+        esac
+    else
+        printf '%s\n' "$answer"
+        case $answer in
+            *'executable file not found'* | *'no such file or directory'*)
+                info "(the proxy image has no curl, so this check cannot run here; step 4 shows the time)"
+                return 0
+                ;;
+        esac
+    fi
+    fail "step 2: the time API does not answer from the v3 pod ($url): steps 4, 8, 9 and 11 would show errors instead of the time."
+    info "Look: $KUBE_NAME get pods -n $WORLDCLOCK_NAMESPACE (the stand-in), $KUBE_NAME get deployment $N_V3_DEPLOYMENT -n $NAMESPACE -o jsonpath='{.spec.template.spec.hostAliases}'"
+    return 1
+}
+
 step_2() {
     say "Step 2: deploy recommendation v3 (it calls worldclockapi.com for the time)"
     printf '$ cd %s && %s apply -f %s -n %s\n' "$D_RECOMMENDATION" "$KUBE_NAME" "$F_RECOMMENDATION_V3_IN_DIR" "$NAMESPACE"
@@ -306,24 +418,24 @@ step_2() {
         must apply_v3 || return 1
     fi
     must set_image "$N_V3_DEPLOYMENT" recommendation || return 1
+    point_v3_at_time_api || return 1
     if [ "$WITHOUT_SIDECAR" = 1 ]; then
-        info "(re-creating the blog's moment: its Deployment-v3.yml had no inject annotation)"
-        must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" \
-            -p '{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"false"}}}}}' || return 1
+        info "(re-creating the blog's moment: its Deployment-v3.yml did not ask for a sidecar)"
+        must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" -p "$(inject_patch false)" || return 1
     fi
-    wait_rollout "$N_V3_DEPLOYMENT" || return 1
+    wait_rollout "$N_V3_DEPLOYMENT" recommendation v3 || return 1
     if check_sidecar "$N_V3_DEPLOYMENT" recommendation v3; then
-        [ "$DRY_RUN" = 1 ] && return 0
-        pass "step 2: $N_V3_DEPLOYMENT runs with its sidecar (2/2)"
-        return 0
+        [ "$DRY_RUN" = 1 ] || pass "step 2: $N_V3_DEPLOYMENT runs with its sidecar (2/2)"
+        time_api_answers
+        return
     fi
     if [ "$FIX_SIDECAR" = 1 ]; then
-        must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" \
-            -p '{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"true"}}}}}' || return 1
-        wait_rollout "$N_V3_DEPLOYMENT" || return 1
+        must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" -p "$(inject_patch true)" || return 1
+        wait_rollout "$N_V3_DEPLOYMENT" recommendation v3 || return 1
         if check_sidecar "$N_V3_DEPLOYMENT" recommendation v3; then
-            pass "step 2: $N_V3_DEPLOYMENT runs with its sidecar (2/2) after the patch"
-            return 0
+            pass "step 2: $N_V3_DEPLOYMENT runs with its sidecar (2/2) after the fix"
+            time_api_answers
+            return
         fi
     fi
     fail "step 2: $N_V3_DEPLOYMENT is not running 2/2 (apply the fix above, or rerun with --fix)"
@@ -380,7 +492,7 @@ step_9() {
 
 step_10() {
     say "Step 10: switch the mesh to REGISTRY_ONLY ($MESH): calls to hosts the mesh does not know are blocked"
-    must set_outbound_policy REGISTRY_ONLY || return 1
+    must registry_only || return 1
     gateway_url
     expect_run 10 1 "$RE_EGRESS_FAILS" "$SHOW_FAILS" \
         "Still allowed? With --mesh $MESH, check the switch took (step 10's command), that no ServiceEntry for worldclockapi.com is left ($KUBE_NAME get serviceentry -n $NAMESPACE), and that --mesh matches your Service Mesh version."
@@ -408,8 +520,8 @@ step_12() {
 }
 
 step_13() {
-    say "Step 13: revert everything - mesh back to ALLOW_ANY ($MESH), lab objects and v3 removed"
-    must set_outbound_policy ALLOW_ANY || return 1
+    say "Step 13: revert everything - the mesh's policy as before step 10 ($MESH), lab objects and v3 removed"
+    must restore_outbound_policy || return 1
     must run sh scripts/clean.sh "$NAMESPACE" || return 1
     gateway_url
     expect_answer 13 "$RE_CHAIN_OK" "$SHOW_CHAIN" \

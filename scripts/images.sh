@@ -3,12 +3,12 @@
 # istio-tutorial-rs/<name>:<tag> from them (container/Containerfile). Nothing is pulled: this is build path (1)
 # of docs/CONTAINERS.md, the one CI tests.
 #
-#   sh scripts/images.sh [--tag TAG] [--no-cache] [--skip-cargo]
+#   sh scripts/images.sh [--tag TAG] [--no-cache] [--skip-cargo] [--stage-only]
 set -eu
 
 usage() {
     cat <<'EOF'
-Usage: sh scripts/images.sh [--tag TAG] [--no-cache] [--skip-cargo]
+Usage: sh scripts/images.sh [--tag TAG] [--no-cache] [--skip-cargo] [--stage-only]
 
 Build static binaries of customer, preference, recommendation and
 worldclock-standin (cargo, release, +crt-static on the host's gnu target),
@@ -20,6 +20,10 @@ then one FROM-scratch image per binary:
   --tag TAG      image tag (default: $IMAGE_TAG or latest)
   --no-cache     build the images without the engine's layer cache
   --skip-cargo   reuse the binaries of the last build (no cargo run)
+  --stage-only   stop after staging each image's build folder
+                 ($CARGO_TARGET_DIR/images/<name>: Containerfile + rootfs/), which
+                 OpenShift builds from: oc start-build <name> --from-dir=<that folder>
+                 (kubernetes/images/builds.yml); no container engine needed
   -h, --help     show this help
 
 Environment:
@@ -43,6 +47,7 @@ fail() {
 tag="${IMAGE_TAG:-latest}"
 no_cache=""
 skip_cargo=""
+stage_only=""
 while [ $# -gt 0 ]; do
     case "$1" in
     -h | --help)
@@ -56,6 +61,7 @@ while [ $# -gt 0 ]; do
         ;;
     --no-cache) no_cache="--no-cache" ;;
     --skip-cargo) skip_cargo=1 ;;
+    --stage-only) stage_only=1 ;;
     *) fail "unknown argument '$1' (see --help)" 2 ;;
     esac
     shift
@@ -129,6 +135,10 @@ for name in $services; do
         "$context/rootfs/service"
     chmod 644 "$context/rootfs/etc/ssl/certs/ca-certificates.crt" "$context/rootfs/etc/nsswitch.conf"
     cp container/Containerfile "$context/Containerfile"
+    if [ -n "$stage_only" ]; then
+        printf '==> staged %s (oc start-build %s --from-dir=%s)\n' "$context" "$name" "$context"
+        continue
+    fi
     image="istio-tutorial-rs/$name:$tag"
     printf '==> %s build %s\n' "$docker" "$image"
     # shellcheck disable=SC2086 # $no_cache is empty or one flag
@@ -142,6 +152,7 @@ for name in $services; do
         --tag "$image" "$context" >/dev/null
 done
 
+[ -z "$stage_only" ] || exit 0
 printf '\n%-45s %12s  %s\n' IMAGE BYTES USER
 for name in $services; do
     image="istio-tutorial-rs/$name:$tag"

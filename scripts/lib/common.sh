@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # The names and patterns below are used by the scripts that source this file:
 # shellcheck disable=SC2034
-# scripts/lib/common.sh - sourced by deploy.sh, egress-lab.sh and clean.sh (not run on its own).
+# scripts/lib/common.sh - sourced by deploy.sh, egress-lab.sh and clean.sh (not run on its own); it sources lib/mesh.sh.
 #
 # The ONE place that names repository files and cluster objects: a rename is a one-line change here
 # (tests/scripts checks that every file listed by lab_files exists in the repository).
@@ -20,12 +20,16 @@ F_RECOMMENDATION_SERVICE=recommendation/kubernetes/Service.yml
 D_RECOMMENDATION=recommendation
 F_RECOMMENDATION_V3_IN_DIR=kubernetes/Deployment-v3.yml
 F_INGRESS_GATEWAY=kubernetes/app/customer-gateway.yml
+F_SERVICE_MESH_MEMBER=kubernetes/ossm2/service-mesh-member.yml
+F_OSSM3_INGRESS_GATEWAY=kubernetes/ossm3/ingress-gateway.yml
+F_IMAGE_BUILDS=kubernetes/images/builds.yml
+F_WORLDCLOCK_STANDIN=kubernetes/worldclock/standin.yml
 F_DR_RECOMMENDATION=istio/destination-rule-recommendation-v1-v2-v3.yml
 F_VS_RECOMMENDATION_V3=istio/virtual-service-recommendation-v3.yml
 F_SE_WORLDCLOCK_WRONG_PORT=istio/service-entry-egress-worldclockapi-wrong-port.yml
 F_SE_WORLDCLOCK=istio/service-entry-egress-worldclockapi.yml
 F_VS_WORLDCLOCK_TIMEOUT=istio/virtual-service-worldclockapi-timeout.yml
-# REGISTRY_ONLY switches (SPEC section 3 step 10) and their reverts.
+# REGISTRY_ONLY switches (egress lab step 10) and their reverts.
 F_REGISTRY_ONLY_OSSM2=istio/registry-only-ossm2-smcp-patch.yml
 F_ALLOW_ANY_OSSM2=istio/allow-any-ossm2-smcp-patch.yml
 F_REGISTRY_ONLY_OSSM3=istio/registry-only-ossm3-istio-patch.yml
@@ -39,18 +43,31 @@ lab_files() {
         "$F_PREFERENCE_DEPLOYMENT" "$F_PREFERENCE_SERVICE" \
         "$F_RECOMMENDATION_DEPLOYMENT" "$F_RECOMMENDATION_V2_DEPLOYMENT" "$F_RECOMMENDATION_SERVICE" \
         "$D_RECOMMENDATION/$F_RECOMMENDATION_V3_IN_DIR" "$F_INGRESS_GATEWAY" \
+        "$F_SERVICE_MESH_MEMBER" "$F_OSSM3_INGRESS_GATEWAY" "$F_IMAGE_BUILDS" "$F_WORLDCLOCK_STANDIN" \
         "$F_DR_RECOMMENDATION" "$F_VS_RECOMMENDATION_V3" \
         "$F_SE_WORLDCLOCK_WRONG_PORT" "$F_SE_WORLDCLOCK" "$F_VS_WORLDCLOCK_TIMEOUT" \
         "$F_REGISTRY_ONLY_OSSM2" "$F_ALLOW_ANY_OSSM2" "$F_REGISTRY_ONLY_OSSM3" "$F_ALLOW_ANY_OSSM3" \
         "$F_REGISTRY_ONLY_SIDECAR" "$F_ALLOW_ANY_SIDECAR"
 }
 
-# Cluster object names (SPEC sections 2 and 3).
+# Where scripts/images.sh --stage-only leaves the build folders (Containerfile + rootfs/) of the images.
+D_IMAGE_STAGE=${CARGO_TARGET_DIR:-target}/images
+
+# Cluster object names (docs/EGRESS-LAB-OPENSHIFT.md).
 N_SERVICE_ENTRY=worldclockapi-egress-rule
 N_VS_WORLDCLOCK=worldclockapi-timeout
 N_RECOMMENDATION=recommendation
 N_V3_DEPLOYMENT=recommendation-v3
 N_INGRESS_VS=customer-gateway
+N_OSSM3_GATEWAY=istio-ingressgateway
+N_OSSM3_GATEWAY_NAMESPACE=istio-ingress
+N_WORLDCLOCK_SERVICE=worldclock
+N_WORLDCLOCK_DEPLOYMENT=worldclock
+# The time API's host, as recommendation v3's WORLDCLOCK_URL and the egress lab's files name it.
+WORLDCLOCK_HOST=worldclockapi.com
+WORLDCLOCK_PATH=/api/json/cet/now
+# The label that asks for a sidecar (a label: OSSM 3's webhook selects pods by it; OSSM 2 reads it too).
+INJECT_LABEL=sidecar.istio.io/inject
 
 # ---------------------------------------------------------------------------------------------------
 # Settings (environment overrides these defaults).
@@ -59,15 +76,14 @@ N_INGRESS_VS=customer-gateway
 GATEWAY_NAMESPACE_GIVEN=${GATEWAY_NAMESPACE:+1}
 : "${GATEWAY_NAMESPACE:=istio-system}"
 : "${GATEWAY_ROUTE:=istio-ingressgateway}"
-: "${SMCP_NAME:=basic}"
-: "${ISTIO_NAME:=default}"
+: "${WORLDCLOCK_NAMESPACE:=worldclock}"
 : "${ROLLOUT_TIMEOUT:=180s}"
 : "${LAB_TIMEOUT:=60}"
 : "${LAB_INTERVAL:=2}"
 : "${LAB_COUNT:=10}"
 : "${DRY_RUN:=0}"
 : "${IMAGE_PREFIX:=}"
-: "${IMAGE_TAG:=latest}"
+: "${IMAGE_TAG:=0.1.0}"
 
 # The lab's expected answers (extended regular expressions, one answer line each).
 RE_CHAIN_OK="^customer => preference => recommendation v[0-9]+ (.* )?from '[^']*': [0-9]+\$"
@@ -214,7 +230,7 @@ route_host() {
 }
 
 # set_image DEPLOYMENT CONTAINER: with IMAGE_PREFIX set, point the container at $IMAGE_PREFIX/<container>:$IMAGE_TAG
-# (the manifests name istio-tutorial-rs/<service>:latest; kubernetes/kustomization.yaml is the other way).
+# (the manifests name <service>:0.1.0, built in the cluster; kubernetes/app/kustomization.yaml is the other way).
 set_image() {
     [ -n "$IMAGE_PREFIX" ] || return 0
     kube set image "deployment/$1" "$2=$IMAGE_PREFIX/$2:$IMAGE_TAG" -n "$NAMESPACE"
@@ -243,9 +259,10 @@ poll_gateway() {
     done
 }
 
-# check_sidecar DEPLOYMENT APP VERSION: report each pod's READY; 2/2 means the sidecar is there.
-# A 1/1 pod has no sidecar: print the exact patch that fixes it. Returns 1 unless every pod is ready
-# with a sidecar.
+# check_sidecar DEPLOYMENT APP VERSION: report each pod's READY; 2/2 means the sidecar is there. Pods
+# still Terminating after a rollout are listed but not counted. A 1/1 pod has no sidecar: print the exact
+# fix (the label when the template lacks it, else enrolment and a restart). Returns 1 unless every counted
+# pod is ready with a sidecar.
 check_sidecar() {
     dep=$1
     selector="app=$2,version=$3"
@@ -260,14 +277,24 @@ check_sidecar() {
     while read -r pod ready status _rest; do
         [ -n "$pod" ] || continue
         case $pod in No | no) continue ;; esac # "No resources found ..."
+        if [ "$status" = Terminating ]; then
+            info "$pod READY $ready (Terminating): the previous pod, going away; not counted."
+            continue
+        fi
         seen=$((seen + 1))
         running=${ready%/*}
         total=${ready#*/}
+        case $status in
+            ErrImagePull | ImagePullBackOff | InvalidImageName)
+                fail "$pod READY $ready ($status): the cluster cannot pull its image."
+                image_hint
+                ok=1
+                continue
+                ;;
+        esac
         if [ "$total" = 1 ]; then
             fail "$pod READY $ready ($status): no sidecar, so the mesh cannot see or control its traffic."
-            info "Fix: add the injection annotation; the pod restarts with 2/2:"
-            info "  $KUBE_NAME patch deployment $dep -n $NAMESPACE -p '{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"sidecar.istio.io/inject\":\"true\"}}}}}'"
-            info "Still 1/1 after that? Then namespace $NAMESPACE is not in the mesh (OSSM 2: add it to the ServiceMeshMemberRoll; OSSM 3: oc label namespace $NAMESPACE istio-injection=enabled)."
+            sidecar_fix "$dep"
             ok=1
         elif [ "$running" != "$total" ]; then
             fail "$pod READY $ready ($status): not ready yet."
@@ -285,13 +312,51 @@ EOF
     return "$ok"
 }
 
-# wait_rollout DEPLOYMENT: wait for the deployment's rollout, bounded by ROLLOUT_TIMEOUT.
-wait_rollout() {
-    if ! kube rollout status "deployment/$1" -n "$NAMESPACE" "--timeout=$ROLLOUT_TIMEOUT"; then
-        fail "deployment $1 not rolled out within $ROLLOUT_TIMEOUT. Look: $KUBE_NAME get pods -n $NAMESPACE; $KUBE_NAME get events -n $NAMESPACE --sort-by=.lastTimestamp"
-        return 1
+# sidecar_fix DEPLOYMENT: the fix for a pod without sidecar. A template without the inject label gets it
+# (the pods restart 2/2); a template that asks already means the namespace is not (yet) in the mesh.
+sidecar_fix() {
+    asks=$("$KUBE" get deployment "$1" -n "$NAMESPACE" -o 'jsonpath={.spec.template.metadata.labels.sidecar\.istio\.io/inject}' 2>/dev/null) || asks=
+    if [ "$asks" != true ]; then
+        info "Fix: add the injection label; the pod restarts with 2/2:"
+        info "  $KUBE_NAME patch deployment $1 -n $NAMESPACE -p '$(inject_patch true)'"
+    else
+        info "Its template asks for a sidecar already, so namespace $NAMESPACE was not in the mesh when the pod started. Fix:"
+        info "  OSSM 2: oc apply -f $F_SERVICE_MESH_MEMBER -n $NAMESPACE (a ServiceMeshMember; sh scripts/deploy.sh does it)"
+        info "  OSSM 3: oc label namespace $NAMESPACE istio-injection=enabled"
+        info "  then: $KUBE_NAME rollout restart deployment/$1 -n $NAMESPACE"
     fi
 }
+
+# inject_patch true|false: the merge patch that sets the pod template's inject label.
+inject_patch() {
+    printf '{"spec":{"template":{"metadata":{"labels":{"%s":"%s"}}}}}' "$INJECT_LABEL" "$1"
+}
+
+# image_hint: what to do when the cluster cannot pull an app image.
+image_hint() {
+    info "Fix: build the images in the cluster (sh scripts/deploy.sh does: ImageStreams + oc start-build, see $F_IMAGE_BUILDS),"
+    info "  or point the Deployments at a registry you pushed to: IMAGE_PREFIX=quay.io/you sh scripts/deploy.sh"
+}
+
+# wait_rollout DEPLOYMENT [APP VERSION]: wait for the deployment's rollout, bounded by ROLLOUT_TIMEOUT. When
+# it does not finish, a pod the kubelet cannot pull an image for is reported as such, not as a timeout.
+wait_rollout() {
+    kube rollout status "deployment/$1" -n "$NAMESPACE" "--timeout=$ROLLOUT_TIMEOUT" && return 0
+    pulls=
+    [ $# -lt 3 ] || pulls=$(pull_errors "$1" "$2" "$3")
+    if [ -n "$pulls" ]; then
+        printf '%s\n' "$pulls" | while read -r pod reason; do
+            fail "deployment $1: pod $pod cannot pull its image ($reason)."
+        done
+        image_hint
+    else
+        fail "deployment $1 not rolled out within $ROLLOUT_TIMEOUT. Look: $KUBE_NAME get pods -n $NAMESPACE; $KUBE_NAME get events -n $NAMESPACE --sort-by=.lastTimestamp"
+    fi
+    return 1
+}
+
+# shellcheck source-path=SCRIPTDIR source=mesh.sh
+. "$SCRIPT_DIR/lib/mesh.sh"
 
 # Run from the repository root so the relative file names above resolve.
 REPO_ROOT=$(CDPATH='' cd -- "$SCRIPT_DIR/.." && pwd)

@@ -1,4 +1,4 @@
-//! Egress lab steps 1 to 4: baseline, v3 and its sidecar, routing to v3, traffic with egress open.
+//! Egress lab steps 1, 3 and 4: baseline, routing to v3, traffic with egress open (step 2: lab_step_2.rs).
 
 use crate::sandbox::*;
 
@@ -28,89 +28,6 @@ fn step_1_baseline_reads_the_gateway_route_and_checks_the_chain() {
     );
     assert_eq!(run.verdicts().len(), 1);
     assert!(run.verdicts()[0].starts_with(&format!("{PASS} step 1")));
-}
-
-#[test]
-fn step_2_applies_v3_from_recommendation_dir_and_sees_the_sidecar() {
-    let sandbox = Sandbox::new();
-    sandbox.scenario(&format!(
-        "{WHOAMI_OK}0|oc get pods -n tutorial -l app=recommendation,version=v3 *|recommendation-v3-7b9c5d8f6d-x2x4q   2/2   Running   0   41s\n"
-    ));
-    let run = sandbox.run("egress-lab.sh", &["--step", "2"]);
-    run.assert_code(0).assert_stdout_has(
-        "$ cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial",
-    );
-    assert_calls(
-        &sandbox.kube_calls(),
-        &[
-            WHOAMI,
-            "cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial",
-            "oc rollout status deployment/recommendation-v3 -n tutorial --timeout=180s",
-            "oc get pods -n tutorial -l app=recommendation,version=v3 --no-headers",
-        ],
-        &run,
-    );
-    let verdicts = run.verdicts();
-    assert!(verdicts.iter().all(|v| v.starts_with(PASS)), "{verdicts:?}");
-    assert!(!run.stdout().contains("oc patch"));
-}
-
-#[test]
-fn step_2_prints_the_exact_patch_when_the_pod_runs_1_of_1() {
-    let sandbox = Sandbox::new();
-    sandbox.scenario(&format!(
-        "{WHOAMI_OK}0|oc get pods *version=v3*|recommendation-v3-7b9c5d8f6d-x2x4q   1/1   Running   0   41s\n"
-    ));
-    let run = sandbox.run("egress-lab.sh", &["--step", "2"]);
-    run.assert_code(1).assert_stdout_has(PATCH_V3);
-    let verdicts = run.verdicts();
-    assert!(
-        verdicts[0].starts_with(&format!(
-            "{FAIL} recommendation-v3-7b9c5d8f6d-x2x4q READY 1/1"
-        )),
-        "{verdicts:?}"
-    );
-    assert!(
-        verdicts
-            .last()
-            .unwrap()
-            .starts_with(&format!("{FAIL} step 2"))
-    );
-    assert!(
-        !sandbox.kube_calls().iter().any(|c| c.contains(" patch ")),
-        "without --fix the script only prints the patch"
-    );
-}
-
-#[test]
-fn step_2_with_fix_patches_then_sees_2_of_2() {
-    let sandbox = Sandbox::new();
-    sandbox.scenario(&format!(
-        "{WHOAMI_OK}0!|oc get pods *version=v3*|recommendation-v3-7b9c5d8f6d-x2x4q   1/1   Running   0   41s\n\
-         0|oc get pods *version=v3*|recommendation-v3-5f7d9c8b7-abcde   2/2   Running   0   9s\n"
-    ));
-    let run = sandbox.run("egress-lab.sh", &["--step", "2", "--fix"]);
-    run.assert_code(0);
-    let patch = r#"oc patch deployment recommendation-v3 -n tutorial -p {"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"true"}}}}}"#;
-    assert_calls(
-        &sandbox.kube_calls(),
-        &[
-            WHOAMI,
-            "cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial",
-            "oc rollout status deployment/recommendation-v3 -n tutorial --timeout=180s",
-            "oc get pods -n tutorial -l app=recommendation,version=v3 --no-headers",
-            patch,
-            "oc rollout status deployment/recommendation-v3 -n tutorial --timeout=180s",
-            "oc get pods -n tutorial -l app=recommendation,version=v3 --no-headers",
-        ],
-        &run,
-    );
-    assert!(
-        run.verdicts()
-            .last()
-            .unwrap()
-            .starts_with(&format!("{PASS} step 2"))
-    );
 }
 
 #[test]
@@ -184,43 +101,6 @@ fn step_4_verdict_turns_red_when_the_answers_do_not_match() {
         run.verdicts()[0].starts_with(&format!("{FAIL} step 4: 1/3 answers match")),
         "{:?}",
         run.verdicts()
-    );
-}
-
-#[test]
-fn step_2_without_sidecar_shows_the_blogs_1_of_1_and_the_fix() {
-    let sandbox = Sandbox::new();
-    sandbox.scenario(&format!(
-        "{WHOAMI_OK}0!|oc get pods *version=v3*|recommendation-v3-7b9c5d8f6d-x2x4q   1/1   Running   0   41s\n\
-         0|oc get pods *version=v3*|recommendation-v3-5f7d9c8b7-abcde   2/2   Running   0   9s\n"
-    ));
-    let run = sandbox.run(
-        "egress-lab.sh",
-        &["--step", "2", "--without-sidecar", "--fix"],
-    );
-    run.assert_code(0).assert_stdout_has(PATCH_V3);
-    let calls = sandbox.kube_calls();
-    let off = r#"oc patch deployment recommendation-v3 -n tutorial -p {"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"false"}}}}}"#;
-    let on = off.replace("\"false\"", "\"true\"");
-    let at = |c: &str| {
-        calls
-            .iter()
-            .position(|x| x == c)
-            .unwrap_or_else(|| panic!("{c} not in {calls:?}"))
-    };
-    assert!(
-        at("cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial") < at(off)
-    );
-    assert!(at(off) < at(&on));
-    let verdicts = run.verdicts();
-    assert!(verdicts[0].starts_with(&format!(
-        "{FAIL} recommendation-v3-7b9c5d8f6d-x2x4q READY 1/1"
-    )));
-    assert!(
-        verdicts
-            .last()
-            .unwrap()
-            .starts_with(&format!("{PASS} step 2"))
     );
 }
 

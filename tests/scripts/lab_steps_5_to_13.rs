@@ -1,7 +1,5 @@
 //! Egress lab steps 5 to 13 (ServiceEntry, timeout, REGISTRY_ONLY, Kiali, revert) and whole-lab runs.
 
-use std::fs;
-
 use crate::sandbox::*;
 
 #[test]
@@ -92,67 +90,6 @@ fn step_9_deletes_the_service_entry_and_the_timeout() {
 }
 
 #[test]
-fn step_10_switches_to_registry_only_by_each_method() {
-    let cases: [(&str, &[&str]); 3] = [
-        (
-            "ossm2",
-            &[
-                "oc patch smcp basic -n istio-system --type merge --patch-file istio/registry-only-ossm2-smcp-patch.yml",
-            ],
-        ),
-        (
-            "ossm3",
-            &[
-                "oc patch istio default --type merge --patch-file istio/registry-only-ossm3-istio-patch.yml",
-            ],
-        ),
-        (
-            "sidecar",
-            &["oc apply -f istio/sidecar-registry-only.yml -n tutorial"],
-        ),
-    ];
-    for (mesh, commands) in cases {
-        let sandbox = Sandbox::new();
-        sandbox.scenario(WHOAMI_OK);
-        sandbox.answers(&[EGRESS_ERROR_BODY]);
-        let run = sandbox.run("egress-lab.sh", &["--step", "10", "--mesh", mesh]);
-        run.assert_code(0);
-        let mut expected = vec![WHOAMI];
-        expected.extend_from_slice(commands);
-        assert_calls(&sandbox.kube_calls(), &expected, &run);
-        assert!(run.verdicts()[0].starts_with(&format!("{PASS} step 10: 1/1")));
-    }
-}
-
-#[test]
-fn step_10_configmap_is_the_blogs_pipeline() {
-    let sandbox = Sandbox::new();
-    sandbox.scenario(&format!(
-        "{WHOAMI_OK}0|oc get configmap istio -n istio-system -o yaml|apiVersion: v1\\nkind: ConfigMap\\ndata:\\n  mesh: |-\\n    outboundTrafficPolicy:\\n      mode: ALLOW_ANY\n"
-    ));
-    sandbox.answers(&[EGRESS_ERROR_BODY]);
-    let run = sandbox.run("egress-lab.sh", &["--step", "10", "--mesh", "configmap"]);
-    run.assert_code(0).assert_stdout_has(
-        "$ oc get configmap istio -n istio-system -o yaml | sed 's/mode: ALLOW_ANY/mode: REGISTRY_ONLY/g' | oc replace -n istio-system -f -",
-    );
-    // The pipeline's two ends run at the same time: their log order is not fixed.
-    let mut calls = sandbox.kube_calls();
-    calls[1..].sort();
-    assert_calls(
-        &calls,
-        &[
-            WHOAMI,
-            "oc get configmap istio -n istio-system -o yaml",
-            "oc replace -n istio-system -f -",
-        ],
-        &run,
-    );
-    let replaced = fs::read_to_string(sandbox.path("stdin.log")).expect("replace read stdin");
-    assert!(replaced.contains("mode: REGISTRY_ONLY"), "{replaced}");
-    assert!(!replaced.contains("ALLOW_ANY"), "{replaced}");
-}
-
-#[test]
 fn step_10_rejects_an_unknown_mesh() {
     let sandbox = Sandbox::new();
     let run = sandbox.run("egress-lab.sh", &["--step", "10", "--mesh", "ossm4"]);
@@ -191,40 +128,10 @@ fn step_12_prints_the_kiali_url() {
 }
 
 #[test]
-fn step_13_reverts_the_mesh_and_cleans_the_namespace() {
-    let sandbox = Sandbox::new();
-    sandbox.scenario(&format!(
-        "{WHOAMI_OK}0|oc get virtualservice -n tutorial -o name|virtualservice.networking.istio.io/customer-gateway\n"
-    ));
-    sandbox.answers(&[V1_BODY]);
-    let run = sandbox.run("egress-lab.sh", &["--step", "13", "--mesh", "ossm3"]);
-    run.assert_code(0)
-        .assert_stdout_has("$ sh scripts/clean.sh tutorial");
-    let calls = sandbox.kube_calls();
-    assert_eq!(calls[0], WHOAMI);
-    assert_eq!(
-        calls[1],
-        "oc patch istio default --type merge --patch-file istio/allow-any-ossm3-istio-patch.yml"
-    );
-    assert!(calls.contains(
-        &"oc delete deployment recommendation-v3 -n tutorial --ignore-not-found".to_owned()
-    ));
-    assert!(
-        run.verdicts()
-            .last()
-            .unwrap()
-            .starts_with(&format!("{PASS} step 13"))
-    );
-}
-
-#[test]
 fn all_steps_with_dry_run_print_every_command_and_run_nothing() {
     let mut sandbox = Sandbox::new();
     sandbox.set("GATEWAY_URL", "");
-    let run = sandbox.run(
-        "egress-lab.sh",
-        &["--all", "--dry-run", "--mesh", "configmap"],
-    );
+    let run = sandbox.run("egress-lab.sh", &["--all", "--dry-run", "--mesh", "ossm2"]);
     run.assert_code(0);
     assert!(
         sandbox.kube_calls().is_empty(),
@@ -256,7 +163,8 @@ fn all_steps_with_dry_run_print_every_command_and_run_nothing() {
         "$ sh scripts/run.sh 10 $GATEWAY_URL",
         "$ sh scripts/run.sh 1 $GATEWAY_URL",
         "$ oc delete serviceentry worldclockapi-egress-rule -n tutorial --ignore-not-found",
-        "$ oc get configmap istio -n istio-system -o yaml | sed 's/mode: ALLOW_ANY/mode: REGISTRY_ONLY/g' | oc replace -n istio-system -f -",
+        "$ oc patch smcp basic -n istio-system --type merge --patch-file istio/registry-only-ossm2-smcp-patch.yml",
+        "$ oc get service worldclock -n worldclock -o jsonpath='{.spec.clusterIP}'",
         "$ sh scripts/clean.sh tutorial",
     ] {
         assert!(
@@ -295,16 +203,4 @@ fn namespace_option_reaches_every_command() {
         assert!(call.contains(" -n lab42"), "{call}");
         assert!(!call.contains("tutorial"), "{call}");
     }
-}
-
-#[test]
-fn step_13_with_the_sidecar_method_applies_allow_any() {
-    let sandbox = Sandbox::new();
-    sandbox.scenario(WHOAMI_OK);
-    let run = sandbox.run("egress-lab.sh", &["--step", "13", "--mesh", "sidecar"]);
-    run.assert_code(0);
-    assert_eq!(
-        sandbox.kube_calls()[1],
-        "oc apply -f istio/sidecar-allow-any.yml -n tutorial"
-    );
 }

@@ -11,6 +11,8 @@ mod chain;
 mod clean_sh;
 mod compose_files;
 mod deploy_sh;
+mod lab_mesh_switch;
+mod lab_step_2;
 mod lab_steps_1_to_4;
 mod lab_steps_5_to_13;
 mod prerequisites;

@@ -11,7 +11,7 @@ pub(crate) const PASS: &str = "\u{2714}";
 pub(crate) const FAIL: &str = "\u{2718}";
 
 /// The patch the lab prints for a pod that started without its sidecar (egress lab step 2).
-pub(crate) const PATCH_V3: &str = r#"oc patch deployment recommendation-v3 -n tutorial -p '{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"true"}}}}}'"#;
+pub(crate) const PATCH_V3: &str = r#"oc patch deployment recommendation-v3 -n tutorial -p '{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"true"}}}}}'"#;
 
 pub(crate) const V3_BODY: &str =
     "customer => preference => recommendation v3 2020-04-06T18:31+02:00 from '83bbb6d11a7e': 1";
@@ -206,6 +206,25 @@ impl Sandbox {
         self
     }
 
+    /// Stage the images' build folders as `scripts/images.sh --stage-only` does (Containerfile + rootfs/)
+    /// under this sandbox's CARGO_TARGET_DIR, and return that `images` folder.
+    pub(crate) fn stage_images(&mut self) -> String {
+        let target = self.path("target");
+        for name in [
+            "customer",
+            "preference",
+            "recommendation",
+            "worldclock-standin",
+        ] {
+            let dir = target.join("images").join(name);
+            fs::create_dir_all(dir.join("rootfs")).expect("stage dir");
+            fs::write(dir.join("Containerfile"), "FROM scratch\n").expect("Containerfile");
+        }
+        let target = target.display().to_string();
+        self.set("CARGO_TARGET_DIR", &target);
+        format!("{target}/images")
+    }
+
     pub(crate) fn set(&mut self, key: &str, value: &str) -> &mut Self {
         self.env.push((key.into(), value.into()));
         self
@@ -269,3 +288,27 @@ pub(crate) fn assert_calls(calls: &[String], expected: &[&str], run: &Run) {
 
 pub(crate) const WHOAMI: &str = "oc whoami";
 pub(crate) const WHOAMI_OK: &str = "0|oc whoami|developer\n";
+
+// ---------------------------------------------------------------------------------------------
+// Answers real `oc` gives, as fake-kube.sh rules (`<exit>|<glob>|<output>`; errors go to stderr).
+
+/// `oc get smcp -A -o jsonpath='{range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{"\n"}{end}'`
+/// on an OSSM 2 cluster whose control plane is not called `basic`.
+pub(crate) const SMCP_FOUND: &str = "0|oc get smcp -A -o *|istio-system production\n";
+/// The same on a cluster without OSSM 2: its CRD is not there.
+pub(crate) const SMCP_NO_CRD: &str =
+    "1|oc get smcp -A *|error: the server doesn't have a resource type \"smcp\"\n";
+/// `oc get istio -o jsonpath='{.items[*].metadata.name}'` on OSSM 3.
+pub(crate) const ISTIO_FOUND: &str = "0|oc get istio -o jsonpath=*|default\n";
+/// The same where the Sail operator's CRD is missing.
+pub(crate) const ISTIO_NO_CRD: &str =
+    "1|oc get istio *|error: the server doesn't have a resource type \"istio\"\n";
+/// The stand-in time API's Service cluster IP.
+pub(crate) const TIME_API_IP: &str =
+    "0|oc get service worldclock -n worldclock -o jsonpath=*|172.30.114.23\n";
+/// What the stand-in answers (worldclockapi.com's shape), seen by curl inside the v3 pod.
+pub(crate) const TIME_API_ANSWERS: &str = "0|oc exec deployment/recommendation-v3 *|{\"$id\":\"1\",\"currentDateTime\":\"2020-04-06T18:31+02:00\",\"utcOffset\":\"02:00:00\",\"isDayLightSavingsTime\":true,\"dayOfTheWeek\":\"Monday\",\"timeZoneName\":\"Central Europe Standard Time\",\"currentFileTime\":132306330600000000,\"ordinalDate\":\"2020-97\",\"serviceResponse\":null}\n";
+/// The hostAliases patch step 2 makes with that IP.
+pub(crate) const HOST_ALIAS_PATCH: &str = r#"oc patch deployment recommendation-v3 -n tutorial --type merge -p {"spec":{"template":{"spec":{"hostAliases":[{"ip":"172.30.114.23","hostnames":["worldclockapi.com"]}]}}}}"#;
+/// The pre-flight call from the v3 pod's sidecar container.
+pub(crate) const TIME_API_CHECK: &str = "oc exec deployment/recommendation-v3 -n tutorial -c istio-proxy -- curl -sS --max-time 5 http://worldclockapi.com/api/json/cet/now";
