@@ -3,7 +3,7 @@
 #
 #   sh run.sh [-p SECONDS] [COUNT] URL
 #
-# Prints "# <i>: <body>" for i = 0 .. COUNT-1 (SPEC section 3). Error answers are printed like any
+# Prints "# <i>: <body>" for i = 0 .. COUNT-1 (docs/EGRESS-LAB-OPENSHIFT.md, "run.sh"). Error answers are printed like any
 # other answer and never stop the loop: the error chain is what the labs want you to see.
 # Without COUNT it loops until interrupted (Ctrl-C), like the original tutorial's run.sh.
 # Self-contained on purpose: trainers copy it around and run it as `sh run.sh 1000 $GATEWAY_URL`.

@@ -69,7 +69,7 @@ async fn run_sh_keeps_going_when_recommendation_misbehaves() {
     );
     let expected: String = (0..3).map(|i| format!("# {i}: {line}\n")).collect();
     assert_eq!(stdout, expected);
-    // Back to normal: the counter went on counting the refused requests too (SPEC section 1).
+    // Back to normal: the counter went on counting the refused requests too (docs/SERVICES.md).
     let (status, _) = get(&format!("{}/behave", chain.recommendation.url)).await;
     assert_eq!(status, 200);
     let (_, stdout) = run_sh("1", chain.url()).await;
