@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::kustomize::image_name;
+use crate::pods::containers;
 use crate::resource::{Document, Resource};
 
 /// The services whose containers are "app containers" (the image's last path segment).
@@ -77,12 +78,7 @@ pub(crate) fn check(docs: &[Document]) -> Vec<(&Document, String)> {
                 }
             }
             Resource::Deployment(dep) => {
-                let containers = dep
-                    .spec
-                    .iter()
-                    .flat_map(|s| s.template.spec.iter())
-                    .flat_map(|p| p.containers.iter());
-                for c in containers {
+                for c in containers(dep) {
                     let image = c.image.as_deref().unwrap_or_default();
                     if image == "auto" {
                         continue; // the gateway injection template sets the proxy's image

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::images;
 use crate::load::load_file;
+use crate::pods::containers;
 use crate::resource::{Document, Resource};
 use crate::validate::{Finding, Rule, WRONG_ON_PURPOSE};
 
@@ -39,12 +40,7 @@ pub fn check(docs: &[Document]) -> Vec<Finding> {
             let Resource::Deployment(dep) = &doc.resource else {
                 continue;
             };
-            let containers = dep
-                .spec
-                .iter()
-                .flat_map(|s| s.template.spec.iter())
-                .flat_map(|p| p.containers.iter());
-            for c in containers {
+            for c in containers(dep) {
                 let image = c.image.as_deref().unwrap_or("");
                 if images::is_app_image(image) && !named.contains(image_name(image)) {
                     report(format!(

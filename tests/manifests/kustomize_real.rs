@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mesh_manifests::{Document, Resource, parse_str};
+use mesh_manifests::{Document, Resource, containers, parse_str};
 
 use crate::support::{findings, repo};
 
@@ -88,10 +88,7 @@ fn images(docs: &[Document]) -> BTreeSet<String> {
         })
         .flat_map(|dep| {
             let name = dep.metadata.name.clone().unwrap_or_default();
-            dep.spec
-                .iter()
-                .flat_map(|s| s.template.spec.iter())
-                .flat_map(|p| p.containers.iter())
+            containers(dep)
                 .map(move |c| format!("{name}={}", c.image.clone().unwrap_or_default()))
                 .collect::<Vec<_>>()
         })

@@ -15,6 +15,14 @@ const TEMPLATE_LABEL_RULE: &str = "oc get deployment recommendation-v3 -n tutori
 const POD_1_OF_1: &str = "recommendation-v3-7b9c5d8f6d-x2x4q   1/1   Running   0   41s";
 const POD_2_OF_2: &str = "recommendation-v3-5f7d9c8b7-abcde   2/2   Running   0   9s";
 
+/// The v3 pod starts 1/1 from a template labelled "false", then 2/2 once the label is fixed.
+fn first_1_of_1_then_2_of_2() -> String {
+    format!(
+        "{WHOAMI_OK}{TIME_API_IP}{TIME_API_ANSWERS}0!|oc get pods *version=v3*|{POD_1_OF_1}\n\
+         0|oc get pods *version=v3*|{POD_2_OF_2}\n0|{TEMPLATE_LABEL_RULE}|false\n"
+    )
+}
+
 fn label_patch(value: &str) -> String {
     format!(
         r#"oc patch deployment recommendation-v3 -n tutorial -p {{"spec":{{"template":{{"metadata":{{"labels":{{"sidecar.istio.io/inject":"{value}"}}}}}}}}}}"#
@@ -155,10 +163,7 @@ fn step_2_prints_enrolment_and_a_restart_when_the_template_asks_already() {
 #[test]
 fn step_2_with_fix_patches_then_sees_2_of_2() {
     let sandbox = Sandbox::new();
-    sandbox.scenario(&format!(
-        "{WHOAMI_OK}{TIME_API_IP}{TIME_API_ANSWERS}0!|oc get pods *version=v3*|{POD_1_OF_1}\n\
-         0|oc get pods *version=v3*|{POD_2_OF_2}\n0|{TEMPLATE_LABEL_RULE}|false\n"
-    ));
+    sandbox.scenario(&first_1_of_1_then_2_of_2());
     let run = sandbox.run("egress-lab.sh", &["--step", "2", "--fix"]);
     run.assert_code(0);
     let patch = label_patch("true");
@@ -190,10 +195,7 @@ fn step_2_with_fix_patches_then_sees_2_of_2() {
 #[test]
 fn step_2_without_sidecar_shows_the_blogs_1_of_1_and_the_fix() {
     let sandbox = Sandbox::new();
-    sandbox.scenario(&format!(
-        "{WHOAMI_OK}{TIME_API_IP}{TIME_API_ANSWERS}0!|oc get pods *version=v3*|{POD_1_OF_1}\n\
-         0|oc get pods *version=v3*|{POD_2_OF_2}\n0|{TEMPLATE_LABEL_RULE}|false\n"
-    ));
+    sandbox.scenario(&first_1_of_1_then_2_of_2());
     let run = sandbox.run(
         "egress-lab.sh",
         &["--step", "2", "--without-sidecar", "--fix"],
