@@ -17,7 +17,9 @@ Steps, each printed with its commands (a failing one stops with its fix):
      (needs rights to label namespaces);
   3. images: ImageStreams + BuildConfigs, then oc start-build of each image
      not built yet, from target/images/ (sh scripts/images.sh --stage-only
-     stages them; no registry account needed). IMAGE_PREFIX skips this;
+     stages them; no registry account needed), or with BUILD_FROM=source
+     from the committed sources (the cluster compiles: only oc needed here).
+     IMAGE_PREFIX skips this;
   4. the stand-in time API in namespace worldclock, outside the mesh (the
      egress lab's worldclockapi.com);
   5. customer, preference v1, recommendation v1 (and v2 with --with-v2), their
@@ -36,7 +38,7 @@ Environment: KUBECTL (oc, else kubectl), SMCP_NAME + CONTROL_PLANE_NAMESPACE
 (OSSM 2) or ISTIO_NAME (OSSM 3) instead of discovery, GATEWAY_URL (else the
 Route istio-ingressgateway: GATEWAY_ROUTE, GATEWAY_NAMESPACE), ROLLOUT_TIMEOUT
 (180s), LAB_TIMEOUT (60 s to wait for the first answer), REBUILD=1 (build the
-images again), WORLDCLOCK_NAMESPACE (worldclock), IMAGE_PREFIX + IMAGE_TAG
+images again), BUILD_FROM=source (container/Dockerfile in the cluster), WORLDCLOCK_NAMESPACE (worldclock), IMAGE_PREFIX + IMAGE_TAG
 (oc set image ... <container>=$IMAGE_PREFIX/<container>:$IMAGE_TAG instead of
 building, e.g. IMAGE_PREFIX=quay.io/you; default tag 0.1.0).
 EOF_USAGE

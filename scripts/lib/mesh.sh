@@ -90,20 +90,31 @@ ensure_namespace() {
     fi
 }
 
-# build_image NAME NAMESPACE: make the ImageStreamTag NAME:$IMAGE_TAG exist, building it from the folder
-# scripts/images.sh --stage-only stages (Containerfile + rootfs/) unless it is there already.
+# build_image NAME NAMESPACE: make the ImageStreamTag NAME:$IMAGE_TAG exist unless it is there already:
+# from the folder scripts/images.sh --stage-only stages (Containerfile + rootfs/), or with BUILD_FROM=source
+# from the repository's committed files (container/Dockerfile compiles in the cluster: only oc needed here).
 build_image() {
     show_cmd "$KUBE_NAME" get imagestreamtag "$1:$IMAGE_TAG" -n "$2"
     if [ "$DRY_RUN" != 1 ] && "$KUBE" get imagestreamtag "$1:$IMAGE_TAG" -n "$2" >/dev/null 2>&1; then
         info "built already (REBUILD=1 builds it again)"
         [ "${REBUILD:-0}" = 1 ] || return 0
     fi
+    if [ "${BUILD_FROM:-staged}" = source ]; then
+        kube patch buildconfig "$1" -n "$2" --type merge -p "$DOCKERFILE_FROM_SOURCE" ||
+            die "cannot point BuildConfig $1 at container/Dockerfile (error above)"
+        kube start-build "$1" --from-repo=. --follow --wait -n "$2" ||
+            die "the in-cluster build of $1 from source failed (its log is above)"
+        return 0
+    fi
     if [ "$DRY_RUN" != 1 ] && [ ! -f "$D_IMAGE_STAGE/$1/Containerfile" ]; then
-        die "$D_IMAGE_STAGE/$1 is not staged. Fix: sh scripts/images.sh --stage-only (builds the static binaries; no container engine needed), or IMAGE_PREFIX=<your registry> to pull from elsewhere."
+        die "$D_IMAGE_STAGE/$1 is not staged. Fix: sh scripts/images.sh --stage-only (builds the static binaries; no container engine needed), or BUILD_FROM=source (the cluster compiles; only oc needed), or IMAGE_PREFIX=<your registry>."
     fi
     kube start-build "$1" "--from-dir=$D_IMAGE_STAGE/$1" --follow --wait -n "$2" ||
         die "the in-cluster build of $1 failed (its log is above; again: oc start-build $1 --from-dir=$D_IMAGE_STAGE/$1 --follow -n $2)"
 }
+
+# The BuildConfigs build the staged folder's Containerfile; from source they build container/Dockerfile.
+DOCKERFILE_FROM_SOURCE='{"spec":{"strategy":{"dockerStrategy":{"dockerfilePath":"container/Dockerfile"}}}}'
 
 # pull_errors DEPLOYMENT APP VERSION: print "<pod> <reason>" for each container the kubelet cannot pull an
 # image for (state.waiting.reason ErrImagePull / ImagePullBackOff / InvalidImageName); nothing otherwise.

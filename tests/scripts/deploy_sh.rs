@@ -327,3 +327,40 @@ fn deploy_sh_rejects_an_unknown_mesh() {
         .assert_stderr_has("--mesh must be ossm2 or ossm3");
     assert!(sandbox.kube_calls().is_empty());
 }
+
+#[test]
+fn deploy_sh_builds_from_the_sources_when_only_oc_is_at_hand() {
+    // Arrange: nothing staged (no Rust toolchain here), nothing built yet.
+    let mut sandbox = Sandbox::new();
+    sandbox
+        .set("BUILD_FROM", "source")
+        .set("CARGO_TARGET_DIR", "/nonexistent-target");
+    sandbox.scenario(&format!(
+        "{WHOAMI_OK}{SMCP_FOUND}{}{}",
+        not_built("customer"),
+        healthy("tutorial")
+    ));
+    sandbox.answers(&[V1_BODY]);
+
+    // Act
+    let run = sandbox.run("deploy.sh", &[]);
+
+    // Assert
+    run.assert_code(0);
+    let calls = sandbox.kube_calls();
+    let i = calls
+        .iter()
+        .position(|c| c == "oc get imagestreamtag customer:0.1.0 -n tutorial")
+        .expect("customer's tag looked up");
+    assert_eq!(
+        &calls[i + 1..i + 3],
+        [
+            r#"oc patch buildconfig customer -n tutorial --type merge -p {"spec":{"strategy":{"dockerStrategy":{"dockerfilePath":"container/Dockerfile"}}}}"#,
+            "oc start-build customer --from-repo=. --follow --wait -n tutorial",
+        ],
+        "{}",
+        run.all()
+    );
+    // Tags the fake finds (the other images) are not built again.
+    assert_eq!(calls.iter().filter(|c| c.contains("start-build")).count(), 1);
+}
