@@ -430,7 +430,12 @@ step_2() {
         return
     fi
     if [ "$FIX_SIDECAR" = 1 ]; then
-        must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" -p "$(inject_patch true)" || return 1
+        if template_asks_for_sidecar "$N_V3_DEPLOYMENT"; then
+            # Asking again changes nothing; a new pod, now that the namespace is in the mesh, does.
+            must kube rollout restart "deployment/$N_V3_DEPLOYMENT" -n "$NAMESPACE" || return 1
+        else
+            must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" -p "$(inject_patch true)" || return 1
+        fi
         wait_rollout "$N_V3_DEPLOYMENT" recommendation v3 || return 1
         if check_sidecar "$N_V3_DEPLOYMENT" recommendation v3; then
             pass "step 2: $N_V3_DEPLOYMENT runs with its sidecar (2/2) after the fix"

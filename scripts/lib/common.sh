@@ -315,8 +315,7 @@ EOF
 # sidecar_fix DEPLOYMENT: the fix for a pod without sidecar. A template without the inject label gets it
 # (the pods restart 2/2); a template that asks already means the namespace is not (yet) in the mesh.
 sidecar_fix() {
-    asks=$("$KUBE" get deployment "$1" -n "$NAMESPACE" -o 'jsonpath={.spec.template.metadata.labels.sidecar\.istio\.io/inject}' 2>/dev/null) || asks=
-    if [ "$asks" != true ]; then
+    if ! template_asks_for_sidecar "$1"; then
         info "Fix: add the injection label; the pod restarts with 2/2:"
         info "  $KUBE_NAME patch deployment $1 -n $NAMESPACE -p '$(inject_patch true)'"
     else
@@ -325,6 +324,12 @@ sidecar_fix() {
         info "  OSSM 3: oc label namespace $NAMESPACE istio-injection=enabled"
         info "  then: $KUBE_NAME rollout restart deployment/$1 -n $NAMESPACE"
     fi
+}
+
+# template_asks_for_sidecar DEPLOYMENT: does its pod template carry the inject label "true"?
+template_asks_for_sidecar() {
+    asks=$("$KUBE" get deployment "$1" -n "$NAMESPACE" -o 'jsonpath={.spec.template.metadata.labels.sidecar\.istio\.io/inject}' 2>/dev/null) || asks=
+    [ "$asks" = true ]
 }
 
 # inject_patch true|false: the merge patch that sets the pod template's inject label.

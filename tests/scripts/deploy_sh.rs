@@ -362,5 +362,8 @@ fn deploy_sh_builds_from_the_sources_when_only_oc_is_at_hand() {
         run.all()
     );
     // Tags the fake finds (the other images) are not built again.
-    assert_eq!(calls.iter().filter(|c| c.contains("start-build")).count(), 1);
+    assert_eq!(
+        calls.iter().filter(|c| c.contains("start-build")).count(),
+        1
+    );
 }

@@ -176,7 +176,8 @@ fn step_2_with_fix_patches_then_sees_2_of_2() {
             HOST_ALIAS_PATCH,
             ROLLOUT_V3,
             PODS_V3,
-            TEMPLATE_LABEL,
+            TEMPLATE_LABEL, // which fix to print
+            TEMPLATE_LABEL, // which fix --fix applies
             &patch,
             ROLLOUT_V3,
             PODS_V3,
@@ -245,4 +246,36 @@ fn step_2_reports_an_image_pull_error_as_such() {
         )
     );
     assert!(!run.stdout().contains("not rolled out within"));
+}
+
+#[test]
+fn step_2_with_fix_restarts_the_pod_when_the_template_asks_already() {
+    // Arrange: labelled "true" yet 1/1 (the namespace joined the mesh after the pod started).
+    let sandbox = Sandbox::new();
+    sandbox.scenario(&format!(
+        "{WHOAMI_OK}{TIME_API_IP}{TIME_API_ANSWERS}0!|oc get pods *version=v3*|{POD_1_OF_1}\n\
+         0|oc get pods *version=v3*|{POD_2_OF_2}\n0|{TEMPLATE_LABEL_RULE}|true\n"
+    ));
+
+    // Act
+    let run = sandbox.run("egress-lab.sh", &["--step", "2", "--fix"]);
+
+    // Assert
+    run.assert_code(0);
+    let calls = sandbox.kube_calls();
+    assert!(
+        calls.contains(&"oc rollout restart deployment/recommendation-v3 -n tutorial".to_owned()),
+        "{calls:#?}"
+    );
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.contains(" patch ") && c.contains("labels"))
+    );
+    assert!(
+        run.verdicts()
+            .last()
+            .unwrap()
+            .starts_with(&format!("{PASS} step 2"))
+    );
 }
