@@ -23,6 +23,16 @@ fn first_1_of_1_then_2_of_2() -> String {
     )
 }
 
+/// Run `egress-lab.sh --step 2 FLAGS...` against a fake cluster answering RULES.
+fn step_2(rules: &str, flags: &[&str]) -> (Sandbox, Run) {
+    let sandbox = Sandbox::new();
+    sandbox.scenario(rules);
+    let mut args = vec!["--step", "2"];
+    args.extend_from_slice(flags);
+    let run = sandbox.run("egress-lab.sh", &args);
+    (sandbox, run)
+}
+
 fn label_patch(value: &str) -> String {
     format!(
         r#"oc patch deployment recommendation-v3 -n tutorial -p {{"spec":{{"template":{{"metadata":{{"labels":{{"sidecar.istio.io/inject":"{value}"}}}}}}}}}}"#
@@ -31,15 +41,14 @@ fn label_patch(value: &str) -> String {
 
 #[test]
 fn step_2_applies_v3_points_it_at_the_time_api_and_checks_sidecar_and_time() {
-    // Arrange: the previous pod of an earlier run is still Terminating (real `oc get pods` STATUS).
-    let sandbox = Sandbox::new();
-    sandbox.scenario(&format!(
-        "{WHOAMI_OK}{TIME_API_IP}{TIME_API_ANSWERS}0|oc get pods -n tutorial -l app=recommendation,version=v3 *|\
+    // Arrange and act: the previous pod of an earlier run is still Terminating (real `oc get pods` STATUS).
+    let (sandbox, run) = step_2(
+        &format!(
+            "{WHOAMI_OK}{TIME_API_IP}{TIME_API_ANSWERS}0|oc get pods -n tutorial -l app=recommendation,version=v3 *|\
          recommendation-v3-6d4f8b9c7-old11   2/2   Terminating   0   6m\\n{POD_2_OF_2}\n"
-    ));
-
-    // Act
-    let run = sandbox.run("egress-lab.sh", &["--step", "2"]);
+        ),
+        &[],
+    );
 
     // Assert
     run.assert_code(0)
@@ -75,15 +84,14 @@ fn step_2_applies_v3_points_it_at_the_time_api_and_checks_sidecar_and_time() {
 
 #[test]
 fn step_2_fails_before_the_lab_when_the_time_api_does_not_answer() {
-    // Arrange: curl inside the pod cannot connect; oc exec passes the command's exit status on.
-    let sandbox = Sandbox::new();
-    sandbox.scenario(&format!(
-        "{WHOAMI_OK}{TIME_API_IP}7|oc exec deployment/recommendation-v3 *|curl: (7) Failed to connect to worldclockapi.com port 80 after 2 ms: Couldn't connect to server\\ncommand terminated with exit code 7\n\
+    // Arrange and act: curl inside the pod cannot connect; oc exec passes the command's exit status on.
+    let (_, run) = step_2(
+        &format!(
+            "{WHOAMI_OK}{TIME_API_IP}7|oc exec deployment/recommendation-v3 *|curl: (7) Failed to connect to worldclockapi.com port 80 after 2 ms: Couldn't connect to server\\ncommand terminated with exit code 7\n\
          0|oc get pods *version=v3*|{POD_2_OF_2}\n"
-    ));
-
-    // Act
-    let run = sandbox.run("egress-lab.sh", &["--step", "2"]);
+        ),
+        &[],
+    );
 
     // Assert
     run.assert_code(1)
@@ -99,11 +107,12 @@ fn step_2_fails_before_the_lab_when_the_time_api_does_not_answer() {
 
 #[test]
 fn step_2_without_the_stand_in_says_how_to_deploy_it() {
-    let sandbox = Sandbox::new();
-    sandbox.scenario(&format!(
-        "{WHOAMI_OK}1|oc get service worldclock -n worldclock *|Error from server (NotFound): services \"worldclock\" not found\n"
-    ));
-    let run = sandbox.run("egress-lab.sh", &["--step", "2"]);
+    let (sandbox, run) = step_2(
+        &format!(
+            "{WHOAMI_OK}1|oc get service worldclock -n worldclock *|Error from server (NotFound): services \"worldclock\" not found\n"
+        ),
+        &[],
+    );
     run.assert_code(1)
         .assert_stdout_has("sh scripts/deploy.sh")
         .assert_stdout_has("WORLDCLOCK_NAMESPACE=none");
@@ -113,11 +122,12 @@ fn step_2_without_the_stand_in_says_how_to_deploy_it() {
 
 #[test]
 fn step_2_prints_the_exact_label_patch_when_the_template_does_not_ask_for_a_sidecar() {
-    let sandbox = Sandbox::new();
-    sandbox.scenario(&format!(
-        "{WHOAMI_OK}{TIME_API_IP}0|oc get pods *version=v3*|{POD_1_OF_1}\n0|{TEMPLATE_LABEL_RULE}|false\n"
-    ));
-    let run = sandbox.run("egress-lab.sh", &["--step", "2"]);
+    let (sandbox, run) = step_2(
+        &format!(
+            "{WHOAMI_OK}{TIME_API_IP}0|oc get pods *version=v3*|{POD_1_OF_1}\n0|{TEMPLATE_LABEL_RULE}|false\n"
+        ),
+        &[],
+    );
     run.assert_code(1).assert_stdout_has(PATCH_V3);
     let verdicts = run.verdicts();
     assert!(
@@ -143,14 +153,13 @@ fn step_2_prints_the_exact_label_patch_when_the_template_does_not_ask_for_a_side
 
 #[test]
 fn step_2_prints_enrolment_and_a_restart_when_the_template_asks_already() {
-    // Arrange: the label is there (as shipped), yet 1/1: the namespace was not in the mesh.
-    let sandbox = Sandbox::new();
-    sandbox.scenario(&format!(
-        "{WHOAMI_OK}{TIME_API_IP}0|oc get pods *version=v3*|{POD_1_OF_1}\n0|{TEMPLATE_LABEL_RULE}|true\n"
-    ));
-
-    // Act
-    let run = sandbox.run("egress-lab.sh", &["--step", "2"]);
+    // Arrange and act: the label is there (as shipped), yet 1/1: the namespace was not in the mesh.
+    let (_, run) = step_2(
+        &format!(
+            "{WHOAMI_OK}{TIME_API_IP}0|oc get pods *version=v3*|{POD_1_OF_1}\n0|{TEMPLATE_LABEL_RULE}|true\n"
+        ),
+        &[],
+    );
 
     // Assert
     run.assert_code(1)
@@ -162,9 +171,7 @@ fn step_2_prints_enrolment_and_a_restart_when_the_template_asks_already() {
 
 #[test]
 fn step_2_with_fix_patches_then_sees_2_of_2() {
-    let sandbox = Sandbox::new();
-    sandbox.scenario(&first_1_of_1_then_2_of_2());
-    let run = sandbox.run("egress-lab.sh", &["--step", "2", "--fix"]);
+    let (sandbox, run) = step_2(&first_1_of_1_then_2_of_2(), &["--fix"]);
     run.assert_code(0);
     let patch = label_patch("true");
     assert_calls(
@@ -226,15 +233,14 @@ fn step_2_without_sidecar_shows_the_blogs_1_of_1_and_the_fix() {
 
 #[test]
 fn step_2_reports_an_image_pull_error_as_such() {
-    // Arrange: the rollout never finishes because the kubelet cannot pull the image.
-    let sandbox = Sandbox::new();
-    sandbox.scenario(&format!(
-        "{WHOAMI_OK}{TIME_API_IP}1|oc rollout status deployment/recommendation-v3 *|error: timed out waiting for the condition\n\
+    // Arrange and act: the rollout never finishes because the kubelet cannot pull the image.
+    let (_, run) = step_2(
+        &format!(
+            "{WHOAMI_OK}{TIME_API_IP}1|oc rollout status deployment/recommendation-v3 *|error: timed out waiting for the condition\n\
          0|oc get pods -n tutorial -l app=recommendation,version=v3 -o jsonpath=*|recommendation-v3-7b9c5d8f6d-x2x4q ImagePullBackOff\n"
-    ));
-
-    // Act
-    let run = sandbox.run("egress-lab.sh", &["--step", "2"]);
+        ),
+        &[],
+    );
 
     // Assert
     run.assert_code(1)
@@ -250,15 +256,14 @@ fn step_2_reports_an_image_pull_error_as_such() {
 
 #[test]
 fn step_2_with_fix_restarts_the_pod_when_the_template_asks_already() {
-    // Arrange: labelled "true" yet 1/1 (the namespace joined the mesh after the pod started).
-    let sandbox = Sandbox::new();
-    sandbox.scenario(&format!(
-        "{WHOAMI_OK}{TIME_API_IP}{TIME_API_ANSWERS}0!|oc get pods *version=v3*|{POD_1_OF_1}\n\
+    // Arrange and act: labelled "true" yet 1/1 (the namespace joined the mesh after the pod started).
+    let (sandbox, run) = step_2(
+        &format!(
+            "{WHOAMI_OK}{TIME_API_IP}{TIME_API_ANSWERS}0!|oc get pods *version=v3*|{POD_1_OF_1}\n\
          0|oc get pods *version=v3*|{POD_2_OF_2}\n0|{TEMPLATE_LABEL_RULE}|true\n"
-    ));
-
-    // Act
-    let run = sandbox.run("egress-lab.sh", &["--step", "2", "--fix"]);
+        ),
+        &["--fix"],
+    );
 
     // Assert
     run.assert_code(0);
