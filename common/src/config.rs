@@ -1,4 +1,4 @@
-//! Configuration from the environment: the contract table of SPEC §1, parsed once at start.
+//! Configuration from the environment (the table is in the README and `docs/SERVICES.md`), parsed once at start.
 //!
 //! Services call [`Env::new`] with a lookup function (`|k| std::env::var(k).ok()` in `main`, a `HashMap` in
 //! tests) and read typed values; a value that does not parse is a [`ConfigError`] naming the variable and value.

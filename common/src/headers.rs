@@ -1,4 +1,4 @@
-//! Headers propagated downstream (SPEC §1): one list, one function that copies them.
+//! Headers propagated to the next hop (`docs/SERVICES.md`, "Headers propagated"): one list, one function that copies them.
 //!
 //! actix-web 4 speaks `http` 0.2 header types while reqwest speaks `http` 1, so values are copied as bytes.
 

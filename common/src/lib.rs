@@ -22,7 +22,7 @@ pub mod telemetry;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Content type of every body the services answer with (SPEC §1).
+/// Content type of every body the services answer with (`docs/SERVICES.md`).
 pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 
 /// Builds a `text/plain; charset=utf-8` response with `status` and `body`.

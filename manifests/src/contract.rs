@@ -1,4 +1,4 @@
-//! The configuration contract (SPEC §1): the environment variable names manifests may set.
+//! The configuration contract (the README's "Configuration (environment)"): the variable names manifests may set.
 
 /// Variables the services read. Manifests may set these and `OTEL_*`, nothing else.
 pub const ENV_NAMES: &[&str] = &[

@@ -1,4 +1,4 @@
-//! Every way the next hop can fail, each answered with the SPEC's exact body within a bounded time.
+//! Every way the next hop can fail, each answered with the exact body of `docs/SERVICES.md` within a bounded time.
 //!
 //! A fake recommendation on loopback misbehaves at the socket level; preference (DOWNSTREAM_TIMEOUT 500ms) and
 //! customer in front of it must answer 503 with the reason and the target, never hang, never pass a huge body on.

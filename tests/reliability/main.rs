@@ -1,4 +1,4 @@
-//! Reliability suite (issue 7): the services under sustained load, SIGTERM while busy, every way a downstream can
+//! Reliability suite (`docs/RELIABILITY.md`): the services under sustained load, SIGTERM while busy, every way a downstream can
 //! fail, hostile clients, and a property test of v3's time parser.
 //!
 //! Loopback only; every wait has a deadline, so a regression fails instead of hanging. Real processes come from
