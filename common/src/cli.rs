@@ -79,17 +79,14 @@ where
 
 /// [`main`] for a service whose `build` returns a bound [`Server`](crate::server::Server): serves it until
 /// SIGTERM/SIGINT, then drains.
-pub fn serve<C, Fut>(
+pub fn serve<C>(
     service: &'static str,
     help: &str,
     load: impl FnOnce(&Env<fn(&str) -> Option<String>>) -> Result<C, ConfigError>,
-    build: impl FnOnce(C) -> Fut,
-) -> ExitCode
-where
-    Fut: Future<Output = anyhow::Result<crate::server::Server>>,
-{
+    build: impl FnOnce(C) -> anyhow::Result<crate::server::Server>,
+) -> ExitCode {
     main(service, help, load, |config| async move {
-        build(config).await?.run_until_stopped().await?;
+        build(config)?.run_until_stopped().await?;
         Ok(())
     })
 }

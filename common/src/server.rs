@@ -17,7 +17,7 @@ use actix_web::{
 use crate::{config::ServerSettings, health, health::Readiness, metrics, shutdown, telemetry};
 
 /// How long an idle keep-alive connection stays open: longer than the clients' pool idle timeout
-/// ([`crate::downstream::POOL_IDLE_TIMEOUT`]), so a caller never reuses a connection we are closing.
+/// ([`crate::client::POOL_IDLE_TIMEOUT`]), so a caller never reuses a connection we are closing.
 pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(75);
 
 /// Largest request header section served (names, values and their separators); a bigger one is answered 431.
@@ -38,7 +38,10 @@ pub async fn limit_headers(
         .sum();
     if size > MAX_REQUEST_HEADERS {
         let reply = HttpResponse::build(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
-            .insert_header((actix_web::http::header::CONTENT_TYPE, crate::TEXT_PLAIN))
+            .insert_header((
+                actix_web::http::header::CONTENT_TYPE,
+                crate::reply::TEXT_PLAIN,
+            ))
             .body("request headers too large\n");
         return Ok(req.into_response(reply).map_into_right_body());
     }
@@ -71,6 +74,9 @@ impl Server {
         let prometheus = metrics::middleware(service)?;
         let ready = web::Data::new(readiness.clone());
         let server = HttpServer::new(move || {
+            // actix runs the last `.wrap` first, so a request passes, in order: `limit_headers` (a 431 before
+            // anything else sees oversized headers: not counted, not traced, not propagated), the Prometheus
+            // middleware (counts what gets through), `trace_request` (the request span), then the routes.
             App::new()
                 .wrap(from_fn(telemetry::trace_request))
                 .wrap(prometheus.clone())

@@ -100,10 +100,11 @@ where
         .with(otel)
 }
 
-/// Installs logging and (when configured) span export for the whole process. Call once, from `main`, before the
-/// async runtime starts: the OTLP exporter's blocking HTTP client must not be built inside it.
+/// Installs logging and (when configured) span export for the whole process. Call once, from `main`, after
+/// [`crate::boot::install_crypto_provider`] and before the async runtime starts: the OTLP exporter's blocking
+/// HTTP client needs the provider and must not be built inside the runtime.
 pub fn init(service: &'static str, format: LogFormat) -> anyhow::Result<TelemetryGuard> {
-    crate::downstream::install_crypto_provider();
+    crate::boot::install_crypto_provider();
     opentelemetry::global::set_text_map_propagator(propagator());
     let provider = if otlp_endpoint_configured() {
         Some(tracer_provider(service)?)

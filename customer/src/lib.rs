@@ -2,23 +2,26 @@
 //!
 //! Run it with `cargo run -p customer` (listens on $PORT, default 8080; calls $PREFERENCE_URL).
 //! Sets `baggage-user-agent` from the caller's `user-agent`: the routing labs match on it.
-//! Errors follow the tutorial's chain: 503 `customer => Error: <status> - <body>` when preference answers non-2xx,
-//! 503 `customer => <reason>: <url>` when it cannot be reached. The relay itself lives in
-//! [`tutorial_common::downstream`]; this crate says what is customer's own.
+//! Errors follow the tutorial's chain (`docs/SERVICES.md`): 503 `customer => Error: <status> - <body>` when
+//! preference answers non-2xx, 503 `customer => <reason>: <url>` when it cannot be reached.
 
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use tutorial_common::{
-    config::{ConfigError, Env},
-    downstream::{Relay, RelayConfig},
+    chain_error::ChainError,
+    config::{
+        ConfigError, DEFAULT_DOWNSTREAM_TIMEOUT, ENV_DOWNSTREAM_TIMEOUT, Env, ServerSettings,
+    },
+    next_hop::NextHop,
+    reply::text,
     server::Server,
 };
+use url::Url;
 
-pub const RELAY: Relay = Relay {
-    service: "customer",
-    next_url_var: "PREFERENCE_URL",
-    default_next_url: "http://preference:8080",
-    baggage_from_user_agent: true,
-};
-pub const SERVICE: &str = RELAY.service;
+pub const SERVICE: &str = "customer";
+pub const ENV_PREFERENCE_URL: &str = "PREFERENCE_URL";
+pub const DEFAULT_PREFERENCE_URL: &str = "http://preference:8080";
 
 pub const HELP: &str = "\
 customer: the Istio tutorial's customer service. GET / calls preference and answers
@@ -29,7 +32,11 @@ Environment:
   DOWNSTREAM_TIMEOUT   how long a call to preference may take (default 30s: the mesh's timeouts must show)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config(pub RelayConfig);
+pub struct Config {
+    pub server: ServerSettings,
+    pub preference_url: Url,
+    pub preference_timeout: Duration,
+}
 
 impl Config {
     pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Result<Self, ConfigError> {
@@ -37,16 +44,44 @@ impl Config {
     }
 
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        RELAY.config(env).map(Self)
+        Ok(Self {
+            server: env.server()?,
+            preference_url: env.url(ENV_PREFERENCE_URL, DEFAULT_PREFERENCE_URL)?,
+            preference_timeout: env.duration(ENV_DOWNSTREAM_TIMEOUT, DEFAULT_DOWNSTREAM_TIMEOUT)?,
+        })
     }
 }
 
-/// Builds the service, bound and ready to run: `.port()`, then `.run_until_stopped()`.
-pub struct Application;
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(index));
+}
 
-impl Application {
-    /// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
-    pub async fn build(config: Config) -> anyhow::Result<Server> {
-        RELAY.serve(config.0)
-    }
+/// `GET /`: preference's answer behind `customer => `.
+async fn index(
+    req: HttpRequest,
+    preference: web::Data<NextHop>,
+) -> Result<HttpResponse, ChainError> {
+    let body = preference.call(&req).await?;
+    Ok(text(StatusCode::OK, format!("{SERVICE} => {body}\n")))
+}
+
+/// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
+pub fn build(config: Config) -> anyhow::Result<Server> {
+    let url = config.preference_url.clone();
+    let preference = NextHop::new(
+        SERVICE,
+        config.preference_url,
+        config.preference_timeout,
+        true,
+    )?;
+    let preference = web::Data::new(preference);
+    let server = Server::bind(SERVICE, &config.server, move |cfg| {
+        cfg.app_data(preference.clone()).configure(routes);
+    })?;
+    tracing::info!(
+        "{SERVICE} listening on {}:{}, calling {url}",
+        config.server.bind_address,
+        server.port()
+    );
+    Ok(server)
 }

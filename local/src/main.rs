@@ -62,32 +62,26 @@ const LOOPBACK: [(&str, &str); 3] = [
 
 async fn start(args: Args) -> anyhow::Result<()> {
     let with = |extra: &[(&str, &str)]| overlay(&[&LOOPBACK[..], extra].concat());
-    let standin =
-        worldclock_standin::Application::build(worldclock_standin::Config::from_lookup(with(&[]))?)
-            .await?;
+    let standin = worldclock_standin::build(worldclock_standin::Config::from_lookup(with(&[]))?)?;
     let time_url = format!("http://127.0.0.1:{}/api/json/cet/now", standin.port());
     let time_url = std::env::var("WORLDCLOCK_URL").unwrap_or(time_url);
     let rec_host = format!("recommendation-{}-local", args.version);
-    let recommendation =
-        recommendation::Application::build(recommendation::Config::from_lookup(with(&[
-            ("HOSTNAME", &rec_host),
-            ("RECOMMENDATION_VERSION", &args.version),
-            ("WORLDCLOCK_URL", &time_url),
-        ]))?)
-        .await?;
+    let recommendation = recommendation::build(recommendation::Config::from_lookup(with(&[
+        ("HOSTNAME", &rec_host),
+        ("RECOMMENDATION_VERSION", &args.version),
+        ("WORLDCLOCK_URL", &time_url),
+    ]))?)?;
     let rec_url = format!("http://127.0.0.1:{}", recommendation.port());
-    let preference = preference::Application::build(preference::Config::from_lookup(with(&[
+    let preference = preference::build(preference::Config::from_lookup(with(&[
         ("HOSTNAME", "preference-v1-local"),
         ("RECOMMENDATION_URL", &rec_url),
-    ]))?)
-    .await?;
+    ]))?)?;
     let pref_url = format!("http://127.0.0.1:{}", preference.port());
-    let customer = customer::Application::build(customer::Config::from_lookup(with(&[
+    let customer = customer::build(customer::Config::from_lookup(with(&[
         ("HOSTNAME", "customer-local"),
         ("PREFERENCE_URL", &pref_url),
         ("PORT", &args.port),
-    ]))?)
-    .await?;
+    ]))?)?;
     println!(
         "\nlocal chain up: customer => preference => recommendation {}\n  curl http://localhost:{}\n  \
          recommendation: {rec_url} (GET /misbehave, GET /behave)\n  time API: {time_url}\n  Ctrl-C stops everything.\n",

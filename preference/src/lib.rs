@@ -2,23 +2,26 @@
 //!
 //! Run it with `cargo run -p preference` (listens on $PORT, default 8080; calls $RECOMMENDATION_URL).
 //! Forwards `baggage-user-agent` as customer set it.
-//! Errors follow the tutorial's chain: 503 `preference => Error: <status> - <body>` when recommendation answers non-2xx,
-//! 503 `preference => <reason>: <url>` when it cannot be reached. The relay itself lives in
-//! [`tutorial_common::downstream`]; this crate says what is preference's own.
+//! Errors follow the tutorial's chain (`docs/SERVICES.md`): 503 `preference => Error: <status> - <body>` when
+//! recommendation answers non-2xx, 503 `preference => <reason>: <url>` when it cannot be reached.
 
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use tutorial_common::{
-    config::{ConfigError, Env},
-    downstream::{Relay, RelayConfig},
+    chain_error::ChainError,
+    config::{
+        ConfigError, DEFAULT_DOWNSTREAM_TIMEOUT, ENV_DOWNSTREAM_TIMEOUT, Env, ServerSettings,
+    },
+    next_hop::NextHop,
+    reply::text,
     server::Server,
 };
+use url::Url;
 
-pub const RELAY: Relay = Relay {
-    service: "preference",
-    next_url_var: "RECOMMENDATION_URL",
-    default_next_url: "http://recommendation:8080",
-    baggage_from_user_agent: false,
-};
-pub const SERVICE: &str = RELAY.service;
+pub const SERVICE: &str = "preference";
+pub const ENV_RECOMMENDATION_URL: &str = "RECOMMENDATION_URL";
+pub const DEFAULT_RECOMMENDATION_URL: &str = "http://recommendation:8080";
 
 pub const HELP: &str = "\
 preference: the Istio tutorial's preference service. GET / calls recommendation and answers
@@ -29,7 +32,11 @@ Environment:
   DOWNSTREAM_TIMEOUT   how long a call to recommendation may take (default 30s: the mesh's timeouts must show)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config(pub RelayConfig);
+pub struct Config {
+    pub server: ServerSettings,
+    pub recommendation_url: Url,
+    pub recommendation_timeout: Duration,
+}
 
 impl Config {
     pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Result<Self, ConfigError> {
@@ -37,16 +44,40 @@ impl Config {
     }
 
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        RELAY.config(env).map(Self)
+        Ok(Self {
+            server: env.server()?,
+            recommendation_url: env.url(ENV_RECOMMENDATION_URL, DEFAULT_RECOMMENDATION_URL)?,
+            recommendation_timeout: env
+                .duration(ENV_DOWNSTREAM_TIMEOUT, DEFAULT_DOWNSTREAM_TIMEOUT)?,
+        })
     }
 }
 
-/// Builds the service, bound and ready to run: `.port()`, then `.run_until_stopped()`.
-pub struct Application;
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(index));
+}
 
-impl Application {
-    /// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
-    pub async fn build(config: Config) -> anyhow::Result<Server> {
-        RELAY.serve(config.0)
-    }
+/// `GET /`: recommendation's answer behind `preference => `; the propagated headers travel on as they came.
+async fn index(
+    req: HttpRequest,
+    recommendation: web::Data<NextHop>,
+) -> Result<HttpResponse, ChainError> {
+    let body = recommendation.call(&req).await?;
+    Ok(text(StatusCode::OK, format!("{SERVICE} => {body}\n")))
+}
+
+/// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
+pub fn build(config: Config) -> anyhow::Result<Server> {
+    let url = config.recommendation_url.clone();
+    let timeout = config.recommendation_timeout;
+    let recommendation = web::Data::new(NextHop::new(SERVICE, url.clone(), timeout, false)?);
+    let server = Server::bind(SERVICE, &config.server, move |cfg| {
+        cfg.app_data(recommendation.clone()).configure(routes);
+    })?;
+    tracing::info!(
+        "{SERVICE} listening on {}:{}, calling {url}",
+        config.server.bind_address,
+        server.port()
+    );
+    Ok(server)
 }

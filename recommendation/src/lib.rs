@@ -16,8 +16,8 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use tutorial_common::{
     chain_error::ChainError,
     config::{ConfigError, Env, ServerSettings},
+    reply::text,
     server::Server,
-    text,
 };
 use url::Url;
 
@@ -176,25 +176,21 @@ async fn behave(state: web::Data<Recommendation>) -> HttpResponse {
     )
 }
 
-/// Builds the service, bound and ready to run: `.port()`, then `.run_until_stopped()`.
-pub struct Application;
-
-impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Server> {
-        let state = web::Data::new(Recommendation::new(&config)?);
-        let server = Server::bind(SERVICE, &config.server, move |cfg| {
-            cfg.app_data(state.clone()).configure(routes);
-        })?;
-        let time = match config.version {
-            Version::V3 => format!(", time API at {}", config.worldclock_url),
-            _ => String::new(),
-        };
-        tracing::info!(
-            "recommendation {} listening on {}:{}{time}",
-            config.version,
-            config.server.bind_address,
-            server.port()
-        );
-        Ok(server)
-    }
+/// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
+pub fn build(config: Config) -> anyhow::Result<Server> {
+    let state = web::Data::new(Recommendation::new(&config)?);
+    let server = Server::bind(SERVICE, &config.server, move |cfg| {
+        cfg.app_data(state.clone()).configure(routes);
+    })?;
+    let time = match config.version {
+        Version::V3 => format!(", time API at {}", config.worldclock_url),
+        _ => String::new(),
+    };
+    tracing::info!(
+        "recommendation {} listening on {}:{}{time}",
+        config.version,
+        config.server.bind_address,
+        server.port()
+    );
+    Ok(server)
 }

@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use recommendation::{Application, Config, HELP, SERVICE};
+use recommendation::{Config, HELP, SERVICE, build};
 
 fn main() -> ExitCode {
-    tutorial_common::cli::serve(SERVICE, HELP, Config::from_env, Application::build)
+    tutorial_common::cli::serve(SERVICE, HELP, Config::from_env, build)
 }

@@ -152,7 +152,7 @@ pub async fn load(
     limit: Duration,
     stop: Arc<AtomicBool>,
 ) -> LoadReport {
-    tutorial_common::downstream::install_crypto_provider();
+    tutorial_common::boot::install_crypto_provider();
     let ok = Arc::new(AtomicU64::new(0));
     let non_2xx = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));

@@ -91,16 +91,12 @@ pub fn run(server: Server) -> Running {
 
 pub async fn spawn_standin(pairs: &[(&str, &str)]) -> Running {
     let config = worldclock_standin::Config::from_lookup(vars(pairs)).expect("stand-in config");
-    run(worldclock_standin::Application::build(config)
-        .await
-        .expect("stand-in starts"))
+    run(worldclock_standin::build(config).expect("stand-in starts"))
 }
 
 pub async fn spawn_recommendation(pairs: &[(&str, &str)]) -> Running {
     let config = recommendation::Config::from_lookup(vars(pairs)).expect("recommendation config");
-    run(recommendation::Application::build(config)
-        .await
-        .expect("recommendation starts"))
+    run(recommendation::build(config).expect("recommendation starts"))
 }
 
 pub async fn spawn_preference(recommendation_url: &str, pairs: &[(&str, &str)]) -> Running {
@@ -110,9 +106,7 @@ pub async fn spawn_preference(recommendation_url: &str, pairs: &[(&str, &str)]) 
     ];
     all.extend_from_slice(pairs);
     let config = preference::Config::from_lookup(vars(&all)).expect("preference config");
-    run(preference::Application::build(config)
-        .await
-        .expect("preference starts"))
+    run(preference::build(config).expect("preference starts"))
 }
 
 pub async fn spawn_customer(preference_url: &str, pairs: &[(&str, &str)]) -> Running {
@@ -122,9 +116,7 @@ pub async fn spawn_customer(preference_url: &str, pairs: &[(&str, &str)]) -> Run
     ];
     all.extend_from_slice(pairs);
     let config = customer::Config::from_lookup(vars(&all)).expect("customer config");
-    run(customer::Application::build(config)
-        .await
-        .expect("customer starts"))
+    run(customer::build(config).expect("customer starts"))
 }
 
 /// What differs between chains in tests. Every field has a working default.
@@ -210,7 +202,7 @@ pub async fn get(url: &str) -> (u16, String) {
 
 /// A plain client for tests (no proxy).
 pub fn reqwest_client() -> reqwest::Client {
-    tutorial_common::downstream::client(std::time::Duration::from_secs(30), None).expect("client")
+    tutorial_common::client::client(std::time::Duration::from_secs(30), None).expect("client")
 }
 
 /// A throwaway HTTP server on a free loopback port standing in for some service (a recorder, an OTLP

@@ -22,8 +22,8 @@ use serde::Deserialize;
 use serde_json::json;
 use tutorial_common::{
     config::{ConfigError, Env, ServerSettings, parse_duration},
+    reply::text,
     server::Server,
-    text,
 };
 
 pub const SERVICE: &str = "worldclock-standin";
@@ -324,27 +324,23 @@ async fn requests(state: web::Data<StandIn>) -> HttpResponse {
     )
 }
 
-/// Builds the stand-in, bound and ready to run: `.port()`, then `.run_until_stopped()`.
-pub struct Application;
-
-impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Server> {
-        let state = web::Data::new(StandIn {
-            now: config.now,
-            fault: Mutex::new(config.fault),
-            received: AtomicU64::new(0),
-        });
-        let server = Server::bind(SERVICE, &config.server, move |cfg| {
-            cfg.app_data(state.clone()).configure(routes);
-        })?;
-        tracing::info!(
-            "{SERVICE} listening on {}:{}, fault {}",
-            config.server.bind_address,
-            server.port(),
-            config.fault
-        );
-        Ok(server)
-    }
+/// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
+pub fn build(config: Config) -> anyhow::Result<Server> {
+    let state = web::Data::new(StandIn {
+        now: config.now,
+        fault: Mutex::new(config.fault),
+        received: AtomicU64::new(0),
+    });
+    let server = Server::bind(SERVICE, &config.server, move |cfg| {
+        cfg.app_data(state.clone()).configure(routes);
+    })?;
+    tracing::info!(
+        "{SERVICE} listening on {}:{}, fault {}",
+        config.server.bind_address,
+        server.port(),
+        config.fault
+    );
+    Ok(server)
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use worldclock_standin::{Application, Config, HELP, SERVICE};
+use worldclock_standin::{Config, HELP, SERVICE, build};
 
 fn main() -> ExitCode {
-    tutorial_common::cli::serve(SERVICE, HELP, Config::from_env, Application::build)
+    tutorial_common::cli::serve(SERVICE, HELP, Config::from_env, build)
 }
