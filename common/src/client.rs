@@ -45,7 +45,6 @@ pub fn client_for(url: &Url, timeout: Duration) -> anyhow::Result<reqwest::Clien
 }
 
 fn builder(timeout: Duration) -> reqwest::ClientBuilder {
-    crate::boot::install_crypto_provider();
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))

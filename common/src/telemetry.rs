@@ -104,7 +104,6 @@ where
 /// [`crate::boot::install_crypto_provider`] and before the async runtime starts: the OTLP exporter's blocking
 /// HTTP client needs the provider and must not be built inside the runtime.
 pub fn init(service: &'static str, format: LogFormat) -> anyhow::Result<TelemetryGuard> {
-    crate::boot::install_crypto_provider();
     opentelemetry::global::set_text_map_propagator(propagator());
     let provider = if otlp_endpoint_configured() {
         Some(tracer_provider(service)?)

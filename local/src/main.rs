@@ -98,7 +98,11 @@ async fn start(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[global_allocator]
+static GLOBAL: tutorial_common::boot::Allocator = tutorial_common::boot::ALLOCATOR;
+
 fn main() -> ExitCode {
+    tutorial_common::boot::install_crypto_provider();
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Some(args)) => args,
         Ok(None) => {

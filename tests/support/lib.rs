@@ -39,8 +39,9 @@ static TEST_LOGS: LazyLock<()> = LazyLock::new(|| {
     }
 });
 
-/// Logs are printed only with `TEST_LOG=1`.
+/// Logs are printed only with `TEST_LOG=1`. Also installs the crypto provider, as a binary's `main` does.
 pub fn init_test_logs() {
+    tutorial_common::boot::install_crypto_provider();
     LazyLock::force(&TEST_LOGS);
 }
 
@@ -202,6 +203,7 @@ pub async fn get(url: &str) -> (u16, String) {
 
 /// A plain client for tests (no proxy).
 pub fn reqwest_client() -> reqwest::Client {
+    tutorial_common::boot::install_crypto_provider();
     tutorial_common::client::client(std::time::Duration::from_secs(30), None).expect("client")
 }
 

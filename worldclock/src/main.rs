@@ -2,8 +2,14 @@
 
 use std::process::ExitCode;
 
+use tutorial_common::boot;
+
 use worldclock_standin::{Config, HELP, SERVICE, build};
 
+#[global_allocator]
+static GLOBAL: boot::Allocator = boot::ALLOCATOR;
+
 fn main() -> ExitCode {
+    boot::install_crypto_provider();
     tutorial_common::cli::serve(SERVICE, HELP, Config::from_env, build)
 }
