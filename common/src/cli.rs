@@ -9,32 +9,29 @@ use std::{
 };
 
 use crate::{
-    config::{ConfigError, DEFAULT_PORT, ENV_PORT, Env},
+    config::{ConfigError, Env},
     telemetry::{self, LogFormat},
+    vars,
 };
 
 /// Exit status for a configuration the service cannot start with (BSD `EX_USAGE`).
 pub const EXIT_CONFIG: u8 = 64;
 
-/// Environment variables every service reads; appended to each service's `--help`.
-pub const COMMON_HELP: &str = "\
-  PORT                 port to listen on (default 8080)
-  HOSTNAME             name shown in bodies, the pod name in Kubernetes (default unknown)
-  WORKERS              HTTP worker threads (default 1)
-  SHUTDOWN_TIMEOUT     how long in-flight requests may take to finish after SIGTERM (default 10s)
-  LOG_FORMAT           text or json (default text); RUST_LOG filters (default info,actix_server=warn)
-  OTEL_EXPORTER_OTLP_ENDPOINT  export spans by OTLP/HTTP protobuf (default: no export); other OTEL_* apply
+/// A service's `--help`: `about` (what it does), the variables it reads from [`vars`], the options.
+pub fn help(service: &str, about: &str) -> String {
+    format!(
+        "{about}\n\nEnvironment:\n{}\nOptions:\n  \
+         --help          this text\n  \
+         --healthcheck   GET http://127.0.0.1:$PORT/health/ready; exit 0 when it answers 200 (container healthchecks)\n",
+        vars::help(service)
+    )
+}
 
-Options:
-  --help          this text
-  --healthcheck   GET http://127.0.0.1:$PORT/health/ready; exit 0 when it answers 200 (container healthchecks)
-";
-
-/// Runs a service binary. `help` describes the service and its own variables; `load` reads its config; `run`
-/// serves until stopped.
+/// Runs a service binary. `about` says what the service does (the first lines of its `--help`); `load` reads
+/// its config; `run` serves until stopped.
 pub fn main<C, Fut>(
     service: &'static str,
-    help: &str,
+    about: &str,
     load: impl FnOnce(&Env<fn(&str) -> Option<String>>) -> Result<C, ConfigError>,
     run: impl FnOnce(C) -> Fut,
 ) -> ExitCode
@@ -45,7 +42,7 @@ where
     match std::env::args().nth(1).as_deref() {
         None => {}
         Some("--help" | "-h") => {
-            print!("{help}\n{COMMON_HELP}");
+            print!("{}", help(service, about));
             return ExitCode::SUCCESS;
         }
         Some("--healthcheck") => return healthcheck(&env),
@@ -81,11 +78,11 @@ where
 /// SIGTERM/SIGINT, then drains.
 pub fn serve<C>(
     service: &'static str,
-    help: &str,
+    about: &str,
     load: impl FnOnce(&Env<fn(&str) -> Option<String>>) -> Result<C, ConfigError>,
     build: impl FnOnce(C) -> anyhow::Result<crate::server::Server>,
 ) -> ExitCode {
-    main(service, help, load, |config| async move {
+    main(service, about, load, |config| async move {
         build(config)?.run_until_stopped().await?;
         Ok(())
     })
@@ -93,7 +90,7 @@ pub fn serve<C>(
 
 /// `--healthcheck`: a plain HTTP/1.0 request to our own readiness endpoint, no runtime, no TLS.
 fn healthcheck<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> ExitCode {
-    let port = match env.number(ENV_PORT, DEFAULT_PORT, "port") {
+    let port = match env.number(&vars::PORT, "port") {
         Ok(p) => p,
         Err(e) => {
             eprintln!("healthcheck: {e}");

@@ -4,7 +4,7 @@
 //! (a module uses only the ones above it; `docs/ARCHITECTURE.md` draws it):
 //!
 //! - [`boot`]: what a binary's `main` installs first (allocator, crypto provider);
-//! - [`config`]: the environment, read into typed values;
+//! - [`vars`]: the one table of environment variables; [`config`] reads them into typed values;
 //! - [`reply`]: the plain-text response every body is; [`headers`]: what is propagated to the next hop;
 //! - [`client`]: the HTTP client (timeouts, failure description, body cap);
 //! - [`chain_error`]: the tutorial's error-chain bodies; [`metrics`]; [`health`]; [`telemetry`] (logs, spans,
@@ -25,3 +25,4 @@ pub mod reply;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod vars;

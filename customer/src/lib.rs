@@ -10,26 +10,20 @@ use std::time::Duration;
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use tutorial_common::{
     chain_error::ChainError,
-    config::{
-        ConfigError, DEFAULT_DOWNSTREAM_TIMEOUT, ENV_DOWNSTREAM_TIMEOUT, Env, ServerSettings,
-    },
+    config::{ConfigError, Env, ServerSettings},
     next_hop::NextHop,
     reply::text,
     server::Server,
+    vars,
 };
 use url::Url;
 
 pub const SERVICE: &str = "customer";
-pub const ENV_PREFERENCE_URL: &str = "PREFERENCE_URL";
-pub const DEFAULT_PREFERENCE_URL: &str = "http://preference:8080";
 
-pub const HELP: &str = "\
+/// The first lines of `customer --help`; the variables follow from `tutorial_common::vars`.
+pub const ABOUT: &str = "\
 customer: the Istio tutorial's customer service. GET / calls preference and answers
-'customer => <preference body>'.
-
-Environment:
-  PREFERENCE_URL      preference to call (default http://preference:8080)
-  DOWNSTREAM_TIMEOUT   how long a call to preference may take (default 30s: the mesh's timeouts must show)";
+'customer => <preference body>'.";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -46,8 +40,8 @@ impl Config {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             server: env.server()?,
-            preference_url: env.url(ENV_PREFERENCE_URL, DEFAULT_PREFERENCE_URL)?,
-            preference_timeout: env.duration(ENV_DOWNSTREAM_TIMEOUT, DEFAULT_DOWNSTREAM_TIMEOUT)?,
+            preference_url: env.url(&vars::PREFERENCE_URL)?,
+            preference_timeout: env.duration(&vars::DOWNSTREAM_TIMEOUT)?,
         })
     }
 }

@@ -10,26 +10,20 @@ use std::time::Duration;
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use tutorial_common::{
     chain_error::ChainError,
-    config::{
-        ConfigError, DEFAULT_DOWNSTREAM_TIMEOUT, ENV_DOWNSTREAM_TIMEOUT, Env, ServerSettings,
-    },
+    config::{ConfigError, Env, ServerSettings},
     next_hop::NextHop,
     reply::text,
     server::Server,
+    vars,
 };
 use url::Url;
 
 pub const SERVICE: &str = "preference";
-pub const ENV_RECOMMENDATION_URL: &str = "RECOMMENDATION_URL";
-pub const DEFAULT_RECOMMENDATION_URL: &str = "http://recommendation:8080";
 
-pub const HELP: &str = "\
+/// The first lines of `preference --help`; the variables follow from `tutorial_common::vars`.
+pub const ABOUT: &str = "\
 preference: the Istio tutorial's preference service. GET / calls recommendation and answers
-'preference => <recommendation body>'.
-
-Environment:
-  RECOMMENDATION_URL    recommendation to call (default http://recommendation:8080)
-  DOWNSTREAM_TIMEOUT   how long a call to recommendation may take (default 30s: the mesh's timeouts must show)";
+'preference => <recommendation body>'.";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -46,9 +40,8 @@ impl Config {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             server: env.server()?,
-            recommendation_url: env.url(ENV_RECOMMENDATION_URL, DEFAULT_RECOMMENDATION_URL)?,
-            recommendation_timeout: env
-                .duration(ENV_DOWNSTREAM_TIMEOUT, DEFAULT_DOWNSTREAM_TIMEOUT)?,
+            recommendation_url: env.url(&vars::RECOMMENDATION_URL)?,
+            recommendation_timeout: env.duration(&vars::DOWNSTREAM_TIMEOUT)?,
         })
     }
 }

@@ -24,23 +24,19 @@ use tutorial_common::{
     config::{ConfigError, Env, ServerSettings, parse_duration},
     reply::text,
     server::Server,
+    vars,
 };
 
 pub const SERVICE: &str = "worldclock-standin";
-pub const ENV_STANDIN_NOW: &str = "STANDIN_NOW";
-pub const ENV_STANDIN_FAULT: &str = "STANDIN_FAULT";
 pub const DEFAULT_SLOW_DELAY: Duration = Duration::from_secs(10);
 
-pub const HELP: &str = "\
+/// The first lines of `worldclock-standin --help`; the variables follow from `tutorial_common::vars`.
+pub const ABOUT: &str = "\
 worldclock-standin: a local stand-in for the lab's time API.
   GET /api/json/cet/now                 worldclockapi.com's answer (currentDateTime)
   GET /api/timezone/<area>/<city>       worldtimeapi.org's answer (datetime)
   POST /_standin/fault?mode=M&delay=D   switch faults at run time; GET /_standin/fault shows the current one
-  GET /_standin/requests                how many time requests arrived (counted before any delay)
-
-Environment:
-  STANDIN_NOW     freeze the clock, e.g. 2020-04-06T18:31+02:00 (default: the real time, CET/CEST)
-  STANDIN_FAULT   none, slow[:<duration>], error, malformed, missing-field or bad-time (default none)";
+  GET /_standin/requests                how many time requests arrived (counted before any delay)";
 
 /// What the stand-in does instead of answering normally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -132,15 +128,14 @@ impl Config {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             server: env.server()?,
-            now: env.parse(ENV_STANDIN_NOW, None, |v| {
+            now: env.optional(&vars::STANDIN_NOW, |v| {
                 DateTime::parse_from_rfc3339(v)
                     .or_else(|_| DateTime::parse_from_str(v, "%Y-%m-%dT%H:%M%:z"))
-                    .map(Some)
                     .map_err(|e| {
                         format!("is not a valid time ({e}); use e.g. 2020-04-06T18:31+02:00")
                     })
             })?,
-            fault: env.parse(ENV_STANDIN_FAULT, Fault::None, Fault::parse)?,
+            fault: env.parse(&vars::STANDIN_FAULT, Fault::parse)?,
         })
     }
 }
