@@ -107,6 +107,16 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 }
 
+/// A lookup that answers from `pairs` (the last pair naming a variable wins), then from `base`: one service's
+/// environment in the in-process chain and the tests (`base` is `|_| None` there, or the process environment).
+pub fn overlay<B>(pairs: Vec<(String, String)>, base: B) -> impl Fn(&str) -> Option<String> + use<B>
+where
+    B: Fn(&str) -> Option<String>,
+{
+    let map: std::collections::HashMap<String, String> = pairs.into_iter().collect();
+    move |k: &str| map.get(k).cloned().or_else(|| base(k))
+}
+
 /// Where and how a service listens. `port: 0` asks the OS for a free port (tests).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerSettings {

@@ -3,7 +3,7 @@
 //! [`Server::bind`] binds (port 0 picks a free port, for tests) and [`Server::run_until_stopped`] only awaits, so
 //! `main`, the local runner and the black-box tests start services the same way.
 
-use std::net::TcpListener;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 
 use actix_web::{
     App, HttpResponse, HttpServer,
@@ -50,6 +50,7 @@ pub async fn limit_headers(
 
 pub struct Server {
     service: &'static str,
+    address: IpAddr,
     port: u16,
     server: actix_web::dev::Server,
     readiness: Readiness,
@@ -93,6 +94,7 @@ impl Server {
         .run();
         Ok(Self {
             service,
+            address: settings.bind_address,
             port,
             server,
             readiness,
@@ -109,6 +111,23 @@ impl Server {
         self.server.handle()
     }
 
+    /// Serves on a task of the current runtime until `stop` resolves or [`Running::stop`] is called: how the
+    /// in-process chain and the tests run a service next to others.
+    pub fn spawn(self, stop: impl Future<Output = &'static str> + Send + 'static) -> Running {
+        let host = match self.address {
+            a if a.is_unspecified() => Ipv4Addr::LOCALHOST.into(),
+            a => a,
+        };
+        let port = self.port;
+        let handle = self.handle();
+        Running {
+            port,
+            url: format!("http://{}", SocketAddr::new(host, port)),
+            handle,
+            task: tokio::spawn(self.run_until(stop)),
+        }
+    }
+
     /// Serves until SIGTERM/SIGINT, then drains gracefully.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.run_until(shutdown::signal()).await
@@ -120,5 +139,35 @@ impl Server {
         stop: impl Future<Output = &'static str> + Send + 'static,
     ) -> std::io::Result<()> {
         shutdown::run_until(self.service, self.server, self.readiness, stop).await
+    }
+}
+
+/// A [`Server`] serving on a task: its port, the URL to call it on, and how to stop it.
+pub struct Running {
+    pub port: u16,
+    /// `http://<address>:<port>`, loopback when bound to all addresses.
+    pub url: String,
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops the server (letting in-flight requests finish when `graceful`) and waits until it has stopped.
+    pub async fn stop(self, graceful: bool) {
+        self.handle.stop(graceful).await;
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops by itself (its stop future resolved), with how it ended.
+    pub async fn stopped(self) -> std::io::Result<()> {
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clients_drop_idle_connections_before_the_server_does() {
+        assert!(crate::client::POOL_IDLE_TIMEOUT < super::KEEP_ALIVE);
     }
 }

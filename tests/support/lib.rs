@@ -8,10 +8,13 @@
 
 pub mod process;
 
-use std::{collections::HashMap, sync::LazyLock};
+use std::sync::LazyLock;
 
-use actix_web::dev::ServerHandle;
-use tutorial_common::server::Server;
+pub use local_chain::Chain;
+use tutorial_common::{
+    config::overlay,
+    server::{Running, Server},
+};
 
 /// Host names the in-process services show in their bodies.
 pub const CUSTOMER_HOST: &str = "customer-test";
@@ -45,49 +48,25 @@ pub fn init_test_logs() {
     LazyLock::force(&TEST_LOGS);
 }
 
-/// Environment for one service: the pairs given plus loopback, port 0, one worker.
+/// Environment for one service: the pairs given plus loopback, port 0, one worker; nothing from the process.
 pub fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-    let mut map: HashMap<String, String> = [
+    let loopback = [
         ("PORT", "0"),
         ("BIND_ADDRESS", "127.0.0.1"),
         ("WORKERS", "1"),
-    ]
-    .iter()
-    .chain(pairs)
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    map.retain(|_, v| !v.is_empty());
-    move |k: &str| map.get(k).cloned()
-}
-
-/// A service running in this process.
-pub struct Running {
-    pub port: u16,
-    pub url: String,
-    pub handle: ServerHandle,
-    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Running {
-    /// Stops the service (gracefully when `graceful`) and waits until it has stopped.
-    pub async fn stop(self, graceful: bool) {
-        self.handle.stop(graceful).await;
-        let _ = self.task.await;
-    }
+    ];
+    let pairs: Vec<(String, String)> = loopback
+        .iter()
+        .chain(pairs)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    overlay(pairs, |_| None)
 }
 
 /// Runs a built server on the test's runtime until stopped or the test ends.
 pub fn run(server: Server) -> Running {
     init_test_logs();
-    let port = server.port();
-    let handle = server.handle();
-    let task = tokio::spawn(server.run_until(std::future::pending()));
-    Running {
-        port,
-        url: format!("http://127.0.0.1:{port}"),
-        handle,
-        task,
-    }
+    server.spawn(std::future::pending())
 }
 
 pub async fn spawn_standin(pairs: &[(&str, &str)]) -> Running {
@@ -153,41 +132,34 @@ impl ChainOptions {
     }
 }
 
-/// customer → preference → recommendation → stand-in time API, all on loopback.
-pub struct Chain {
-    pub customer: Running,
-    pub preference: Running,
-    pub recommendation: Running,
-    pub standin: Running,
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
-impl Chain {
-    /// customer's URL: what a user curls.
-    pub fn url(&self) -> &str {
-        &self.customer.url
-    }
-}
-
+/// customer → preference → recommendation → stand-in time API, all on loopback: the in-process chain
+/// (`local_chain::start`) with the tests' host names, a frozen clock and nothing from the process environment.
 pub async fn spawn_chain(options: ChainOptions) -> Chain {
+    init_test_logs();
     let mut standin_env = vec![("STANDIN_NOW", STANDIN_NOW)];
     standin_env.extend(options.standin_env.iter().copied());
-    let standin = spawn_standin(&standin_env).await;
-    let time_url = format!("{}{}", standin.url, options.time_path);
-    let mut rec_env = vec![
-        ("HOSTNAME", RECOMMENDATION_HOST),
-        ("RECOMMENDATION_VERSION", options.version),
-        ("WORLDCLOCK_URL", time_url.as_str()),
-    ];
-    rec_env.extend(options.recommendation_env.iter().copied());
-    let recommendation = spawn_recommendation(&rec_env).await;
-    let preference = spawn_preference(&recommendation.url, &[]).await;
-    let customer = spawn_customer(&preference.url, &[]).await;
-    Chain {
-        customer,
-        preference,
-        recommendation,
-        standin,
-    }
+    let mut recommendation_env = vec![("HOSTNAME", RECOMMENDATION_HOST)];
+    recommendation_env.extend(options.recommendation_env.iter().copied());
+    local_chain::start(local_chain::Options {
+        version: options.version.into(),
+        time_path: options.time_path.into(),
+        customer_env: owned(&[("HOSTNAME", CUSTOMER_HOST)]),
+        preference_env: owned(&[("HOSTNAME", PREFERENCE_HOST)]),
+        recommendation_env: owned(&recommendation_env),
+        standin_env: owned(&standin_env),
+        inherit_env: false,
+        stop_on_signal: false,
+        ..local_chain::Options::default()
+    })
+    .await
+    .expect("the chain starts")
 }
 
 /// GET `url` and return status and body.
