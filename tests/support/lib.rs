@@ -1,14 +1,19 @@
 //! Test support: start the services in this process on ephemeral loopback ports, wired to each other, with the
-//! stand-in time API in place of the external host (zero2prod's `spawn_app`).
+//! stand-in time API in place of the external host (zero2prod's `spawn_app`); [`process`] starts them as
+//! processes. The helpers every suite shares live here once: [`repo_root`], [`closed_loopback_url`], bounded
+//! waits ([`wait`]), raw HTTP parsing ([`http`]) and an OTLP receiver ([`otlp`]).
 //!
 //! ```ignore
 //! let chain = spawn_chain(ChainOptions::default()).await;
 //! let body = reqwest::get(&chain.customer).await?.text().await?;
 //! ```
 
+pub mod http;
+pub mod otlp;
 pub mod process;
+pub mod wait;
 
-use std::sync::LazyLock;
+use std::{path::PathBuf, sync::LazyLock};
 
 pub use local_chain::Chain;
 use tutorial_common::{
@@ -193,4 +198,19 @@ pub fn serve_on_loopback(
     let url = format!("http://{}", server.addrs()[0]);
     tokio::spawn(server.run());
     url
+}
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository root")
+        .to_path_buf()
+}
+
+/// `http://127.0.0.1:<port>` where nothing listens any more: a loopback port bound and released, so a
+/// connection to it is refused.
+pub fn closed_loopback_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    format!("http://{}", listener.local_addr().expect("bound address"))
 }
