@@ -22,7 +22,7 @@ fn every_service_starts_from_an_empty_environment_with_the_tables_defaults() {
     assert_eq!(recommendation.version, recommendation::Version::V1);
     assert_eq!(recommendation.worldclock_timeout, Duration::from_secs(5));
     assert_eq!(recommendation.worldclock_proxy, None);
-    assert_eq!(standin.fault, worldclock_standin::Fault::None);
+    assert_eq!(standin.fault, worldclock_standin::fault::Fault::None);
     for server in [&customer.server, &recommendation.server, &standin.server] {
         assert_eq!(server.port, 8080);
         assert_eq!(server.bind_address.to_string(), "0.0.0.0");
