@@ -2,7 +2,7 @@
 //! how much of a body is read. It knows nothing of the chain; [`crate::next_hop`] and recommendation's time
 //! lookup build on it.
 //!
-//! One pooled client per destination and process. The chain's own hops never go through a proxy (`HTTP_PROXY`
+//! One pooled client per destination and process. Calls to the chain's next hop never go through a proxy (`HTTP_PROXY`
 //! is ignored): in the mesh the sidecar captures traffic, and on a laptop a corporate proxy must not see
 //! `localhost` calls. Building a client needs the crypto provider (`crate::boot::install_crypto_provider`).
 

@@ -35,7 +35,7 @@ pub const PROPAGATED_HEADERS: &[&str] = &[
     "x-ot-span-context",
 ];
 
-/// The headers to send downstream for `incoming`.
+/// The headers to send to the next hop for `incoming`.
 ///
 /// With `baggage_from_user_agent` (customer), `baggage-user-agent` is set from the incoming `user-agent`
 /// instead of being copied. Values that are not valid header values are dropped, never altered.

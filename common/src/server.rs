@@ -26,7 +26,7 @@ pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(75);
 pub const MAX_REQUEST_HEADERS: usize = 32 * 1024;
 
 /// Middleware: 431 for a request whose headers exceed [`MAX_REQUEST_HEADERS`], before anything else sees them
-/// (so oversized values are neither propagated downstream nor recorded in spans).
+/// (so oversized values are neither propagated to the next hop nor recorded in spans).
 pub async fn limit_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,

@@ -84,8 +84,8 @@ where
         // Unset or unusable: our lines, without actix's worker start/stop chatter.
         EnvFilter::new(vars::RUST_LOG.default.unwrap_or_default())
     });
-    // Colour codes only for a person at a terminal: not in `kubectl logs`, files or pipes (and they cost ~4 % of
-    // the chain's throughput, docs/BENCHMARKS.md). NO_COLOR turns them off at a terminal too.
+    // Colour codes only for a person at a terminal: not in `kubectl logs`, files or pipes (they cost throughput,
+    // docs/BENCHMARKS.md). NO_COLOR turns them off at a terminal too.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
         && std::env::var_os("NO_COLOR").is_none();
     let fmt = tracing_subscriber::fmt::layer()

@@ -29,7 +29,7 @@ enum Fault {
     HugeError,
 }
 
-/// A fake downstream on a free loopback port behaving as `fault` on every connection; its URL.
+/// A fake next hop on a free loopback port behaving as `fault` on every connection; its URL.
 async fn fake(fault: Fault) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
