@@ -1,6 +1,6 @@
 //! The HTTP client every outgoing call uses: how it is built, its timeouts, how a failed call is described, and
-//! how much of a body is read. It knows nothing of the chain; [`crate::next_hop`] and recommendation's time
-//! lookup build on it.
+//! how much of a body is read. It knows nothing of the chain: the next-hop call and recommendation's time lookup
+//! build on it.
 //!
 //! One pooled client per destination and process. Calls to the chain's next hop never go through a proxy (`HTTP_PROXY`
 //! is ignored): in the mesh the sidecar captures traffic, and on a laptop a corporate proxy must not see

@@ -1,9 +1,9 @@
 //! The one table of environment variables: who reads each, its default, what it means.
 //!
-//! Everything else comes from [`VARS`]: [`crate::config::Env`] parses a variable and falls back to its default
-//! from here, each binary's `--help` lists [`help`] for it, the README's configuration table is [`readme_table`]
-//! (a test keeps them equal), and the manifest validator's contract (`manifests/src/contract.rs`) allows exactly
-//! the variables the three services read.
+//! Everything else comes from [`VARS`]: `config::Env` parses a variable and falls back to its default from
+//! here, each binary's `--help` lists [`help`] for it, the README's configuration table is [`readme_table`] (a
+//! test keeps them equal), and the manifest validator's contract (`manifests/src/contract.rs`) allows exactly the
+//! variables the three services read.
 
 /// One environment variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
