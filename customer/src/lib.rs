@@ -1,6 +1,6 @@
 //! The tutorial's customer: `GET /` calls preference and answers `customer => <preference's body>`.
 //!
-//! Run it with `cargo run -p customer` (listens on $PORT, default 8080; calls $PREFERENCE_URL).
+//! Run it with `cargo run -p customer` (listens on $PORT; calls $PREFERENCE_URL).
 //! Sets `baggage-user-agent` from the caller's `user-agent`: the routing labs match on it.
 //! Errors follow the tutorial's chain (`docs/SERVICES.md`): 503 `customer => Error: <status> - <body>` when
 //! preference answers non-2xx, 503 `customer => <reason>: <url>` when it cannot be reached.

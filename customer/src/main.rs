@@ -1,4 +1,4 @@
-//! `cargo run -p customer`: the tutorial's customer on $PORT (default 8080). `customer --help` lists its settings.
+//! `cargo run -p customer`: the tutorial's customer on $PORT. `customer --help` lists its settings.
 
 use std::process::ExitCode;
 

@@ -9,6 +9,9 @@ use tutorial_common::{
     telemetry::{self, LogFormat},
 };
 
+/// customer's port unless `--port` says otherwise: the URL the README curls.
+const DEFAULT_PORT: &str = "8080";
+
 fn help() -> String {
     let passed: Vec<&str> = tutorial_common::vars::VARS
         .iter()
@@ -21,7 +24,7 @@ local-chain: the tutorial's chain on this machine, no cluster, no containers.
 
 Usage: cargo run -p local-chain -- [--port PORT] [--version v1|v2|v3]
 
-  --port PORT        customer's port on 127.0.0.1 (default 8080)
+  --port PORT        customer's port on 127.0.0.1 (default {DEFAULT_PORT})
   --version VERSION  recommendation's version (default v1; v3 asks the stand-in time API)
   --help             this text
 
@@ -39,7 +42,7 @@ struct Args {
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut parsed = Args {
-        port: "8080".into(),
+        port: DEFAULT_PORT.into(),
         version: "v1".into(),
     };
     while let Some(arg) = args.next() {

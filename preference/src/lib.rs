@@ -1,6 +1,6 @@
 //! The tutorial's preference: `GET /` calls recommendation and answers `preference => <recommendation's body>`.
 //!
-//! Run it with `cargo run -p preference` (listens on $PORT, default 8080; calls $RECOMMENDATION_URL).
+//! Run it with `cargo run -p preference` (listens on $PORT; calls $RECOMMENDATION_URL).
 //! Forwards `baggage-user-agent` as customer set it.
 //! Errors follow the tutorial's chain (`docs/SERVICES.md`): 503 `preference => Error: <status> - <body>` when
 //! recommendation answers non-2xx, 503 `preference => <reason>: <url>` when it cannot be reached.

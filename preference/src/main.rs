@@ -1,4 +1,4 @@
-//! `cargo run -p preference`: the tutorial's preference on $PORT (default 8080). `preference --help` lists its settings.
+//! `cargo run -p preference`: the tutorial's preference on $PORT. `preference --help` lists its settings.
 
 use std::process::ExitCode;
 

@@ -1,5 +1,5 @@
-//! `RECOMMENDATION_VERSION=v1 cargo run -p recommendation`: the tutorial's recommendation on $PORT (default
-//! 8080). `recommendation --help` lists its settings.
+//! `RECOMMENDATION_VERSION=v1 cargo run -p recommendation`: the tutorial's recommendation on $PORT.
+//! `recommendation --help` lists its settings.
 
 use std::process::ExitCode;
 

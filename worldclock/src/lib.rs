@@ -3,7 +3,7 @@
 //! The crate by concern: [`fault`] (what can go wrong and how it is spelled), [`clock`] (the time and the two
 //! answer shapes), and here the config, the routes and their handlers.
 //!
-//! Run it with `cargo run -p worldclock-standin` (port $PORT, default 8080). It answers like the two services the
+//! Run it with `cargo run -p worldclock-standin` (port $PORT). It answers like the two services the
 //! tutorial has used: worldclockapi.com at `GET /api/json/cet/now` (`currentDateTime`) and worldtimeapi.org at
 //! `GET /api/timezone/<area>/<city>` (`datetime`), showing Central European time (CET/CEST) unless `STANDIN_NOW`
 //! freezes the clock. Faults: `STANDIN_FAULT` at start, `POST /_standin/fault?mode=<mode>[&delay=<duration>]` at

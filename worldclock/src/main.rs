@@ -1,4 +1,4 @@
-//! `cargo run -p worldclock-standin`: the local stand-in time API on $PORT (default 8080). `--help` lists faults.
+//! `cargo run -p worldclock-standin`: the local stand-in time API on $PORT. `--help` lists faults.
 
 use std::process::ExitCode;
 
