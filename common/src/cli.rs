@@ -9,7 +9,7 @@ use std::{
 };
 
 use crate::{
-    config::{ConfigError, Env},
+    config::{Env, FromEnv},
     telemetry::{self, LogFormat},
     vars,
 };
@@ -27,12 +27,11 @@ pub fn help(service: &str, about: &str) -> String {
     )
 }
 
-/// Runs a service binary. `about` says what the service does (the first lines of its `--help`); `load` reads
-/// its config; `run` serves until stopped.
-pub fn main<C, Fut>(
+/// Runs a service binary. `about` says what the service does (the first lines of its `--help`); its config `C`
+/// is read from the process environment; `run` serves until stopped.
+pub fn main<C: FromEnv, Fut>(
     service: &'static str,
     about: &str,
-    load: impl FnOnce(&Env<fn(&str) -> Option<String>>) -> Result<C, ConfigError>,
     run: impl FnOnce(C) -> Fut,
 ) -> ExitCode
 where
@@ -51,7 +50,8 @@ where
             return ExitCode::from(EXIT_CONFIG);
         }
     }
-    let (config, format) = match load(&env).and_then(|c| Ok((c, LogFormat::from_env(&env)?))) {
+    let (config, format) = match C::from_env(&env).and_then(|c| Ok((c, LogFormat::from_env(&env)?)))
+    {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("{service}: configuration error: {e}");
@@ -76,13 +76,12 @@ where
 
 /// [`main`] for a service whose `build` returns a bound [`Server`](crate::server::Server): serves it until
 /// SIGTERM/SIGINT, then drains.
-pub fn serve<C>(
+pub fn serve<C: FromEnv>(
     service: &'static str,
     about: &str,
-    load: impl FnOnce(&Env<fn(&str) -> Option<String>>) -> Result<C, ConfigError>,
     build: impl FnOnce(C) -> anyhow::Result<crate::server::Server>,
 ) -> ExitCode {
-    main(service, about, load, |config| async move {
+    main(service, about, |config| async move {
         build(config)?.run_until_stopped().await?;
         Ok(())
     })

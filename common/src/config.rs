@@ -18,6 +18,16 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+/// A configuration read from the environment: each service's `Config`.
+pub trait FromEnv: Sized {
+    fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError>;
+
+    /// From a lookup function: `|k| std::env::var(k).ok()` in `main`, a map in tests (never `set_var`).
+    fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Result<Self, ConfigError> {
+        Self::from_env(&Env::new(lookup))
+    }
+}
+
 /// Typed access to the environment through a lookup function; defaults come from [`crate::vars`].
 pub struct Env<F> {
     lookup: F,

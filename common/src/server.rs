@@ -101,6 +101,25 @@ impl Server {
         })
     }
 
+    /// [`Server::bind`] for a service whose handlers share one `state` (`web::Data<T>` in their arguments).
+    pub fn bind_with<T: Send + Sync + 'static>(
+        service: &'static str,
+        settings: &ServerSettings,
+        state: T,
+        routes: fn(&mut web::ServiceConfig),
+    ) -> anyhow::Result<Self> {
+        let state = web::Data::new(state);
+        Self::bind(service, settings, move |cfg| {
+            cfg.app_data(state.clone()).configure(routes);
+        })
+    }
+
+    /// The boot's last log line, `<who> listening on <address>:<port><then>`, where the tests read the port.
+    /// The service logs it itself, so the line keeps the service's log target.
+    pub fn listening(&self, who: &str, then: &str) -> String {
+        format!("{who} listening on {}:{}{then}", self.address, self.port)
+    }
+
     /// The bound port (the chosen one when asked for port 0).
     pub fn port(&self) -> u16 {
         self.port

@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use tutorial_common::{
     chain_error::ChainError,
-    config::{ConfigError, Env, ServerSettings},
+    config::{ConfigError, Env, FromEnv, ServerSettings},
     next_hop::NextHop,
     reply::text,
     server::Server,
@@ -32,12 +32,8 @@ pub struct Config {
     pub preference_timeout: Duration,
 }
 
-impl Config {
-    pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Result<Self, ConfigError> {
-        Self::from_env(&Env::new(lookup))
-    }
-
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             server: env.server()?,
             preference_url: env.url(&vars::PREFERENCE_URL)?,
@@ -61,21 +57,9 @@ async fn index(
 
 /// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
 pub fn build(config: Config) -> anyhow::Result<Server> {
-    let url = config.preference_url.clone();
-    let preference = NextHop::new(
-        SERVICE,
-        config.preference_url,
-        config.preference_timeout,
-        true,
-    )?;
-    let preference = web::Data::new(preference);
-    let server = Server::bind(SERVICE, &config.server, move |cfg| {
-        cfg.app_data(preference.clone()).configure(routes);
-    })?;
-    tracing::info!(
-        "{SERVICE} listening on {}:{}, calling {url}",
-        config.server.bind_address,
-        server.port()
-    );
+    let url = config.preference_url;
+    let preference = NextHop::new(SERVICE, url.clone(), config.preference_timeout, true)?;
+    let server = Server::bind_with(SERVICE, &config.server, preference, routes)?;
+    tracing::info!("{}", server.listening(SERVICE, &format!(", calling {url}")));
     Ok(server)
 }

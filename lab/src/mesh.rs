@@ -17,7 +17,7 @@ use anyhow::{Context, anyhow};
 use mesh_manifests::Document;
 use serde::Serialize;
 use tokio::sync::Mutex;
-use tutorial_common::server::Server;
+use tutorial_common::{config::FromEnv, server::Server};
 
 use crate::envoy::{AccessLogEntry, Envoy};
 use crate::state::{LabState, ObjectSummary};

@@ -3,7 +3,7 @@
 //! [`start`]; everything that differs between them is an [`Options`] field.
 
 use tutorial_common::{
-    config::overlay,
+    config::{FromEnv, overlay},
     server::{Running, Server},
     shutdown,
 };

@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use tutorial_common::{
     chain_error::ChainError,
-    config::{ConfigError, Env, ServerSettings},
+    config::{ConfigError, Env, FromEnv, ServerSettings},
     next_hop::NextHop,
     reply::text,
     server::Server,
@@ -32,12 +32,8 @@ pub struct Config {
     pub recommendation_timeout: Duration,
 }
 
-impl Config {
-    pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Result<Self, ConfigError> {
-        Self::from_env(&Env::new(lookup))
-    }
-
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             server: env.server()?,
             recommendation_url: env.url(&vars::RECOMMENDATION_URL)?,
@@ -61,16 +57,9 @@ async fn index(
 
 /// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
 pub fn build(config: Config) -> anyhow::Result<Server> {
-    let url = config.recommendation_url.clone();
-    let timeout = config.recommendation_timeout;
-    let recommendation = web::Data::new(NextHop::new(SERVICE, url.clone(), timeout, false)?);
-    let server = Server::bind(SERVICE, &config.server, move |cfg| {
-        cfg.app_data(recommendation.clone()).configure(routes);
-    })?;
-    tracing::info!(
-        "{SERVICE} listening on {}:{}, calling {url}",
-        config.server.bind_address,
-        server.port()
-    );
+    let url = config.recommendation_url;
+    let recommendation = NextHop::new(SERVICE, url.clone(), config.recommendation_timeout, false)?;
+    let server = Server::bind_with(SERVICE, &config.server, recommendation, routes)?;
+    tracing::info!("{}", server.listening(SERVICE, &format!(", calling {url}")));
     Ok(server)
 }

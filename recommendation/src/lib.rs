@@ -15,7 +15,7 @@ use std::{
 use actix_web::{HttpResponse, http::StatusCode, web};
 use tutorial_common::{
     chain_error::ChainError,
-    config::{ConfigError, Env, ServerSettings, parse_http_url},
+    config::{ConfigError, Env, FromEnv, ServerSettings, parse_http_url},
     reply::text,
     server::Server,
     vars,
@@ -59,12 +59,8 @@ pub struct Config {
     pub worldclock_proxy: Option<Url>,
 }
 
-impl Config {
-    pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Result<Self, ConfigError> {
-        Self::from_env(&Env::new(lookup))
-    }
-
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             server: env.server()?,
             version: env.parse(&vars::RECOMMENDATION_VERSION, |v| match v {
@@ -163,19 +159,19 @@ async fn behave(state: web::Data<Recommendation>) -> HttpResponse {
 
 /// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
 pub fn build(config: Config) -> anyhow::Result<Server> {
-    let state = web::Data::new(Recommendation::new(&config)?);
-    let server = Server::bind(SERVICE, &config.server, move |cfg| {
-        cfg.app_data(state.clone()).configure(routes);
-    })?;
+    let server = Server::bind_with(
+        SERVICE,
+        &config.server,
+        Recommendation::new(&config)?,
+        routes,
+    )?;
     let time = match config.version {
         Version::V3 => format!(", time API at {}", config.worldclock_url),
         _ => String::new(),
     };
     tracing::info!(
-        "recommendation {} listening on {}:{}{time}",
-        config.version,
-        config.server.bind_address,
-        server.port()
+        "{}",
+        server.listening(&format!("{SERVICE} {}", config.version), &time)
     );
     Ok(server)
 }

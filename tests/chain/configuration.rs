@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use tutorial_common::config::FromEnv;
+
 #[test]
 fn every_service_starts_from_an_empty_environment_with_the_tables_defaults() {
     // Arrange

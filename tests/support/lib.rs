@@ -17,7 +17,7 @@ use std::{path::PathBuf, sync::LazyLock};
 
 pub use local_chain::Chain;
 use tutorial_common::{
-    config::overlay,
+    config::{FromEnv, overlay},
     server::{Running, Server},
 };
 
@@ -74,34 +74,34 @@ pub fn run(server: Server) -> Running {
     server.spawn(std::future::pending())
 }
 
+/// One service on a free loopback port: its config from `pairs` (over [`vars`]' loopback), then `build`.
+fn spawn<C: FromEnv>(build: fn(C) -> anyhow::Result<Server>, pairs: &[(&str, &str)]) -> Running {
+    let config = C::from_lookup(vars(pairs)).expect("the test's configuration is valid");
+    run(build(config).expect("the service starts"))
+}
+
 pub async fn spawn_standin(pairs: &[(&str, &str)]) -> Running {
-    let config = worldclock_standin::Config::from_lookup(vars(pairs)).expect("stand-in config");
-    run(worldclock_standin::build(config).expect("stand-in starts"))
+    spawn(worldclock_standin::build, pairs)
 }
 
 pub async fn spawn_recommendation(pairs: &[(&str, &str)]) -> Running {
-    let config = recommendation::Config::from_lookup(vars(pairs)).expect("recommendation config");
-    run(recommendation::build(config).expect("recommendation starts"))
+    spawn(recommendation::build, pairs)
 }
 
 pub async fn spawn_preference(recommendation_url: &str, pairs: &[(&str, &str)]) -> Running {
-    let mut all = vec![
+    let wiring = [
         ("HOSTNAME", PREFERENCE_HOST),
         ("RECOMMENDATION_URL", recommendation_url),
     ];
-    all.extend_from_slice(pairs);
-    let config = preference::Config::from_lookup(vars(&all)).expect("preference config");
-    run(preference::build(config).expect("preference starts"))
+    spawn(preference::build, &[&wiring, pairs].concat())
 }
 
 pub async fn spawn_customer(preference_url: &str, pairs: &[(&str, &str)]) -> Running {
-    let mut all = vec![
+    let wiring = [
         ("HOSTNAME", CUSTOMER_HOST),
         ("PREFERENCE_URL", preference_url),
     ];
-    all.extend_from_slice(pairs);
-    let config = customer::Config::from_lookup(vars(&all)).expect("customer config");
-    run(customer::build(config).expect("customer starts"))
+    spawn(customer::build, &[&wiring, pairs].concat())
 }
 
 /// What differs between chains in tests. Every field has a working default.

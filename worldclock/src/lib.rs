@@ -23,7 +23,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use tutorial_common::{
-    config::{ConfigError, Env, ServerSettings},
+    config::{ConfigError, Env, FromEnv, ServerSettings},
     reply::text,
     server::Server,
     vars,
@@ -52,12 +52,8 @@ pub struct Config {
     pub fault: Fault,
 }
 
-impl Config {
-    pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Result<Self, ConfigError> {
-        Self::from_env(&Env::new(lookup))
-    }
-
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             server: env.server()?,
             now: env.optional(&vars::STANDIN_NOW, |v| {
@@ -181,19 +177,15 @@ async fn requests(state: web::Data<StandIn>) -> HttpResponse {
 
 /// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
 pub fn build(config: Config) -> anyhow::Result<Server> {
-    let state = web::Data::new(StandIn {
+    let state = StandIn {
         now: config.now,
         fault: Mutex::new(config.fault),
         received: AtomicU64::new(0),
-    });
-    let server = Server::bind(SERVICE, &config.server, move |cfg| {
-        cfg.app_data(state.clone()).configure(routes);
-    })?;
+    };
+    let server = Server::bind_with(SERVICE, &config.server, state, routes)?;
     tracing::info!(
-        "{SERVICE} listening on {}:{}, fault {}",
-        config.server.bind_address,
-        server.port(),
-        config.fault
+        "{}",
+        server.listening(SERVICE, &format!(", fault {}", config.fault))
     );
     Ok(server)
 }

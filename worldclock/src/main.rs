@@ -4,12 +4,12 @@ use std::process::ExitCode;
 
 use tutorial_common::boot;
 
-use worldclock_standin::{ABOUT, Config, SERVICE, build};
+use worldclock_standin::{ABOUT, SERVICE, build};
 
 #[global_allocator]
 static GLOBAL: boot::Allocator = boot::ALLOCATOR;
 
 fn main() -> ExitCode {
     boot::install_crypto_provider();
-    tutorial_common::cli::serve(SERVICE, ABOUT, Config::from_env, build)
+    tutorial_common::cli::serve(SERVICE, ABOUT, build)
 }
