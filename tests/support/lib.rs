@@ -5,7 +5,7 @@
 //!
 //! ```ignore
 //! let chain = spawn_chain(ChainOptions::default()).await;
-//! let body = reqwest::get(&chain.customer).await?.text().await?;
+//! let (status, body) = get(chain.url()).await;
 //! ```
 
 pub mod http;
@@ -30,31 +30,22 @@ pub const STANDIN_NOW: &str = "2020-04-06T18:31+02:00";
 
 static TEST_LOGS: LazyLock<()> = LazyLock::new(|| {
     use tutorial_common::telemetry::{LogFormat, subscriber};
-    if std::env::var_os("TEST_LOG").is_some() {
-        let _ = tracing::subscriber::set_global_default(subscriber(
-            "tests",
-            LogFormat::Text,
-            None,
-            std::io::stdout,
-        ));
-    } else {
-        let _ = tracing::subscriber::set_global_default(subscriber(
-            "tests",
-            LogFormat::Text,
-            None,
-            std::io::sink,
-        ));
-    }
+    let writer = match std::env::var_os("TEST_LOG") {
+        Some(_) => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout),
+        None => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::sink),
+    };
+    let _ =
+        tracing::subscriber::set_global_default(subscriber("tests", LogFormat::Text, None, writer));
 });
 
 /// Logs are printed only with `TEST_LOG=1`. Also installs the crypto provider, as a binary's `main` does.
-pub fn init_test_logs() {
+fn init_test_logs() {
     tutorial_common::boot::install_crypto_provider();
     LazyLock::force(&TEST_LOGS);
 }
 
 /// Environment for one service: the pairs given plus loopback, port 0, one worker; nothing from the process.
-pub fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
     let loopback = [
         ("PORT", "0"),
         ("BIND_ADDRESS", "127.0.0.1"),
@@ -69,7 +60,7 @@ pub fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
 }
 
 /// Runs a built server on the test's runtime until stopped or the test ends.
-pub fn run(server: Server) -> Running {
+fn run(server: Server) -> Running {
     init_test_logs();
     server.spawn(std::future::pending())
 }
