@@ -58,12 +58,9 @@ where
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let _telemetry = match telemetry::init(service, format) {
+    let _telemetry = match start_telemetry(service, format) {
         Ok(guard) => guard,
-        Err(e) => {
-            eprintln!("{service}: cannot set up telemetry: {e:#}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match actix_web::rt::System::new().block_on(run(config)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,6 +81,17 @@ pub fn serve<C: FromEnv>(
     main(service, about, |config| async move {
         build(config)?.run_until_stopped().await?;
         Ok(())
+    })
+}
+
+/// [`telemetry::init`] for a binary's `main`: on failure, says why on stderr and gives the exit status.
+pub fn start_telemetry(
+    binary: &'static str,
+    format: LogFormat,
+) -> Result<telemetry::TelemetryGuard, ExitCode> {
+    telemetry::init(binary, format).map_err(|e| {
+        eprintln!("{binary}: cannot set up telemetry: {e:#}");
+        ExitCode::FAILURE
     })
 }
 

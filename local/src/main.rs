@@ -3,11 +3,7 @@
 
 use std::process::ExitCode;
 
-use tutorial_common::{
-    cli::EXIT_CONFIG,
-    config::ConfigError,
-    telemetry::{self, LogFormat},
-};
+use tutorial_common::{cli::EXIT_CONFIG, config::ConfigError, telemetry::LogFormat};
 
 /// customer's port unless `--port` says otherwise: the URL the README curls.
 const DEFAULT_PORT: &str = "8080";
@@ -101,12 +97,9 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let _telemetry = match telemetry::init("local-chain", format) {
+    let _telemetry = match tutorial_common::cli::start_telemetry("local-chain", format) {
         Ok(guard) => guard,
-        Err(e) => {
-            eprintln!("local-chain: cannot set up telemetry: {e:#}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match actix_web::rt::System::new().block_on(start(args)) {
         Ok(()) => ExitCode::SUCCESS,
