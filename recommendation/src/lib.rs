@@ -140,21 +140,18 @@ async fn index(state: web::Data<Recommendation>) -> Result<HttpResponse, ChainEr
 }
 
 async fn misbehave(state: web::Data<Recommendation>) -> HttpResponse {
-    state.misbehaving.store(true, Ordering::Relaxed);
-    tracing::info!("'misbehave' has been set to 'true'");
-    text(
-        StatusCode::OK,
-        "Following requests to / will return a 503\n".into(),
-    )
+    switch(&state, true, "Following requests to / will return a 503\n")
 }
 
 async fn behave(state: web::Data<Recommendation>) -> HttpResponse {
-    state.misbehaving.store(false, Ordering::Relaxed);
-    tracing::info!("'misbehave' has been set to 'false'");
-    text(
-        StatusCode::OK,
-        "Following requests to / will return 200\n".into(),
-    )
+    switch(&state, false, "Following requests to / will return 200\n")
+}
+
+/// `GET /misbehave` and `GET /behave`: set the flag, log it and answer the tutorial's line.
+fn switch(state: &Recommendation, misbehaving: bool, body: &str) -> HttpResponse {
+    state.misbehaving.store(misbehaving, Ordering::Relaxed);
+    tracing::info!("'misbehave' has been set to '{misbehaving}'");
+    text(StatusCode::OK, body.to_owned())
 }
 
 /// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
