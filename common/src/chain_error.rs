@@ -1,57 +1,57 @@
 //! The tutorial's error chain in one type: which failure maps to which status, and the one-line bodies.
 //!
-//! customer and preference answer **503** when their downstream answered non-2xx
-//! (`customer => Error: 503 - <downstream body>`) or could not be reached (`customer => <reason>`);
+//! customer and preference answer **503** when their next hop answered non-2xx
+//! (`customer => Error: 503 - <next hop's body>`) or could not be reached (`customer => <reason>`);
 //! recommendation answers **503** while misbehaving and **500** when the v3 time lookup fails.
-//! A downstream body is embedded through [`embed`]: trailing whitespace trimmed, control characters replaced,
+//! A next hop's body is embedded through [`embed`]: trailing whitespace trimmed, control characters replaced,
 //! at most [`MAX_EMBEDDED_BODY`] bytes.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 
-/// Bytes of a downstream body kept when it is embedded in a reply; longer bodies end with [`TRUNCATED`].
+/// Bytes of a next hop's body kept when it is embedded in a reply; longer bodies end with [`TRUNCATED`].
 pub const MAX_EMBEDDED_BODY: usize = 4096;
 /// Marker that ends a body cut at [`MAX_EMBEDDED_BODY`] bytes.
 pub const TRUNCATED: &str = "[truncated]";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
-    /// The downstream service answered, with a non-2xx status.
-    #[error("{service} => Error: {status} - {body}")]
-    Downstream {
-        service: &'static str,
+    /// The next hop answered, with a non-2xx status; `caller` is the service answering now.
+    #[error("{caller} => Error: {status} - {body}")]
+    NextHopAnswered {
+        caller: &'static str,
         status: u16,
         body: String,
     },
-    /// The downstream service could not be reached or did not answer in time.
-    #[error("{service} => {reason}")]
-    Unreachable {
-        service: &'static str,
+    /// The next hop could not be reached or did not answer in time.
+    #[error("{caller} => {reason}")]
+    NextHopUnreachable {
+        caller: &'static str,
         reason: String,
     },
     /// recommendation after `GET /misbehave`.
     #[error("recommendation misbehavior from '{host}'")]
     Misbehaving { host: String },
-    /// recommendation v3 could not get the time: the line names the URL and what went wrong.
-    #[error("{line}")]
-    TimeLookup { line: String },
+    /// recommendation v3 could not get the time from `url`; `what` says what went wrong.
+    #[error("time lookup {url} failed: {what}")]
+    TimeLookupFailed { url: String, what: String },
 }
 
 impl ResponseError for ChainError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Downstream { .. } | Self::Unreachable { .. } | Self::Misbehaving { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Self::TimeLookup { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::NextHopAnswered { .. }
+            | Self::NextHopUnreachable { .. }
+            | Self::Misbehaving { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TimeLookupFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        crate::text(self.status_code(), format!("{self}\n"))
+        crate::reply::text(self.status_code(), format!("{self}\n"))
     }
 }
 
-/// Makes a downstream body fit on the caller's one line: lossy UTF-8, trailing whitespace trimmed, other control
+/// Makes a next hop's body fit on the caller's one line: lossy UTF-8, trailing whitespace trimmed, other control
 /// characters (CR, LF, tabs, escapes) replaced by a space, cut at [`MAX_EMBEDDED_BODY`] bytes.
 pub fn embed(raw: &[u8]) -> String {
     let cut = raw.len() > MAX_EMBEDDED_BODY;
@@ -80,8 +80,8 @@ mod tests {
     fn bodies_follow_the_tutorial_format() {
         let cases = [
             (
-                ChainError::Downstream {
-                    service: "customer",
+                ChainError::NextHopAnswered {
+                    caller: "customer",
                     status: 503,
                     body: "preference => x".into(),
                 },
@@ -89,8 +89,8 @@ mod tests {
                 "customer => Error: 503 - preference => x",
             ),
             (
-                ChainError::Unreachable {
-                    service: "customer",
+                ChainError::NextHopUnreachable {
+                    caller: "customer",
                     reason: "connection refused: http://preference:8080/".into(),
                 },
                 503,
@@ -103,7 +103,14 @@ mod tests {
                 503,
                 "recommendation misbehavior from 'rec-1'",
             ),
-            (ChainError::TimeLookup { line: "t".into() }, 500, "t"),
+            (
+                ChainError::TimeLookupFailed {
+                    url: "http://time/".into(),
+                    what: "connection refused".into(),
+                },
+                500,
+                "time lookup http://time/ failed: connection refused",
+            ),
         ];
         for (err, status, body) in cases {
             assert_eq!(err.status_code().as_u16(), status, "{body}");

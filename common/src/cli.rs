@@ -9,33 +9,29 @@ use std::{
 };
 
 use crate::{
-    config::{ConfigError, DEFAULT_PORT, ENV_PORT, Env},
+    config::{Env, FromEnv},
     telemetry::{self, LogFormat},
+    vars,
 };
 
 /// Exit status for a configuration the service cannot start with (BSD `EX_USAGE`).
 pub const EXIT_CONFIG: u8 = 64;
 
-/// Environment variables every service reads; appended to each service's `--help`.
-pub const COMMON_HELP: &str = "\
-  PORT                 port to listen on (default 8080)
-  HOSTNAME             name shown in bodies, the pod name in Kubernetes (default unknown)
-  WORKERS              HTTP worker threads (default 1)
-  SHUTDOWN_TIMEOUT     how long in-flight requests may take to finish after SIGTERM (default 10s)
-  LOG_FORMAT           text or json (default text); RUST_LOG filters (default info,actix_server=warn)
-  OTEL_EXPORTER_OTLP_ENDPOINT  export spans by OTLP/HTTP protobuf (default: no export); other OTEL_* apply
+/// A service's `--help`: `about` (what it does), the variables it reads from [`vars`], the options.
+pub fn help(service: &str, about: &str) -> String {
+    format!(
+        "{about}\n\nEnvironment:\n{}\nOptions:\n  \
+         --help          this text\n  \
+         --healthcheck   GET http://127.0.0.1:$PORT/health/ready; exit 0 when it answers 200 (container healthchecks)\n",
+        vars::help(service)
+    )
+}
 
-Options:
-  --help          this text
-  --healthcheck   GET http://127.0.0.1:$PORT/health/ready; exit 0 when it answers 200 (container healthchecks)
-";
-
-/// Runs a service binary. `help` describes the service and its own variables; `load` reads its config; `run`
-/// serves until stopped.
-pub fn main<C, Fut>(
+/// Runs a service binary. `about` says what the service does (the first lines of its `--help`); its config `C`
+/// is read from the process environment; `run` serves until stopped.
+pub fn main<C: FromEnv, Fut>(
     service: &'static str,
-    help: &str,
-    load: impl FnOnce(&Env<fn(&str) -> Option<String>>) -> Result<C, ConfigError>,
+    about: &str,
     run: impl FnOnce(C) -> Fut,
 ) -> ExitCode
 where
@@ -45,7 +41,7 @@ where
     match std::env::args().nth(1).as_deref() {
         None => {}
         Some("--help" | "-h") => {
-            print!("{help}\n{COMMON_HELP}");
+            print!("{}", help(service, about));
             return ExitCode::SUCCESS;
         }
         Some("--healthcheck") => return healthcheck(&env),
@@ -54,19 +50,17 @@ where
             return ExitCode::from(EXIT_CONFIG);
         }
     }
-    let (config, format) = match load(&env).and_then(|c| Ok((c, LogFormat::from_env(&env)?))) {
+    let (config, format) = match C::from_env(&env).and_then(|c| Ok((c, LogFormat::from_env(&env)?)))
+    {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("{service}: configuration error: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let _telemetry = match telemetry::init(service, format) {
+    let _telemetry = match start_telemetry(service, format) {
         Ok(guard) => guard,
-        Err(e) => {
-            eprintln!("{service}: cannot set up telemetry: {e:#}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match actix_web::rt::System::new().block_on(run(config)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -79,24 +73,31 @@ where
 
 /// [`main`] for a service whose `build` returns a bound [`Server`](crate::server::Server): serves it until
 /// SIGTERM/SIGINT, then drains.
-pub fn serve<C, Fut>(
+pub fn serve<C: FromEnv>(
     service: &'static str,
-    help: &str,
-    load: impl FnOnce(&Env<fn(&str) -> Option<String>>) -> Result<C, ConfigError>,
-    build: impl FnOnce(C) -> Fut,
-) -> ExitCode
-where
-    Fut: Future<Output = anyhow::Result<crate::server::Server>>,
-{
-    main(service, help, load, |config| async move {
-        build(config).await?.run_until_stopped().await?;
+    about: &str,
+    build: impl FnOnce(C) -> anyhow::Result<crate::server::Server>,
+) -> ExitCode {
+    main(service, about, |config| async move {
+        build(config)?.run_until_stopped().await?;
         Ok(())
+    })
+}
+
+/// [`telemetry::init`] for a binary's `main`: on failure, says why on stderr and gives the exit status.
+pub fn start_telemetry(
+    binary: &'static str,
+    format: LogFormat,
+) -> Result<telemetry::TelemetryGuard, ExitCode> {
+    telemetry::init(binary, format).map_err(|e| {
+        eprintln!("{binary}: cannot set up telemetry: {e:#}");
+        ExitCode::FAILURE
     })
 }
 
 /// `--healthcheck`: a plain HTTP/1.0 request to our own readiness endpoint, no runtime, no TLS.
 fn healthcheck<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> ExitCode {
-    let port = match env.number(ENV_PORT, DEFAULT_PORT, "port") {
+    let port = match env.number(&vars::PORT, "port") {
         Ok(p) => p,
         Err(e) => {
             eprintln!("healthcheck: {e}");

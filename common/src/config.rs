@@ -1,4 +1,4 @@
-//! Configuration from the environment: the contract table of SPEC §1, parsed once at start.
+//! Configuration from the environment ([`crate::vars`] is the table), parsed once at start.
 //!
 //! Services call [`Env::new`] with a lookup function (`|k| std::env::var(k).ok()` in `main`, a `HashMap` in
 //! tests) and read typed values; a value that does not parse is a [`ConfigError`] naming the variable and value.
@@ -7,19 +7,7 @@ use std::{fmt::Display, str::FromStr, time::Duration};
 
 use url::Url;
 
-pub const ENV_PORT: &str = "PORT";
-pub const DEFAULT_PORT: u16 = 8080;
-pub const ENV_HOSTNAME: &str = "HOSTNAME";
-pub const DEFAULT_HOSTNAME: &str = "unknown";
-pub const ENV_DOWNSTREAM_TIMEOUT: &str = "DOWNSTREAM_TIMEOUT";
-pub const DEFAULT_DOWNSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
-pub const ENV_WORKERS: &str = "WORKERS";
-pub const DEFAULT_WORKERS: usize = 1;
-pub const ENV_SHUTDOWN_TIMEOUT: &str = "SHUTDOWN_TIMEOUT";
-pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
-pub const ENV_LOG_FORMAT: &str = "LOG_FORMAT";
-pub const ENV_BIND_ADDRESS: &str = "BIND_ADDRESS";
-pub const DEFAULT_BIND_ADDRESS: &str = "0.0.0.0";
+use crate::vars::{self, Var};
 
 /// A configuration value that could not be used. Its message names the variable and the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,7 +18,17 @@ pub struct ConfigError {
     pub problem: String,
 }
 
-/// Typed access to the environment through a lookup function.
+/// A configuration read from the environment: each service's `Config`.
+pub trait FromEnv: Sized {
+    fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError>;
+
+    /// From a lookup function: `|k| std::env::var(k).ok()` in `main`, a map in tests (never `set_var`).
+    fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Result<Self, ConfigError> {
+        Self::from_env(&Env::new(lookup))
+    }
+}
+
+/// Typed access to the environment through a lookup function; defaults come from [`crate::vars`].
 pub struct Env<F> {
     lookup: F,
 }
@@ -41,45 +39,59 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 
     /// The raw value, `None` when unset. An empty value counts as unset, as in a shell's `${X:-default}`.
-    pub fn raw(&self, var: &str) -> Option<String> {
-        (self.lookup)(var).filter(|v| !v.is_empty())
+    pub fn raw(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.is_empty())
     }
 
-    pub fn string(&self, var: &str, default: &str) -> String {
-        self.raw(var).unwrap_or_else(|| default.to_owned())
-    }
-
-    /// Parses with `parse`, whose error text follows the value: `PORT="x" is not a valid port: …`.
-    pub fn parse<T>(
+    /// Parses `var` with `parse`, whose error text follows the value: `PORT="x" is not a valid port: …`.
+    /// Unset, its default is parsed the same way; `None` when it has none.
+    pub fn optional<T>(
         &self,
-        var: &str,
-        default: T,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Result<T, ConfigError> {
-        match self.raw(var) {
-            None => Ok(default),
-            Some(value) => parse(value.trim()).map_err(|problem| ConfigError {
-                var: var.to_owned(),
+        var: &Var,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(value) = self.raw(var.name) else {
+            return Ok(var.default.map(|d| {
+                parse(d).unwrap_or_else(|e| panic!("the default {}={d:?} {e}", var.name))
+            }));
+        };
+        parse(value.trim())
+            .map(Some)
+            .map_err(|problem| ConfigError {
+                var: var.name.to_owned(),
                 value,
                 problem,
-            }),
-        }
+            })
     }
 
-    pub fn url(&self, var: &str, default: &str) -> Result<Url, ConfigError> {
-        let fallback = Url::parse(default).expect("default URLs are valid");
-        self.parse(var, fallback, parse_http_url)
+    /// [`Env::optional`] for a variable with a default.
+    pub fn parse<T>(
+        &self,
+        var: &Var,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let value = self.optional(var, parse)?;
+        Ok(value.unwrap_or_else(|| panic!("{} has no default in common/src/vars.rs", var.name)))
     }
 
-    pub fn duration(&self, var: &str, default: Duration) -> Result<Duration, ConfigError> {
-        self.parse(var, default, parse_duration)
+    pub fn string(&self, var: &Var) -> String {
+        self.parse(var, |v| Ok(v.to_owned()))
+            .expect("any string is a string")
     }
 
-    pub fn number<T: FromStr>(&self, var: &str, default: T, what: &str) -> Result<T, ConfigError>
+    pub fn url(&self, var: &Var) -> Result<Url, ConfigError> {
+        self.parse(var, parse_http_url)
+    }
+
+    pub fn duration(&self, var: &Var) -> Result<Duration, ConfigError> {
+        self.parse(var, parse_duration)
+    }
+
+    pub fn number<T: FromStr>(&self, var: &Var, what: &str) -> Result<T, ConfigError>
     where
         T::Err: Display,
     {
-        self.parse(var, default, |v| {
+        self.parse(var, |v| {
             v.parse::<T>()
                 .map_err(|e| format!("is not a valid {what}: {e}"))
         })
@@ -87,29 +99,32 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 
     /// Settings every service shares: port, host name, workers, drain time, bind address.
     pub fn server(&self) -> Result<ServerSettings, ConfigError> {
-        let workers = self.number(ENV_WORKERS, DEFAULT_WORKERS, "worker count")?;
+        let workers = self.number(&vars::WORKERS, "worker count")?;
         if workers == 0 {
             return Err(ConfigError {
-                var: ENV_WORKERS.into(),
+                var: vars::WORKERS.name.into(),
                 value: "0".into(),
                 problem: "must be at least 1".into(),
             });
         }
         Ok(ServerSettings {
-            bind_address: self.parse(
-                ENV_BIND_ADDRESS,
-                DEFAULT_BIND_ADDRESS.parse().unwrap(),
-                |v| {
-                    v.parse()
-                        .map_err(|e| format!("is not a valid IP address: {e}"))
-                },
-            )?,
-            port: self.number(ENV_PORT, DEFAULT_PORT, "port")?,
-            hostname: self.string(ENV_HOSTNAME, DEFAULT_HOSTNAME),
+            bind_address: self.number(&vars::BIND_ADDRESS, "IP address")?,
+            port: self.number(&vars::PORT, "port")?,
+            hostname: self.string(&vars::HOSTNAME),
             workers,
-            shutdown_timeout: self.duration(ENV_SHUTDOWN_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT)?,
+            shutdown_timeout: self.duration(&vars::SHUTDOWN_TIMEOUT)?,
         })
     }
+}
+
+/// A lookup that answers from `pairs` (the last pair naming a variable wins), then from `base`: one service's
+/// environment in the in-process chain and the tests (`base` is `|_| None` there, or the process environment).
+pub fn overlay<B>(pairs: Vec<(String, String)>, base: B) -> impl Fn(&str) -> Option<String> + use<B>
+where
+    B: Fn(&str) -> Option<String>,
+{
+    let map: std::collections::HashMap<String, String> = pairs.into_iter().collect();
+    move |k: &str| map.get(k).cloned().or_else(|| base(k))
 }
 
 /// Where and how a service listens. `port: 0` asks the OS for a free port (tests).
@@ -121,19 +136,6 @@ pub struct ServerSettings {
     pub hostname: String,
     pub workers: usize,
     pub shutdown_timeout: Duration,
-}
-
-impl ServerSettings {
-    /// Loopback, ephemeral port, one worker: what tests and the local runner use.
-    pub fn local(hostname: &str) -> Self {
-        Self {
-            bind_address: std::net::Ipv4Addr::LOCALHOST.into(),
-            port: 0,
-            hostname: hostname.to_owned(),
-            workers: 1,
-            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
-        }
-    }
 }
 
 /// `500ms`, `3s`, `1m`, `1m30s`, `0s` (humantime syntax). A bare number is refused: the unit must be said.
@@ -211,13 +213,11 @@ mod tests {
     #[test]
     fn urls_must_be_absolute_http() {
         let e = env(&[("PREFERENCE_URL", "htp:/x")]);
-        let err = e
-            .url("PREFERENCE_URL", "http://preference:8080")
-            .unwrap_err();
+        let err = e.url(&vars::PREFERENCE_URL).unwrap_err();
         assert_eq!(
             err.to_string(),
             "PREFERENCE_URL=\"htp:/x\" is not a valid URL: scheme \"htp\" is not http or https"
         );
-        assert!(e.url("OTHER", "http://preference:8080").is_ok());
+        assert!(e.url(&vars::RECOMMENDATION_URL).is_ok());
     }
 }

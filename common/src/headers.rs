@@ -1,4 +1,4 @@
-//! Headers propagated downstream (SPEC §1): one list, one function that copies them.
+//! Headers propagated to the next hop (`docs/SERVICES.md`, "Headers propagated"): one list, one function that copies them.
 //!
 //! actix-web 4 speaks `http` 0.2 header types while reqwest speaks `http` 1, so values are copied as bytes.
 
@@ -35,7 +35,7 @@ pub const PROPAGATED_HEADERS: &[&str] = &[
     "x-ot-span-context",
 ];
 
-/// The headers to send downstream for `incoming`.
+/// The headers to send to the next hop for `incoming`.
 ///
 /// With `baggage_from_user_agent` (customer), `baggage-user-agent` is set from the incoming `user-agent`
 /// instead of being copied. Values that are not valid header values are dropped, never altered.

@@ -1,33 +1,28 @@
-//! Cross-cutting pieces shared by the tutorial's three services (and the time stand-in).
+//! Cross-cutting pieces shared by the tutorial's three services (and the time stand-in), one module per concern.
 //!
-//! Each service crate holds only its own handler logic; everything else lives here, one module per concern:
-//! [`config`] (environment contract), [`headers`] (what is propagated downstream), [`telemetry`] (logs, spans,
-//! OTLP export), [`health`], [`metrics`], [`chain_error`] (the tutorial's error-chain bodies), [`downstream`]
-//! (the one call customer and preference make), [`shutdown`], [`server`] (the actix server every service runs)
-//! and [`cli`] (what every `main` does).
+//! Each service crate holds its own config, routes and handler; everything else lives here. From the bottom up
+//! (a module uses only the ones above it; `docs/ARCHITECTURE.md` draws it):
+//!
+//! - [`boot`]: what a binary's `main` installs first (allocator, crypto provider);
+//! - [`vars`]: the one table of environment variables; [`config`] reads them into typed values;
+//! - [`reply`]: the plain-text response every body is; [`headers`]: what is propagated to the next hop;
+//! - [`client`]: the HTTP client (timeouts, failure description, body cap);
+//! - [`chain_error`]: the tutorial's error-chain bodies; [`metrics`]; [`health`]; [`telemetry`] (logs, spans,
+//!   OTLP export);
+//! - [`next_hop`]: the call customer and preference make;
+//! - [`shutdown`], [`server`] (the actix server every service runs), [`cli`] (what every `main` does).
 
+pub mod boot;
 pub mod chain_error;
 pub mod cli;
+pub mod client;
 pub mod config;
-pub mod downstream;
 pub mod headers;
 pub mod health;
 pub mod metrics;
+pub mod next_hop;
+pub mod reply;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
-
-/// With the `mimalloc` feature every service allocates with mimalloc instead of the system allocator.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Content type of every body the services answer with (SPEC §1).
-pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
-
-/// Builds a `text/plain; charset=utf-8` response with `status` and `body`.
-pub fn text(status: actix_web::http::StatusCode, body: String) -> actix_web::HttpResponse {
-    actix_web::HttpResponse::build(status)
-        .insert_header((actix_web::http::header::CONTENT_TYPE, TEXT_PLAIN))
-        .body(body)
-}
+pub mod vars;

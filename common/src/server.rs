@@ -3,7 +3,7 @@
 //! [`Server::bind`] binds (port 0 picks a free port, for tests) and [`Server::run_until_stopped`] only awaits, so
 //! `main`, the local runner and the black-box tests start services the same way.
 
-use std::net::TcpListener;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 
 use actix_web::{
     App, HttpResponse, HttpServer,
@@ -17,7 +17,7 @@ use actix_web::{
 use crate::{config::ServerSettings, health, health::Readiness, metrics, shutdown, telemetry};
 
 /// How long an idle keep-alive connection stays open: longer than the clients' pool idle timeout
-/// ([`crate::downstream::POOL_IDLE_TIMEOUT`]), so a caller never reuses a connection we are closing.
+/// ([`crate::client::POOL_IDLE_TIMEOUT`]), so a caller never reuses a connection we are closing.
 pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(75);
 
 /// Largest request header section served (names, values and their separators); a bigger one is answered 431.
@@ -26,7 +26,7 @@ pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(75);
 pub const MAX_REQUEST_HEADERS: usize = 32 * 1024;
 
 /// Middleware: 431 for a request whose headers exceed [`MAX_REQUEST_HEADERS`], before anything else sees them
-/// (so oversized values are neither propagated downstream nor recorded in spans).
+/// (so oversized values are neither propagated to the next hop nor recorded in spans).
 pub async fn limit_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -38,7 +38,10 @@ pub async fn limit_headers(
         .sum();
     if size > MAX_REQUEST_HEADERS {
         let reply = HttpResponse::build(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
-            .insert_header((actix_web::http::header::CONTENT_TYPE, crate::TEXT_PLAIN))
+            .insert_header((
+                actix_web::http::header::CONTENT_TYPE,
+                crate::reply::TEXT_PLAIN,
+            ))
             .body("request headers too large\n");
         return Ok(req.into_response(reply).map_into_right_body());
     }
@@ -47,6 +50,7 @@ pub async fn limit_headers(
 
 pub struct Server {
     service: &'static str,
+    address: IpAddr,
     port: u16,
     server: actix_web::dev::Server,
     readiness: Readiness,
@@ -71,6 +75,9 @@ impl Server {
         let prometheus = metrics::middleware(service)?;
         let ready = web::Data::new(readiness.clone());
         let server = HttpServer::new(move || {
+            // actix runs the last `.wrap` first, so a request passes, in order: `limit_headers` (a 431 before
+            // anything else sees oversized headers: not counted, not traced, not propagated), the Prometheus
+            // middleware (counts what gets through), `trace_request` (the request span), then the routes.
             App::new()
                 .wrap(from_fn(telemetry::trace_request))
                 .wrap(prometheus.clone())
@@ -87,10 +94,30 @@ impl Server {
         .run();
         Ok(Self {
             service,
+            address: settings.bind_address,
             port,
             server,
             readiness,
         })
+    }
+
+    /// [`Server::bind`] for a service whose handlers share one `state` (`web::Data<T>` in their arguments).
+    pub fn bind_with<T: Send + Sync + 'static>(
+        service: &'static str,
+        settings: &ServerSettings,
+        state: T,
+        routes: fn(&mut web::ServiceConfig),
+    ) -> anyhow::Result<Self> {
+        let state = web::Data::new(state);
+        Self::bind(service, settings, move |cfg| {
+            cfg.app_data(state.clone()).configure(routes);
+        })
+    }
+
+    /// The boot's last log line, `<who> listening on <address>:<port><then>`, where the tests read the port.
+    /// The service logs it itself, so the line keeps the service's log target.
+    pub fn listening(&self, who: &str, then: &str) -> String {
+        format!("{who} listening on {}:{}{then}", self.address, self.port)
     }
 
     /// The bound port (the chosen one when asked for port 0).
@@ -101,6 +128,23 @@ impl Server {
     /// A handle to stop the server from elsewhere (tests, the local runner).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
+    }
+
+    /// Serves on a task of the current runtime until `stop` resolves or [`Running::stop`] is called: how the
+    /// in-process chain and the tests run a service next to others.
+    pub fn spawn(self, stop: impl Future<Output = &'static str> + Send + 'static) -> Running {
+        let host = match self.address {
+            a if a.is_unspecified() => Ipv4Addr::LOCALHOST.into(),
+            a => a,
+        };
+        let port = self.port;
+        let handle = self.handle();
+        Running {
+            port,
+            url: format!("http://{}", SocketAddr::new(host, port)),
+            handle,
+            task: tokio::spawn(self.run_until(stop)),
+        }
     }
 
     /// Serves until SIGTERM/SIGINT, then drains gracefully.
@@ -114,5 +158,35 @@ impl Server {
         stop: impl Future<Output = &'static str> + Send + 'static,
     ) -> std::io::Result<()> {
         shutdown::run_until(self.service, self.server, self.readiness, stop).await
+    }
+}
+
+/// A [`Server`] serving on a task: its port, the URL to call it on, and how to stop it.
+pub struct Running {
+    pub port: u16,
+    /// `http://<address>:<port>`, loopback when bound to all addresses.
+    pub url: String,
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops the server (letting in-flight requests finish when `graceful`) and waits until it has stopped.
+    pub async fn stop(self, graceful: bool) {
+        self.handle.stop(graceful).await;
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops by itself (its stop future resolved), with how it ended.
+    pub async fn stopped(self) -> std::io::Result<()> {
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clients_drop_idle_connections_before_the_server_does() {
+        assert!(crate::client::POOL_IDLE_TIMEOUT < super::KEEP_ALIVE);
     }
 }

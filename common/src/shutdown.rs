@@ -2,7 +2,7 @@
 //! finish (up to the server's shutdown timeout), then return so `main` exits 0.
 //!
 //! Kubernetes sends SIGTERM and waits `terminationGracePeriodSeconds` (30 in our manifests) before SIGKILL, so
-//! `SHUTDOWN_TIMEOUT` (default 10s) must stay below it.
+//! `SHUTDOWN_TIMEOUT` (its default is in [`crate::vars`]) must stay below it.
 
 use crate::health::Readiness;
 

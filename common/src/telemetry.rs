@@ -1,7 +1,7 @@
 //! Logs and traces: set up once from `main`.
 //!
 //! Logs go to stdout through `tracing`: readable text by default, one JSON object a line with `LOG_FORMAT=json`,
-//! filtered by `RUST_LOG` (default `info,actix_server=warn`). Spans for each incoming request and each
+//! filtered by `RUST_LOG` (its default is in [`crate::vars`]). Spans for each incoming request and each
 //! outgoing call are exported by OTLP over HTTP/protobuf only when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set; the other
 //! standard `OTEL_*` variables apply. Trace context is read and written in W3C `traceparent` and B3 form so the
 //! spans join Envoy's. Without an exporter the service creates no spans of its own and forwards trace headers
@@ -25,7 +25,10 @@ use tracing::{Instrument, Span, Subscriber, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, registry::LookupSpan};
 
-use crate::config::{ConfigError, ENV_LOG_FORMAT, Env};
+use crate::{
+    config::{ConfigError, Env},
+    vars,
+};
 
 mod b3;
 pub use b3::B3Propagator;
@@ -45,7 +48,7 @@ pub enum LogFormat {
 
 impl LogFormat {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        env.parse(ENV_LOG_FORMAT, Self::Text, |v| match v {
+        env.parse(&vars::LOG_FORMAT, |v| match v {
             "text" => Ok(Self::Text),
             "json" => Ok(Self::Json),
             _ => Err("is not a valid log format: use text or json".into()),
@@ -66,9 +69,6 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Log filter when `RUST_LOG` is unset: our lines, without actix's worker start/stop chatter.
-pub const DEFAULT_LOG_FILTER: &str = "info,actix_server=warn";
-
 /// The subscriber for `service`, without installing it: text or JSON logs, `RUST_LOG` filter, and the
 /// OpenTelemetry layer when `provider` is given.
 pub fn subscriber<W>(
@@ -80,10 +80,12 @@ pub fn subscriber<W>(
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
-    // Colour codes only for a person at a terminal: not in `kubectl logs`, files or pipes (and they cost ~4 % of
-    // the chain's throughput, docs/BENCHMARKS.md). NO_COLOR turns them off at a terminal too.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // Unset or unusable: our lines, without actix's worker start/stop chatter.
+        EnvFilter::new(vars::RUST_LOG.default.unwrap_or_default())
+    });
+    // Colour codes only for a person at a terminal: not in `kubectl logs`, files or pipes (they cost throughput,
+    // docs/BENCHMARKS.md). NO_COLOR turns them off at a terminal too.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
         && std::env::var_os("NO_COLOR").is_none();
     let fmt = tracing_subscriber::fmt::layer()
@@ -100,10 +102,10 @@ where
         .with(otel)
 }
 
-/// Installs logging and (when configured) span export for the whole process. Call once, from `main`, before the
-/// async runtime starts: the OTLP exporter's blocking HTTP client must not be built inside it.
+/// Installs logging and (when configured) span export for the whole process. Call once, from `main`, after
+/// [`crate::boot::install_crypto_provider`] and before the async runtime starts: the OTLP exporter's blocking
+/// HTTP client needs the provider and must not be built inside the runtime.
 pub fn init(service: &'static str, format: LogFormat) -> anyhow::Result<TelemetryGuard> {
-    crate::downstream::install_crypto_provider();
     opentelemetry::global::set_text_map_propagator(propagator());
     let provider = if otlp_endpoint_configured() {
         Some(tracer_provider(service)?)
@@ -118,7 +120,7 @@ pub fn init(service: &'static str, format: LogFormat) -> anyhow::Result<Telemetr
 
 fn otlp_endpoint_configured() -> bool {
     [
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        vars::OTEL_EXPORTER_OTLP_ENDPOINT.name,
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     ]
     .iter()

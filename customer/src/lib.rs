@@ -1,52 +1,65 @@
 //! The tutorial's customer: `GET /` calls preference and answers `customer => <preference's body>`.
 //!
-//! Run it with `cargo run -p customer` (listens on $PORT, default 8080; calls $PREFERENCE_URL).
+//! Run it with `cargo run -p customer` (listens on $PORT; calls $PREFERENCE_URL).
 //! Sets `baggage-user-agent` from the caller's `user-agent`: the routing labs match on it.
-//! Errors follow the tutorial's chain: 503 `customer => Error: <status> - <body>` when preference answers non-2xx,
-//! 503 `customer => <reason>: <url>` when it cannot be reached. The relay itself lives in
-//! [`tutorial_common::downstream`]; this crate says what is customer's own.
+//! Errors follow the tutorial's chain (`docs/SERVICES.md`): 503 `customer => Error: <status> - <body>` when
+//! preference answers non-2xx, 503 `customer => <reason>: <url>` when it cannot be reached.
 
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use tutorial_common::{
-    config::{ConfigError, Env},
-    downstream::{Relay, RelayConfig},
+    chain_error::ChainError,
+    config::{ConfigError, Env, FromEnv, ServerSettings},
+    next_hop::NextHop,
+    reply::text,
     server::Server,
+    vars,
 };
+use url::Url;
 
-pub const RELAY: Relay = Relay {
-    service: "customer",
-    next_url_var: "PREFERENCE_URL",
-    default_next_url: "http://preference:8080",
-    baggage_from_user_agent: true,
-};
-pub const SERVICE: &str = RELAY.service;
+pub const SERVICE: &str = "customer";
 
-pub const HELP: &str = "\
+/// The first lines of `customer --help`; the variables follow from `tutorial_common::vars`.
+pub const ABOUT: &str = "\
 customer: the Istio tutorial's customer service. GET / calls preference and answers
-'customer => <preference body>'.
-
-Environment:
-  PREFERENCE_URL      preference to call (default http://preference:8080)
-  DOWNSTREAM_TIMEOUT   how long a call to preference may take (default 30s: the mesh's timeouts must show)";
+'customer => <preference body>'.";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config(pub RelayConfig);
+pub struct Config {
+    pub server: ServerSettings,
+    pub preference_url: Url,
+    pub preference_timeout: Duration,
+}
 
-impl Config {
-    pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Result<Self, ConfigError> {
-        Self::from_env(&Env::new(lookup))
-    }
-
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        RELAY.config(env).map(Self)
+impl FromEnv for Config {
+    fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            server: env.server()?,
+            preference_url: env.url(&vars::PREFERENCE_URL)?,
+            preference_timeout: env.duration(&vars::DOWNSTREAM_TIMEOUT)?,
+        })
     }
 }
 
-/// Builds the service, bound and ready to run: `.port()`, then `.run_until_stopped()`.
-pub struct Application;
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(index));
+}
 
-impl Application {
-    /// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
-    pub async fn build(config: Config) -> anyhow::Result<Server> {
-        RELAY.serve(config.0)
-    }
+/// `GET /`: preference's answer behind `customer => `.
+async fn index(
+    req: HttpRequest,
+    preference: web::Data<NextHop>,
+) -> Result<HttpResponse, ChainError> {
+    let body = preference.call(&req).await?;
+    Ok(text(StatusCode::OK, format!("{SERVICE} => {body}\n")))
+}
+
+/// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
+pub fn build(config: Config) -> anyhow::Result<Server> {
+    let url = config.preference_url;
+    let preference = NextHop::new(SERVICE, url.clone(), config.preference_timeout, true)?;
+    let server = Server::bind_with(SERVICE, &config.server, preference, routes)?;
+    tracing::info!("{}", server.listening(SERVICE, &format!(", calling {url}")));
+    Ok(server)
 }

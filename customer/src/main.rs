@@ -1,9 +1,15 @@
-//! `cargo run -p customer`: the tutorial's customer on $PORT (default 8080). `customer --help` lists its settings.
+//! `cargo run -p customer`: the tutorial's customer on $PORT. `customer --help` lists its settings.
 
 use std::process::ExitCode;
 
-use customer::{Application, Config, HELP, SERVICE};
+use tutorial_common::boot;
+
+use customer::{ABOUT, SERVICE, build};
+
+#[global_allocator]
+static GLOBAL: boot::Allocator = boot::ALLOCATOR;
 
 fn main() -> ExitCode {
-    tutorial_common::cli::serve(SERVICE, HELP, Config::from_env, Application::build)
+    boot::install_crypto_provider();
+    tutorial_common::cli::serve(SERVICE, ABOUT, build)
 }

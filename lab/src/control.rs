@@ -134,7 +134,7 @@ impl Client {
     pub fn new(addr: &str) -> anyhow::Result<Self> {
         Ok(Self {
             base: format!("http://{addr}"),
-            http: tutorial_common::downstream::client(Duration::from_secs(60), None)?,
+            http: tutorial_common::client::client(Duration::from_secs(60), None)?,
         })
     }
 

@@ -240,7 +240,7 @@ impl Envoy {
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        let http = tutorial_common::downstream::client(Duration::from_secs(5), None)?;
+        let http = tutorial_common::client::client(Duration::from_secs(5), None)?;
         let mut envoy = Self {
             child,
             bin: bin.to_owned(),

@@ -269,7 +269,7 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
     let mut g = Guide {
         lab,
         out,
-        http: tutorial_common::downstream::client(Duration::from_secs(30), None)?,
+        http: tutorial_common::client::client(Duration::from_secs(30), None)?,
         outcome: Outcome::default(),
         log_seen: lab.access_log().await.len(),
     };

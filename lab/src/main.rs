@@ -95,6 +95,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    tutorial_common::boot::install_crypto_provider();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

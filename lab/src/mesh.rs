@@ -17,7 +17,7 @@ use anyhow::{Context, anyhow};
 use mesh_manifests::Document;
 use serde::Serialize;
 use tokio::sync::Mutex;
-use tutorial_common::server::Server;
+use tutorial_common::{config::FromEnv, server::Server};
 
 use crate::envoy::{AccessLogEntry, Envoy};
 use crate::state::{LabState, ObjectSummary};
@@ -156,12 +156,9 @@ impl Lab {
         if let Some(now) = &options.standin_now {
             standin_env.push(("STANDIN_NOW", now.clone()));
         }
-        let standin = Service::run(
-            worldclock_standin::Application::build(worldclock_standin::Config::from_lookup(
-                lookup(standin_env),
-            )?)
-            .await?,
-        );
+        let standin = Service::run(worldclock_standin::build(
+            worldclock_standin::Config::from_lookup(lookup(standin_env))?,
+        )?);
         let internet = Internet {
             web: ([127, 0, 0, 1], standin.port).into(),
             closed: closed_addr()?,
@@ -172,35 +169,32 @@ impl Lab {
         let envoy = Envoy::start(&envoy_bin, &options.dir, options.proxy_port, &config).await?;
         let proxy = envoy.listener;
         let admin = envoy.admin;
-        let recommendation = Service::run(
-            recommendation::Application::build(recommendation::Config::from_lookup(lookup(vec![
+        let recommendation = Service::run(recommendation::build(
+            recommendation::Config::from_lookup(lookup(vec![
                 ("HOSTNAME", RECOMMENDATION_HOST.into()),
                 ("RECOMMENDATION_VERSION", "v3".into()),
                 ("WORLDCLOCK_PROXY", format!("http://{proxy}")),
-            ]))?)
-            .await?,
-        );
-        let preference = Service::run(
-            preference::Application::build(preference::Config::from_lookup(lookup(vec![
+            ]))?,
+        )?);
+        let preference = Service::run(preference::build(preference::Config::from_lookup(
+            lookup(vec![
                 ("HOSTNAME", PREFERENCE_HOST.into()),
                 (
                     "RECOMMENDATION_URL",
                     format!("http://127.0.0.1:{}", recommendation.port),
                 ),
-            ]))?)
-            .await?,
-        );
-        let customer = Service::run(
-            customer::Application::build(customer::Config::from_lookup(lookup(vec![
+            ]),
+        )?)?);
+        let customer = Service::run(customer::build(customer::Config::from_lookup(lookup(
+            vec![
                 ("HOSTNAME", CUSTOMER_HOST.into()),
                 ("PORT", options.customer_port.to_string()),
                 (
                     "PREFERENCE_URL",
                     format!("http://127.0.0.1:{}", preference.port),
                 ),
-            ]))?)
-            .await?,
-        );
+            ],
+        ))?)?);
         let customer_url = format!("http://127.0.0.1:{}/", customer.port);
         let standin_url = format!("http://127.0.0.1:{}", standin.port);
         Ok(Self {
@@ -216,7 +210,7 @@ impl Lab {
                 recommendation,
                 standin,
             ])),
-            http: tutorial_common::downstream::client(Duration::from_secs(30), None)?,
+            http: tutorial_common::client::client(Duration::from_secs(30), None)?,
             customer_url,
             standin_url,
             proxy,

@@ -1,27 +1,35 @@
 //! `cargo run -p local-chain`: customer → preference → recommendation and the stand-in time API on this machine,
 //! wired together, customer on http://localhost:8080. Ctrl-C stops everything. `--help` for options.
 
-use std::{collections::HashMap, process::ExitCode};
+use std::process::ExitCode;
 
-use tutorial_common::{
-    cli::EXIT_CONFIG,
-    config::ConfigError,
-    server::Server,
-    telemetry::{self, LogFormat},
-};
+use tutorial_common::{cli::EXIT_CONFIG, config::ConfigError, telemetry::LogFormat};
 
-const HELP: &str = "\
+/// customer's port unless `--port` says otherwise: the URL the README curls.
+const DEFAULT_PORT: &str = "8080";
+
+fn help() -> String {
+    let passed: Vec<&str> = tutorial_common::vars::VARS
+        .iter()
+        .map(|v| v.name)
+        .filter(|name| !local_chain::WIRED.contains(name))
+        .collect();
+    format!(
+        "\
 local-chain: the tutorial's chain on this machine, no cluster, no containers.
 
 Usage: cargo run -p local-chain -- [--port PORT] [--version v1|v2|v3]
 
-  --port PORT        customer's port on 127.0.0.1 (default 8080)
+  --port PORT        customer's port on 127.0.0.1 (default {DEFAULT_PORT})
   --version VERSION  recommendation's version (default v1; v3 asks the stand-in time API)
   --help             this text
 
-The other services listen on free loopback ports, printed at start. These variables pass through:
-RESPONSE_DELAY, WORLDCLOCK_URL (default: the local stand-in), WORLDCLOCK_TIMEOUT, DOWNSTREAM_TIMEOUT,
-STANDIN_NOW, STANDIN_FAULT, LOG_FORMAT, RUST_LOG.";
+The other services listen on free loopback ports, printed at start. These variables pass through
+(WORLDCLOCK_URL defaults to the local stand-in; each service's --help says what they do):
+{}.",
+        passed.join(", ")
+    )
+}
 
 struct Args {
     port: String,
@@ -30,7 +38,7 @@ struct Args {
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut parsed = Args {
-        port: "8080".into(),
+        port: DEFAULT_PORT.into(),
         version: "v1".into(),
     };
     while let Some(arg) = args.next() {
@@ -45,70 +53,34 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     Ok(Some(parsed))
 }
 
-/// One service's environment: `pairs` first, then the process environment for everything else.
-fn overlay(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-    let map: HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    move |k: &str| map.get(k).cloned().or_else(|| std::env::var(k).ok())
-}
-
-const LOOPBACK: [(&str, &str); 3] = [
-    ("BIND_ADDRESS", "127.0.0.1"),
-    ("PORT", "0"),
-    ("WORKERS", "1"),
-];
-
 async fn start(args: Args) -> anyhow::Result<()> {
-    let with = |extra: &[(&str, &str)]| overlay(&[&LOOPBACK[..], extra].concat());
-    let standin =
-        worldclock_standin::Application::build(worldclock_standin::Config::from_lookup(with(&[]))?)
-            .await?;
-    let time_url = format!("http://127.0.0.1:{}/api/json/cet/now", standin.port());
-    let time_url = std::env::var("WORLDCLOCK_URL").unwrap_or(time_url);
-    let rec_host = format!("recommendation-{}-local", args.version);
-    let recommendation =
-        recommendation::Application::build(recommendation::Config::from_lookup(with(&[
-            ("HOSTNAME", &rec_host),
-            ("RECOMMENDATION_VERSION", &args.version),
-            ("WORLDCLOCK_URL", &time_url),
-        ]))?)
-        .await?;
-    let rec_url = format!("http://127.0.0.1:{}", recommendation.port());
-    let preference = preference::Application::build(preference::Config::from_lookup(with(&[
-        ("HOSTNAME", "preference-v1-local"),
-        ("RECOMMENDATION_URL", &rec_url),
-    ]))?)
-    .await?;
-    let pref_url = format!("http://127.0.0.1:{}", preference.port());
-    let customer = customer::Application::build(customer::Config::from_lookup(with(&[
-        ("HOSTNAME", "customer-local"),
-        ("PREFERENCE_URL", &pref_url),
-        ("PORT", &args.port),
-    ]))?)
+    let chain = local_chain::start(local_chain::Options {
+        version: args.version.clone(),
+        time_url: std::env::var("WORLDCLOCK_URL")
+            .ok()
+            .filter(|v| !v.is_empty()),
+        customer_env: vec![("PORT".into(), args.port)],
+        ..local_chain::Options::default()
+    })
     .await?;
     println!(
         "\nlocal chain up: customer => preference => recommendation {}\n  curl http://localhost:{}\n  \
-         recommendation: {rec_url} (GET /misbehave, GET /behave)\n  time API: {time_url}\n  Ctrl-C stops everything.\n",
-        args.version,
-        customer.port(),
+         recommendation: {} (GET /misbehave, GET /behave)\n  time API: {}\n  Ctrl-C stops everything.\n",
+        args.version, chain.customer.port, chain.recommendation.url, chain.time_url,
     );
-    let run = |s: Server| s.run_until_stopped();
-    tokio::try_join!(
-        run(customer),
-        run(preference),
-        run(recommendation),
-        run(standin)
-    )?;
+    chain.stopped().await?;
     Ok(())
 }
 
+#[global_allocator]
+static GLOBAL: tutorial_common::boot::Allocator = tutorial_common::boot::ALLOCATOR;
+
 fn main() -> ExitCode {
+    tutorial_common::boot::install_crypto_provider();
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Some(args)) => args,
         Ok(None) => {
-            println!("{HELP}");
+            println!("{}", help());
             return ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -125,12 +97,9 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let _telemetry = match telemetry::init("local-chain", format) {
+    let _telemetry = match tutorial_common::cli::start_telemetry("local-chain", format) {
         Ok(guard) => guard,
-        Err(e) => {
-            eprintln!("local-chain: cannot set up telemetry: {e:#}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match actix_web::rt::System::new().block_on(start(args)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,36 +1,46 @@
-//! The configuration contract (SPEC §1): the environment variable names manifests may set.
+//! The configuration contract (the README's "Configuration (environment)"): the variables manifests may set
+//! and the facts about the services that manifests must match, all taken from `tutorial_common::vars`.
 
-/// Variables the services read. Manifests may set these and `OTEL_*`, nothing else.
-pub const ENV_NAMES: &[&str] = &[
-    "PORT",
-    "HOSTNAME",
-    "PREFERENCE_URL",
-    "RECOMMENDATION_URL",
-    "RECOMMENDATION_VERSION",
-    "WORLDCLOCK_URL",
-    "WORLDCLOCK_TIMEOUT",
-    "WORLDCLOCK_PROXY",
-    "RESPONSE_DELAY",
-    "DOWNSTREAM_TIMEOUT",
-    "LOG_FORMAT",
-    "RUST_LOG",
-    "WORKERS",
-    "SHUTDOWN_TIMEOUT",
-];
+use tutorial_common::vars;
 
 /// Prefix of the standard OpenTelemetry variables, all allowed.
 pub const OTEL_PREFIX: &str = "OTEL_";
 
-/// The port every service listens on, declared in manifests as a container port named `http`.
+/// The port every service listens on by default (`PORT`), declared in manifests as a container port named `http`.
 pub const APP_PORT: i32 = 8080;
 
 /// Image repositories of the three services; containers using them are "app containers".
 pub const APP_IMAGE_PREFIX: &str = "istio-tutorial-rs/";
 
 /// Default of `WORLDCLOCK_URL`, the external host the egress lab's ServiceEntry must name.
-pub const DEFAULT_WORLDCLOCK_URL: &str = "http://worldclockapi.com/api/json/cet/now";
+pub const DEFAULT_WORLDCLOCK_URL: &str = match vars::WORLDCLOCK_URL.default {
+    Some(url) => url,
+    None => panic!("WORLDCLOCK_URL has a default"),
+};
 
-/// Is `name` a variable of the contract?
+/// Is `name` a variable of the contract: one the three services read, or `OTEL_*`?
 pub fn is_contract_env(name: &str) -> bool {
-    ENV_NAMES.contains(&name) || name.starts_with(OTEL_PREFIX)
+    vars::read_by_the_chain(name) || name.starts_with(OTEL_PREFIX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contract_is_what_the_services_read() {
+        for name in [
+            "PORT",
+            "BIND_ADDRESS",
+            "PREFERENCE_URL",
+            "RUST_LOG",
+            "OTEL_SERVICE_NAME",
+        ] {
+            assert!(is_contract_env(name), "{name}");
+        }
+        for name in ["PREFERENCE_ULR", "STANDIN_FAULT"] {
+            assert!(!is_contract_env(name), "{name}");
+        }
+        assert_eq!(Some(APP_PORT.to_string().as_str()), vars::PORT.default);
+    }
 }

@@ -1,52 +1,65 @@
 //! The tutorial's preference: `GET /` calls recommendation and answers `preference => <recommendation's body>`.
 //!
-//! Run it with `cargo run -p preference` (listens on $PORT, default 8080; calls $RECOMMENDATION_URL).
+//! Run it with `cargo run -p preference` (listens on $PORT; calls $RECOMMENDATION_URL).
 //! Forwards `baggage-user-agent` as customer set it.
-//! Errors follow the tutorial's chain: 503 `preference => Error: <status> - <body>` when recommendation answers non-2xx,
-//! 503 `preference => <reason>: <url>` when it cannot be reached. The relay itself lives in
-//! [`tutorial_common::downstream`]; this crate says what is preference's own.
+//! Errors follow the tutorial's chain (`docs/SERVICES.md`): 503 `preference => Error: <status> - <body>` when
+//! recommendation answers non-2xx, 503 `preference => <reason>: <url>` when it cannot be reached.
 
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use tutorial_common::{
-    config::{ConfigError, Env},
-    downstream::{Relay, RelayConfig},
+    chain_error::ChainError,
+    config::{ConfigError, Env, FromEnv, ServerSettings},
+    next_hop::NextHop,
+    reply::text,
     server::Server,
+    vars,
 };
+use url::Url;
 
-pub const RELAY: Relay = Relay {
-    service: "preference",
-    next_url_var: "RECOMMENDATION_URL",
-    default_next_url: "http://recommendation:8080",
-    baggage_from_user_agent: false,
-};
-pub const SERVICE: &str = RELAY.service;
+pub const SERVICE: &str = "preference";
 
-pub const HELP: &str = "\
+/// The first lines of `preference --help`; the variables follow from `tutorial_common::vars`.
+pub const ABOUT: &str = "\
 preference: the Istio tutorial's preference service. GET / calls recommendation and answers
-'preference => <recommendation body>'.
-
-Environment:
-  RECOMMENDATION_URL    recommendation to call (default http://recommendation:8080)
-  DOWNSTREAM_TIMEOUT   how long a call to recommendation may take (default 30s: the mesh's timeouts must show)";
+'preference => <recommendation body>'.";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config(pub RelayConfig);
+pub struct Config {
+    pub server: ServerSettings,
+    pub recommendation_url: Url,
+    pub recommendation_timeout: Duration,
+}
 
-impl Config {
-    pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Result<Self, ConfigError> {
-        Self::from_env(&Env::new(lookup))
-    }
-
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        RELAY.config(env).map(Self)
+impl FromEnv for Config {
+    fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            server: env.server()?,
+            recommendation_url: env.url(&vars::RECOMMENDATION_URL)?,
+            recommendation_timeout: env.duration(&vars::DOWNSTREAM_TIMEOUT)?,
+        })
     }
 }
 
-/// Builds the service, bound and ready to run: `.port()`, then `.run_until_stopped()`.
-pub struct Application;
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(index));
+}
 
-impl Application {
-    /// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
-    pub async fn build(config: Config) -> anyhow::Result<Server> {
-        RELAY.serve(config.0)
-    }
+/// `GET /`: recommendation's answer behind `preference => `; the propagated headers travel on as they came.
+async fn index(
+    req: HttpRequest,
+    recommendation: web::Data<NextHop>,
+) -> Result<HttpResponse, ChainError> {
+    let body = recommendation.call(&req).await?;
+    Ok(text(StatusCode::OK, format!("{SERVICE} => {body}\n")))
+}
+
+/// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
+pub fn build(config: Config) -> anyhow::Result<Server> {
+    let url = config.recommendation_url;
+    let recommendation = NextHop::new(SERVICE, url.clone(), config.recommendation_timeout, false)?;
+    let server = Server::bind_with(SERVICE, &config.server, recommendation, routes)?;
+    tracing::info!("{}", server.listening(SERVICE, &format!(", calling {url}")));
+    Ok(server)
 }

@@ -1,9 +1,15 @@
-//! `cargo run -p preference`: the tutorial's preference on $PORT (default 8080). `preference --help` lists its settings.
+//! `cargo run -p preference`: the tutorial's preference on $PORT. `preference --help` lists its settings.
 
 use std::process::ExitCode;
 
-use preference::{Application, Config, HELP, SERVICE};
+use tutorial_common::boot;
+
+use preference::{ABOUT, SERVICE, build};
+
+#[global_allocator]
+static GLOBAL: boot::Allocator = boot::ALLOCATOR;
 
 fn main() -> ExitCode {
-    tutorial_common::cli::serve(SERVICE, HELP, Config::from_env, Application::build)
+    boot::install_crypto_provider();
+    tutorial_common::cli::serve(SERVICE, ABOUT, build)
 }

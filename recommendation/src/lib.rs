@@ -15,35 +15,22 @@ use std::{
 use actix_web::{HttpResponse, http::StatusCode, web};
 use tutorial_common::{
     chain_error::ChainError,
-    config::{ConfigError, Env, ServerSettings},
+    config::{ConfigError, Env, FromEnv, ServerSettings, parse_http_url},
+    reply::text,
     server::Server,
-    text,
+    vars,
 };
 use url::Url;
 
 use crate::time_api::TimeLookup;
 
 pub const SERVICE: &str = "recommendation";
-pub const ENV_RECOMMENDATION_VERSION: &str = "RECOMMENDATION_VERSION";
-pub const ENV_RESPONSE_DELAY: &str = "RESPONSE_DELAY";
-pub const ENV_WORLDCLOCK_URL: &str = "WORLDCLOCK_URL";
-pub const DEFAULT_WORLDCLOCK_URL: &str = "http://worldclockapi.com/api/json/cet/now";
-pub const ENV_WORLDCLOCK_TIMEOUT: &str = "WORLDCLOCK_TIMEOUT";
-pub const DEFAULT_WORLDCLOCK_TIMEOUT: Duration = Duration::from_secs(5);
-pub const ENV_WORLDCLOCK_PROXY: &str = "WORLDCLOCK_PROXY";
 
-pub const HELP: &str = "\
+/// The first lines of `recommendation --help`; the variables follow from `tutorial_common::vars`.
+pub const ABOUT: &str = "\
 recommendation: the Istio tutorial's recommendation service. GET / answers
 'recommendation v1 from '<host>': <count>' (v3: with the current time from the time API).
-GET /misbehave: GET / answers 503 from now on; GET /behave: back to normal.
-
-Environment:
-  RECOMMENDATION_VERSION  v1, v2 or v3 (default v1)
-  RESPONSE_DELAY       wait before answering, e.g. 3s for the timeout lab (default 0s)
-  WORLDCLOCK_URL       v3's time API (default http://worldclockapi.com/api/json/cet/now;
-                       a live one: http://worldtimeapi.org/api/timezone/Europe/Madrid)
-  WORLDCLOCK_TIMEOUT   v3's own timeout for the time API, above the lab's 3s mesh timeout (default 5s)
-  WORLDCLOCK_PROXY     HTTP proxy for the time lookup only (the local egress lab's Envoy; default none)";
+GET /misbehave: GET / answers 503 from now on; GET /behave: back to normal.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
@@ -72,26 +59,20 @@ pub struct Config {
     pub worldclock_proxy: Option<Url>,
 }
 
-impl Config {
-    pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Result<Self, ConfigError> {
-        Self::from_env(&Env::new(lookup))
-    }
-
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             server: env.server()?,
-            version: env.parse(ENV_RECOMMENDATION_VERSION, Version::V1, |v| match v {
+            version: env.parse(&vars::RECOMMENDATION_VERSION, |v| match v {
                 "v1" => Ok(Version::V1),
                 "v2" => Ok(Version::V2),
                 "v3" => Ok(Version::V3),
                 _ => Err("is not a valid version: use v1, v2 or v3".into()),
             })?,
-            response_delay: env.duration(ENV_RESPONSE_DELAY, Duration::ZERO)?,
-            worldclock_url: env.url(ENV_WORLDCLOCK_URL, DEFAULT_WORLDCLOCK_URL)?,
-            worldclock_timeout: env.duration(ENV_WORLDCLOCK_TIMEOUT, DEFAULT_WORLDCLOCK_TIMEOUT)?,
-            worldclock_proxy: env.parse(ENV_WORLDCLOCK_PROXY, None, |v| {
-                tutorial_common::config::parse_http_url(v).map(Some)
-            })?,
+            response_delay: env.duration(&vars::RESPONSE_DELAY)?,
+            worldclock_url: env.url(&vars::WORLDCLOCK_URL)?,
+            worldclock_timeout: env.duration(&vars::WORLDCLOCK_TIMEOUT)?,
+            worldclock_proxy: env.optional(&vars::WORLDCLOCK_PROXY, parse_http_url)?,
         })
     }
 }
@@ -159,42 +140,35 @@ async fn index(state: web::Data<Recommendation>) -> Result<HttpResponse, ChainEr
 }
 
 async fn misbehave(state: web::Data<Recommendation>) -> HttpResponse {
-    state.misbehaving.store(true, Ordering::Relaxed);
-    tracing::info!("'misbehave' has been set to 'true'");
-    text(
-        StatusCode::OK,
-        "Following requests to / will return a 503\n".into(),
-    )
+    switch(&state, true, "Following requests to / will return a 503\n")
 }
 
 async fn behave(state: web::Data<Recommendation>) -> HttpResponse {
-    state.misbehaving.store(false, Ordering::Relaxed);
-    tracing::info!("'misbehave' has been set to 'false'");
-    text(
-        StatusCode::OK,
-        "Following requests to / will return 200\n".into(),
-    )
+    switch(&state, false, "Following requests to / will return 200\n")
 }
 
-/// Builds the service, bound and ready to run: `.port()`, then `.run_until_stopped()`.
-pub struct Application;
+/// `GET /misbehave` and `GET /behave`: set the flag, log it and answer the tutorial's line.
+fn switch(state: &Recommendation, misbehaving: bool, body: &str) -> HttpResponse {
+    state.misbehaving.store(misbehaving, Ordering::Relaxed);
+    tracing::info!("'misbehave' has been set to '{misbehaving}'");
+    text(StatusCode::OK, body.to_owned())
+}
 
-impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Server> {
-        let state = web::Data::new(Recommendation::new(&config)?);
-        let server = Server::bind(SERVICE, &config.server, move |cfg| {
-            cfg.app_data(state.clone()).configure(routes);
-        })?;
-        let time = match config.version {
-            Version::V3 => format!(", time API at {}", config.worldclock_url),
-            _ => String::new(),
-        };
-        tracing::info!(
-            "recommendation {} listening on {}:{}{time}",
-            config.version,
-            config.server.bind_address,
-            server.port()
-        );
-        Ok(server)
-    }
+/// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
+pub fn build(config: Config) -> anyhow::Result<Server> {
+    let server = Server::bind_with(
+        SERVICE,
+        &config.server,
+        Recommendation::new(&config)?,
+        routes,
+    )?;
+    let time = match config.version {
+        Version::V3 => format!(", time API at {}", config.worldclock_url),
+        _ => String::new(),
+    };
+    tracing::info!(
+        "{}",
+        server.listening(&format!("{SERVICE} {}", config.version), &time)
+    );
+    Ok(server)
 }

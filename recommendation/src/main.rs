@@ -1,10 +1,16 @@
-//! `RECOMMENDATION_VERSION=v1 cargo run -p recommendation`: the tutorial's recommendation on $PORT (default
-//! 8080). `recommendation --help` lists its settings.
+//! `RECOMMENDATION_VERSION=v1 cargo run -p recommendation`: the tutorial's recommendation on $PORT.
+//! `recommendation --help` lists its settings.
 
 use std::process::ExitCode;
 
-use recommendation::{Application, Config, HELP, SERVICE};
+use tutorial_common::boot;
+
+use recommendation::{ABOUT, SERVICE, build};
+
+#[global_allocator]
+static GLOBAL: boot::Allocator = boot::ALLOCATOR;
 
 fn main() -> ExitCode {
-    tutorial_common::cli::serve(SERVICE, HELP, Config::from_env, Application::build)
+    boot::install_crypto_provider();
+    tutorial_common::cli::serve(SERVICE, ABOUT, build)
 }

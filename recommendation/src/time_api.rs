@@ -11,8 +11,8 @@ use chrono::{DateTime, Datelike, FixedOffset};
 use reqwest::{StatusCode, header::HeaderMap};
 use tracing::Instrument;
 use tutorial_common::{
-    chain_error::{ChainError, embed},
-    downstream::{describe_failure, read_capped},
+    chain_error::{ChainError, MAX_EMBEDDED_BODY, embed},
+    client::{self, describe_failure, read_capped},
     telemetry,
 };
 use url::Url;
@@ -31,7 +31,7 @@ impl TimeLookup {
     /// `proxy`: an HTTP proxy for this lookup only (the local egress lab's Envoy); `None` = direct.
     pub fn new(url: Url, timeout: Duration, proxy: Option<&Url>) -> anyhow::Result<Self> {
         Ok(Self {
-            client: tutorial_common::downstream::client(timeout, proxy)?,
+            client: client::client(timeout, proxy)?,
             url,
             timeout,
         })
@@ -46,8 +46,9 @@ impl TimeLookup {
         let span = telemetry::client_span(&self.url);
         let mut headers = HeaderMap::new();
         telemetry::inject(&span, &mut headers);
-        let fail = |what: String| ChainError::TimeLookup {
-            line: format!("time lookup {} failed: {what}", self.url),
+        let fail = |what: String| ChainError::TimeLookupFailed {
+            url: self.url.to_string(),
+            what,
         };
         async {
             let response = self
@@ -60,7 +61,7 @@ impl TimeLookup {
             let status = response.status();
             tracing::Span::current().record("http.response.status_code", status.as_u16());
             let reply_headers = response.headers().clone();
-            let body = read_capped(response)
+            let body = read_capped(response, MAX_EMBEDDED_BODY)
                 .await
                 .map_err(|e| fail(describe_failure(&e, &self.url, self.timeout)))?;
             if !status.is_success() {

@@ -1,4 +1,5 @@
 //! Black-box tests of the chain over real loopback sockets.
+mod configuration;
 mod error_chain;
 mod happy_path;
 mod operations;

@@ -1,81 +1,21 @@
 //! Tracing for real: three service processes export to an OTLP/HTTP receiver started by the test.
 
-use std::{
-    sync::mpsc,
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
-use actix_web::{HttpResponse, web};
-use integration_tests::{process::start, serve_on_loopback};
-use opentelemetry_proto::tonic::{
-    collector::trace::v1::ExportTraceServiceRequest, common::v1::any_value::Value,
-    trace::v1::span::SpanKind,
-};
-use prost::Message;
-
-#[derive(Debug, Clone)]
-struct SeenSpan {
-    service: String,
-    trace_id: String,
-    span_id: String,
-    parent: String,
-    kind: i32,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-async fn spawn_receiver() -> (String, mpsc::Receiver<SeenSpan>) {
-    let (tx, rx) = mpsc::channel();
-    let tx = web::Data::new(std::sync::Mutex::new(tx));
-    let url = serve_on_loopback(move |cfg| {
-        cfg.app_data(tx.clone()).route(
-            "/v1/traces",
-            web::post().to(|body: web::Bytes, tx: web::Data<std::sync::Mutex<mpsc::Sender<SeenSpan>>>| async move {
-                let request = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
-                for rs in request.resource_spans {
-                    let service = rs
-                        .resource
-                        .iter()
-                        .flat_map(|r| &r.attributes)
-                        .find(|a| a.key == "service.name")
-                        .and_then(|a| a.value.as_ref()?.value.as_ref())
-                        .map(|v| match v {
-                            Value::StringValue(s) => s.clone(),
-                            other => format!("{other:?}"),
-                        })
-                        .unwrap_or_default();
-                    for span in rs.scope_spans.into_iter().flat_map(|s| s.spans) {
-                        let _ = tx.lock().unwrap().send(SeenSpan {
-                            service: service.clone(),
-                            trace_id: hex(&span.trace_id),
-                            span_id: hex(&span.span_id),
-                            parent: hex(&span.parent_span_id),
-                            kind: span.kind,
-                        });
-                    }
-                }
-                HttpResponse::Ok().content_type("application/x-protobuf").body(Vec::<u8>::new())
-            }),
-        );
-    });
-    (url, rx)
-}
+use integration_tests::{otlp::Receiver, process::start_chain, wait::until_async};
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
 #[tokio::test]
 async fn one_request_yields_one_trace_across_the_three_services() {
     // Arrange
-    let (receiver, spans) = spawn_receiver().await;
-    let otel = [("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.as_str())];
-    let rec = start("recommendation", &[otel[0], ("HOSTNAME", "rec")]);
-    let pref = start("preference", &[otel[0], ("RECOMMENDATION_URL", &rec.url)]);
-    let cust = start("customer", &[otel[0], ("PREFERENCE_URL", &pref.url)]);
+    let receiver = Receiver::start().await;
+    let otel = [("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url.as_str())];
+    let chain = start_chain(&otel, [&[], &[], &[("HOSTNAME", "rec")]]);
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let caller_span = "00f067aa0ba902b7";
     // Act
     let body = integration_tests::reqwest_client()
-        .get(&cust.url)
+        .get(&chain.customer.url)
         .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
         .send()
         .await
@@ -88,16 +28,11 @@ async fn one_request_yields_one_trace_across_the_three_services() {
         "customer => preference => recommendation v1 from 'rec': 1\n"
     );
     // Assert: 5 spans (3 server, 2 client) arrive, bounded in time.
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while seen.len() < 5 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match spans.recv_timeout(left.min(Duration::from_millis(100))) {
-            Ok(span) => seen.push(span),
-            Err(_) if Instant::now() < deadline => tokio::task::yield_now().await,
-            Err(_) => panic!("only {} spans arrived: {seen:#?}", seen.len()),
-        }
-    }
+    let seen = until_async("5 spans to arrive", Duration::from_secs(15), || async {
+        let spans = receiver.spans();
+        (spans.len() >= 5).then_some(spans)
+    })
+    .await;
     assert!(
         seen.iter().all(|s| s.trace_id == trace_id),
         "one trace, the caller's: {seen:#?}"

@@ -28,7 +28,7 @@ const SE: &str = "service-entry-egress-worldclockapi.yml";
 const VS_TIMEOUT: &str = "virtual-service-worldclockapi-timeout.yml";
 
 async fn lab() -> Lab {
-    tutorial_common::downstream::install_crypto_provider();
+    tutorial_common::boot::install_crypto_provider();
     let dir = std::env::temp_dir().join(format!(
         "egress-lab-test-{}-{}",
         std::process::id(),
@@ -53,7 +53,7 @@ struct Reply {
 }
 
 async fn get(lab: &Lab) -> Reply {
-    let client = tutorial_common::downstream::client(Duration::from_secs(30), None).unwrap();
+    let client = tutorial_common::client::client(Duration::from_secs(30), None).unwrap();
     let start = Instant::now();
     let r = client
         .get(&lab.customer_url)
@@ -104,8 +104,7 @@ async fn last_entry(lab: &Lab, n: usize) -> AccessLogEntry {
 /// What Envoy itself answers to the time lookup right now (a direct request through the proxy).
 async fn envoy_reply(lab: &Lab) -> (u16, HeaderMap, String) {
     let proxy = reqwest::Url::parse(&format!("http://{}", lab.proxy)).unwrap();
-    let client =
-        tutorial_common::downstream::client(Duration::from_secs(30), Some(&proxy)).unwrap();
+    let client = tutorial_common::client::client(Duration::from_secs(30), Some(&proxy)).unwrap();
     let r = client.get(TIME_URL).send().await.expect("Envoy answers");
     let status = r.status().as_u16();
     let headers = r.headers().clone();

@@ -1,15 +1,14 @@
-//! Every way the next hop can fail, each answered with the SPEC's exact body within a bounded time.
+//! Every way the next hop can fail, each answered with the exact body of `docs/SERVICES.md` within a bounded time.
 //!
 //! A fake recommendation on loopback misbehaves at the socket level; preference (DOWNSTREAM_TIMEOUT 500ms) and
 //! customer in front of it must answer 503 with the reason and the target, never hang, never pass a huge body on.
 
 use std::time::{Duration, Instant};
 
-use integration_tests::{get, spawn_customer, spawn_preference};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
+use integration_tests::{
+    closed_loopback_url, get, http::read_head, spawn_customer, spawn_preference,
 };
+use tokio::{io::AsyncWriteExt, net::TcpListener};
 use tutorial_common::chain_error::{MAX_EMBEDDED_BODY, TRUNCATED};
 
 const TIMEOUT: &str = "500ms";
@@ -30,18 +29,7 @@ enum Fault {
     HugeError,
 }
 
-async fn read_head(socket: &mut TcpStream) {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match socket.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
-/// A fake downstream on a free loopback port behaving as `fault` on every connection; its URL.
+/// A fake next hop on a free loopback port behaving as `fault` on every connection; its URL.
 async fn fake(fault: Fault) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -119,13 +107,7 @@ async fn through_the_chain(next: &str) -> [((u16, String), Duration); 2] {
 async fn unreachable_case(fault: Option<Fault>, reason: &str) {
     let next = match fault {
         Some(f) => fake(f).await,
-        None => {
-            // A port nobody listens on any more.
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let url = format!("http://{}", l.local_addr().unwrap());
-            drop(l);
-            url
-        }
+        None => closed_loopback_url(),
     };
     let [(pref, pref_took), (cust, cust_took)] = through_the_chain(&next).await;
     let line = format!("preference => {reason}: {next}/");

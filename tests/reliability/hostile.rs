@@ -8,29 +8,20 @@ use std::{
     time::{Duration, Instant},
 };
 
-use integration_tests::process::{Proc, start};
+use integration_tests::{
+    http::{body_of, parse_status},
+    process::{ProcChain, start, start_chain},
+};
 
-use crate::util::{Outcome, addr, body_of, parse_status, raw_exchange, read_answer};
+use crate::util::{Outcome, addr, raw_exchange, read_answer};
 
 const WITHIN: Duration = Duration::from_secs(5);
 
 /// The chain as three processes, every log level on so that anything logged about a request shows.
 /// `NO_COLOR`: the text format's own colour codes would hide an escape sequence coming from a client.
-fn chain(host: &str) -> [Proc; 3] {
+fn chain(host: &str) -> ProcChain {
     let log = [("RUST_LOG", "trace"), ("NO_COLOR", "1")];
-    let rec = start(
-        "recommendation",
-        &[&log[..], &[("HOSTNAME", host)]].concat(),
-    );
-    let pref = start(
-        "preference",
-        &[&log[..], &[("RECOMMENDATION_URL", rec.url.as_str())]].concat(),
-    );
-    let cust = start(
-        "customer",
-        &[&log[..], &[("PREFERENCE_URL", pref.url.as_str())]].concat(),
-    );
-    [cust, pref, rec]
+    start_chain(&log, [&[], &[], &[("HOSTNAME", host)]])
 }
 
 fn get_request(extra_headers: &[u8]) -> Vec<u8> {
@@ -41,14 +32,18 @@ fn get_request(extra_headers: &[u8]) -> Vec<u8> {
 }
 
 /// A normal request still gets the normal chain answer, and recommendation logs it (its log stream is intact).
-fn still_serves(procs: &mut [Proc; 3], host: &str, what: &str) {
-    for p in procs.iter_mut() {
+fn still_serves(procs: &mut ProcChain, host: &str, what: &str) {
+    for p in [
+        &mut procs.customer,
+        &mut procs.preference,
+        &mut procs.recommendation,
+    ] {
         assert!(
             p.child.try_wait().unwrap().is_none(),
             "{what}: a process died"
         );
     }
-    let out = raw_exchange(addr(&procs[0].url), &get_request(b""), WITHIN);
+    let out = raw_exchange(addr(&procs.customer.url), &get_request(b""), WITHIN);
     let Outcome::Answered { status: 200, raw } = &out else {
         panic!("{what}: a normal request afterwards got {out:?}");
     };
@@ -59,18 +54,15 @@ fn still_serves(procs: &mut [Proc; 3], host: &str, what: &str) {
         "{what}: {body:?}"
     );
     let count = body[prefix.len()..].trim_end();
-    procs[2].wait_for_line(
+    procs.recommendation.wait_for_line(
         &format!("recommendation request from {host}: {count}"),
         WITHIN,
     );
 }
 
 /// Everything each process logged; asserts none of it carries the hostile bytes.
-fn assert_logs_clean(procs: [Proc; 3], markers: &[&str]) {
-    let mut all = Vec::new();
-    for p in procs {
-        all.extend(p.finish());
-    }
+fn assert_logs_clean(procs: ProcChain, markers: &[&str]) {
+    let all = procs.finish();
     assert!(!all.is_empty(), "logs were captured");
     for line in &all {
         assert!(
@@ -87,7 +79,7 @@ fn assert_logs_clean(procs: [Proc; 3], markers: &[&str]) {
 fn oversized_and_too_many_headers_are_rejected() {
     let host = "hostile-size";
     let mut procs = chain(host);
-    let cust = addr(&procs[0].url);
+    let cust = addr(&procs.customer.url);
     let big = format!("X-Big: {}\r\n", "a".repeat(64 * 1024));
     let many: String = (0..1000).map(|i| format!("X-H{i}: v\r\n")).collect();
     let big_ua = format!("User-Agent: {}\r\n", "M".repeat(64 * 1024));
@@ -110,7 +102,7 @@ fn oversized_and_too_many_headers_are_rejected() {
 fn odd_bytes_in_propagated_headers_never_reach_bodies_or_logs() {
     let host = "hostile-bytes";
     let mut procs = chain(host);
-    let cust = addr(&procs[0].url);
+    let cust = addr(&procs.customer.url);
     // Bytes 0x80-0xff are legal (obs-text) in a header value, but not UTF-8; ESC and NUL are not legal at all.
     let cases: [(&str, &[u8]); 4] = [
         (
@@ -225,7 +217,7 @@ fn smuggling_attempts_are_rejected_and_never_run_the_hidden_request() {
 fn slowloris_connections_are_cut_and_others_are_served() {
     let host = "hostile-slow";
     let mut procs = chain(host);
-    let cust = addr(&procs[0].url);
+    let cust = addr(&procs.customer.url);
     let trickle: Vec<_> = (0..20)
         .map(|_| {
             std::thread::spawn(move || {

@@ -5,7 +5,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use integration_tests::process::{Proc, start};
+use integration_tests::process::{Proc, start_chain};
 
 use crate::util::{load, rss_kib};
 
@@ -25,18 +25,16 @@ fn rss_of(procs: &[(&str, &Proc)]) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_32_connections_no_failures_and_flat_rss() {
     // Arrange: the chain as users run it, one process per service.
-    let rec = start("recommendation", &[("HOSTNAME", "soak")]);
-    let pref = start("preference", &[("RECOMMENDATION_URL", &rec.url)]);
-    let cust = start("customer", &[("PREFERENCE_URL", &pref.url)]);
+    let chain = start_chain(&[], [&[], &[], &[("HOSTNAME", "soak")]]);
     let procs = [
-        ("customer", &cust),
-        ("preference", &pref),
-        ("recommendation", &rec),
+        ("customer", &chain.customer),
+        ("preference", &chain.preference),
+        ("recommendation", &chain.recommendation),
     ];
     let length = soak_length();
     let warm_up = length / 4;
     let stop = Arc::new(AtomicBool::new(false));
-    let url = cust.url.clone();
+    let url = chain.customer.url.clone();
     let started = Instant::now();
     let run = tokio::spawn(load(url, 32, length, stop.clone()));
     // Act: sample RSS every 250 ms; the reference is the highest value in the last second of warm-up.

@@ -1,5 +1,7 @@
-//! Helpers only this suite needs: raw HTTP over loopback sockets, RSS from /proc, a bounded load generator.
+//! Helpers only this suite needs: raw HTTP exchanges over loopback sockets, RSS from /proc, a bounded load
+//! generator.
 
+use integration_tests::http;
 use std::{
     io::{Read, Write},
     net::{SocketAddr, TcpStream},
@@ -72,7 +74,8 @@ pub fn read_answer(stream: &mut TcpStream, within: Duration) -> Outcome {
             Ok(0) => break,
             Ok(n) => {
                 raw.extend_from_slice(&buf[..n]);
-                if complete(&raw) {
+                // A whole response with a Content-Length body.
+                if http::content_length(&raw).is_some() && http::whole_message(&raw).is_some() {
                     break;
                 }
             }
@@ -90,38 +93,10 @@ pub fn read_answer(stream: &mut TcpStream, within: Duration) -> Outcome {
             Err(_) => break,
         }
     }
-    match parse_status(&raw) {
+    match http::parse_status(&raw) {
         Some(status) => Outcome::Answered { status, raw },
         None => Outcome::Closed,
     }
-}
-
-/// The status code of a raw answer, when it starts with a status line.
-pub fn parse_status(raw: &[u8]) -> Option<u16> {
-    let line = raw.strip_prefix(b"HTTP/1.")?;
-    std::str::from_utf8(line.get(2..5)?).ok()?.parse().ok()
-}
-
-/// Whether `raw` holds a whole response with a Content-Length body.
-fn complete(raw: &[u8]) -> bool {
-    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return false;
-    };
-    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-    let length = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    length.is_some_and(|n| raw.len() >= end + 4 + n)
-}
-
-/// The body of a raw answer.
-pub fn body_of(raw: &[u8]) -> String {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(raw.len(), |e| e + 4);
-    String::from_utf8_lossy(&raw[end..]).into_owned()
 }
 
 /// Resident set size of process `pid` in KiB, from `/proc/<pid>/status`.
@@ -152,7 +127,7 @@ pub async fn load(
     limit: Duration,
     stop: Arc<AtomicBool>,
 ) -> LoadReport {
-    tutorial_common::downstream::install_crypto_provider();
+    tutorial_common::boot::install_crypto_provider();
     let ok = Arc::new(AtomicU64::new(0));
     let non_2xx = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));

@@ -1,17 +1,25 @@
 //! Test support: start the services in this process on ephemeral loopback ports, wired to each other, with the
-//! stand-in time API in place of the external host (zero2prod's `spawn_app`).
+//! stand-in time API in place of the external host (zero2prod's `spawn_app`); [`process`] starts them as
+//! processes. The helpers every suite shares live here once: [`repo_root`], [`closed_loopback_url`], bounded
+//! waits ([`wait`]), raw HTTP parsing ([`http`]) and an OTLP receiver ([`otlp`]).
 //!
 //! ```ignore
 //! let chain = spawn_chain(ChainOptions::default()).await;
-//! let body = reqwest::get(&chain.customer).await?.text().await?;
+//! let (status, body) = get(chain.url()).await;
 //! ```
 
+pub mod http;
+pub mod otlp;
 pub mod process;
+pub mod wait;
 
-use std::{collections::HashMap, sync::LazyLock};
+use std::{path::PathBuf, sync::LazyLock};
 
-use actix_web::dev::ServerHandle;
-use tutorial_common::server::Server;
+pub use local_chain::Chain;
+use tutorial_common::{
+    config::{FromEnv, overlay},
+    server::{Running, Server},
+};
 
 /// Host names the in-process services show in their bodies.
 pub const CUSTOMER_HOST: &str = "customer-test";
@@ -22,109 +30,69 @@ pub const STANDIN_NOW: &str = "2020-04-06T18:31+02:00";
 
 static TEST_LOGS: LazyLock<()> = LazyLock::new(|| {
     use tutorial_common::telemetry::{LogFormat, subscriber};
-    if std::env::var_os("TEST_LOG").is_some() {
-        let _ = tracing::subscriber::set_global_default(subscriber(
-            "tests",
-            LogFormat::Text,
-            None,
-            std::io::stdout,
-        ));
-    } else {
-        let _ = tracing::subscriber::set_global_default(subscriber(
-            "tests",
-            LogFormat::Text,
-            None,
-            std::io::sink,
-        ));
-    }
+    let writer = match std::env::var_os("TEST_LOG") {
+        Some(_) => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout),
+        None => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::sink),
+    };
+    let _ =
+        tracing::subscriber::set_global_default(subscriber("tests", LogFormat::Text, None, writer));
 });
 
-/// Logs are printed only with `TEST_LOG=1`.
-pub fn init_test_logs() {
+/// Logs are printed only with `TEST_LOG=1`. Also installs the crypto provider, as a binary's `main` does.
+fn init_test_logs() {
+    tutorial_common::boot::install_crypto_provider();
     LazyLock::force(&TEST_LOGS);
 }
 
-/// Environment for one service: the pairs given plus loopback, port 0, one worker.
-pub fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-    let mut map: HashMap<String, String> = [
+/// Environment for one service: the pairs given plus loopback, port 0, one worker; nothing from the process.
+fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let loopback = [
         ("PORT", "0"),
         ("BIND_ADDRESS", "127.0.0.1"),
         ("WORKERS", "1"),
-    ]
-    .iter()
-    .chain(pairs)
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    map.retain(|_, v| !v.is_empty());
-    move |k: &str| map.get(k).cloned()
-}
-
-/// A service running in this process.
-pub struct Running {
-    pub port: u16,
-    pub url: String,
-    pub handle: ServerHandle,
-    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Running {
-    /// Stops the service (gracefully when `graceful`) and waits until it has stopped.
-    pub async fn stop(self, graceful: bool) {
-        self.handle.stop(graceful).await;
-        let _ = self.task.await;
-    }
+    ];
+    let pairs: Vec<(String, String)> = loopback
+        .iter()
+        .chain(pairs)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    overlay(pairs, |_| None)
 }
 
 /// Runs a built server on the test's runtime until stopped or the test ends.
-pub fn run(server: Server) -> Running {
+fn run(server: Server) -> Running {
     init_test_logs();
-    let port = server.port();
-    let handle = server.handle();
-    let task = tokio::spawn(server.run_until(std::future::pending()));
-    Running {
-        port,
-        url: format!("http://127.0.0.1:{port}"),
-        handle,
-        task,
-    }
+    server.spawn(std::future::pending())
+}
+
+/// One service on a free loopback port: its config from `pairs` (over [`vars`]' loopback), then `build`.
+fn spawn<C: FromEnv>(build: fn(C) -> anyhow::Result<Server>, pairs: &[(&str, &str)]) -> Running {
+    let config = C::from_lookup(vars(pairs)).expect("the test's configuration is valid");
+    run(build(config).expect("the service starts"))
 }
 
 pub async fn spawn_standin(pairs: &[(&str, &str)]) -> Running {
-    let config = worldclock_standin::Config::from_lookup(vars(pairs)).expect("stand-in config");
-    run(worldclock_standin::Application::build(config)
-        .await
-        .expect("stand-in starts"))
+    spawn(worldclock_standin::build, pairs)
 }
 
 pub async fn spawn_recommendation(pairs: &[(&str, &str)]) -> Running {
-    let config = recommendation::Config::from_lookup(vars(pairs)).expect("recommendation config");
-    run(recommendation::Application::build(config)
-        .await
-        .expect("recommendation starts"))
+    spawn(recommendation::build, pairs)
 }
 
 pub async fn spawn_preference(recommendation_url: &str, pairs: &[(&str, &str)]) -> Running {
-    let mut all = vec![
+    let wiring = [
         ("HOSTNAME", PREFERENCE_HOST),
         ("RECOMMENDATION_URL", recommendation_url),
     ];
-    all.extend_from_slice(pairs);
-    let config = preference::Config::from_lookup(vars(&all)).expect("preference config");
-    run(preference::Application::build(config)
-        .await
-        .expect("preference starts"))
+    spawn(preference::build, &[&wiring, pairs].concat())
 }
 
 pub async fn spawn_customer(preference_url: &str, pairs: &[(&str, &str)]) -> Running {
-    let mut all = vec![
+    let wiring = [
         ("HOSTNAME", CUSTOMER_HOST),
         ("PREFERENCE_URL", preference_url),
     ];
-    all.extend_from_slice(pairs);
-    let config = customer::Config::from_lookup(vars(&all)).expect("customer config");
-    run(customer::Application::build(config)
-        .await
-        .expect("customer starts"))
+    spawn(customer::build, &[&wiring, pairs].concat())
 }
 
 /// What differs between chains in tests. Every field has a working default.
@@ -160,41 +128,34 @@ impl ChainOptions {
     }
 }
 
-/// customer → preference → recommendation → stand-in time API, all on loopback.
-pub struct Chain {
-    pub customer: Running,
-    pub preference: Running,
-    pub recommendation: Running,
-    pub standin: Running,
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
-impl Chain {
-    /// customer's URL: what a user curls.
-    pub fn url(&self) -> &str {
-        &self.customer.url
-    }
-}
-
+/// customer → preference → recommendation → stand-in time API, all on loopback: the in-process chain
+/// (`local_chain::start`) with the tests' host names, a frozen clock and nothing from the process environment.
 pub async fn spawn_chain(options: ChainOptions) -> Chain {
+    init_test_logs();
     let mut standin_env = vec![("STANDIN_NOW", STANDIN_NOW)];
     standin_env.extend(options.standin_env.iter().copied());
-    let standin = spawn_standin(&standin_env).await;
-    let time_url = format!("{}{}", standin.url, options.time_path);
-    let mut rec_env = vec![
-        ("HOSTNAME", RECOMMENDATION_HOST),
-        ("RECOMMENDATION_VERSION", options.version),
-        ("WORLDCLOCK_URL", time_url.as_str()),
-    ];
-    rec_env.extend(options.recommendation_env.iter().copied());
-    let recommendation = spawn_recommendation(&rec_env).await;
-    let preference = spawn_preference(&recommendation.url, &[]).await;
-    let customer = spawn_customer(&preference.url, &[]).await;
-    Chain {
-        customer,
-        preference,
-        recommendation,
-        standin,
-    }
+    let mut recommendation_env = vec![("HOSTNAME", RECOMMENDATION_HOST)];
+    recommendation_env.extend(options.recommendation_env.iter().copied());
+    local_chain::start(local_chain::Options {
+        version: options.version.into(),
+        time_path: options.time_path.into(),
+        customer_env: owned(&[("HOSTNAME", CUSTOMER_HOST)]),
+        preference_env: owned(&[("HOSTNAME", PREFERENCE_HOST)]),
+        recommendation_env: owned(&recommendation_env),
+        standin_env: owned(&standin_env),
+        inherit_env: false,
+        stop_on_signal: false,
+        ..local_chain::Options::default()
+    })
+    .await
+    .expect("the chain starts")
 }
 
 /// GET `url` and return status and body.
@@ -210,7 +171,8 @@ pub async fn get(url: &str) -> (u16, String) {
 
 /// A plain client for tests (no proxy).
 pub fn reqwest_client() -> reqwest::Client {
-    tutorial_common::downstream::client(std::time::Duration::from_secs(30), None).expect("client")
+    tutorial_common::boot::install_crypto_provider();
+    tutorial_common::client::client(std::time::Duration::from_secs(30), None).expect("client")
 }
 
 /// A throwaway HTTP server on a free loopback port standing in for some service (a recorder, an OTLP
@@ -227,4 +189,19 @@ pub fn serve_on_loopback(
     let url = format!("http://{}", server.addrs()[0]);
     tokio::spawn(server.run());
     url
+}
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository root")
+        .to_path_buf()
+}
+
+/// `http://127.0.0.1:<port>` where nothing listens any more: a loopback port bound and released, so a
+/// connection to it is refused.
+pub fn closed_loopback_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    format!("http://{}", listener.local_addr().expect("bound address"))
 }

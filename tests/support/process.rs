@@ -1,4 +1,5 @@
-//! Service binaries as real processes: signals, exit codes, per-process telemetry.
+//! Service binaries as real processes: signals, exit codes, per-process telemetry, and [`start_chain`], the
+//! chain as three processes every process test uses.
 
 use std::{
     io::{BufRead, BufReader},
@@ -35,13 +36,13 @@ pub fn run_to_end(name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{name} {args:?} did not exit within 10s");
-        }
+    let exited = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("wait").is_none() && Instant::now() < exited {
         std::thread::sleep(Duration::from_millis(10));
+    }
+    if child.try_wait().expect("wait").is_none() {
+        let _ = child.kill();
+        panic!("{name} {args:?} did not exit within 10s");
     }
     child.wait_with_output().expect("output")
 }
@@ -69,17 +70,9 @@ impl Proc {
 
     /// Waits (bounded) for the process to exit.
     pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "process still running after {within:?}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        crate::wait::until("the process to exit", within, || {
+            self.child.try_wait().expect("wait")
+        })
     }
 
     /// Sends `signal` (e.g. `libc`'s SIGTERM = 15) with the `kill` command.
@@ -163,5 +156,62 @@ pub fn spawn(name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
         child,
         url: String::new(),
         lines,
+    }
+}
+
+/// customer → preference → recommendation as three processes, each wired to the next.
+pub struct ProcChain {
+    pub customer: Proc,
+    pub preference: Proc,
+    pub recommendation: Proc,
+}
+
+impl ProcChain {
+    /// The three, customer first.
+    pub fn all(&self) -> [&Proc; 3] {
+        [&self.customer, &self.preference, &self.recommendation]
+    }
+
+    /// Kills the three and returns every stdout line none of them had delivered yet.
+    pub fn finish(self) -> Vec<String> {
+        let mut lines = self.customer.finish();
+        lines.extend(self.preference.finish());
+        lines.extend(self.recommendation.finish());
+        lines
+    }
+}
+
+/// Starts recommendation, preference and customer on free loopback ports, in that order: each gets `every`,
+/// then its own variables from `own` (customer's, preference's, recommendation's), then the URL of its next hop.
+pub fn start_chain(every: &[(&str, &str)], own: [&[(&str, &str)]; 3]) -> ProcChain {
+    let [customer_own, preference_own, recommendation_own] = own;
+    let env = |own: &[(&str, &str)], next: Option<(&str, &str)>| -> Vec<(String, String)> {
+        every
+            .iter()
+            .chain(own)
+            .chain(next.as_ref())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let start_with = |name: &str, env: Vec<(String, String)>| {
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        start(name, &pairs)
+    };
+    let recommendation = start_with("recommendation", env(recommendation_own, None));
+    let preference = start_with(
+        "preference",
+        env(
+            preference_own,
+            Some(("RECOMMENDATION_URL", &recommendation.url)),
+        ),
+    );
+    let customer = start_with(
+        "customer",
+        env(customer_own, Some(("PREFERENCE_URL", &preference.url))),
+    );
+    ProcChain {
+        customer,
+        preference,
+        recommendation,
     }
 }

@@ -1,120 +1,48 @@
 //! A local stand-in for the egress lab's external time API, so v3 works offline and every failure can be provoked.
 //!
-//! Run it with `cargo run -p worldclock-standin` (port $PORT, default 8080). It answers like the two services the
+//! The crate by concern: [`fault`] (what can go wrong and how it is spelled), [`clock`] (the time and the two
+//! answer shapes), and here the config, the routes and their handlers.
+//!
+//! Run it with `cargo run -p worldclock-standin` (port $PORT). It answers like the two services the
 //! tutorial has used: worldclockapi.com at `GET /api/json/cet/now` (`currentDateTime`) and worldtimeapi.org at
 //! `GET /api/timezone/<area>/<city>` (`datetime`), showing Central European time (CET/CEST) unless `STANDIN_NOW`
 //! freezes the clock. Faults: `STANDIN_FAULT` at start, `POST /_standin/fault?mode=<mode>[&delay=<duration>]` at
-//! run time, `GET /_standin/fault` to read it back. Modes: `none`, `slow` (answer after `delay`, default 10s),
+//! run time, `GET /_standin/fault` to read it back. Modes: `none`, `slow` (answer after `delay`, default [`fault::DEFAULT_SLOW_DELAY`]),
 //! `error` (500), `malformed` (not JSON), `missing-field` (JSON without the time), `bad-time` (an unreadable time).
 
-use std::{
-    fmt,
-    sync::{
-        Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
+pub mod clock;
+pub mod fault;
+
+use std::sync::{
+    Mutex,
+    atomic::{AtomicU64, Ordering},
 };
 
 use actix_web::{HttpResponse, http::StatusCode, web};
-use chrono::{DateTime, Datelike, FixedOffset, TimeZone, Utc, Weekday};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use tutorial_common::{
-    config::{ConfigError, Env, ServerSettings, parse_duration},
+    config::{ConfigError, Env, FromEnv, ServerSettings},
+    reply::text,
     server::Server,
-    text,
+    vars,
+};
+
+use crate::{
+    clock::{cet, worldclock_json, worldtime_json},
+    fault::Fault,
 };
 
 pub const SERVICE: &str = "worldclock-standin";
-pub const ENV_STANDIN_NOW: &str = "STANDIN_NOW";
-pub const ENV_STANDIN_FAULT: &str = "STANDIN_FAULT";
-pub const DEFAULT_SLOW_DELAY: Duration = Duration::from_secs(10);
 
-pub const HELP: &str = "\
+/// The first lines of `worldclock-standin --help`; the variables follow from `tutorial_common::vars`.
+pub const ABOUT: &str = "\
 worldclock-standin: a local stand-in for the lab's time API.
   GET /api/json/cet/now                 worldclockapi.com's answer (currentDateTime)
   GET /api/timezone/<area>/<city>       worldtimeapi.org's answer (datetime)
   POST /_standin/fault?mode=M&delay=D   switch faults at run time; GET /_standin/fault shows the current one
-  GET /_standin/requests                how many time requests arrived (counted before any delay)
-
-Environment:
-  STANDIN_NOW     freeze the clock, e.g. 2020-04-06T18:31+02:00 (default: the real time, CET/CEST)
-  STANDIN_FAULT   none, slow[:<duration>], error, malformed, missing-field or bad-time (default none)";
-
-/// What the stand-in does instead of answering normally.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Fault {
-    #[default]
-    None,
-    /// Answer normally, after this long (longer than the caller's timeout: a hung service).
-    Slow(Duration),
-    /// 500 with a short body.
-    Error,
-    /// 200 with a body that is not JSON.
-    Malformed,
-    /// 200 JSON without `currentDateTime` / `datetime`.
-    MissingField,
-    /// 200 JSON whose time cannot be read.
-    BadTime,
-}
-
-impl Fault {
-    /// `none`, `slow`, `slow:3s`, `error`, `malformed`, `missing-field`, `bad-time`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let (mode, delay) = match text.split_once(':') {
-            Some((m, d)) => (m, Some(d)),
-            None => (text, None),
-        };
-        Self::from_parts(mode, delay)
-    }
-
-    fn from_parts(mode: &str, delay: Option<&str>) -> Result<Self, String> {
-        let fault = match mode {
-            "none" => Self::None,
-            "slow" => Self::Slow(match delay {
-                Some(d) => parse_duration(d)?,
-                None => DEFAULT_SLOW_DELAY,
-            }),
-            "error" => Self::Error,
-            "malformed" => Self::Malformed,
-            "missing-field" => Self::MissingField,
-            "bad-time" => Self::BadTime,
-            other => {
-                return Err(format!(
-                    "is not a valid fault {other:?}: use none, slow[:<duration>], error, malformed, missing-field or bad-time"
-                ));
-            }
-        };
-        if delay.is_some() && !matches!(fault, Self::Slow(_)) {
-            return Err(format!(
-                "is not a valid fault: only slow takes a delay, not {mode}"
-            ));
-        }
-        Ok(fault)
-    }
-}
-
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::None => f.write_str("none"),
-            Self::Slow(d) => write!(f, "slow:{}", humantime_like(*d)),
-            Self::Error => f.write_str("error"),
-            Self::Malformed => f.write_str("malformed"),
-            Self::MissingField => f.write_str("missing-field"),
-            Self::BadTime => f.write_str("bad-time"),
-        }
-    }
-}
-
-fn humantime_like(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
-    }
-}
+  GET /_standin/requests                how many time requests arrived (counted before any delay)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -124,97 +52,20 @@ pub struct Config {
     pub fault: Fault,
 }
 
-impl Config {
-    pub fn from_lookup<F: Fn(&str) -> Option<String>>(lookup: F) -> Result<Self, ConfigError> {
-        Self::from_env(&Env::new(lookup))
-    }
-
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self {
             server: env.server()?,
-            now: env.parse(ENV_STANDIN_NOW, None, |v| {
+            now: env.optional(&vars::STANDIN_NOW, |v| {
                 DateTime::parse_from_rfc3339(v)
                     .or_else(|_| DateTime::parse_from_str(v, "%Y-%m-%dT%H:%M%:z"))
-                    .map(Some)
                     .map_err(|e| {
                         format!("is not a valid time ({e}); use e.g. 2020-04-06T18:31+02:00")
                     })
             })?,
-            fault: env.parse(ENV_STANDIN_FAULT, Fault::None, Fault::parse)?,
+            fault: env.parse(&vars::STANDIN_FAULT, Fault::parse)?,
         })
     }
-}
-
-/// Central European time: UTC+1, UTC+2 from the last Sunday of March to the last Sunday of October (01:00 UTC).
-pub fn cet(utc: DateTime<Utc>) -> DateTime<FixedOffset> {
-    let year = utc.year();
-    let switch = |month| {
-        let last = (25..=31)
-            .rev()
-            .find(|d| {
-                Utc.with_ymd_and_hms(year, month, *d, 1, 0, 0)
-                    .unwrap()
-                    .weekday()
-                    == Weekday::Sun
-            })
-            .unwrap();
-        Utc.with_ymd_and_hms(year, month, last, 1, 0, 0).unwrap()
-    };
-    let summer = utc >= switch(3) && utc < switch(10);
-    let offset = FixedOffset::east_opt(if summer { 7200 } else { 3600 }).unwrap();
-    utc.with_timezone(&offset)
-}
-
-fn is_summer(t: &DateTime<FixedOffset>) -> bool {
-    t.offset().local_minus_utc() == 7200
-}
-
-const DAY_NAMES: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-
-/// worldclockapi.com's answer for `t`.
-pub fn worldclock_json(t: &DateTime<FixedOffset>) -> serde_json::Value {
-    let secs = t.offset().local_minus_utc();
-    let sign = if secs < 0 { "-" } else { "" };
-    let file_time = (t.timestamp() + 11_644_473_600) as i128 * 10_000_000
-        + (t.timestamp_subsec_nanos() / 100) as i128;
-    json!({
-        "$id": "1",
-        "currentDateTime": t.format("%Y-%m-%dT%H:%M%:z").to_string(),
-        "utcOffset": format!("{sign}{:02}:{:02}:00", secs.abs() / 3600, secs.abs() % 3600 / 60),
-        "isDayLightSavingsTime": is_summer(t),
-        "dayOfTheWeek": DAY_NAMES[t.weekday().num_days_from_monday() as usize],
-        "timeZoneName": "Central Europe Standard Time",
-        "currentFileTime": file_time as i64,
-        "ordinalDate": format!("{}-{}", t.year(), t.ordinal()),
-        "serviceResponse": null,
-    })
-}
-
-/// worldtimeapi.org's answer for `t` in `zone` (e.g. `Europe/Madrid`).
-pub fn worldtime_json(t: &DateTime<FixedOffset>, zone: &str) -> serde_json::Value {
-    let summer = is_summer(t);
-    json!({
-        "abbreviation": if summer { "CEST" } else { "CET" },
-        "datetime": t.format("%Y-%m-%dT%H:%M:%S%.6f%:z").to_string(),
-        "day_of_week": t.weekday().num_days_from_sunday(),
-        "day_of_year": t.ordinal(),
-        "dst": summer,
-        "raw_offset": 3600,
-        "dst_offset": t.offset().local_minus_utc() - 3600,
-        "timezone": zone,
-        "unixtime": t.timestamp(),
-        "utc_datetime": t.with_timezone(&Utc).format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
-        "utc_offset": t.format("%:z").to_string(),
-        "week_number": t.iso_week().week(),
-    })
 }
 
 pub struct StandIn {
@@ -324,82 +175,17 @@ async fn requests(state: web::Data<StandIn>) -> HttpResponse {
     )
 }
 
-/// Builds the stand-in, bound and ready to run: `.port()`, then `.run_until_stopped()`.
-pub struct Application;
-
-impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Server> {
-        let state = web::Data::new(StandIn {
-            now: config.now,
-            fault: Mutex::new(config.fault),
-            received: AtomicU64::new(0),
-        });
-        let server = Server::bind(SERVICE, &config.server, move |cfg| {
-            cfg.app_data(state.clone()).configure(routes);
-        })?;
-        tracing::info!(
-            "{SERVICE} listening on {}:{}, fault {}",
-            config.server.bind_address,
-            server.port(),
-            config.fault
-        );
-        Ok(server)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn worldclock_shape_matches_the_real_service() {
-        let t = DateTime::parse_from_rfc3339("2020-04-06T18:31:00+02:00").unwrap();
-        let v = worldclock_json(&t);
-        assert_eq!(v["currentDateTime"], "2020-04-06T18:31+02:00");
-        assert_eq!(v["utcOffset"], "02:00:00");
-        assert_eq!(v["dayOfTheWeek"], "Monday");
-        assert_eq!(v["ordinalDate"], "2020-97");
-        assert_eq!(v["isDayLightSavingsTime"], true);
-    }
-
-    #[test]
-    fn worldtime_shape_matches_the_real_service() {
-        let t = DateTime::parse_from_rfc3339("2023-06-01T16:03:54.123456+02:00").unwrap();
-        let v = worldtime_json(&t, "Europe/Madrid");
-        assert_eq!(v["datetime"], "2023-06-01T16:03:54.123456+02:00");
-        assert_eq!(v["utc_datetime"], "2023-06-01T14:03:54.123456+00:00");
-        assert_eq!(v["abbreviation"], "CEST");
-        assert_eq!(v["day_of_week"], 4);
-        assert_eq!(v["day_of_year"], 152);
-        assert_eq!(v["unixtime"], 1685628234);
-        assert_eq!(v["week_number"], 22);
-        assert_eq!(v["dst_offset"], 3600);
-    }
-
-    #[test]
-    fn cet_switches_on_the_last_sundays() {
-        let at = |s: &str| cet(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc));
-        assert_eq!(at("2020-03-29T00:59:00Z").offset().local_minus_utc(), 3600);
-        assert_eq!(at("2020-03-29T01:00:00Z").offset().local_minus_utc(), 7200);
-        assert_eq!(at("2020-10-25T00:59:00Z").offset().local_minus_utc(), 7200);
-        assert_eq!(at("2020-10-25T01:00:00Z").offset().local_minus_utc(), 3600);
-    }
-
-    #[test]
-    fn faults_parse_and_print_back() {
-        for text in [
-            "none",
-            "slow:3s",
-            "slow:500ms",
-            "error",
-            "malformed",
-            "missing-field",
-            "bad-time",
-        ] {
-            assert_eq!(Fault::parse(text).unwrap().to_string(), text);
-        }
-        assert_eq!(Fault::parse("slow"), Ok(Fault::Slow(DEFAULT_SLOW_DELAY)));
-        assert!(Fault::parse("error:3s").is_err(), "only slow takes a delay");
-        assert!(Fault::parse("down").is_err());
-    }
+/// Binds the port (0 = any free one); [`Server::run_until_stopped`] serves.
+pub fn build(config: Config) -> anyhow::Result<Server> {
+    let state = StandIn {
+        now: config.now,
+        fault: Mutex::new(config.fault),
+        received: AtomicU64::new(0),
+    };
+    let server = Server::bind_with(SERVICE, &config.server, state, routes)?;
+    tracing::info!(
+        "{}",
+        server.listening(SERVICE, &format!(", fault {}", config.fault))
+    );
+    Ok(server)
 }

@@ -1,9 +1,15 @@
-//! `cargo run -p worldclock-standin`: the local stand-in time API on $PORT (default 8080). `--help` lists faults.
+//! `cargo run -p worldclock-standin`: the local stand-in time API on $PORT. `--help` lists faults.
 
 use std::process::ExitCode;
 
-use worldclock_standin::{Application, Config, HELP, SERVICE};
+use tutorial_common::boot;
+
+use worldclock_standin::{ABOUT, SERVICE, build};
+
+#[global_allocator]
+static GLOBAL: boot::Allocator = boot::ALLOCATOR;
 
 fn main() -> ExitCode {
-    tutorial_common::cli::serve(SERVICE, HELP, Config::from_env, Application::build)
+    boot::install_crypto_provider();
+    tutorial_common::cli::serve(SERVICE, ABOUT, build)
 }
