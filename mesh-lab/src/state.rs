@@ -4,7 +4,7 @@ use mesh_manifests::{Document, Resource};
 use serde::Serialize;
 
 use crate::support::{self, Effect, Unsupported};
-use crate::translate::{self, EnvoyConfig, Internet, Mode, TranslateError};
+use crate::translate::{self, Mode};
 
 /// One applied object.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,7 +21,7 @@ pub struct Applied {
 pub struct LabState {
     pub objects: Vec<Applied>,
     pub mesh_mode: Mode,
-    /// Where the mesh mode came from (`default`, `egress-lab mode`, a file).
+    /// Where the mesh mode came from (`default`, `mesh-lab mode`, a file).
     pub mesh_mode_source: String,
 }
 
@@ -42,6 +42,7 @@ pub fn kubectl_kind(kind: &str) -> String {
             format!("{lower}.networking.istio.io")
         }
         "ServiceMeshControlPlane" => "servicemeshcontrolplane.maistra.io".into(),
+        "Deployment" => "deployment.apps".into(),
         "Istio" => "istio.sailoperator.io".into(),
         _ => lower,
     }
@@ -56,6 +57,8 @@ pub fn parse_kind(s: &str) -> Option<&'static str> {
         "virtualservice" | "virtualservices" | "vs" => "VirtualService",
         "destinationrule" | "destinationrules" | "dr" => "DestinationRule",
         "sidecar" | "sidecars" => "Sidecar",
+        "gateway" | "gateways" | "gw" => "Gateway",
+        "deployment" | "deployments" | "deploy" => "Deployment",
         _ => return None,
     })
 }
@@ -71,16 +74,6 @@ impl LabState {
     /// The applied resources, in order.
     pub fn resources(&self) -> Vec<Resource> {
         self.objects.iter().map(|o| o.resource.clone()).collect()
-    }
-
-    /// The Envoy configuration this state stands for.
-    pub fn envoy_config(&self, internet: &Internet) -> Result<EnvoyConfig, TranslateError> {
-        translate::to_envoy(&self.resources(), self.mesh_mode, internet)
-    }
-
-    /// The mode in effect (a Sidecar's, else the mesh's).
-    pub fn effective_mode(&self) -> Mode {
-        translate::effective_mode(&self.resources(), self.mesh_mode)
     }
 
     /// Applies every document (all or nothing), answering one kubectl-style line per document.
@@ -153,7 +146,7 @@ impl LabState {
     pub fn delete(&mut self, kind: &str, name: &str) -> Result<String, String> {
         let Some(k) = parse_kind(kind) else {
             return Err(format!(
-                "error: the server doesn't have a resource type \"{kind}\" (the lab knows serviceentry, virtualservice, destinationrule, sidecar)"
+                "error: the server doesn't have a resource type \"{kind}\" (the lab knows deployment, serviceentry, virtualservice, destinationrule, gateway, sidecar)"
             ));
         };
         match self
@@ -177,18 +170,22 @@ impl LabState {
         let before = self.mesh_mode;
         self.mesh_mode = mode;
         self.mesh_mode_source = source.into();
-        let sidecar = self.effective_mode() != mode;
+        let sidecar = self.objects.iter().any(
+            |o| matches!(&o.resource, Resource::Sidecar(s) if translate::sidecar_mode(s).is_some()),
+        );
         format!(
             "mesh outboundTrafficPolicy mode: {before} -> {mode}{}",
             if sidecar {
-                format!(
-                    " (a Sidecar keeps recommendation v3 in {} until it is deleted)",
-                    self.effective_mode()
-                )
+                " (a Sidecar's outboundTrafficPolicy keeps the workloads it selects in its own mode)"
             } else {
-                String::new()
+                ""
             }
         )
+    }
+
+    /// The applied Deployments.
+    pub fn deployments(&self) -> impl Iterator<Item = &Applied> {
+        self.objects.iter().filter(|o| o.kind == "Deployment")
     }
 
     /// One line per applied object, for `show`.
@@ -239,7 +236,20 @@ fn summarise(o: &Applied) -> String {
                 format!("hosts {hosts} timeout {}", timeouts.join(","))
             }
         }
-        Resource::Sidecar(_) => "outboundTrafficPolicy for recommendation v3's sidecar".into(),
+        Resource::Sidecar(s) => match translate::sidecar_mode(s) {
+            Some(m) => format!("outboundTrafficPolicy {m}"),
+            None => "no outboundTrafficPolicy".into(),
+        },
+        Resource::Deployment(d) => {
+            let labels = d
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.metadata.as_ref())
+                .and_then(|m| m.labels.clone())
+                .unwrap_or_default();
+            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("pod labels {}", labels.join(","))
+        }
         other => other.kind().into(),
     }
 }
