@@ -230,3 +230,134 @@ pub fn mesh_clusters(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn parse(yaml: &str) -> Vec<Resource> {
+        mesh_manifests::parse_str(Path::new("test.yml"), yaml)
+            .expect("test YAML loads")
+            .into_iter()
+            .map(|d| d.resource)
+            .collect()
+    }
+
+    fn istio(file: &str) -> Vec<Resource> {
+        parse(
+            &std::fs::read_to_string(format!("{}/../istio/{file}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap(),
+        )
+    }
+
+    fn recommendation() -> Vec<ServiceDef> {
+        vec![ServiceDef {
+            name: "recommendation".into(),
+            port: 8080,
+            selector: [("app".to_owned(), "recommendation".to_owned())].into(),
+        }]
+    }
+
+    fn pod(version: &str, port: u16) -> Endpoint {
+        Endpoint {
+            labels: [("app", "recommendation"), ("version", version)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            addr: ([127, 0, 0, 1], port).into(),
+        }
+    }
+
+    fn ports(c: &Value) -> Vec<u64> {
+        c["load_assignment"]["endpoints"][0]["lb_endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                e["endpoint"]["address"]["socket_address"]["port_value"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    const R: &str = "recommendation.tutorial.svc.cluster.local";
+
+    #[test]
+    fn a_service_without_a_destination_rule_has_one_cluster_with_istiods_defaults() {
+        let cs = mesh_clusters(&[], &recommendation(), &[pod("v1", 1), pod("v2", 2)]).unwrap();
+        assert_eq!(cs.len(), 1);
+        let c = &cs[0];
+        assert_eq!(c["name"], format!("outbound|8080||{R}"));
+        assert_eq!(c["lb_policy"], "LEAST_REQUEST");
+        assert_eq!(c["connect_timeout"], "10s");
+        assert_eq!(
+            c["circuit_breakers"]["thresholds"][0]["max_pending_requests"],
+            u32::MAX
+        );
+        assert_eq!(ports(c), [1, 2]);
+        assert!(c.get("outlier_detection").is_none());
+    }
+
+    #[test]
+    fn subsets_select_their_pods_and_the_circuit_breaker_policy_applies_to_each() {
+        let cs = mesh_clusters(
+            &istio("destination-rule-recommendation-circuit-breaker.yml"),
+            &recommendation(),
+            &[pod("v1", 1), pod("v2", 2)],
+        )
+        .unwrap();
+        let names: Vec<&str> = cs.iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                format!("outbound|8080||{R}"),
+                format!("outbound|8080|version-v1|{R}"),
+                format!("outbound|8080|version-v2|{R}"),
+                format!("outbound|8080|version-v3|{R}"),
+            ]
+        );
+        assert_eq!(ports(&cs[1]), [1]);
+        assert_eq!(ports(&cs[2]), [2]);
+        assert!(ports(&cs[3]).is_empty(), "no v3 pod: no endpoint");
+        for c in &cs {
+            let t = &c["circuit_breakers"]["thresholds"][0];
+            assert_eq!(
+                (
+                    t["max_connections"].as_u64(),
+                    t["max_pending_requests"].as_u64()
+                ),
+                (Some(1), Some(1))
+            );
+            assert_eq!(
+                c["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+                    ["common_http_protocol_options"]["max_requests_per_connection"],
+                1
+            );
+            assert_eq!(
+                c["outlier_detection"],
+                json!({"enforcing_success_rate": 0, "consecutive_5xx": 1, "enforcing_consecutive_5xx": 100,
+                       "interval": "1s", "base_ejection_time": "180s", "max_ejection_percent": 100})
+            );
+            assert_eq!(
+                c["common_lb_config"]["healthy_panic_threshold"],
+                json!({"value": 0})
+            );
+        }
+    }
+
+    #[test]
+    fn random_load_balancing_is_envoys_random() {
+        let cs = mesh_clusters(
+            &istio("destination-rule-recommendation-random.yml"),
+            &recommendation(),
+            &[],
+        )
+        .unwrap();
+        assert!(cs.iter().all(|c| c["lb_policy"] == "RANDOM"));
+    }
+}

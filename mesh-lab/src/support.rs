@@ -443,4 +443,119 @@ mod tests {
             false
         ));
     }
+
+    fn refusal(yaml: &str) -> String {
+        let docs =
+            mesh_manifests::parse_str(Path::new("istio/fixture.yml"), yaml).expect("fixture loads");
+        check(&docs[0]).expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn each_unsupported_field_is_refused_naming_file_object_and_field() {
+        let cases = [
+            (
+                "DestinationRule subset-level trafficPolicy",
+                "
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: recommendation}
+spec:
+  host: recommendation
+  subsets:
+  - name: version-v1
+    labels: {version: v1}
+    trafficPolicy: {loadBalancer: {simple: RANDOM}}
+",
+                "spec.subsets.0.trafficPolicy",
+            ),
+            (
+                "DestinationRule TLS",
+                "
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: recommendation}
+spec:
+  host: recommendation
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+",
+                "spec.trafficPolicy.tls",
+            ),
+            (
+                "VirtualService header operations",
+                "
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: recommendation}
+spec:
+  hosts: [recommendation]
+  http:
+  - headers: {request: {set: {x-a: b}}}
+    route:
+    - destination: {host: recommendation}
+",
+                "spec.http.0.headers",
+            ),
+            (
+                "VirtualService query parameter match",
+                "
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: recommendation}
+spec:
+  hosts: [recommendation]
+  http:
+  - match: [{queryParams: {a: {exact: b}}}]
+    route:
+    - destination: {host: recommendation}
+",
+                "spec.http.0.match.0.queryParams",
+            ),
+            (
+                "VirtualService CORS",
+                "
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: recommendation}
+spec:
+  hosts: [recommendation]
+  http:
+  - corsPolicy: {allowOrigins: [{exact: x}]}
+    route:
+    - destination: {host: recommendation}
+",
+                "spec.http.0.corsPolicy",
+            ),
+            (
+                "Gateway TLS server",
+                "
+apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata: {name: customer-gateway}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: ['*']
+    tls: {mode: SIMPLE}
+",
+                "spec.servers.0.tls",
+            ),
+            (
+                "PeerAuthentication",
+                "
+apiVersion: security.istio.io/v1beta1
+kind: PeerAuthentication
+metadata: {name: default}
+spec:
+  mtls: {mode: STRICT}
+",
+                "not supported by the local mesh yet",
+            ),
+        ];
+        for (why, yaml, field) in cases {
+            let err = refusal(yaml);
+            assert!(err.starts_with("istio/fixture.yml: "), "{why}: {err}");
+            assert!(err.contains(field), "{why}: {err}");
+        }
+    }
 }
