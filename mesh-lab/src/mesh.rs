@@ -75,7 +75,8 @@ impl Default for LabOptions {
 pub(crate) struct Inner {
     pub state: LabState,
     pub pods: BTreeMap<String, Pod>,
-    pub gateway: Envoy,
+    /// The ingress gateway (`None` only while the lab starts).
+    pub gateway: Option<Envoy>,
     pub internet: Internet,
     pub fault: String,
     pub services: Vec<ServiceDef>,
@@ -173,19 +174,18 @@ impl Lab {
         let standin_url = format!("http://{}", standin.addr);
         let gateway_dir = options.dir.join("istio-ingressgateway");
         let gw_config = gateway_config(&state, &services, &[])?;
-        let gateway = Envoy::start(
-            &envoy_bin,
-            &gateway_dir,
-            &gateway_bootstrap(gw_addr, &route),
-            &gw_config,
-        )
-        .await
-        .context("the ingress gateway")?;
+        // The gateway's Envoy starts while the pods start; it gets their endpoints right after.
+        let gw_boot = gateway_bootstrap(gw_addr, &route);
+        let gw_bin = envoy_bin.clone();
+        let gateway =
+            tokio::spawn(
+                async move { Envoy::start(&gw_bin, &gateway_dir, &gw_boot, &gw_config).await },
+            );
         let lab = Self {
             inner: Arc::new(Mutex::new(Inner {
                 state: LabState::new(),
                 pods: BTreeMap::new(),
-                gateway,
+                gateway: None,
                 internet,
                 fault: "none".into(),
                 services,
@@ -199,15 +199,37 @@ impl Lab {
             envoy_bin,
             repo: options.repo,
         };
-        {
+        let started = {
             let mut inner = lab.inner.lock().await;
-            if let Err(e) = lab.reconcile(&mut inner, state).await {
-                drop(inner);
+            let pods = lab.reconcile(&mut inner, state.clone()).await;
+            match gateway.await {
+                Ok(Ok(g)) => inner.gateway = Some(g),
+                Ok(Err(e)) => return lab.failed(inner, e.context("the ingress gateway")).await,
+                Err(e) => return lab.failed(inner, anyhow!("the ingress gateway: {e}")).await,
+            }
+            match pods {
+                // The same state again: only the gateway's endpoints change.
+                Ok(()) => lab.reconcile(&mut inner, state).await,
+                Err(e) => Err(e),
+            }
+        };
+        match started {
+            Ok(()) => Ok(lab),
+            Err(e) => {
                 lab.stop().await;
-                return Err(e);
+                Err(e)
             }
         }
-        Ok(lab)
+    }
+
+    async fn failed(
+        &self,
+        inner: tokio::sync::MutexGuard<'_, Inner>,
+        e: anyhow::Error,
+    ) -> anyhow::Result<Self> {
+        drop(inner);
+        self.stop().await;
+        Err(e)
     }
 
     /// Stops every pod, the gateway and the stand-in; removes the lab's directory when it is a temporary one.
@@ -217,7 +239,9 @@ impl Lab {
         for p in pods {
             p.stop().await;
         }
-        inner.gateway.kill();
+        if let Some(g) = inner.gateway.as_mut() {
+            g.kill();
+        }
         if let Some(s) = self.standin.lock().await.take() {
             s.stop().await;
         }
@@ -305,10 +329,12 @@ impl Lab {
         // Every running proxy takes its new configuration; a rejection rolls back the ones already updated.
         let mut updated: Vec<(Option<String>, Dynamic)> = Vec::new();
         let mut error = None;
-        let old_gw = inner.gateway.current().clone();
-        match inner.gateway.update(&gw).await {
-            Ok(()) => updated.push((None, old_gw)),
-            Err(e) => error = Some(e.context("istio-ingressgateway")),
+        if let Some(gateway) = inner.gateway.as_mut() {
+            let old_gw = gateway.current().clone();
+            match gateway.update(&gw).await {
+                Ok(()) => updated.push((None, old_gw)),
+                Err(e) => error = Some(e.context("istio-ingressgateway")),
+            }
         }
         if error.is_none() {
             for name in &keep {
@@ -326,7 +352,7 @@ impl Lab {
         if let Some(e) = error {
             for (name, old) in updated {
                 let envoy = match name {
-                    None => Some(&mut inner.gateway),
+                    None => inner.gateway.as_mut(),
                     Some(n) => inner
                         .pods
                         .get_mut(&n)
@@ -504,7 +530,11 @@ impl Lab {
     pub async fn proxy_log(&self, proxy: &str, listener: &str) -> Vec<AccessLogEntry> {
         let inner = self.inner.lock().await;
         let log = if proxy == "istio-ingressgateway" {
-            inner.gateway.access_log()
+            inner
+                .gateway
+                .as_ref()
+                .map(Envoy::access_log)
+                .unwrap_or_default()
         } else {
             match inner.pods.get(proxy).and_then(|p| p.sidecar.as_ref()) {
                 Some(s) => s.envoy.access_log(),

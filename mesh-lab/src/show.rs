@@ -130,8 +130,12 @@ impl Lab {
         let inner = self.inner.lock().await;
         let mut workloads = Vec::new();
         let mut routes = Vec::new();
-        let mut traffic = traffic_rows("istio-ingressgateway", &inner.gateway.access_log());
-        for rc in &inner.gateway.current().route_configs {
+        let gateway = inner
+            .gateway
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the lab is starting"))?;
+        let mut traffic = traffic_rows("istio-ingressgateway", &gateway.access_log());
+        for rc in &gateway.current().route_configs {
             routes.push(ProxyRoutes {
                 proxy: "istio-ingressgateway".into(),
                 route_config: rc["name"].as_str().unwrap_or_default().into(),
