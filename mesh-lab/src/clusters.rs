@@ -233,26 +233,11 @@ pub fn mesh_clusters(
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use serde_json::json;
 
     use super::*;
-
-    fn parse(yaml: &str) -> Vec<Resource> {
-        mesh_manifests::parse_str(Path::new("test.yml"), yaml)
-            .expect("test YAML loads")
-            .into_iter()
-            .map(|d| d.resource)
-            .collect()
-    }
-
-    fn istio(file: &str) -> Vec<Resource> {
-        parse(
-            &std::fs::read_to_string(format!("{}/../istio/{file}", env!("CARGO_MANIFEST_DIR")))
-                .unwrap(),
-        )
-    }
+    use crate::fixtures::istio;
 
     fn recommendation() -> Vec<ServiceDef> {
         vec![ServiceDef {

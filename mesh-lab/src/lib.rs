@@ -27,3 +27,24 @@ pub mod translate;
 
 pub use mesh::{Lab, LabOptions};
 pub use translate::{Internet, Mode, to_envoy};
+
+/// Helpers the unit tests share.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use mesh_manifests::Resource;
+
+    /// The objects of a YAML text (panics on a fixture that does not load).
+    pub fn parse(yaml: &str) -> Vec<Resource> {
+        mesh_manifests::parse_str(std::path::Path::new("test.yml"), yaml)
+            .expect("test YAML loads")
+            .into_iter()
+            .map(|d| d.resource)
+            .collect()
+    }
+
+    /// The objects of a file of istio/.
+    pub fn istio(file: &str) -> Vec<Resource> {
+        let path = format!("{}/../istio/{file}", env!("CARGO_MANIFEST_DIR"));
+        parse(&std::fs::read_to_string(path).expect("the istio/ file exists"))
+    }
+}

@@ -193,19 +193,11 @@ pub fn gateway_routes(resources: &[Resource], services: &[ServiceDef]) -> Result
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use serde_json::json;
 
     use super::*;
-
-    fn parse(yaml: &str) -> Vec<Resource> {
-        mesh_manifests::parse_str(Path::new("test.yml"), yaml)
-            .expect("test YAML loads")
-            .into_iter()
-            .map(|d| d.resource)
-            .collect()
-    }
+    use crate::fixtures::parse;
 
     fn services() -> Vec<ServiceDef> {
         ["customer", "preference", "recommendation"]

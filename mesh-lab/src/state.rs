@@ -106,7 +106,7 @@ impl LabState {
                         kubectl_kind(kind)
                     ));
                 }
-                Effect::Egress | Effect::Noted(_) => {
+                Effect::Keep | Effect::Noted(_) => {
                     let note = match &effect {
                         Effect::Noted(n) => Some(n.clone()),
                         _ => None,

@@ -17,10 +17,10 @@ use crate::translate::{self, Mode};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
     /// An object the lab keeps and translates (networking objects, Deployments).
-    Egress,
+    Keep,
     /// Sets the mesh-wide outbound mode.
     MeshMode(Mode),
-    /// Accepted and kept, but the lab's chain already behaves this way; the text says why.
+    /// Accepted and kept, without effect on the local mesh; the text says why.
     Noted(String),
 }
 
@@ -227,7 +227,7 @@ fn check_fields(object: &Value, patterns: &[&str]) -> Result<(), String> {
     let mut path = vec!["spec".to_owned()];
     match first_unsupported(&object["spec"], &mut path, patterns) {
         Some(field) => Err(format!(
-            "field {field} is not supported by the egress lab ({SCOPE}); remove it or run this step on a cluster"
+            "field {field} is not supported by the local mesh ({SCOPE}); remove it or run this step on a cluster"
         )),
         None => Ok(()),
     }
@@ -278,7 +278,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                     ));
                 }
             }
-            Ok(Effect::Egress)
+            Ok(Effect::Keep)
         }
         Resource::VirtualService(vs) => {
             let hosts: Vec<&String> = vs.spec.hosts.iter().flatten().collect();
@@ -289,7 +289,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                 .is_some_and(|g| !g.is_empty() && !g.iter().any(|g| g == "mesh"));
             if to_gateway {
                 check_fields(&to_value(vs), MESH_VS_FIELDS)?;
-                return Ok(Effect::Egress);
+                return Ok(Effect::Keep);
             }
             let external = hosts.iter().filter(|h| !translate::is_mesh_host(h)).count();
             if external > 0 && external < hosts.len() {
@@ -322,7 +322,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                 if vs.spec.http.as_deref().unwrap_or_default().is_empty() {
                     return Err("spec.http: the lab translates HTTP routes only; none given".into());
                 }
-                return Ok(Effect::Egress);
+                return Ok(Effect::Keep);
             }
             check_fields(&to_value(vs), MESH_VS_FIELDS)?;
             for (i, http) in vs.spec.http.iter().flatten().enumerate() {
@@ -336,7 +336,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                     }
                 }
             }
-            Ok(Effect::Egress)
+            Ok(Effect::Keep)
         }
         Resource::DestinationRule(dr) => {
             let v = to_value(dr);
@@ -347,7 +347,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                 ));
             }
             check_fields(&v, MESH_DR_FIELDS)?;
-            Ok(Effect::Egress)
+            Ok(Effect::Keep)
         }
         Resource::Gateway(g) => {
             check_fields(&to_value(g), GATEWAY_FIELDS)?;
@@ -359,11 +359,11 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                     ));
                 }
             }
-            Ok(Effect::Egress)
+            Ok(Effect::Keep)
         }
         Resource::Deployment(d) => {
             crate::registry::from_deployment(d, &_file.display().to_string(), 0)?;
-            Ok(Effect::Egress)
+            Ok(Effect::Keep)
         }
         Resource::ServiceAccount(_) => Ok(Effect::Noted(
             "kept; the local mesh has no workload identities yet (no mTLS), so it has no effect"
@@ -387,7 +387,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                     ));
                 }
             }
-            Ok(Effect::Egress)
+            Ok(Effect::Keep)
         }
         Resource::ServiceMeshControlPlane(smcp) => Ok(Effect::MeshMode(
             smcp.spec

@@ -1,11 +1,11 @@
-//! Each Istio object → the Envoy fragments istiod would generate for recommendation v3's sidecar.
+//! Each egress object → the Envoy fragments istiod would generate for a sidecar's outbound port 80.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
 
 use super::*;
+use crate::fixtures::parse;
 
 fn internet() -> Internet {
     Internet {
@@ -19,14 +19,6 @@ fn v3() -> Labels {
     [("app", "recommendation"), ("version", "v3")]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-fn parse(yaml: &str) -> Vec<Resource> {
-    mesh_manifests::parse_str(Path::new("test.yml"), yaml)
-        .expect("test YAML loads")
-        .into_iter()
-        .map(|d| d.resource)
         .collect()
 }
 
