@@ -1,6 +1,6 @@
 //! The control endpoint of `mesh-lab up` (loopback HTTP) and the client the other commands use.
 //!
-//! `POST /apply` (JSON `{file, content}`), `POST /delete?kind=&name=`, `POST /mode?mode=`,
+//! `POST /apply` (JSON `{file, content}`), `POST /delete?kind=&name=`, `POST /patch` (JSON `{kind, name, patch}`), `POST /mode?mode=`,
 //! `POST /fault?mode=&delay=`, `POST /reset`, `GET /show[?format=json]`, `GET /logs?workload=`. Answers are text lines;
 //! errors are 4xx with the message.
 
@@ -37,6 +37,17 @@ struct ApplyBody {
 struct DeleteQuery {
     kind: String,
     name: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PatchBody {
+    kind: String,
+    name: String,
+    patch: String,
+}
+
+async fn patch(lab: web::Data<Lab>, body: web::Json<PatchBody>) -> HttpResponse {
+    answer(lab.patch(&body.kind, &body.name, &body.patch).await)
 }
 
 #[derive(Deserialize)]
@@ -121,6 +132,7 @@ pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<actix_web::dev::Serve
             .app_data(data.clone())
             .route("/apply", web::post().to(apply))
             .route("/delete", web::post().to(delete))
+            .route("/patch", web::post().to(patch))
             .route("/mode", web::post().to(mode))
             .route("/fault", web::post().to(fault))
             .route("/reset", web::post().to(reset))
@@ -182,6 +194,16 @@ impl Client {
                 .query(&[("kind", kind), ("name", name)]),
         )
         .await
+    }
+
+    pub async fn patch(&self, kind: &str, name: &str, patch: &str) -> anyhow::Result<String> {
+        let body = PatchBody {
+            kind: kind.into(),
+            name: name.into(),
+            patch: patch.into(),
+        };
+        self.call(self.http.post(format!("{}/patch", self.base)).json(&body))
+            .await
     }
 
     pub async fn mode(&self, mode: &str) -> anyhow::Result<String> {

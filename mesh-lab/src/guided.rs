@@ -289,14 +289,65 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
 
     g.step("1-2", "baseline and recommendation v3 with its sidecar");
     g.oc("curl $GATEWAY_URL");
-    g.oc("cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial");
-    if g.apply(&files.deployment_v3).await {
-        let pod = lab.pod_name("recommendation-v3").await.unwrap_or_default();
+    g.oc("cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial   # the blog's file: no injection");
+    let ours = std::fs::read_to_string(&files.deployment_v3)
+        .with_context(|| format!("reading {}", files.deployment_v3.display()))?;
+    let blogs = ours.replace(
+        "sidecar.istio.io/inject: \"true\"",
+        "sidecar.istio.io/inject: \"false\"",
+    );
+    g.say("  $ mesh-lab apply -f recommendation/kubernetes/Deployment-v3.yml   (with sidecar.istio.io/inject: \"false\", as the blog's)");
+    let one = match lab
+        .apply_text(
+            Path::new("recommendation/kubernetes/Deployment-v3.yml"),
+            &blogs,
+        )
+        .await
+    {
+        Ok(_) => lab.show().await.ok().and_then(|s| {
+            s.workloads
+                .into_iter()
+                .find(|w| w.name == "recommendation-v3")
+        }),
+        Err(e) => {
+            g.verdict(false, "", format!("apply Deployment-v3 failed: {e:#}"));
+            None
+        }
+    };
+    if let Some(w) = one {
         g.verdict(
-            true,
-            &format!("{pod} runs 2/2 (app and sidecar)"),
-            String::new(),
+            w.ready == "1/1",
+            &format!("{} runs 1/1: no sidecar, its calls bypass the mesh", w.pod),
+            format!("expected 1/1, got {}", w.ready),
         );
+        let patch =
+            r#"{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"true"}}}}}"#;
+        g.oc(&format!(
+            "oc patch deployment recommendation-v3 -n tutorial --type merge -p '{patch}'"
+        ));
+        g.say(&format!(
+            "  $ mesh-lab patch deployment recommendation-v3 -p '{patch}'"
+        ));
+        match lab.patch("deployment", "recommendation-v3", patch).await {
+            Ok(l) => {
+                g.say(&format!("  {l}"));
+                let pod = lab.pod_name("recommendation-v3").await.unwrap_or_default();
+                let two = lab.show().await.ok().and_then(|s| {
+                    s.workloads
+                        .into_iter()
+                        .find(|w| w.name == "recommendation-v3")
+                });
+                let ok = two
+                    .as_ref()
+                    .is_some_and(|t| t.ready == "2/2" && t.pod != w.pod);
+                g.verdict(
+                    ok,
+                    &format!("the pod restarted as {pod}, 2/2 (app and sidecar)"),
+                    format!("expected a new 2/2 pod, got {two:?}"),
+                );
+            }
+            Err(e) => g.verdict(false, "", format!("patch failed: {e:#}")),
+        }
     }
 
     g.step("3", "route all traffic to recommendation v3");

@@ -1,5 +1,6 @@
 //! `mesh-lab`: the whole Istio tutorial on a laptop, on real Envoy sidecars. Run `cargo run -p mesh-lab -- guided all`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -64,6 +65,16 @@ enum Command {
         kind: String,
         /// metadata.name
         name: String,
+    },
+    /// Patch a Deployment with a JSON merge patch, like `oc patch deployment NAME --type merge -p PATCH`
+    Patch {
+        /// deployment
+        kind: String,
+        /// metadata.name
+        name: String,
+        /// The merge patch, e.g. '{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"true"}}}}}'
+        #[arg(short = 'p', long = "patch")]
+        patch: String,
     },
     /// Set the mesh-wide outbound traffic policy (ALLOW_ANY or REGISTRY_ONLY)
     Mode {
@@ -198,6 +209,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.join("\n")
         }
         Command::Delete { kind, name } => client()?.delete(&kind, &name).await?,
+        Command::Patch { kind, name, patch } => client()?.patch(&kind, &name, &patch).await?,
         Command::Mode { mode } => client()?.mode(&mode).await?,
         Command::Show { json } => client()?.show(json).await?,
         Command::Logs { workload } => client()?.logs(&workload).await?,
@@ -226,6 +238,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             });
         }
     };
-    println!("{}", text.trim_end());
+    // A closed pipe (`mesh-lab show | head`) is not an error worth a panic.
+    let _ = writeln!(std::io::stdout(), "{}", text.trim_end());
     Ok(ExitCode::SUCCESS)
 }

@@ -407,6 +407,19 @@ impl Lab {
         self.apply_documents(&docs).await
     }
 
+    /// `oc patch <kind> <name> --type merge -p <patch>` (Deployments: e.g. the sidecar injection label).
+    pub async fn patch(&self, kind: &str, name: &str, patch: &str) -> anyhow::Result<String> {
+        let mut inner = self.inner.lock().await;
+        let doc = inner
+            .state
+            .patched(kind, name, patch)
+            .map_err(|e| anyhow!("{e}"))?;
+        let mut next = inner.state.clone();
+        next.apply(&[doc]).map_err(|e| anyhow!("{e}"))?;
+        self.reconcile(&mut inner, next).await?;
+        Ok(format!("deployment.apps/{name} patched"))
+    }
+
     /// `kubectl delete <kind> <name>`.
     pub async fn delete(&self, kind: &str, name: &str) -> anyhow::Result<String> {
         let mut inner = self.inner.lock().await;

@@ -165,6 +165,37 @@ impl LabState {
         }
     }
 
+    /// `oc patch deployment NAME --type merge -p PATCH`: the Deployment with the JSON merge patch (RFC 7386)
+    /// applied, as a document to [`LabState::apply`].
+    pub fn patched(&self, kind: &str, name: &str, patch: &str) -> Result<Document, String> {
+        if parse_kind(kind) != Some("Deployment") {
+            return Err(format!(
+                "the local mesh patches deployments only, not {kind:?}"
+            ));
+        }
+        let patch: serde_json::Value =
+            serde_json::from_str(patch).map_err(|e| format!("the patch is not JSON: {e}"))?;
+        let Some(Resource::Deployment(d)) = self
+            .objects
+            .iter()
+            .find(|o| o.kind == "Deployment" && o.name == name)
+            .map(|o| &o.resource)
+        else {
+            return Err(format!(
+                "Error from server (NotFound): deployments.apps \"{name}\" not found"
+            ));
+        };
+        let mut value = serde_json::to_value(&**d).map_err(|e| e.to_string())?;
+        merge_patch(&mut value, &patch);
+        let patched = serde_json::from_value(value)
+            .map_err(|e| format!("the patched Deployment is invalid: {e}"))?;
+        Ok(Document {
+            file: format!("oc patch deployment {name}").into(),
+            index: 0,
+            resource: Resource::Deployment(Box::new(patched)),
+        })
+    }
+
     /// Sets the mesh-wide mode (the `istio` ConfigMap / SMCP / Istio resource on a cluster).
     pub fn set_mode(&mut self, mode: Mode, source: &str) -> String {
         let before = self.mesh_mode;
@@ -251,5 +282,41 @@ fn summarise(o: &Applied) -> String {
             format!("pod labels {}", labels.join(","))
         }
         other => other.kind().into(),
+    }
+}
+
+/// RFC 7386 JSON merge patch: objects merge key by key, `null` removes, anything else replaces.
+pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    let Some(p) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = serde_json::json!({});
+    }
+    let t = target.as_object_mut().expect("an object");
+    for (k, v) in p {
+        if v.is_null() {
+            t.remove(k);
+        } else {
+            merge_patch(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::merge_patch;
+
+    #[test]
+    fn merge_patch_follows_rfc_7386() {
+        let mut v = json!({"a": {"b": 1, "c": 2}, "d": [1]});
+        merge_patch(
+            &mut v,
+            &json!({"a": {"b": null, "e": 3}, "d": [2], "f": "g"}),
+        );
+        assert_eq!(v, json!({"a": {"c": 2, "e": 3}, "d": [2], "f": "g"}));
     }
 }

@@ -239,7 +239,7 @@ fn to_value<T: serde::Serialize>(t: &T) -> Value {
 
 /// Checks one document; `Ok` says how it affects the lab.
 pub fn check(doc: &Document) -> Result<Effect, Unsupported> {
-    let file = doc.file.display().to_string();
+    let file = doc.location();
     check_resource(&doc.file, &doc.resource).map_err(|message| Unsupported {
         file,
         kind: doc.resource.kind().to_owned(),
@@ -554,7 +554,7 @@ spec:
         ];
         for (why, yaml, field) in cases {
             let err = refusal(yaml);
-            assert!(err.starts_with("istio/fixture.yml: "), "{why}: {err}");
+            assert!(err.starts_with("istio/fixture.yml#0: "), "{why}: {err}");
             assert!(err.contains(field), "{why}: {err}");
         }
     }

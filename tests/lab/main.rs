@@ -209,7 +209,15 @@ async fn a_pod_without_the_inject_label_runs_1_of_1_and_the_label_fix_restarts_i
         .await
         .unwrap();
     let after = lab.show().await.unwrap();
+    let deleted = lab.delete("deployment", "recommendation-v3").await.unwrap();
+    let gone = lab.show().await.unwrap();
     lab.stop().await;
+    assert_eq!(deleted, "deployment.apps \"recommendation-v3\" deleted");
+    assert!(
+        !gone.workloads.iter().any(|w| w.name == "recommendation-v3"),
+        "{:?}",
+        gone.workloads
+    );
     assert_eq!(row.ready, "1/1");
     assert!(row.inbound.is_none());
     assert!(
