@@ -51,6 +51,9 @@ pub struct Sidecar {
     pub egress: SocketAddr,
 }
 
+/// How long a stopping pod's sidecar waits for the requests in flight (istio's `terminationDrainDuration`).
+pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A running pod.
 pub struct Pod {
     pub workload: Workload,
@@ -64,11 +67,29 @@ impl Pod {
         self.sidecar.as_ref().map_or(self.app.addr, |s| s.inbound)
     }
 
+    /// Stops the pod the way a terminating pod drains: its endpoint is already gone from every proxy, so
+    /// the sidecar waits (at most [`DRAIN`], istio's default `terminationDrainDuration`) until the requests
+    /// in flight through its inbound listener are answered, then the app and the sidecar stop.
     pub async fn stop(mut self) {
+        if let Some(s) = self.sidecar.as_ref() {
+            let deadline = std::time::Instant::now() + DRAIN;
+            while std::time::Instant::now() < deadline {
+                let active = s
+                    .envoy
+                    .stats("^http\\.virtualInbound\\.downstream_rq_active$")
+                    .await
+                    .ok()
+                    .and_then(|m| m.values().next().and_then(serde_json::Value::as_u64));
+                if active.unwrap_or(0) == 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        self.app.stop().await;
         if let Some(s) = self.sidecar.as_mut() {
             s.envoy.kill();
         }
-        self.app.stop().await;
     }
 }
 
