@@ -60,7 +60,8 @@ pub fn find_envoy() -> anyhow::Result<PathBuf> {
     bail!("{INSTALL_HINT}")
 }
 
-fn runs(p: &Path) -> bool {
+/// Does `p` run `--version`?
+pub fn runs(p: &Path) -> bool {
     Command::new(p)
         .arg("--version")
         .stdout(Stdio::null())

@@ -2,8 +2,8 @@
 //!
 //! The apps run inside the lab's process, so their `tracing` events land in one place: [`LogBook`] is a
 //! `tracing` layer that keeps the last lines (bounded). A line belongs to a pod when it names the pod
-//! (`recommendation request from 'recommendation-v2-…'` does; start-up lines name their port): the lab
-//! records each pod's name and listening line, so `logs` shows the request lines the app wrote.
+//! or its address (`recommendation request from recommendation-v2-…` names the pod, the
+//! start-up line names its address), so `logs` shows the lines the app wrote.
 
 use std::collections::VecDeque;
 use std::fmt::Write;
@@ -34,11 +34,11 @@ pub fn book() -> &'static LogBook {
 }
 
 impl LogBook {
-    /// The lines that contain `needle`, oldest first.
-    pub fn matching(&self, needle: &str) -> Vec<String> {
+    /// The lines `pred` keeps, oldest first.
+    pub fn matching(&self, pred: impl Fn(&str) -> bool) -> Vec<String> {
         self.lines
             .lock()
-            .map(|l| l.iter().filter(|s| s.contains(needle)).cloned().collect())
+            .map(|l| l.iter().filter(|s| pred(s)).cloned().collect())
             .unwrap_or_default()
     }
 }

@@ -118,7 +118,12 @@ impl Lab {
     /// Starts the stand-in, the tutorial's pods from the repository's Deployments and the gateway.
     pub async fn start(options: LabOptions) -> anyhow::Result<Self> {
         let envoy_bin = match options.envoy_bin.clone() {
-            Some(b) => b,
+            Some(b) if crate::envoy::runs(&b) => b,
+            Some(b) => bail!(
+                "{} does not run `--version`. {}",
+                b.display(),
+                crate::envoy::INSTALL_HINT
+            ),
             None => crate::envoy::find_envoy()?,
         };
         loopback_free(options.gateway_port)?;
@@ -527,10 +532,11 @@ impl Lab {
             })
     }
 
-    /// `oc logs deploy/NAME`: the app's log lines that name its pod.
+    /// `oc logs deploy/NAME`: the app's log lines that name its pod or its address.
     pub async fn logs(&self, deployment: &str) -> anyhow::Result<Vec<String>> {
         let pod = self.pod_name(deployment).await?;
-        Ok(crate::logs::book().matching(&pod))
+        let addr = self.app_addr(deployment).await?.to_string();
+        Ok(crate::logs::book().matching(|l| l.contains(&pod) || l.contains(&addr)))
     }
 
     /// recommendation v3's egress access log (its sidecar's outbound port 80), empty without v3.

