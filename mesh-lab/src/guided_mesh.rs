@@ -296,6 +296,20 @@ async fn routing<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Re
             &format!("v2's log shows the 10 mirrored requests ({seen})"),
             format!("v2's log shows {seen} mirrored requests, expected 10"),
         );
+        // istiod sets disable_shadow_host_suffix_append: v2's sidecar sees the Host unchanged.
+        let hosts: Vec<String> = g
+            .lab
+            .proxy_log("recommendation-v2", "virtualInbound")
+            .await
+            .iter()
+            .filter_map(|e| e.authority.clone())
+            .collect();
+        let plain = hosts.iter().filter(|h| *h == "recommendation:8080").count();
+        g.verdict(
+            plain >= 10 && !hosts.iter().any(|h| h.contains("-shadow")),
+            "the mirrored requests reach v2 with Host recommendation:8080 (no -shadow suffix, as current istiod sets it)",
+            format!("mirrored Hosts at v2: {hosts:?}"),
+        );
     }
     g.step(
         "7",

@@ -548,3 +548,77 @@ async fn a_down_time_api_is_the_sidecars_connect_error_and_an_unmeshed_v3_bypass
         format!("customer => preference => recommendation v3 {NOW} from '{pod}': 1\n")
     );
 }
+
+#[tokio::test]
+async fn applies_and_rolling_updates_take_effect_at_once_with_no_failed_request() {
+    let lab = lab().await;
+    let v1 = lab.pod_name("recommendation-v1").await.unwrap();
+    lab.apply_file(&istio("destination-rule-recommendation-v1-v2.yml"))
+        .await
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let url = lab.gateway_url.clone();
+    let flag = stop.clone();
+    // A request loop through the gateway, bounded in count and time.
+    let lo = tokio::spawn(async move {
+        let client = http();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut failed = Vec::new();
+        let mut n = 0;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed)
+            && n < 5000
+            && std::time::Instant::now() < deadline
+        {
+            let a = requests(&client, &url, 1, None).await;
+            if a[0].status != 200 {
+                failed.push(a[0].body.clone());
+            }
+            n += 1;
+        }
+        (n, failed)
+    });
+    let mut effective = Vec::new();
+    for f in ["v1", "v2", "v1-v2-50-50", "v1"] {
+        lab.apply_file(&istio(&format!("virtual-service-recommendation-{f}.yml")))
+            .await
+            .unwrap();
+        effective.push((f, requests(&http(), &lab.gateway_url, 3, None).await));
+    }
+    for f in ["Deployment-v2-timeout.yml", "Deployment-v2.yml"] {
+        lab.apply_file(&repo().join("recommendation/kubernetes").join(f))
+            .await
+            .unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (n, failed) = lo.await.unwrap();
+    let v2 = lab.pod_name("recommendation-v2").await.unwrap();
+    lab.stop().await;
+    assert!(n > 20, "the loop ran ({n} requests)");
+    assert!(
+        failed.is_empty(),
+        "{} of {n} failed: {failed:?}",
+        failed.len()
+    );
+    let only = |answers: &[mesh_lab::guided_mesh::Answer], prefix: &str| {
+        answers.iter().all(|a| a.body.starts_with(prefix))
+    };
+    assert!(
+        only(&effective[0].1, &chain_prefix("v1", &v1)),
+        "{:?}",
+        effective[0]
+    );
+    assert!(
+        only(
+            &effective[1].1,
+            "customer => preference => recommendation v2 from 'recommendation-v2-"
+        ),
+        "{:?}",
+        effective[1]
+    );
+    assert!(
+        only(&effective[3].1, &chain_prefix("v1", &v1)),
+        "{:?}",
+        effective[3]
+    );
+    assert!(v2.starts_with("recommendation-v2-"), "{v2}");
+}
