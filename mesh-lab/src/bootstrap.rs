@@ -156,6 +156,8 @@ fn listener_json(l: &Listener, dir: &Path) -> Value {
     json!({
         "name": l.name,
         "address": {"socket_address": {"address": l.addr.ip().to_string(), "port_value": l.addr.port()}},
+        // A port someone else holds must fail the start, not be shared (SO_REUSEPORT balances between both).
+        "enable_reuse_port": false,
         "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}]
     })
 }

@@ -79,9 +79,24 @@ pub fn version(bin: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// A free loopback port (bound and released; Envoy binds it right after).
+/// Ports [`free_port`] has handed out in this process: never twice, so two labs (tests) side by side,
+/// or two listeners of one lab, never share one.
+static HANDED_OUT: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<u16>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// A free loopback port (bound and released; an app or Envoy binds it right after), not handed out before.
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        if HANDED_OUT
+            .lock()
+            .map_err(|_| anyhow!("port registry poisoned"))?
+            .insert(port)
+        {
+            return Ok(port);
+        }
+    }
+    bail!("no free loopback port after 100 tries")
 }
 
 pub use crate::bootstrap::ACCESS_LOG;

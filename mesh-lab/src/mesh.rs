@@ -165,7 +165,7 @@ impl Lab {
         );
         let internet = Internet {
             web: standin.addr,
-            closed: TcpListener::bind("127.0.0.1:0")?.local_addr()?,
+            closed: ([127, 0, 0, 1], crate::envoy::free_port()?).into(),
             down: false,
         };
         let gw_port = if options.gateway_port == 0 {
