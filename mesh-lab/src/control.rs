@@ -142,7 +142,9 @@ pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<actix_web::dev::Serve
     .workers(1)
     .disable_signals()
     .bind(addr)
-    .with_context(|| format!("the control endpoint cannot listen on {addr}"))?
+    .with_context(|| {
+        format!("the control endpoint cannot listen on {addr} (another `mesh-lab up`?): pass --control ADDR or set {ENV_CONTROL}")
+    })?
     .run())
 }
 

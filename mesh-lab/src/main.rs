@@ -159,6 +159,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let control_addr = addr
                 .parse()
                 .map_err(|e| anyhow::anyhow!("--control {addr}: {e}"))?;
+            // Fail before starting any Envoy when the control port is taken.
+            drop(std::net::TcpListener::bind(control_addr).map_err(|e| {
+                anyhow::anyhow!(
+                    "the control endpoint cannot listen on {addr} ({e}; another `mesh-lab up`?): pass --control ADDR or set {}",
+                    control::ENV_CONTROL
+                )
+            })?);
             let lab = Lab::start(options).await?;
             let server = match control::serve(lab.clone(), control_addr) {
                 Ok(s) => s,
