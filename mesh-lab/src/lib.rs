@@ -13,6 +13,7 @@ pub mod control;
 pub mod envoy;
 pub mod guided;
 pub mod guided_mesh;
+pub mod inspect;
 pub mod logs;
 pub mod mesh;
 pub mod pods;
