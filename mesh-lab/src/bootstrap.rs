@@ -30,6 +30,8 @@ pub enum Routes {
     Rds(String),
     /// A fixed route configuration.
     Static(Value),
+    /// No HTTP at all: TCP to this cluster (kube-proxy's ClusterIP forwarding).
+    Tcp(String),
 }
 
 /// One HTTP listener.
@@ -63,7 +65,7 @@ impl Bootstrap {
             .iter()
             .filter_map(|l| match &l.routes {
                 Routes::Rds(name) => Some((l.name.clone(), name.clone())),
-                Routes::Static(_) => None,
+                Routes::Static(_) | Routes::Tcp(_) => None,
             })
             .collect()
     }
@@ -119,6 +121,18 @@ fn access_log(dir: &Path, listener: &str) -> Value {
 }
 
 fn listener_json(l: &Listener, dir: &Path) -> Value {
+    if let Routes::Tcp(cluster) = &l.routes {
+        return json!({
+            "name": l.name,
+            "address": {"socket_address": {"address": l.addr.ip().to_string(), "port_value": l.addr.port()}},
+            "enable_reuse_port": false,
+            "filter_chains": [{"filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+                "stat_prefix": l.name,
+                "cluster": cluster
+            }}]}]
+        });
+    }
     let dyn_dir = dir.join("xds");
     let mut hcm = json!({
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
@@ -137,6 +151,7 @@ fn listener_json(l: &Listener, dir: &Path) -> Value {
             }});
         }
         Routes::Static(rc) => hcm["route_config"] = rc.clone(),
+        Routes::Tcp(_) => unreachable!("TCP listeners return above"),
     }
     match l.server_name {
         Some(n) => hcm["server_name"] = json!(n),

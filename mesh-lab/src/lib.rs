@@ -14,6 +14,7 @@ pub mod envoy;
 pub mod guided;
 pub mod guided_mesh;
 pub mod inspect;
+pub mod kube_proxy;
 pub mod logs;
 pub mod mesh;
 pub mod pods;

@@ -20,6 +20,7 @@ use tokio::sync::Mutex;
 
 use crate::clusters::Endpoint;
 use crate::envoy::{Dynamic, Envoy};
+use crate::kube_proxy::KubeProxy;
 use crate::pods::{App, Pod, PodContext};
 use crate::proxies::{desired, gateway_bootstrap, gateway_config, same_template, sidecar_config};
 use crate::registry::{self, ServiceDef, Workload};
@@ -77,6 +78,8 @@ pub(crate) struct Inner {
     pub pods: BTreeMap<String, Pod>,
     /// The ingress gateway (`None` only while the lab starts).
     pub gateway: Option<Envoy>,
+    /// kube-proxy, once a pod without a sidecar needs it.
+    pub kube_proxy: Option<KubeProxy>,
     pub internet: Internet,
     pub fault: String,
     pub services: Vec<ServiceDef>,
@@ -191,6 +194,7 @@ impl Lab {
                 state: LabState::new(),
                 pods: BTreeMap::new(),
                 gateway: None,
+                kube_proxy: None,
                 internet,
                 fault: "none".into(),
                 services,
@@ -247,6 +251,9 @@ impl Lab {
         if let Some(g) = inner.gateway.as_mut() {
             g.kill();
         }
+        if let Some(k) = inner.kube_proxy.as_mut() {
+            k.envoy.kill();
+        }
         if let Some(s) = self.standin.lock().await.take() {
             s.stop().await;
         }
@@ -283,9 +290,19 @@ impl Lab {
                 addr: inner.pods[n].endpoint(),
             })
             .collect();
+        if inner.kube_proxy.is_none()
+            && start
+                .iter()
+                .any(|w| crate::pods::needs_cluster_ip(w, &inner.services))
+        {
+            inner.kube_proxy = Some(
+                KubeProxy::start(&self.envoy_bin, &self.dir, &inner.services, &endpoints).await?,
+            );
+        }
+        let cluster_ips = inner.kube_proxy.as_ref().map(|k| k.cluster_ips.clone());
         let mut planned = Vec::new();
         for w in &start {
-            let plan = crate::pods::plan(w, &inner.services)?;
+            let plan = crate::pods::plan(w, &inner.services, cluster_ips.as_ref())?;
             endpoints.push(Endpoint {
                 labels: w.labels.clone(),
                 addr: plan.endpoint(),
@@ -339,6 +356,12 @@ impl Lab {
             match gateway.update(&gw).await {
                 Ok(()) => updated.push((None, old_gw)),
                 Err(e) => error = Some(e.context("istio-ingressgateway")),
+            }
+        }
+        if let (None, Some(kp)) = (&error, inner.kube_proxy.as_mut()) {
+            let kp_config = crate::kube_proxy::config(&services, &endpoints);
+            if let Err(e) = kp.envoy.update(&kp_config).await {
+                error = Some(e.context("kube-proxy"));
             }
         }
         if error.is_none() {

@@ -4,7 +4,8 @@
 //! The lab changes only where things listen: `PORT=0` and `BIND_ADDRESS=127.0.0.1` (every pod shares the
 //! loopback), `SHUTDOWN_TIMEOUT=1s`, and the next hop's URL: customer's `PREFERENCE_URL` and preference's
 //! `RECOMMENDATION_URL` become the sidecar's capture listener for that Service (which sets the Host the app
-//! would have sent, `preference:8080`, and hands the request to the outbound listener); recommendation v3's
+//! would have sent, `preference:8080`, and hands the request to the outbound listener), or, without a sidecar,
+//! the Service's ClusterIP on [`crate::kube_proxy`]; recommendation v3's
 //! `WORLDCLOCK_PROXY` becomes the sidecar's outbound port-80 listener (or, without a sidecar, the lab's
 //! internet directly: its call bypasses the mesh).
 
@@ -101,6 +102,15 @@ fn service_of<'a>(url: &str, services: &'a [ServiceDef]) -> Option<&'a ServiceDe
         .find(|s| host == s.name || host == s.fqdn() || host == format!("{}.{NAMESPACE}", s.name))
 }
 
+/// Does a pod without a sidecar call a Service of the mesh (and so need kube-proxy's ClusterIP)?
+pub fn needs_cluster_ip(w: &Workload, services: &[ServiceDef]) -> bool {
+    !w.inject
+        && NEXT_HOP_VARS
+            .iter()
+            .filter_map(|v| w.env(v))
+            .any(|url| service_of(url, services).is_some())
+}
+
 /// The variables naming a next hop, per app.
 const NEXT_HOP_VARS: &[&str] = &["PREFERENCE_URL", "RECOMMENDATION_URL"];
 
@@ -169,7 +179,11 @@ async fn build_app(w: &Workload, env: BTreeMap<String, String>) -> anyhow::Resul
 }
 
 /// Plans a pod: free loopback ports for the app and the sidecar's listeners, the app's environment.
-pub fn plan(w: &Workload, services: &[ServiceDef]) -> anyhow::Result<PodPlan> {
+pub fn plan(
+    w: &Workload,
+    services: &[ServiceDef],
+    cluster_ips: Option<&BTreeMap<String, SocketAddr>>,
+) -> anyhow::Result<PodPlan> {
     let loopback = |p: u16| -> SocketAddr { ([127, 0, 0, 1], p).into() };
     let app = loopback(free_port()?);
     let mut env: BTreeMap<String, String> = w.env.iter().cloned().collect();
@@ -191,14 +205,14 @@ pub fn plan(w: &Workload, services: &[ServiceDef]) -> anyhow::Result<PodPlan> {
             continue;
         };
         if !w.inject {
-            bail!(
-                "{}: Deployment {}: a {} pod without a sidecar is not supported by the local mesh yet (its call to {} \
-                 would need kube-proxy); add the label sidecar.istio.io/inject: \"true\"",
-                w.file,
-                w.name,
-                w.app(),
-                svc.name
-            );
+            // No sidecar: the call goes to the Service's ClusterIP, past the mesh.
+            let ip = cluster_ips
+                .and_then(|ips| ips.get(&svc.name))
+                .ok_or_else(|| {
+                    anyhow!("no ClusterIP for {} (kube-proxy is not running)", svc.name)
+                })?;
+            env.insert((*var).into(), format!("http://{ip}/"));
+            continue;
         }
         let cap = loopback(free_port()?);
         env.insert((*var).into(), format!("http://{cap}/"));

@@ -191,3 +191,55 @@ async fn the_control_endpoint_drives_the_lab_like_the_cli() {
     );
     assert!(missing.contains("NotFound"), "{missing}");
 }
+
+#[tokio::test]
+async fn a_relay_without_a_sidecar_calls_the_service_through_kube_proxy_past_the_mesh() {
+    let lab = lab().await;
+    let text =
+        std::fs::read_to_string(repo().join("preference/kubernetes/Deployment.yml")).unwrap();
+    let without = text.replace(
+        "sidecar.istio.io/inject: \"true\"",
+        "sidecar.istio.io/inject: \"false\"",
+    );
+    assert_ne!(without, text, "preference's Deployment requests a sidecar");
+    let logged = |log: Vec<mesh_lab::envoy::AccessLogEntry>| log.len();
+    let before = logged(lab.proxy_log("recommendation-v1", "virtualInbound").await)
+        + logged(lab.proxy_log("recommendation-v2", "virtualInbound").await);
+    lab.apply_text(Path::new("preference-noinject.yml"), &without)
+        .await
+        .unwrap();
+    let a = requests(&http(), &lab.gateway_url, 6, None).await;
+    // The recommendation pods' sidecars see the calls arrive at the ClusterIP, not with the Host
+    // `recommendation:8080` preference's sidecar would have set (bounded wait for the log flush).
+    let mut hosts = Vec::new();
+    for _ in 0..150 {
+        let mut log = lab.proxy_log("recommendation-v1", "virtualInbound").await;
+        log.extend(lab.proxy_log("recommendation-v2", "virtualInbound").await);
+        if log.len() >= before + 6 {
+            hosts = log
+                .iter()
+                .filter_map(|e| e.authority.clone())
+                .collect::<Vec<_>>();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let show = lab.show().await.unwrap();
+    lab.stop().await;
+    for r in &a {
+        assert!(
+            r.body
+                .starts_with("customer => preference => recommendation v"),
+            "{}",
+            r.body
+        );
+    }
+    let pref = show
+        .workloads
+        .iter()
+        .find(|w| w.name == "preference-v1")
+        .unwrap();
+    assert_eq!(pref.ready, "1/1");
+    let via_cluster_ip = hosts.iter().filter(|h| h.starts_with("127.0.0.1:")).count();
+    assert!(via_cluster_ip >= 6, "{hosts:?}");
+}
