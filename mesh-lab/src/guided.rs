@@ -15,6 +15,8 @@ use mesh_manifests::{Document, Resource};
 
 use crate::envoy::AccessLogEntry;
 use crate::mesh::Lab;
+
+pub use crate::chapters::{Chapter, chapters, run_chapters};
 use crate::translate::{Mode, sidecar_mode};
 
 /// The istio/ files the lab's steps use.
@@ -547,66 +549,4 @@ pub fn istio_dir(dir: Option<&Path>) -> anyhow::Result<PathBuf> {
         .into_iter()
         .find(|p| p.is_dir())
         .context("no istio/ directory here; run from the repository root or pass --istio DIR")
-}
-
-/// A chapter of the tutorial `guided` can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Chapter {
-    Routing,
-    Resilience,
-    Chaos,
-    Egress,
-}
-
-/// `egress`, `routing`, `resilience`, `chaos` or `all` (in the tutorial's order).
-pub fn chapters(name: &str) -> anyhow::Result<Vec<Chapter>> {
-    Ok(match name {
-        "all" => vec![
-            Chapter::Routing,
-            Chapter::Resilience,
-            Chapter::Chaos,
-            Chapter::Egress,
-        ],
-        "routing" => vec![Chapter::Routing],
-        "resilience" => vec![Chapter::Resilience],
-        "chaos" => vec![Chapter::Chaos],
-        "egress" => vec![Chapter::Egress],
-        other => {
-            return Err(anyhow!(
-                "unknown chapter {other:?}: egress, routing, resilience, chaos or all"
-            ));
-        }
-    })
-}
-
-/// Runs `chapters` in order on `lab` (fresh), resetting it between chapters.
-pub async fn run_chapters<W: Write>(
-    lab: &Lab,
-    files: &LabFiles,
-    chapters: &[Chapter],
-    mut out: W,
-) -> anyhow::Result<Outcome> {
-    let mut total = Outcome::default();
-    for (i, c) in chapters.iter().enumerate() {
-        if i > 0 {
-            lab.reset().await?;
-        }
-        let o = match c {
-            Chapter::Egress => run(lab, files, &mut out).await?,
-            other => crate::guided_mesh::run(lab, files, *other, &mut out).await?,
-        };
-        total.passed += o.passed;
-        total.failed.extend(o.failed);
-    }
-    let _ = writeln!(
-        out,
-        "\n{} step(s) passed, {} failed{}",
-        total.passed,
-        total.failed.len(),
-        if total.failed.is_empty() { "" } else { ":" }
-    );
-    for f in &total.failed {
-        let _ = writeln!(out, "  ✘ {f}");
-    }
-    Ok(total)
 }

@@ -8,6 +8,7 @@
 //! ([`envoy`]). `mesh-lab guided` walks the tutorial's chapters with verdicts. See docs/LOCAL-MESH.md.
 
 pub mod bootstrap;
+pub mod chapters;
 pub mod clusters;
 pub mod control;
 pub mod envoy;
