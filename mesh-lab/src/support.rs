@@ -365,6 +365,10 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
             crate::registry::from_deployment(d, &_file.display().to_string(), 0)?;
             Ok(Effect::Keep)
         }
+        Resource::Service(_) => Ok(Effect::Noted(
+            "kept; the local mesh reads its registry from */kubernetes/Service.yml when it starts"
+                .into(),
+        )),
         Resource::ServiceAccount(_) => Ok(Effect::Noted(
             "kept; the local mesh has no workload identities yet (no mTLS), so it has no effect"
                 .into(),
