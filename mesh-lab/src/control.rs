@@ -1,7 +1,7 @@
-//! The control endpoint of `egress-lab up` (loopback HTTP) and the client the other commands use.
+//! The control endpoint of `mesh-lab up` (loopback HTTP) and the client the other commands use.
 //!
-//! `POST /apply` (JSON `{file, content}`), `POST /delete?kind=&name=`, `POST /mode?mode=`,
-//! `POST /fault?mode=&delay=`, `POST /reset`, `GET /show[?format=json]`. Answers are text lines;
+//! `POST /apply` (JSON `{file, content}`), `POST /delete?kind=&name=`, `POST /patch` (JSON `{kind, name, patch}`), `POST /mode?mode=`,
+//! `POST /fault?mode=&delay=`, `POST /reset`, `GET /show[?format=json]`, `GET /logs?workload=`. Answers are text lines;
 //! errors are 4xx with the message.
 
 use std::net::SocketAddr;
@@ -15,12 +15,12 @@ use serde::{Deserialize, Serialize};
 use crate::mesh::Lab;
 use crate::translate::Mode;
 
-/// Where `egress-lab up` listens for commands unless told otherwise.
+/// Where `mesh-lab up` listens for commands unless told otherwise.
 pub const DEFAULT_CONTROL: &str = "127.0.0.1:15080";
 /// Overrides [`DEFAULT_CONTROL`] for every command.
-pub const ENV_CONTROL: &str = "EGRESS_LAB_CONTROL";
+pub const ENV_CONTROL: &str = "MESH_LAB_CONTROL";
 
-/// The control address: the flag, else `$EGRESS_LAB_CONTROL`, else the default.
+/// The control address: the flag, else `$MESH_LAB_CONTROL`, else the default.
 pub fn control_addr(flag: Option<&str>) -> String {
     flag.map(str::to_owned)
         .or_else(|| std::env::var(ENV_CONTROL).ok().filter(|s| !s.is_empty()))
@@ -39,6 +39,17 @@ struct DeleteQuery {
     name: String,
 }
 
+#[derive(Serialize, Deserialize)]
+struct PatchBody {
+    kind: String,
+    name: String,
+    patch: String,
+}
+
+async fn patch(lab: web::Data<Lab>, body: web::Json<PatchBody>) -> HttpResponse {
+    answer(lab.patch(&body.kind, &body.name, &body.patch).await)
+}
+
 #[derive(Deserialize)]
 struct ModeQuery {
     mode: String,
@@ -48,6 +59,15 @@ struct ModeQuery {
 struct FaultQuery {
     mode: String,
     delay: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LogsQuery {
+    workload: String,
+}
+
+async fn logs(lab: web::Data<Lab>, q: web::Query<LogsQuery>) -> HttpResponse {
+    answer(lab.logs(&q.workload).await.map(|l| l.join("\n")))
 }
 
 #[derive(Deserialize)]
@@ -112,19 +132,23 @@ pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<actix_web::dev::Serve
             .app_data(data.clone())
             .route("/apply", web::post().to(apply))
             .route("/delete", web::post().to(delete))
+            .route("/patch", web::post().to(patch))
             .route("/mode", web::post().to(mode))
             .route("/fault", web::post().to(fault))
             .route("/reset", web::post().to(reset))
             .route("/show", web::get().to(show))
+            .route("/logs", web::get().to(logs))
     })
     .workers(1)
     .disable_signals()
     .bind(addr)
-    .with_context(|| format!("the control endpoint cannot listen on {addr}"))?
+    .with_context(|| {
+        format!("the control endpoint cannot listen on {addr} (another `mesh-lab up`?): pass --control ADDR or set {ENV_CONTROL}")
+    })?
     .run())
 }
 
-/// A client of a running `egress-lab up`.
+/// A client of a running `mesh-lab up`.
 pub struct Client {
     base: String,
     http: reqwest::Client,
@@ -141,7 +165,7 @@ impl Client {
     async fn call(&self, req: reqwest::RequestBuilder) -> anyhow::Result<String> {
         let r = req.send().await.map_err(|e| {
             anyhow!(
-                "no lab answers at {} ({e}); start one with `egress-lab up` (or set {ENV_CONTROL})",
+                "no lab answers at {} ({e}); start one with `mesh-lab up` (or set {ENV_CONTROL})",
                 self.base
             )
         })?;
@@ -174,6 +198,16 @@ impl Client {
         .await
     }
 
+    pub async fn patch(&self, kind: &str, name: &str, patch: &str) -> anyhow::Result<String> {
+        let body = PatchBody {
+            kind: kind.into(),
+            name: name.into(),
+            patch: patch.into(),
+        };
+        self.call(self.http.post(format!("{}/patch", self.base)).json(&body))
+            .await
+    }
+
     pub async fn mode(&self, mode: &str) -> anyhow::Result<String> {
         self.call(
             self.http
@@ -195,6 +229,15 @@ impl Client {
     pub async fn reset(&self) -> anyhow::Result<String> {
         self.call(self.http.post(format!("{}/reset", self.base)))
             .await
+    }
+
+    pub async fn logs(&self, workload: &str) -> anyhow::Result<String> {
+        self.call(
+            self.http
+                .get(format!("{}/logs", self.base))
+                .query(&[("workload", workload)]),
+        )
+        .await
     }
 
     pub async fn show(&self, json: bool) -> anyhow::Result<String> {

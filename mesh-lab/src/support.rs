@@ -1,4 +1,4 @@
-//! What the lab translates, and the clear refusal of everything else.
+//! What the local mesh translates, and the clear refusal of everything else.
 //!
 //! Every document is checked against an allow-list of field paths of its kind (on the typed object,
 //! serialised back, so only fields the file really sets are seen). A field outside the list is an
@@ -16,11 +16,11 @@ use crate::translate::{self, Mode};
 /// How an accepted document affects the lab.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
-    /// An object of the egress configuration (ServiceEntry, egress VirtualService, Sidecar).
-    Egress,
+    /// An object the lab keeps and translates (networking objects, Deployments).
+    Keep,
     /// Sets the mesh-wide outbound mode.
     MeshMode(Mode),
-    /// Accepted and kept, but the lab's chain already behaves this way; the text says why.
+    /// Accepted and kept, without effect on the local mesh; the text says why.
     Noted(String),
 }
 
@@ -34,9 +34,10 @@ pub struct Unsupported {
     pub message: String,
 }
 
-const SCOPE: &str = "the egress lab translates ServiceEntry hosts/ports (protocol HTTP), \
-VirtualServices on external hosts (timeout, retries, fault, weighted destinations), \
-the mesh outbound mode and a namespace Sidecar's outboundTrafficPolicy";
+const SCOPE: &str = "the local mesh translates ServiceEntry hosts/ports (protocol HTTP), VirtualServices \
+(match on headers and uri, weighted routes, mirror, retries, timeout, fault, rewrite), DestinationRule subsets and \
+trafficPolicy (loadBalancer, connectionPool, outlierDetection), Gateways, Sidecar outboundTrafficPolicy, Deployments \
+and the mesh-config files of istio/";
 
 const SERVICE_ENTRY_FIELDS: &[&str] = &[
     "spec.hosts.*",
@@ -67,16 +68,40 @@ const EGRESS_VS_FIELDS: &[&str] = &[
     "spec.http.*.route.*.weight",
 ];
 
-/// In-mesh routing the lab can honour: its chain runs only recommendation v3.
+/// In-mesh routing (sidecars and the ingress gateway).
 const MESH_VS_FIELDS: &[&str] = &[
     "spec.hosts.*",
     "spec.gateways.*",
     "spec.exportTo.*",
     "spec.http.*.name",
+    "spec.http.*.match.*.name",
+    "spec.http.*.match.*.headers.*.exact",
+    "spec.http.*.match.*.headers.*.prefix",
+    "spec.http.*.match.*.headers.*.regex",
+    "spec.http.*.match.*.uri.exact",
+    "spec.http.*.match.*.uri.prefix",
+    "spec.http.*.match.*.uri.regex",
+    "spec.http.*.match.*.ignoreUriCase",
+    "spec.http.*.rewrite.uri",
+    "spec.http.*.rewrite.authority",
     "spec.http.*.route.*.destination.host",
     "spec.http.*.route.*.destination.port.number",
     "spec.http.*.route.*.destination.subset",
     "spec.http.*.route.*.weight",
+    "spec.http.*.mirror.host",
+    "spec.http.*.mirror.subset",
+    "spec.http.*.mirror.port.number",
+    "spec.http.*.mirrorPercentage.value",
+    "spec.http.*.mirrorPercent",
+    "spec.http.*.timeout",
+    "spec.http.*.retries.attempts",
+    "spec.http.*.retries.perTryTimeout",
+    "spec.http.*.retries.retryOn",
+    "spec.http.*.fault.delay.fixedDelay",
+    "spec.http.*.fault.delay.percentage.value",
+    "spec.http.*.fault.delay.percent",
+    "spec.http.*.fault.abort.httpStatus",
+    "spec.http.*.fault.abort.percentage.value",
 ];
 
 const MESH_DR_FIELDS: &[&str] = &[
@@ -84,6 +109,27 @@ const MESH_DR_FIELDS: &[&str] = &[
     "spec.exportTo.*",
     "spec.subsets.*.name",
     "spec.subsets.*.labels.**",
+    "spec.trafficPolicy.loadBalancer.simple",
+    "spec.trafficPolicy.connectionPool.tcp.maxConnections",
+    "spec.trafficPolicy.connectionPool.tcp.connectTimeout",
+    "spec.trafficPolicy.connectionPool.http.http1MaxPendingRequests",
+    "spec.trafficPolicy.connectionPool.http.http2MaxRequests",
+    "spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection",
+    "spec.trafficPolicy.connectionPool.http.maxRetries",
+    "spec.trafficPolicy.outlierDetection.consecutive5xxErrors",
+    "spec.trafficPolicy.outlierDetection.consecutiveGatewayErrors",
+    "spec.trafficPolicy.outlierDetection.interval",
+    "spec.trafficPolicy.outlierDetection.baseEjectionTime",
+    "spec.trafficPolicy.outlierDetection.maxEjectionPercent",
+    "spec.trafficPolicy.outlierDetection.minHealthPercent",
+];
+
+const GATEWAY_FIELDS: &[&str] = &[
+    "spec.selector.**",
+    "spec.servers.*.port.number",
+    "spec.servers.*.port.name",
+    "spec.servers.*.port.protocol",
+    "spec.servers.*.hosts.*",
 ];
 
 const SIDECAR_FIELDS: &[&str] = &[
@@ -181,7 +227,7 @@ fn check_fields(object: &Value, patterns: &[&str]) -> Result<(), String> {
     let mut path = vec!["spec".to_owned()];
     match first_unsupported(&object["spec"], &mut path, patterns) {
         Some(field) => Err(format!(
-            "field {field} is not supported by the egress lab ({SCOPE}); remove it or run this step on a cluster"
+            "field {field} is not supported by the local mesh ({SCOPE}); remove it or run this step on a cluster"
         )),
         None => Ok(()),
     }
@@ -193,7 +239,7 @@ fn to_value<T: serde::Serialize>(t: &T) -> Value {
 
 /// Checks one document; `Ok` says how it affects the lab.
 pub fn check(doc: &Document) -> Result<Effect, Unsupported> {
-    let file = doc.file.display().to_string();
+    let file = doc.location();
     check_resource(&doc.file, &doc.resource).map_err(|message| Unsupported {
         file,
         kind: doc.resource.kind().to_owned(),
@@ -232,19 +278,18 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                     ));
                 }
             }
-            Ok(Effect::Egress)
+            Ok(Effect::Keep)
         }
         Resource::VirtualService(vs) => {
             let hosts: Vec<&String> = vs.spec.hosts.iter().flatten().collect();
-            if let Some(g) = vs
+            let to_gateway = vs
                 .spec
                 .gateways
                 .as_ref()
-                .filter(|g| !g.iter().any(|g| g == "mesh"))
-            {
-                return Err(format!(
-                    "spec.gateways {g:?}: bound to an ingress gateway, which the lab does not run (it reaches customer directly)"
-                ));
+                .is_some_and(|g| !g.is_empty() && !g.iter().any(|g| g == "mesh"));
+            if to_gateway {
+                check_fields(&to_value(vs), MESH_VS_FIELDS)?;
+                return Ok(Effect::Keep);
             }
             let external = hosts.iter().filter(|h| !translate::is_mesh_host(h)).count();
             if external > 0 && external < hosts.len() {
@@ -277,29 +322,21 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                 if vs.spec.http.as_deref().unwrap_or_default().is_empty() {
                     return Err("spec.http: the lab translates HTTP routes only; none given".into());
                 }
-                return Ok(Effect::Egress);
+                return Ok(Effect::Keep);
             }
             check_fields(&to_value(vs), MESH_VS_FIELDS)?;
             for (i, http) in vs.spec.http.iter().flatten().enumerate() {
-                for (j, r) in http.route.iter().flatten().enumerate() {
-                    let weight = r.weight.unwrap_or(100);
-                    let subset = r.destination.subset.as_deref();
-                    let host = &r.destination.host;
-                    let v3 = host.starts_with("recommendation") && subset == Some("version-v3");
-                    if weight > 0 && !v3 {
-                        return Err(format!(
-                            "spec.http.{i}.route.{j}: sends traffic to {host}{}; the lab's chain runs only \
-                             customer, preference and recommendation v3, so only routing to subset version-v3 \
-                             of recommendation is possible",
-                            subset.map(|s| format!(" subset {s}")).unwrap_or_default()
-                        ));
+                if http.route.as_deref().unwrap_or_default().is_empty() {
+                    return Err(format!("spec.http.{i}.route: a destination is required"));
+                }
+                for (field, value) in [("timeout", &http.timeout)] {
+                    if let Some(t) = value {
+                        translate::parse_duration(t)
+                            .map_err(|e| format!("spec.http.{i}.{field}: {e}"))?;
                     }
                 }
             }
-            Ok(Effect::Noted(
-                "in-mesh routing: the lab's chain already sends every request to recommendation v3"
-                    .into(),
-            ))
+            Ok(Effect::Keep)
         }
         Resource::DestinationRule(dr) => {
             let v = to_value(dr);
@@ -310,10 +347,39 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                 ));
             }
             check_fields(&v, MESH_DR_FIELDS)?;
-            Ok(Effect::Noted(format!(
-                "subsets of {host} noted; the lab runs one version (recommendation v3)"
-            )))
+            Ok(Effect::Keep)
         }
+        Resource::Gateway(g) => {
+            check_fields(&to_value(g), GATEWAY_FIELDS)?;
+            for (i, s) in g.spec.servers.iter().flatten().enumerate() {
+                let proto = s.port.protocol.as_str();
+                if !proto.eq_ignore_ascii_case("http") {
+                    return Err(format!(
+                        "spec.servers.{i}.port.protocol {proto:?}: the local gateway serves plain HTTP only"
+                    ));
+                }
+            }
+            Ok(Effect::Keep)
+        }
+        Resource::Deployment(d) => {
+            crate::registry::from_deployment(d, &_file.display().to_string(), 0)?;
+            Ok(Effect::Keep)
+        }
+        Resource::Service(_) => Ok(Effect::Noted(
+            "kept; the local mesh reads its registry from */kubernetes/Service.yml when it starts"
+                .into(),
+        )),
+        Resource::ServiceAccount(_) => Ok(Effect::Noted(
+            "kept; the local mesh has no workload identities yet (no mTLS), so it has no effect"
+                .into(),
+        )),
+        Resource::PeerAuthentication(_)
+        | Resource::AuthorizationPolicy(_)
+        | Resource::RequestAuthentication(_) => Err(format!(
+            "kind {} is not supported by the local mesh yet: the security chapter (mTLS, authorization, JWT) \
+             needs a CA and the RBAC/JWT filters, which the local mesh does not run; apply it on a cluster",
+            resource.kind()
+        )),
         Resource::Sidecar(sc) => {
             check_fields(&to_value(sc), SIDECAR_FIELDS)?;
             if let Some(egress) = &sc.spec.egress {
@@ -325,13 +391,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                     ));
                 }
             }
-            if translate::sidecar_applies(sc) {
-                Ok(Effect::Egress)
-            } else {
-                Ok(Effect::Noted(
-                    "its workloadSelector does not select recommendation v3, the lab's only sidecar: no effect".into(),
-                ))
-            }
+            Ok(Effect::Keep)
         }
         Resource::ServiceMeshControlPlane(smcp) => Ok(Effect::MeshMode(
             smcp.spec
@@ -356,8 +416,8 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
             )),
         },
         other => Err(format!(
-            "kind {} is not part of the egress lab: the lab runs customer, preference and recommendation v3 itself \
-             and takes ServiceEntry, VirtualService, DestinationRule, Sidecar and the mesh-config files of istio/",
+            "kind {} is not part of the local mesh: it takes the Deployments of the tutorial's apps, ServiceEntry, \
+             VirtualService, DestinationRule, Gateway, Sidecar and the mesh-config files of istio/",
             other.kind()
         )),
     }
@@ -386,5 +446,120 @@ mod tests {
             &p("spec.http.0.match"),
             false
         ));
+    }
+
+    fn refusal(yaml: &str) -> String {
+        let docs =
+            mesh_manifests::parse_str(Path::new("istio/fixture.yml"), yaml).expect("fixture loads");
+        check(&docs[0]).expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn each_unsupported_field_is_refused_naming_file_object_and_field() {
+        let cases = [
+            (
+                "DestinationRule subset-level trafficPolicy",
+                "
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: recommendation}
+spec:
+  host: recommendation
+  subsets:
+  - name: version-v1
+    labels: {version: v1}
+    trafficPolicy: {loadBalancer: {simple: RANDOM}}
+",
+                "spec.subsets.0.trafficPolicy",
+            ),
+            (
+                "DestinationRule TLS",
+                "
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: recommendation}
+spec:
+  host: recommendation
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+",
+                "spec.trafficPolicy.tls",
+            ),
+            (
+                "VirtualService header operations",
+                "
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: recommendation}
+spec:
+  hosts: [recommendation]
+  http:
+  - headers: {request: {set: {x-a: b}}}
+    route:
+    - destination: {host: recommendation}
+",
+                "spec.http.0.headers",
+            ),
+            (
+                "VirtualService query parameter match",
+                "
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: recommendation}
+spec:
+  hosts: [recommendation]
+  http:
+  - match: [{queryParams: {a: {exact: b}}}]
+    route:
+    - destination: {host: recommendation}
+",
+                "spec.http.0.match.0.queryParams",
+            ),
+            (
+                "VirtualService CORS",
+                "
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: recommendation}
+spec:
+  hosts: [recommendation]
+  http:
+  - corsPolicy: {allowOrigins: [{exact: x}]}
+    route:
+    - destination: {host: recommendation}
+",
+                "spec.http.0.corsPolicy",
+            ),
+            (
+                "Gateway TLS server",
+                "
+apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata: {name: customer-gateway}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: ['*']
+    tls: {mode: SIMPLE}
+",
+                "spec.servers.0.tls",
+            ),
+            (
+                "PeerAuthentication",
+                "
+apiVersion: security.istio.io/v1beta1
+kind: PeerAuthentication
+metadata: {name: default}
+spec:
+  mtls: {mode: STRICT}
+",
+                "not supported by the local mesh yet",
+            ),
+        ];
+        for (why, yaml, field) in cases {
+            let err = refusal(yaml);
+            assert!(err.starts_with("istio/fixture.yml#0: "), "{why}: {err}");
+            assert!(err.contains(field), "{why}: {err}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! `egress-lab guided`: SPEC §3 end to end on the running lab, each step with the `oc` command it
+//! `mesh-lab guided egress`: the egress chapter ("Limit Egress/External Traffic") end to end, each step with the `oc` command it
 //! stands for, the `# i:` lines `sh run.sh N $GATEWAY_URL` would print, and a ✔/✘ verdict that
 //! explains what happened the way the lab does (wrong port, timeout, blocked).
 //!
@@ -14,12 +14,18 @@ use anyhow::{Context, anyhow};
 use mesh_manifests::{Document, Resource};
 
 use crate::envoy::AccessLogEntry;
-use crate::mesh::{Lab, RECOMMENDATION_HOST};
+use crate::mesh::Lab;
+
+pub use crate::chapters::{Chapter, chapters, run_chapters};
 use crate::translate::{Mode, sidecar_mode};
 
 /// The istio/ files the lab's steps use.
 #[derive(Clone, Debug)]
 pub struct LabFiles {
+    /// The istio/ directory and the repository root.
+    pub istio: PathBuf,
+    pub repo: PathBuf,
+    pub deployment_v3: PathBuf,
     pub destination_rule: PathBuf,
     pub virtual_service_v3: PathBuf,
     pub service_entry_wrong_port: PathBuf,
@@ -50,7 +56,14 @@ impl LabFiles {
             }
             _ => false,
         };
+        let deployment_v3 = istio_dir.join("../recommendation/kubernetes/Deployment-v3.yml");
+        if !deployment_v3.is_file() {
+            return Err(anyhow!("{} is missing", deployment_v3.display()));
+        }
         Ok(Self {
+            istio: istio_dir.to_owned(),
+            repo: istio_dir.join(".."),
+            deployment_v3,
             destination_rule: find(
                 &docs,
                 "a DestinationRule for recommendation with subset version-v3",
@@ -112,15 +125,15 @@ pub struct Outcome {
     pub failed: Vec<String>,
 }
 
-struct Guide<'a, W: Write> {
-    lab: &'a Lab,
-    out: W,
-    http: reqwest::Client,
-    outcome: Outcome,
-    log_seen: usize,
+pub(crate) struct Guide<'a, W: Write> {
+    pub(crate) lab: &'a Lab,
+    pub(crate) out: W,
+    pub(crate) http: reqwest::Client,
+    pub(crate) outcome: Outcome,
+    pub(crate) log_seen: usize,
 }
 
-fn shown(p: &Path) -> String {
+pub(crate) fn shown(p: &Path) -> String {
     // Print paths the way the tutorial writes them: istio/<file>.
     let s = p.display().to_string();
     match s.rfind("istio/") {
@@ -130,20 +143,20 @@ fn shown(p: &Path) -> String {
 }
 
 impl<W: Write> Guide<'_, W> {
-    fn say(&mut self, text: &str) {
+    pub(crate) fn say(&mut self, text: &str) {
         let _ = writeln!(self.out, "{text}");
         let _ = self.out.flush();
     }
 
-    fn step(&mut self, n: &str, title: &str) {
+    pub(crate) fn step(&mut self, n: &str, title: &str) {
         self.say(&format!("\n━━ Step {n}: {title}"));
     }
 
-    fn oc(&mut self, cmd: &str) {
+    pub(crate) fn oc(&mut self, cmd: &str) {
         self.say(&format!("  on a cluster: {cmd}"));
     }
 
-    fn verdict(&mut self, ok: bool, good: &str, bad: String) {
+    pub(crate) fn verdict(&mut self, ok: bool, good: &str, bad: String) {
         if ok {
             self.outcome.passed += 1;
             self.say(&format!("  ✔ {good}"));
@@ -153,8 +166,8 @@ impl<W: Write> Guide<'_, W> {
         }
     }
 
-    async fn apply(&mut self, file: &Path) -> bool {
-        self.say(&format!("  $ egress-lab apply -f {}", shown(file)));
+    pub(crate) async fn apply(&mut self, file: &Path) -> bool {
+        self.say(&format!("  $ mesh-lab apply -f {}", shown(file)));
         match self.lab.apply_file(file).await {
             Ok(lines) => {
                 for l in lines {
@@ -169,8 +182,8 @@ impl<W: Write> Guide<'_, W> {
         }
     }
 
-    async fn delete(&mut self, kind: &str, name: &str) {
-        self.say(&format!("  $ egress-lab delete {kind} {name}"));
+    pub(crate) async fn delete(&mut self, kind: &str, name: &str) {
+        self.say(&format!("  $ mesh-lab delete {kind} {name}"));
         match self.lab.delete(kind, name).await {
             Ok(l) => self.say(&format!("  {l}")),
             Err(e) => self.verdict(false, "", format!("delete {kind} {name} failed: {e:#}")),
@@ -181,12 +194,12 @@ impl<W: Write> Guide<'_, W> {
     async fn run(&mut self, n: usize) -> Vec<Reply> {
         self.say(&format!(
             "  $ sh scripts/run.sh {n} {}",
-            self.lab.customer_url
+            self.lab.gateway_url
         ));
         let mut replies = Vec::new();
         for i in 0..n {
             let start = Instant::now();
-            let (status, body) = match self.http.get(&self.lab.customer_url).send().await {
+            let (status, body) = match self.http.get(&self.lab.gateway_url).send().await {
                 Ok(r) => {
                     let status = r.status().as_u16();
                     (status, r.text().await.unwrap_or_default())
@@ -229,7 +242,7 @@ impl<W: Write> Guide<'_, W> {
                 r.status == 200
                     && r.body
                         .starts_with("customer => preference => recommendation v3 ")
-                    && r.body.contains(&format!(" from '{RECOMMENDATION_HOST}': "))
+                    && r.body.contains(" from 'recommendation-v3-")
             })
     }
 
@@ -264,7 +277,7 @@ fn all_through(log: &[AccessLogEntry], cluster: &str) -> bool {
         .all(|e| e.upstream_cluster.as_deref() == Some(cluster))
 }
 
-/// Runs SPEC §3 on `lab` (which must be fresh: nothing applied, ALLOW_ANY), writing to `out`.
+/// Runs the egress chapter on `lab` (fresh or reset: the tutorial's setup, ALLOW_ANY), writing to `out`.
 pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Result<Outcome> {
     let mut g = Guide {
         lab,
@@ -273,17 +286,71 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
         outcome: Outcome::default(),
         log_seen: lab.access_log().await.len(),
     };
-    g.say("Egress lab (SPEC §3) on the local mesh: customer -> preference -> recommendation v3, whose calls to");
-    g.say(&format!(
-        "worldclockapi.com go through a real Envoy ({}) configured from istio/ like istiod configures a sidecar.",
-        lab.proxy
-    ));
+    g.say("Egress chapter on the local mesh: customer -> preference -> recommendation v3, whose calls to");
+    g.say("worldclockapi.com go through its sidecar, configured from istio/ like istiod configures one.");
 
     g.step("1-2", "baseline and recommendation v3 with its sidecar");
     g.oc("curl $GATEWAY_URL");
-    g.oc("cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial");
-    g.oc("oc patch deployment recommendation-v3 -n tutorial -p '{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"sidecar.istio.io/inject\":\"true\"}}}}}'");
-    g.say("  the lab already runs recommendation v3 with its egress proxy (the 2/2 pod of the cluster).");
+    g.oc("cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial   # the blog's file: no injection");
+    let ours = std::fs::read_to_string(&files.deployment_v3)
+        .with_context(|| format!("reading {}", files.deployment_v3.display()))?;
+    let blogs = ours.replace(
+        "sidecar.istio.io/inject: \"true\"",
+        "sidecar.istio.io/inject: \"false\"",
+    );
+    g.say("  $ mesh-lab apply -f recommendation/kubernetes/Deployment-v3.yml   (with sidecar.istio.io/inject: \"false\", as the blog's)");
+    let one = match lab
+        .apply_text(
+            Path::new("recommendation/kubernetes/Deployment-v3.yml"),
+            &blogs,
+        )
+        .await
+    {
+        Ok(_) => lab.show().await.ok().and_then(|s| {
+            s.workloads
+                .into_iter()
+                .find(|w| w.name == "recommendation-v3")
+        }),
+        Err(e) => {
+            g.verdict(false, "", format!("apply Deployment-v3 failed: {e:#}"));
+            None
+        }
+    };
+    if let Some(w) = one {
+        g.verdict(
+            w.ready == "1/1",
+            &format!("{} runs 1/1: no sidecar, its calls bypass the mesh", w.pod),
+            format!("expected 1/1, got {}", w.ready),
+        );
+        let patch =
+            r#"{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"true"}}}}}"#;
+        g.oc(&format!(
+            "oc patch deployment recommendation-v3 -n tutorial --type merge -p '{patch}'"
+        ));
+        g.say(&format!(
+            "  $ mesh-lab patch deployment recommendation-v3 -p '{patch}'"
+        ));
+        match lab.patch("deployment", "recommendation-v3", patch).await {
+            Ok(l) => {
+                g.say(&format!("  {l}"));
+                let pod = lab.pod_name("recommendation-v3").await.unwrap_or_default();
+                let two = lab.show().await.ok().and_then(|s| {
+                    s.workloads
+                        .into_iter()
+                        .find(|w| w.name == "recommendation-v3")
+                });
+                let ok = two
+                    .as_ref()
+                    .is_some_and(|t| t.ready == "2/2" && t.pod != w.pod);
+                g.verdict(
+                    ok,
+                    &format!("the pod restarted as {pod}, 2/2 (app and sidecar)"),
+                    format!("expected a new 2/2 pod, got {two:?}"),
+                );
+            }
+            Err(e) => g.verdict(false, "", format!("patch failed: {e:#}")),
+        }
+    }
 
     g.step("3", "route all traffic to recommendation v3");
     g.oc(&format!(
@@ -326,7 +393,7 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
     g.verdict(
         Guide::<W>::all_v3(&r) && passthrough,
         "still 200, still through PassthroughCluster: the ServiceEntry declares port 81, the app calls 80, so \
-         nothing governs this call (`egress-lab show` points it out)",
+         nothing governs this call (`mesh-lab show` points it out)",
         format!("expected a v3 line through PassthroughCluster, got {:?}", first_reply(&r)),
     );
 
@@ -372,7 +439,7 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
         format!("expected ten v3 lines through outbound|80||worldclockapi.com, counters {counters:?}"),
     );
     g.say("  lab extra: the 3s timeout now governs the call; make the time API hang for 10s —");
-    g.say("  $ egress-lab fault slow --delay 10s");
+    g.say("  $ mesh-lab fault slow --delay 10s");
     match g.lab.fault("slow", Some("10s")).await {
         Ok(l) => g.say(&format!("  {l}")),
         Err(e) => g.verdict(false, "", format!("fault slow failed: {e:#}")),
@@ -398,7 +465,7 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
             elapsed.as_secs_f64()
         ),
     );
-    g.say("  $ egress-lab fault none");
+    g.say("  $ mesh-lab fault none");
     if let Err(e) = g.lab.fault("none", None).await {
         g.verdict(false, "", format!("fault none failed: {e:#}"));
     }
@@ -450,10 +517,7 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
         format!("expected a v3 line, got {:?}", first_reply(&r)),
     );
 
-    g.step(
-        "12",
-        "the graph (Kiali on a cluster; here `egress-lab show`)",
-    );
+    g.step("12", "the graph (Kiali on a cluster; here `mesh-lab show`)");
     match g.lab.show().await {
         Ok(s) => {
             let text = crate::show::render(&s);

@@ -1,10 +1,11 @@
-//! Each Istio object → the Envoy fragments istiod would generate for recommendation v3's sidecar.
+//! Each egress object → the Envoy fragments istiod would generate for a sidecar's outbound port 80.
 
-use std::path::Path;
+use std::time::Duration;
 
 use serde_json::json;
 
 use super::*;
+use crate::fixtures::parse;
 
 fn internet() -> Internet {
     Internet {
@@ -14,11 +15,10 @@ fn internet() -> Internet {
     }
 }
 
-fn parse(yaml: &str) -> Vec<Resource> {
-    mesh_manifests::parse_str(Path::new("test.yml"), yaml)
-        .expect("test YAML loads")
+fn v3() -> Labels {
+    [("app", "recommendation"), ("version", "v3")]
         .into_iter()
-        .map(|d| d.resource)
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
 }
 
@@ -70,7 +70,7 @@ fn vhost_names(c: &EnvoyConfig) -> Vec<String> {
 
 #[test]
 fn nothing_applied_allow_any_is_passthrough() {
-    let c = to_envoy(&[], Mode::AllowAny, &internet()).unwrap();
+    let c = to_envoy(&[], Mode::AllowAny, &internet(), &v3()).unwrap();
     assert_eq!(c.route_config["name"], "80");
     assert_eq!(c.route_config["validate_clusters"], false);
     assert_eq!(c.route_config["ignore_port_in_host_matching"], true);
@@ -88,7 +88,7 @@ fn nothing_applied_allow_any_is_passthrough() {
 
 #[test]
 fn registry_only_is_block_all_502() {
-    let c = to_envoy(&[], Mode::RegistryOnly, &internet()).unwrap();
+    let c = to_envoy(&[], Mode::RegistryOnly, &internet(), &v3()).unwrap();
     assert_eq!(vhost_names(&c), ["block_all"]);
     let route = &c.virtual_host("block_all").unwrap()["routes"][0];
     assert_eq!(route["name"], "block_all");
@@ -97,7 +97,7 @@ fn registry_only_is_block_all_502() {
 
 #[test]
 fn service_entry_port_80_adds_vhost_and_cluster_with_default_route() {
-    let c = to_envoy(&parse(SE_80), Mode::AllowAny, &internet()).unwrap();
+    let c = to_envoy(&parse(SE_80), Mode::AllowAny, &internet(), &v3()).unwrap();
     assert_eq!(vhost_names(&c), ["worldclockapi.com:80", "allow_any"]);
     let vh = c.virtual_host("worldclockapi.com:80").unwrap();
     assert_eq!(vh["domains"], json!(["worldclockapi.com"]));
@@ -113,7 +113,7 @@ fn service_entry_port_80_adds_vhost_and_cluster_with_default_route() {
 
 #[test]
 fn service_entry_port_81_alone_adds_only_a_cluster_so_port_80_passes_through() {
-    let c = to_envoy(&parse(SE_81), Mode::AllowAny, &internet()).unwrap();
+    let c = to_envoy(&parse(SE_81), Mode::AllowAny, &internet(), &v3()).unwrap();
     assert_eq!(vhost_names(&c), ["allow_any"]);
     assert_eq!(
         c.cluster_names(),
@@ -128,7 +128,7 @@ fn service_entry_port_81_alone_adds_only_a_cluster_so_port_80_passes_through() {
 fn virtual_service_on_external_host_routes_to_outbound_80_even_without_a_port_80_entry() {
     let mut r = parse(SE_81);
     r.extend(parse(VS_TIMEOUT));
-    let c = to_envoy(&r, Mode::AllowAny, &internet()).unwrap();
+    let c = to_envoy(&r, Mode::AllowAny, &internet(), &v3()).unwrap();
     let vh = c.virtual_host("worldclockapi.com:80").unwrap();
     assert_eq!(
         vh["routes"][0]["route"]["cluster"],
@@ -143,20 +143,32 @@ fn virtual_service_on_external_host_routes_to_outbound_80_even_without_a_port_80
 
 #[test]
 fn virtual_service_alone_also_gets_its_vhost() {
-    let c = to_envoy(&parse(VS_TIMEOUT), Mode::RegistryOnly, &internet()).unwrap();
+    let c = to_envoy(&parse(VS_TIMEOUT), Mode::RegistryOnly, &internet(), &v3()).unwrap();
     assert_eq!(vhost_names(&c), ["worldclockapi.com:80", "block_all"]);
 }
 
 #[test]
 fn sidecar_outbound_policy_wins_over_the_mesh_mode() {
-    let c = to_envoy(&parse(SIDECAR_REGISTRY_ONLY), Mode::AllowAny, &internet()).unwrap();
+    let c = to_envoy(
+        &parse(SIDECAR_REGISTRY_ONLY),
+        Mode::AllowAny,
+        &internet(),
+        &v3(),
+    )
+    .unwrap();
     assert_eq!(c.mode, Mode::RegistryOnly);
     assert_eq!(vhost_names(&c), ["block_all"]);
     let selected_elsewhere = SIDECAR_REGISTRY_ONLY.replace(
         "spec:\n",
         "spec:\n  workloadSelector: {labels: {app: customer}}\n",
     );
-    let c = to_envoy(&parse(&selected_elsewhere), Mode::AllowAny, &internet()).unwrap();
+    let c = to_envoy(
+        &parse(&selected_elsewhere),
+        Mode::AllowAny,
+        &internet(),
+        &v3(),
+    )
+    .unwrap();
     assert_eq!(c.mode, Mode::AllowAny);
 }
 
@@ -179,7 +191,7 @@ spec:
     - destination: {host: worldtimeapi.org}
       weight: 10
 ";
-    let c = to_envoy(&parse(vs), Mode::AllowAny, &internet()).unwrap();
+    let c = to_envoy(&parse(vs), Mode::AllowAny, &internet(), &v3()).unwrap();
     let route = &c.virtual_host("worldclockapi.com:80").unwrap()["routes"][0];
     let rp = &route["route"]["retry_policy"];
     assert_eq!(rp["num_retries"], 3);
@@ -206,7 +218,7 @@ fn retries_attempts_zero_removes_the_policy() {
         "  - timeout: 3s\n",
         "  - timeout: 3s\n    retries: {attempts: 0}\n",
     );
-    let c = to_envoy(&parse(&vs), Mode::AllowAny, &internet()).unwrap();
+    let c = to_envoy(&parse(&vs), Mode::AllowAny, &internet(), &v3()).unwrap();
     let route = &c.virtual_host("worldclockapi.com:80").unwrap()["routes"][0]["route"];
     assert!(route.get("retry_policy").is_none());
 }
@@ -215,7 +227,7 @@ fn retries_attempts_zero_removes_the_policy() {
 fn down_internet_points_every_cluster_at_a_refusing_port() {
     let mut net = internet();
     net.down = true;
-    let c = to_envoy(&parse(SE_80), Mode::AllowAny, &net).unwrap();
+    let c = to_envoy(&parse(SE_80), Mode::AllowAny, &net, &v3()).unwrap();
     for cluster in &c.clusters {
         let port = &cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
             ["socket_address"]["port_value"];
@@ -236,7 +248,7 @@ spec:
     - destination: {host: recommendation, subset: version-v3}
       weight: 100
 ";
-    let c = to_envoy(&parse(vs), Mode::AllowAny, &internet()).unwrap();
+    let c = to_envoy(&parse(vs), Mode::AllowAny, &internet(), &v3()).unwrap();
     assert_eq!(vhost_names(&c), ["allow_any"]);
 }
 

@@ -4,7 +4,7 @@ use mesh_manifests::{Document, Resource};
 use serde::Serialize;
 
 use crate::support::{self, Effect, Unsupported};
-use crate::translate::{self, EnvoyConfig, Internet, Mode, TranslateError};
+use crate::translate::{self, Mode};
 
 /// One applied object.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,7 +21,7 @@ pub struct Applied {
 pub struct LabState {
     pub objects: Vec<Applied>,
     pub mesh_mode: Mode,
-    /// Where the mesh mode came from (`default`, `egress-lab mode`, a file).
+    /// Where the mesh mode came from (`default`, `mesh-lab mode`, a file).
     pub mesh_mode_source: String,
 }
 
@@ -42,6 +42,7 @@ pub fn kubectl_kind(kind: &str) -> String {
             format!("{lower}.networking.istio.io")
         }
         "ServiceMeshControlPlane" => "servicemeshcontrolplane.maistra.io".into(),
+        "Deployment" => "deployment.apps".into(),
         "Istio" => "istio.sailoperator.io".into(),
         _ => lower,
     }
@@ -56,6 +57,8 @@ pub fn parse_kind(s: &str) -> Option<&'static str> {
         "virtualservice" | "virtualservices" | "vs" => "VirtualService",
         "destinationrule" | "destinationrules" | "dr" => "DestinationRule",
         "sidecar" | "sidecars" => "Sidecar",
+        "gateway" | "gateways" | "gw" => "Gateway",
+        "deployment" | "deployments" | "deploy" => "Deployment",
         _ => return None,
     })
 }
@@ -71,16 +74,6 @@ impl LabState {
     /// The applied resources, in order.
     pub fn resources(&self) -> Vec<Resource> {
         self.objects.iter().map(|o| o.resource.clone()).collect()
-    }
-
-    /// The Envoy configuration this state stands for.
-    pub fn envoy_config(&self, internet: &Internet) -> Result<EnvoyConfig, TranslateError> {
-        translate::to_envoy(&self.resources(), self.mesh_mode, internet)
-    }
-
-    /// The mode in effect (a Sidecar's, else the mesh's).
-    pub fn effective_mode(&self) -> Mode {
-        translate::effective_mode(&self.resources(), self.mesh_mode)
     }
 
     /// Applies every document (all or nothing), answering one kubectl-style line per document.
@@ -113,7 +106,7 @@ impl LabState {
                         kubectl_kind(kind)
                     ));
                 }
-                Effect::Egress | Effect::Noted(_) => {
+                Effect::Keep | Effect::Noted(_) => {
                     let note = match &effect {
                         Effect::Noted(n) => Some(n.clone()),
                         _ => None,
@@ -153,7 +146,7 @@ impl LabState {
     pub fn delete(&mut self, kind: &str, name: &str) -> Result<String, String> {
         let Some(k) = parse_kind(kind) else {
             return Err(format!(
-                "error: the server doesn't have a resource type \"{kind}\" (the lab knows serviceentry, virtualservice, destinationrule, sidecar)"
+                "error: the server doesn't have a resource type \"{kind}\" (the lab knows deployment, serviceentry, virtualservice, destinationrule, gateway, sidecar)"
             ));
         };
         match self
@@ -172,23 +165,58 @@ impl LabState {
         }
     }
 
+    /// `oc patch deployment NAME --type merge -p PATCH`: the Deployment with the JSON merge patch (RFC 7386)
+    /// applied, as a document to [`LabState::apply`].
+    pub fn patched(&self, kind: &str, name: &str, patch: &str) -> Result<Document, String> {
+        if parse_kind(kind) != Some("Deployment") {
+            return Err(format!(
+                "the local mesh patches deployments only, not {kind:?}"
+            ));
+        }
+        let patch: serde_json::Value =
+            serde_json::from_str(patch).map_err(|e| format!("the patch is not JSON: {e}"))?;
+        let Some(Resource::Deployment(d)) = self
+            .objects
+            .iter()
+            .find(|o| o.kind == "Deployment" && o.name == name)
+            .map(|o| &o.resource)
+        else {
+            return Err(format!(
+                "Error from server (NotFound): deployments.apps \"{name}\" not found"
+            ));
+        };
+        let mut value = serde_json::to_value(&**d).map_err(|e| e.to_string())?;
+        merge_patch(&mut value, &patch);
+        let patched = serde_json::from_value(value)
+            .map_err(|e| format!("the patched Deployment is invalid: {e}"))?;
+        Ok(Document {
+            file: format!("oc patch deployment {name}").into(),
+            index: 0,
+            resource: Resource::Deployment(Box::new(patched)),
+        })
+    }
+
     /// Sets the mesh-wide mode (the `istio` ConfigMap / SMCP / Istio resource on a cluster).
     pub fn set_mode(&mut self, mode: Mode, source: &str) -> String {
         let before = self.mesh_mode;
         self.mesh_mode = mode;
         self.mesh_mode_source = source.into();
-        let sidecar = self.effective_mode() != mode;
+        let sidecar = self.objects.iter().any(
+            |o| matches!(&o.resource, Resource::Sidecar(s) if translate::sidecar_mode(s).is_some()),
+        );
         format!(
             "mesh outboundTrafficPolicy mode: {before} -> {mode}{}",
             if sidecar {
-                format!(
-                    " (a Sidecar keeps recommendation v3 in {} until it is deleted)",
-                    self.effective_mode()
-                )
+                " (a Sidecar's outboundTrafficPolicy keeps the workloads it selects in its own mode)"
             } else {
-                String::new()
+                ""
             }
         )
+    }
+
+    /// The applied Deployments.
+    pub fn deployments(&self) -> impl Iterator<Item = &Applied> {
+        self.objects.iter().filter(|o| o.kind == "Deployment")
     }
 
     /// One line per applied object, for `show`.
@@ -239,7 +267,56 @@ fn summarise(o: &Applied) -> String {
                 format!("hosts {hosts} timeout {}", timeouts.join(","))
             }
         }
-        Resource::Sidecar(_) => "outboundTrafficPolicy for recommendation v3's sidecar".into(),
+        Resource::Sidecar(s) => match translate::sidecar_mode(s) {
+            Some(m) => format!("outboundTrafficPolicy {m}"),
+            None => "no outboundTrafficPolicy".into(),
+        },
+        Resource::Deployment(d) => {
+            let labels = d
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.metadata.as_ref())
+                .and_then(|m| m.labels.clone())
+                .unwrap_or_default();
+            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("pod labels {}", labels.join(","))
+        }
         other => other.kind().into(),
+    }
+}
+
+/// RFC 7386 JSON merge patch: objects merge key by key, `null` removes, anything else replaces.
+pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    let Some(p) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = serde_json::json!({});
+    }
+    let t = target.as_object_mut().expect("an object");
+    for (k, v) in p {
+        if v.is_null() {
+            t.remove(k);
+        } else {
+            merge_patch(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::merge_patch;
+
+    #[test]
+    fn merge_patch_follows_rfc_7386() {
+        let mut v = json!({"a": {"b": 1, "c": 2}, "d": [1]});
+        merge_patch(
+            &mut v,
+            &json!({"a": {"b": null, "e": 3}, "d": [2], "f": "g"}),
+        );
+        assert_eq!(v, json!({"a": {"c": 2, "e": 3}, "d": [2], "f": "g"}));
     }
 }

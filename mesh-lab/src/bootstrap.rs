@@ -1,0 +1,237 @@
+//! Envoy bootstraps: a sidecar (inbound, outbound 8080 and 80, one capture listener per next hop) and the
+//! ingress gateway. Listeners are static; their route configurations come by RDS and the clusters by CDS
+//! from files ([`crate::envoy`]).
+//!
+//! Listener names, stat prefixes and HCM settings follow istiod's (pilot/pkg/networking/core/listener.go,
+//! listener_inbound.go, httproute.go `buildSidecarInboundHTTPRouteConfig`): outbound `0.0.0.0_<port>` with
+//! route configuration `"<port>"`, inbound `virtualInbound` with the route `inbound|8080||`, the gateway's
+//! `0.0.0.0_8080` with route configuration `http.80`. On a cluster, iptables sends the app's connection
+//! to the outbound listener with the Host the app wrote (`preference:8080`); here the app calls a loopback
+//! *capture* listener that sets that Host and hands the request to the outbound listener unchanged.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+/// The access log file, in each proxy's directory.
+pub const ACCESS_LOG: &str = "access.log";
+pub const CDS_FILE: &str = "cds.json";
+
+/// The RDS file of a route configuration.
+pub fn rds_file(route: &str) -> String {
+    format!("rds-{route}.json")
+}
+
+/// Where a listener's routes come from.
+#[derive(Clone, Debug)]
+pub enum Routes {
+    /// A route configuration by RDS, by name.
+    Rds(String),
+    /// A fixed route configuration.
+    Static(Value),
+    /// No HTTP at all: TCP to this cluster (kube-proxy's ClusterIP forwarding).
+    Tcp(String),
+}
+
+/// One HTTP listener.
+#[derive(Clone, Debug)]
+pub struct Listener {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub routes: Routes,
+    /// Whether requests are logged (capture listeners are not: the outbound listener logs them).
+    pub log: bool,
+    /// The fault filter before the router (outbound and gateway listeners, as istiod's HCM).
+    pub fault: bool,
+    /// `server` header: `istio-envoy` inbound; outbound overwrites with Envoy's default name.
+    pub server_name: Option<&'static str>,
+}
+
+/// What an Envoy starts with.
+#[derive(Clone, Debug)]
+pub struct Bootstrap {
+    /// `sidecar~127.0.0.1~<pod>.tutorial~tutorial.svc.cluster.local` or `router~…`.
+    pub node_id: String,
+    pub node_cluster: String,
+    pub listeners: Vec<Listener>,
+    pub static_clusters: Vec<Value>,
+}
+
+impl Bootstrap {
+    /// The RDS names and the HCM stat prefix serving each.
+    pub fn rds(&self) -> Vec<(String, String)> {
+        self.listeners
+            .iter()
+            .filter_map(|l| match &l.routes {
+                Routes::Rds(name) => Some((l.name.clone(), name.clone())),
+                Routes::Static(_) | Routes::Tcp(_) => None,
+            })
+            .collect()
+    }
+}
+
+/// A STATIC cluster of one loopback endpoint.
+pub fn static_cluster(name: &str, addr: SocketAddr) -> Value {
+    endpoints_cluster(name, &[addr])
+}
+
+/// A STATIC cluster with these endpoints (istiod's EDS clusters, endpoints inline).
+pub fn endpoints_cluster(name: &str, addrs: &[SocketAddr]) -> Value {
+    let endpoints: Vec<Value> = addrs
+        .iter()
+        .map(|a| {
+            json!({"endpoint": {"address": {"socket_address": {
+                "address": a.ip().to_string(), "port_value": a.port()
+            }}}})
+        })
+        .collect();
+    json!({
+        "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "10s",
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": endpoints}]}
+    })
+}
+
+fn access_log(dir: &Path, listener: &str) -> Value {
+    json!([{
+        "name": "envoy.access_loggers.file",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+            "path": dir.join(ACCESS_LOG).display().to_string(),
+            "log_format": {"json_format": {
+                "listener": listener,
+                "start_time": "%START_TIME%",
+                "authority": "%REQ(:AUTHORITY)%",
+                "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+                "user_agent": "%REQ(USER-AGENT)%",
+                "response_code": "%RESPONSE_CODE%",
+                "response_flags": "%RESPONSE_FLAGS%",
+                "response_code_details": "%RESPONSE_CODE_DETAILS%",
+                "route_name": "%ROUTE_NAME%",
+                "upstream_cluster": "%UPSTREAM_CLUSTER%",
+                "upstream_host": "%UPSTREAM_HOST%",
+                "attempts": "%UPSTREAM_REQUEST_ATTEMPT_COUNT%",
+                "duration_ms": "%DURATION%"
+            }}
+        }
+    }])
+}
+
+fn listener_json(l: &Listener, dir: &Path) -> Value {
+    if let Routes::Tcp(cluster) = &l.routes {
+        return json!({
+            "name": l.name,
+            "address": {"socket_address": {"address": l.addr.ip().to_string(), "port_value": l.addr.port()}},
+            "enable_reuse_port": false,
+            "filter_chains": [{"filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+                "stat_prefix": l.name,
+                "cluster": cluster
+            }}]}]
+        });
+    }
+    let dyn_dir = dir.join("xds");
+    let mut hcm = json!({
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": l.name,
+        "normalize_path": true,
+        "path_with_escaped_slashes_action": "KEEP_UNCHANGED",
+    });
+    match &l.routes {
+        Routes::Rds(name) => {
+            hcm["rds"] = json!({"route_config_name": name, "config_source": {
+                "resource_api_version": "V3",
+                "path_config_source": {
+                    "path": dyn_dir.join(rds_file(name)).display().to_string(),
+                    "watched_directory": {"path": dyn_dir.display().to_string()}
+                }
+            }});
+        }
+        Routes::Static(rc) => hcm["route_config"] = rc.clone(),
+        Routes::Tcp(_) => unreachable!("TCP listeners return above"),
+    }
+    match l.server_name {
+        Some(n) => hcm["server_name"] = json!(n),
+        None => hcm["server_header_transformation"] = json!("OVERWRITE"),
+    }
+    if l.log {
+        hcm["access_log"] = access_log(dir, &l.name);
+    } else {
+        hcm["generate_request_id"] = json!(false);
+    }
+    let mut filters = Vec::new();
+    if l.fault {
+        filters.push(json!({"name": "envoy.filters.http.fault", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"}}));
+    }
+    filters.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));
+    hcm["http_filters"] = json!(filters);
+    json!({
+        "name": l.name,
+        "address": {"socket_address": {"address": l.addr.ip().to_string(), "port_value": l.addr.port()}},
+        // A port someone else holds must fail the start, not be shared (SO_REUSEPORT balances between both).
+        "enable_reuse_port": false,
+        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}]
+    })
+}
+
+/// The bootstrap JSON: admin on loopback, the listeners, CDS from a file.
+pub fn to_json(b: &Bootstrap, admin: SocketAddr, dir: &Path) -> Value {
+    let dyn_dir = dir.join("xds");
+    json!({
+        "node": {"id": b.node_id, "cluster": b.node_cluster},
+        "admin": {"address": {"socket_address": {"address": admin.ip().to_string(), "port_value": admin.port()}}},
+        "dynamic_resources": {"cds_config": {"resource_api_version": "V3", "path_config_source": {
+            "path": dyn_dir.join(CDS_FILE).display().to_string(),
+            "watched_directory": {"path": dyn_dir.display().to_string()}
+        }}},
+        "static_resources": {
+            "listeners": b.listeners.iter().map(|l| listener_json(l, dir)).collect::<Vec<_>>(),
+            "clusters": b.static_clusters.iter().map(|c| {
+                let mut c = c.clone();
+                if let Some(o) = c.as_object_mut() {
+                    o.remove("@type");
+                }
+                c
+            }).collect::<Vec<_>>(),
+        }
+    })
+}
+
+/// The inbound route configuration in front of the app (`buildSidecarInboundHTTPRouteConfig`,
+/// `BuildDefaultHTTPInboundRoute`: no timeout, the inbound retry policy `reset-before-request`).
+pub fn inbound_routes(port: u16) -> Value {
+    let cluster = format!("inbound|{port}||");
+    json!({
+        "name": cluster,
+        "validate_clusters": false,
+        "virtual_hosts": [{
+            "name": format!("inbound|http|{port}"),
+            "domains": ["*"],
+            "routes": [{
+                "name": "default",
+                "match": {"prefix": "/"},
+                "route": {"cluster": cluster, "timeout": "0s",
+                          "retry_policy": {"retry_on": "reset-before-request", "num_retries": 2}}
+            }]
+        }]
+    })
+}
+
+/// A capture listener's routes: the Host the app would have sent on a cluster, to the outbound listener.
+pub fn capture_routes(service: &str, port: u16, to_cluster: &str) -> Value {
+    json!({
+        "name": format!("capture|{service}"),
+        "virtual_hosts": [{
+            "name": "capture",
+            "domains": ["*"],
+            "routes": [{"match": {"prefix": "/"}, "route": {
+                "cluster": to_cluster,
+                "host_rewrite_literal": format!("{service}:{port}"),
+                "timeout": "0s"
+            }}]
+        }]
+    })
+}

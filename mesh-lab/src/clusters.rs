@@ -1,0 +1,348 @@
+//! The mesh's outbound clusters: one per Service port and one per DestinationRule subset, with the
+//! DestinationRule's `trafficPolicy`, the way istiod builds them.
+//!
+//! - Names: `outbound|<port>|<subset>|<fqdn>` (pilot/pkg/model `BuildSubsetKey`).
+//! - Every outbound cluster: `connect_timeout` 10s (mesh default `connectTimeout`,
+//!   pkg/config/mesh/mesh.go), load balancer `LEAST_REQUEST` (cluster_traffic_policy.go
+//!   `defaultLBAlgorithm`), circuit-breaker thresholds at the maximum (`getDefaultCircuitBreakerThresholds`).
+//! - `connectionPool` (`applyConnectionPool`): `tcp.maxConnections` → `max_connections`,
+//!   `http.http1MaxPendingRequests` → `max_pending_requests`, `http.http2MaxRequests` → `max_requests`,
+//!   `http.maxRetries` → `max_retries`, `http.maxRequestsPerConnection` → the upstream
+//!   `HttpProtocolOptions`' `max_requests_per_connection`, `tcp.connectTimeout` → `connect_timeout`.
+//! - `outlierDetection` (`applyOutlierDetection`): `consecutive5xxErrors` → `consecutive_5xx` with
+//!   `enforcing_consecutive_5xx` 100, `interval`, `baseEjectionTime`, `maxEjectionPercent`, success-rate
+//!   ejection off, and `healthy_panic_threshold` = `minHealthPercent` (0 when unset: panic mode off, so an
+//!   ejected subset's only pod leaves the subset with no healthy host).
+//! - `loadBalancer.simple` (`applyLoadBalancer`): RANDOM, ROUND_ROBIN, LEAST_REQUEST/LEAST_CONN.
+//!
+//! Endpoints are inline (STATIC) instead of EDS: each pod's sidecar inbound listener, or the app itself
+//! for a pod without a sidecar.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use mesh_manifests::Resource;
+use mesh_manifests::kcr_networking_istio_io::v1beta1::destinationrules::{
+    DestinationRule, DestinationRuleTrafficPolicy,
+    DestinationRuleTrafficPolicyLoadBalancerSimple as Simple,
+};
+use serde_json::{Value, json};
+
+use crate::bootstrap::endpoints_cluster;
+use crate::registry::ServiceDef;
+use crate::routes::duration_field;
+use crate::translate::{Labels, subset_cluster_name};
+
+/// A pod as an endpoint: its labels and the address its traffic goes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub labels: Labels,
+    pub addr: SocketAddr,
+}
+
+const MAX: u32 = u32::MAX;
+
+/// Resolves a VirtualService/DestinationRule host in the lab's namespace: a Service's short name, `name.tutorial`,
+/// `name.tutorial.svc` or the FQDN give the FQDN; other hosts are returned as written.
+pub fn resolve_host(host: &str, services: &[ServiceDef]) -> String {
+    services
+        .iter()
+        .find(|s| {
+            let f = s.fqdn();
+            host == s.name || host == f || f.starts_with(&format!("{host}."))
+        })
+        .map(ServiceDef::fqdn)
+        .unwrap_or_else(|| host.to_owned())
+}
+
+/// The DestinationRule in force for a Service (the last applied on its host).
+pub fn destination_rule<'a>(
+    resources: &'a [Resource],
+    service: &ServiceDef,
+    services: &[ServiceDef],
+) -> Option<&'a DestinationRule> {
+    resources
+        .iter()
+        .filter_map(|r| match r {
+            Resource::DestinationRule(dr)
+                if resolve_host(&dr.spec.host, services) == service.fqdn() =>
+            {
+                Some(&**dr)
+            }
+            _ => None,
+        })
+        .next_back()
+}
+
+fn base_cluster(name: &str, addrs: &[SocketAddr]) -> Value {
+    let mut c = endpoints_cluster(name, addrs);
+    c["lb_policy"] = json!("LEAST_REQUEST");
+    c["common_lb_config"] = json!({});
+    c["circuit_breakers"] = json!({"thresholds": [{
+        "max_connections": MAX, "max_pending_requests": MAX, "max_requests": MAX, "max_retries": MAX
+    }]});
+    c
+}
+
+fn positive(field: &str, v: Option<i64>) -> Result<Option<u32>, String> {
+    match v {
+        None | Some(0) => Ok(None),
+        Some(n) => u32::try_from(n)
+            .map(Some)
+            .map_err(|_| format!("{field} {n} is out of range")),
+    }
+}
+
+/// Applies a DestinationRule `trafficPolicy` to a cluster; `Err` names the field.
+pub fn apply_policy(c: &mut Value, tp: &DestinationRuleTrafficPolicy) -> Result<(), String> {
+    let base = "spec.trafficPolicy";
+    if let Some(pool) = &tp.connection_pool {
+        let t = &mut c["circuit_breakers"]["thresholds"][0];
+        if let Some(tcp) = &pool.tcp {
+            if let Some(n) = positive(
+                "connectionPool.tcp.maxConnections",
+                tcp.max_connections.map(i64::from),
+            )? {
+                t["max_connections"] = json!(n);
+            }
+            if let Some(ct) = &tcp.connect_timeout {
+                c["connect_timeout"] = json!(duration_field(
+                    &format!("{base}.connectionPool.tcp.connectTimeout"),
+                    ct
+                )?);
+            }
+        }
+        if let Some(http) = &pool.http {
+            let t = &mut c["circuit_breakers"]["thresholds"][0];
+            for (field, value, key) in [
+                (
+                    "http1MaxPendingRequests",
+                    http.http1_max_pending_requests,
+                    "max_pending_requests",
+                ),
+                ("http2MaxRequests", http.http2_max_requests, "max_requests"),
+                ("maxRetries", http.max_retries, "max_retries"),
+            ] {
+                if let Some(n) = positive(
+                    &format!("connectionPool.http.{field}"),
+                    value.map(i64::from),
+                )? {
+                    t[key] = json!(n);
+                }
+            }
+            if let Some(n) = positive(
+                "connectionPool.http.maxRequestsPerConnection",
+                http.max_requests_per_connection.map(i64::from),
+            )? {
+                c["typed_extension_protocol_options"] = json!({
+                    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                        "common_http_protocol_options": {"max_requests_per_connection": n},
+                        "explicit_http_config": {"http_protocol_options": {}}
+                    }
+                });
+            }
+        }
+    }
+    if let Some(od) = &tp.outlier_detection {
+        let mut out = json!({"enforcing_success_rate": 0});
+        if let Some(n) = od.consecutive5xx_errors {
+            out["consecutive_5xx"] = json!(n);
+            out["enforcing_consecutive_5xx"] = json!(if n > 0 { 100 } else { 0 });
+        }
+        if let Some(n) = od.consecutive_gateway_errors {
+            out["consecutive_gateway_failure"] = json!(n);
+            out["enforcing_consecutive_gateway_failure"] = json!(if n > 0 { 100 } else { 0 });
+        }
+        if let Some(i) = &od.interval {
+            out["interval"] = json!(duration_field(
+                &format!("{base}.outlierDetection.interval"),
+                i
+            )?);
+        }
+        if let Some(b) = &od.base_ejection_time {
+            out["base_ejection_time"] = json!(duration_field(
+                &format!("{base}.outlierDetection.baseEjectionTime"),
+                b
+            )?);
+        }
+        if let Some(m) = od.max_ejection_percent.filter(|m| *m > 0) {
+            out["max_ejection_percent"] = json!(m);
+        }
+        c["outlier_detection"] = out;
+        let min_health = od.min_health_percent.unwrap_or(0);
+        if min_health >= 0 {
+            c["common_lb_config"]["healthy_panic_threshold"] = json!({"value": min_health});
+        }
+    }
+    if let Some(simple) = tp.load_balancer.as_ref().and_then(|lb| lb.simple.as_ref()) {
+        c["lb_policy"] = json!(match simple {
+            Simple::Random => "RANDOM",
+            Simple::RoundRobin => "ROUND_ROBIN",
+            Simple::LeastConn | Simple::LeastRequest | Simple::Unspecified => "LEAST_REQUEST",
+            Simple::Passthrough =>
+                return Err(format!(
+                    "{base}.loadBalancer.simple PASSTHROUGH is not in the lab's scope"
+                )),
+        });
+    }
+    Ok(())
+}
+
+/// Every outbound cluster of the mesh's Services: the Service's own and one per subset.
+pub fn mesh_clusters(
+    resources: &[Resource],
+    services: &[ServiceDef],
+    endpoints: &[Endpoint],
+) -> Result<Vec<Value>, String> {
+    let mut out = Vec::new();
+    for svc in services {
+        let addrs = |extra: &BTreeMap<String, String>| -> Vec<SocketAddr> {
+            endpoints
+                .iter()
+                .filter(|e| {
+                    svc.selects(&e.labels) && extra.iter().all(|(k, v)| e.labels.get(k) == Some(v))
+                })
+                .map(|e| e.addr)
+                .collect()
+        };
+        let dr = destination_rule(resources, svc, services);
+        let policy = dr.and_then(|d| d.spec.traffic_policy.as_ref());
+        let dr_name = dr.and_then(|d| d.metadata.name.clone()).unwrap_or_default();
+        let mut add = |name: String, addrs: Vec<SocketAddr>| -> Result<(), String> {
+            let mut c = base_cluster(&name, &addrs);
+            if let Some(tp) = policy {
+                apply_policy(&mut c, tp).map_err(|e| format!("DestinationRule {dr_name}: {e}"))?;
+            }
+            out.push(c);
+            Ok(())
+        };
+        add(
+            subset_cluster_name(&svc.fqdn(), None, svc.port),
+            addrs(&BTreeMap::new()),
+        )?;
+        for s in dr.iter().flat_map(|d| d.spec.subsets.iter().flatten()) {
+            add(
+                subset_cluster_name(&svc.fqdn(), Some(&s.name), svc.port),
+                addrs(&s.labels.clone().unwrap_or_default()),
+            )?;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::fixtures::istio;
+
+    fn recommendation() -> Vec<ServiceDef> {
+        vec![ServiceDef {
+            name: "recommendation".into(),
+            port: 8080,
+            selector: [("app".to_owned(), "recommendation".to_owned())].into(),
+        }]
+    }
+
+    fn pod(version: &str, port: u16) -> Endpoint {
+        Endpoint {
+            labels: [("app", "recommendation"), ("version", version)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            addr: ([127, 0, 0, 1], port).into(),
+        }
+    }
+
+    fn ports(c: &Value) -> Vec<u64> {
+        c["load_assignment"]["endpoints"][0]["lb_endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                e["endpoint"]["address"]["socket_address"]["port_value"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    const R: &str = "recommendation.tutorial.svc.cluster.local";
+
+    #[test]
+    fn a_service_without_a_destination_rule_has_one_cluster_with_istiods_defaults() {
+        let cs = mesh_clusters(&[], &recommendation(), &[pod("v1", 1), pod("v2", 2)]).unwrap();
+        assert_eq!(cs.len(), 1);
+        let c = &cs[0];
+        assert_eq!(c["name"], format!("outbound|8080||{R}"));
+        assert_eq!(c["lb_policy"], "LEAST_REQUEST");
+        assert_eq!(c["connect_timeout"], "10s");
+        assert_eq!(
+            c["circuit_breakers"]["thresholds"][0]["max_pending_requests"],
+            u32::MAX
+        );
+        assert_eq!(ports(c), [1, 2]);
+        assert!(c.get("outlier_detection").is_none());
+    }
+
+    #[test]
+    fn subsets_select_their_pods_and_the_circuit_breaker_policy_applies_to_each() {
+        let cs = mesh_clusters(
+            &istio("destination-rule-recommendation-circuit-breaker.yml"),
+            &recommendation(),
+            &[pod("v1", 1), pod("v2", 2)],
+        )
+        .unwrap();
+        let names: Vec<&str> = cs.iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                format!("outbound|8080||{R}"),
+                format!("outbound|8080|version-v1|{R}"),
+                format!("outbound|8080|version-v2|{R}"),
+                format!("outbound|8080|version-v3|{R}"),
+            ]
+        );
+        assert_eq!(ports(&cs[1]), [1]);
+        assert_eq!(ports(&cs[2]), [2]);
+        assert!(ports(&cs[3]).is_empty(), "no v3 pod: no endpoint");
+        for c in &cs {
+            let t = &c["circuit_breakers"]["thresholds"][0];
+            assert_eq!(
+                (
+                    t["max_connections"].as_u64(),
+                    t["max_pending_requests"].as_u64()
+                ),
+                (Some(1), Some(1))
+            );
+            assert_eq!(
+                c["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+                    ["common_http_protocol_options"]["max_requests_per_connection"],
+                1
+            );
+            assert_eq!(
+                c["outlier_detection"],
+                json!({"enforcing_success_rate": 0, "consecutive_5xx": 1, "enforcing_consecutive_5xx": 100,
+                       "interval": "1s", "base_ejection_time": "180s", "max_ejection_percent": 100})
+            );
+            assert_eq!(
+                c["common_lb_config"]["healthy_panic_threshold"],
+                json!({"value": 0})
+            );
+        }
+    }
+
+    #[test]
+    fn random_load_balancing_is_envoys_random() {
+        let cs = mesh_clusters(
+            &istio("destination-rule-recommendation-random.yml"),
+            &recommendation(),
+            &[],
+        )
+        .unwrap();
+        assert!(cs.iter().all(|c| c["lb_policy"] == "RANDOM"));
+    }
+}

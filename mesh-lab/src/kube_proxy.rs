@@ -1,0 +1,83 @@
+//! kube-proxy for pods without a sidecar: one loopback "ClusterIP" per Service, forwarding TCP to a random
+//! endpoint of the Service (iptables mode picks at random), with none of the mesh's rules. It is an Envoy
+//! with `tcp_proxy` listeners only, started when the first pod without a sidecar needs its next hop.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::bootstrap::{Bootstrap, Listener, Routes, endpoints_cluster};
+use crate::clusters::Endpoint;
+use crate::envoy::{Dynamic, Envoy, free_port};
+use crate::registry::ServiceDef;
+
+/// The running kube-proxy and each Service's ClusterIP stand-in.
+pub struct KubeProxy {
+    pub envoy: Envoy,
+    pub cluster_ips: BTreeMap<String, SocketAddr>,
+}
+
+fn cluster(service: &str) -> String {
+    format!("kube-proxy|{service}")
+}
+
+/// One cluster per Service with every ready pod behind it, picked at random.
+pub fn config(services: &[ServiceDef], endpoints: &[Endpoint]) -> Dynamic {
+    let clusters: Vec<Value> = services
+        .iter()
+        .map(|s| {
+            let addrs: Vec<SocketAddr> = endpoints
+                .iter()
+                .filter(|e| s.selects(&e.labels))
+                .map(|e| e.addr)
+                .collect();
+            let mut c = endpoints_cluster(&cluster(&s.name), &addrs);
+            c["lb_policy"] = "RANDOM".into();
+            c
+        })
+        .collect();
+    Dynamic {
+        route_configs: Vec::new(),
+        clusters,
+    }
+}
+
+impl KubeProxy {
+    pub async fn start(
+        bin: &Path,
+        dir: &Path,
+        services: &[ServiceDef],
+        endpoints: &[Endpoint],
+    ) -> anyhow::Result<Self> {
+        let mut cluster_ips = BTreeMap::new();
+        let mut listeners = Vec::new();
+        for s in services {
+            let addr: SocketAddr = ([127, 0, 0, 1], free_port()?).into();
+            cluster_ips.insert(s.name.clone(), addr);
+            listeners.push(Listener {
+                name: format!("{}_clusterip_{}", s.name, s.port),
+                addr,
+                routes: Routes::Tcp(cluster(&s.name)),
+                log: false,
+                fault: false,
+                server_name: None,
+            });
+        }
+        let boot = Bootstrap {
+            node_id: "kube-proxy".into(),
+            node_cluster: "kube-proxy".into(),
+            listeners,
+            static_clusters: Vec::new(),
+        };
+        let envoy = Envoy::start(
+            bin,
+            &dir.join("kube-proxy"),
+            &boot,
+            &config(services, endpoints),
+        )
+        .await?;
+        Ok(Self { envoy, cluster_ips })
+    }
+}

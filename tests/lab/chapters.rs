@@ -1,0 +1,169 @@
+//! Every chapter through the gateway (the guided run's verdicts), every istio/ file, applies under load.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mesh_lab::guided::{self, LabFiles};
+use mesh_lab::guided_mesh::{chain_prefix, requests};
+
+use crate::{http, istio, lab, repo};
+
+#[tokio::test]
+async fn guided_all_runs_every_chapter_to_the_end_with_every_step_passing() {
+    let lab = lab().await;
+    let files = LabFiles::find(&repo().join("istio")).unwrap();
+    let mut out = Vec::new();
+    let chapters = guided::chapters("all").unwrap();
+    let outcome = guided::run_chapters(&lab, &files, &chapters, &mut out).await;
+    lab.stop().await;
+    let text = String::from_utf8_lossy(&out);
+    let outcome = outcome.unwrap();
+    assert!(outcome.failed.is_empty(), "{text}");
+    assert!(outcome.passed >= 30, "{text}");
+    for promise in [
+        "canary 90/10: v2 answered",
+        "curl -A Safari: v2",
+        "v2's log shows the 10 mirrored requests",
+        "only v1 answers, no errors",
+        "`customer => Error: 503 - preference => Error: 504 - upstream request timeout`",
+        "`no healthy upstream`",
+        "flag UO",
+        "`customer => Error: 503 - preference => Error: 503 - fault filter abort`",
+        "took 7s, all answers correct",
+        "block_all answers 502",
+    ] {
+        assert!(text.contains(promise), "missing {promise:?} in\n{text}");
+    }
+}
+
+/// The security chapter needs mTLS and the RBAC/JWT filters: refused, whole, naming the file.
+const NOT_YET: &[&str] = &[
+    "peer-authentication-tutorial-strict.yml",
+    "authorization-policy-deny-all.yml",
+    "authorization-policy-customer.yml",
+    "authorization-policy-preference.yml",
+    "authorization-policy-recommendation.yml",
+    "request-authentication-customer-jwt.yml",
+];
+
+#[tokio::test]
+async fn every_istio_file_applies_except_the_security_chapter_which_is_refused_by_name() {
+    let lab = lab().await;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("istio"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 33, "istio/ holds the tutorial's 33 files");
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let r = lab.apply_file(f).await;
+        if NOT_YET.contains(&name.as_str()) {
+            let err = format!("{:#}", r.unwrap_err());
+            assert!(
+                err.contains(&name) && err.contains("not supported by the local mesh yet"),
+                "{name}: {err}"
+            );
+        } else {
+            assert!(r.is_ok(), "{name}: {:#}", r.unwrap_err());
+        }
+    }
+    // The refused files left nothing behind; the mesh still answers.
+    let show = lab.show().await.unwrap();
+    assert!(
+        !show.objects.iter().any(|o| o.kind.contains("Authorization")
+            || o.kind.contains("PeerAuthentication")
+            || o.kind.contains("RequestAuthentication")),
+        "{:?}",
+        show.objects
+    );
+    // In the directory's order the last VirtualService sends everything to subset version-v3, which the
+    // last DestinationRule (v1-v2) does not declare: no such cluster, Envoy's empty 503 (flag NC), as on a
+    // cluster. Without the VirtualService the chain answers.
+    let to_v3 = requests(&http(), &lab.gateway_url, 1, None).await;
+    lab.delete("virtualservice", "recommendation")
+        .await
+        .unwrap();
+    let a = requests(&http(), &lab.gateway_url, 1, None).await;
+    lab.stop().await;
+    assert_eq!(
+        to_v3[0].body,
+        "customer => Error: 503 - preference => Error: 503 -\n"
+    );
+    assert_eq!(a[0].status, 200, "{}", a[0].body);
+}
+
+#[tokio::test]
+async fn applies_and_rolling_updates_take_effect_at_once_with_no_failed_request() {
+    let lab = lab().await;
+    let v1 = lab.pod_name("recommendation-v1").await.unwrap();
+    lab.apply_file(&istio("destination-rule-recommendation-v1-v2.yml"))
+        .await
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let url = lab.gateway_url.clone();
+    let flag = stop.clone();
+    // A request loop through the gateway, bounded in count and time.
+    let lo = tokio::spawn(async move {
+        let client = http();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut failed = Vec::new();
+        let mut n = 0;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed)
+            && n < 5000
+            && std::time::Instant::now() < deadline
+        {
+            let a = requests(&client, &url, 1, None).await;
+            if a[0].status != 200 {
+                failed.push(a[0].body.clone());
+            }
+            n += 1;
+        }
+        (n, failed)
+    });
+    let mut effective = Vec::new();
+    for f in ["v1", "v2", "v1-v2-50-50", "v1"] {
+        lab.apply_file(&istio(&format!("virtual-service-recommendation-{f}.yml")))
+            .await
+            .unwrap();
+        effective.push((f, requests(&http(), &lab.gateway_url, 3, None).await));
+    }
+    for f in ["Deployment-v2-timeout.yml", "Deployment-v2.yml"] {
+        lab.apply_file(&repo().join("recommendation/kubernetes").join(f))
+            .await
+            .unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (n, failed) = lo.await.unwrap();
+    let v2 = lab.pod_name("recommendation-v2").await.unwrap();
+    lab.stop().await;
+    assert!(n > 20, "the loop ran ({n} requests)");
+    assert!(
+        failed.is_empty(),
+        "{} of {n} failed: {failed:?}",
+        failed.len()
+    );
+    let only = |answers: &[mesh_lab::guided_mesh::Answer], prefix: &str| {
+        answers.iter().all(|a| a.body.starts_with(prefix))
+    };
+    assert!(
+        only(&effective[0].1, &chain_prefix("v1", &v1)),
+        "{:?}",
+        effective[0]
+    );
+    assert!(
+        only(
+            &effective[1].1,
+            "customer => preference => recommendation v2 from 'recommendation-v2-"
+        ),
+        "{:?}",
+        effective[1]
+    );
+    assert!(
+        only(&effective[3].1, &chain_prefix("v1", &v1)),
+        "{:?}",
+        effective[3]
+    );
+    assert!(v2.starts_with("recommendation-v2-"), "{v2}");
+}
