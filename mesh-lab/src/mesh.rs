@@ -161,11 +161,9 @@ impl Lab {
         .into_iter()
         .chain(standin_env)
         .collect();
-        let standin = App::run(
-            worldclock_standin::build(worldclock_standin::Config::from_lookup(|k| {
-                standin_env.get(k).cloned()
-            })?)?,
-        );
+        let standin = App::run(worldclock_standin::build(
+            worldclock_standin::Config::from_lookup(|k| standin_env.get(k).cloned())?,
+        )?);
         let internet = Internet {
             web: standin.addr,
             closed: ([127, 0, 0, 1], crate::envoy::free_port()?).into(),

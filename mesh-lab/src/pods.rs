@@ -155,9 +155,7 @@ async fn build_app(w: &Workload, env: BTreeMap<String, String>) -> anyhow::Resul
     let bad =
         |e: tutorial_common::config::ConfigError| anyhow!("{}: Deployment {}: {e}", w.file, w.name);
     match app.as_str() {
-        "customer" => {
-            customer::build(customer::Config::from_lookup(lookup(env)).map_err(bad)?)
-        }
+        "customer" => customer::build(customer::Config::from_lookup(lookup(env)).map_err(bad)?),
         "preference" => {
             preference::build(preference::Config::from_lookup(lookup(env)).map_err(bad)?)
         }
