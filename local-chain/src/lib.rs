@@ -32,7 +32,7 @@ pub struct Options {
     pub time_url: Option<String>,
     /// The stand-in's path v3 calls when `time_url` is `None`: worldclockapi's by default.
     pub time_path: String,
-    /// An HTTP proxy for v3's time lookup only (`WORLDCLOCK_PROXY`: the egress lab's Envoy).
+    /// An HTTP proxy for v3's time lookup only (`WORLDCLOCK_PROXY`: the local mesh's sidecar).
     pub time_proxy: Option<String>,
     /// Extra variables for each service, over the wiring above (`HOSTNAME`, `DOWNSTREAM_TIMEOUT`, ...).
     pub customer_env: Vec<(String, String)>,

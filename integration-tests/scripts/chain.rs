@@ -1,5 +1,5 @@
 //! `run.sh` against the real chain: customer -> preference -> recommendation (-> stand-in), all in this
-//! process on loopback ports (the lead's `spawn_chain`), with the real `curl`.
+//! process on loopback ports (`integration_tests::spawn_chain`), with the real `curl`.
 
 use std::process::{Command, Output};
 

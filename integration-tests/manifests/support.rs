@@ -7,7 +7,7 @@ use mesh_manifests::{Document, Finding, kustomize, load_paths_collecting, valida
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("tests/ has a parent")
+        .expect("integration-tests/ has a parent")
         .to_path_buf()
 }
 
@@ -27,7 +27,9 @@ pub fn shipped_dirs() -> Vec<PathBuf> {
 }
 
 pub fn fixture(name: &str) -> PathBuf {
-    repo().join("tests/fixtures/manifests").join(name)
+    repo()
+        .join("integration-tests/fixtures/manifests")
+        .join(name)
 }
 
 /// The shipped documents; panics listing every load error.

@@ -71,7 +71,9 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> Result<T, ConfigError> {
         let value = self.optional(var, parse)?;
-        Ok(value.unwrap_or_else(|| panic!("{} has no default in common/src/vars.rs", var.name)))
+        Ok(value.unwrap_or_else(|| {
+            panic!("{} has no default in tutorial-common/src/vars.rs", var.name)
+        }))
     }
 
     pub fn string(&self, var: &Var) -> String {

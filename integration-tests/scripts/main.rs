@@ -3,7 +3,7 @@
 //! - every script passes `shellcheck` and `dash -n`;
 //! - every repository file the scripts name exists;
 //! - the cluster-facing scripts run against a fake `oc`/`kubectl` and a fake `curl`
-//!   (`tests/scripts/fake-*.sh`) on a PATH that holds nothing else but a few POSIX tools:
+//!   (`integration-tests/scripts/fake-*.sh`) on a PATH that holds nothing else but a few POSIX tools:
 //!   no cluster, no network. Each test checks the commands issued, in order, and the verdicts.
 //!   Every answer the fake gives is one a real cluster gives (docs/EGRESS-LAB-OPENSHIFT.md, "Tests").
 

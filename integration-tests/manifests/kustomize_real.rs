@@ -293,7 +293,7 @@ fn an_overlay_can_point_the_images_at_another_registry() {
 
 #[test]
 fn real_kustomize_refuses_the_broken_fixture_too() {
-    let err = kustomize(&repo().join("tests/fixtures/manifests/kustomize-broken"))
+    let err = kustomize(&repo().join("integration-tests/fixtures/manifests/kustomize-broken"))
         .expect_err("a kustomization listing a missing file must not build");
     assert!(err.contains("missing.yml"), "{err}");
 }

@@ -1,4 +1,4 @@
-//! Each service's configuration from an empty environment: every default in `common/src/vars.rs` parses.
+//! Each service's configuration from an empty environment: every default in `tutorial-common/src/vars.rs` parses.
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Test double for oc / kubectl, used by tests/scripts/main.rs (never by a trainer).
+# Test double for oc / kubectl, used by integration-tests/scripts/main.rs (never by a trainer).
 #
 # Records every call as one line "<name> <args...>" in $FAKE_LOG; a call made from another directory
 # than $FAKE_ROOT is recorded as "cd <dir relative to FAKE_ROOT> && <name> <args...>".

@@ -28,7 +28,7 @@ pub(crate) const TOOLS: &[&str] = &[
 pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("tests/ has a parent")
+        .expect("integration-tests/ has a parent")
         .to_path_buf()
 }
 
@@ -163,7 +163,7 @@ impl Sandbox {
             let real = require_tool(tool, tool);
             std::os::unix::fs::symlink(&real, bin.join(tool)).expect("symlink tool");
         }
-        let fakes_dir = repo_root().join("tests/scripts");
+        let fakes_dir = repo_root().join("integration-tests/scripts");
         for fake in fakes {
             let (script, name) = if *fake == "curl" {
                 ("fake-curl.sh", "curl")

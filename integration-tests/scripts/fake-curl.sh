@@ -1,5 +1,5 @@
 #!/bin/sh
-# Test double for curl, used by tests/scripts/main.rs: no network.
+# Test double for curl, used by integration-tests/scripts/main.rs: no network.
 # Records each call's arguments as one line in $FAKE_CURL_LOG and answers with the next line of
 # $FAKE_CURL_BODIES (the last line repeats once the others are used up).
 set -eu

@@ -195,7 +195,7 @@ pub fn serve_on_loopback(
 pub fn repo_root() -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("tests/ sits in the repository root")
+        .expect("integration-tests/ sits in the repository root")
         .to_path_buf()
 }
 

@@ -9,8 +9,8 @@ use crate::sandbox::*;
 fn shellcheck_is_clean_on_every_script() {
     let shellcheck = require_tool("shellcheck", "shellcheck");
     let mut scripts = all_scripts();
-    scripts.push(repo_root().join("tests/scripts/fake-kube.sh"));
-    scripts.push(repo_root().join("tests/scripts/fake-curl.sh"));
+    scripts.push(repo_root().join("integration-tests/scripts/fake-kube.sh"));
+    scripts.push(repo_root().join("integration-tests/scripts/fake-curl.sh"));
     let out = Command::new(shellcheck)
         .arg("-x")
         .args(&scripts)

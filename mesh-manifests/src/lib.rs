@@ -8,7 +8,7 @@
 //! order) and returns one [`Document`] per YAML document: the file it came from, its 0-based index in
 //! that file's document stream, and the parsed [`Resource`]. [`load_file`] does one file and
 //! [`parse_str`] parses text you already hold (nothing is read). Loading only reads the files it is
-//! given: no environment, no processes, no network, so the tests and the `egress-lab` crate can share it.
+//! given: no environment, no processes, no network, so the tests and the `mesh-lab` crate can share it.
 //!
 //! Every document is parsed into its typed struct: k8s-openapi for core kinds, the
 //! `kcr_networking_istio_io` / `kcr_security_istio_io` crates for Istio kinds (`v1beta1`), and the

@@ -2,7 +2,7 @@
 //!
 //! Everything else comes from [`VARS`]: `config::Env` parses a variable and falls back to its default from
 //! here, each binary's `--help` lists [`help`] for it, the README's configuration table is [`readme_table`] (a
-//! test keeps them equal), and the manifest validator's contract (`manifests/src/contract.rs`) allows exactly the
+//! test keeps them equal), and the manifest validator's contract (`mesh-manifests/src/contract.rs`) allows exactly the
 //! variables the three services read.
 
 /// One environment variable.
@@ -121,7 +121,7 @@ pub const WORLDCLOCK_PROXY: Var = Var {
     name: "WORLDCLOCK_PROXY",
     read_by: &["recommendation"],
     default: None,
-    meaning: "HTTP proxy for the time lookup only (the local egress lab's Envoy; unset: direct)",
+    meaning: "HTTP proxy for the time lookup only (the local mesh's sidecar; unset: direct)",
 };
 pub const STANDIN_NOW: Var = Var {
     name: "STANDIN_NOW",
@@ -235,7 +235,7 @@ mod tests {
         let wanted = readme_table();
         assert_eq!(
             shown, wanted,
-            "the README's configuration table differs from common/src/vars.rs; paste this:\n{wanted}"
+            "the README's configuration table differs from tutorial-common/src/vars.rs; paste this:\n{wanted}"
         );
     }
 

@@ -1,5 +1,5 @@
 //! The binaries as users run them: configuration errors, `--help`, `--healthcheck`, JSON logs, the local runner.
-//! SIGTERM draining and secrets in logs are `tests/reliability/` cases (`drain.rs`, `secrets.rs`).
+//! SIGTERM draining and secrets in logs are `integration-tests/reliability/` cases (`drain.rs`, `secrets.rs`).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! One broken fixture per rule (tests/fixtures/manifests/), each validated together with the shipped
+//! One broken fixture per rule (integration-tests/fixtures/manifests/), each validated together with the shipped
 //! manifests: exactly the listed findings must come out for the fixture file.
 use mesh_manifests::{LoadError, Rule, load_file};
 

@@ -1,4 +1,4 @@
-//! Health and metrics on every service. Draining on SIGTERM is `tests/reliability/drain.rs`.
+//! Health and metrics on every service. Draining on SIGTERM is `integration-tests/reliability/drain.rs`.
 
 use integration_tests::{ChainOptions, get, spawn_chain};
 

@@ -41,7 +41,11 @@ fn docs_name_only_existing_manifest_files() {
             // Short names in tables are relative to a manifest folder or the fixtures.
             let mut candidates = vec![repo().join(base).join(&name), repo().join(&name)];
             candidates.extend(shipped_dirs().iter().map(|d| d.join(&name)));
-            candidates.push(repo().join("tests/fixtures/manifests").join(&name));
+            candidates.push(
+                repo()
+                    .join("integration-tests/fixtures/manifests")
+                    .join(&name),
+            );
             assert!(
                 candidates.iter().any(|p| p.is_file()),
                 "{doc} names `{name}`, which does not exist"
