@@ -26,11 +26,14 @@ count that does not depend on the machine's load.
 
 Systems (-s, default "bare chain chain-warn rec v3"):
   bare        bench-only baseline: bare-chain x3 (hyper only, the physical limit)
+  probe       bench-only: probe x3, actix-web + reqwest and nothing else (the stack's own cost)
   chain       customer -> preference -> recommendation v1 (RUST_LOG=info, the tutorial's per-request log line)
   chain-warn  the same with RUST_LOG=warn (cost of the per-request log line)
   chain-w2    the same with WORKERS=2 in each service
   chain-nocolor  the same with NO_COLOR=1 (plain text logs, no ANSI colour codes)
   chain-mimalloc the same with mimalloc preloaded (LD_PRELOAD of Debian's libmimalloc2.0)
+  chain-alt   the same with the binaries in $BENCH_ALT_BIN (another build, e.g.
+              another profile: an A/B pair in one run)
   rec         recommendation v1 alone (one hop)
   v3          the chain with recommendation v3 and the stand-in time API (four hops)
 
@@ -56,6 +59,8 @@ Environment:
   WRK_THREADS        wrk threads above 1 connection (default 2)
   BENCH_MIMALLOC     mimalloc shared library for chain-mimalloc
                      (default /usr/lib/x86_64-linux-gnu/libmimalloc.so.2)
+  BENCH_ALT_BIN      directory with the customer, preference and recommendation
+                     binaries of chain-alt
   BENCH_CALLGRIND    with -I, a directory to keep the callgrind profiles in
                      (for callgrind_annotate; symbols need an unstripped build)
 
@@ -142,8 +147,24 @@ if [ $build -eq 1 ]; then
     if [ -n "${BENCH_FEATURES:-}" ]; then set -- "$@" --features "$BENCH_FEATURES"; fi
     (cd "$root" && cargo build --release --quiet "$@") || fail "release build failed"
 fi
-for b in customer preference recommendation worldclock-standin bare-chain first-200; do
-    [ -x "$bin/$b" ] || fail "$bin/$b is missing (build first or drop --no-build)"
+for system in $systems; do
+    case $system in
+        bare) need=bare-chain ;;
+        probe) need=probe ;;
+        chain-alt)
+            alt_bin=${BENCH_ALT_BIN:?chain-alt needs BENCH_ALT_BIN}
+            for b in customer preference recommendation; do
+                [ -x "$alt_bin/$b" ] || fail "$alt_bin/$b is missing (BENCH_ALT_BIN)"
+            done
+            need=""
+            ;;
+        rec) need=recommendation ;;
+        v3) need="customer preference recommendation worldclock-standin" ;;
+        *) need="customer preference recommendation" ;;
+    esac
+    for b in $need first-200; do
+        [ -x "$bin/$b" ] || fail "$bin/$b is missing (build first or drop --no-build)"
+    done
 done
 
 record() { printf '%s\t%s\t%s\t%s\n' "$rep" "$system" "$1" "$2" >>"$raw"; }
@@ -160,8 +181,10 @@ start() {
         set -- "$@" valgrind --tool=callgrind --instr-atstart=no --log-file="$cg_out.log" \
             --callgrind-out-file="$cg_out"
     fi
+    dir=$bin
+    [ "$system" = chain-alt ] && dir=$alt_bin
     line=$(env -i PATH="$PATH" PORT="$p" BIND_ADDRESS=127.0.0.1 HOSTNAME=bench "$@" \
-        "$bin/$(binary_of "$name")") || fail "$name did not answer 200 within 10s"
+        "$dir/$(binary_of "$name")") || fail "$name did not answer 200 within 10s"
     pid=${line#* }
     pids="$pids $pid"
     record "start_ms_$name" "${line% *}"
@@ -171,6 +194,7 @@ start() {
 binary_of() {
     case $1 in
         bare*) echo bare-chain ;;
+        probe*) echo probe ;;
         time) echo worldclock-standin ;;
         *) echo "$1" ;;
     esac
@@ -256,7 +280,14 @@ run_system() {
             start bare_cust "$p_cust" / NAME=customer NEXT_URL="http://127.0.0.1:$p_pref/"
             procs="bare_cust bare_pref bare_rec" url="http://127.0.0.1:$p_cust/"
             ;;
-        chain | chain-warn | chain-w2 | chain-nocolor | chain-mimalloc)
+        probe)
+            middle=probe_pref
+            start probe_rec "$p_rec" / NAME=recommendation
+            start probe_pref "$p_pref" / NAME=preference NEXT_URL="http://127.0.0.1:$p_rec/"
+            start probe_cust "$p_cust" / NAME=customer NEXT_URL="http://127.0.0.1:$p_pref/"
+            procs="probe_cust probe_pref probe_rec" url="http://127.0.0.1:$p_cust/"
+            ;;
+        chain | chain-warn | chain-w2 | chain-nocolor | chain-mimalloc | chain-alt)
             # knobs: one extra VAR=value for every service (a harmless one when none)
             knob=BENCH_SYSTEM=$system
             case $system in
