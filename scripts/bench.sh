@@ -42,9 +42,10 @@ Options:
   -r REPS      repetitions (default 3)
   -c LIST      connection counts (default "1 32 128")
   -s LIST      systems to measure (see above)
-  -S SECONDS   soak: after the measurements, keep the first chain-like
-               system under 32 connections this much longer and report RSS
-               growth from "after load" to the end (default 0: no soak)
+  -S SECONDS   soak: after the measurements, start the first chain-like
+               system afresh, load it with 32 connections for 1 s, then this
+               much longer, and report RSS growth from the first second to the
+               end (default 0: no soak)
   -I REQUESTS  instead of wrk: run the middle hop under callgrind, send
                200 warm-up requests, then REQUESTS sequential keep-alive ones
                (curl), and report its instructions per request
@@ -330,20 +331,24 @@ run_system() {
         stop_all
         return
     fi
-    measure
-    if [ "$soak" -gt 0 ] && [ "$rep" -eq "$reps" ] && [ -z "${soaked:-}" ]; then
-        case $system in chain*)
-            soaked=$system
-            printf 'bench.sh: soak %ss on %s\n' "$soak" "$system" >&2
-            timeout $((soak + 15)) wrk -t"$wrk_threads" -c32 -d"${soak}s" "$url" >"$work/soak.txt" 2>&1 ||
-                fail "wrk failed: $(cat "$work/soak.txt")"
-            soak_requests=$(awk '/requests in/ {print $1}' "$work/soak.txt")
-            soak_errors=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$work/soak.txt")
-            for n in $procs; do eval "record rss_soak_kib_$n \$(rss_kib \$pid_$n)"; done
-            ;;
-        esac
+    if [ -n "${soaking:-}" ]; then
+        soak_run
+    else
+        measure
     fi
     stop_all
+}
+
+# soak_run : fresh processes of $system; RSS after 1 s under 32 connections, then after $soak s more.
+soak_run() {
+    printf 'bench.sh: soak %ss on %s\n' "$soak" "$system" >&2
+    timeout 20 wrk -t"$wrk_threads" -c32 -d1s "$url" >"$work/soak.txt" 2>&1 || fail "wrk failed: $(cat "$work/soak.txt")"
+    for n in $procs; do eval "record rss_1s_kib_$n \$(rss_kib \$pid_$n)"; done
+    timeout $((soak + 15)) wrk -t"$wrk_threads" -c32 -d"${soak}s" "$url" >"$work/soak.txt" 2>&1 ||
+        fail "wrk failed: $(cat "$work/soak.txt")"
+    soak_requests=$(awk '/requests in/ {print $1}' "$work/soak.txt")
+    soak_errors=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$work/soak.txt")
+    for n in $procs; do eval "record rss_soak_kib_$n \$(rss_kib \$pid_$n)"; done
 }
 
 load_before=$(cut -d' ' -f1 /proc/loadavg)
@@ -356,12 +361,18 @@ while [ "$rep" -le "$reps" ]; do
     done
     rep=$((rep + 1))
 done
+if [ "$soak" -gt 0 ] && [ "$instr" -eq 0 ]; then
+    for system in $systems; do
+        case $system in chain*) soaked=$system soaking=1 rep=soak; run_system; break ;; esac
+    done
+fi
 load_after=$(cut -d' ' -f1 /proc/loadavg)
 
 # Median and spread of every figure, as Markdown.
 summary=$work/summary.tsv
+# The soak's own records (repetition "soak") are reported apart.
 sort -t"$(printf '\t')" -k2,2 -k3,3 -k4,4g "$raw" | awk -F'\t' '
-    { key = $2 "\t" $3; v[key, ++n[key]] = $4; keys[key] = 1 }
+    $1 != "soak" { key = $2 "\t" $3; v[key, ++n[key]] = $4; keys[key] = 1 }
     END {
         for (k in keys) {
             c = n[k]; med = (c % 2) ? v[k, (c + 1) / 2] : (v[k, c / 2] + v[k, c / 2 + 1]) / 2
@@ -378,6 +389,7 @@ fig() { # fig SYSTEM KEY -> "median (min-max)"
 # An optional third argument names bare's key when it differs.
 pair_ratio() {
     awk -F'\t' -v s="$1" -v k="$2" -v bk="${3:-$2}" '
+        $1 == "soak" { next }
         $3 == k && $2 == s { a[$1] = $4 }
         $3 == bk && $2 == "bare" { b[$1] = $4 }
         END {
@@ -429,13 +441,13 @@ wrk_report() {
             done
     done
     if [ -n "${soaked:-}" ]; then
-        printf '\nSoak: %s under 32 connections for %s s more (%s requests, %s errors) after the last repetition.\n\n' \
+        printf '\nSoak: %s, fresh processes under 32 connections: 1 s, then %s s more (%s requests, %s errors).\n\n' \
             "$soaked" "$soak" "$soak_requests" "$soak_errors"
-        printf '| process | RSS after load | RSS after soak | growth |\n|---|---|---|---|\n'
-        awk -F'\t' -v s="$soaked" -v r="$reps" '$1 == r && $2 == s && $3 ~ /^rss_(load|soak)_kib_/ {
+        printf '| process | RSS after 1 s | RSS after soak | growth |\n|---|---|---|---|\n'
+        awk -F'\t' -v s="$soaked" '$1 == "soak" && $2 == s && $3 ~ /^rss_(1s|soak)_kib_/ {
                 split($3, k, "_kib_"); v[k[2], k[1]] = $4; p[k[2]] = 1 }
-            END { for (n in p) printf "| %s | %d | %d | %+.1f %% |\n", n, v[n, "rss_load"], v[n, "rss_soak"],
-                  (v[n, "rss_soak"] - v[n, "rss_load"]) * 100 / v[n, "rss_load"] }' "$raw"
+            END { for (n in p) printf "| %s | %d | %d | %+d KiB (%+.1f %%) |\n", n, v[n, "rss_1s"], v[n, "rss_soak"],
+                  v[n, "rss_soak"] - v[n, "rss_1s"], (v[n, "rss_soak"] - v[n, "rss_1s"]) * 100 / v[n, "rss_1s"] }' "$raw"
     fi
     printf '\n| system | CPU s per 10k requests |\n|---|---|\n'
     for system in $systems; do printf '| %s | %s |\n' "$system" "$(fig "$system" cpu_s_per_10k)"; done
