@@ -272,22 +272,18 @@ measure() {
         'BEGIN {printf "%.3f", t / hz / n * 10000}')"
 }
 
+# start_hops bare|probe : the three hops of a bench-only chain (bare-chain or probe), last hop first.
+start_hops() {
+    middle=$1_pref
+    start "$1_rec" "$p_rec" / NAME=recommendation
+    start "$1_pref" "$p_pref" / NAME=preference NEXT_URL="http://127.0.0.1:$p_rec/"
+    start "$1_cust" "$p_cust" / NAME=customer NEXT_URL="http://127.0.0.1:$p_pref/"
+    procs="$1_cust $1_pref $1_rec" url="http://127.0.0.1:$p_cust/"
+}
+
 run_system() {
     case $system in
-        bare)
-            middle=bare_pref
-            start bare_rec "$p_rec" / NAME=recommendation
-            start bare_pref "$p_pref" / NAME=preference NEXT_URL="http://127.0.0.1:$p_rec/"
-            start bare_cust "$p_cust" / NAME=customer NEXT_URL="http://127.0.0.1:$p_pref/"
-            procs="bare_cust bare_pref bare_rec" url="http://127.0.0.1:$p_cust/"
-            ;;
-        probe)
-            middle=probe_pref
-            start probe_rec "$p_rec" / NAME=recommendation
-            start probe_pref "$p_pref" / NAME=preference NEXT_URL="http://127.0.0.1:$p_rec/"
-            start probe_cust "$p_cust" / NAME=customer NEXT_URL="http://127.0.0.1:$p_pref/"
-            procs="probe_cust probe_pref probe_rec" url="http://127.0.0.1:$p_cust/"
-            ;;
+        bare | probe) start_hops "$system" ;;
         chain | chain-warn | chain-w2 | chain-nocolor | chain-mimalloc | chain-alt)
             # knobs: one extra VAR=value for every service (a harmless one when none)
             knob=BENCH_SYSTEM=$system

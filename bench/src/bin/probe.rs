@@ -16,16 +16,10 @@ use std::{
 
 use actix_web::{App, HttpResponse, HttpServer, http::StatusCode, web};
 
-const HELP: &str = "\
-probe: bench-only hop on actix-web + reqwest alone (see docs/BENCHMARKS.md).
+const HELP: &str = "probe: bench-only hop on actix-web + reqwest alone (see docs/BENCHMARKS.md).\n";
 
-Environment:
-  PORT          port to listen on (default 8080, 0 = any free one)
-  BIND_ADDRESS  address to listen on (default 127.0.0.1)
-  NEXT_URL      next hop to call (unset: answer like recommendation v1)
-  NAME          prefix of a relaying hop's body (default customer)
-  HOSTNAME      name in the last hop's body (default unknown)
-";
+#[path = "../shared.rs"]
+mod shared;
 
 struct Hop {
     next: Option<(reqwest::Url, reqwest::Client)>,
@@ -51,23 +45,12 @@ async fn handle(hop: web::Data<Hop>) -> HttpResponse {
         Ok::<_, reqwest::Error>((status, response.bytes().await?))
     }
     .await;
-    match reply {
-        Ok((status, body)) if status.is_success() => {
-            let body = String::from_utf8_lossy(&body);
-            text(
-                StatusCode::OK,
-                format!("{} => {}\n", hop.prefix, body.trim_end()),
-            )
-        }
-        Ok((status, _)) => text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("{} => Error: {}\n", hop.prefix, status.as_u16()),
-        ),
-        Err(e) => text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("{} => {e}\n", hop.prefix),
-        ),
-    }
+    let reply = match &reply {
+        Ok((status, body)) => Ok((status.as_u16(), &body[..])),
+        Err(e) => Err(e.to_string()),
+    };
+    let (status, body) = shared::relay_answer(&hop.prefix, reply);
+    text(StatusCode::from_u16(status).expect("a valid status"), body)
 }
 
 fn client() -> reqwest::Client {
@@ -86,23 +69,15 @@ fn client() -> reqwest::Client {
         .expect("reqwest client")
 }
 
-fn env(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
 fn main() -> std::process::ExitCode {
-    if std::env::args()
-        .nth(1)
-        .is_some_and(|a| a == "--help" || a == "-h")
-    {
-        print!("{HELP}");
+    if shared::answered_help(HELP) {
         return std::process::ExitCode::SUCCESS;
     }
-    let Ok(port) = env("PORT", "8080").parse::<u16>() else {
+    let Ok(port) = shared::env("PORT", "8080").parse::<u16>() else {
         eprintln!("probe: PORT is not a valid port");
         return std::process::ExitCode::from(64);
     };
-    let bind = env("BIND_ADDRESS", "127.0.0.1");
+    let bind = shared::env("BIND_ADDRESS", "127.0.0.1");
     let next = match std::env::var("NEXT_URL") {
         Ok(url) => match reqwest::Url::parse(&url) {
             Ok(url) => Some((url, client())),
@@ -115,8 +90,8 @@ fn main() -> std::process::ExitCode {
     };
     let hop = web::Data::new(Hop {
         next,
-        prefix: env("NAME", "customer"),
-        last: format!("recommendation v1 from '{}': ", env("HOSTNAME", "unknown")),
+        prefix: shared::env("NAME", "customer"),
+        last: shared::last_body_prefix(),
         count: AtomicU64::new(0),
     });
     let served = actix_web::rt::System::new().block_on(async move {
