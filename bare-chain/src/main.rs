@@ -26,16 +26,10 @@ use hyper_util::{
     rt::{TokioExecutor, TokioIo},
 };
 
-const HELP: &str = "\
-bare-chain: bench-only baseline hop written with hyper directly (see docs/BENCHMARKS.md).
+const HELP: &str =
+    "bare-chain: bench-only baseline hop written with hyper directly (see docs/BENCHMARKS.md).\n";
 
-Environment:
-  PORT          port to listen on (default 8080, 0 = any free one)
-  BIND_ADDRESS  address to listen on (default 127.0.0.1)
-  NEXT_URL      next hop to call (unset: answer like recommendation v1)
-  NAME          prefix of a relaying hop's body (default customer)
-  HOSTNAME      name in the last hop's body (default unknown)
-";
+mod shared;
 
 struct Hop {
     next: Option<(Uri, Client<HttpConnector, Full<Bytes>>)>,
@@ -74,45 +68,29 @@ async fn handle(
         Ok::<_, String>((status, body))
     }
     .await;
-    Ok(match reply {
-        Ok((status, body)) if status.is_success() => {
-            let body = String::from_utf8_lossy(&body);
-            text(
-                StatusCode::OK,
-                format!("{} => {}\n", hop.prefix, body.trim_end()),
-            )
-        }
-        Ok((status, _)) => text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("{} => Error: {}\n", hop.prefix, status.as_u16()),
-        ),
-        Err(e) => text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("{} => {e}\n", hop.prefix),
-        ),
-    })
-}
-
-fn env(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+    let reply = match &reply {
+        Ok((status, body)) => Ok((status.as_u16(), &body[..])),
+        Err(e) => Err(e.clone()),
+    };
+    let (status, body) = shared::relay_answer(&hop.prefix, reply);
+    Ok(text(
+        StatusCode::from_u16(status).expect("a valid status"),
+        body,
+    ))
 }
 
 fn main() -> std::process::ExitCode {
-    if std::env::args()
-        .nth(1)
-        .is_some_and(|a| a == "--help" || a == "-h")
-    {
-        print!("{HELP}");
+    if shared::answered_help(HELP) {
         return std::process::ExitCode::SUCCESS;
     }
-    let port: u16 = match env("PORT", "8080").parse() {
+    let port: u16 = match shared::env("PORT", "8080").parse() {
         Ok(p) => p,
         Err(_) => {
             eprintln!("bare-chain: PORT is not a valid port");
             return std::process::ExitCode::from(64);
         }
     };
-    let ip = match env("BIND_ADDRESS", "127.0.0.1").parse() {
+    let ip = match shared::env("BIND_ADDRESS", "127.0.0.1").parse() {
         Ok(ip) => ip,
         Err(_) => {
             eprintln!("bare-chain: BIND_ADDRESS is not an IP address");
@@ -148,8 +126,8 @@ async fn serve(addr: SocketAddr, next: Option<Uri>) {
     });
     let hop: &'static Hop = Box::leak(Box::new(Hop {
         next,
-        prefix: env("NAME", "customer"),
-        last: format!("recommendation v1 from '{}': ", env("HOSTNAME", "unknown")),
+        prefix: shared::env("NAME", "customer"),
+        last: shared::last_body_prefix(),
         count: AtomicU64::new(0),
     }));
     let listener = tokio::net::TcpListener::bind(addr)

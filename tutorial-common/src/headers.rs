@@ -2,7 +2,9 @@
 //!
 //! actix-web 4 speaks `http` 0.2 header types while reqwest speaks `http` 1, so values are copied as bytes.
 
-use actix_web::http::header::HeaderMap as IncomingHeaders;
+use std::sync::LazyLock;
+
+use actix_web::http::header::{HeaderMap as IncomingHeaders, HeaderName as IncomingName};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// Header customer fills from the caller's `user-agent`; the routing labs match on it.
@@ -35,26 +37,40 @@ pub const PROPAGATED_HEADERS: &[&str] = &[
     "x-ot-span-context",
 ];
 
+/// [`PROPAGATED_HEADERS`] as parsed names on both sides, made once: a lookup by `&str` would parse the name
+/// again on every request (docs/BENCHMARKS.md).
+static NAMES: LazyLock<Vec<(IncomingName, HeaderName)>> = LazyLock::new(|| {
+    PROPAGATED_HEADERS
+        .iter()
+        .map(|&name| {
+            (
+                IncomingName::from_static(name),
+                HeaderName::from_static(name),
+            )
+        })
+        .collect()
+});
+
 /// The headers to send to the next hop for `incoming`.
 ///
 /// With `baggage_from_user_agent` (customer), `baggage-user-agent` is set from the incoming `user-agent`
 /// instead of being copied. Values that are not valid header values are dropped, never altered.
 pub fn propagate(incoming: &IncomingHeaders, baggage_from_user_agent: bool) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(4);
-    for &name in PROPAGATED_HEADERS {
-        let source = if baggage_from_user_agent && name == BAGGAGE_USER_AGENT {
-            "user-agent"
+    for (in_name, out_name) in NAMES.iter() {
+        let source = if baggage_from_user_agent && out_name == BAGGAGE_USER_AGENT {
+            &actix_web::http::header::USER_AGENT
         } else {
-            name
+            in_name
         };
         if let Some(mut value) = incoming
             .get(source)
             .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok())
         {
-            if name == "authorization" {
+            if *out_name == reqwest::header::AUTHORIZATION {
                 value.set_sensitive(true);
             }
-            out.insert(HeaderName::from_static(name), value);
+            out.insert(out_name.clone(), value);
         }
     }
     out
