@@ -5,12 +5,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::kustomize::image_name;
-use crate::pods::containers;
-use crate::resource::{Document, Resource};
+use crate::resource::{Document, Resource, containers};
 
 /// The services whose containers are "app containers" (the image's last path segment).
 pub const APP_SERVICES: &[&str] = &["customer", "preference", "recommendation"];
+
+/// The image without tag or digest: `istio-tutorial-rs/customer:latest` → `istio-tutorial-rs/customer`.
+pub fn image_name(image: &str) -> &str {
+    let no_digest = image.split('@').next().unwrap_or(image);
+    match no_digest.rfind(':') {
+        Some(i) if !no_digest[i..].contains('/') => &no_digest[..i],
+        _ => no_digest,
+    }
+}
 
 /// Kind of a BuildConfig output that an ImageStream resolves.
 const IMAGE_STREAM_TAG: &str = "ImageStreamTag";
@@ -131,5 +138,18 @@ mod tests {
         assert_eq!(image_tag("customer:0.1.0"), Some("0.1.0"));
         assert_eq!(image_tag("registry:5000/x/customer"), None);
         assert_eq!(image_tag("x/customer@sha256:abc"), Some("sha256:abc"));
+    }
+
+    #[test]
+    fn image_name_strips_tag_and_digest_but_not_registry_port() {
+        assert_eq!(
+            image_name("istio-tutorial-rs/customer:latest"),
+            "istio-tutorial-rs/customer"
+        );
+        assert_eq!(
+            image_name("registry:5000/x/customer"),
+            "registry:5000/x/customer"
+        );
+        assert_eq!(image_name("x/customer@sha256:abc"), "x/customer");
     }
 }

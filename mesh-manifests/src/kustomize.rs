@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::images;
 use crate::load::load_file;
-use crate::pods::containers;
+use crate::resource::containers;
 use crate::resource::{Document, Resource};
 use crate::validate::{Finding, Rule, WRONG_ON_PURPOSE};
 
@@ -42,7 +42,7 @@ pub fn check(docs: &[Document]) -> Vec<Finding> {
             };
             for c in containers(dep) {
                 let image = c.image.as_deref().unwrap_or("");
-                if images::is_app_image(image) && !named.contains(image_name(image)) {
+                if images::is_app_image(image) && !named.contains(images::image_name(image)) {
                     report(format!(
                         "image `{image}` of {} ({}) is not listed under `images:`",
                         doc.resource,
@@ -53,15 +53,6 @@ pub fn check(docs: &[Document]) -> Vec<Finding> {
         }
     }
     findings
-}
-
-/// The image without tag or digest: `istio-tutorial-rs/customer:latest` → `istio-tutorial-rs/customer`.
-pub fn image_name(image: &str) -> &str {
-    let no_digest = image.split('@').next().unwrap_or(image);
-    match no_digest.rfind(':') {
-        Some(i) if !no_digest[i..].contains('/') => &no_digest[..i],
-        _ => no_digest,
-    }
 }
 
 /// Load the resources of the kustomization file `file`, recursively, reporting broken entries.
@@ -109,23 +100,5 @@ fn collect(
                 ));
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::image_name;
-
-    #[test]
-    fn image_name_strips_tag_and_digest_but_not_registry_port() {
-        assert_eq!(
-            image_name("istio-tutorial-rs/customer:latest"),
-            "istio-tutorial-rs/customer"
-        );
-        assert_eq!(
-            image_name("registry:5000/x/customer"),
-            "registry:5000/x/customer"
-        );
-        assert_eq!(image_name("x/customer@sha256:abc"), "x/customer");
     }
 }

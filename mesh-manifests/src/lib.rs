@@ -47,7 +47,8 @@ mod resource;
 mod validate;
 
 pub use load::{LoadError, load_file, load_paths, load_paths_collecting, parse_str};
-pub use pods::{INJECT_LABEL, containers};
+pub use pods::INJECT_LABEL;
+pub use resource::containers;
 pub use resource::{Document, KINDS, Resource};
 pub use validate::{Finding, Rule, WRONG_ON_PURPOSE, validate};
 

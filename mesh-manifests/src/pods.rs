@@ -22,14 +22,6 @@ const DEFAULT_SHUTDOWN_SECONDS: i64 = 10;
 /// is not enough there), and OSSM 2 reads it too.
 pub const INJECT_LABEL: &str = "sidecar.istio.io/inject";
 
-/// The containers of a Deployment's pod template (init containers aside).
-pub fn containers(dep: &Deployment) -> impl Iterator<Item = &Container> {
-    dep.spec
-        .iter()
-        .flat_map(|s| s.template.spec.iter())
-        .flat_map(|p| p.containers.iter())
-}
-
 pub(crate) fn deployments_of(docs: &[Document]) -> impl Iterator<Item = (&Document, &Deployment)> {
     docs.iter().filter_map(|d| match &d.resource {
         Resource::Deployment(s) => Some((d, &**s)),

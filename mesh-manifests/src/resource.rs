@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Container, Namespace, Service, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kcr_networking_istio_io::v1beta1::{
     destinationrules::DestinationRule, gateways::Gateway, serviceentries::ServiceEntry,
@@ -134,4 +134,12 @@ impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.kind(), self.name().unwrap_or("(unnamed)"))
     }
+}
+
+/// The containers of a Deployment's pod template (init containers aside).
+pub fn containers(dep: &Deployment) -> impl Iterator<Item = &Container> {
+    dep.spec
+        .iter()
+        .flat_map(|s| s.template.spec.iter())
+        .flat_map(|p| p.containers.iter())
 }
