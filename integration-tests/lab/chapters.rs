@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mesh_lab::guided::{self, LabFiles};
+use mesh_lab::guided::LabFiles;
 use mesh_lab::guided_mesh::{chain_prefix, requests};
 
 use crate::{http, istio, lab, repo};
@@ -13,8 +13,8 @@ async fn guided_all_runs_every_chapter_to_the_end_with_every_step_passing() {
     let lab = lab().await;
     let files = LabFiles::find(&repo().join("istio")).unwrap();
     let mut out = Vec::new();
-    let chapters = guided::chapters("all").unwrap();
-    let outcome = guided::run_chapters(&lab, &files, &chapters, &mut out).await;
+    let chapters = mesh_lab::chapters::chapters("all").unwrap();
+    let outcome = mesh_lab::chapters::run_chapters(&lab, &files, &chapters, &mut out).await;
     lab.stop().await;
     let text = String::from_utf8_lossy(&out);
     let outcome = outcome.unwrap();

@@ -1,6 +1,6 @@
 //! Envoy bootstraps: a sidecar (inbound, outbound 8080 and 80, one capture listener per next hop) and the
 //! ingress gateway. Listeners are static; their route configurations come by RDS and the clusters by CDS
-//! from files ([`crate::envoy`]).
+//! from files (written by the `envoy` module).
 //!
 //! Listener names, stat prefixes and HCM settings follow istiod's (pilot/pkg/networking/core/listener.go,
 //! listener_inbound.go, httproute.go `buildSidecarInboundHTTPRouteConfig`): outbound `0.0.0.0_<port>` with

@@ -5,17 +5,8 @@ use std::io::Write;
 
 use anyhow::anyhow;
 
-use crate::guided::{LabFiles, Outcome, run};
+use crate::guided::{Chapter, LabFiles, Outcome, run};
 use crate::mesh::Lab;
-
-/// A chapter of the tutorial `guided` can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Chapter {
-    Routing,
-    Resilience,
-    Chaos,
-    Egress,
-}
 
 /// `egress`, `routing`, `resilience`, `chaos` or `all` (in the tutorial's order).
 pub fn chapters(name: &str) -> anyhow::Result<Vec<Chapter>> {

@@ -16,8 +16,16 @@ use mesh_manifests::{Document, Resource};
 use crate::envoy::AccessLogEntry;
 use crate::mesh::Lab;
 
-pub use crate::chapters::{Chapter, chapters, run_chapters};
 use crate::translate::{Mode, sidecar_mode};
+
+/// A chapter of the tutorial `guided` can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chapter {
+    Routing,
+    Resilience,
+    Chaos,
+    Egress,
+}
 
 /// The istio/ files the lab's steps use.
 #[derive(Clone, Debug)]

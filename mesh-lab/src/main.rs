@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mesh_lab::control::{self, Client};
-use mesh_lab::{Lab, LabOptions, guided};
+use mesh_lab::{Lab, LabOptions, chapters, guided};
 
 const AFTER_HELP: &str = "\
 The local mesh runs an ingress gateway on 127.0.0.1:8080 ($GATEWAY_URL, / and /customer) and the tutorial's
@@ -228,7 +228,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             repo,
             port,
         } => {
-            let chapters = guided::chapters(&chapter)?;
+            let chapters = chapters::chapters(&chapter)?;
             let files = guided::LabFiles::find(&repo.join("istio"))?;
             let lab = Lab::start(LabOptions {
                 gateway_port: port,
@@ -236,7 +236,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ..LabOptions::default()
             })
             .await?;
-            let outcome = guided::run_chapters(&lab, &files, &chapters, std::io::stdout()).await;
+            let outcome = chapters::run_chapters(&lab, &files, &chapters, std::io::stdout()).await;
             lab.stop().await;
             let outcome = outcome?;
             return Ok(if outcome.failed.is_empty() {
