@@ -15,8 +15,14 @@ use crate::resource::{Document, Resource};
 /// Largest memory limit accepted for a pod's container: a Rust service needs tens of MiB.
 const MAX_MEMORY_BYTES: f64 = 256.0 * 1024.0 * 1024.0;
 
-/// The app's default graceful drain (`SHUTDOWN_TIMEOUT`); the grace period must exceed it.
-const DEFAULT_SHUTDOWN_SECONDS: i64 = 10;
+/// The app's default graceful drain (`SHUTDOWN_TIMEOUT`, from the services' table of variables), in seconds:
+/// the grace period must exceed it.
+fn default_shutdown_seconds() -> i64 {
+    let drain = tutorial_common::config::Env::new(|_| None)
+        .duration(&tutorial_common::vars::SHUTDOWN_TIMEOUT)
+        .expect("SHUTDOWN_TIMEOUT's default parses");
+    i64::try_from(drain.as_secs()).unwrap_or(i64::MAX)
+}
 
 /// The pod label that asks for a sidecar: OSSM 3's injection webhook selects pods by it (an annotation
 /// is not enough there), and OSSM 2 reads it too.
@@ -221,8 +227,11 @@ pub(crate) fn app_pod(dep: &Deployment, pod: &PodSpec) -> Vec<String> {
                 .to_owned(),
         );
     }
-    if pod.termination_grace_period_seconds.unwrap_or(30) <= DEFAULT_SHUTDOWN_SECONDS {
-        out.push(format!("terminationGracePeriodSeconds must exceed SHUTDOWN_TIMEOUT ({DEFAULT_SHUTDOWN_SECONDS}s)"));
+    let drain = default_shutdown_seconds();
+    if pod.termination_grace_period_seconds.unwrap_or(30) <= drain {
+        out.push(format!(
+            "terminationGracePeriodSeconds must exceed SHUTDOWN_TIMEOUT ({drain}s)"
+        ));
     }
     out
 }
