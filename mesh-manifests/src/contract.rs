@@ -9,9 +9,6 @@ pub const OTEL_PREFIX: &str = "OTEL_";
 /// The port every service listens on by default (`PORT`), declared in manifests as a container port named `http`.
 pub const APP_PORT: i32 = 8080;
 
-/// Image repositories of the three services; containers using them are "app containers".
-pub const APP_IMAGE_PREFIX: &str = "istio-tutorial-rs/";
-
 /// Default of `WORLDCLOCK_URL`, the external host the egress lab's ServiceEntry must name.
 pub const DEFAULT_WORLDCLOCK_URL: &str = match vars::WORLDCLOCK_URL.default {
     Some(url) => url,
