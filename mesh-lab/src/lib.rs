@@ -7,6 +7,7 @@
 //! [`sidecar`], [`translate`] for egress), handing the result to the running Envoys without a restart
 //! ([`envoy`]). `mesh-lab guided` walks the tutorial's chapters with verdicts. See docs/LOCAL-MESH.md.
 
+pub mod authz;
 pub mod bootstrap;
 pub mod chapters;
 pub mod clusters;
@@ -15,6 +16,7 @@ pub mod envoy;
 pub mod guided;
 pub mod guided_mesh;
 pub mod inspect;
+pub mod jwt;
 pub mod kube_proxy;
 pub mod logs;
 pub mod mesh;
