@@ -7,6 +7,7 @@
 mod chapters;
 mod egress;
 mod input;
+mod security_filters;
 mod workloads;
 
 use std::path::{Path, PathBuf};
