@@ -42,7 +42,7 @@ fn text_colour(h: Health) -> &'static str {
 }
 
 const NODE_H: f64 = 46.0;
-const CHAR_W: f64 = 7.6;
+const CHAR_W: f64 = 8.6;
 const LABEL_FONT: usize = 7;
 const GROUP_PAD: f64 = 14.0;
 const GROUP_TITLE: f64 = 20.0;
