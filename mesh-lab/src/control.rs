@@ -1,7 +1,7 @@
 //! The control endpoint of `mesh-lab up` (loopback HTTP) and the client the other commands use.
 //!
 //! `POST /apply` (JSON `{file, content}`), `POST /delete?kind=&name=`, `POST /patch` (JSON `{kind, name, patch}`), `POST /mode?mode=`,
-//! `POST /fault?mode=&delay=`, `POST /reset`, `GET /show[?format=json]`, `GET /logs?workload=`. Answers are text lines;
+//! `POST /fault?mode=&delay=`, `POST /reset`, `GET /show[?format=json]`, `GET /logs?workload=`, `GET /graph.svg`. Answers are text lines;
 //! errors are 4xx with the message.
 
 use std::net::SocketAddr;
@@ -138,6 +138,7 @@ pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<actix_web::dev::Serve
             .route("/reset", web::post().to(reset))
             .route("/show", web::get().to(show))
             .route("/logs", web::get().to(logs))
+            .route("/graph.svg", web::get().to(crate::graph::svg_handler))
     })
     .workers(1)
     .disable_signals()

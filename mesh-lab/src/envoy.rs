@@ -125,6 +125,7 @@ pub struct AccessLogEntry {
     pub user_agent: Option<String>,
     pub attempts: Option<u64>,
     pub duration_ms: Option<u64>,
+    pub request_id: Option<String>,
 }
 
 /// A running Envoy, killed when dropped.

@@ -13,6 +13,7 @@ pub mod chapters;
 pub mod clusters;
 pub mod control;
 pub mod envoy;
+pub mod graph;
 pub mod guided;
 pub mod guided_mesh;
 pub mod inspect;

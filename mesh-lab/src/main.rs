@@ -23,6 +23,7 @@ Quick start:
   mesh-lab apply -f recommendation/kubernetes/Deployment-v3.yml
   mesh-lab logs recommendation-v2
   mesh-lab show
+  open http://127.0.0.1:20001/           # the traffic graph (the laptop's Kiali; --graph-port)
 
 See docs/LOCAL-MESH.md.";
 
@@ -38,11 +39,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start the mesh (gateway, pods with sidecars, stand-in time API) and serve commands until Ctrl-C
+    /// Start the mesh (gateway, pods with sidecars, stand-in time API), serve commands and the traffic graph until Ctrl-C
     Up {
         /// The gateway's port on 127.0.0.1 (the $GATEWAY_URL of scripts/run.sh)
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// The traffic graph's port on 127.0.0.1 (Kiali's 20001; 0 = any free one)
+        #[arg(long, default_value_t = mesh_lab::graph::DEFAULT_PORT)]
+        graph_port: u16,
         /// Directory for the proxies' files and access logs (default: a temporary one)
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -86,6 +90,9 @@ enum Command {
         /// JSON instead of text
         #[arg(long)]
         json: bool,
+        /// Write the traffic graph (SVG, as the graph page draws it) to this file
+        #[arg(long, value_name = "FILE.svg")]
+        graph: Option<PathBuf>,
     },
     /// A Deployment's app log lines, like `oc logs deploy/NAME`
     Logs {
@@ -113,6 +120,9 @@ enum Command {
         /// The gateway's port (0 = any free one)
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// At the end, write the traffic graph (SVG) to this file
+        #[arg(long, value_name = "FILE.svg")]
+        graph: Option<PathBuf>,
     },
 }
 
@@ -144,6 +154,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let text = match cli.command {
         Command::Up {
             port,
+            graph_port,
             dir,
             now,
             repo,
@@ -167,7 +178,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     control::ENV_CONTROL
                 )
             })?);
+            let graph_addr = std::net::SocketAddr::from(([127, 0, 0, 1], graph_port));
+            // Fail before starting any Envoy when the graph's port is taken (0 is bound for real below).
+            if graph_port != 0 {
+                drop(std::net::TcpListener::bind(graph_addr).map_err(|e| {
+                    anyhow::anyhow!("the graph cannot listen on {graph_addr} ({e}; another `mesh-lab up`, or Kiali?): pass --graph-port PORT (0 = any free one)")
+                })?);
+            }
             let lab = Lab::start(options).await?;
+            let (graph, graph_addr) = match mesh_lab::graph::serve(lab.clone(), graph_addr) {
+                Ok(g) => g,
+                Err(e) => {
+                    lab.stop().await;
+                    return Err(e);
+                }
+            };
+            let graph_handle = graph.handle();
+            let graphing = tokio::spawn(graph);
             let server = match control::serve(lab.clone(), control_addr) {
                 Ok(s) => s,
                 Err(e) => {
@@ -189,6 +216,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "  stand-in time API (worldclockapi.com on the lab's internet): {}",
                 lab.standin_url
             );
+            println!(
+                "  graph:    http://{graph_addr}/  (the traffic graph, like Kiali; JSON: /api/graph)"
+            );
             println!("  files:    {}", lab.dir.display());
             println!(
                 "  control:  http://{addr}  (mesh-lab apply/delete/mode/show/logs/fault/reset)"
@@ -204,7 +234,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let reason = tutorial_common::shutdown::signal().await;
             println!("local mesh stopping ({reason})");
             handle.stop(true).await;
+            graph_handle.stop(true).await;
             let _ = serving.await;
+            let _ = graphing.await;
             lab.stop().await;
             return Ok(ExitCode::SUCCESS);
         }
@@ -219,7 +251,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Delete { kind, name } => client()?.delete(&kind, &name).await?,
         Command::Patch { kind, name, patch } => client()?.patch(&kind, &name, &patch).await?,
         Command::Mode { mode } => client()?.mode(&mode).await?,
-        Command::Show { json } => client()?.show(json).await?,
+        Command::Show { json, graph } => match graph {
+            Some(file) => {
+                let svg = mesh_lab::graph::fetch_svg(&addr).await?;
+                std::fs::write(&file, svg)
+                    .map_err(|e| anyhow::anyhow!("--graph {}: {e}", file.display()))?;
+                format!("wrote the traffic graph to {}", file.display())
+            }
+            None => client()?.show(json).await?,
+        },
         Command::Logs { workload } => client()?.logs(&workload).await?,
         Command::Fault { mode, delay } => client()?.fault(&mode, delay.as_deref()).await?,
         Command::Reset => client()?.reset().await?,
@@ -227,6 +267,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             chapter,
             repo,
             port,
+            graph,
         } => {
             let chapters = chapters::chapters(&chapter)?;
             let files = guided::LabFiles::find(&repo.join("istio"))?;
@@ -237,7 +278,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
             .await?;
             let outcome = chapters::run_chapters(&lab, &files, &chapters, std::io::stdout()).await;
+            let written = match &graph {
+                Some(f) => std::fs::write(f, mesh_lab::graph::svg::render(&lab.graph().await))
+                    .map_err(|e| anyhow::anyhow!("--graph {}: {e}", f.display())),
+                None => Ok(()),
+            };
             lab.stop().await;
+            written?;
             let outcome = outcome?;
             return Ok(if outcome.failed.is_empty() {
                 ExitCode::SUCCESS

@@ -84,6 +84,8 @@ pub(crate) struct Inner {
     pub internet: Internet,
     pub fault: String,
     pub services: Vec<ServiceDef>,
+    /// Stopped pods and their Service endpoint: the graph still names them in older access-log entries.
+    pub gone: Vec<(Workload, SocketAddr)>,
     nonce: u64,
 }
 
@@ -196,6 +198,7 @@ impl Lab {
                 internet,
                 fault: "none".into(),
                 services,
+                gone: Vec::new(),
                 nonce,
             })),
             standin: Arc::new(Mutex::new(Some(standin))),
@@ -402,6 +405,7 @@ impl Lab {
             .collect();
         for name in gone {
             if let Some(p) = inner.pods.remove(&name) {
+                inner.gone.push((p.workload.clone(), p.endpoint()));
                 p.stop().await;
             }
         }
