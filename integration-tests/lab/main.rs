@@ -7,6 +7,7 @@
 mod chapters;
 mod egress;
 mod input;
+mod mtls;
 mod workloads;
 
 use std::path::{Path, PathBuf};

@@ -36,8 +36,8 @@ pub struct Unsupported {
 
 const SCOPE: &str = "the local mesh translates ServiceEntry hosts/ports (protocol HTTP), VirtualServices \
 (match on headers and uri, weighted routes, mirror, retries, timeout, fault, rewrite), DestinationRule subsets and \
-trafficPolicy (loadBalancer, connectionPool, outlierDetection), Gateways, Sidecar outboundTrafficPolicy, Deployments \
-and the mesh-config files of istio/";
+trafficPolicy (loadBalancer, connectionPool, outlierDetection), Gateways, Sidecar outboundTrafficPolicy, \
+PeerAuthentication mtls.mode and selector.matchLabels, Deployments and the mesh-config files of istio/";
 
 const SERVICE_ENTRY_FIELDS: &[&str] = &[
     "spec.hosts.*",
@@ -131,6 +131,9 @@ const GATEWAY_FIELDS: &[&str] = &[
     "spec.servers.*.port.protocol",
     "spec.servers.*.hosts.*",
 ];
+
+/// PeerAuthentication (policy_applier.go `ComposePeerAuthentication`; `portLevelMtls` is not translated).
+const PEER_AUTHENTICATION_FIELDS: &[&str] = &["spec.selector.matchLabels.**", "spec.mtls.mode"];
 
 const SIDECAR_FIELDS: &[&str] = &[
     "spec.workloadSelector.labels.**",
@@ -370,11 +373,15 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                 .into(),
         )),
         Resource::ServiceAccount(_) => Ok(Effect::Noted(
-            "kept; the local mesh has no workload identities yet (no mTLS), so it has no effect"
+            "kept; a workload's identity comes from its pod template's serviceAccountName \
+             (spiffe://cluster.local/ns/tutorial/sa/NAME), which needs no ServiceAccount object in the lab"
                 .into(),
         )),
-        Resource::PeerAuthentication(_)
-        | Resource::AuthorizationPolicy(_)
+        Resource::PeerAuthentication(pa) => {
+            check_fields(&to_value(pa), PEER_AUTHENTICATION_FIELDS)?;
+            Ok(Effect::Keep)
+        }
+        Resource::AuthorizationPolicy(_)
         | Resource::RequestAuthentication(_) => Err(format!(
             "kind {} is not supported by the local mesh yet: the security chapter (mTLS, authorization, JWT) \
              needs a CA and the RBAC/JWT filters, which the local mesh does not run; apply it on a cluster",
@@ -545,13 +552,24 @@ spec:
                 "spec.servers.0.tls",
             ),
             (
-                "PeerAuthentication",
+                "PeerAuthentication portLevelMtls",
                 "
 apiVersion: security.istio.io/v1beta1
 kind: PeerAuthentication
 metadata: {name: default}
 spec:
   mtls: {mode: STRICT}
+  portLevelMtls: {\"8080\": {mode: DISABLE}}
+",
+                "field spec.portLevelMtls is not supported",
+            ),
+            (
+                "AuthorizationPolicy",
+                "
+apiVersion: security.istio.io/v1beta1
+kind: AuthorizationPolicy
+metadata: {name: deny-all}
+spec: {}
 ",
                 "not supported by the local mesh yet",
             ),
