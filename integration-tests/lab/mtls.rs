@@ -261,3 +261,70 @@ async fn an_unsupported_peer_authentication_field_is_refused_naming_file_and_fie
         show.objects
     );
 }
+
+#[tokio::test]
+async fn an_inbound_listener_envoy_rejects_by_lds_is_reported_and_the_previous_one_stays() {
+    use mesh_lab::bootstrap::{Bootstrap, static_cluster};
+    use mesh_lab::envoy::{Dynamic, Envoy, find_envoy, free_port};
+    use mesh_lab::identity::Ca;
+    use mesh_lab::mtls::{MtlsMode, inbound_listener};
+
+    tutorial_common::boot::install_crypto_provider();
+    let bin = find_envoy().unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::env::temp_dir().join(format!("mesh-lab-lds-test-{}", std::process::id()));
+    let ca = Ca::create(&dir).unwrap();
+    let certs = ca
+        .issue("spiffe://cluster.local/ns/tutorial/sa/default", &dir)
+        .unwrap();
+    // The app behind it is a closed port: Envoy itself answers 503, proof the listener serves.
+    let app: std::net::SocketAddr = ([127, 0, 0, 1], free_port().unwrap()).into();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], free_port().unwrap()).into();
+    let boot = Bootstrap {
+        node_id: "sidecar~127.0.0.1~lds-test.tutorial~tutorial.svc.cluster.local".into(),
+        node_cluster: "lds-test.tutorial".into(),
+        listeners: vec![],
+        static_clusters: vec![static_cluster("inbound|8080||", app)],
+    };
+    let good = Dynamic {
+        listeners: vec![inbound_listener(
+            addr,
+            8080,
+            &dir,
+            MtlsMode::Permissive,
+            &certs,
+            vec![],
+        )],
+        ..Dynamic::default()
+    };
+    let mut envoy = Envoy::start(&bin, &dir, &boot, &good).await.unwrap();
+    let before = plain_get(&addr.to_string());
+    let mut missing = certs.clone();
+    missing.chain = dir.join("certs/no-such-cert.pem");
+    let bad = Dynamic {
+        listeners: vec![inbound_listener(
+            addr,
+            8080,
+            &dir,
+            MtlsMode::Strict,
+            &missing,
+            vec![],
+        )],
+        ..Dynamic::default()
+    };
+    let err = envoy.update(&bad).await.unwrap_err();
+    let kept = envoy.current() == &good;
+    let after = plain_get(&addr.to_string());
+    envoy.kill();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(before.starts_with("HTTP/1.1 503 "), "{before:?}");
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("rejected") && err.contains("no-such-cert.pem"),
+        "{err}"
+    );
+    assert!(kept, "the previous configuration stays in force");
+    assert!(
+        after.starts_with("HTTP/1.1 503 "),
+        "PERMISSIVE still answers plain text: {after:?}"
+    );
+}

@@ -241,6 +241,8 @@ impl Envoy {
         )?;
         let _ = std::fs::remove_file(dir.join(ACCESS_LOG));
         let log = std::fs::File::create(dir.join("envoy.log"))?;
+        // Before the child exists: nothing after the spawn may fail without killing it.
+        let http = tutorial_common::client::client(Duration::from_secs(5), None)?;
         // No hot restart (no shared memory): several labs (tests) can run side by side.
         let child = Command::new(bin)
             .arg("-c")
@@ -254,7 +256,6 @@ impl Envoy {
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        let http = tutorial_common::client::client(Duration::from_secs(5), None)?;
         let mut envoy = Self {
             child,
             bin: bin.to_owned(),
