@@ -8,6 +8,7 @@ mod chapters;
 mod egress;
 mod graph;
 mod input;
+mod mtls;
 mod security_filters;
 mod workloads;
 

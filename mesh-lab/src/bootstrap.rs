@@ -1,5 +1,6 @@
-//! Envoy bootstraps: a sidecar (inbound, outbound 8080 and 80, one capture listener per next hop) and the
-//! ingress gateway. Listeners are static; their route configurations come by RDS and the clusters by CDS
+//! Envoy bootstraps: a sidecar (outbound 8080 and 80, one capture listener per next hop; its inbound
+//! listener comes by LDS, [`crate::mtls::inbound_listener`]) and the ingress gateway. These listeners are
+//! static; their route configurations come by RDS, the clusters by CDS and the dynamic listeners by LDS,
 //! from files (written by the `envoy` module).
 //!
 //! Listener names, stat prefixes and HCM settings follow istiod's (pilot/pkg/networking/core/listener.go,
@@ -17,6 +18,7 @@ use serde_json::{Value, json};
 /// The access log file, in each proxy's directory.
 pub const ACCESS_LOG: &str = "access.log";
 pub const CDS_FILE: &str = "cds.json";
+pub const LDS_FILE: &str = "lds.json";
 
 /// The RDS file of a route configuration.
 pub fn rds_file(route: &str) -> String {
@@ -122,19 +124,9 @@ fn access_log(dir: &Path, listener: &str) -> Value {
     }])
 }
 
-fn listener_json(l: &Listener, dir: &Path) -> Value {
-    if let Routes::Tcp(cluster) = &l.routes {
-        return json!({
-            "name": l.name,
-            "address": {"socket_address": {"address": l.addr.ip().to_string(), "port_value": l.addr.port()}},
-            "enable_reuse_port": false,
-            "filter_chains": [{"filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
-                "stat_prefix": l.name,
-                "cluster": cluster
-            }}]}]
-        });
-    }
+/// The HTTP connection manager of an HTTP listener (its `typed_config`): routes, `server` header, access
+/// log to `dir`, then `http_filters`, the fault filter (when the listener has one) and the router.
+pub fn http_connection_manager(l: &Listener, dir: &Path, http_filters: Vec<Value>) -> Value {
     let dyn_dir = dir.join("xds");
     let mut hcm = json!({
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
@@ -153,7 +145,8 @@ fn listener_json(l: &Listener, dir: &Path) -> Value {
             }});
         }
         Routes::Static(rc) => hcm["route_config"] = rc.clone(),
-        Routes::Tcp(_) => unreachable!("TCP listeners return above"),
+        // A TCP listener has no connection manager (`listener_json` builds its tcp_proxy).
+        Routes::Tcp(_) => {}
     }
     match l.server_name {
         Some(n) => hcm["server_name"] = json!(n),
@@ -164,12 +157,29 @@ fn listener_json(l: &Listener, dir: &Path) -> Value {
     } else {
         hcm["generate_request_id"] = json!(false);
     }
-    let mut filters = Vec::new();
+    let mut filters = http_filters;
     if l.fault {
         filters.push(json!({"name": "envoy.filters.http.fault", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"}}));
     }
     filters.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));
     hcm["http_filters"] = json!(filters);
+    hcm
+}
+
+fn listener_json(l: &Listener, dir: &Path) -> Value {
+    if let Routes::Tcp(cluster) = &l.routes {
+        return json!({
+            "name": l.name,
+            "address": {"socket_address": {"address": l.addr.ip().to_string(), "port_value": l.addr.port()}},
+            "enable_reuse_port": false,
+            "filter_chains": [{"filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+                "stat_prefix": l.name,
+                "cluster": cluster
+            }}]}]
+        });
+    }
+    let hcm = http_connection_manager(l, dir, Vec::new());
     json!({
         "name": l.name,
         "address": {"socket_address": {"address": l.addr.ip().to_string(), "port_value": l.addr.port()}},
@@ -185,10 +195,16 @@ pub fn to_json(b: &Bootstrap, admin: SocketAddr, dir: &Path) -> Value {
     json!({
         "node": {"id": b.node_id, "cluster": b.node_cluster},
         "admin": {"address": {"socket_address": {"address": admin.ip().to_string(), "port_value": admin.port()}}},
-        "dynamic_resources": {"cds_config": {"resource_api_version": "V3", "path_config_source": {
-            "path": dyn_dir.join(CDS_FILE).display().to_string(),
-            "watched_directory": {"path": dyn_dir.display().to_string()}
-        }}},
+        "dynamic_resources": {
+            "cds_config": {"resource_api_version": "V3", "path_config_source": {
+                "path": dyn_dir.join(CDS_FILE).display().to_string(),
+                "watched_directory": {"path": dyn_dir.display().to_string()}
+            }},
+            "lds_config": {"resource_api_version": "V3", "path_config_source": {
+                "path": dyn_dir.join(LDS_FILE).display().to_string(),
+                "watched_directory": {"path": dyn_dir.display().to_string()}
+            }}
+        },
         "static_resources": {
             "listeners": b.listeners.iter().map(|l| listener_json(l, dir)).collect::<Vec<_>>(),
             "clusters": b.static_clusters.iter().map(|c| {

@@ -15,6 +15,10 @@
 //!   ejected subset's only pod leaves the subset with no healthy host).
 //! - `loadBalancer.simple` (`applyLoadBalancer`): RANDOM, ROUND_ROBIN, LEAST_REQUEST/LEAST_CONN.
 //!
+//! - Auto mTLS (cluster_tls.go, [`crate::mtls`]): the proxy's own certificate for endpoints with a sidecar
+//!   (metadata `tlsMode: istio`), plain text for the others; the peer's SAN must be one of the SPIFFE
+//!   identities of the Service's pods (`serviceAccounts`); none when the namespace disables mTLS.
+//!
 //! Endpoints are inline (STATIC) instead of EDS: each pod's sidecar inbound listener, or the app itself
 //! for a pod without a sidecar.
 
@@ -29,15 +33,19 @@ use mesh_manifests::kcr_networking_istio_io::v1beta1::destinationrules::{
 use serde_json::{Value, json};
 
 use crate::bootstrap::endpoints_cluster;
+use crate::identity::CertFiles;
+use crate::mtls::{self, MtlsMode};
 use crate::registry::ServiceDef;
 use crate::routes::duration_field;
 use crate::translate::{Labels, subset_cluster_name};
 
-/// A pod as an endpoint: its labels and the address its traffic goes to.
+/// A pod as an endpoint: its labels, the address its traffic goes to and, with a sidecar, its identity.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
     pub labels: Labels,
     pub addr: SocketAddr,
+    /// The SPIFFE identity of a pod with a sidecar (its endpoint takes mutual TLS); `None` without.
+    pub identity: Option<String>,
 }
 
 const MAX: u32 = u32::MAX;
@@ -189,43 +197,62 @@ pub fn apply_policy(c: &mut Value, tp: &DestinationRuleTrafficPolicy) -> Result<
     Ok(())
 }
 
-/// Every outbound cluster of the mesh's Services: the Service's own and one per subset.
+/// Every outbound cluster of the mesh's Services: the Service's own and one per subset. `client` is the
+/// calling proxy's certificate files (auto mTLS); `None` builds plain-text clusters.
 pub fn mesh_clusters(
     resources: &[Resource],
     services: &[ServiceDef],
     endpoints: &[Endpoint],
+    client: Option<&CertFiles>,
 ) -> Result<Vec<Value>, String> {
     let mut out = Vec::new();
+    let tls = client.filter(|_| mtls::namespace_mode(resources).mode != MtlsMode::Disable);
     for svc in services {
-        let addrs = |extra: &BTreeMap<String, String>| -> Vec<SocketAddr> {
+        let pods = |extra: &BTreeMap<String, String>| -> Vec<&Endpoint> {
             endpoints
                 .iter()
                 .filter(|e| {
                     svc.selects(&e.labels) && extra.iter().all(|(k, v)| e.labels.get(k) == Some(v))
                 })
-                .map(|e| e.addr)
                 .collect()
         };
+        // buildAutoMtlsSettings: the SANs are the Service's service accounts, for every subset alike.
+        let mut sans: Vec<String> = pods(&BTreeMap::new())
+            .iter()
+            .filter_map(|e| e.identity.clone())
+            .collect();
+        sans.sort();
+        sans.dedup();
         let dr = destination_rule(resources, svc, services);
         let policy = dr.and_then(|d| d.spec.traffic_policy.as_ref());
         let dr_name = dr.and_then(|d| d.metadata.name.clone()).unwrap_or_default();
-        let mut add = |name: String, addrs: Vec<SocketAddr>| -> Result<(), String> {
+        let mut add = |subset: Option<&str>, pods: Vec<&Endpoint>| -> Result<(), String> {
+            let name = subset_cluster_name(&svc.fqdn(), subset, svc.port);
+            let addrs: Vec<SocketAddr> = pods.iter().map(|e| e.addr).collect();
             let mut c = base_cluster(&name, &addrs);
+            if let Some(certs) = tls {
+                for (i, e) in pods.iter().enumerate() {
+                    if e.identity.is_some() {
+                        c["load_assignment"]["endpoints"][0]["lb_endpoints"][i]["metadata"] =
+                            mtls::istio_endpoint_metadata();
+                    }
+                }
+                mtls::auto_mtls(
+                    &mut c,
+                    certs,
+                    &sans,
+                    &mtls::sni(&svc.fqdn(), subset, svc.port),
+                );
+            }
             if let Some(tp) = policy {
                 apply_policy(&mut c, tp).map_err(|e| format!("DestinationRule {dr_name}: {e}"))?;
             }
             out.push(c);
             Ok(())
         };
-        add(
-            subset_cluster_name(&svc.fqdn(), None, svc.port),
-            addrs(&BTreeMap::new()),
-        )?;
+        add(None, pods(&BTreeMap::new()))?;
         for s in dr.iter().flat_map(|d| d.spec.subsets.iter().flatten()) {
-            add(
-                subset_cluster_name(&svc.fqdn(), Some(&s.name), svc.port),
-                addrs(&s.labels.clone().unwrap_or_default()),
-            )?;
+            add(Some(&s.name), pods(&s.labels.clone().unwrap_or_default()))?;
         }
     }
     Ok(out)
@@ -254,6 +281,7 @@ mod tests {
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
             addr: ([127, 0, 0, 1], port).into(),
+            identity: None,
         }
     }
 
@@ -274,7 +302,8 @@ mod tests {
 
     #[test]
     fn a_service_without_a_destination_rule_has_one_cluster_with_istiods_defaults() {
-        let cs = mesh_clusters(&[], &recommendation(), &[pod("v1", 1), pod("v2", 2)]).unwrap();
+        let cs =
+            mesh_clusters(&[], &recommendation(), &[pod("v1", 1), pod("v2", 2)], None).unwrap();
         assert_eq!(cs.len(), 1);
         let c = &cs[0];
         assert_eq!(c["name"], format!("outbound|8080||{R}"));
@@ -294,6 +323,7 @@ mod tests {
             &istio("destination-rule-recommendation-circuit-breaker.yml"),
             &recommendation(),
             &[pod("v1", 1), pod("v2", 2)],
+            None,
         )
         .unwrap();
         let names: Vec<&str> = cs.iter().map(|c| c["name"].as_str().unwrap()).collect();
@@ -341,8 +371,48 @@ mod tests {
             &istio("destination-rule-recommendation-random.yml"),
             &recommendation(),
             &[],
+            None,
         )
         .unwrap();
         assert!(cs.iter().all(|c| c["lb_policy"] == "RANDOM"));
+    }
+
+    #[test]
+    fn endpoints_with_a_sidecar_take_mutual_tls_and_the_others_plain_text() {
+        let certs = CertFiles::in_dir(std::path::Path::new("/lab/customer"));
+        let mut v1 = pod("v1", 1);
+        v1.identity = Some("spiffe://cluster.local/ns/tutorial/sa/recommendation".into());
+        let v3 = pod("v3", 3);
+        let cs = mesh_clusters(
+            &[],
+            &recommendation(),
+            &[v1.clone(), v3.clone()],
+            Some(&certs),
+        )
+        .unwrap();
+        let c = &cs[0];
+        let eps = &c["load_assignment"]["endpoints"][0]["lb_endpoints"];
+        assert_eq!(
+            eps[0]["metadata"],
+            json!({"filter_metadata": {"envoy.transport_socket_match": {"tlsMode": "istio"}}})
+        );
+        assert!(eps[1].get("metadata").is_none(), "no sidecar: no tlsMode");
+        let m = &c["transport_socket_matches"];
+        assert_eq!(m[0]["name"], "tlsMode-istio");
+        let ctx = &m[0]["transport_socket"]["typed_config"]["common_tls_context"];
+        assert_eq!(
+            ctx["tls_certificates"][0]["certificate_chain"]["filename"],
+            "/lab/customer/certs/cert-chain.pem"
+        );
+        assert_eq!(
+            ctx["validation_context"]["match_typed_subject_alt_names"][0]["matcher"]["exact"],
+            "spiffe://cluster.local/ns/tutorial/sa/recommendation"
+        );
+        // A namespace that disables mTLS: clients send plain text (BestEffortInferServiceMTLSMode).
+        let disable = crate::fixtures::parse(
+            "apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\nmetadata:\n  name: default\nspec:\n  mtls:\n    mode: DISABLE\n",
+        );
+        let cs = mesh_clusters(&disable, &recommendation(), &[v1, v3], Some(&certs)).unwrap();
+        assert!(cs[0].get("transport_socket_matches").is_none());
     }
 }

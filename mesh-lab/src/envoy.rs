@@ -1,12 +1,13 @@
 //! The real Envoy: finding the binary, starting it from a [`Bootstrap`], handing it new configuration
 //! without a restart, and reading its stats and access log.
 //!
-//! Configuration reaches Envoy through file-based dynamic resources: the listeners are static and take
-//! their route configurations by RDS (one file each) and the clusters by CDS from files in a watched
-//! directory. A change writes new files and renames them over the old ones (Envoy reloads on the
-//! move), in xDS order: clusters first (old ∪ new, so no route points at a vanished cluster), then
-//! routes, then the final clusters; each step waits until Envoy's admin stats report the version, and a
-//! rejected step fails with Envoy's reason (docs/LOCAL-MESH.md has the measurements).
+//! Configuration reaches Envoy through file-based dynamic resources, from files in a watched directory:
+//! the clusters by CDS, the listeners that change at runtime (a sidecar's inbound listener) by LDS, the
+//! route configurations of the static listeners by RDS (one file each). A change writes new files and
+//! renames them over the old ones (Envoy reloads on the move), in xDS order: clusters first (old ∪ new,
+//! so no route points at a vanished cluster), then listeners, then routes, then the final clusters; each
+//! step waits until Envoy's admin stats report the version on every subscription and no listener is
+//! still warming, and a rejected step fails with Envoy's reason (docs/LOCAL-MESH.md has the measurements).
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
@@ -100,13 +101,14 @@ pub fn free_port() -> anyhow::Result<u16> {
 }
 
 pub use crate::bootstrap::ACCESS_LOG;
-use crate::bootstrap::{Bootstrap, CDS_FILE, rds_file};
+use crate::bootstrap::{Bootstrap, CDS_FILE, LDS_FILE, rds_file};
 
-/// The dynamic part of a proxy's configuration: route configurations and clusters.
+/// The dynamic part of a proxy's configuration: route configurations, clusters and listeners (LDS).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Dynamic {
     pub route_configs: Vec<Value>,
     pub clusters: Vec<Value>,
+    pub listeners: Vec<Value>,
 }
 
 /// One line of the access log.
@@ -166,15 +168,20 @@ fn by_name(clusters: &[Value]) -> BTreeMap<String, Value> {
         .collect()
 }
 
-/// Writes CDS and every RDS file at `version` (CDS first).
+/// Writes CDS, LDS and every RDS file at `version` (in that order).
 fn write_all(
     xds: &Path,
     version: u64,
     rds: &[(String, String)],
-    routes: &[Value],
-    clusters: &[Value],
+    step: Step<'_>,
 ) -> anyhow::Result<()> {
+    let Step {
+        routes,
+        clusters,
+        listeners,
+    } = step;
     write_atomically(xds, CDS_FILE, &discovery(version, clusters.to_vec()))?;
+    write_atomically(xds, LDS_FILE, &discovery(version, listeners.to_vec()))?;
     let mut names: Vec<&String> = rds.iter().map(|(_, r)| r).collect();
     names.sort();
     names.dedup();
@@ -196,6 +203,24 @@ fn write_all(
     Ok(())
 }
 
+/// What one push writes.
+#[derive(Clone, Copy)]
+struct Step<'a> {
+    routes: &'a [Value],
+    clusters: &'a [Value],
+    listeners: &'a [Value],
+}
+
+impl<'a> Step<'a> {
+    fn of(d: &'a Dynamic) -> Self {
+        Self {
+            routes: &d.route_configs,
+            clusters: &d.clusters,
+            listeners: &d.listeners,
+        }
+    }
+}
+
 impl Envoy {
     /// Starts Envoy from `boot` with `config`, its files under `dir`, and waits until it is ready and
     /// serving that configuration.
@@ -209,7 +234,7 @@ impl Envoy {
         std::fs::create_dir_all(&xds).with_context(|| format!("creating {}", xds.display()))?;
         let admin: SocketAddr = ([127, 0, 0, 1], free_port()?).into();
         let rds = boot.rds();
-        write_all(&xds, 1, &rds, &config.route_configs, &config.clusters)?;
+        write_all(&xds, 1, &rds, Step::of(config))?;
         let boot_file = dir.join("bootstrap.json");
         std::fs::write(
             &boot_file,
@@ -217,17 +242,21 @@ impl Envoy {
         )?;
         let _ = std::fs::remove_file(dir.join(ACCESS_LOG));
         let log = std::fs::File::create(dir.join("envoy.log"))?;
+        // Before the child exists: nothing after the spawn may fail without killing it.
+        let http = tutorial_common::client::client(Duration::from_secs(5), None)?;
         // No hot restart (no shared memory): several labs (tests) can run side by side.
         let child = Command::new(bin)
             .arg("-c")
             .arg(&boot_file)
             .args(["--log-level", "warn", "--file-flush-interval-msec", "50"])
             .args(["--disable-hot-restart", "--concurrency", "1"])
+            // istio-agent's flags (pkg/envoy/proxy.go): a listener change drains the connections of the
+            // filter chains it removes at once (the next response closes them), within 45 s.
+            .args(["--drain-time-s", "45", "--drain-strategy", "immediate"])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        let http = tutorial_common::client::client(Duration::from_secs(5), None)?;
         let mut envoy = Self {
             child,
             bin: bin.to_owned(),
@@ -307,19 +336,29 @@ impl Envoy {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let stats = self
-                .stats("version_text|update_rejected|update_failure")
+                .stats("version_text|update_rejected|update_failure|total_listeners_warming")
                 .await?;
-            let mut keys = vec!["cluster_manager.cds.version_text".to_owned()];
+            let mut keys = vec![
+                "cluster_manager.cds.version_text".to_owned(),
+                "listener_manager.lds.version_text".to_owned(),
+            ];
             keys.extend(
                 self.rds
                     .iter()
                     .map(|(prefix, route)| format!("http.{prefix}.rds.{route}.version_text")),
             );
-            let behind: Vec<String> = keys
+            let mut behind: Vec<String> = keys
                 .iter()
                 .filter(|k| stats.get(*k) != Some(&want))
                 .map(|k| format!("{k}={:?}", stats.get(k)))
                 .collect();
+            let warming = stats
+                .get("listener_manager.total_listeners_warming")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            if warming > 0 {
+                behind.push(format!("{warming} listener(s) warming"));
+            }
             if behind.is_empty() {
                 return Ok(());
             }
@@ -356,21 +395,15 @@ impl Envoy {
             .unwrap_or_else(|| self.log_tail())
     }
 
-    async fn push(&mut self, routes: &[Value], clusters: &[Value]) -> anyhow::Result<()> {
+    async fn push(&mut self, step: Step<'_>) -> anyhow::Result<()> {
         self.version += 1;
         let rejected_before = self.rejected().await?;
-        write_all(
-            &self.dir.join("xds"),
-            self.version,
-            &self.rds,
-            routes,
-            clusters,
-        )?;
+        write_all(&self.dir.join("xds"), self.version, &self.rds, step)?;
         self.wait_version(self.version, rejected_before).await
     }
 
-    /// Hands `config` to the running Envoy without dropping a request: clusters (old ∪ new), routes,
-    /// final clusters. On a rejection the previous configuration is put back and stays in force.
+    /// Hands `config` to the running Envoy without dropping a request: clusters (old ∪ new), listeners,
+    /// routes, final clusters. On a rejection the previous configuration is put back and stays in force.
     pub async fn update(&mut self, config: &Dynamic) -> anyhow::Result<()> {
         if *config == self.current {
             return Ok(());
@@ -380,13 +413,24 @@ impl Envoy {
         union.extend(by_name(&config.clusters));
         let union: Vec<Value> = union.into_values().collect();
         let steps = [
-            (&old.route_configs, &union),
-            (&config.route_configs, &union),
-            (&config.route_configs, &config.clusters),
+            Step {
+                clusters: &union,
+                ..Step::of(&old)
+            },
+            Step {
+                routes: &old.route_configs,
+                clusters: &union,
+                listeners: &config.listeners,
+            },
+            Step {
+                clusters: &union,
+                ..Step::of(config)
+            },
+            Step::of(config),
         ];
-        for (routes, clusters) in steps {
-            if let Err(e) = self.push(routes, clusters).await {
-                let _ = self.push(&old.route_configs, &old.clusters).await;
+        for step in steps {
+            if let Err(e) = self.push(step).await {
+                let _ = self.push(Step::of(&old)).await;
                 return Err(e);
             }
         }

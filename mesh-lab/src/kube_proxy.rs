@@ -39,8 +39,8 @@ pub fn config(services: &[ServiceDef], endpoints: &[Endpoint]) -> Dynamic {
         })
         .collect();
     Dynamic {
-        route_configs: Vec::new(),
         clusters,
+        ..Dynamic::default()
     }
 }
 

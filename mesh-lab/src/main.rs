@@ -65,7 +65,7 @@ enum Command {
     },
     /// Delete an object, like `oc delete virtualservice recommendation` or `oc delete deployment recommendation-v3`
     Delete {
-        /// deployment, serviceentry, virtualservice, destinationrule, gateway or sidecar (short names and plurals work)
+        /// deployment, serviceentry, virtualservice, destinationrule, gateway, sidecar or peerauthentication (short names and plurals work)
         kind: String,
         /// metadata.name
         name: String,

@@ -21,13 +21,16 @@ use tutorial_common::config::FromEnv;
 
 use crate::clusters::Endpoint;
 use crate::envoy::{Dynamic, Envoy};
+use crate::identity::Ca;
 use crate::kube_proxy::KubeProxy;
 use crate::pods::{App, Pod, PodContext};
-use crate::proxies::{desired, gateway_bootstrap, gateway_config, same_template, sidecar_config};
+use crate::proxies::{
+    SidecarOf, desired, gateway_bootstrap, gateway_config, same_template, sidecar_config,
+};
 use crate::registry::{self, ServiceDef, Workload};
 use crate::sidecar::gateway_port;
 use crate::state::LabState;
-use crate::translate::{Internet, Labels, Mode};
+use crate::translate::{Internet, Mode};
 
 /// The external host recommendation v3 calls.
 pub const EXTERNAL_HOST: &str = "worldclockapi.com";
@@ -94,6 +97,8 @@ pub(crate) struct Inner {
 pub struct Lab {
     pub(crate) inner: Arc<Mutex<Inner>>,
     standin: Arc<Mutex<Option<App>>>,
+    /// The lab's certificate authority (its files in `<dir>/ca`).
+    ca: Arc<Ca>,
     http: reqwest::Client,
     /// `http://127.0.0.1:PORT/`: the lab's `$GATEWAY_URL`.
     pub gateway_url: String,
@@ -181,7 +186,9 @@ impl Lab {
         let nonce = nonce();
         let standin_url = format!("http://{}", standin.addr);
         let gateway_dir = options.dir.join("istio-ingressgateway");
-        let gw_config = gateway_config(&state, &services, &[])?;
+        let ca = Arc::new(Ca::create(&options.dir)?);
+        ca.issue(&crate::identity::gateway_identity(), &gateway_dir)?;
+        let gw_config = gateway_config(&state, &services, &[], &gateway_dir)?;
         // The gateway's Envoy starts while the pods start; it gets their endpoints right after.
         let gw_boot = gateway_bootstrap(gw_addr, &route);
         let gw_bin = envoy_bin.clone();
@@ -202,6 +209,7 @@ impl Lab {
                 nonce,
             })),
             standin: Arc::new(Mutex::new(Some(standin))),
+            ca,
             http: tutorial_common::client::client(Duration::from_secs(30), None)?,
             gateway_url: format!("http://{gw_addr}/"),
             standin_url,
@@ -289,6 +297,10 @@ impl Lab {
             .map(|n| Endpoint {
                 labels: inner.pods[n].workload.labels.clone(),
                 addr: inner.pods[n].endpoint(),
+                identity: inner.pods[n]
+                    .sidecar
+                    .is_some()
+                    .then(|| inner.pods[n].workload.identity()),
             })
             .collect();
         if inner.kube_proxy.is_none()
@@ -304,23 +316,41 @@ impl Lab {
         let mut planned = Vec::new();
         for w in &start {
             let plan = crate::pods::plan(w, &inner.services, cluster_ips.as_ref())?;
+            if w.inject {
+                // istio-agent's certificate request at pod start: the CA signs the pod's identity.
+                self.ca.issue(&w.identity(), &self.dir.join(&w.pod))?;
+            }
             endpoints.push(Endpoint {
                 labels: w.labels.clone(),
                 addr: plan.endpoint(),
+                identity: w.inject.then(|| w.identity()),
             });
             planned.push(plan);
         }
         let services = inner.services.clone();
-        let config_for =
-            |labels: &Labels| sidecar_config(&next, &services, &endpoints, &inner.internet, labels);
-        let gw = gateway_config(&next, &services, &endpoints)?;
+        let config_for = |w: &Workload, inbound: SocketAddr| {
+            let dir = self.dir.join(&w.pod);
+            let me = SidecarOf {
+                labels: &w.labels,
+                inbound,
+                dir: &dir,
+            };
+            sidecar_config(&next, &services, &endpoints, &inner.internet, &me)
+        };
+        let gw = gateway_config(
+            &next,
+            &services,
+            &endpoints,
+            &self.dir.join("istio-ingressgateway"),
+        )?;
         let mut configs = BTreeMap::new();
         for name in &keep {
-            configs.insert(name.clone(), config_for(&inner.pods[name].workload.labels)?);
+            let p = &inner.pods[name];
+            configs.insert(name.clone(), config_for(&p.workload, p.endpoint())?);
         }
         let mut new_configs = Vec::new();
         for p in &planned {
-            new_configs.push(config_for(&p.workload.labels)?);
+            new_configs.push(config_for(&p.workload, p.endpoint())?);
         }
         let ctx = PodContext {
             envoy_bin: &self.envoy_bin,

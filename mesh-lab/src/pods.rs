@@ -237,7 +237,7 @@ pub async fn start(p: PodPlan, ctx: &PodContext<'_>, config: Dynamic) -> anyhow:
             sidecar: None,
         });
     }
-    let boot = sidecar_bootstrap(w, app.addr, p.inbound, p.outbound, p.egress, &p.captures);
+    let boot = sidecar_bootstrap(w, app.addr, p.outbound, p.egress, &p.captures);
     let dir = ctx.dir.join(&w.pod);
     let envoy = match Envoy::start(ctx.envoy_bin, &dir, &boot, &config).await {
         Ok(e) => e,
@@ -260,24 +260,16 @@ pub async fn start(p: PodPlan, ctx: &PodContext<'_>, config: Dynamic) -> anyhow:
 
 const CAPTURE_CLUSTER: &str = "capture|outbound";
 
-/// A sidecar's listeners: inbound in front of the app, outbound 8080 and 80, a capture listener per next hop.
+/// A sidecar's static listeners: outbound 8080 and 80, a capture listener per next hop (the inbound
+/// listener in front of the app comes by LDS, so PeerAuthentication can change it at runtime).
 pub fn sidecar_bootstrap(
     w: &Workload,
     app: SocketAddr,
-    inbound: SocketAddr,
     outbound: SocketAddr,
     egress: SocketAddr,
     captures: &[(ServiceDef, SocketAddr)],
 ) -> Bootstrap {
     let mut listeners = vec![
-        Listener {
-            name: "virtualInbound".into(),
-            addr: inbound,
-            routes: Routes::Static(bootstrap::inbound_routes(MESH_PORT)),
-            log: true,
-            fault: false,
-            server_name: Some("istio-envoy"),
-        },
         Listener {
             name: format!("outbound_0.0.0.0_{MESH_PORT}"),
             addr: outbound,

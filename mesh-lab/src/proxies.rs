@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::Path;
 
 use anyhow::anyhow;
 use mesh_manifests::Resource;
@@ -10,41 +11,67 @@ use mesh_manifests::Resource;
 use crate::bootstrap::{Bootstrap, Listener, Routes};
 use crate::clusters::{Endpoint, mesh_clusters};
 use crate::envoy::Dynamic;
+use crate::identity::CertFiles;
+use crate::mtls;
 use crate::registry::{self, ServiceDef, Workload};
-use crate::sidecar::{gateway_routes, outbound_routes};
+use crate::sidecar::{MESH_PORT, gateway_routes, outbound_routes};
 use crate::state::LabState;
 use crate::translate::{self, Internet, Labels};
 
-/// The Dynamic configuration of one sidecar.
+/// Which sidecar a configuration is for: its pod's labels, its inbound listener's address and its
+/// directory (access log, certificates: [`CertFiles::in_dir`]).
+pub struct SidecarOf<'a> {
+    pub labels: &'a Labels,
+    pub inbound: SocketAddr,
+    pub dir: &'a Path,
+}
+
+/// The Dynamic configuration of one sidecar: outbound routes and clusters (auto mTLS with its
+/// certificate), and its inbound listener for the workload's PeerAuthentication mode.
 pub fn sidecar_config(
     state: &LabState,
     services: &[ServiceDef],
     endpoints: &[Endpoint],
     internet: &Internet,
-    labels: &Labels,
+    me: &SidecarOf<'_>,
 ) -> anyhow::Result<Dynamic> {
     let resources = state.resources();
-    let egress = translate::to_envoy(&resources, state.mesh_mode, internet, labels)
+    let egress = translate::to_envoy(&resources, state.mesh_mode, internet, me.labels)
         .map_err(|e| anyhow!("{e}"))?;
     let mesh = outbound_routes(&resources, services, egress.mode).map_err(|e| anyhow!("{e}"))?;
+    let certs = CertFiles::in_dir(me.dir);
     let mut clusters =
-        mesh_clusters(&resources, services, endpoints).map_err(|e| anyhow!("{e}"))?;
+        mesh_clusters(&resources, services, endpoints, Some(&certs)).map_err(|e| anyhow!("{e}"))?;
     clusters.extend(egress.clusters);
+    let mode = mtls::workload_mode(&resources, me.labels).mode;
     Ok(Dynamic {
         route_configs: vec![mesh, egress.route_config],
         clusters,
+        listeners: vec![mtls::inbound_listener(
+            me.inbound,
+            MESH_PORT,
+            me.dir,
+            mode,
+            &certs,
+            Vec::new(),
+        )],
     })
 }
 
+/// The gateway's routes and clusters (auto mTLS with the gateway's certificate, in `gateway_dir`).
 pub fn gateway_config(
     state: &LabState,
     services: &[ServiceDef],
     endpoints: &[Endpoint],
+    gateway_dir: &Path,
 ) -> anyhow::Result<Dynamic> {
     let resources = state.resources();
+    let certs = CertFiles::in_dir(gateway_dir);
     Ok(Dynamic {
         route_configs: vec![gateway_routes(&resources, services).map_err(|e| anyhow!("{e}"))?],
-        clusters: mesh_clusters(&resources, services, endpoints).map_err(|e| anyhow!("{e}"))?,
+        clusters: mesh_clusters(&resources, services, endpoints, Some(&certs))
+            .map_err(|e| anyhow!("{e}"))?,
+        listeners: Vec::new(),
     })
 }
 
@@ -81,7 +108,10 @@ pub fn desired(state: &LabState, nonce: u64) -> anyhow::Result<BTreeMap<String, 
 
 /// Same pod template (the pod name aside)?
 pub fn same_template(a: &Workload, b: &Workload) -> bool {
-    a.labels == b.labels && a.env_without_pod() == b.env_without_pod() && a.inject == b.inject
+    a.labels == b.labels
+        && a.env_without_pod() == b.env_without_pod()
+        && a.inject == b.inject
+        && a.service_account == b.service_account
 }
 
 impl Workload {

@@ -2,7 +2,7 @@
 //!
 //! A [`ServiceDef`] comes from a `Service` (name, port, selector); a [`Workload`] from a `Deployment`'s pod
 //! template: its labels, its container's environment (literal values; `HOSTNAME` from `metadata.name` is
-//! the pod name) and whether a sidecar is injected. Injection follows istio's webhook
+//! the pod name), its service account (its identity) and whether a sidecar is injected. Injection follows istio's webhook
 //! (pkg/kube/inject/inject.go `injectRequired`): the pod label `sidecar.istio.io/inject` wins over the
 //! annotation of the same name; `"true"` injects, `"false"` or nothing does not (the namespace
 //! policy of a Service Mesh Member, which injects only on request).
@@ -74,6 +74,8 @@ pub struct Workload {
     pub inject: bool,
     /// `recommendation-v2-<template hash>-<5 characters>`, like a ReplicaSet's pod.
     pub pod: String,
+    /// The pod template's `serviceAccountName` (`default` when it names none, as Kubernetes).
+    pub service_account: String,
     /// The file it came from.
     pub file: String,
 }
@@ -81,6 +83,11 @@ pub struct Workload {
 impl Workload {
     pub fn app(&self) -> &str {
         self.labels.get("app").map(String::as_str).unwrap_or("")
+    }
+
+    /// The SPIFFE identity of its pod: `spiffe://cluster.local/ns/tutorial/sa/<service account>`.
+    pub fn identity(&self) -> String {
+        crate::identity::spiffe_id(NAMESPACE, &self.service_account)
     }
 
     pub fn env(&self, key: &str) -> Option<&str> {
@@ -169,8 +176,14 @@ pub fn from_deployment(d: &Deployment, file: &str, nonce: u64) -> Result<Workloa
         };
         env.push((e.name.clone(), value));
     }
+    let service_account = pod_spec
+        .service_account_name
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| crate::identity::DEFAULT_SERVICE_ACCOUNT.to_owned());
     Ok(Workload {
         inject: inject_required(&labels, &annotations),
+        service_account,
         name,
         labels,
         env,

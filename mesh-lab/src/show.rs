@@ -28,6 +28,11 @@ pub struct WorkloadRow {
     pub inbound: Option<String>,
     /// `2/2` with a sidecar, `1/1` without.
     pub ready: String,
+    /// The SPIFFE identity its sidecar's certificate carries; none without a sidecar.
+    pub identity: Option<String>,
+    /// The inbound mutual-TLS mode (`STRICT`, `PERMISSIVE`, `DISABLE`) and where it comes from; without a
+    /// sidecar `none` (plain text only).
+    pub mtls: String,
 }
 
 /// Requests one proxy listener sent along one route to one cluster.
@@ -151,6 +156,17 @@ impl Lab {
                 app: p.app.addr.to_string(),
                 inbound: p.sidecar.as_ref().map(|s| s.inbound.to_string()),
                 ready: if p.sidecar.is_some() { "2/2" } else { "1/1" }.into(),
+                identity: p.sidecar.as_ref().map(|_| p.workload.identity()),
+                mtls: match &p.sidecar {
+                    Some(_) => {
+                        let m = crate::mtls::workload_mode(
+                            &inner.state.resources(),
+                            &p.workload.labels,
+                        );
+                        format!("{} ({})", m.mode, m.source)
+                    }
+                    None => "none".into(),
+                },
             });
             let Some(sc) = &p.sidecar else {
                 notes.push(format!(
@@ -376,11 +392,13 @@ pub fn render(s: &Show) -> String {
     for w in &s.workloads {
         let _ = writeln!(
             out,
-            "  {:<42} {}  app {}  inbound {}",
+            "  {:<42} {}  app {}  inbound {}  mTLS {}  {}",
             w.pod,
             w.ready,
             w.app,
-            w.inbound.as_deref().unwrap_or("(no sidecar)")
+            w.inbound.as_deref().unwrap_or("(no sidecar)"),
+            w.mtls,
+            w.identity.as_deref().unwrap_or("(no identity)")
         );
     }
     let _ = writeln!(out, "\nApplied objects:");

@@ -43,6 +43,7 @@ pub fn kubectl_kind(kind: &str) -> String {
         }
         "ServiceMeshControlPlane" => "servicemeshcontrolplane.maistra.io".into(),
         "Deployment" => "deployment.apps".into(),
+        "PeerAuthentication" => "peerauthentication.security.istio.io".into(),
         "Istio" => "istio.sailoperator.io".into(),
         _ => lower,
     }
@@ -59,6 +60,7 @@ pub fn parse_kind(s: &str) -> Option<&'static str> {
         "sidecar" | "sidecars" => "Sidecar",
         "gateway" | "gateways" | "gw" => "Gateway",
         "deployment" | "deployments" | "deploy" => "Deployment",
+        "peerauthentication" | "peerauthentications" | "pa" => "PeerAuthentication",
         _ => return None,
     })
 }
@@ -146,7 +148,7 @@ impl LabState {
     pub fn delete(&mut self, kind: &str, name: &str) -> Result<String, String> {
         let Some(k) = parse_kind(kind) else {
             return Err(format!(
-                "error: the server doesn't have a resource type \"{kind}\" (the lab knows deployment, serviceentry, virtualservice, destinationrule, gateway, sidecar)"
+                "error: the server doesn't have a resource type \"{kind}\" (the lab knows deployment, serviceentry, virtualservice, destinationrule, gateway, sidecar, peerauthentication)"
             ));
         };
         match self
@@ -267,6 +269,28 @@ fn summarise(o: &Applied) -> String {
                 format!("hosts {hosts} timeout {}", timeouts.join(","))
             }
         }
+        Resource::PeerAuthentication(pa) => {
+            let mode = pa
+                .spec
+                .mtls
+                .as_ref()
+                .and_then(|m| m.mode.as_ref())
+                .map_or("UNSET".to_owned(), |m| {
+                    to_value_string(m).unwrap_or_else(|| "UNSET".into())
+                });
+            match pa
+                .spec
+                .selector
+                .as_ref()
+                .and_then(|s| s.match_labels.as_ref())
+            {
+                Some(l) if !l.is_empty() => {
+                    let l: Vec<String> = l.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    format!("mtls {mode} for pods {}", l.join(","))
+                }
+                _ => format!("mtls {mode} for the namespace"),
+            }
+        }
         Resource::Sidecar(s) => match translate::sidecar_mode(s) {
             Some(m) => format!("outboundTrafficPolicy {m}"),
             None => "no outboundTrafficPolicy".into(),
@@ -283,6 +307,10 @@ fn summarise(o: &Applied) -> String {
         }
         other => other.kind().into(),
     }
+}
+
+fn to_value_string<T: Serialize>(t: &T) -> Option<String> {
+    serde_json::to_value(t).ok()?.as_str().map(str::to_owned)
 }
 
 /// RFC 7386 JSON merge patch: objects merge key by key, `null` removes, anything else replaces.

@@ -1,0 +1,330 @@
+//! Workload identities and mutual TLS on the real Envoy: PERMISSIVE by default, STRICT from
+//! istio/peer-authentication-tutorial-strict.yml (plain text refused at the sidecar's inbound listener,
+//! the chain still answering through the mesh), a selector-scoped policy, the sidecar-less pod refused,
+//! a TLS client with and without a workload certificate, and an unsupported field refused by name.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use mesh_lab::Lab;
+use mesh_lab::guided_mesh::{chain_prefix, requests};
+
+use crate::{http, istio, lab};
+
+/// Sends a plain-text HTTP request straight to `addr` and returns what came back (empty: the
+/// connection was closed or reset without an HTTP answer). Bounded by a 5 s read timeout.
+fn plain_get(addr: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: preference:8080\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    for _ in 0..100 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn inbound(lab: &Lab, deployment: &str) -> String {
+    let show = lab.show().await.unwrap();
+    show.workloads
+        .iter()
+        .find(|w| w.name == deployment)
+        .and_then(|w| w.inbound.clone())
+        .unwrap_or_else(|| panic!("{deployment} has an inbound listener: {:?}", show.workloads))
+}
+
+/// Pins the chain to v1 so the gateway's answer is exact.
+async fn only_v1(lab: &Lab) -> String {
+    lab.apply_file(&istio("destination-rule-recommendation-v1-v2.yml"))
+        .await
+        .unwrap();
+    lab.apply_file(&istio("virtual-service-recommendation-v1.yml"))
+        .await
+        .unwrap();
+    lab.pod_name("recommendation-v1").await.unwrap()
+}
+
+/// A TLS client: with `cert` the workload certificate (and key) of that pod's directory; validating
+/// the server against the lab's root (its certificate names a SPIFFE URI, no host name).
+fn tls_client(lab: &Lab, cert: Option<&str>) -> reqwest::Client {
+    let certs = |pod: &str| lab.dir.join(pod).join("certs");
+    let root = std::fs::read(lab.dir.join("ca/root-cert.pem")).unwrap();
+    let mut b = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .tls_certs_only([reqwest::Certificate::from_pem(&root).unwrap()])
+        .tls_danger_accept_invalid_hostnames(true);
+    if let Some(pod) = cert {
+        let mut pem = std::fs::read(certs(pod).join("cert-chain.pem")).unwrap();
+        pem.extend(std::fs::read(certs(pod).join("key.pem")).unwrap());
+        b = b.identity(reqwest::Identity::from_pem(&pem).unwrap());
+    }
+    b.build().unwrap()
+}
+
+#[tokio::test]
+async fn strict_refuses_plain_text_at_the_sidecar_while_the_chain_answers_over_mutual_tls() {
+    let lab = lab().await;
+    let v1 = only_v1(&lab).await;
+    let customer = lab.pod_name("customer").await.unwrap();
+    let pref = inbound(&lab, "preference-v1").await;
+    let permissive_gw = requests(&http(), &lab.gateway_url, 1, None).await;
+    let permissive_plain = plain_get(&pref);
+    let applied = lab
+        .apply_file(&istio("peer-authentication-tutorial-strict.yml"))
+        .await
+        .unwrap();
+    let show = lab.show().await.unwrap();
+    let strict_gw = requests(&http(), &lab.gateway_url, 1, None).await;
+    let strict_plain = plain_get(&pref);
+    let https = format!("https://{pref}/");
+    let with_cert = tls_client(&lab, Some(&customer)).get(&https).send().await;
+    let with_cert = match with_cert {
+        Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+        Err(e) => panic!("a client with customer's certificate must get through: {e:?}"),
+    };
+    let without_cert = tls_client(&lab, None).get(&https).send().await;
+    let deleted = lab.delete("peerauthentication", "default").await.unwrap();
+    let after_plain = plain_get(&pref);
+    lab.stop().await;
+
+    assert_eq!(
+        permissive_gw[0].body,
+        format!("{}1\n", chain_prefix("v1", &v1))
+    );
+    assert!(
+        permissive_plain.starts_with("HTTP/1.1 200 OK\r\n"),
+        "{permissive_plain:?}"
+    );
+    assert_eq!(
+        applied,
+        ["peerauthentication.security.istio.io/default created"]
+    );
+    for w in &show.workloads {
+        assert_eq!(w.mtls, "STRICT (PeerAuthentication default)", "{w:?}");
+    }
+    let sa = |w: &str| {
+        show.workloads
+            .iter()
+            .find(|r| r.name == w)
+            .and_then(|r| r.identity.clone())
+    };
+    assert_eq!(
+        sa("customer").as_deref(),
+        Some("spiffe://cluster.local/ns/tutorial/sa/customer")
+    );
+    assert_eq!(
+        sa("recommendation-v2").as_deref(),
+        Some("spiffe://cluster.local/ns/tutorial/sa/recommendation")
+    );
+    assert_eq!(strict_gw[0].status, 200, "{}", strict_gw[0].body);
+    // The plain-text request above went through preference to v1 (its second answer).
+    assert_eq!(strict_gw[0].body, format!("{}3\n", chain_prefix("v1", &v1)));
+    assert_eq!(strict_plain, "", "STRICT: no HTTP answer to plain text");
+    assert_eq!(
+        with_cert,
+        (
+            200,
+            format!("preference => recommendation v1 from '{v1}': 4\n")
+        )
+    );
+    assert!(
+        without_cert.is_err(),
+        "no client certificate: the handshake fails, {without_cert:?}"
+    );
+    assert_eq!(
+        deleted,
+        "peerauthentication.security.istio.io \"default\" deleted"
+    );
+    assert!(
+        after_plain.starts_with("HTTP/1.1 200 OK\r\n"),
+        "{after_plain:?}"
+    );
+}
+
+const PREFERENCE_STRICT: &str = "apiVersion: security.istio.io/v1beta1
+kind: PeerAuthentication
+metadata:
+  name: preference-strict
+spec:
+  selector:
+    matchLabels:
+      app: preference
+  mtls:
+    mode: STRICT
+";
+
+#[tokio::test]
+async fn a_selector_scoped_policy_affects_only_its_workloads() {
+    let lab = lab().await;
+    lab.apply_text(Path::new("pa-preference.yml"), PREFERENCE_STRICT)
+        .await
+        .unwrap();
+    let show = lab.show().await.unwrap();
+    let pref = plain_get(&inbound(&lab, "preference-v1").await);
+    let reco = plain_get(&inbound(&lab, "recommendation-v1").await);
+    let gw = requests(&http(), &lab.gateway_url, 1, None).await;
+    lab.stop().await;
+    let mode = |w: &str| {
+        show.workloads
+            .iter()
+            .find(|r| r.name == w)
+            .map(|r| r.mtls.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        mode("preference-v1"),
+        "STRICT (PeerAuthentication preference-strict)"
+    );
+    assert_eq!(mode("customer"), "PERMISSIVE (mesh default)");
+    assert_eq!(pref, "", "preference is STRICT");
+    assert!(reco.starts_with("HTTP/1.1 200 OK\r\n"), "{reco:?}");
+    assert_eq!(gw[0].status, 200, "{}", gw[0].body);
+}
+
+#[tokio::test]
+async fn under_strict_a_pod_without_sidecar_is_refused_as_on_a_cluster() {
+    let lab = lab().await;
+    // preference without its sidecar: its call to recommendation goes to the ClusterIP, in plain text.
+    lab.patch(
+        "deployment",
+        "preference-v1",
+        r#"{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"false"}}}}}"#,
+    )
+    .await
+    .unwrap();
+    let permissive = requests(&http(), &lab.gateway_url, 1, None).await;
+    lab.apply_file(&istio("peer-authentication-tutorial-strict.yml"))
+        .await
+        .unwrap();
+    let show = lab.show().await.unwrap();
+    let strict = requests(&http(), &lab.gateway_url, 3, None).await;
+    lab.stop().await;
+    let row = show
+        .workloads
+        .iter()
+        .find(|w| w.name == "preference-v1")
+        .unwrap();
+    assert_eq!((row.identity.as_deref(), row.mtls.as_str()), (None, "none"));
+    // Without its sidecar preference's call bypasses the VirtualService (kube-proxy picks v1 or v2).
+    assert_eq!(permissive[0].status, 200, "{:?}", permissive[0]);
+    assert!(
+        permissive[0]
+            .body
+            .starts_with("customer => preference => recommendation v"),
+        "{:?}",
+        permissive[0]
+    );
+    // customer's sidecar reaches preference (no sidecar: plain text, auto mTLS); preference's plain-text
+    // call is refused by recommendation's STRICT sidecar. The connection preference's client kept open
+    // from before is drained by the listener change (its first answer may still come through, as on a
+    // cluster); every new one is refused.
+    // preference reports the reset of its call to recommendation's ClusterIP.
+    for a in &strict[1..] {
+        assert!(
+            a.status == 503
+                && a.body.starts_with(
+                    "customer => Error: 503 - preference => connection reset: http://127.0.0.1:"
+                )
+                && a.body.ends_with("/\n"),
+            "{strict:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unsupported_peer_authentication_field_is_refused_naming_file_and_field() {
+    let lab = lab().await;
+    let text = format!("{PREFERENCE_STRICT}  portLevelMtls:\n    \"8080\":\n      mode: DISABLE\n");
+    let err = lab
+        .apply_text(Path::new("istio/pa-port-level.yml"), &text)
+        .await
+        .unwrap_err();
+    let show = lab.show().await.unwrap();
+    lab.stop().await;
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("istio/pa-port-level.yml")
+            && err.contains("PeerAuthentication preference-strict")
+            && err.contains("field spec.portLevelMtls is not supported"),
+        "{err}"
+    );
+    assert!(
+        !show.objects.iter().any(|o| o.kind == "PeerAuthentication"),
+        "{:?}",
+        show.objects
+    );
+}
+
+#[tokio::test]
+async fn an_inbound_listener_envoy_rejects_by_lds_is_reported_and_the_previous_one_stays() {
+    use mesh_lab::bootstrap::{Bootstrap, static_cluster};
+    use mesh_lab::envoy::{Dynamic, Envoy, find_envoy, free_port};
+    use mesh_lab::identity::Ca;
+    use mesh_lab::mtls::{MtlsMode, inbound_listener};
+
+    tutorial_common::boot::install_crypto_provider();
+    let bin = find_envoy().unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::env::temp_dir().join(format!("mesh-lab-lds-test-{}", std::process::id()));
+    let ca = Ca::create(&dir).unwrap();
+    let certs = ca
+        .issue("spiffe://cluster.local/ns/tutorial/sa/default", &dir)
+        .unwrap();
+    // The app behind it is a closed port: Envoy itself answers 503, proof the listener serves.
+    let app: std::net::SocketAddr = ([127, 0, 0, 1], free_port().unwrap()).into();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], free_port().unwrap()).into();
+    let boot = Bootstrap {
+        node_id: "sidecar~127.0.0.1~lds-test.tutorial~tutorial.svc.cluster.local".into(),
+        node_cluster: "lds-test.tutorial".into(),
+        listeners: vec![],
+        static_clusters: vec![static_cluster("inbound|8080||", app)],
+    };
+    let good = Dynamic {
+        listeners: vec![inbound_listener(
+            addr,
+            8080,
+            &dir,
+            MtlsMode::Permissive,
+            &certs,
+            vec![],
+        )],
+        ..Dynamic::default()
+    };
+    let mut envoy = Envoy::start(&bin, &dir, &boot, &good).await.unwrap();
+    let before = plain_get(&addr.to_string());
+    let mut missing = certs.clone();
+    missing.chain = dir.join("certs/no-such-cert.pem");
+    let bad = Dynamic {
+        listeners: vec![inbound_listener(
+            addr,
+            8080,
+            &dir,
+            MtlsMode::Strict,
+            &missing,
+            vec![],
+        )],
+        ..Dynamic::default()
+    };
+    let err = envoy.update(&bad).await.unwrap_err();
+    let kept = envoy.current() == &good;
+    let after = plain_get(&addr.to_string());
+    envoy.kill();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(before.starts_with("HTTP/1.1 503 "), "{before:?}");
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("rejected") && err.contains("no-such-cert.pem"),
+        "{err}"
+    );
+    assert!(kept, "the previous configuration stays in force");
+    assert!(
+        after.starts_with("HTTP/1.1 503 "),
+        "PERMISSIVE still answers plain text: {after:?}"
+    );
+}

@@ -1,0 +1,475 @@
+//! Mutual TLS between the proxies, as istiod configures it: the effective PeerAuthentication mode of a
+//! workload, the sidecar's inbound listener for that mode, and auto mTLS on the outbound clusters.
+//!
+//! - **The mode** (pilot/pkg/security/authn/policy_applier.go `ComposePeerAuthentication`): the mesh
+//!   default is PERMISSIVE; the namespace's policy (no `selector` or empty `matchLabels`) overrides it,
+//!   a policy whose `selector.matchLabels` select the workload overrides that; UNSET (or no `mtls`)
+//!   inherits. Of several candidates at one level the oldest wins (creation time; here: the first
+//!   applied). The lab plays one namespace, so there is no mesh-level (root namespace) policy.
+//! - **Inbound** (pilot/pkg/networking/core/listener_inbound.go `buildInboundListeners`,
+//!   `inboundChainForOpts`; filterchain_options.go for an HTTP port; authn/utils/utils.go
+//!   `BuildInboundTLS`): PERMISSIVE = a TLS filter chain (transport protocol `tls`, the istio ALPNs) plus
+//!   a plain-text one (`raw_buffer`), with the TLS inspector; STRICT = the TLS chain only, without an ALPN
+//!   match (a plain-text connection matches no chain and Envoy closes it); DISABLE = the plain-text chain
+//!   only. The TLS chain requires a client certificate validated by the CA's root, offers ALPN `h2`,
+//!   `http/1.1`, TLS 1.2–1.3 and istio's cipher list. The HCM forwards the client certificate's details
+//!   (`APPEND_FORWARD`; subject, URI and DNS SANs: pilot/pkg/networking/util/proxy_headers.go defaults),
+//!   so the app sees `x-forwarded-client-cert`.
+//! - **Outbound** (cluster_tls.go `applyUpstreamTLSSettings`, `buildAutoMtlsSettings`,
+//!   `buildUpstreamClusterTLSContext`): every cluster of a mesh Service gets two transport socket
+//!   matches, `tlsMode-istio` (endpoints whose metadata says `tlsMode: istio`, i.e. pods with a sidecar:
+//!   TLS with the proxy's certificate, the root, ALPN `istio-peer-exchange`, `istio`, SNI
+//!   `outbound_.<port>_.<subset>_.<fqdn>`, the peer's SAN one of the Service's workloads' SPIFFE
+//!   identities) and `tlsMode-disabled` (everything else: plain text). No matches at all when the
+//!   Service's namespace disables mTLS (`BestEffortInferServiceMTLSMode` looks at the namespace policy
+//!   only, not at workload-level ones).
+//!
+//! Certificates are read from files (`filename` data sources) instead of istio-agent's SDS: Envoy 1.40
+//! loads them with the listener or cluster, nothing else has to run, and they are never rotated in the
+//! lab (see [`crate::identity`]).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use mesh_manifests::Resource;
+use mesh_manifests::kcr_security_istio_io::v1beta1::peerauthentications::{
+    PeerAuthentication, PeerAuthenticationMtlsMode,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::bootstrap::{self, Listener, Routes};
+use crate::identity::CertFiles;
+
+/// A workload's effective mutual-TLS mode (pilot/pkg/model/authentication.go `MutualTLSMode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MtlsMode {
+    Strict,
+    Permissive,
+    Disable,
+}
+
+impl std::fmt::Display for MtlsMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Strict => "STRICT",
+            Self::Permissive => "PERMISSIVE",
+            Self::Disable => "DISABLE",
+        })
+    }
+}
+
+/// The mode a PeerAuthentication sets, `None` when UNSET (or no `mtls`): inherit.
+fn policy_mode(pa: &PeerAuthentication) -> Option<MtlsMode> {
+    match pa.spec.mtls.as_ref()?.mode.as_ref()? {
+        PeerAuthenticationMtlsMode::Strict => Some(MtlsMode::Strict),
+        PeerAuthenticationMtlsMode::Permissive => Some(MtlsMode::Permissive),
+        PeerAuthenticationMtlsMode::Disable => Some(MtlsMode::Disable),
+        PeerAuthenticationMtlsMode::Unset => None,
+    }
+}
+
+fn selector(pa: &PeerAuthentication) -> Option<&BTreeMap<String, String>> {
+    pa.spec
+        .selector
+        .as_ref()
+        .and_then(|s| s.match_labels.as_ref())
+        .filter(|m| !m.is_empty())
+}
+
+/// The effective mode and where it comes from (`mesh default`, `PeerAuthentication NAME`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Effective {
+    pub mode: MtlsMode,
+    pub source: String,
+}
+
+fn peer_authentications(resources: &[Resource]) -> impl Iterator<Item = &PeerAuthentication> {
+    resources.iter().filter_map(|r| match r {
+        Resource::PeerAuthentication(pa) => Some(&**pa),
+        _ => None,
+    })
+}
+
+fn compose(
+    namespace: Option<&PeerAuthentication>,
+    workload: Option<&PeerAuthentication>,
+) -> Effective {
+    let mut out = Effective {
+        mode: MtlsMode::Permissive,
+        source: "mesh default".into(),
+    };
+    for pa in [namespace, workload].into_iter().flatten() {
+        if let Some(mode) = policy_mode(pa) {
+            out = Effective {
+                mode,
+                source: format!(
+                    "PeerAuthentication {}",
+                    pa.metadata.name.as_deref().unwrap_or("<unnamed>")
+                ),
+            };
+        }
+    }
+    out
+}
+
+/// The namespace-level mode: what clients assume of every Service (`GetNamespaceMutualTLSMode`).
+pub fn namespace_mode(resources: &[Resource]) -> Effective {
+    compose(
+        peer_authentications(resources).find(|pa| selector(pa).is_none()),
+        None,
+    )
+}
+
+/// The mode of the workload with `labels` (`ComposePeerAuthentication`): the first applied namespace
+/// policy, then the first applied policy whose `selector.matchLabels` all match.
+pub fn workload_mode(resources: &[Resource], labels: &BTreeMap<String, String>) -> Effective {
+    let namespace = peer_authentications(resources).find(|pa| selector(pa).is_none());
+    let workload = peer_authentications(resources).find(|pa| {
+        selector(pa).is_some_and(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
+    });
+    compose(namespace, workload)
+}
+
+/// ALPNs of the TLS chain in PERMISSIVE (listener.go `allIstioMtlsALPNs`).
+pub const ALL_ISTIO_MTLS_ALPNS: &[&str] = &[
+    "istio",
+    "istio-peer-exchange",
+    "istio-http/1.0",
+    "istio-http/1.1",
+    "istio-h2",
+];
+/// What the server side offers (networking/util `ALPNHttp`).
+pub const ALPN_HTTP: &[&str] = &["h2", "http/1.1"];
+/// What a client sidecar offers to an in-mesh HTTP/1.1 cluster (networking/util `ALPNInMeshWithMxc`).
+pub const ALPN_IN_MESH_WITH_MXC: &[&str] = &["istio-peer-exchange", "istio"];
+/// The server's ciphers (authn/utils/utils.go `SupportedCiphers`).
+pub const SUPPORTED_CIPHERS: &[&str] = &[
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "AES256-GCM-SHA384",
+    "AES128-GCM-SHA256",
+];
+
+fn file(p: &Path) -> Value {
+    json!({"filename": p.display().to_string()})
+}
+
+fn certificate(certs: &CertFiles) -> Value {
+    json!([{"certificate_chain": file(&certs.chain), "private_key": file(&certs.key)}])
+}
+
+/// The inbound `DownstreamTlsContext` (`BuildInboundTLS` for an HTTP port).
+pub fn downstream_tls(certs: &CertFiles) -> Value {
+    json!({
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+            "require_client_certificate": true,
+            "common_tls_context": {
+                "alpn_protocols": ALPN_HTTP,
+                "tls_params": {
+                    "tls_minimum_protocol_version": "TLSv1_2",
+                    "tls_maximum_protocol_version": "TLSv1_3",
+                    "cipher_suites": SUPPORTED_CIPHERS
+                },
+                "tls_certificates": certificate(certs),
+                "validation_context": {"trusted_ca": file(&certs.root)}
+            }
+        }
+    })
+}
+
+/// The sidecar's inbound listener `virtualInbound` in front of the app (on `addr`, serving the mesh port
+/// `port`), for `mode`, with the workload's certificates; logs to `proxy_dir`'s access log.
+///
+/// `http_filters` are HTTP filters (Envoy JSON, `{"name": …, "typed_config": …}`) placed in the inbound
+/// HTTP connection manager before the router, in this order, on every filter chain — where istiod puts
+/// the `envoy.filters.http.jwt_authn` and `envoy.filters.http.rbac` filters of RequestAuthentication and
+/// AuthorizationPolicy (listener_inbound.go `buildInboundHTTPFilters`). The lab passes an empty list
+/// until those are translated.
+pub fn inbound_listener(
+    addr: SocketAddr,
+    port: u16,
+    proxy_dir: &Path,
+    mode: MtlsMode,
+    certs: &CertFiles,
+    http_filters: Vec<Value>,
+) -> Value {
+    let l = Listener {
+        name: "virtualInbound".into(),
+        addr,
+        routes: Routes::Static(bootstrap::inbound_routes(port)),
+        log: true,
+        fault: false,
+        server_name: Some("istio-envoy"),
+    };
+    let mut hcm = bootstrap::http_connection_manager(&l, proxy_dir, http_filters);
+    hcm["forward_client_cert_details"] = json!("APPEND_FORWARD");
+    hcm["set_current_client_cert_details"] = json!({"subject": true, "uri": true, "dns": true});
+    let filters =
+        json!([{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]);
+    let chain_name = format!("0.0.0.0_{port}");
+    let tls_chain = |alpns: Option<&[&str]>| {
+        let mut m = json!({"transport_protocol": "tls"});
+        if let Some(a) = alpns {
+            m["application_protocols"] = json!(a);
+        }
+        json!({"name": chain_name, "filter_chain_match": m, "filters": filters,
+               "transport_socket": downstream_tls(certs)})
+    };
+    let plain_chain = json!({"name": chain_name, "filter_chain_match": {"transport_protocol": "raw_buffer"},
+                             "filters": filters});
+    let chains = match mode {
+        MtlsMode::Permissive => vec![tls_chain(Some(ALL_ISTIO_MTLS_ALPNS)), plain_chain],
+        MtlsMode::Strict => vec![tls_chain(None)],
+        MtlsMode::Disable => vec![plain_chain],
+    };
+    let mut listener = json!({
+        "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
+        "name": l.name,
+        "address": {"socket_address": {"address": addr.ip().to_string(), "port_value": addr.port()}},
+        // A port someone else holds must fail, not be shared (SO_REUSEPORT balances between both).
+        "enable_reuse_port": false,
+        "traffic_direction": "INBOUND",
+        "continue_on_listener_filters_timeout": true,
+        "filter_chains": chains,
+    });
+    // populateListenerFilters: the TLS inspector only when a chain matches on transport protocol tls.
+    if mode != MtlsMode::Disable {
+        listener["listener_filters"] = json!([{
+            "name": "envoy.filters.listener.tls_inspector",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"}
+        }]);
+    }
+    listener
+}
+
+/// The SNI a client sidecar sends to a Service's cluster (`BuildDNSSrvSubsetKey`).
+pub fn sni(fqdn: &str, subset: Option<&str>, port: u16) -> String {
+    format!("outbound_.{port}_.{}_.{fqdn}", subset.unwrap_or(""))
+}
+
+/// The metadata of an endpoint with a sidecar (`tlsMode: istio`, endpoint builder `istio` TLS mode label).
+pub fn istio_endpoint_metadata() -> Value {
+    json!({"filter_metadata": {"envoy.transport_socket_match": {"tlsMode": "istio"}}})
+}
+
+/// Auto mTLS on a cluster: `transport_socket_matches` `tlsMode-istio` (mutual TLS with `certs`, peer SAN
+/// one of `sans`, SNI `sni`) and `tlsMode-disabled` (plain text).
+pub fn auto_mtls(cluster: &mut Value, certs: &CertFiles, sans: &[String], sni: &str) {
+    let matchers: Vec<Value> = sans
+        .iter()
+        .map(|s| json!({"san_type": "URI", "matcher": {"exact": s}}))
+        .collect();
+    let mut validation = json!({"trusted_ca": file(&certs.root)});
+    if !matchers.is_empty() {
+        validation["match_typed_subject_alt_names"] = json!(matchers);
+    }
+    cluster["transport_socket_matches"] = json!([
+        {
+            "name": "tlsMode-istio",
+            "match": {"tlsMode": "istio"},
+            "transport_socket": {"name": "envoy.transport_sockets.tls", "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+                "sni": sni,
+                "common_tls_context": {
+                    "alpn_protocols": ALPN_IN_MESH_WITH_MXC,
+                    "tls_certificates": certificate(certs),
+                    "validation_context": validation
+                }
+            }}
+        },
+        {
+            "name": "tlsMode-disabled",
+            "match": {},
+            "transport_socket": {"name": "envoy.transport_sockets.raw_buffer", "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer"
+            }}
+        }
+    ]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{istio, parse};
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn certs() -> CertFiles {
+        CertFiles::in_dir(Path::new("/lab/pod"))
+    }
+
+    const PREFERENCE_PERMISSIVE: &str = "apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\n\
+metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: preference\n  mtls:\n    mode: PERMISSIVE\n";
+
+    #[test]
+    fn the_mesh_default_is_permissive_and_the_namespace_policy_overrides_it() {
+        let app = labels(&[("app", "customer")]);
+        assert_eq!(
+            workload_mode(&[], &app),
+            Effective {
+                mode: MtlsMode::Permissive,
+                source: "mesh default".into()
+            }
+        );
+        let strict = istio("peer-authentication-tutorial-strict.yml");
+        assert_eq!(
+            workload_mode(&strict, &app),
+            Effective {
+                mode: MtlsMode::Strict,
+                source: "PeerAuthentication default".into()
+            }
+        );
+        assert_eq!(namespace_mode(&strict).mode, MtlsMode::Strict);
+    }
+
+    #[test]
+    fn a_workload_selector_beats_the_namespace_and_unset_inherits() {
+        let mut rs = istio("peer-authentication-tutorial-strict.yml");
+        rs.extend(parse(PREFERENCE_PERMISSIVE));
+        let pref = labels(&[("app", "preference"), ("version", "v1")]);
+        assert_eq!(workload_mode(&rs, &pref).mode, MtlsMode::Permissive);
+        assert_eq!(
+            workload_mode(&rs, &labels(&[("app", "customer")])).mode,
+            MtlsMode::Strict
+        );
+        // Clients go by the namespace policy only (BestEffortInferServiceMTLSMode).
+        assert_eq!(namespace_mode(&rs).mode, MtlsMode::Strict);
+        let unset = PREFERENCE_PERMISSIVE.replace("PERMISSIVE", "UNSET");
+        let mut rs = istio("peer-authentication-tutorial-strict.yml");
+        rs.extend(parse(&unset));
+        assert_eq!(
+            workload_mode(&rs, &pref).mode,
+            MtlsMode::Strict,
+            "UNSET inherits"
+        );
+        let disable = PREFERENCE_PERMISSIVE.replace("PERMISSIVE", "DISABLE");
+        assert_eq!(
+            workload_mode(&parse(&disable), &pref),
+            Effective {
+                mode: MtlsMode::Disable,
+                source: "PeerAuthentication preference".into()
+            }
+        );
+    }
+
+    fn chains(l: &Value) -> Vec<Value> {
+        l["filter_chains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["filter_chain_match"].clone())
+            .collect()
+    }
+
+    #[test]
+    fn inbound_filter_chains_per_mode_follow_istiods_http_port_options() {
+        let addr: SocketAddr = ([127, 0, 0, 1], 9000).into();
+        let dir = Path::new("/lab/pod");
+        let p = inbound_listener(addr, 8080, dir, MtlsMode::Permissive, &certs(), vec![]);
+        assert_eq!(
+            chains(&p),
+            [
+                json!({"transport_protocol": "tls", "application_protocols": ALL_ISTIO_MTLS_ALPNS}),
+                json!({"transport_protocol": "raw_buffer"})
+            ]
+        );
+        assert_eq!(
+            p["listener_filters"][0]["name"],
+            "envoy.filters.listener.tls_inspector"
+        );
+        let tls = &p["filter_chains"][0]["transport_socket"]["typed_config"];
+        assert_eq!(tls["require_client_certificate"], true);
+        assert_eq!(
+            tls["common_tls_context"]["validation_context"]["trusted_ca"]["filename"],
+            "/lab/pod/certs/root-cert.pem"
+        );
+        assert_eq!(
+            tls["common_tls_context"]["alpn_protocols"],
+            json!(["h2", "http/1.1"])
+        );
+        let hcm = &p["filter_chains"][1]["filters"][0]["typed_config"];
+        assert_eq!(hcm["forward_client_cert_details"], "APPEND_FORWARD");
+        assert!(p["filter_chains"][1].get("transport_socket").is_none());
+        let s = inbound_listener(addr, 8080, dir, MtlsMode::Strict, &certs(), vec![]);
+        assert_eq!(chains(&s), [json!({"transport_protocol": "tls"})]);
+        let d = inbound_listener(addr, 8080, dir, MtlsMode::Disable, &certs(), vec![]);
+        assert_eq!(chains(&d), [json!({"transport_protocol": "raw_buffer"})]);
+        assert!(d.get("listener_filters").is_none());
+    }
+
+    #[test]
+    fn http_filters_go_before_the_router_on_every_chain() {
+        let rbac = json!({"name": "envoy.filters.http.rbac", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"}});
+        let l = inbound_listener(
+            ([127, 0, 0, 1], 9000).into(),
+            8080,
+            Path::new("/lab/pod"),
+            MtlsMode::Permissive,
+            &certs(),
+            vec![rbac],
+        );
+        for c in l["filter_chains"].as_array().unwrap() {
+            let names: Vec<&str> = c["filters"][0]["typed_config"]["http_filters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                names,
+                ["envoy.filters.http.rbac", "envoy.filters.http.router"]
+            );
+        }
+    }
+
+    #[test]
+    fn auto_mtls_matches_istio_endpoints_and_falls_back_to_plain_text() {
+        let mut c = json!({"name": "outbound|8080||preference.tutorial.svc.cluster.local"});
+        let sans = vec!["spiffe://cluster.local/ns/tutorial/sa/preference".to_owned()];
+        auto_mtls(
+            &mut c,
+            &certs(),
+            &sans,
+            &sni("preference.tutorial.svc.cluster.local", None, 8080),
+        );
+        let m = &c["transport_socket_matches"];
+        assert_eq!(m[0]["name"], "tlsMode-istio");
+        assert_eq!(m[0]["match"], json!({"tlsMode": "istio"}));
+        let t = &m[0]["transport_socket"]["typed_config"];
+        assert_eq!(
+            t["sni"],
+            "outbound_.8080_._.preference.tutorial.svc.cluster.local"
+        );
+        assert_eq!(
+            t["common_tls_context"]["alpn_protocols"],
+            json!(["istio-peer-exchange", "istio"])
+        );
+        assert_eq!(
+            t["common_tls_context"]["validation_context"]["match_typed_subject_alt_names"],
+            json!([{"san_type": "URI", "matcher": {"exact": sans[0]}}])
+        );
+        assert_eq!(m[1]["name"], "tlsMode-disabled");
+        assert_eq!(m[1]["match"], json!({}));
+        assert_eq!(
+            m[1]["transport_socket"]["name"],
+            "envoy.transport_sockets.raw_buffer"
+        );
+        assert_eq!(
+            sni("r.tutorial.svc.cluster.local", Some("version-v1"), 8080),
+            "outbound_.8080_.version-v1_.r.tutorial.svc.cluster.local"
+        );
+    }
+}
