@@ -626,6 +626,71 @@ pub fn inbound_http_filters(
     Ok(filters)
 }
 
+/// The inbound HTTP filters' places on a sidecar, in istiod's order (authn, then AUDIT, DENY, ALLOW):
+/// (name on the connection manager, action, type URL). istiod puts the filters a workload needs inline
+/// in its inbound listener and calls every RBAC filter `envoy.filters.http.rbac`; the lab keeps the four
+/// places on every sidecar and hands each its configuration by ECDS — the same configurations, but a change
+/// is in force for the next request, also on connections opened before it (a listener change leaves those
+/// on the old filters until they drain) — so the places need names of their own.
+pub const INBOUND_SLOTS: &[(&str, Option<&str>, &str)] = &[
+    (
+        jwt::JWT_FILTER,
+        None,
+        "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+    ),
+    (
+        "envoy.filters.http.rbac.audit",
+        Some("LOG"),
+        "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+    ),
+    (
+        "envoy.filters.http.rbac.deny",
+        Some("DENY"),
+        "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+    ),
+    (
+        "envoy.filters.http.rbac.allow",
+        Some("ALLOW"),
+        "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+    ),
+];
+
+/// Each of [`INBOUND_SLOTS`] with its configuration (`{"name", "typed_config"}`): the filter
+/// [`inbound_http_filters`] gives for it, else one that lets every request through (jwt_authn without
+/// providers, RBAC without rules: Envoy enforces nothing).
+pub fn inbound_filter_slots(
+    resources: &[Resource],
+    pod_labels: &BTreeMap<String, String>,
+    jwks: &dyn Fn(&str, &str) -> String,
+) -> Result<Vec<Value>, String> {
+    let filters = inbound_http_filters(resources, pod_labels, jwks)?;
+    let action = |f: &Value| -> Option<String> {
+        if f["name"] != RBAC_FILTER {
+            return None;
+        }
+        Some(
+            f["typed_config"]["rules"]["action"]
+                .as_str()
+                .unwrap_or("ALLOW")
+                .to_owned(),
+        )
+    };
+    Ok(INBOUND_SLOTS
+        .iter()
+        .map(|(name, slot_action, type_url)| {
+            let found = filters.iter().find(|f| match slot_action {
+                None => f["name"] == *name,
+                Some(a) => action(f).as_deref() == Some(*a),
+            });
+            let typed_config = match found {
+                Some(f) => f["typed_config"].clone(),
+                None => json!({"@type": type_url}),
+            };
+            json!({"name": name, "typed_config": typed_config})
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

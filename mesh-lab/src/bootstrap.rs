@@ -20,6 +20,25 @@ pub const ACCESS_LOG: &str = "access.log";
 pub const CDS_FILE: &str = "cds.json";
 pub const LDS_FILE: &str = "lds.json";
 
+/// The ECDS file of a dynamically configured HTTP filter.
+pub fn ecds_file(filter: &str) -> String {
+    format!("ecds-{filter}.json")
+}
+
+/// An HTTP filter whose configuration comes by ECDS from its file in the proxy's `xds` directory: a new
+/// configuration is in force for the next request, also on connections already open (a listener change
+/// would leave those on the old filters until they drain).
+pub fn ecds_filter(dir: &Path, name: &str, type_url: &str) -> Value {
+    let dyn_dir = dir.join("xds");
+    json!({"name": name, "config_discovery": {
+        "config_source": {"resource_api_version": "V3", "path_config_source": {
+            "path": dyn_dir.join(ecds_file(name)).display().to_string(),
+            "watched_directory": {"path": dyn_dir.display().to_string()}
+        }},
+        "type_urls": [type_url]
+    }})
+}
+
 /// The RDS file of a route configuration.
 pub fn rds_file(route: &str) -> String {
     format!("rds-{route}.json")

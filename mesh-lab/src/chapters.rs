@@ -1,4 +1,4 @@
-//! `mesh-lab guided [egress|routing|resilience|chaos|all]`: which chapters, in the tutorial's order, each
+//! `mesh-lab guided [egress|routing|resilience|chaos|security|all]`: which chapters, in the tutorial's order, each
 //! on the lab reset to the setup, with one summary of every verdict at the end.
 
 use std::io::Write;
@@ -8,7 +8,7 @@ use anyhow::anyhow;
 use crate::guided::{Chapter, LabFiles, Outcome, run};
 use crate::mesh::Lab;
 
-/// `egress`, `routing`, `resilience`, `chaos` or `all` (in the tutorial's order).
+/// `egress`, `routing`, `resilience`, `chaos`, `security` or `all` (in the tutorial's order).
 pub fn chapters(name: &str) -> anyhow::Result<Vec<Chapter>> {
     Ok(match name {
         "all" => vec![
@@ -16,14 +16,16 @@ pub fn chapters(name: &str) -> anyhow::Result<Vec<Chapter>> {
             Chapter::Resilience,
             Chapter::Chaos,
             Chapter::Egress,
+            Chapter::Security,
         ],
         "routing" => vec![Chapter::Routing],
         "resilience" => vec![Chapter::Resilience],
         "chaos" => vec![Chapter::Chaos],
         "egress" => vec![Chapter::Egress],
+        "security" => vec![Chapter::Security],
         other => {
             return Err(anyhow!(
-                "unknown chapter {other:?}: egress, routing, resilience, chaos or all"
+                "unknown chapter {other:?}: egress, routing, resilience, chaos, security or all"
             ));
         }
     })
@@ -43,6 +45,7 @@ pub async fn run_chapters<W: Write>(
         }
         let o = match c {
             Chapter::Egress => run(lab, files, &mut out).await?,
+            Chapter::Security => crate::guided_security::run(lab, files, &mut out).await?,
             other => crate::guided_mesh::run(lab, files, *other, &mut out).await?,
         };
         total.passed += o.passed;

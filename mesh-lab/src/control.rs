@@ -1,7 +1,8 @@
 //! The control endpoint of `mesh-lab up` (loopback HTTP) and the client the other commands use.
 //!
 //! `POST /apply` (JSON `{file, content}`), `POST /delete?kind=&name=`, `POST /patch` (JSON `{kind, name, patch}`), `POST /mode?mode=`,
-//! `POST /fault?mode=&delay=`, `POST /reset`, `GET /show[?format=json]`, `GET /logs?workload=`, `GET /graph.svg`. Answers are text lines;
+//! `POST /fault?mode=&delay=`, `POST /reset`, `GET /show[?format=json]`, `GET /logs?workload=`, `GET /graph.svg`,
+//! `POST /token?iss=&sub=&exp=` (a JWT signed with the lab's key; `exp` a duration, `-` in front: expired). Answers are text lines;
 //! errors are 4xx with the message.
 
 use std::net::SocketAddr;
@@ -114,6 +115,38 @@ async fn reset(lab: web::Data<Lab>) -> HttpResponse {
     answer(lab.reset().await)
 }
 
+#[derive(Deserialize)]
+struct TokenQuery {
+    iss: Option<String>,
+    sub: Option<String>,
+    exp: Option<String>,
+}
+
+/// `1h` → one hour; `-10m` → expired ten minutes ago.
+fn signed_duration(text: &str) -> anyhow::Result<chrono::Duration> {
+    let (sign, magnitude) = match text.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text),
+    };
+    let d = tutorial_common::config::parse_duration(magnitude)
+        .map_err(|e| anyhow!("--exp {text}: {e}"))?;
+    let d = chrono::Duration::from_std(d).map_err(|e| anyhow!("--exp {text}: {e}"))?;
+    Ok(d * sign)
+}
+
+async fn token(lab: web::Data<Lab>, q: web::Query<TokenQuery>) -> HttpResponse {
+    let expires_in = match q.exp.as_deref().map(signed_duration).transpose() {
+        Ok(e) => e,
+        Err(e) => return answer(Err(e)),
+    };
+    let req = crate::tokens::TokenRequest {
+        issuer: q.iss.clone(),
+        subject: q.sub.clone(),
+        expires_in,
+    };
+    answer(lab.token(&req).await)
+}
+
 async fn show(lab: web::Data<Lab>, q: web::Query<ShowQuery>) -> HttpResponse {
     match lab.show().await {
         Ok(s) if q.format.as_deref() == Some("json") => HttpResponse::Ok().json(s),
@@ -138,6 +171,7 @@ pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<actix_web::dev::Serve
             .route("/reset", web::post().to(reset))
             .route("/show", web::get().to(show))
             .route("/logs", web::get().to(logs))
+            .route("/token", web::post().to(token))
             .route("/graph.svg", web::get().to(crate::graph::svg_handler))
     })
     .workers(1)
@@ -239,6 +273,20 @@ impl Client {
                 .query(&[("workload", workload)]),
         )
         .await
+    }
+
+    pub async fn token(
+        &self,
+        iss: Option<&str>,
+        sub: Option<&str>,
+        exp: Option<&str>,
+    ) -> anyhow::Result<String> {
+        let q: Vec<(&str, &str)> = [("iss", iss), ("sub", sub), ("exp", exp)]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
+        self.call(self.http.post(format!("{}/token", self.base)).query(&q))
+            .await
     }
 
     pub async fn show(&self, json: bool) -> anyhow::Result<String> {

@@ -101,7 +101,7 @@ pub fn free_port() -> anyhow::Result<u16> {
 }
 
 pub use crate::bootstrap::ACCESS_LOG;
-use crate::bootstrap::{Bootstrap, CDS_FILE, LDS_FILE, rds_file};
+use crate::bootstrap::{Bootstrap, CDS_FILE, LDS_FILE, ecds_file, rds_file};
 
 /// The dynamic part of a proxy's configuration: route configurations, clusters and listeners (LDS).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -109,6 +109,9 @@ pub struct Dynamic {
     pub route_configs: Vec<Value>,
     pub clusters: Vec<Value>,
     pub listeners: Vec<Value>,
+    /// HTTP filter configurations by ECDS: `{"name", "typed_config"}` for each filter a listener
+    /// declares with [`crate::bootstrap::ecds_filter`].
+    pub filters: Vec<Value>,
 }
 
 /// One line of the access log.
@@ -168,7 +171,7 @@ fn by_name(clusters: &[Value]) -> BTreeMap<String, Value> {
         .collect()
 }
 
-/// Writes CDS, LDS and every RDS file at `version` (in that order).
+/// Writes CDS, ECDS, LDS and every RDS file at `version` (in that order).
 fn write_all(
     xds: &Path,
     version: u64,
@@ -179,8 +182,15 @@ fn write_all(
         routes,
         clusters,
         listeners,
+        filters,
     } = step;
     write_atomically(xds, CDS_FILE, &discovery(version, clusters.to_vec()))?;
+    for f in filters {
+        let mut f = f.clone();
+        f["@type"] = json!("type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig");
+        let name = f["name"].as_str().unwrap_or_default().to_owned();
+        write_atomically(xds, &ecds_file(&name), &discovery(version, vec![f]))?;
+    }
     write_atomically(xds, LDS_FILE, &discovery(version, listeners.to_vec()))?;
     let mut names: Vec<&String> = rds.iter().map(|(_, r)| r).collect();
     names.sort();
@@ -209,6 +219,7 @@ struct Step<'a> {
     routes: &'a [Value],
     clusters: &'a [Value],
     listeners: &'a [Value],
+    filters: &'a [Value],
 }
 
 impl<'a> Step<'a> {
@@ -217,6 +228,7 @@ impl<'a> Step<'a> {
             routes: &d.route_configs,
             clusters: &d.clusters,
             listeners: &d.listeners,
+            filters: &d.filters,
         }
     }
 }
@@ -347,6 +359,11 @@ impl Envoy {
                     .iter()
                     .map(|(prefix, route)| format!("http.{prefix}.rds.{route}.version_text")),
             );
+            keys.extend(self.current.filters.iter().filter_map(|f| {
+                f["name"]
+                    .as_str()
+                    .map(|n| format!("extension_config_discovery.http_filter.{n}.version_text"))
+            }));
             let mut behind: Vec<String> = keys
                 .iter()
                 .filter(|k| stats.get(*k) != Some(&want))
@@ -421,6 +438,7 @@ impl Envoy {
                 routes: &old.route_configs,
                 clusters: &union,
                 listeners: &config.listeners,
+                filters: &config.filters,
             },
             Step {
                 clusters: &union,

@@ -25,6 +25,7 @@ pub enum Chapter {
     Resilience,
     Chaos,
     Egress,
+    Security,
 }
 
 /// The istio/ files the lab's steps use.

@@ -16,6 +16,7 @@ pub mod envoy;
 pub mod graph;
 pub mod guided;
 pub mod guided_mesh;
+pub mod guided_security;
 pub mod identity;
 pub mod inspect;
 pub mod jwt;
@@ -31,6 +32,7 @@ pub mod show;
 pub mod sidecar;
 pub mod state;
 pub mod support;
+pub mod tokens;
 pub mod translate;
 
 pub use mesh::{Lab, LabOptions};

@@ -65,7 +65,7 @@ enum Command {
     },
     /// Delete an object, like `oc delete virtualservice recommendation` or `oc delete deployment recommendation-v3`
     Delete {
-        /// deployment, serviceentry, virtualservice, destinationrule, gateway, sidecar or peerauthentication (short names and plurals work)
+        /// deployment, serviceentry, virtualservice, destinationrule, gateway, sidecar, peerauthentication, authorizationpolicy or requestauthentication (short names and plurals work)
         kind: String,
         /// metadata.name
         name: String,
@@ -107,11 +107,23 @@ enum Command {
         #[arg(long)]
         delay: Option<String>,
     },
+    /// Print a JWT the running lab accepts for the applied RequestAuthentication (curl -H "Authorization: Bearer $(mesh-lab token)")
+    Token {
+        /// The issuer (default: the applied RequestAuthentication's, e.g. testing@secure.istio.io)
+        #[arg(long)]
+        iss: Option<String>,
+        /// The subject (default: the one the AuthorizationPolicy's requestPrincipals names, else the issuer)
+        #[arg(long)]
+        sub: Option<String>,
+        /// Lifetime, e.g. 1h or 30m (default 1h); a leading - mints one that has expired, e.g. -10m
+        #[arg(long, allow_hyphen_values = true)]
+        exp: Option<String>,
+    },
     /// Back to the start: the tutorial's setup only, ALLOW_ANY, no fault
     Reset,
     /// Run chapters of the tutorial on a mesh of their own, with the oc commands, the replies and verdicts
     Guided {
-        /// egress, routing, resilience, chaos or all
+        /// egress, routing, resilience, chaos, security or all
         #[arg(default_value = "all")]
         chapter: String,
         /// The repository root (its istio/ directory and Deployments)
@@ -262,6 +274,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Logs { workload } => client()?.logs(&workload).await?,
         Command::Fault { mode, delay } => client()?.fault(&mode, delay.as_deref()).await?,
+        Command::Token { iss, sub, exp } => {
+            client()?
+                .token(iss.as_deref(), sub.as_deref(), exp.as_deref())
+                .await?
+        }
         Command::Reset => client()?.reset().await?,
         Command::Guided {
             chapter,

@@ -99,6 +99,8 @@ pub struct Lab {
     standin: Arc<Mutex<Option<App>>>,
     /// The lab's certificate authority (its files in `<dir>/ca`).
     ca: Arc<Ca>,
+    /// The lab's JWT issuer (its key in `<dir>`): every `jwksUri` resolves to its key set.
+    pub(crate) issuer: Arc<crate::jwt::Issuer>,
     http: reqwest::Client,
     /// `http://127.0.0.1:PORT/`: the lab's `$GATEWAY_URL`.
     pub gateway_url: String,
@@ -188,6 +190,8 @@ impl Lab {
         let gateway_dir = options.dir.join("istio-ingressgateway");
         let ca = Arc::new(Ca::create(&options.dir)?);
         ca.issue(&crate::identity::gateway_identity(), &gateway_dir)?;
+        let issuer =
+            Arc::new(crate::jwt::Issuer::load_or_create(&options.dir).map_err(|e| anyhow!("{e}"))?);
         let gw_config = gateway_config(&state, &services, &[], &gateway_dir)?;
         // The gateway's Envoy starts while the pods start; it gets their endpoints right after.
         let gw_boot = gateway_bootstrap(gw_addr, &route);
@@ -209,6 +213,7 @@ impl Lab {
                 nonce,
             })),
             standin: Arc::new(Mutex::new(Some(standin))),
+            issuer,
             ca,
             http: tutorial_common::client::client(Duration::from_secs(30), None)?,
             gateway_url: format!("http://{gw_addr}/"),
@@ -328,12 +333,14 @@ impl Lab {
             planned.push(plan);
         }
         let services = inner.services.clone();
+        let jwks = self.issuer.jwks();
         let config_for = |w: &Workload, inbound: SocketAddr| {
             let dir = self.dir.join(&w.pod);
             let me = SidecarOf {
                 labels: &w.labels,
                 inbound,
                 dir: &dir,
+                jwks: &jwks,
             };
             sidecar_config(&next, &services, &endpoints, &inner.internet, &me)
         };

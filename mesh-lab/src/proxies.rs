@@ -24,6 +24,9 @@ pub struct SidecarOf<'a> {
     pub labels: &'a Labels,
     pub inbound: SocketAddr,
     pub dir: &'a Path,
+    /// The key set every RequestAuthentication `jwksUri` resolves to (the lab's own issuer; istiod
+    /// fetches the URI and inlines what it serves).
+    pub jwks: &'a str,
 }
 
 /// The Dynamic configuration of one sidecar: outbound routes and clusters (auto mTLS with its
@@ -44,17 +47,20 @@ pub fn sidecar_config(
         mesh_clusters(&resources, services, endpoints, Some(&certs)).map_err(|e| anyhow!("{e}"))?;
     clusters.extend(egress.clusters);
     let mode = mtls::workload_mode(&resources, me.labels).mode;
+    let filters =
+        crate::authz::inbound_filter_slots(&resources, me.labels, &|_, _| me.jwks.to_owned())
+            .map_err(|e| anyhow!("{e}"))?;
+    let by_ecds = crate::authz::INBOUND_SLOTS
+        .iter()
+        .map(|(name, _, type_url)| crate::bootstrap::ecds_filter(me.dir, name, type_url))
+        .collect();
     Ok(Dynamic {
         route_configs: vec![mesh, egress.route_config],
         clusters,
         listeners: vec![mtls::inbound_listener(
-            me.inbound,
-            MESH_PORT,
-            me.dir,
-            mode,
-            &certs,
-            Vec::new(),
+            me.inbound, MESH_PORT, me.dir, mode, &certs, by_ecds,
         )],
+        filters,
     })
 }
 
@@ -72,6 +78,7 @@ pub fn gateway_config(
         clusters: mesh_clusters(&resources, services, endpoints, Some(&certs))
             .map_err(|e| anyhow!("{e}"))?,
         listeners: Vec::new(),
+        filters: Vec::new(),
     })
 }
 

@@ -43,7 +43,9 @@ pub fn kubectl_kind(kind: &str) -> String {
         }
         "ServiceMeshControlPlane" => "servicemeshcontrolplane.maistra.io".into(),
         "Deployment" => "deployment.apps".into(),
-        "PeerAuthentication" => "peerauthentication.security.istio.io".into(),
+        "PeerAuthentication" | "AuthorizationPolicy" | "RequestAuthentication" => {
+            format!("{lower}.security.istio.io")
+        }
         "Istio" => "istio.sailoperator.io".into(),
         _ => lower,
     }
@@ -61,6 +63,8 @@ pub fn parse_kind(s: &str) -> Option<&'static str> {
         "gateway" | "gateways" | "gw" => "Gateway",
         "deployment" | "deployments" | "deploy" => "Deployment",
         "peerauthentication" | "peerauthentications" | "pa" => "PeerAuthentication",
+        "authorizationpolicy" | "authorizationpolicies" | "ap" => "AuthorizationPolicy",
+        "requestauthentication" | "requestauthentications" | "ra" => "RequestAuthentication",
         _ => return None,
     })
 }
@@ -148,7 +152,7 @@ impl LabState {
     pub fn delete(&mut self, kind: &str, name: &str) -> Result<String, String> {
         let Some(k) = parse_kind(kind) else {
             return Err(format!(
-                "error: the server doesn't have a resource type \"{kind}\" (the lab knows deployment, serviceentry, virtualservice, destinationrule, gateway, sidecar, peerauthentication)"
+                "error: the server doesn't have a resource type \"{kind}\" (the lab knows deployment, serviceentry, virtualservice, destinationrule, gateway, sidecar, peerauthentication, authorizationpolicy, requestauthentication)"
             ));
         };
         match self

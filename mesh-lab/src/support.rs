@@ -566,14 +566,30 @@ spec:
                 "field spec.portLevelMtls is not supported",
             ),
             (
-                "AuthorizationPolicy",
+                "AuthorizationPolicy CUSTOM",
                 "
 apiVersion: security.istio.io/v1beta1
 kind: AuthorizationPolicy
-metadata: {name: deny-all}
-spec: {}
+metadata: {name: ext}
+spec:
+  action: CUSTOM
+  provider: {name: my-ext-authz}
+  rules: [{}]
 ",
-                "not supported by the local mesh yet",
+                "CUSTOM",
+            ),
+            (
+                "AuthorizationPolicy ipBlocks",
+                "
+apiVersion: security.istio.io/v1beta1
+kind: AuthorizationPolicy
+metadata: {name: office}
+spec:
+  rules:
+  - from:
+    - source: {ipBlocks: [10.0.0.0/8]}
+",
+                "spec.rules.0.from.0.source.ipBlocks",
             ),
         ];
         for (why, yaml, field) in cases {

@@ -1,0 +1,291 @@
+//! `mesh-lab guided security`: the tutorial's security chapter on the local mesh — mutual TLS between the
+//! sidecars (PERMISSIVE by default, then STRICT), the AuthorizationPolicies that deny everything and then let
+//! each hop in by its caller's identity, and the end user's JWT — each step with the `oc` command it stands
+//! for and a ✔/✘ verdict against what istio/README.md says users see.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::guided::{Guide, LabFiles, Outcome};
+use crate::guided_mesh::Answer;
+use crate::mesh::Lab;
+use crate::tokens::TokenRequest;
+
+/// What the chain answers with the whole chain allowed (v1 or v2, any counter).
+fn is_chain(a: &Answer) -> bool {
+    a.status == 200
+        && a.body
+            .starts_with("customer => preference => recommendation v")
+}
+
+/// A plain-text request straight to a sidecar's inbound address, as a pod without a sidecar would send it
+/// (`oc exec` into it, `curl preference:8080`): `Ok((status, body))`, or how the connection failed.
+pub async fn plain_text(inbound: &str) -> Result<(u16, String), String> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
+    match client.get(format!("http://{inbound}/")).send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            Ok((status, r.text().await.unwrap_or_default()))
+        }
+        Err(e) => {
+            let mut reason = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                reason = format!("{reason}: {s}");
+                source = s.source();
+            }
+            Err(reason)
+        }
+    }
+}
+
+/// Runs the security chapter on `lab` (fresh or reset).
+pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Result<Outcome> {
+    let mut g = Guide {
+        lab,
+        out,
+        http: tutorial_common::client::client(Duration::from_secs(30), None)?,
+        outcome: Outcome::default(),
+        log_seen: 0,
+    };
+    security(&mut g, files).await?;
+    Ok(g.outcome)
+}
+
+impl<W: Write> Guide<'_, W> {
+    async fn one(&mut self, token: Option<&str>) -> Answer {
+        let shown = match token {
+            Some(t) if t.len() > 24 => format!("-H \"Authorization: Bearer {}…\" ", &t[..16]),
+            Some(t) => format!("-H \"Authorization: Bearer {t}\" "),
+            None => String::new(),
+        };
+        self.say(&format!("  $ curl -s {shown}$GATEWAY_URL"));
+        let start = std::time::Instant::now();
+        let mut req = self.http.get(&self.lab.gateway_url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let (status, body) = match req.send().await {
+            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+            Err(e) => (0, format!("request failed: {e}")),
+        };
+        let a = Answer {
+            status,
+            body,
+            elapsed: start.elapsed(),
+        };
+        self.say(&format!("  {} {}", a.status, a.body.trim_end()));
+        a
+    }
+
+    /// `n` answers, each exactly `status` with `body`.
+    async fn expect(&mut self, token: Option<&str>, status: u16, body: &str) {
+        let a = self.one(token).await;
+        self.verdict(
+            a.status == status && a.body.trim_end() == body,
+            &format!("{status} `{body}`"),
+            format!(
+                "expected {status} `{body}`, got {} `{}`",
+                a.status,
+                a.body.trim_end()
+            ),
+        );
+    }
+
+    async fn expect_chain(&mut self, token: Option<&str>, what: &str) {
+        let a = self.one(token).await;
+        self.verdict(
+            is_chain(&a),
+            what,
+            format!(
+                "expected the whole chain, got {} `{}`",
+                a.status,
+                a.body.trim_end()
+            ),
+        );
+    }
+
+    async fn apply_security(&mut self, path: &Path) -> bool {
+        self.oc(&format!(
+            "oc apply -f {} -n tutorial",
+            crate::guided::shown(path)
+        ));
+        self.apply(path).await
+    }
+
+    /// preference's inbound address, where a plain-text caller would land.
+    async fn preference_inbound(&mut self) -> anyhow::Result<String> {
+        let show = self.lab.show().await?;
+        show.workloads
+            .iter()
+            .find(|w| w.name == "preference-v1")
+            .and_then(|w| w.inbound.clone())
+            .ok_or_else(|| anyhow::anyhow!("preference-v1 runs without a sidecar"))
+    }
+
+    async fn plain_text_step(&mut self, answered: bool) -> anyhow::Result<()> {
+        let inbound = self.preference_inbound().await?;
+        self.oc("oc exec deploy/<a pod without sidecar> -- curl -s http://preference:8080/");
+        self.say(&format!(
+            "  $ curl -s http://{inbound}/     # preference's sidecar, in plain text"
+        ));
+        let r = plain_text(&inbound).await;
+        match &r {
+            Ok((s, b)) => self.say(&format!("  {s} {}", b.trim_end())),
+            Err(e) => self.say(&format!("  curl: (56) {e}")),
+        }
+        match (answered, r) {
+            (true, Ok((200, b))) if b.starts_with("preference => recommendation") => self.verdict(
+                true,
+                "PERMISSIVE: the sidecar accepts plain text too",
+                String::new(),
+            ),
+            (true, other) => self.verdict(
+                false,
+                "",
+                format!("expected preference to answer in plain text, got {other:?}"),
+            ),
+            (false, Err(_)) => self.verdict(
+                true,
+                "STRICT: the sidecar refuses plain text at the connection, no HTTP answer",
+                String::new(),
+            ),
+            (false, Ok((s, b))) => self.verdict(
+                false,
+                "",
+                format!(
+                    "expected the plain-text connection refused, got {s} `{}`",
+                    b.trim_end()
+                ),
+            ),
+        }
+        Ok(())
+    }
+}
+
+async fn security<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Result<()> {
+    let file = |name: &str| files.istio.join(name);
+    g.say("Security chapter: mutual TLS between the sidecars, authorization by identity, end-user JWT.");
+
+    g.step(
+        "1",
+        "mutual TLS is already on (auto mTLS, PERMISSIVE): every sidecar has an identity",
+    );
+    g.oc("istioctl proxy-config secret deploy/preference-v1 -n tutorial");
+    let show = g.lab.show().await?;
+    for w in &show.workloads {
+        g.say(&format!(
+            "  {:<20} {:<52} {}",
+            w.name,
+            w.identity.as_deref().unwrap_or("(no sidecar: no identity)"),
+            w.mtls
+        ));
+    }
+    g.expect_chain(None, "the chain answers over mTLS").await;
+    g.plain_text_step(true).await?;
+
+    g.step("2", "PeerAuthentication STRICT: only mutual TLS");
+    if g.apply_security(&file("peer-authentication-tutorial-strict.yml"))
+        .await
+    {
+        g.expect_chain(None, "the chain still answers (the sidecars talk mTLS)")
+            .await;
+        g.plain_text_step(false).await?;
+    }
+
+    g.step("3", "AuthorizationPolicy deny-all (ALLOW with no rules)");
+    if g.apply_security(&file("authorization-policy-deny-all.yml"))
+        .await
+    {
+        g.expect(None, 403, "RBAC: access denied").await;
+    }
+    g.step("4", "anyone may call customer");
+    if g.apply_security(&file("authorization-policy-customer.yml"))
+        .await
+    {
+        g.expect(None, 503, "customer => Error: 403 - RBAC: access denied")
+            .await;
+    }
+    g.step(
+        "5",
+        "preference only from cluster.local/ns/tutorial/sa/customer",
+    );
+    if g.apply_security(&file("authorization-policy-preference.yml"))
+        .await
+    {
+        g.expect(
+            None,
+            503,
+            "customer => Error: 503 - preference => Error: 403 - RBAC: access denied",
+        )
+        .await;
+    }
+    g.step(
+        "6",
+        "recommendation only from cluster.local/ns/tutorial/sa/preference",
+    );
+    if g.apply_security(&file("authorization-policy-recommendation.yml"))
+        .await
+    {
+        g.expect_chain(None, "the whole chain answers again").await;
+    }
+
+    g.step(
+        "7",
+        "end-user JWT: RequestAuthentication + AuthorizationPolicy customer with requestPrincipals",
+    );
+    if g.apply_security(&file("request-authentication-customer-jwt.yml"))
+        .await
+    {
+        g.say("  without a token:");
+        g.expect(None, 403, "RBAC: access denied").await;
+        let token = g.lab.token(&TokenRequest::default()).await?;
+        g.say("  $ TOKEN=$(mesh-lab token)");
+        let forged = forge(&token);
+        g.say("  with the token's signature changed:");
+        g.expect(Some(&forged), 401, "Jwt verification fails").await;
+        g.say("  with the lab's token:");
+        g.expect_chain(Some(&token), "the chain answers for the token's subject")
+            .await;
+    }
+
+    g.step("8", "clean up");
+    g.oc(
+        "oc delete authorizationpolicy,requestauthentication,peerauthentication --all -n tutorial",
+    );
+    for (kind, name) in [
+        ("authorizationpolicy", "customer"),
+        ("authorizationpolicy", "preference"),
+        ("authorizationpolicy", "recommendation"),
+        ("authorizationpolicy", "deny-all"),
+        ("requestauthentication", "customer-jwt"),
+        ("peerauthentication", "default"),
+    ] {
+        g.delete(kind, name).await;
+    }
+    g.expect_chain(None, "the chain answers, no token needed")
+        .await;
+    g.plain_text_step(true).await?;
+    Ok(())
+}
+
+/// The token with its signature's first character changed (a bad signature, not a malformed token).
+pub fn forge(token: &str) -> String {
+    let Some(dot) = token.rfind('.') else {
+        return format!("{token}x");
+    };
+    let mut out = token.to_owned();
+    let c = if token[dot + 1..].starts_with('A') {
+        "B"
+    } else {
+        "A"
+    };
+    out.replace_range(dot + 1..dot + 2, c);
+    out
+}

@@ -1,0 +1,128 @@
+//! `mesh-lab token`: a JWT the running lab's sidecars verify. istiod fetches a RequestAuthentication's
+//! `jwksUri` and inlines the key set into the sidecar's jwt_authn filter; the lab resolves every `jwksUri`
+//! to the key set of its own issuer ([`crate::jwt::Issuer`], kept in the lab's directory), so the tokens it
+//! mints verify for the applied file's issuer — and nothing from the internet is needed.
+
+use mesh_manifests::Resource;
+
+use crate::mesh::Lab;
+
+/// What to mint: unset fields come from the applied objects.
+#[derive(Clone, Debug, Default)]
+pub struct TokenRequest {
+    /// `iss`: default the issuer of the applied RequestAuthentication.
+    pub issuer: Option<String>,
+    /// `sub`: default the subject an applied AuthorizationPolicy's `requestPrincipals` names for that
+    /// issuer (`<iss>/<sub>`), else the issuer itself (as Istio's demo token has it).
+    pub subject: Option<String>,
+    /// Lifetime (default one hour); negative for an already expired token.
+    pub expires_in: Option<chrono::Duration>,
+}
+
+/// The issuer and subject a token gets, from the request and the applied objects.
+pub fn claims(resources: &[Resource], req: &TokenRequest) -> Result<(String, String), String> {
+    let issuer = match &req.issuer {
+        Some(i) => i.clone(),
+        None => {
+            let mut issuers: Vec<String> = resources
+                .iter()
+                .filter_map(|r| match r {
+                    Resource::RequestAuthentication(ra) => Some(ra),
+                    _ => None,
+                })
+                .flat_map(|ra| ra.spec.jwt_rules.iter().flatten())
+                .filter_map(|rule| rule.issuer.clone())
+                .collect();
+            issuers.sort();
+            issuers.dedup();
+            match issuers.as_slice() {
+                [one] => one.clone(),
+                [] => {
+                    return Err(
+                        "no RequestAuthentication with a jwtRules issuer is applied: apply one \
+                         (istio/request-authentication-customer-jwt.yml) or pass --iss"
+                            .into(),
+                    );
+                }
+                many => {
+                    return Err(format!(
+                        "the applied RequestAuthentications name several issuers ({}): pass --iss",
+                        many.join(", ")
+                    ));
+                }
+            }
+        }
+    };
+    let subject = match &req.subject {
+        Some(s) => s.clone(),
+        None => resources
+            .iter()
+            .filter_map(|r| match r {
+                Resource::AuthorizationPolicy(ap) => Some(ap),
+                _ => None,
+            })
+            .flat_map(|ap| ap.spec.rules.iter().flatten())
+            .flat_map(|rule| rule.from.iter().flatten())
+            .filter_map(|from| from.source.as_ref())
+            .flat_map(|s| s.request_principals.iter().flatten())
+            .filter_map(|p| {
+                // istiod splits a request principal at its last '/' (the issuer may be a URL).
+                let (iss, sub) = p.rsplit_once('/')?;
+                (iss == issuer && !sub.contains('*')).then(|| sub.to_owned())
+            })
+            .next()
+            .unwrap_or_else(|| issuer.clone()),
+    };
+    Ok((issuer, subject))
+}
+
+impl Lab {
+    /// A token for the applied RequestAuthentication's issuer (see [`TokenRequest`]), signed with the
+    /// lab's key.
+    pub async fn token(&self, req: &TokenRequest) -> anyhow::Result<String> {
+        let resources = self.inner.lock().await.state.resources();
+        let (iss, sub) = claims(&resources, req).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let expires_in = req.expires_in.unwrap_or(chrono::Duration::hours(1));
+        self.issuer
+            .mint(&iss, &sub, expires_in)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::istio;
+
+    #[test]
+    fn the_jwt_files_issuer_and_subject_are_the_defaults() {
+        let r = istio("request-authentication-customer-jwt.yml");
+        let (iss, sub) = claims(&r, &TokenRequest::default()).unwrap();
+        assert_eq!(iss, "testing@secure.istio.io");
+        assert_eq!(sub, "testing@secure.istio.io");
+        let (_, sub) = claims(
+            &r,
+            &TokenRequest {
+                subject: Some("alice".into()),
+                ..TokenRequest::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(sub, "alice");
+    }
+
+    #[test]
+    fn without_a_request_authentication_the_issuer_must_be_given() {
+        let err = claims(&[], &TokenRequest::default()).unwrap_err();
+        assert!(err.contains("--iss"), "{err}");
+        let (iss, sub) = claims(
+            &[],
+            &TokenRequest {
+                issuer: Some("me".into()),
+                ..TokenRequest::default()
+            },
+        )
+        .unwrap();
+        assert_eq!((iss.as_str(), sub.as_str()), ("me", "me"));
+    }
+}
