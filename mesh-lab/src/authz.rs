@@ -626,6 +626,69 @@ pub fn inbound_http_filters(
     Ok(filters)
 }
 
+/// The security policies in force on a pod with `pod_labels`, for `show`: each AuthorizationPolicy
+/// (`AuthorizationPolicy deny-all: ALLOW, no rules (allows nothing)`) and RequestAuthentication of the
+/// namespace that selects it, in apply order.
+pub fn policies_for(resources: &[Resource], pod_labels: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in resources {
+        match r {
+            Resource::AuthorizationPolicy(ap)
+                if in_namespace(ap.metadata.namespace.as_deref())
+                    && selects(
+                        ap.spec
+                            .selector
+                            .as_ref()
+                            .and_then(|s| s.match_labels.as_ref()),
+                        pod_labels,
+                    ) =>
+            {
+                let action = match ap.spec.action.clone() {
+                    Some(AuthorizationPolicyAction::Deny) => "DENY",
+                    Some(AuthorizationPolicyAction::Audit) => "AUDIT",
+                    Some(AuthorizationPolicyAction::Custom) => "CUSTOM",
+                    _ => "ALLOW",
+                };
+                let rules = match ap.spec.rules.as_deref().unwrap_or_default().len() {
+                    0 if action == "ALLOW" => "no rules (allows nothing)".to_owned(),
+                    0 => "no rules (matches nothing)".to_owned(),
+                    1 => "1 rule".to_owned(),
+                    n => format!("{n} rules"),
+                };
+                out.push(format!(
+                    "AuthorizationPolicy {}: {action}, {rules}",
+                    ap.metadata.name.as_deref().unwrap_or_default()
+                ));
+            }
+            Resource::RequestAuthentication(ra)
+                if in_namespace(ra.metadata.namespace.as_deref())
+                    && selects(
+                        ra.spec
+                            .selector
+                            .as_ref()
+                            .and_then(|s| s.match_labels.as_ref()),
+                        pod_labels,
+                    ) =>
+            {
+                let issuers: Vec<&str> = ra
+                    .spec
+                    .jwt_rules
+                    .iter()
+                    .flatten()
+                    .filter_map(|j| j.issuer.as_deref())
+                    .collect();
+                out.push(format!(
+                    "RequestAuthentication {}: JWT from issuer {}",
+                    ra.metadata.name.as_deref().unwrap_or_default(),
+                    issuers.join(", ")
+                ));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The inbound HTTP filters' places on a sidecar, in istiod's order (authn, then AUDIT, DENY, ALLOW):
 /// (name on the connection manager, action, type URL). istiod puts the filters a workload needs inline
 /// in its inbound listener and calls every RBAC filter `envoy.filters.http.rbac`; the lab keeps the four
@@ -695,6 +758,26 @@ pub fn inbound_filter_slots(
 mod tests {
     use super::*;
     use crate::fixtures;
+
+    #[test]
+    fn show_lists_the_policies_that_select_a_pod() {
+        let mut r = fixtures::istio("authorization-policy-deny-all.yml");
+        r.extend(fixtures::istio("request-authentication-customer-jwt.yml"));
+        let customer = labels(&[("app", "customer"), ("version", "v1")]);
+        assert_eq!(
+            policies_for(&r, &customer),
+            [
+                "AuthorizationPolicy deny-all: ALLOW, no rules (allows nothing)",
+                "RequestAuthentication customer-jwt: JWT from issuer testing@secure.istio.io",
+                "AuthorizationPolicy customer: ALLOW, 1 rule",
+            ]
+        );
+        let preference = labels(&[("app", "preference"), ("version", "v1")]);
+        assert_eq!(
+            policies_for(&r, &preference),
+            ["AuthorizationPolicy deny-all: ALLOW, no rules (allows nothing)"]
+        );
+    }
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

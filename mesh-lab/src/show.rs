@@ -33,6 +33,8 @@ pub struct WorkloadRow {
     /// The inbound mutual-TLS mode (`STRICT`, `PERMISSIVE`, `DISABLE`) and where it comes from; without a
     /// sidecar `none` (plain text only).
     pub mtls: String,
+    /// The AuthorizationPolicies and RequestAuthentications in force on its sidecar (none without one).
+    pub policies: Vec<String>,
 }
 
 /// Requests one proxy listener sent along one route to one cluster.
@@ -166,6 +168,12 @@ impl Lab {
                         format!("{} ({})", m.mode, m.source)
                     }
                     None => "none".into(),
+                },
+                policies: match &p.sidecar {
+                    Some(_) => {
+                        crate::authz::policies_for(&inner.state.resources(), &p.workload.labels)
+                    }
+                    None => Vec::new(),
                 },
             });
             let Some(sc) = &p.sidecar else {
@@ -400,6 +408,9 @@ pub fn render(s: &Show) -> String {
             w.mtls,
             w.identity.as_deref().unwrap_or("(no identity)")
         );
+        for p in &w.policies {
+            let _ = writeln!(out, "      {p}");
+        }
     }
     let _ = writeln!(out, "\nApplied objects:");
     for o in &s.objects {
