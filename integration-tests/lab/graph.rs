@@ -244,3 +244,61 @@ async fn the_graph_counts_a_split_and_a_fault_exactly_and_chromium_shows_it() {
         bytes.len()
     );
 }
+
+/// After the guided egress chapter the graph shows worldclockapi.com reached through PassthroughCluster and
+/// through the ServiceEntry, the NC and UT failures and the blocked calls — the same counts as `show`.
+#[tokio::test]
+async fn after_the_egress_chapter_the_graph_matches_shows_egress_counts() {
+    let lab = lab().await;
+    let files = mesh_lab::guided::LabFiles::find(&crate::repo().join("istio")).unwrap();
+    let mut out = Vec::new();
+    let outcome = mesh_lab::guided::run(&lab, &files, &mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    assert!(outcome.failed.is_empty(), "{text}");
+    let graph = lab.graph().await;
+    let show = lab.show().await.unwrap();
+    lab.stop().await;
+    let mut from_show: std::collections::BTreeMap<String, usize> = Default::default();
+    for row in show
+        .traffic
+        .iter()
+        .filter(|r| r.proxy == "recommendation-v3" && r.listener == "outbound_0.0.0.0_80")
+    {
+        *from_show.entry(row.via.clone()).or_default() += row.requests;
+    }
+    let external: Vec<&str> = graph
+        .nodes
+        .iter()
+        .filter(|n| n.kind == "external")
+        .map(|n| n.id.as_str())
+        .collect();
+    let mut from_graph: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut codes: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for e in graph
+        .edges
+        .iter()
+        .filter(|e| e.source == "recommendation-v3" && external.contains(&e.target.as_str()))
+    {
+        *from_graph.entry(e.via.clone()).or_default() += e.requests;
+        codes
+            .entry(e.via.clone())
+            .or_default()
+            .extend(e.codes.keys().cloned());
+    }
+    assert_eq!(from_graph, from_show, "graph {graph:#?}");
+    for via in ["passthrough", "service-entry", "missing-cluster", "blocked"] {
+        assert!(
+            from_graph.get(via).is_some_and(|n| *n > 0),
+            "no {via} edge: {from_graph:?}"
+        );
+    }
+    assert!(
+        codes["service-entry"].contains(&"504 UT".to_owned()),
+        "{codes:?}"
+    );
+    assert!(
+        codes["missing-cluster"].contains(&"503 NC".to_owned()),
+        "{codes:?}"
+    );
+    assert_eq!(codes["blocked"], ["502"], "{codes:?}");
+}
