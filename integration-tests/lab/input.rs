@@ -17,13 +17,7 @@ fn envoy_is_installed() {
 #[tokio::test]
 async fn bad_input_is_refused_whole_and_an_envoy_rejection_keeps_the_previous_config() {
     let lab = lab().await;
-    let v1 = lab.pod_name("recommendation-v1").await.unwrap();
-    lab.apply_file(&istio("destination-rule-recommendation-v1-v2.yml"))
-        .await
-        .unwrap();
-    lab.apply_file(&istio("virtual-service-recommendation-v1.yml"))
-        .await
-        .unwrap();
+    let v1 = crate::only_v1(&lab).await;
     // A two-document file whose second document has a field outside the lab's scope: nothing applies.
     let two = "
 apiVersion: networking.istio.io/v1beta1

@@ -39,3 +39,15 @@ pub async fn lab() -> Lab {
 pub fn http() -> reqwest::Client {
     tutorial_common::client::client(Duration::from_secs(30), None).unwrap()
 }
+
+/// Pins the chain to v1 (its subsets and the all-to-v1 VirtualService) so the gateway's answer is exact;
+/// the v1 pod's name.
+pub async fn only_v1(lab: &Lab) -> String {
+    lab.apply_file(&istio("destination-rule-recommendation-v1-v2.yml"))
+        .await
+        .unwrap();
+    lab.apply_file(&istio("virtual-service-recommendation-v1.yml"))
+        .await
+        .unwrap();
+    lab.pod_name("recommendation-v1").await.unwrap()
+}

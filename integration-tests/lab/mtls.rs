@@ -11,7 +11,7 @@ use std::time::Duration;
 use mesh_lab::Lab;
 use mesh_lab::guided_mesh::{chain_prefix, requests};
 
-use crate::{http, istio, lab};
+use crate::{http, istio, lab, only_v1};
 
 /// Sends a plain-text HTTP request straight to `addr` and returns what came back (empty: the
 /// connection was closed or reset without an HTTP answer). Bounded by a 5 s read timeout.
@@ -38,17 +38,6 @@ async fn inbound(lab: &Lab, deployment: &str) -> String {
         .find(|w| w.name == deployment)
         .and_then(|w| w.inbound.clone())
         .unwrap_or_else(|| panic!("{deployment} has an inbound listener: {:?}", show.workloads))
-}
-
-/// Pins the chain to v1 so the gateway's answer is exact.
-async fn only_v1(lab: &Lab) -> String {
-    lab.apply_file(&istio("destination-rule-recommendation-v1-v2.yml"))
-        .await
-        .unwrap();
-    lab.apply_file(&istio("virtual-service-recommendation-v1.yml"))
-        .await
-        .unwrap();
-    lab.pod_name("recommendation-v1").await.unwrap()
 }
 
 /// A TLS client: with `cert` the workload certificate (and key) of that pod's directory; validating

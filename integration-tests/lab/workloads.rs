@@ -13,12 +13,7 @@ async fn gateway_serves_root_and_customer_with_cluster_like_pod_names() {
     let v1 = lab.pod_name("recommendation-v1").await.unwrap();
     let show = lab.show().await.unwrap();
     let json = serde_json::to_value(&show).unwrap();
-    lab.apply_file(&istio("destination-rule-recommendation-v1-v2.yml"))
-        .await
-        .unwrap();
-    lab.apply_file(&istio("virtual-service-recommendation-v1.yml"))
-        .await
-        .unwrap();
+    crate::only_v1(&lab).await;
     let client = http();
     let root = requests(&client, &lab.gateway_url, 1, None).await;
     let customer = requests(&client, &format!("{}customer", lab.gateway_url), 1, None).await;

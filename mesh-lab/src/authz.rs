@@ -27,9 +27,11 @@ use std::collections::BTreeMap;
 use kcr_security_istio_io::v1beta1::authorizationpolicies::{
     AuthorizationPolicy, AuthorizationPolicyAction, AuthorizationPolicyRules,
 };
+use kcr_security_istio_io::v1beta1::requestauthentications::RequestAuthentication;
 use mesh_manifests::{Resource, kcr_security_istio_io};
 use serde_json::{Map, Value, json};
 
+use crate::policy::{self, refuse};
 use crate::{jwt, translate};
 
 /// The filter's name (pkg/wellknown `HTTPRoleBasedAccessControl`).
@@ -40,12 +42,6 @@ const SPIFFE: &str = "spiffe://";
 /// What `shadowRuleStatPrefix` gives for absent shadow rules (the ALLOW default of a nil RBAC).
 const SHADOW_STAT_PREFIX: &str = "istio_dry_run_allow_";
 const DRY_RUN: &str = "istio.io/dry-run";
-
-fn refuse(field: &str, why: &str) -> String {
-    format!(
-        "field {field} is not supported by the local mesh ({why}); remove it or run this step on a cluster"
-    )
-}
 
 /// `security.ContainsPathTemplate`: `{*}` or `{**}`.
 fn is_path_template(p: &str) -> bool {
@@ -84,14 +80,7 @@ fn when_key(key: &str) -> Result<WhenKey, String> {
 
 /// Checks an AuthorizationPolicy against what [`rbac_filters`] translates; the error names the field.
 pub fn check_authorization_policy(ap: &AuthorizationPolicy) -> Result<(), String> {
-    if let Some(ns) = ap.metadata.namespace.as_deref()
-        && ns != translate::NAMESPACE
-    {
-        return Err(format!(
-            "metadata.namespace {ns:?}: the lab plays namespace {:?} only",
-            translate::NAMESPACE
-        ));
-    }
+    policy::check_namespace(ap.metadata.namespace.as_deref())?;
     if ap
         .metadata
         .annotations
@@ -114,18 +103,10 @@ pub fn check_authorization_policy(ap: &AuthorizationPolicy) -> Result<(), String
     if spec.provider.is_some() {
         return Err(refuse("spec.provider", "it belongs to the CUSTOM action"));
     }
-    if spec.target_ref.is_some() {
-        return Err(refuse(
-            "spec.targetRef",
-            "policies attach to pods by spec.selector; there are no Gateway API targets",
-        ));
-    }
-    if spec.target_refs.as_ref().is_some_and(|t| !t.is_empty()) {
-        return Err(refuse(
-            "spec.targetRefs",
-            "policies attach to pods by spec.selector; there are no Gateway API targets",
-        ));
-    }
+    policy::check_no_targets(
+        spec.target_ref.is_some(),
+        spec.target_refs.as_ref().is_some_and(|t| !t.is_empty()),
+    )?;
     for (i, rule) in spec.rules.iter().flatten().enumerate() {
         check_rule(i, rule)?;
     }
@@ -505,19 +486,26 @@ pub fn policy_name(namespace: &str, name: &str, rule: usize) -> String {
     format!("ns[{namespace}]-policy[{name}]-rule[{rule}]")
 }
 
-/// Does a selector (`matchLabels`; none = the whole namespace) select a pod with these labels?
-fn selects(
-    match_labels: Option<&BTreeMap<String, String>>,
-    pod_labels: &BTreeMap<String, String>,
-) -> bool {
-    match_labels
-        .into_iter()
-        .flatten()
-        .all(|(k, v)| pod_labels.get(k) == Some(v))
+fn ap_selects(ap: &AuthorizationPolicy, pod_labels: &BTreeMap<String, String>) -> bool {
+    policy::selects(
+        ap.metadata.namespace.as_deref(),
+        ap.spec
+            .selector
+            .as_ref()
+            .and_then(|s| s.match_labels.as_ref()),
+        pod_labels,
+    )
 }
 
-fn in_namespace(ns: Option<&str>) -> bool {
-    ns.is_none_or(|ns| ns == translate::NAMESPACE)
+fn ra_selects(ra: &RequestAuthentication, pod_labels: &BTreeMap<String, String>) -> bool {
+    policy::selects(
+        ra.metadata.namespace.as_deref(),
+        ra.spec
+            .selector
+            .as_ref()
+            .and_then(|s| s.match_labels.as_ref()),
+        pod_labels,
+    )
 }
 
 /// The RBAC filters for the AuthorizationPolicies that select a pod: AUDIT, DENY, ALLOW, each only if
@@ -537,20 +525,12 @@ pub fn rbac_filters(
         let mut map = Map::new();
         let mut any = false;
         for ap in policies.iter().filter(|ap| {
-            in_namespace(ap.metadata.namespace.as_deref())
-                && ap
-                    .spec
-                    .action
-                    .clone()
-                    .unwrap_or(AuthorizationPolicyAction::Allow)
-                    == action
-                && selects(
-                    ap.spec
-                        .selector
-                        .as_ref()
-                        .and_then(|s| s.match_labels.as_ref()),
-                    pod_labels,
-                )
+            ap.spec
+                .action
+                .clone()
+                .unwrap_or(AuthorizationPolicyAction::Allow)
+                == action
+                && ap_selects(ap, pod_labels)
         }) {
             any = true;
             let name = ap.metadata.name.as_deref().unwrap_or_default();
@@ -597,16 +577,7 @@ pub fn inbound_http_filters(
     let mut policies = Vec::new();
     for r in resources {
         match r {
-            Resource::RequestAuthentication(ra)
-                if in_namespace(ra.metadata.namespace.as_deref())
-                    && selects(
-                        ra.spec
-                            .selector
-                            .as_ref()
-                            .and_then(|s| s.match_labels.as_ref()),
-                        pod_labels,
-                    ) =>
-            {
+            Resource::RequestAuthentication(ra) if ra_selects(ra, pod_labels) => {
                 jwt::check_request_authentication(ra).map_err(|e| {
                     format!(
                         "RequestAuthentication {}: {e}",
@@ -633,16 +604,7 @@ pub fn policies_for(resources: &[Resource], pod_labels: &BTreeMap<String, String
     let mut out = Vec::new();
     for r in resources {
         match r {
-            Resource::AuthorizationPolicy(ap)
-                if in_namespace(ap.metadata.namespace.as_deref())
-                    && selects(
-                        ap.spec
-                            .selector
-                            .as_ref()
-                            .and_then(|s| s.match_labels.as_ref()),
-                        pod_labels,
-                    ) =>
-            {
+            Resource::AuthorizationPolicy(ap) if ap_selects(ap, pod_labels) => {
                 let action = match ap.spec.action.clone() {
                     Some(AuthorizationPolicyAction::Deny) => "DENY",
                     Some(AuthorizationPolicyAction::Audit) => "AUDIT",
@@ -660,16 +622,7 @@ pub fn policies_for(resources: &[Resource], pod_labels: &BTreeMap<String, String
                     ap.metadata.name.as_deref().unwrap_or_default()
                 ));
             }
-            Resource::RequestAuthentication(ra)
-                if in_namespace(ra.metadata.namespace.as_deref())
-                    && selects(
-                        ra.spec
-                            .selector
-                            .as_ref()
-                            .and_then(|s| s.match_labels.as_ref()),
-                        pod_labels,
-                    ) =>
-            {
+            Resource::RequestAuthentication(ra) if ra_selects(ra, pod_labels) => {
                 let issuers: Vec<&str> = ra
                     .spec
                     .jwt_rules

@@ -151,7 +151,18 @@ pub(crate) fn shown(p: &Path) -> String {
     }
 }
 
-impl<W: Write> Guide<'_, W> {
+impl<'a, W: Write> Guide<'a, W> {
+    /// A guide through `lab` writing to `out`; `log_seen` access-log entries are already accounted for.
+    pub(crate) fn new(lab: &'a Lab, out: W, log_seen: usize) -> anyhow::Result<Self> {
+        Ok(Self {
+            lab,
+            out,
+            http: tutorial_common::client::client(Duration::from_secs(30), None)?,
+            outcome: Outcome::default(),
+            log_seen,
+        })
+    }
+
     pub(crate) fn say(&mut self, text: &str) {
         let _ = writeln!(self.out, "{text}");
         let _ = self.out.flush();
@@ -288,13 +299,7 @@ fn all_through(log: &[AccessLogEntry], cluster: &str) -> bool {
 
 /// Runs the egress chapter on `lab` (fresh or reset: the tutorial's setup, ALLOW_ANY), writing to `out`.
 pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Result<Outcome> {
-    let mut g = Guide {
-        lab,
-        out,
-        http: tutorial_common::client::client(Duration::from_secs(30), None)?,
-        outcome: Outcome::default(),
-        log_seen: lab.access_log().await.len(),
-    };
+    let mut g = Guide::new(lab, out, lab.access_log().await.len())?;
     g.say("Egress chapter on the local mesh: customer -> preference -> recommendation v3, whose calls to");
     g.say("worldclockapi.com go through its sidecar, configured from istio/ like istiod configures one.");
 

@@ -110,13 +110,7 @@ pub async fn run<W: Write>(
     chapter: Chapter,
     out: W,
 ) -> anyhow::Result<Outcome> {
-    let mut g = Guide {
-        lab,
-        out,
-        http: tutorial_common::client::client(Duration::from_secs(30), None)?,
-        outcome: Outcome::default(),
-        log_seen: 0,
-    };
+    let mut g = Guide::new(lab, out, 0)?;
     match chapter {
         Chapter::Routing => routing(&mut g, files).await?,
         Chapter::Resilience => resilience(&mut g, files).await?,

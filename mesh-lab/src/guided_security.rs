@@ -47,13 +47,7 @@ pub async fn plain_text(inbound: &str) -> Result<(u16, String), String> {
 
 /// Runs the security chapter on `lab` (fresh or reset).
 pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Result<Outcome> {
-    let mut g = Guide {
-        lab,
-        out,
-        http: tutorial_common::client::client(Duration::from_secs(30), None)?,
-        outcome: Outcome::default(),
-        log_seen: 0,
-    };
+    let mut g = Guide::new(lab, out, 0)?;
     security(&mut g, files).await?;
     Ok(g.outcome)
 }

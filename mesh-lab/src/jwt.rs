@@ -24,42 +24,21 @@ use mesh_manifests::kcr_security_istio_io;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Map, Value, json};
 
-use crate::translate;
+use crate::policy::{self, refuse};
 
 /// The filter's name (pilot/pkg/security/model/authentication.go `EnvoyJwtFilterName`).
 pub const JWT_FILTER: &str = "envoy.filters.http.jwt_authn";
 /// Where the verified payload is kept in dynamic metadata (`EnvoyJwtFilterPayload`).
 pub const PAYLOAD_KEY: &str = "payload";
 
-fn refuse(field: &str, why: &str) -> String {
-    format!(
-        "field {field} is not supported by the local mesh ({why}); remove it or run this step on a cluster"
-    )
-}
-
 /// Checks a RequestAuthentication against what [`jwt_authn_filter`] translates; the error names the field.
 pub fn check_request_authentication(ra: &RequestAuthentication) -> Result<(), String> {
-    if let Some(ns) = ra.metadata.namespace.as_deref()
-        && ns != translate::NAMESPACE
-    {
-        return Err(format!(
-            "metadata.namespace {ns:?}: the lab plays namespace {:?} only",
-            translate::NAMESPACE
-        ));
-    }
+    policy::check_namespace(ra.metadata.namespace.as_deref())?;
     let spec = &ra.spec;
-    if spec.target_ref.is_some() {
-        return Err(refuse(
-            "spec.targetRef",
-            "policies attach to pods by spec.selector; there are no Gateway API targets",
-        ));
-    }
-    if spec.target_refs.as_ref().is_some_and(|t| !t.is_empty()) {
-        return Err(refuse(
-            "spec.targetRefs",
-            "policies attach to pods by spec.selector; there are no Gateway API targets",
-        ));
-    }
+    policy::check_no_targets(
+        spec.target_ref.is_some(),
+        spec.target_refs.as_ref().is_some_and(|t| !t.is_empty()),
+    )?;
     for (i, r) in spec.jwt_rules.iter().flatten().enumerate() {
         let at = |f: &str| format!("spec.jwtRules.{i}.{f}");
         if r.issuer.as_deref().unwrap_or_default().is_empty() {

@@ -25,6 +25,7 @@ pub mod logs;
 pub mod mesh;
 pub mod mtls;
 pub mod pods;
+pub mod policy;
 pub mod proxies;
 pub mod registry;
 pub mod routes;

@@ -1,0 +1,57 @@
+//! What the security kinds (AuthorizationPolicy, RequestAuthentication) share: which pods a policy selects
+//! (pilot/pkg/model/authorization.go `ListAuthorizationPolicies`, authentication.go: the namespace's
+//! policies, no selector = every workload, else `matchLabels` ⊆ the pod's labels) and how the lab refuses
+//! what it does not translate.
+
+use std::collections::BTreeMap;
+
+use crate::translate;
+
+/// The refusal of one field, naming it.
+pub fn refuse(field: &str, why: &str) -> String {
+    format!(
+        "field {field} is not supported by the local mesh ({why}); remove it or run this step on a cluster"
+    )
+}
+
+/// Is a policy of namespace `ns` (none: the one it is applied to) one of the lab's namespace?
+pub fn in_namespace(ns: Option<&str>) -> bool {
+    ns.is_none_or(|ns| ns == translate::NAMESPACE)
+}
+
+/// `Err` naming `metadata.namespace` when it is another namespace than the lab's.
+pub fn check_namespace(ns: Option<&str>) -> Result<(), String> {
+    match ns {
+        Some(ns) if !in_namespace(Some(ns)) => Err(format!(
+            "metadata.namespace {ns:?}: the lab plays namespace {:?} only",
+            translate::NAMESPACE
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Does a policy of namespace `ns` with `match_labels` (none = the whole namespace) select a pod with these
+/// labels?
+pub fn selects(
+    ns: Option<&str>,
+    match_labels: Option<&BTreeMap<String, String>>,
+    pod_labels: &BTreeMap<String, String>,
+) -> bool {
+    in_namespace(ns)
+        && match_labels
+            .into_iter()
+            .flatten()
+            .all(|(k, v)| pod_labels.get(k) == Some(v))
+}
+
+/// `Err` for `targetRef` / `targetRefs` (Gateway API attachment), which the lab has no targets for.
+pub fn check_no_targets(target_ref: bool, target_refs: bool) -> Result<(), String> {
+    let why = "policies attach to pods by spec.selector; there are no Gateway API targets";
+    if target_ref {
+        return Err(refuse("spec.targetRef", why));
+    }
+    if target_refs {
+        return Err(refuse("spec.targetRefs", why));
+    }
+    Ok(())
+}
