@@ -9,6 +9,7 @@ mod egress;
 mod graph;
 mod input;
 mod mtls;
+mod security;
 mod security_filters;
 mod workloads;
 

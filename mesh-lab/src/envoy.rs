@@ -306,7 +306,6 @@ impl Envoy {
         }
     }
 
-    /// The last lines of Envoy's own log.
     /// Why Envoy died at start: the reason it logged (the first critical line that is not its backtrace),
     /// with what to do when it ran out of inotify instances (every file-based xDS subscription, eight
     /// per sidecar, takes one); else the log's tail.
@@ -330,13 +329,9 @@ impl Envoy {
         }
     }
 
+    /// The last lines of Envoy's own log (see [`log_tail_of`]).
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default();
-        let lines: Vec<&str> = text
-            .lines()
-            .filter(|l| !l.contains("Deprecated field"))
-            .collect();
-        lines[lines.len().saturating_sub(5)..].join("\n")
+        log_tail_of(&std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default())
     }
 
     /// Counters and gauges from the admin interface (`/stats?format=json`), by name.
@@ -520,4 +515,49 @@ impl Envoy {
 /// Error for the missing binary, for callers that want to name it.
 pub fn missing() -> anyhow::Error {
     anyhow!(INSTALL_HINT)
+}
+
+/// The last five lines of an Envoy log that say why: without deprecation warnings and without the crash
+/// dump Envoy writes after a failed assertion (`[backtrace]` lines, `[envoy_bug]` stack frames), which
+/// otherwise is all five lines hold and hides the reason (e.g. `assert failure: inotify_fd_ >= 0`).
+pub fn log_tail_of(text: &str) -> String {
+    let dump = |l: &str| {
+        let message = l.rsplit_once("] ").map_or(l, |(_, m)| m);
+        l.contains("][backtrace]")
+            || (l.contains("][envoy_bug]")
+                && (message.starts_with('#') || message.starts_with("stacktrace for envoy bug")))
+    };
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("Deprecated field") && !dump(l))
+        .collect();
+    lines[lines.len().saturating_sub(5)..].join("\n")
+}
+
+#[cfg(test)]
+mod log_tail_tests {
+    use super::log_tail_of;
+
+    #[test]
+    fn an_assertion_failure_is_kept_and_its_crash_dump_left_out() {
+        let log = "[t][1][warning][main] [source/server/server.cc:1059] There is no configured limit
+[t][1][critical][assert] [source/common/filesystem/inotify/watcher_impl.cc:25] assert failure: inotify_fd_ >= 0.
+[t][1][error][envoy_bug] [./source/common/common/assert.h:60] stacktrace for envoy bug
+[t][1][error][envoy_bug] [./source/common/common/assert.h:66] #0 UNKNOWN [0x55bfc3dbb22c]
+[t][1][error][envoy_bug] [./source/common/common/assert.h:38] envoy bug failure: x. Details: y
+[t][1][critical][backtrace] [./source/server/backtrace.h:173] Caught Aborted, suspect faulting address 0x3531
+[t][1][critical][backtrace] [./source/server/backtrace.h:157] Backtrace (use tools/stack_decode.py to get line numbers):
+[t][1][critical][backtrace] [./source/server/backtrace.h:158] Envoy version: 1.40.0
+[t][1][critical][backtrace] [./source/server/backtrace.h:160] Address mapping: envoy
+[t][1][critical][backtrace] [./source/server/backtrace.h:167] #0: [0x7fa59bd3f050]
+";
+        let tail = log_tail_of(log);
+        assert!(tail.contains("assert failure: inotify_fd_ >= 0."), "{tail}");
+        assert!(tail.contains("envoy bug failure: x"), "{tail}");
+        assert!(
+            !tail.contains("backtrace") && !tail.contains('#') && !tail.contains("stacktrace"),
+            "{tail}"
+        );
+        assert_eq!(tail.lines().count(), 3, "{tail}");
+    }
 }
