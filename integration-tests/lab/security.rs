@@ -482,4 +482,14 @@ async fn show_lists_identities_and_the_strict_mode() {
         ap.file.ends_with("authorization-policy-preference.yml"),
         "{ap:?}"
     );
+    assert_eq!(
+        pref.policies,
+        ["AuthorizationPolicy preference: ALLOW, 1 rule"]
+    );
+    let customer = show
+        .workloads
+        .iter()
+        .find(|w| w.name == "customer")
+        .unwrap_or_else(|| panic!("{:?}", show.workloads));
+    assert!(customer.policies.is_empty(), "{customer:?}");
 }
