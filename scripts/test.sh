@@ -60,7 +60,8 @@ fi
 # 45 per lab); the lab tests run labs side by side, past the common default of 128 per user.
 inotify="$(cat /proc/sys/fs/inotify/max_user_instances 2>/dev/null || echo 0)"
 if [ "$inotify" -lt 1024 ]; then
-    if as_root sysctl -q -w fs.inotify.max_user_instances=1024 >/dev/null 2>&1; then
+    if as_root sysctl -q -w fs.inotify.max_user_instances=1024 >/dev/null 2>&1 ||
+        as_root sh -c 'echo 1024 > /proc/sys/fs/inotify/max_user_instances' 2>/dev/null; then
         echo "fs.inotify.max_user_instances: $inotify -> 1024"
     else
         echo "warning: fs.inotify.max_user_instances is $inotify and cannot be raised here; the lab tests may fail naming it" >&2
