@@ -3,9 +3,10 @@
 //!
 //! Configuration reaches Envoy through file-based dynamic resources, from files in a watched directory:
 //! the clusters by CDS, the listeners that change at runtime (a sidecar's inbound listener) by LDS, the
-//! route configurations of the static listeners by RDS (one file each). A change writes new files and
-//! renames them over the old ones (Envoy reloads on the move), in xDS order: clusters first (old ∪ new,
-//! so no route points at a vanished cluster), then listeners, then routes, then the final clusters; each
+//! HTTP filters a policy changes (the inbound jwt_authn and RBAC) by ECDS, the route configurations of the
+//! static listeners by RDS (one file each). A change writes new files and renames them over the old ones
+//! (Envoy reloads on the move), in xDS order: clusters first (old ∪ new, so no route points at a vanished
+//! cluster), then filters and listeners, then routes, then the final clusters; each
 //! step waits until Envoy's admin stats report the version on every subscription and no listener is
 //! still warming, and a rejected step fails with Envoy's reason (docs/LOCAL-MESH.md has the measurements).
 
