@@ -190,8 +190,8 @@ pub fn downstream_tls(certs: &CertFiles) -> Value {
 /// `http_filters` are HTTP filters (Envoy JSON, `{"name": …, "typed_config": …}`) placed in the inbound
 /// HTTP connection manager before the router, in this order, on every filter chain — where istiod puts
 /// the `envoy.filters.http.jwt_authn` and `envoy.filters.http.rbac` filters of RequestAuthentication and
-/// AuthorizationPolicy (listener_inbound.go `buildInboundHTTPFilters`). The lab passes an empty list
-/// until those are translated.
+/// AuthorizationPolicy (listener_inbound.go `buildInboundHTTPFilters`). The lab passes the ECDS
+/// references of [`crate::authz::INBOUND_SLOTS`], whose configurations come by ECDS (proxies.rs).
 pub fn inbound_listener(
     addr: SocketAddr,
     port: u16,
