@@ -5,7 +5,7 @@ use std::path::Path;
 use mesh_lab::guided_mesh::{chain_prefix, requests};
 use mesh_lab::{Lab, LabOptions};
 
-use crate::{http, istio, lab, repo};
+use crate::{http, lab, repo};
 
 #[test]
 fn envoy_is_installed() {
