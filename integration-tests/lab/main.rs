@@ -9,6 +9,7 @@ mod egress;
 mod graph;
 mod input;
 mod mtls;
+mod process;
 mod security;
 mod security_filters;
 mod workloads;

@@ -81,6 +81,33 @@ pub fn version(bin: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// A command running `bin` that dies with the thread that started it: through util-linux's `setpriv
+/// --pdeathsig KILL` where it exists (every Debian), so a lab that is killed (SIGKILL, a crash) leaves no
+/// Envoy behind holding its ports; else `bin` itself, stopped by [`Envoy`]'s drop only.
+fn with_parent_death(bin: &Path) -> Command {
+    static SETPRIV: std::sync::LazyLock<Option<PathBuf>> = std::sync::LazyLock::new(|| {
+        ["/usr/bin/setpriv", "/bin/setpriv"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| {
+                Command::new(p)
+                    .args(["--pdeathsig", "KILL", "--", "true"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+    });
+    match SETPRIV.as_ref() {
+        Some(setpriv) => {
+            let mut c = Command::new(setpriv);
+            c.args(["--pdeathsig", "KILL", "--"]).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    }
+}
+
 /// Ports [`free_port`] has handed out in this process: never twice, so two labs (tests) side by side,
 /// or two listeners of one lab, never share one.
 static HANDED_OUT: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<u16>>> =
@@ -258,7 +285,8 @@ impl Envoy {
         // Before the child exists: nothing after the spawn may fail without killing it.
         let http = tutorial_common::client::client(Duration::from_secs(5), None)?;
         // No hot restart (no shared memory): several labs (tests) can run side by side.
-        let child = Command::new(bin)
+        let mut command = with_parent_death(bin);
+        let child = command
             .arg("-c")
             .arg(&boot_file)
             .args(["--log-level", "warn", "--file-flush-interval-msec", "50"])
