@@ -301,4 +301,20 @@ async fn after_the_egress_chapter_the_graph_matches_shows_egress_counts() {
         "{codes:?}"
     );
     assert_eq!(codes["blocked"], ["502"], "{codes:?}");
+    // First through PassthroughCluster, then through the ServiceEntry: the edges' first requests say so.
+    let first = |via: &str| {
+        graph
+            .edges
+            .iter()
+            .filter(|e| e.source == "recommendation-v3" && e.via == via)
+            .filter_map(|e| e.first.clone())
+            .min()
+            .unwrap_or_else(|| panic!("no first time on the {via} edge"))
+    };
+    assert!(
+        first("passthrough") < first("service-entry"),
+        "passthrough {} vs service-entry {}",
+        first("passthrough"),
+        first("service-entry")
+    );
 }

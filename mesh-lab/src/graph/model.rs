@@ -120,6 +120,10 @@ pub struct Edge {
     pub mirror: bool,
     /// Upstream attempts beyond the first (Envoy's retries), so far.
     pub retries: u64,
+    /// When its first and its last request started (RFC 3339, from the access log): the order in which
+    /// traffic took each way (first through PassthroughCluster, then through the ServiceEntry, …).
+    pub first: Option<String>,
+    pub last: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -247,6 +251,8 @@ struct Acc {
     clusters: BTreeSet<String>,
     via: String,
     retries: u64,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
 }
 
 impl Acc {
@@ -269,6 +275,10 @@ impl Acc {
             self.clusters.insert(c.to_owned());
         }
         self.retries += e.attempts.unwrap_or(1).saturating_sub(1);
+        if let Some(t) = time_of(e) {
+            self.first = Some(self.first.map_or(t, |f| f.min(t)));
+            self.last = Some(self.last.map_or(t, |l| l.max(t)));
+        }
     }
 }
 
@@ -475,6 +485,12 @@ pub fn build(input: &Input) -> Graph {
                 via: a.via,
                 mirror,
                 retries: a.retries,
+                first: a
+                    .first
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                last: a
+                    .last
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             }
         })
         .collect();

@@ -26,10 +26,13 @@ pub fn table(g: &Graph) -> String {
         "{} s)</caption><thead><tr><th scope=\"col\">from</th><th scope=\"col\">to</th>\
          <th scope=\"col\">requests</th><th scope=\"col\">errors</th><th scope=\"col\">req/s</th>\
          <th scope=\"col\">health</th><th scope=\"col\">codes (Envoy flags)</th><th scope=\"col\">route</th>\
-         <th scope=\"col\">cluster</th></tr></thead><tbody>",
+         <th scope=\"col\">cluster</th><th scope=\"col\">first – last</th></tr></thead><tbody>",
         g.window_seconds
     );
-    for e in &g.edges {
+    // In the order traffic first took each edge (the egress story: passthrough, then the ServiceEntry, …).
+    let mut edges: Vec<&super::model::Edge> = g.edges.iter().collect();
+    edges.sort_by(|a, b| a.first.cmp(&b.first));
+    for e in edges {
         let codes: Vec<String> = e.codes.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
         let kind = if e.mirror {
             " (mirror)".to_owned()
@@ -41,7 +44,7 @@ pub fn table(g: &Graph) -> String {
         let _ = write!(
             t,
             "<tr class=\"{}\"><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{}</td><td>{}</td></tr>",
             e.health.word(),
             esc(&e.source),
             esc(&e.target),
@@ -53,6 +56,11 @@ pub fn table(g: &Graph) -> String {
             esc(&codes.join(", ")),
             esc(&e.routes.iter().cloned().collect::<Vec<_>>().join(", ")),
             esc(&e.clusters.iter().cloned().collect::<Vec<_>>().join(", ")),
+            match (&e.first, &e.last) {
+                (Some(f), Some(l)) =>
+                    format!("{} – {}", super::svg::clock(f), super::svg::clock(l)),
+                _ => String::new(),
+            },
         );
     }
     t.push_str("</tbody></table>");

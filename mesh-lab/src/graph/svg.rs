@@ -182,7 +182,17 @@ pub fn edge_title(e: &Edge) -> String {
         let _ = write!(t, "; {} retries", e.retries);
     }
     let _ = write!(t, "; via {}", e.via);
+    if let (Some(first), Some(last)) = (&e.first, &e.last) {
+        let _ = write!(t, "; first {}, last {}", clock(first), clock(last));
+    }
     t
+}
+
+/// `2026-12-01T13:05:02.123Z` → `13:05:02` (the time of day is what a trainee compares).
+pub fn clock(rfc3339: &str) -> &str {
+    rfc3339
+        .split_once('T')
+        .map_or(rfc3339, |(_, t)| t.get(..8).unwrap_or(t))
 }
 
 fn node_title(n: &Node, g: &Graph) -> String {
