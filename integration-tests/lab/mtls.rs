@@ -6,10 +6,10 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use mesh_lab::Lab;
 use mesh_lab::guided_mesh::{chain_prefix, requests};
+use mesh_lab::{Lab, LabOptions};
 
 use crate::{http, istio, lab, only_v1};
 
@@ -43,7 +43,12 @@ async fn inbound(lab: &Lab, deployment: &str) -> String {
 /// A TLS client: with `cert` the workload certificate (and key) of that pod's directory; validating
 /// the server against the lab's root (its certificate names a SPIFFE URI, no host name).
 fn tls_client(lab: &Lab, cert: Option<&str>) -> reqwest::Client {
-    let certs = |pod: &str| lab.dir.join(pod).join("certs");
+    tls_client_with(lab, cert, "certs")
+}
+
+/// [`tls_client`] with the certificate of rotation directory `certs_dir` (`certs`, `certs-1`, …).
+fn tls_client_with(lab: &Lab, cert: Option<&str>, certs_dir: &str) -> reqwest::Client {
+    let certs = |pod: &str| lab.dir.join(pod).join(certs_dir);
     let root = std::fs::read(lab.dir.join("ca/root-cert.pem")).unwrap();
     let mut b = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -262,8 +267,8 @@ async fn an_inbound_listener_envoy_rejects_by_lds_is_reported_and_the_previous_o
     let bin = find_envoy().unwrap_or_else(|e| panic!("{e}"));
     let dir = std::env::temp_dir().join(format!("mesh-lab-lds-test-{}", std::process::id()));
     let ca = Ca::create(&dir).unwrap();
-    let certs = ca
-        .issue("spiffe://cluster.local/ns/tutorial/sa/default", &dir)
+    let certs = mesh_lab::identity::CertFiles::in_dir(&dir);
+    ca.issue("spiffe://cluster.local/ns/tutorial/sa/default", &certs)
         .unwrap();
     // The app behind it is a closed port: Envoy itself answers 503, proof the listener serves.
     let app: std::net::SocketAddr = ([127, 0, 0, 1], free_port().unwrap()).into();
@@ -316,4 +321,67 @@ async fn an_inbound_listener_envoy_rejects_by_lds_is_reported_and_the_previous_o
         after.starts_with("HTTP/1.1 503 "),
         "PERMISSIVE still answers plain text: {after:?}"
     );
+}
+
+/// Certificates are renewed at half their lifetime, as istio-agent renews them: with a 6 s lifetime, once the
+/// first certificates have expired (two renewals later) the chain has answered all along, the old files are
+/// gone, and preference's sidecar serves a valid renewed certificate to a client holding customer's
+/// (without the renewal that handshake fails: `InvalidCertificate(Expired…)`, while the gateway's kept-alive
+/// connections would still answer).
+#[tokio::test]
+async fn certificates_are_renewed_before_they_expire() {
+    tutorial_common::boot::install_crypto_provider();
+    let lab = Lab::start(LabOptions {
+        repo: crate::repo(),
+        cert_lifetime: Some(Duration::from_secs(6)),
+        ..LabOptions::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("the local mesh must start: {e:#}"));
+    let customer = lab.pod_name("customer").await.unwrap();
+    let preference = lab.pod_name("preference-v1").await.unwrap();
+    let pref = inbound(&lab, "preference-v1").await;
+    // STRICT: every hop is mutual TLS, and the TLS chain takes a client without Istio's ALPN.
+    lab.apply_file(&istio("peer-authentication-tutorial-strict.yml"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let client = http();
+    let mut statuses = Vec::new();
+    // Requests every 100 ms until the first certificates are past their 6 s and the second renewal is
+    // complete (its files in use, the previous ones removed); bounded to 20 s.
+    let second_done = || {
+        lab.dir.join(&preference).join("certs-2").is_dir()
+            && !lab.dir.join(&preference).join("certs-1").exists()
+    };
+    while started.elapsed() < Duration::from_secs(20)
+        && !(started.elapsed() > Duration::from_millis(6500) && second_done())
+    {
+        let a = requests(&client, &lab.gateway_url, 1, None).await;
+        statuses.push(a[0].status);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let renewed = second_done();
+    let first_gone = !lab.dir.join(&preference).join("certs").exists();
+    let https = format!("https://{pref}/");
+    let tls = tls_client_with(&lab, Some(&customer), "certs-2")
+        .get(&https)
+        .send()
+        .await;
+    let tls = match tls {
+        Ok(r) => Ok((r.status().as_u16(), r.text().await.unwrap_or_default())),
+        Err(e) => Err(format!("{e:?}")),
+    };
+    let after = requests(&client, &lab.gateway_url, 1, None).await;
+    lab.stop().await;
+    assert!(renewed, "no second renewal within 20 s");
+    assert!(first_gone, "the first certificates' files are still there");
+    assert!(
+        statuses.len() > 20 && statuses.iter().all(|s| *s == 200),
+        "{statuses:?}"
+    );
+    assert_eq!(after[0].status, 200, "{}", after[0].body);
+    let (status, body) = tls.unwrap_or_else(|e| panic!("the renewed certificates handshake: {e}"));
+    assert_eq!(status, 200);
+    assert!(body.starts_with("preference => recommendation v"), "{body}");
 }

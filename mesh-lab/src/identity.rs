@@ -17,8 +17,8 @@
 //!   (`DefaultWorkloadCertTTL`), never beyond the root.
 //!
 //! Keys are ECDSA P-256 (istio-agent's `ECC_SIGNATURE_ALGORITHM=ECDSA`; its default is RSA 2048, which the
-//! `rcgen` crate cannot generate). There is no rotation: a certificate lives as long as its pod, and a
-//! lab that runs for more than a day must be restarted.
+//! `rcgen` crate cannot generate). The lab renews every proxy's certificate at half its lifetime
+//! ([`crate::Lab::renew_certificates`], under new file names: [`CertFiles::generation`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -67,9 +67,19 @@ pub struct CertFiles {
 }
 
 impl CertFiles {
-    /// The files of the proxy whose directory is `proxy_dir`.
+    /// The files of the proxy whose directory is `proxy_dir` (the first certificates, generation 0).
     pub fn in_dir(proxy_dir: &Path) -> Self {
-        let d = proxy_dir.join("certs");
+        Self::generation(proxy_dir, 0)
+    }
+
+    /// The files of rotation `generation` (`certs/`, then `certs-1/`, `certs-2/`, …): Envoy reads file
+    /// data sources when a cluster or listener is (re)created, so a rotated certificate gets new paths,
+    /// and the configuration that names them is a new one.
+    pub fn generation(proxy_dir: &Path, generation: u64) -> Self {
+        let d = match generation {
+            0 => proxy_dir.join("certs"),
+            g => proxy_dir.join(format!("certs-{g}")),
+        };
         Self {
             chain: d.join("cert-chain.pem"),
             key: d.join("key.pem"),
@@ -84,6 +94,8 @@ pub struct Ca {
     root_pem: String,
     /// `<lab dir>/ca/root-cert.pem`.
     pub root_file: PathBuf,
+    /// How long a workload certificate is valid ([`WORKLOAD_TTL`] unless told otherwise).
+    pub lifetime: Duration,
 }
 
 fn random_serial() -> SerialNumber {
@@ -141,7 +153,14 @@ impl Ca {
             root_pem: cert.pem(),
             issuer: Issuer::new(params, key),
             root_file,
+            lifetime: WORKLOAD_TTL,
         })
+    }
+
+    /// The same CA issuing workload certificates valid for `lifetime`.
+    pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
     }
 
     /// The root certificate (PEM).
@@ -149,19 +168,20 @@ impl Ca {
         &self.root_pem
     }
 
-    /// A certificate for `identity` (a SPIFFE URI), written with its key and the root to
-    /// `<proxy_dir>/certs/`.
-    pub fn issue(&self, identity: &str, proxy_dir: &Path) -> anyhow::Result<CertFiles> {
+    /// A certificate for `identity` (a SPIFFE URI), written with its key and the root to `files`.
+    pub fn issue(&self, identity: &str, files: &CertFiles) -> anyhow::Result<()> {
         let leaf = self.leaf(identity)?;
-        let files = CertFiles::in_dir(proxy_dir);
-        let dir = files.chain.parent().unwrap_or(proxy_dir);
+        let dir = files
+            .chain
+            .parent()
+            .ok_or_else(|| anyhow::anyhow!("{} has no directory", files.chain.display()))?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         std::fs::write(&files.chain, &leaf.pem)
             .with_context(|| format!("writing {}", files.chain.display()))?;
         write_private(&files.key, &leaf.key_pem)?;
         std::fs::write(&files.root, &self.root_pem)
             .with_context(|| format!("writing {}", files.root.display()))?;
-        Ok(files)
+        Ok(())
     }
 
     /// A workload certificate and its key for `identity`.
@@ -185,7 +205,7 @@ impl Ca {
         ];
         params.use_authority_key_identifier_extension = true;
         params.not_before = now - CLOCK_SKEW;
-        params.not_after = now + WORKLOAD_TTL;
+        params.not_after = now + self.lifetime;
         params.serial_number = Some(random_serial());
         let key = KeyPair::generate().context("generating a workload key")?;
         let cert = params
@@ -228,7 +248,8 @@ mod tests {
         let id = spiffe_id("tutorial", "preference");
         assert_eq!(id, "spiffe://cluster.local/ns/tutorial/sa/preference");
         let leaf = ca.leaf(&id).unwrap();
-        let files = ca.issue(&id, &dir.join("pod")).unwrap();
+        let files = CertFiles::in_dir(&dir.join("pod"));
+        ca.issue(&id, &files).unwrap();
         let took = started.elapsed();
         // DER: the SAN extension (2.5.29.17) is critical and holds the URI ([6] implicit IA5String).
         let mut san = vec![0x06, 0x03, 0x55, 0x1d, 0x11, 0x01, 0x01, 0xff];

@@ -21,7 +21,7 @@ use tutorial_common::config::FromEnv;
 
 use crate::clusters::Endpoint;
 use crate::envoy::{Dynamic, Envoy};
-use crate::identity::Ca;
+use crate::identity::{Ca, CertFiles};
 use crate::kube_proxy::KubeProxy;
 use crate::pods::{App, Pod, PodContext};
 use crate::proxies::{
@@ -60,6 +60,9 @@ pub struct LabOptions {
     pub standin_now: Option<String>,
     /// The repository root (for the Services, Deployments and the gateway).
     pub repo: PathBuf,
+    /// How long workload certificates are valid (default Istio's 24 h); the lab renews every proxy's at
+    /// half of it, as istio-agent does (`SECRET_GRACE_PERIOD_RATIO` 0.5).
+    pub cert_lifetime: Option<Duration>,
 }
 
 static LABS: AtomicU64 = AtomicU64::new(0);
@@ -73,6 +76,7 @@ impl Default for LabOptions {
             envoy_bin: None,
             standin_now: None,
             repo: PathBuf::from("."),
+            cert_lifetime: None,
         }
     }
 }
@@ -89,6 +93,8 @@ pub(crate) struct Inner {
     pub services: Vec<ServiceDef>,
     /// Stopped pods and their Service endpoint: the graph still names them in older access-log entries.
     pub gone: Vec<(Workload, SocketAddr)>,
+    /// Which rotation the proxies' certificates are from ([`CertFiles::generation`]).
+    pub cert_generation: u64,
     nonce: u64,
 }
 
@@ -99,6 +105,8 @@ pub struct Lab {
     standin: Arc<Mutex<Option<App>>>,
     /// The lab's certificate authority (its files in `<dir>/ca`).
     ca: Arc<Ca>,
+    /// The task renewing the proxies' certificates (aborted by [`Lab::stop`]).
+    renewal: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
     /// The lab's JWT issuer (its key in `<dir>`): every `jwksUri` resolves to its key set.
     pub(crate) issuer: Arc<crate::jwt::Issuer>,
     http: reqwest::Client,
@@ -188,11 +196,18 @@ impl Lab {
         let nonce = nonce();
         let standin_url = format!("http://{}", standin.addr);
         let gateway_dir = options.dir.join("istio-ingressgateway");
-        let ca = Arc::new(Ca::create(&options.dir)?);
-        ca.issue(&crate::identity::gateway_identity(), &gateway_dir)?;
+        let mut ca = Ca::create(&options.dir)?;
+        if let Some(l) = options.cert_lifetime {
+            ca = ca.with_lifetime(l);
+        }
+        let ca = Arc::new(ca);
+        ca.issue(
+            &crate::identity::gateway_identity(),
+            &CertFiles::in_dir(&gateway_dir),
+        )?;
         let issuer =
             Arc::new(crate::jwt::Issuer::load_or_create(&options.dir).map_err(|e| anyhow!("{e}"))?);
-        let gw_config = gateway_config(&state, &services, &[], &gateway_dir)?;
+        let gw_config = gateway_config(&state, &services, &[], &CertFiles::in_dir(&gateway_dir))?;
         // The gateway's Envoy starts while the pods start; it gets their endpoints right after.
         let gw_boot = gateway_bootstrap(gw_addr, &route);
         let gw_bin = envoy_bin.clone();
@@ -210,11 +225,13 @@ impl Lab {
                 fault: "none".into(),
                 services,
                 gone: Vec::new(),
+                cert_generation: 0,
                 nonce,
             })),
             standin: Arc::new(Mutex::new(Some(standin))),
             issuer,
             ca,
+            renewal: Arc::new(std::sync::Mutex::new(None)),
             http: tutorial_common::client::client(Duration::from_secs(30), None)?,
             gateway_url: format!("http://{gw_addr}/"),
             standin_url,
@@ -237,12 +254,67 @@ impl Lab {
             }
         };
         match started {
-            Ok(()) => Ok(lab),
+            Ok(()) => {
+                lab.renew_certificates_in_time();
+                Ok(lab)
+            }
             Err(e) => {
                 lab.stop().await;
                 Err(e)
             }
         }
+    }
+
+    /// Renews every proxy's certificate at half its lifetime, as istio-agent does, for as long as the lab
+    /// runs (a lab left up overnight keeps its mutual TLS).
+    fn renew_certificates_in_time(&self) {
+        let lab = self.clone();
+        let every = self.ca.lifetime / 2;
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = lab.renew_certificates().await {
+                    tracing::warn!("renewing the proxies' certificates failed: {e:#}");
+                }
+            }
+        });
+        if let Ok(mut slot) = self.renewal.lock() {
+            *slot = Some(task);
+        }
+    }
+
+    /// Issues every proxy (the gateway, each sidecar) a new certificate under new file names and hands
+    /// each Envoy the configuration that names them; the previous files are removed once no proxy uses
+    /// them. Returns the new rotation's number.
+    pub async fn renew_certificates(&self) -> anyhow::Result<u64> {
+        let mut inner = self.inner.lock().await;
+        let before = inner.cert_generation;
+        let next = before + 1;
+        let gateway_dir = self.dir.join("istio-ingressgateway");
+        self.ca.issue(
+            &crate::identity::gateway_identity(),
+            &CertFiles::generation(&gateway_dir, next),
+        )?;
+        let mut dirs = vec![gateway_dir];
+        for p in inner.pods.values().filter(|p| p.sidecar.is_some()) {
+            let dir = self.dir.join(&p.workload.pod);
+            self.ca
+                .issue(&p.workload.identity(), &CertFiles::generation(&dir, next))?;
+            dirs.push(dir);
+        }
+        inner.cert_generation = next;
+        let state = inner.state.clone();
+        if let Err(e) = self.reconcile(&mut inner, state).await {
+            inner.cert_generation = before;
+            return Err(e.context("handing the proxies their renewed certificates"));
+        }
+        for dir in dirs {
+            let old = CertFiles::generation(&dir, before);
+            if let Some(d) = old.chain.parent() {
+                let _ = std::fs::remove_dir_all(d);
+            }
+        }
+        Ok(next)
     }
 
     async fn failed(
@@ -257,6 +329,9 @@ impl Lab {
 
     /// Stops every pod, the gateway and the stand-in; removes the lab's directory when it is a temporary one.
     pub async fn stop(&self) {
+        if let Some(task) = self.renewal.lock().ok().and_then(|mut t| t.take()) {
+            task.abort();
+        }
         let mut inner = self.inner.lock().await;
         let pods: Vec<Pod> = std::mem::take(&mut inner.pods).into_values().collect();
         for p in pods {
@@ -323,7 +398,10 @@ impl Lab {
             let plan = crate::pods::plan(w, &inner.services, cluster_ips.as_ref())?;
             if w.inject {
                 // istio-agent's certificate request at pod start: the CA signs the pod's identity.
-                self.ca.issue(&w.identity(), &self.dir.join(&w.pod))?;
+                self.ca.issue(
+                    &w.identity(),
+                    &CertFiles::generation(&self.dir.join(&w.pod), inner.cert_generation),
+                )?;
             }
             endpoints.push(Endpoint {
                 labels: w.labels.clone(),
@@ -334,12 +412,15 @@ impl Lab {
         }
         let services = inner.services.clone();
         let jwks = self.issuer.jwks();
+        let generation = inner.cert_generation;
         let config_for = |w: &Workload, inbound: SocketAddr| {
             let dir = self.dir.join(&w.pod);
+            let certs = CertFiles::generation(&dir, generation);
             let me = SidecarOf {
                 labels: &w.labels,
                 inbound,
                 dir: &dir,
+                certs: &certs,
                 jwks: &jwks,
             };
             sidecar_config(&next, &services, &endpoints, &inner.internet, &me)
@@ -348,7 +429,7 @@ impl Lab {
             &next,
             &services,
             &endpoints,
-            &self.dir.join("istio-ingressgateway"),
+            &CertFiles::generation(&self.dir.join("istio-ingressgateway"), generation),
         )?;
         let mut configs = BTreeMap::new();
         for name in &keep {

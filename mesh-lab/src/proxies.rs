@@ -24,6 +24,8 @@ pub struct SidecarOf<'a> {
     pub labels: &'a Labels,
     pub inbound: SocketAddr,
     pub dir: &'a Path,
+    /// Its certificate files (the current rotation's).
+    pub certs: &'a CertFiles,
     /// The key set every RequestAuthentication `jwksUri` resolves to (the lab's own issuer; istiod
     /// fetches the URI and inlines what it serves).
     pub jwks: &'a str,
@@ -42,9 +44,9 @@ pub fn sidecar_config(
     let egress = translate::to_envoy(&resources, state.mesh_mode, internet, me.labels)
         .map_err(|e| anyhow!("{e}"))?;
     let mesh = outbound_routes(&resources, services, egress.mode).map_err(|e| anyhow!("{e}"))?;
-    let certs = CertFiles::in_dir(me.dir);
+    let certs = me.certs;
     let mut clusters =
-        mesh_clusters(&resources, services, endpoints, Some(&certs)).map_err(|e| anyhow!("{e}"))?;
+        mesh_clusters(&resources, services, endpoints, Some(certs)).map_err(|e| anyhow!("{e}"))?;
     clusters.extend(egress.clusters);
     let mode = mtls::workload_mode(&resources, me.labels).mode;
     let filters =
@@ -58,7 +60,7 @@ pub fn sidecar_config(
         route_configs: vec![mesh, egress.route_config],
         clusters,
         listeners: vec![mtls::inbound_listener(
-            me.inbound, MESH_PORT, me.dir, mode, &certs, by_ecds,
+            me.inbound, MESH_PORT, me.dir, mode, certs, by_ecds,
         )],
         filters,
     })
@@ -69,13 +71,12 @@ pub fn gateway_config(
     state: &LabState,
     services: &[ServiceDef],
     endpoints: &[Endpoint],
-    gateway_dir: &Path,
+    certs: &CertFiles,
 ) -> anyhow::Result<Dynamic> {
     let resources = state.resources();
-    let certs = CertFiles::in_dir(gateway_dir);
     Ok(Dynamic {
         route_configs: vec![gateway_routes(&resources, services).map_err(|e| anyhow!("{e}"))?],
-        clusters: mesh_clusters(&resources, services, endpoints, Some(&certs))
+        clusters: mesh_clusters(&resources, services, endpoints, Some(certs))
             .map_err(|e| anyhow!("{e}"))?,
         listeners: Vec::new(),
         filters: Vec::new(),

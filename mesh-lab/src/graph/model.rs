@@ -1,6 +1,6 @@
 //! The traffic graph from the proxies' access logs (pure: no processes): nodes per workload (grouped by app,
 //! one per version), per external host (grouped by how the request left), edges per (source proxy, target)
-//! with request counts, the rate over the last [`WINDOW`], response codes with Envoy's flags, routes and
+//! with request counts, the rate over the last [`WINDOW_SECONDS`], response codes with Envoy's flags, routes and
 //! clusters, and Kiali's health colours.
 //!
 //! Like Kiali's versioned-app graph, an edge's source is the proxy that sent the request (it logged it on its
