@@ -335,27 +335,22 @@ impl Envoy {
         }
     }
 
-    /// Why Envoy died at start: the reason it logged (the first critical line that is not its backtrace),
-    /// with what to do when it ran out of inotify instances (every file-based xDS subscription, eight
-    /// per sidecar, takes one); else the log's tail.
+    /// Why Envoy died at start: its log's tail ([`log_tail_of`]), and what to do when it ran out of
+    /// inotify instances (every file-based xDS subscription, eight per sidecar, takes one).
     pub fn start_failure(&self) -> String {
         let text = std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default();
-        let reason = text
-            .lines()
-            .find(|l| l.contains("[critical]") && !l.contains("[backtrace]"));
-        match reason {
-            Some(l) if l.contains("inotify") => format!(
-                "{} — Envoy watches its configuration files with inotify and the user's instances are used up \
-                 (fs.inotify.max_user_instances is {}; every sidecar needs 8, a lab about 45): stop other labs, or \
-                 raise it: sysctl -w fs.inotify.max_user_instances=1024",
-                l.split("] ").last().unwrap_or(l).trim(),
-                std::fs::read_to_string("/proc/sys/fs/inotify/max_user_instances")
-                    .map(|s| s.trim().to_owned())
-                    .unwrap_or_else(|_| "unknown".into())
-            ),
-            Some(l) => l.split("] ").last().unwrap_or(l).trim().to_owned(),
-            None => self.log_tail(),
+        let tail = log_tail_of(&text);
+        if !text.contains("inotify_fd_") {
+            return tail;
         }
+        format!(
+            "{tail}\n— Envoy watches its configuration files with inotify and the user's instances are used up \
+             (fs.inotify.max_user_instances is {}; every sidecar needs 8, a lab about 45): stop other labs, or \
+             raise it: sysctl -w fs.inotify.max_user_instances=1024",
+            std::fs::read_to_string("/proc/sys/fs/inotify/max_user_instances")
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_else(|_| "unknown".into())
+        )
     }
 
     /// The last lines of Envoy's own log (see [`log_tail_of`]).
