@@ -150,6 +150,7 @@ impl Lab {
             });
         }
         let mut notes = Vec::new();
+        let resources = inner.state.resources();
         for (name, p) in &inner.pods {
             workloads.push(WorkloadRow {
                 name: name.clone(),
@@ -161,18 +162,13 @@ impl Lab {
                 identity: p.sidecar.as_ref().map(|_| p.workload.identity()),
                 mtls: match &p.sidecar {
                     Some(_) => {
-                        let m = crate::mtls::workload_mode(
-                            &inner.state.resources(),
-                            &p.workload.labels,
-                        );
+                        let m = crate::mtls::workload_mode(&resources, &p.workload.labels);
                         format!("{} ({})", m.mode, m.source)
                     }
                     None => "none".into(),
                 },
                 policies: match &p.sidecar {
-                    Some(_) => {
-                        crate::authz::policies_for(&inner.state.resources(), &p.workload.labels)
-                    }
+                    Some(_) => crate::authz::policies_for(&resources, &p.workload.labels),
                     None => Vec::new(),
                 },
             });
@@ -205,7 +201,7 @@ impl Lab {
                     route_config: sc.envoy.current().route_configs[1].clone(),
                     clusters: sc.envoy.current().clusters.clone(),
                     mode: translate::effective_mode(
-                        &inner.state.resources(),
+                        &resources,
                         inner.state.mesh_mode,
                         &p.workload.labels,
                     ),
