@@ -50,11 +50,16 @@ pub async fn requests(
 }
 
 async fn one(http: &reqwest::Client, url: &str, agent: Option<&str>) -> Answer {
-    let start = Instant::now();
     let mut req = http.get(url);
     if let Some(a) = agent {
         req = req.header("user-agent", a);
     }
+    send(req).await
+}
+
+/// Sends `req` and times it; a request that got no answer is status 0 with the reason as its body.
+pub async fn send(req: reqwest::RequestBuilder) -> Answer {
+    let start = Instant::now();
     let (status, body) = match req.send().await {
         Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
         Err(e) => (0, format!("request failed: {e}")),

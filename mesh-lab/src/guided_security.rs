@@ -22,26 +22,16 @@ fn is_chain(a: &Answer) -> bool {
 /// A plain-text request straight to a sidecar's inbound address, as a pod without a sidecar would send it
 /// (`oc exec` into it, `curl preference:8080`): `Ok((status, body))`, or how the connection failed.
 pub async fn plain_text(inbound: &str) -> Result<(u16, String), String> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(0)
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| e.to_string())?;
-    match client.get(format!("http://{inbound}/")).send().await {
+    let timeout = Duration::from_secs(5);
+    let url = url::Url::parse(&format!("http://{inbound}/")).map_err(|e| e.to_string())?;
+    // A client of its own: no connection kept from an earlier probe.
+    let client = tutorial_common::client::client(timeout, None).map_err(|e| e.to_string())?;
+    match client.get(url.clone()).send().await {
         Ok(r) => {
             let status = r.status().as_u16();
             Ok((status, r.text().await.unwrap_or_default()))
         }
-        Err(e) => {
-            let mut reason = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                reason = format!("{reason}: {s}");
-                source = s.source();
-            }
-            Err(reason)
-        }
+        Err(e) => Err(tutorial_common::client::describe_failure(&e, &url, timeout)),
     }
 }
 
@@ -60,20 +50,11 @@ impl<W: Write> Guide<'_, W> {
             None => String::new(),
         };
         self.say(&format!("  $ curl -s {shown}$GATEWAY_URL"));
-        let start = std::time::Instant::now();
         let mut req = self.http.get(&self.lab.gateway_url);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let (status, body) = match req.send().await {
-            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
-            Err(e) => (0, format!("request failed: {e}")),
-        };
-        let a = Answer {
-            status,
-            body,
-            elapsed: start.elapsed(),
-        };
+        let a = crate::guided_mesh::send(req).await;
         self.say(&format!("  {} {}", a.status, a.body.trim_end()));
         a
     }
@@ -241,7 +222,7 @@ async fn security<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::R
         g.expect(None, 403, "RBAC: access denied").await;
         let token = g.lab.token(&TokenRequest::default()).await?;
         g.say("  $ TOKEN=$(mesh-lab token)");
-        let forged = forge(&token);
+        let forged = crate::jwt::with_bad_signature(&token);
         g.say("  with the token's signature changed:");
         g.expect(Some(&forged), 401, "Jwt verification fails").await;
         g.say("  with the lab's token:");
@@ -267,19 +248,4 @@ async fn security<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::R
         .await;
     g.plain_text_step(true).await?;
     Ok(())
-}
-
-/// The token with its signature's first character changed (a bad signature, not a malformed token).
-pub fn forge(token: &str) -> String {
-    let Some(dot) = token.rfind('.') else {
-        return format!("{token}x");
-    };
-    let mut out = token.to_owned();
-    let c = if token[dot + 1..].starts_with('A') {
-        "B"
-    } else {
-        "A"
-    };
-    out.replace_range(dot + 1..dot + 2, c);
-    out
 }

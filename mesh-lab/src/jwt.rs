@@ -184,6 +184,22 @@ pub fn jwt_authn_filter(
     }))
 }
 
+/// `token` with one character in the middle of its signature changed: a bad signature (Envoy's 401
+/// `Jwt verification fails`), not a malformed token; the last character is avoided, its low bits may be
+/// padding. A text without a signature segment gets an `x` appended.
+pub fn with_bad_signature(token: &str) -> String {
+    let Some(dot) = token.rfind('.') else {
+        return format!("{token}x");
+    };
+    let at = dot + 1 + (token.len() - dot - 1) / 2;
+    let Some(c) = token.get(at..at + 1) else {
+        return format!("{token}x");
+    };
+    let mut out = token.to_owned();
+    out.replace_range(at..at + 1, if c == "A" { "B" } else { "A" });
+    out
+}
+
 /// The key file in the lab's directory (PKCS#8 DER, owner-only) and the public key set beside it.
 pub const KEY_FILE: &str = "jwt-signing-key.p8";
 pub const JWKS_FILE: &str = "jwks.json";
@@ -515,6 +531,14 @@ spec:
             .mint("issuer-a", "alice", chrono::Duration::minutes(5))
             .unwrap();
         assert!(jsonwebtoken::decode::<Value>(&forged, &key, &v).is_err());
+        let spoiled = with_bad_signature(&token);
+        assert_eq!(spoiled.len(), token.len());
+        assert_ne!(spoiled, token);
+        let err = jsonwebtoken::decode::<Value>(&spoiled, &key, &v).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            &jsonwebtoken::errors::ErrorKind::InvalidSignature
+        );
         let expired = issuer
             .mint("issuer-a", "alice", chrono::Duration::minutes(-5))
             .unwrap();
