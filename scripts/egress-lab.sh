@@ -22,6 +22,7 @@ Steps:
    8  fix the ServiceEntry (port 80): v3 answers again
    9  delete the ServiceEntry and the VirtualService: still allowed (ALLOW_ANY)
   10  switch the mesh to REGISTRY_ONLY (--mesh picks how): the call is blocked
+      (ossm2/ossm3 first record the policy in force, once: run again, it keeps that)
   11  re-create the ServiceEntry (port 80): allowed again
   12  Kiali: print the console URL to look at the graph
   13  revert everything: the mesh's policy as before step 10, sh scripts/clean.sh NAMESPACE
@@ -264,7 +265,9 @@ HINT_V3="No v3 answer: check steps 2-3 (v3 pod 2/2, VirtualService recommendatio
 # ---------------------------------------------------------------------------------------------------
 # The mesh-wide REGISTRY_ONLY switch (step 10) and its revert (step 13). With ossm2/ossm3, step 10 first
 # records the policy in force on the control-plane resource itself (annotation $BEFORE_ANNOTATION: ALLOW_ANY,
-# REGISTRY_ONLY or unset), so that step 13 restores that policy rather than ALLOW_ANY whatever it was.
+# REGISTRY_ONLY or unset), so that step 13 restores that policy rather than ALLOW_ANY whatever it was. The
+# record is made once: step 10 run again (after a ✘, "--from 10") finds REGISTRY_ONLY in force, its own doing,
+# and keeps the first record; step 13 restores from it and then removes it.
 
 # on_control_plane VERB ARG...: oc VERB on the SMCP (OSSM 2) or the Istio resource (OSSM 3), printed and run.
 on_control_plane() {
@@ -277,16 +280,28 @@ on_control_plane() {
     fi
 }
 
-# control_plane_field JSONPATH: print the field of the control-plane resource (nothing in a dry run).
-control_plane_field() {
+# control_plane_get [VAR] JSONPATH: read a field of the control-plane resource into FIELD (empty in a dry run).
+# Printed as typed; with VAR as "$ VAR=$(oc get ...)", for a value a later printed command uses as $VAR.
+control_plane_get() {
+    var=
+    [ $# = 1 ] || {
+        var=$1
+        shift
+    }
     if [ "$MESH" = ossm2 ]; then
         set -- smcp "$SMCP_NAME" -n "$CONTROL_PLANE_NAMESPACE" -o "jsonpath=$1"
     else
         set -- istio "$ISTIO_NAME" -o "jsonpath=$1"
     fi
-    show_cmd "$KUBE_NAME" get "$@" >&2
+    if [ -n "$var" ]; then
+        # shellcheck disable=SC2016 # a command substitution for the reader's shell, printed
+        printf '$ %s=$(%s)\n' "$var" "$(show_cmd "$KUBE_NAME" get "$@" | sed 's/^[$] //')"
+    else
+        show_cmd "$KUBE_NAME" get "$@"
+    fi
+    FIELD=
     [ "$DRY_RUN" = 1 ] && return 0
-    "$KUBE" get "$@"
+    FIELD=$("$KUBE" get "$@") || return 1
 }
 
 # The outbound policy's field, and the merge patch that removes it (back to the operator's default).
@@ -312,14 +327,41 @@ find_control_plane() {
     MESH_FOUND=1
 }
 
+# record_policy_before: annotate the control plane with the policy in force, unless step 10 did already.
+# The annotation is written without --overwrite, so the API server itself refuses to replace a record.
+record_policy_before() {
+    control_plane_get "{.metadata.annotations.$BEFORE_ANNOTATION}" || return 1
+    if [ -n "$FIELD" ]; then
+        info "step 10 ran before: it recorded $FIELD as the policy before the lab; that record stays, for step 13"
+        return 0
+    fi
+    [ "$DRY_RUN" != 1 ] || info "(dry run: assumed no record yet, as at the first step 10; with one, the next two commands are skipped)"
+    control_plane_get POLICY_BEFORE "$(policy_field)" || return 1
+    if [ "$DRY_RUN" = 1 ]; then
+        # The value is the cluster's: printed as the shell variable the line above sets.
+        # shellcheck disable=SC2016 # expanded by the reader's shell when pasted, not here
+        printf '$ %s annotate %s %s="${POLICY_BEFORE:-unset}"\n' "$KUBE_NAME" "$(control_plane_args)" "$BEFORE_ANNOTATION"
+        return 0
+    fi
+    [ "$FIELD" != REGISTRY_ONLY ] || info "(REGISTRY_ONLY was in force already; step 13 will leave it so)"
+    on_control_plane annotate "$BEFORE_ANNOTATION=${FIELD:-unset}"
+}
+
+# control_plane_args: the control-plane resource as the printed commands name it.
+control_plane_args() {
+    if [ "$MESH" = ossm2 ]; then
+        printf 'smcp %s -n %s' "$SMCP_NAME" "$CONTROL_PLANE_NAMESPACE"
+    else
+        printf 'istio %s' "$ISTIO_NAME"
+    fi
+}
+
 registry_only() {
     case $MESH in
         sidecar) kube apply -f "$F_REGISTRY_ONLY_SIDECAR" -n "$NAMESPACE" ;;
         ossm2 | ossm3)
             find_control_plane
-            before=$(control_plane_field "$(policy_field)") || return 1
-            [ "$before" != REGISTRY_ONLY ] || info "(REGISTRY_ONLY was in force already; step 13 will leave it so)"
-            on_control_plane annotate "$BEFORE_ANNOTATION=${before:-unset}" --overwrite || return 1
+            record_policy_before || return 1
             if [ "$MESH" = ossm2 ]; then f=$F_REGISTRY_ONLY_OSSM2; else f=$F_REGISTRY_ONLY_OSSM3; fi
             on_control_plane patch --type merge --patch-file "$f"
             ;;
@@ -331,8 +373,14 @@ restore_outbound_policy() {
         sidecar) kube apply -f "$F_ALLOW_ANY_SIDECAR" -n "$NAMESPACE" ;;
         ossm2 | ossm3)
             find_control_plane
-            before=$(control_plane_field "{.metadata.annotations.$BEFORE_ANNOTATION}") || return 1
+            control_plane_get "{.metadata.annotations.$BEFORE_ANNOTATION}" || return 1
+            before=$FIELD
             if [ "$MESH" = ossm2 ]; then f=$F_ALLOW_ANY_OSSM2; else f=$F_ALLOW_ANY_OSSM3; fi
+            if [ "$DRY_RUN" = 1 ]; then
+                # As step 10's dry run assumes: no policy was set (the operators' default).
+                before='unset'
+                info "(dry run: assumed the record says unset; ALLOW_ANY would run $KUBE_NAME patch $(control_plane_args) --type merge --patch-file $f instead of the patch below, REGISTRY_ONLY no patch)"
+            fi
             case $before in
                 REGISTRY_ONLY) info "REGISTRY_ONLY was in force before step 10: left as it is" ;;
                 unset)
@@ -340,7 +388,7 @@ restore_outbound_policy() {
                     on_control_plane patch --type merge -p "$(unset_policy_patch)" || return 1
                     ;;
                 *)
-                    [ -n "$before" ] || [ "$DRY_RUN" = 1 ] || info "(step 10 recorded no policy here: setting ALLOW_ANY, the default)"
+                    [ -n "$before" ] || info "(step 10 recorded no policy here: setting ALLOW_ANY, the default)"
                     on_control_plane patch --type merge --patch-file "$f" || return 1
                     ;;
             esac
