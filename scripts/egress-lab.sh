@@ -42,7 +42,13 @@ Options:
   --without-sidecar step 2: start v3 without its sidecar, as the blog's Deployment-v3.yml did
                     (patches the inject label to "false"), to show the 1/1 check; add
                     --fix to show the repair too
-  --dry-run         print the commands only, run nothing
+  --dry-run         print the commands a real run runs, in order, and run nothing;
+                    pasted in order they do what the real run does. A value only
+                    the cluster knows is read into a shell variable ($GATEWAY_URL,
+                    $WORLDCLOCK_IP, $POLICY_BEFORE); where a real run's next command
+                    depends on the cluster's answer, the dry run takes the usual one
+                    (no policy set before step 10; v3 2/2, or 1/1 with
+                    --without-sidecar) and says so
   -i, --interactive wait for Enter before each step
   -n, --namespace NS  namespace of the app (default $NAMESPACE or tutorial)
   -h, --help        show this help
@@ -58,7 +64,8 @@ for OSSM 3), WORLDCLOCK_NAMESPACE (worldclock: the stand-in time API's; "none"
 keeps the real worldclockapi.com), IMAGE_PREFIX + IMAGE_TAG (step 2: oc set
 image to your registry).
 
-Exit status: 0 when every step run ends ✔, 1 at the first ✘, 2 on bad usage,
+Exit status: 0 when every step run ends ✔ (dry run: when a real run would get
+through), 1 at the first ✘ (dry run: where a real run stops), 2 on bad usage,
 127 when oc/kubectl or curl is missing.
 EOF
 }
@@ -410,25 +417,32 @@ step_1() {
 apply_v3() { (cd "$D_RECOMMENDATION" && "$KUBE" apply -f "$F_RECOMMENDATION_V3_IN_DIR" -n "$NAMESPACE"); }
 
 # point_v3_at_time_api: v3 keeps calling worldclockapi.com; its pod's /etc/hosts maps that host to the
-# stand-in's Service (kubernetes/worldclock/, outside the mesh), whose cluster IP only the cluster knows.
+# stand-in's Service (kubernetes/worldclock/, outside the mesh), whose cluster IP only the cluster knows:
+# read into WORLDCLOCK_IP, which a dry run's patch line names, so that the printed lines can be pasted.
 point_v3_at_time_api() {
     if [ "$WORLDCLOCK_NAMESPACE" = none ]; then
         info "(WORLDCLOCK_NAMESPACE=none: v3 calls the real $WORLDCLOCK_HOST)"
         return 0
     fi
-    show_cmd "$KUBE_NAME" get service "$N_WORLDCLOCK_SERVICE" -n "$WORLDCLOCK_NAMESPACE" -o 'jsonpath={.spec.clusterIP}'
+    printf "\$ WORLDCLOCK_IP=\$(%s get service %s -n %s -o jsonpath='{.spec.clusterIP}')\n" \
+        "$KUBE_NAME" "$N_WORLDCLOCK_SERVICE" "$WORLDCLOCK_NAMESPACE"
     if [ "$DRY_RUN" = 1 ]; then
-        ip='<that IP>'
-    else
-        ip=$(time_api_ip)
-        if [ -z "$ip" ]; then
-            fail "step 2: no stand-in time API (service $N_WORLDCLOCK_SERVICE in $WORLDCLOCK_NAMESPACE): v3 would show errors instead of the time."
-            info "Fix: sh scripts/deploy.sh (deploys it from $F_WORLDCLOCK_STANDIN), or WORLDCLOCK_NAMESPACE=none where the real $WORLDCLOCK_HOST answers."
-            return 1
-        fi
+        printf "\$ %s patch deployment %s -n %s --type merge -p '%s'\n" "$KUBE_NAME" "$N_V3_DEPLOYMENT" "$NAMESPACE" \
+            "$(host_alias_patch "'\"\$WORLDCLOCK_IP\"'")"
+        return 0
     fi
-    must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" --type merge \
-        -p "{\"spec\":{\"template\":{\"spec\":{\"hostAliases\":[{\"ip\":\"$ip\",\"hostnames\":[\"$WORLDCLOCK_HOST\"]}]}}}}"
+    ip=$(time_api_ip)
+    if [ -z "$ip" ]; then
+        fail "step 2: no stand-in time API (service $N_WORLDCLOCK_SERVICE in $WORLDCLOCK_NAMESPACE): v3 would show errors instead of the time."
+        info "Fix: sh scripts/deploy.sh (deploys it from $F_WORLDCLOCK_STANDIN), or WORLDCLOCK_NAMESPACE=none where the real $WORLDCLOCK_HOST answers."
+        return 1
+    fi
+    must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" --type merge -p "$(host_alias_patch "$ip")"
+}
+
+# host_alias_patch IP: the merge patch that maps the lab's host to IP in the v3 pod's /etc/hosts.
+host_alias_patch() {
+    printf '{"spec":{"template":{"spec":{"hostAliases":[{"ip":"%s","hostnames":["%s"]}]}}}}' "$1" "$WORLDCLOCK_HOST"
 }
 
 # time_api_answers: the pre-flight: from inside the v3 pod (its sidecar container, whose own traffic the
@@ -461,7 +475,8 @@ time_api_answers() {
 
 step_2() {
     say "Step 2: deploy recommendation v3 (it calls worldclockapi.com for the time)"
-    printf '$ cd %s && %s apply -f %s -n %s\n' "$D_RECOMMENDATION" "$KUBE_NAME" "$F_RECOMMENDATION_V3_IN_DIR" "$NAMESPACE"
+    # A subshell, as the script runs it: pasted, the line leaves the terminal in the directory it was in.
+    printf '$ (cd %s && %s apply -f %s -n %s)\n' "$D_RECOMMENDATION" "$KUBE_NAME" "$F_RECOMMENDATION_V3_IN_DIR" "$NAMESPACE"
     if [ "$DRY_RUN" != 1 ]; then
         must apply_v3 || return 1
     fi
@@ -473,12 +488,20 @@ step_2() {
     fi
     wait_rollout "$N_V3_DEPLOYMENT" recommendation v3 || return 1
     if check_sidecar "$N_V3_DEPLOYMENT" recommendation v3; then
-        [ "$DRY_RUN" = 1 ] || pass "step 2: $N_V3_DEPLOYMENT runs with its sidecar (2/2)"
-        time_api_answers
-        return
+        # A dry run sees no pod: it goes on as a real run would, 1/1 after --without-sidecar, else 2/2.
+        if [ "$DRY_RUN" != 1 ]; then
+            pass "step 2: $N_V3_DEPLOYMENT runs with its sidecar (2/2)"
+            time_api_answers
+            return
+        elif [ "$WITHOUT_SIDECAR" = 0 ]; then
+            time_api_answers
+            return
+        fi
+        info "(dry run: the pod runs 1/1 here, without its sidecar; the fix: $KUBE_NAME patch deployment $N_V3_DEPLOYMENT -n $NAMESPACE -p '$(inject_patch true)')"
     fi
     if [ "$FIX_SIDECAR" = 1 ]; then
-        if template_asks_for_sidecar "$N_V3_DEPLOYMENT"; then
+        # In a dry run the template is the one --without-sidecar labelled "false": the label fix.
+        if [ "$DRY_RUN" != 1 ] && template_asks_for_sidecar "$N_V3_DEPLOYMENT"; then
             # Asking again changes nothing; a new pod, now that the namespace is in the mesh, does.
             must kube rollout restart "deployment/$N_V3_DEPLOYMENT" -n "$NAMESPACE" || return 1
         else
@@ -486,10 +509,14 @@ step_2() {
         fi
         wait_rollout "$N_V3_DEPLOYMENT" recommendation v3 || return 1
         if check_sidecar "$N_V3_DEPLOYMENT" recommendation v3; then
-            pass "step 2: $N_V3_DEPLOYMENT runs with its sidecar (2/2) after the fix"
+            [ "$DRY_RUN" = 1 ] || pass "step 2: $N_V3_DEPLOYMENT runs with its sidecar (2/2) after the fix"
             time_api_answers
             return
         fi
+    fi
+    if [ "$DRY_RUN" = 1 ]; then
+        info "(dry run: a real run stops here with ✘; add --fix to rehearse the repair)"
+        return 1
     fi
     fail "step 2: $N_V3_DEPLOYMENT is not running 2/2 (apply the fix above, or rerun with --fix)"
     return 1
@@ -583,6 +610,10 @@ step_13() {
 
 # ---------------------------------------------------------------------------------------------------
 [ "$DRY_RUN" != 1 ] || info "(dry run: commands are printed, nothing is run)"
+if [ "$DRY_RUN" = 1 ] && [ -z "${GATEWAY_URL:-}" ] && [ -z "$GATEWAY_NAMESPACE_GIVEN" ]; then
+    # A real run reads istio-ingress when istio-system has no Route; a dry run cannot know which answers.
+    info "(dry run: GATEWAY_URL from the Route in $GATEWAY_NAMESPACE; on OSSM 3 it is in istio-ingress: rehearse with GATEWAY_NAMESPACE=istio-ingress)"
+fi
 info "namespace $NAMESPACE, CLI $KUBE_NAME, REGISTRY_ONLY method $MESH"
 for s in $STEPS; do
     STEP=$s
