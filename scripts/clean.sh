@@ -65,10 +65,13 @@ KINDS="destinationrule serviceentry sidecar peerauthentication authorizationpoli
 failed=0
 
 say "Removing the labs' Istio objects from namespace $NAMESPACE (keeping virtualservice $N_INGRESS_VS)"
-show_cmd "$KUBE_NAME" get virtualservice -n "$NAMESPACE" -o name
 if [ "$DRY_RUN" = 1 ]; then
-    info "(then: $KUBE_NAME delete <each one but $N_INGRESS_VS> -n $NAMESPACE)"
+    # The names are the cluster's: one pasteable line that lists them and deletes each, as a real run does.
+    # shellcheck disable=SC2016 # expanded by the reader's shell when pasted, not here
+    printf '$ for vs in $(%s get virtualservice -n %s -o name); do [ "${vs##*/}" = %s ] || %s delete "$vs" -n %s --ignore-not-found; done\n' \
+        "$KUBE_NAME" "$NAMESPACE" "$N_INGRESS_VS" "$KUBE_NAME" "$NAMESPACE"
 else
+    show_cmd "$KUBE_NAME" get virtualservice -n "$NAMESPACE" -o name
     vs=$("$KUBE" get virtualservice -n "$NAMESPACE" -o name) || failed=1
     for v in $vs; do
         case $v in
@@ -84,9 +87,15 @@ done
 say "Removing deployment $N_V3_DEPLOYMENT"
 kube delete deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" --ignore-not-found || failed=1
 
-[ "$DRY_RUN" = 1 ] && exit 0
-
 say "What is left"
+if [ "$DRY_RUN" = 1 ]; then
+    for kind in virtualservice $KINDS; do
+        show_cmd "$KUBE_NAME" get "$kind" -n "$NAMESPACE" -o name
+    done
+    show_cmd "$KUBE_NAME" get deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" --ignore-not-found -o name
+    info "(dry run: a real run ends with its verdict: nothing but virtualservice $N_INGRESS_VS listed)"
+    exit 0
+fi
 left=
 for kind in virtualservice $KINDS; do
     show_cmd "$KUBE_NAME" get "$kind" -n "$NAMESPACE" -o name

@@ -22,6 +22,7 @@ Steps:
    8  fix the ServiceEntry (port 80): v3 answers again
    9  delete the ServiceEntry and the VirtualService: still allowed (ALLOW_ANY)
   10  switch the mesh to REGISTRY_ONLY (--mesh picks how): the call is blocked
+      (ossm2/ossm3 first record the policy in force, once: run again, it keeps that)
   11  re-create the ServiceEntry (port 80): allowed again
   12  Kiali: print the console URL to look at the graph
   13  revert everything: the mesh's policy as before step 10, sh scripts/clean.sh NAMESPACE
@@ -41,7 +42,13 @@ Options:
   --without-sidecar step 2: start v3 without its sidecar, as the blog's Deployment-v3.yml did
                     (patches the inject label to "false"), to show the 1/1 check; add
                     --fix to show the repair too
-  --dry-run         print the commands only, run nothing
+  --dry-run         print the commands a real run runs, in order, and run nothing;
+                    pasted in order they do what the real run does. A value only
+                    the cluster knows is read into a shell variable ($GATEWAY_URL,
+                    $WORLDCLOCK_IP, $POLICY_BEFORE); where a real run's next command
+                    depends on the cluster's answer, the dry run takes the usual one
+                    (no policy set before step 10; v3 2/2, or 1/1 with
+                    --without-sidecar) and says so
   -i, --interactive wait for Enter before each step
   -n, --namespace NS  namespace of the app (default $NAMESPACE or tutorial)
   -h, --help        show this help
@@ -57,7 +64,8 @@ for OSSM 3), WORLDCLOCK_NAMESPACE (worldclock: the stand-in time API's; "none"
 keeps the real worldclockapi.com), IMAGE_PREFIX + IMAGE_TAG (step 2: oc set
 image to your registry).
 
-Exit status: 0 when every step run ends ✔, 1 at the first ✘, 2 on bad usage,
+Exit status: 0 when every step run ends ✔ (dry run: when a real run would get
+through), 1 at the first ✘ (dry run: where a real run stops), 2 on bad usage,
 127 when oc/kubectl or curl is missing.
 EOF
 }
@@ -264,7 +272,9 @@ HINT_V3="No v3 answer: check steps 2-3 (v3 pod 2/2, VirtualService recommendatio
 # ---------------------------------------------------------------------------------------------------
 # The mesh-wide REGISTRY_ONLY switch (step 10) and its revert (step 13). With ossm2/ossm3, step 10 first
 # records the policy in force on the control-plane resource itself (annotation $BEFORE_ANNOTATION: ALLOW_ANY,
-# REGISTRY_ONLY or unset), so that step 13 restores that policy rather than ALLOW_ANY whatever it was.
+# REGISTRY_ONLY or unset), so that step 13 restores that policy rather than ALLOW_ANY whatever it was. The
+# record is made once: step 10 run again (after a ✘, "--from 10") finds REGISTRY_ONLY in force, its own doing,
+# and keeps the first record; step 13 restores from it and then removes it.
 
 # on_control_plane VERB ARG...: oc VERB on the SMCP (OSSM 2) or the Istio resource (OSSM 3), printed and run.
 on_control_plane() {
@@ -277,16 +287,28 @@ on_control_plane() {
     fi
 }
 
-# control_plane_field JSONPATH: print the field of the control-plane resource (nothing in a dry run).
-control_plane_field() {
+# control_plane_get [VAR] JSONPATH: read a field of the control-plane resource into FIELD (empty in a dry run).
+# Printed as typed; with VAR as "$ VAR=$(oc get ...)", for a value a later printed command uses as $VAR.
+control_plane_get() {
+    var=
+    [ $# = 1 ] || {
+        var=$1
+        shift
+    }
     if [ "$MESH" = ossm2 ]; then
         set -- smcp "$SMCP_NAME" -n "$CONTROL_PLANE_NAMESPACE" -o "jsonpath=$1"
     else
         set -- istio "$ISTIO_NAME" -o "jsonpath=$1"
     fi
-    show_cmd "$KUBE_NAME" get "$@" >&2
+    if [ -n "$var" ]; then
+        # shellcheck disable=SC2016 # a command substitution for the reader's shell, printed
+        printf '$ %s=$(%s)\n' "$var" "$(show_cmd "$KUBE_NAME" get "$@" | sed 's/^[$] //')"
+    else
+        show_cmd "$KUBE_NAME" get "$@"
+    fi
+    FIELD=
     [ "$DRY_RUN" = 1 ] && return 0
-    "$KUBE" get "$@"
+    FIELD=$("$KUBE" get "$@") || return 1
 }
 
 # The outbound policy's field, and the merge patch that removes it (back to the operator's default).
@@ -312,14 +334,41 @@ find_control_plane() {
     MESH_FOUND=1
 }
 
+# record_policy_before: annotate the control plane with the policy in force, unless step 10 did already.
+# The annotation is written without --overwrite, so the API server itself refuses to replace a record.
+record_policy_before() {
+    control_plane_get "{.metadata.annotations.$BEFORE_ANNOTATION}" || return 1
+    if [ -n "$FIELD" ]; then
+        info "step 10 ran before: it recorded $FIELD as the policy before the lab; that record stays, for step 13"
+        return 0
+    fi
+    [ "$DRY_RUN" != 1 ] || info "(dry run: assumed no record yet, as at the first step 10; with one, the next two commands are skipped)"
+    control_plane_get POLICY_BEFORE "$(policy_field)" || return 1
+    if [ "$DRY_RUN" = 1 ]; then
+        # The value is the cluster's: printed as the shell variable the line above sets.
+        # shellcheck disable=SC2016 # expanded by the reader's shell when pasted, not here
+        printf '$ %s annotate %s %s="${POLICY_BEFORE:-unset}"\n' "$KUBE_NAME" "$(control_plane_args)" "$BEFORE_ANNOTATION"
+        return 0
+    fi
+    [ "$FIELD" != REGISTRY_ONLY ] || info "(REGISTRY_ONLY was in force already; step 13 will leave it so)"
+    on_control_plane annotate "$BEFORE_ANNOTATION=${FIELD:-unset}"
+}
+
+# control_plane_args: the control-plane resource as the printed commands name it.
+control_plane_args() {
+    if [ "$MESH" = ossm2 ]; then
+        printf 'smcp %s -n %s' "$SMCP_NAME" "$CONTROL_PLANE_NAMESPACE"
+    else
+        printf 'istio %s' "$ISTIO_NAME"
+    fi
+}
+
 registry_only() {
     case $MESH in
         sidecar) kube apply -f "$F_REGISTRY_ONLY_SIDECAR" -n "$NAMESPACE" ;;
         ossm2 | ossm3)
             find_control_plane
-            before=$(control_plane_field "$(policy_field)") || return 1
-            [ "$before" != REGISTRY_ONLY ] || info "(REGISTRY_ONLY was in force already; step 13 will leave it so)"
-            on_control_plane annotate "$BEFORE_ANNOTATION=${before:-unset}" --overwrite || return 1
+            record_policy_before || return 1
             if [ "$MESH" = ossm2 ]; then f=$F_REGISTRY_ONLY_OSSM2; else f=$F_REGISTRY_ONLY_OSSM3; fi
             on_control_plane patch --type merge --patch-file "$f"
             ;;
@@ -331,8 +380,14 @@ restore_outbound_policy() {
         sidecar) kube apply -f "$F_ALLOW_ANY_SIDECAR" -n "$NAMESPACE" ;;
         ossm2 | ossm3)
             find_control_plane
-            before=$(control_plane_field "{.metadata.annotations.$BEFORE_ANNOTATION}") || return 1
+            control_plane_get "{.metadata.annotations.$BEFORE_ANNOTATION}" || return 1
+            before=$FIELD
             if [ "$MESH" = ossm2 ]; then f=$F_ALLOW_ANY_OSSM2; else f=$F_ALLOW_ANY_OSSM3; fi
+            if [ "$DRY_RUN" = 1 ]; then
+                # As step 10's dry run assumes: no policy was set (the operators' default).
+                before='unset'
+                info "(dry run: assumed the record says unset; ALLOW_ANY would run $KUBE_NAME patch $(control_plane_args) --type merge --patch-file $f instead of the patch below, REGISTRY_ONLY no patch)"
+            fi
             case $before in
                 REGISTRY_ONLY) info "REGISTRY_ONLY was in force before step 10: left as it is" ;;
                 unset)
@@ -340,7 +395,7 @@ restore_outbound_policy() {
                     on_control_plane patch --type merge -p "$(unset_policy_patch)" || return 1
                     ;;
                 *)
-                    [ -n "$before" ] || [ "$DRY_RUN" = 1 ] || info "(step 10 recorded no policy here: setting ALLOW_ANY, the default)"
+                    [ -n "$before" ] || info "(step 10 recorded no policy here: setting ALLOW_ANY, the default)"
                     on_control_plane patch --type merge --patch-file "$f" || return 1
                     ;;
             esac
@@ -362,25 +417,32 @@ step_1() {
 apply_v3() { (cd "$D_RECOMMENDATION" && "$KUBE" apply -f "$F_RECOMMENDATION_V3_IN_DIR" -n "$NAMESPACE"); }
 
 # point_v3_at_time_api: v3 keeps calling worldclockapi.com; its pod's /etc/hosts maps that host to the
-# stand-in's Service (kubernetes/worldclock/, outside the mesh), whose cluster IP only the cluster knows.
+# stand-in's Service (kubernetes/worldclock/, outside the mesh), whose cluster IP only the cluster knows:
+# read into WORLDCLOCK_IP, which a dry run's patch line names, so that the printed lines can be pasted.
 point_v3_at_time_api() {
     if [ "$WORLDCLOCK_NAMESPACE" = none ]; then
         info "(WORLDCLOCK_NAMESPACE=none: v3 calls the real $WORLDCLOCK_HOST)"
         return 0
     fi
-    show_cmd "$KUBE_NAME" get service "$N_WORLDCLOCK_SERVICE" -n "$WORLDCLOCK_NAMESPACE" -o 'jsonpath={.spec.clusterIP}'
+    printf "\$ WORLDCLOCK_IP=\$(%s get service %s -n %s -o jsonpath='{.spec.clusterIP}')\n" \
+        "$KUBE_NAME" "$N_WORLDCLOCK_SERVICE" "$WORLDCLOCK_NAMESPACE"
     if [ "$DRY_RUN" = 1 ]; then
-        ip='<that IP>'
-    else
-        ip=$(time_api_ip)
-        if [ -z "$ip" ]; then
-            fail "step 2: no stand-in time API (service $N_WORLDCLOCK_SERVICE in $WORLDCLOCK_NAMESPACE): v3 would show errors instead of the time."
-            info "Fix: sh scripts/deploy.sh (deploys it from $F_WORLDCLOCK_STANDIN), or WORLDCLOCK_NAMESPACE=none where the real $WORLDCLOCK_HOST answers."
-            return 1
-        fi
+        printf "\$ %s patch deployment %s -n %s --type merge -p '%s'\n" "$KUBE_NAME" "$N_V3_DEPLOYMENT" "$NAMESPACE" \
+            "$(host_alias_patch "'\"\$WORLDCLOCK_IP\"'")"
+        return 0
     fi
-    must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" --type merge \
-        -p "{\"spec\":{\"template\":{\"spec\":{\"hostAliases\":[{\"ip\":\"$ip\",\"hostnames\":[\"$WORLDCLOCK_HOST\"]}]}}}}"
+    ip=$(time_api_ip)
+    if [ -z "$ip" ]; then
+        fail "step 2: no stand-in time API (service $N_WORLDCLOCK_SERVICE in $WORLDCLOCK_NAMESPACE): v3 would show errors instead of the time."
+        info "Fix: sh scripts/deploy.sh (deploys it from $F_WORLDCLOCK_STANDIN), or WORLDCLOCK_NAMESPACE=none where the real $WORLDCLOCK_HOST answers."
+        return 1
+    fi
+    must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" --type merge -p "$(host_alias_patch "$ip")"
+}
+
+# host_alias_patch IP: the merge patch that maps the lab's host to IP in the v3 pod's /etc/hosts.
+host_alias_patch() {
+    printf '{"spec":{"template":{"spec":{"hostAliases":[{"ip":"%s","hostnames":["%s"]}]}}}}' "$1" "$WORLDCLOCK_HOST"
 }
 
 # time_api_answers: the pre-flight: from inside the v3 pod (its sidecar container, whose own traffic the
@@ -413,7 +475,8 @@ time_api_answers() {
 
 step_2() {
     say "Step 2: deploy recommendation v3 (it calls worldclockapi.com for the time)"
-    printf '$ cd %s && %s apply -f %s -n %s\n' "$D_RECOMMENDATION" "$KUBE_NAME" "$F_RECOMMENDATION_V3_IN_DIR" "$NAMESPACE"
+    # A subshell, as the script runs it: pasted, the line leaves the terminal in the directory it was in.
+    printf '$ (cd %s && %s apply -f %s -n %s)\n' "$D_RECOMMENDATION" "$KUBE_NAME" "$F_RECOMMENDATION_V3_IN_DIR" "$NAMESPACE"
     if [ "$DRY_RUN" != 1 ]; then
         must apply_v3 || return 1
     fi
@@ -425,12 +488,20 @@ step_2() {
     fi
     wait_rollout "$N_V3_DEPLOYMENT" recommendation v3 || return 1
     if check_sidecar "$N_V3_DEPLOYMENT" recommendation v3; then
-        [ "$DRY_RUN" = 1 ] || pass "step 2: $N_V3_DEPLOYMENT runs with its sidecar (2/2)"
-        time_api_answers
-        return
+        # A dry run sees no pod: it goes on as a real run would, 1/1 after --without-sidecar, else 2/2.
+        if [ "$DRY_RUN" != 1 ]; then
+            pass "step 2: $N_V3_DEPLOYMENT runs with its sidecar (2/2)"
+            time_api_answers
+            return
+        elif [ "$WITHOUT_SIDECAR" = 0 ]; then
+            time_api_answers
+            return
+        fi
+        info "(dry run: the pod runs 1/1 here, without its sidecar; the fix: $KUBE_NAME patch deployment $N_V3_DEPLOYMENT -n $NAMESPACE -p '$(inject_patch true)')"
     fi
     if [ "$FIX_SIDECAR" = 1 ]; then
-        if template_asks_for_sidecar "$N_V3_DEPLOYMENT"; then
+        # In a dry run the template is the one --without-sidecar labelled "false": the label fix.
+        if [ "$DRY_RUN" != 1 ] && template_asks_for_sidecar "$N_V3_DEPLOYMENT"; then
             # Asking again changes nothing; a new pod, now that the namespace is in the mesh, does.
             must kube rollout restart "deployment/$N_V3_DEPLOYMENT" -n "$NAMESPACE" || return 1
         else
@@ -438,10 +509,14 @@ step_2() {
         fi
         wait_rollout "$N_V3_DEPLOYMENT" recommendation v3 || return 1
         if check_sidecar "$N_V3_DEPLOYMENT" recommendation v3; then
-            pass "step 2: $N_V3_DEPLOYMENT runs with its sidecar (2/2) after the fix"
+            [ "$DRY_RUN" = 1 ] || pass "step 2: $N_V3_DEPLOYMENT runs with its sidecar (2/2) after the fix"
             time_api_answers
             return
         fi
+    fi
+    if [ "$DRY_RUN" = 1 ]; then
+        info "(dry run: a real run stops here with ✘; add --fix to rehearse the repair)"
+        return 1
     fi
     fail "step 2: $N_V3_DEPLOYMENT is not running 2/2 (apply the fix above, or rerun with --fix)"
     return 1
@@ -535,6 +610,10 @@ step_13() {
 
 # ---------------------------------------------------------------------------------------------------
 [ "$DRY_RUN" != 1 ] || info "(dry run: commands are printed, nothing is run)"
+if [ "$DRY_RUN" = 1 ] && [ -z "${GATEWAY_URL:-}" ] && [ -z "$GATEWAY_NAMESPACE_GIVEN" ]; then
+    # A real run reads istio-ingress when istio-system has no Route; a dry run cannot know which answers.
+    info "(dry run: GATEWAY_URL from the Route in $GATEWAY_NAMESPACE; on OSSM 3 it is in istio-ingress: rehearse with GATEWAY_NAMESPACE=istio-ingress)"
+fi
 info "namespace $NAMESPACE, CLI $KUBE_NAME, REGISTRY_ONLY method $MESH"
 for s in $STEPS; do
     STEP=$s

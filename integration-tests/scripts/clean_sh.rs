@@ -1,5 +1,6 @@
 //! clean.sh: its namespace argument, what it keeps, its verdict.
 
+use crate::lab_dry_run::{assert_same_calls, rehearse};
 use crate::sandbox::*;
 
 #[test]
@@ -63,4 +64,17 @@ fn clean_sh_dry_run_runs_nothing() {
         "{:?}",
         sandbox.kube_calls()
     );
+}
+
+#[test]
+fn clean_sh_dry_run_pasted_in_order_deletes_what_the_real_run_deletes() {
+    let rules = format!(
+        "{WHOAMI_OK}0!|oc get virtualservice -n class7 -o name|virtualservice.networking.istio.io/customer-gateway\\nvirtualservice.networking.istio.io/recommendation\\nvirtualservice.networking.istio.io/worldclockapi-timeout\n\
+         0|oc get virtualservice -n class7 -o name|virtualservice.networking.istio.io/customer-gateway\n"
+    );
+    let (real_run, dry_run, pasted, real, pasted_calls) =
+        rehearse("clean.sh", &["class7"], &[], &rules, &[V1_BODY]);
+    real_run.assert_code(0);
+    dry_run.assert_code(0);
+    assert_same_calls(&real, &pasted_calls, &dry_run, &pasted);
 }

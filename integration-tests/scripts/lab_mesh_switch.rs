@@ -1,5 +1,5 @@
 //! Egress lab steps 10 and 13: the REGISTRY_ONLY switch by each method, and the revert that restores the
-//! policy in force before (recorded on the control-plane resource), never ALLOW_ANY whatever it was.
+//! policy in force before (recorded on the control-plane resource, once), never ALLOW_ANY whatever it was.
 
 use crate::sandbox::*;
 
@@ -14,8 +14,9 @@ fn step_10_records_the_policy_in_force_then_switches_by_each_method() {
             SMCP_FOUND,
             &[
                 "oc get smcp -A -o jsonpath={range .items[*]}{.metadata.namespace}{\" \"}{.metadata.name}{\"\\n\"}{end}",
+                "oc get smcp production -n istio-system -o jsonpath={.metadata.annotations.istio-tutorial-rs/outbound-policy-before}",
                 "oc get smcp production -n istio-system -o jsonpath={.spec.proxy.networking.trafficControl.outbound.policy}",
-                "oc annotate smcp production -n istio-system istio-tutorial-rs/outbound-policy-before=unset --overwrite",
+                "oc annotate smcp production -n istio-system istio-tutorial-rs/outbound-policy-before=unset",
                 "oc patch smcp production -n istio-system --type merge --patch-file istio/registry-only-ossm2-smcp-patch.yml",
             ],
         ),
@@ -24,8 +25,9 @@ fn step_10_records_the_policy_in_force_then_switches_by_each_method() {
             "0|oc get istio -o jsonpath={.items*|default\n0|oc get istio default -o jsonpath={.spec.values*|ALLOW_ANY\n",
             &[
                 "oc get istio -o jsonpath={.items[*].metadata.name}",
+                "oc get istio default -o jsonpath={.metadata.annotations.istio-tutorial-rs/outbound-policy-before}",
                 "oc get istio default -o jsonpath={.spec.values.meshConfig.outboundTrafficPolicy.mode}",
-                "oc annotate istio default istio-tutorial-rs/outbound-policy-before=ALLOW_ANY --overwrite",
+                "oc annotate istio default istio-tutorial-rs/outbound-policy-before=ALLOW_ANY",
                 "oc patch istio default --type merge --patch-file istio/registry-only-ossm3-istio-patch.yml",
             ],
         ),
@@ -46,6 +48,62 @@ fn step_10_records_the_policy_in_force_then_switches_by_each_method() {
         assert_calls(&sandbox.kube_calls(), &expected, &run);
         assert!(run.verdicts()[0].starts_with(&format!("{PASS} step 10: 1/1")));
     }
+}
+
+#[test]
+fn step_10_run_again_keeps_the_first_record_so_step_13_restores_the_policy_from_before_the_lab() {
+    // Arrange: the first step 10 recorded ALLOW_ANY and switched the mesh; then a later step failed and the
+    // trainer goes on, as the script says, with --from 10: REGISTRY_ONLY is in force, the lab's own doing.
+    let mut sandbox = Sandbox::new();
+    sandbox.set("LAB_COUNT", "1");
+    sandbox.scenario(&format!(
+        "{WHOAMI_OK}{ISTIO_FOUND}0|oc get istio default -o jsonpath={{.metadata.annotations*|ALLOW_ANY\n\
+         0|oc get istio default -o jsonpath={{.spec.values*|REGISTRY_ONLY\n\
+         0|oc -n istio-system get route kiali *|kiali-istio-system.apps.example.test\n\
+         0|oc get virtualservice -n tutorial -o name|virtualservice.networking.istio.io/customer-gateway\n"
+    ));
+    sandbox.answers(&[
+        EGRESS_ERROR_BODY,
+        EGRESS_ERROR_BODY, // step 10: blocked
+        V3_BODY,
+        V3_BODY, // step 11: allowed again
+        V1_BODY, // step 13: the baseline
+    ]);
+
+    // Act
+    let run = sandbox.run("egress-lab.sh", &["--from", "10", "--mesh", "ossm3"]);
+
+    // Assert: the record stays ALLOW_ANY (no annotate in step 10), and step 13 sets ALLOW_ANY again.
+    run.assert_code(0).assert_stdout_has(
+        "step 10 ran before: it recorded ALLOW_ANY as the policy before the lab; that record stays, for step 13",
+    );
+    let get_record =
+        format!("oc get istio default -o jsonpath={{.metadata.annotations.{ANNOTATION}}}");
+    let forget = format!("oc annotate istio default {ANNOTATION}-");
+    let calls = sandbox.kube_calls();
+    let want: &[&str] = &[
+        WHOAMI,
+        "oc get istio -o jsonpath={.items[*].metadata.name}",
+        &get_record,
+        "oc patch istio default --type merge --patch-file istio/registry-only-ossm3-istio-patch.yml",
+        "oc apply -f istio/service-entry-egress-worldclockapi.yml -n tutorial",
+        "oc -n istio-system get route kiali -o jsonpath={.spec.host}",
+        &get_record,
+        "oc patch istio default --type merge --patch-file istio/allow-any-ossm3-istio-patch.yml",
+        &forget,
+    ];
+    assert_calls(&calls[..want.len().min(calls.len())], want, &run);
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.contains("annotate") && c.contains("REGISTRY_ONLY")),
+        "{calls:#?}"
+    );
+    assert!(
+        run.verdicts().iter().all(|v| v.starts_with(PASS)),
+        "{}",
+        run.all()
+    );
 }
 
 #[test]

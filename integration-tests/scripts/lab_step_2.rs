@@ -52,7 +52,7 @@ fn step_2_applies_v3_points_it_at_the_time_api_and_checks_sidecar_and_time() {
 
     // Assert
     run.assert_code(0)
-        .assert_stdout_has(&format!("$ {APPLY_V3}"))
+        .assert_stdout_has(&format!("$ ({APPLY_V3})"))
         .assert_stdout_has("recommendation-v3-6d4f8b9c7-old11 READY 2/2 (Terminating): the previous pod, going away; not counted.")
         .assert_stdout_has("\"currentDateTime\":\"2020-04-06T18:31+02:00\"");
     assert_calls(

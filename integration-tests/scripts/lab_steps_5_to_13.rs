@@ -158,13 +158,13 @@ fn all_steps_with_dry_run_print_every_command_and_run_nothing() {
     for line in [
         "$ GATEWAY_URL=$(oc -n istio-system get route istio-ingressgateway -o jsonpath='{.spec.host}')",
         "$ curl $GATEWAY_URL",
-        "$ cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial",
+        "$ (cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial)",
         "$ oc apply -f istio/service-entry-egress-worldclockapi-wrong-port.yml -n tutorial",
         "$ sh scripts/run.sh 10 $GATEWAY_URL",
         "$ sh scripts/run.sh 1 $GATEWAY_URL",
         "$ oc delete serviceentry worldclockapi-egress-rule -n tutorial --ignore-not-found",
         "$ oc patch smcp basic -n istio-system --type merge --patch-file istio/registry-only-ossm2-smcp-patch.yml",
-        "$ oc get service worldclock -n worldclock -o jsonpath='{.spec.clusterIP}'",
+        "$ WORLDCLOCK_IP=$(oc get service worldclock -n worldclock -o jsonpath='{.spec.clusterIP}')",
         "$ sh scripts/clean.sh tutorial",
     ] {
         assert!(

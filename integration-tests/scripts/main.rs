@@ -11,6 +11,7 @@ mod chain;
 mod clean_sh;
 mod compose_files;
 mod deploy_sh;
+mod lab_dry_run;
 mod lab_mesh_switch;
 mod lab_step_2;
 mod lab_steps_1_to_4;
