@@ -198,6 +198,7 @@ impl LabState {
         Ok(Document {
             file: format!("oc patch deployment {name}").into(),
             index: 0,
+            api_version: "apps/v1".into(),
             resource: Resource::Deployment(Box::new(patched)),
         })
     }
