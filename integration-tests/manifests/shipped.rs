@@ -35,6 +35,32 @@ fn only_doc<'a>(docs: &'a [Document], file: &str) -> &'a Resource {
     one
 }
 
+/// The loader takes every version Istio serves, but the repository's own files are applied on OSSM 2 too,
+/// whose Istio predates 1.22 (the release that added v1): they stay at v1beta1, which OSSM 2 and 3 serve.
+#[test]
+fn shipped_istio_objects_are_at_v1beta1_which_ossm_2_and_3_serve() {
+    let docs = shipped();
+
+    let elsewhere: Vec<String> = docs
+        .iter()
+        .filter(|d| {
+            let (group, version) = d.api_version.rsplit_once('/').unwrap_or(("", ""));
+            group.ends_with(".istio.io") && version != "v1beta1"
+        })
+        .map(|d| format!("{} ({} {})", d.location(), d.resource, d.api_version))
+        .collect();
+
+    assert!(
+        elsewhere.is_empty(),
+        "Istio objects not at v1beta1:\n{}",
+        elsewhere.join("\n")
+    );
+    assert!(
+        docs.iter()
+            .any(|d| d.api_version == "security.istio.io/v1beta1")
+    );
+}
+
 #[test]
 fn only_files_marked_wrong_on_purpose_are_reported() {
     // Arrange
@@ -209,7 +235,7 @@ fn registry_only_switches_have_reverts() {
                 .map(|o| o.mode)
                 .expect("mode"),
             Resource::Sidecar(s) => {
-                use mesh_manifests::kcr_networking_istio_io::v1beta1::sidecars::SidecarOutboundTrafficPolicyMode as M;
+                use mesh_manifests::kcr_networking_istio_io::v1::sidecars::SidecarOutboundTrafficPolicyMode as M;
                 match s
                     .spec
                     .outbound_traffic_policy

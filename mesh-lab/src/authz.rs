@@ -24,10 +24,10 @@
 
 use std::collections::BTreeMap;
 
-use kcr_security_istio_io::v1beta1::authorizationpolicies::{
+use kcr_security_istio_io::v1::authorizationpolicies::{
     AuthorizationPolicy, AuthorizationPolicyAction, AuthorizationPolicyRules,
 };
-use kcr_security_istio_io::v1beta1::requestauthentications::RequestAuthentication;
+use kcr_security_istio_io::v1::requestauthentications::RequestAuthentication;
 use mesh_manifests::{Resource, kcr_security_istio_io};
 use serde_json::{Map, Value, json};
 

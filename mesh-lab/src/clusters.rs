@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use mesh_manifests::Resource;
-use mesh_manifests::kcr_networking_istio_io::v1beta1::destinationrules::{
+use mesh_manifests::kcr_networking_istio_io::v1::destinationrules::{
     DestinationRule, DestinationRuleTrafficPolicy,
     DestinationRuleTrafficPolicyLoadBalancerSimple as Simple,
 };

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use kcr_security_istio_io::v1beta1::requestauthentications::{
+use kcr_security_istio_io::v1::requestauthentications::{
     RequestAuthentication, RequestAuthenticationJwtRules,
 };
 use mesh_manifests::kcr_security_istio_io;

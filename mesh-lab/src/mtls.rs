@@ -33,7 +33,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use mesh_manifests::Resource;
-use mesh_manifests::kcr_security_istio_io::v1beta1::peerauthentications::{
+use mesh_manifests::kcr_security_istio_io::v1::peerauthentications::{
     PeerAuthentication, PeerAuthenticationMtlsMode,
 };
 use serde::Serialize;

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use mesh_manifests::kcr_networking_istio_io::v1beta1::virtualservices::{
+use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
     VirtualServiceHttp, VirtualServiceHttpFault, VirtualServiceHttpMatch, VirtualServiceHttpRetries,
 };
 use serde_json::{Value, json};
@@ -218,7 +218,7 @@ pub fn http_routes(
     if let Some(a) = http.rewrite.as_ref().and_then(|r| r.authority.as_deref()) {
         action["host_rewrite_literal"] = json!(a);
     }
-    let cluster = |d: &mesh_manifests::kcr_networking_istio_io::v1beta1::virtualservices::VirtualServiceHttpRouteDestination| {
+    let cluster = |d: &mesh_manifests::kcr_networking_istio_io::v1::virtualservices::VirtualServiceHttpRouteDestination| {
         Ok::<_, String>(dests.cluster(
             &d.host,
             d.subset.as_deref(),

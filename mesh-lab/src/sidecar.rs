@@ -16,8 +16,8 @@
 //! host `<host>:<port>` per VirtualService host bound to the Gateway, no catch-all (no match: 404 NR).
 
 use mesh_manifests::Resource;
-use mesh_manifests::kcr_networking_istio_io::v1beta1::gateways::Gateway;
-use mesh_manifests::kcr_networking_istio_io::v1beta1::virtualservices::VirtualService;
+use mesh_manifests::kcr_networking_istio_io::v1::gateways::Gateway;
+use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::VirtualService;
 use serde_json::{Value, json};
 
 use crate::clusters::resolve_host;

@@ -12,6 +12,8 @@ pub struct Applied {
     pub kind: &'static str,
     pub name: String,
     pub file: String,
+    /// The apiVersion it was applied at (the object is the same at each version Istio serves).
+    pub api_version: String,
     pub resource: Resource,
     pub note: Option<String>,
 }
@@ -121,6 +123,7 @@ impl LabState {
                         kind,
                         name: name.clone(),
                         file,
+                        api_version: doc.api_version.clone(),
                         resource: doc.resource.clone(),
                         note: note.clone(),
                     };
@@ -129,7 +132,14 @@ impl LabState {
                         .iter()
                         .position(|o| o.kind == kind && o.name == name)
                     {
-                        Some(i) if next.objects[i].resource == doc.resource => "unchanged",
+                        // The same object at another apiVersion is `configured`, as kubectl apply says:
+                        // its last-applied-configuration annotation records the apiVersion.
+                        Some(i)
+                            if next.objects[i].resource == doc.resource
+                                && next.objects[i].api_version == doc.api_version =>
+                        {
+                            "unchanged"
+                        }
                         Some(i) => {
                             next.objects[i] = applied;
                             "configured"
@@ -198,6 +208,7 @@ impl LabState {
         Ok(Document {
             file: format!("oc patch deployment {name}").into(),
             index: 0,
+            api_version: "apps/v1".into(),
             resource: Resource::Deployment(Box::new(patched)),
         })
     }
@@ -340,7 +351,44 @@ pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
 mod tests {
     use serde_json::json;
 
-    use super::merge_patch;
+    use super::{LabState, merge_patch};
+
+    const VS: &str = "kind: VirtualService\nmetadata: {name: recommendation}\nspec:\n  hosts: [recommendation]\n  http:\n  - route:\n    - destination: {host: recommendation, subset: version-v2}\n";
+
+    fn apply(state: &mut LabState, api_version: &str) -> Vec<String> {
+        let text = format!("apiVersion: {api_version}\n{VS}");
+        let docs = mesh_manifests::parse_str(std::path::Path::new("vs.yml"), &text).unwrap();
+        state.apply(&docs).unwrap()
+    }
+
+    /// One object whatever the version; re-applied at another version it is `configured` (kubectl's
+    /// last-applied-configuration changes), at the same version `unchanged`.
+    #[test]
+    fn the_same_object_at_another_api_version_is_configured() {
+        let mut state = LabState::new();
+        let lines: Vec<String> = [
+            "networking.istio.io/v1beta1",
+            "networking.istio.io/v1beta1",
+            "networking.istio.io/v1alpha3",
+            "networking.istio.io/v1",
+            "networking.istio.io/v1",
+        ]
+        .into_iter()
+        .flat_map(|v| apply(&mut state, v))
+        .collect();
+        assert_eq!(
+            lines,
+            [
+                "virtualservice.networking.istio.io/recommendation created",
+                "virtualservice.networking.istio.io/recommendation unchanged",
+                "virtualservice.networking.istio.io/recommendation configured",
+                "virtualservice.networking.istio.io/recommendation configured",
+                "virtualservice.networking.istio.io/recommendation unchanged",
+            ]
+        );
+        assert_eq!(state.objects.len(), 1);
+        assert_eq!(state.objects[0].api_version, "networking.istio.io/v1");
+    }
 
     #[test]
     fn merge_patch_follows_rfc_7386() {

@@ -24,11 +24,11 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 
 use mesh_manifests::Resource;
-use mesh_manifests::kcr_networking_istio_io::v1beta1::serviceentries::ServiceEntry;
-use mesh_manifests::kcr_networking_istio_io::v1beta1::sidecars::{
+use mesh_manifests::kcr_networking_istio_io::v1::serviceentries::ServiceEntry;
+use mesh_manifests::kcr_networking_istio_io::v1::sidecars::{
     Sidecar, SidecarOutboundTrafficPolicyMode,
 };
-use mesh_manifests::kcr_networking_istio_io::v1beta1::virtualservices::{
+use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
     VirtualService, VirtualServiceHttp,
 };
 

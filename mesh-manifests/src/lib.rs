@@ -11,10 +11,14 @@
 //! given: no environment, no processes, no network, so the tests and the `mesh-lab` crate can share it.
 //!
 //! Every document is parsed into its typed struct: k8s-openapi for core kinds, the
-//! `kcr_networking_istio_io` / `kcr_security_istio_io` crates for Istio kinds (`v1beta1`), and the
+//! `kcr_networking_istio_io` / `kcr_security_istio_io` crates for Istio kinds, and the
 //! small structs of [`openshift`] for kinds with no type crate (kustomization, Route, ImageStream,
-//! BuildConfig, Maistra and Sail operator resources). Strictness:
-//! - an `apiVersion`/`kind` pair not listed in [`Resource`] is a [`LoadError::UnknownKind`];
+//! BuildConfig, Maistra and Sail operator resources). [`KINDS`] says which apiVersions each kind is
+//! taken at: an Istio kind at every version Istio serves (networking v1, v1beta1, v1alpha3; security v1,
+//! v1beta1), all parsed by the crates' `v1` types, since Istio serves one schema under each version;
+//! [`Document::api_version`] keeps the one written. Strictness:
+//! - an `apiVersion`/`kind` pair not in [`KINDS`] is a [`LoadError::UnknownKind`] whose [`Refusal`]
+//!   says, in the learner's terms, what is taken instead (or which Istio release removed that API);
 //! - a field the type does not know is a [`LoadError::UnknownField`] naming the file, the document
 //!   index and the field path (`spec.http.0.route.0.destination.subsets`), collected with
 //!   `serde_ignored` (only the top-level `apiVersion` and `kind`, which the Istio types read from
@@ -37,6 +41,7 @@
 //! }
 //! ```
 
+pub mod api;
 pub mod contract;
 pub mod images;
 pub mod kustomize;
@@ -46,6 +51,7 @@ mod pods;
 mod resource;
 mod validate;
 
+pub use api::{Kind, Refusal};
 pub use load::{LoadError, load_file, load_paths, load_paths_collecting, parse_str};
 pub use pods::INJECT_LABEL;
 pub use resource::containers;

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_yaml_ng::Value;
 
+use crate::api::Refusal;
 use crate::resource::{Document, Parse, Resource};
 
 /// Why a file or one of its documents did not load.
@@ -29,12 +30,13 @@ pub enum LoadError {
         index: usize,
         field: &'static str,
     },
-    #[error("{}: document {index}: unknown apiVersion/kind `{api_version}` `{kind}` (accepted: see mesh_manifests::Resource)", file.display())]
+    /// The document's `apiVersion`/`kind` pair is not in the kinds' table ([`crate::KINDS`]); the refusal
+    /// says what is taken instead, or which Istio release removed that API.
+    #[error("{}: document {index}: {refusal}", file.display())]
     UnknownKind {
         file: PathBuf,
         index: usize,
-        api_version: String,
-        kind: String,
+        refusal: Refusal,
     },
     #[error("{}: document {index} ({kind}): unknown field `{path}`", file.display())]
     UnknownField {
@@ -80,10 +82,11 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Vec<Document>, LoadError> {
         if value.is_null() {
             continue;
         }
-        let resource = parse_value(file, index, value)?;
+        let (api_version, resource) = parse_value(file, index, value)?;
         docs.push(Document {
             file: file.to_path_buf(),
             index,
+            api_version,
             resource,
         });
     }
@@ -176,7 +179,8 @@ pub(crate) fn is_yaml(path: &Path) -> bool {
     )
 }
 
-fn parse_value(file: &Path, index: usize, value: Value) -> Result<Resource, LoadError> {
+/// The document's `apiVersion` and its typed object.
+fn parse_value(file: &Path, index: usize, value: Value) -> Result<(String, Resource), LoadError> {
     let field = |name: &'static str| -> Result<String, LoadError> {
         value
             .get(name)
@@ -190,19 +194,20 @@ fn parse_value(file: &Path, index: usize, value: Value) -> Result<Resource, Load
     };
     let api_version = field("apiVersion")?;
     let kind = field("kind")?;
+    let refused = |refusal| LoadError::UnknownKind {
+        file: file.to_path_buf(),
+        index,
+        refusal,
+    };
+    let row = Refusal::check(&api_version, &kind).map_err(refused)?;
     let ctx = Ctx {
         file,
         index,
         kind: &kind,
     };
-    Resource::from_value(&ctx, &api_version, &kind, value).unwrap_or_else(|| {
-        Err(LoadError::UnknownKind {
-            file: file.to_path_buf(),
-            index,
-            api_version: api_version.clone(),
-            kind: kind.clone(),
-        })
-    })
+    let resource =
+        Resource::from_value(&ctx, row.kind, value).expect("every kind of the table parses")?;
+    Ok((api_version, resource))
 }
 
 struct Ctx<'a> {
@@ -219,7 +224,8 @@ impl Parse for Ctx<'_> {
         let mut unknown = Vec::new();
         let parsed: Result<T, _> = serde_ignored::deserialize(value, |path| {
             let path = dotted(&path);
-            // The kube-derived Istio types take apiVersion/kind from the type, not the document.
+            // The kube-derived Istio types take apiVersion/kind from the type, not the document (the
+            // apiVersion was checked against the kinds' table before).
             if path != "apiVersion" && path != "kind" {
                 unknown.push(path);
             }

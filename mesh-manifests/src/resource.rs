@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Namespace, Service, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kcr_networking_istio_io::v1beta1::{
+use kcr_networking_istio_io::v1::{
     destinationrules::DestinationRule, gateways::Gateway, serviceentries::ServiceEntry,
     sidecars::Sidecar, virtualservices::VirtualService,
 };
-use kcr_security_istio_io::v1beta1::{
+use kcr_security_istio_io::v1::{
     authorizationpolicies::AuthorizationPolicy, peerauthentications::PeerAuthentication,
     requestauthentications::RequestAuthentication,
 };
@@ -19,6 +19,7 @@ use kcr_security_istio_io::v1beta1::{
 use serde::de::DeserializeOwned;
 use serde_yaml_ng::Value;
 
+use crate::api::Kind;
 use crate::openshift;
 
 /// One YAML document of one file.
@@ -28,6 +29,9 @@ pub struct Document {
     pub file: PathBuf,
     /// 0-based position in the file's document stream (empty documents count too).
     pub index: usize,
+    /// The `apiVersion` the document was written at, one of those the kinds' table lists for its kind
+    /// (the typed [`Resource`] is the same at each).
+    pub api_version: String,
     pub resource: Resource,
 }
 
@@ -38,19 +42,21 @@ impl Document {
     }
 }
 
-/// The one table of accepted kinds: `Variant(Type) "apiVersion" "kind" metadata`, where metadata says how
-/// the object holds its `ObjectMeta` (`required`, `optional` for merge patches, `none`). It generates
+/// The one table of accepted kinds: `Variant(Type) "group" ["version", …] "kind" metadata`, where the
+/// versions are every version the kind is taken at, the one to write first (an Istio kind: every version
+/// Istio serves it at; they share one schema, so one type parses them all), and metadata says how the
+/// object holds its `ObjectMeta` (`required`, `optional` for merge patches, `none`). It generates
 /// [`Resource`], its `kind()` and `metadata()`, the loader's dispatch and [`KINDS`].
 macro_rules! resources {
-    ($( $(#[$doc:meta])* $variant:ident($ty:ty) $api:literal $kind:literal $meta:ident, )*) => {
+    ($( $(#[$doc:meta])* $variant:ident($ty:ty) $group:literal [$($version:literal),+] $kind:literal $meta:ident, )*) => {
         /// Every kind the repository's manifests may contain, typed. Anything else fails to load.
         #[derive(Clone, Debug, PartialEq)]
         pub enum Resource {
             $( $(#[$doc])* $variant(Box<$ty>), )*
         }
 
-        /// `(apiVersion, kind)` of every accepted kind.
-        pub const KINDS: &[(&str, &str)] = &[$( ($api, $kind), )*];
+        /// Every accepted kind and the apiVersions it is accepted at.
+        pub const KINDS: &[Kind] = &[$( Kind { kind: $kind, group: $group, versions: &[$($version),+] }, )*];
 
         impl Resource {
             /// The `kind` as written in YAML.
@@ -67,15 +73,15 @@ macro_rules! resources {
                 }
             }
 
-            /// Parse `value` as the kind `(api_version, kind)` names; `None` when that pair is not accepted.
+            /// Parse `value` as `kind` (its apiVersion already checked against [`KINDS`]); `None` when no
+            /// kind of that name is accepted.
             pub(crate) fn from_value<P: Parse>(
                 parse: &P,
-                api_version: &str,
                 kind: &str,
                 value: Value,
             ) -> Option<Result<Resource, P::Error>> {
-                match (api_version, kind) {
-                    $( ($api, $kind) => Some(parse.typed::<$ty>(value).map(Resource::$variant)), )*
+                match kind {
+                    $( $kind => Some(parse.typed::<$ty>(value).map(Resource::$variant)), )*
                     _ => None,
                 }
             }
@@ -93,27 +99,27 @@ pub(crate) trait Parse {
 }
 
 resources! {
-    Namespace(Namespace) "v1" "Namespace" required,
-    ServiceAccount(ServiceAccount) "v1" "ServiceAccount" required,
-    Deployment(Deployment) "apps/v1" "Deployment" required,
-    Service(Service) "v1" "Service" required,
-    VirtualService(VirtualService) "networking.istio.io/v1beta1" "VirtualService" required,
-    DestinationRule(DestinationRule) "networking.istio.io/v1beta1" "DestinationRule" required,
-    ServiceEntry(ServiceEntry) "networking.istio.io/v1beta1" "ServiceEntry" required,
-    Gateway(Gateway) "networking.istio.io/v1beta1" "Gateway" required,
-    Sidecar(Sidecar) "networking.istio.io/v1beta1" "Sidecar" required,
-    PeerAuthentication(PeerAuthentication) "security.istio.io/v1beta1" "PeerAuthentication" required,
-    AuthorizationPolicy(AuthorizationPolicy) "security.istio.io/v1beta1" "AuthorizationPolicy" required,
-    RequestAuthentication(RequestAuthentication) "security.istio.io/v1beta1" "RequestAuthentication" required,
-    Kustomization(openshift::Kustomization) "kustomize.config.k8s.io/v1beta1" "Kustomization" none,
-    Route(openshift::Route) "route.openshift.io/v1" "Route" required,
-    ImageStream(openshift::ImageStream) "image.openshift.io/v1" "ImageStream" required,
-    BuildConfig(openshift::BuildConfig) "build.openshift.io/v1" "BuildConfig" required,
-    ServiceMeshMemberRoll(openshift::ServiceMeshMemberRoll) "maistra.io/v1" "ServiceMeshMemberRoll" required,
-    ServiceMeshMember(openshift::ServiceMeshMember) "maistra.io/v1" "ServiceMeshMember" required,
-    ServiceMeshControlPlane(openshift::ServiceMeshControlPlane) "maistra.io/v2" "ServiceMeshControlPlane" optional,
-    Istio(openshift::Istio) "sailoperator.io/v1" "Istio" optional,
-    IstioCni(openshift::IstioCni) "sailoperator.io/v1" "IstioCNI" required,
+    Namespace(Namespace) "" ["v1"] "Namespace" required,
+    ServiceAccount(ServiceAccount) "" ["v1"] "ServiceAccount" required,
+    Service(Service) "" ["v1"] "Service" required,
+    Deployment(Deployment) "apps" ["v1"] "Deployment" required,
+    VirtualService(VirtualService) "networking.istio.io" ["v1", "v1beta1", "v1alpha3"] "VirtualService" required,
+    DestinationRule(DestinationRule) "networking.istio.io" ["v1", "v1beta1", "v1alpha3"] "DestinationRule" required,
+    ServiceEntry(ServiceEntry) "networking.istio.io" ["v1", "v1beta1", "v1alpha3"] "ServiceEntry" required,
+    Gateway(Gateway) "networking.istio.io" ["v1", "v1beta1", "v1alpha3"] "Gateway" required,
+    Sidecar(Sidecar) "networking.istio.io" ["v1", "v1beta1", "v1alpha3"] "Sidecar" required,
+    PeerAuthentication(PeerAuthentication) "security.istio.io" ["v1", "v1beta1"] "PeerAuthentication" required,
+    AuthorizationPolicy(AuthorizationPolicy) "security.istio.io" ["v1", "v1beta1"] "AuthorizationPolicy" required,
+    RequestAuthentication(RequestAuthentication) "security.istio.io" ["v1", "v1beta1"] "RequestAuthentication" required,
+    Kustomization(openshift::Kustomization) "kustomize.config.k8s.io" ["v1beta1"] "Kustomization" none,
+    Route(openshift::Route) "route.openshift.io" ["v1"] "Route" required,
+    ImageStream(openshift::ImageStream) "image.openshift.io" ["v1"] "ImageStream" required,
+    BuildConfig(openshift::BuildConfig) "build.openshift.io" ["v1"] "BuildConfig" required,
+    ServiceMeshMemberRoll(openshift::ServiceMeshMemberRoll) "maistra.io" ["v1"] "ServiceMeshMemberRoll" required,
+    ServiceMeshMember(openshift::ServiceMeshMember) "maistra.io" ["v1"] "ServiceMeshMember" required,
+    ServiceMeshControlPlane(openshift::ServiceMeshControlPlane) "maistra.io" ["v2"] "ServiceMeshControlPlane" optional,
+    Istio(openshift::Istio) "sailoperator.io" ["v1"] "Istio" optional,
+    IstioCni(openshift::IstioCni) "sailoperator.io" ["v1"] "IstioCNI" required,
 }
 
 impl Resource {
