@@ -10,6 +10,7 @@
 mod chain;
 mod clean_sh;
 mod compose_files;
+mod deploy_openshift;
 mod deploy_sh;
 mod lab_mesh_switch;
 mod lab_step_2;
