@@ -85,7 +85,7 @@ injection_label() {
 
 # enrol_namespace NAMESPACE: add the namespace to the mesh, the way its version wants, and wait for it.
 # OSSM 3 never labels a namespace whose pods the default revision injects anyway: Istio's webhook
-# (istio/istio manifests/charts/istio-control/istio-discovery/templates/mutatingwebhook.yaml, the `object`
+# (istio/istio manifests/charts/istio-control/istio-discovery/templates/revision-tags-mwc.yaml, the `object`
 # webhook of the default revision) injects every pod labelled sidecar.istio.io/inject=true in a namespace
 # without injection label, which the app's and the gateway's pod templates carry and OpenShift's build pods
 # (label openshift.io/build.name) do not. A namespace label would inject the build pods too: their proxy is
