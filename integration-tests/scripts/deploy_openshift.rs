@@ -420,3 +420,38 @@ fn a_rebuild_reaches_the_pod_by_the_trigger_where_a_restart_alone_would_not() {
     assert_ne!(first["spec"]["containers"][0]["image"], *tag);
     assert_eq!(now["spec"]["containers"][0]["image"], *tag, "{now:#?}");
 }
+
+#[test]
+fn the_dry_run_pasted_in_order_deploys_what_a_real_run_deploys() {
+    // Every `$ ` line of the dry run, run in order by sh against a fresh cluster, then asked through the
+    // gateway as the real run's last step does.
+    for (profile, mesh) in [
+        ("ossm2.6", "ossm2"),
+        ("ossm3.1", "ossm3"),
+        ("ossm3.2", "ossm3"),
+    ] {
+        let sandbox = staged(profile);
+        let dry = sandbox.run("deploy.sh", &["--dry-run", "--mesh", mesh]);
+        dry.assert_code(0);
+        assert!(sandbox.kube_calls().is_empty(), "{}", dry.all());
+        let mut script: String = dry
+            .stdout()
+            .lines()
+            .filter_map(|l| l.strip_prefix("$ "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        script.push_str("curl -sS --max-time 30 \"http://$GATEWAY_URL\"\n");
+        let pasted = sandbox.exec("sh", &["-c", &script]);
+        sandbox.assert_strictly_answered(&pasted);
+        pasted.assert_stdout_has(
+            "customer => preference => recommendation v1 from 'recommendation-v1-",
+        );
+        let builds = sandbox.objects("Build");
+        assert!(
+            builds
+                .iter()
+                .all(|b| b["status"]["phase"].as_str() == Some("Complete")),
+            "{profile}: {builds:#?}"
+        );
+    }
+}

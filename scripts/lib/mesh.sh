@@ -147,11 +147,18 @@ member_refused() {
 }
 
 # ensure_namespace NAMESPACE: create it when missing (a project on OpenShift).
+# A dry run prints the test and the creation as one line, so the printed commands can be pasted in order.
 ensure_namespace() {
-    show_cmd "$KUBE_NAME" get namespace "$1"
     if [ "$DRY_RUN" = 1 ]; then
-        info "(when missing: oc new-project $1 --skip-config-write, or kubectl create namespace $1)"
-    elif "$KUBE" get namespace "$1" >/dev/null 2>&1; then
+        if [ "$KUBE_NAME" = oc ]; then
+            printf '$ %s get namespace %s >/dev/null 2>&1 || %s new-project %s --skip-config-write\n' "$KUBE_NAME" "$1" "$KUBE_NAME" "$1"
+        else
+            printf '$ %s get namespace %s >/dev/null 2>&1 || %s create namespace %s\n' "$KUBE_NAME" "$1" "$KUBE_NAME" "$1"
+        fi
+        return 0
+    fi
+    show_cmd "$KUBE_NAME" get namespace "$1"
+    if "$KUBE" get namespace "$1" >/dev/null 2>&1; then
         info "exists"
     elif [ "$KUBE_NAME" = oc ]; then
         kube new-project "$1" --skip-config-write || die "cannot create project $1"

@@ -514,11 +514,16 @@ impl Cluster {
                 );
                 s
             })),
-            ("Pod", None) if a.has("--no-headers") => {
+            ("Pod", None) => {
                 if items.is_empty() {
                     return Ok(format!("No resources found in {ns} namespace.\n"));
                 }
-                Ok(items.iter().fold(String::new(), |mut s, p| {
+                let header = if a.has("--no-headers") {
+                    String::new()
+                } else {
+                    "NAME   READY   STATUS   RESTARTS   AGE\n".to_owned()
+                };
+                Ok(items.iter().fold(header, |mut s, p| {
                     let (ready, status) = self.pod_status(p);
                     let _ = writeln!(
                         s,
