@@ -123,6 +123,10 @@ fn seed(profile: &Profile) -> Value {
         objects.insert(k, obj);
     };
     put(json!({"kind": "Namespace", "metadata": {"name": "istio-system", "labels": {}}}));
+    put(
+        json!({"kind": "Route", "metadata": {"name": "kiali", "namespace": "istio-system"},
+               "spec": {"host": "kiali-istio-system.apps.example.test"}}),
+    );
     match profile.mesh {
         Mesh::Ossm2 => {
             let smcp = env::var("FAKE_SMCP_NAME").unwrap_or_else(|_| "basic".into());
@@ -180,6 +184,14 @@ fn kind_of(resource: &str) -> Option<&'static str> {
         "serviceaccount" | "serviceaccounts" | "sa" => "ServiceAccount",
         "service" | "services" | "svc" => "Service",
         "route" | "routes" => "Route",
+        "virtualservice" | "virtualservices" | "vs" => "VirtualService",
+        "serviceentry" | "serviceentries" | "se" => "ServiceEntry",
+        "destinationrule" | "destinationrules" | "dr" => "DestinationRule",
+        "sidecar" | "sidecars" => "Sidecar",
+        "gateway" | "gateways" => "Gateway",
+        "peerauthentication" | "peerauthentications" => "PeerAuthentication",
+        "authorizationpolicy" | "authorizationpolicies" => "AuthorizationPolicy",
+        "requestauthentication" | "requestauthentications" => "RequestAuthentication",
         _ => return None,
     })
 }
@@ -193,6 +205,15 @@ fn group_of(kind: &str) -> &'static str {
         "Gateway" => "gateway.networking.istio.io",
         "VirtualService" => "virtualservice.networking.istio.io",
         "ServiceMeshMember" => "servicemeshmember.maistra.io",
+        "ServiceMeshControlPlane" => "servicemeshcontrolplane.maistra.io",
+        "Istio" => "istio.sailoperator.io",
+        "ServiceEntry" => "serviceentry.networking.istio.io",
+        "DestinationRule" => "destinationrule.networking.istio.io",
+        "Sidecar" => "sidecar.networking.istio.io",
+        "PeerAuthentication" => "peerauthentication.security.istio.io",
+        "AuthorizationPolicy" => "authorizationpolicy.security.istio.io",
+        "RequestAuthentication" => "requestauthentication.security.istio.io",
+        "Pod" => "pod",
         "ServiceAccount" => "serviceaccount",
         "Service" => "service",
         "Namespace" => "namespace",
@@ -205,6 +226,8 @@ fn group_of(kind: &str) -> &'static str {
 struct Args {
     words: Vec<String>,
     flags: BTreeMap<String, String>,
+    /// What follows `--` (the command of `oc exec`).
+    command: Vec<String>,
 }
 
 impl Args {
@@ -235,6 +258,9 @@ const VALUE_FLAGS: &[&str] = &[
     "--from-dir",
     "--from-repo",
     "--dry-run",
+    "-c",
+    "--container",
+    "--patch-file",
 ];
 const BOOL_FLAGS: &[&str] = &[
     "-A",
@@ -244,6 +270,8 @@ const BOOL_FLAGS: &[&str] = &[
     "--follow",
     "--wait",
     "--skip-config-write",
+    "--ignore-not-found",
+    "--all",
 ];
 
 fn canonical(flag: &str) -> &str {
@@ -255,6 +283,7 @@ fn canonical(flag: &str) -> &str {
         "--patch" => "-p",
         "--kustomize" => "-k",
         "--all-namespaces" => "-A",
+        "--container" => "-c",
         other => other,
     }
 }
@@ -263,6 +292,10 @@ fn parse(args: &[String]) -> Result<Args, String> {
     let mut out = Args::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
+        if a == "--" {
+            out.command = it.by_ref().cloned().collect();
+            break;
+        }
         if a.starts_with("--") && a.contains('=') {
             let (k, v) = a.split_once('=').unwrap_or((a, ""));
             if !VALUE_FLAGS.contains(&k) {
@@ -426,6 +459,8 @@ impl Cluster {
             "patch" => self.patch(&a),
             "rollout" => self.rollout(&a),
             "delete" => self.delete(&a),
+            "annotate" => self.annotate(&a),
+            "exec" => self.exec(&a),
             _ => self.strict("no such verb in the fake"),
         }
     }
@@ -548,11 +583,35 @@ impl Cluster {
                 );
                 s
             })),
+            (_, Some("name")) => Ok(items.iter().fold(String::new(), |mut s, o| {
+                let _ = writeln!(
+                    s,
+                    "{}/{}",
+                    group_of(kind),
+                    o["metadata"]["name"].as_str().unwrap_or("")
+                );
+                s
+            })),
             _ => self.strict("no such list output in the fake"),
         }
     }
 
     fn get_one(&mut self, kind: &str, ns: &str, name: &str, output: Option<&str>) -> Reply {
+        let scoped = if matches!(kind, "Namespace" | "Istio") {
+            ""
+        } else {
+            ns
+        };
+        let ignore = self.args.iter().any(|a| a == "--ignore-not-found");
+        match (self.obj(kind, scoped, name).is_some(), output) {
+            (false, _) if ignore => return Ok(String::new()),
+            (true, Some("name")) => return Ok(format!("{}/{name}\n", group_of(kind))),
+            (true, Some(o)) if JSONPATHS.contains(&(kind, o)) => {
+                let obj = self.obj(kind, scoped, name).cloned().unwrap_or_default();
+                return Ok(jsonpath(&obj, o.trim_start_matches("jsonpath=")));
+            }
+            _ => {}
+        }
         let scoped_ns = if matches!(kind, "Namespace" | "Istio") {
             ""
         } else {
@@ -568,6 +627,9 @@ impl Cluster {
                 "Build" => "builds.build.openshift.io".to_owned(),
                 "Route" => "routes.route.openshift.io".to_owned(),
                 "Deployment" => "deployments.apps".to_owned(),
+                "VirtualService" => "virtualservices.networking.istio.io".to_owned(),
+                "ServiceEntry" => "serviceentries.networking.istio.io".to_owned(),
+                "Service" => "services".to_owned(),
                 other => format!("{}s", other.to_lowercase()),
             };
             return Err(not_found(&plural, name));
@@ -843,6 +905,16 @@ impl Cluster {
                 }
             }
             _ => {
+                if kind == "Service" && doc["spec"]["clusterIP"].as_str().is_none() {
+                    let ip = existed
+                        .and_then(|o| o["spec"]["clusterIP"].as_str().map(str::to_owned))
+                        .unwrap_or_else(|| {
+                            let n = self.state["seq"].as_u64().unwrap_or(0) + 1;
+                            self.state["seq"] = json!(n);
+                            format!("172.30.{}.{}", 100 + n / 250, 1 + n % 250)
+                        });
+                    doc["spec"]["clusterIP"] = json!(ip);
+                }
                 // OpenShift's router admits a Route without host as <name>-<namespace>.<apps domain>.
                 if kind == "Route" && doc["spec"]["host"].as_str().is_none_or(str::is_empty) {
                     doc["spec"]["host"] = json!(format!("{name}-{ns}.apps.example.test"));
@@ -1160,21 +1232,223 @@ impl Cluster {
         let Some((kind, name)) = self.resource_and_name(a) else {
             return self.strict("patch: unknown resource");
         };
-        let ns = self.ns_of(a);
-        if kind != "BuildConfig" || a.get("--type") != Some("merge") {
-            return self.strict("patch: only buildconfig --type merge");
+        let ns = if kind == "Istio" {
+            String::new()
+        } else {
+            self.ns_of(a)
+        };
+        let patch = if let Some(file) = a.get("--patch-file") {
+            let Ok(text) = fs::read_to_string(file) else {
+                return Err((
+                    1,
+                    format!("error: open {file}: no such file or directory\n"),
+                ));
+            };
+            match serde_yaml_ng::from_str::<Value>(&text) {
+                Ok(v) => v,
+                Err(e) => return Err((1, format!("error: unable to parse {file}: {e}\n"))),
+            }
+        } else {
+            match a.get("-p").map(serde_json::from_str::<Value>) {
+                Some(Ok(v)) => v,
+                _ => return self.strict("patch without a JSON -p or --patch-file"),
+            }
+        };
+        let plural = format!("{}s", group_of(kind));
+        let Some(mut obj) = self.obj(kind, &ns, &name).cloned() else {
+            return Err(not_found(&plural, &name));
+        };
+        match (kind, a.get("--type")) {
+            ("BuildConfig" | "ServiceMeshControlPlane" | "Istio", Some("merge"))
+            | ("Deployment", Some("merge" | "strategic") | None) => {}
+            _ => return self.strict("patch: only buildconfig, smcp, istio (merge) and deployment"),
         }
-        let Some(p) = a
-            .get("-p")
-            .and_then(|p| serde_json::from_str::<Value>(p).ok())
-        else {
-            return self.strict("patch without a JSON -p");
+        let before = obj.clone();
+        merge(&mut obj, &patch);
+        if kind == "Deployment" {
+            self.admit_template(&ns, &mut obj);
+        }
+        let changed = before["spec"]["template"] != obj["spec"]["template"];
+        self.put(kind, &ns, &name, obj);
+        if kind == "Deployment" {
+            self.reconcile_triggers(&ns, Some(&name));
+            if changed {
+                self.roll(&ns, &name);
+            }
+        }
+        Ok(format!("{}/{name} patched\n", group_of(kind)))
+    }
+
+    fn annotate(&mut self, a: &Args) -> Reply {
+        let Some((kind, name)) = self.resource_and_name(a) else {
+            return self.strict("annotate: unknown resource");
         };
-        let Some(bc) = self.obj_mut(kind, &ns, &name) else {
-            return Err(not_found("buildconfigs.build.openshift.io", &name));
+        let ns = if kind == "Istio" {
+            String::new()
+        } else {
+            self.ns_of(a)
         };
-        merge(bc, &p);
-        Ok(format!("buildconfig.build.openshift.io/{name} patched\n"))
+        let first = usize::from(!a.words[1].contains('/')) + 2;
+        let changes = a.words[first..].to_vec();
+        let Some(obj) = self.obj_mut(kind, &ns, &name) else {
+            return Err(not_found(&format!("{}s", group_of(kind)), &name));
+        };
+        for kv in changes {
+            if let Some(k) = kv.strip_suffix('-') {
+                if let Some(m) = obj["metadata"]["annotations"].as_object_mut() {
+                    m.remove(k);
+                }
+            } else if let Some((k, v)) = kv.split_once('=') {
+                obj["metadata"]["annotations"][k] = json!(v);
+            }
+        }
+        Ok(format!("{}/{name} annotated\n", group_of(kind)))
+    }
+
+    /// `oc exec deployment/<name> -c istio-proxy -- curl ... http://worldclockapi.com/...`: the proxy's own
+    /// traffic is not redirected (Istio's iptables rules exclude the proxy's user), so it reaches whatever the
+    /// pod's hostAliases map the name to.
+    fn exec(&mut self, a: &Args) -> Reply {
+        let target = a.words.get(1).cloned().unwrap_or_default();
+        let Some(deployment) = target.strip_prefix("deployment/") else {
+            return self.strict("exec: only deployment/NAME");
+        };
+        let ns = self.ns_of(a);
+        let Some(pod) = self.pods_of(&ns, deployment).into_iter().next() else {
+            return Err((
+                1,
+                format!("error: cannot exec into deployment/{deployment}: no pod\n"),
+            ));
+        };
+        let container = a.get("-c").unwrap_or("");
+        let has = pod["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .chain(pod["spec"]["initContainers"].as_array())
+            .flatten()
+            .any(|c| c["name"].as_str() == Some(container));
+        let pod_name = pod["metadata"]["name"].as_str().unwrap_or("");
+        if !has {
+            return Err((
+                1,
+                format!("error: container {container} is not valid for pod {pod_name}\n"),
+            ));
+        }
+        let url = a.command.last().cloned().unwrap_or_default();
+        if a.command.first().map(String::as_str) != Some("curl")
+            || !url.starts_with(&format!("http://{}/", rules::TIME_HOST))
+        {
+            return self.strict("exec: only curl to the time API");
+        }
+        if !self.resolves_to_stand_in(&pod) {
+            return Err((
+                6,
+                format!(
+                    "curl: (6) Could not resolve host: {}\ncommand terminated with exit code 6\n",
+                    rules::TIME_HOST
+                ),
+            ));
+        }
+        if !self.stand_in_up() {
+            return Err((
+                7,
+                format!(
+                    "curl: (7) Failed to connect to {} port 80: Connection refused\ncommand terminated with exit code 7\n",
+                    rules::TIME_HOST
+                ),
+            ));
+        }
+        Ok(format!("{STAND_IN_JSON}\n"))
+    }
+
+    fn stand_in_ip(&self) -> Option<String> {
+        self.list("Service", None)
+            .into_iter()
+            .find(|s| s["metadata"]["name"].as_str() == Some("worldclock"))
+            .and_then(|s| s["spec"]["clusterIP"].as_str().map(str::to_owned))
+    }
+
+    fn stand_in_up(&self) -> bool {
+        self.list("Pod", None)
+            .iter()
+            .any(|p| p["_fake"]["owner"].as_str() == Some("worldclock") && self.pod_ready(p))
+    }
+
+    fn resolves_to_stand_in(&self, pod: &Value) -> bool {
+        let ip = self.stand_in_ip();
+        pod["spec"]["hostAliases"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|h| {
+                h["ip"].as_str().map(str::to_owned) == ip
+                    && h["hostnames"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|n| n.as_str() == Some(rules::TIME_HOST))
+            })
+    }
+
+    /// The outbound policy in force for `ns`: its Sidecar resource's, else the control plane's.
+    fn outbound_policy(&self, ns: &str) -> String {
+        let sidecar = self.list("Sidecar", Some(ns)).into_iter().find_map(|s| {
+            s["spec"]["outboundTrafficPolicy"]["mode"]
+                .as_str()
+                .map(str::to_owned)
+        });
+        if let Some(mode) = sidecar {
+            return mode;
+        }
+        let mesh = match self.profile.mesh {
+            Mesh::Ossm2 => self
+                .list("ServiceMeshControlPlane", None)
+                .into_iter()
+                .find_map(|o| {
+                    o["spec"]["proxy"]["networking"]["trafficControl"]["outbound"]["policy"]
+                        .as_str()
+                        .map(str::to_owned)
+                }),
+            Mesh::Ossm3 => self.list("Istio", None).into_iter().find_map(|o| {
+                o["spec"]["values"]["meshConfig"]["outboundTrafficPolicy"]["mode"]
+                    .as_str()
+                    .map(str::to_owned)
+            }),
+        };
+        mesh.unwrap_or_else(|| "ALLOW_ANY".into())
+    }
+
+    /// recommendation v3's time lookup, by the rule of rules::egress.
+    fn time_lookup(&self, pod: &Value) -> rules::Egress {
+        let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");
+        let for_host = |o: &Value| {
+            o["spec"]["hosts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|h| h.as_str() == Some(rules::TIME_HOST))
+        };
+        let ports: Option<Vec<u64>> = self
+            .list("ServiceEntry", Some(ns))
+            .into_iter()
+            .find(for_host)
+            .map(|se| {
+                se["spec"]["ports"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p["number"].as_u64())
+                    .collect()
+            });
+        let vs = self.list("VirtualService", Some(ns)).iter().any(for_host);
+        rules::egress(
+            pod["_fake"]["injected"].as_bool() == Some(true),
+            self.resolves_to_stand_in(pod),
+            self.stand_in_up(),
+            &self.outbound_policy(ns),
+            ports.as_deref(),
+            vs,
+        )
     }
 
     fn start_build(&mut self, a: &Args) -> Reply {
@@ -1331,18 +1605,44 @@ impl Cluster {
             return self.strict("delete: unknown resource");
         };
         let ns = self.ns_of(a);
-        if kind != "Pod" {
-            return self.strict("delete: only pods");
-        }
-        let Some(pod) = self.obj("Pod", &ns, &name).cloned() else {
-            return Err(not_found("pods", &name));
+        let names: Vec<String> = if a.has("--all") {
+            self.list(kind, Some(&ns))
+                .iter()
+                .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_owned))
+                .collect()
+        } else if self.obj(kind, &ns, &name).is_some() {
+            vec![name.clone()]
+        } else if a.has("--ignore-not-found") {
+            Vec::new()
+        } else {
+            return Err(not_found(&format!("{}s", group_of(kind)), &name));
         };
-        self.remove("Pod", &ns, &name);
-        if let Some(owner) = pod["_fake"]["owner"].as_str() {
-            let owner = owner.to_owned();
-            self.roll(&ns, &owner);
+        if a.has("--all") && names.is_empty() {
+            return Ok(String::new());
         }
-        Ok(format!("pod \"{name}\" deleted\n"))
+        let mut out = String::new();
+        for n in names {
+            let obj = self.obj(kind, &ns, &n).cloned().unwrap_or_default();
+            self.remove(kind, &ns, &n);
+            match kind {
+                // The ReplicaSet makes a new pod for a deleted one.
+                "Pod" => {
+                    if let Some(owner) = obj["_fake"]["owner"].as_str() {
+                        let owner = owner.to_owned();
+                        self.roll(&ns, &owner);
+                    }
+                }
+                "Deployment" => {
+                    for p in self.pods_of(&ns, &n) {
+                        let pn = p["metadata"]["name"].as_str().unwrap_or("").to_owned();
+                        self.remove("Pod", &ns, &pn);
+                    }
+                }
+                _ => {}
+            }
+            let _ = writeln!(out, "{} \"{n}\" deleted", group_of(kind));
+        }
+        Ok(out)
     }
 
     // -----------------------------------------------------------------------------------------------
@@ -1412,12 +1712,43 @@ impl Cluster {
                     && self.pod_ready(p)
             })
         };
-        let (Some(_), Some(_), Some(rec)) = (
-            serving("customer"),
-            serving("preference"),
-            serving("recommendation"),
-        ) else {
+        let (Some(_), Some(_)) = (serving("customer"), serving("preference")) else {
             return Ok("no healthy upstream".into());
+        };
+        // recommendation: the subset the VirtualService `recommendation` names (its labels from the
+        // DestinationRule), else v1.
+        let subset = self
+            .obj("VirtualService", &ns, "recommendation")
+            .and_then(|vs| vs["spec"]["http"][0]["route"][0]["destination"]["subset"].as_str())
+            .map(str::to_owned);
+        let labels = match subset {
+            Some(subset) => self
+                .list("DestinationRule", Some(&ns))
+                .into_iter()
+                .flat_map(|dr| {
+                    dr["spec"]["subsets"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .find(|s| s["name"].as_str() == Some(subset.as_str()))
+                .map(|s| s["labels"].clone()),
+            None => Some(json!({"version": "v1"})),
+        };
+        let rec = labels.and_then(|labels| {
+            self.list("Pod", Some(&ns)).into_iter().find(|p| {
+                p["metadata"]["labels"]["app"].as_str() == Some("recommendation")
+                    && labels
+                        .as_object()
+                        .is_some_and(|m| m.iter().all(|(k, v)| p["metadata"]["labels"][k] == *v))
+                    && p["_fake"]["injected"].as_bool() == Some(true)
+                    && self.pod_ready(p)
+            })
+        });
+        let Some(rec) = rec else {
+            return Ok(
+                "customer => Error: 503 - preference => Error: 503 - no healthy upstream\n".into(),
+            );
         };
         let n = self.state["answers"].as_u64().unwrap_or(0) + 1;
         self.state["answers"] = json!(n);
@@ -1425,8 +1756,24 @@ impl Cluster {
             .as_str()
             .unwrap_or("v1");
         let pod = rec["metadata"]["name"].as_str().unwrap_or("");
+        if version != "v3" {
+            return Ok(format!(
+                "customer => preference => recommendation {version} from '{pod}': {n}\n"
+            ));
+        }
+        let what = match self.time_lookup(&rec) {
+            rules::Egress::Time => {
+                return Ok(format!(
+                    "customer => preference => recommendation v3 {STAND_IN_TIME} from '{pod}': {n}\n"
+                ));
+            }
+            rules::Egress::Proxy(code) => format!("the mesh proxy answered {code}"),
+            rules::Egress::NoSuchHost => "dns error: failed to lookup address information".into(),
+            rules::Egress::Refused => "connection refused".into(),
+        };
         Ok(format!(
-            "customer => preference => recommendation {version} from '{pod}': {n}\n"
+            "customer => Error: 503 - preference => Error: 500 - time lookup http://{}/api/json/cet/now failed: {what}\n",
+            rules::TIME_HOST
         ))
     }
 }
@@ -1451,3 +1798,75 @@ fn fnv(s: &str) -> u64 {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
+
+/// The single-object jsonpath expressions the scripts use that the fake evaluates generically (others
+/// have their own arms in get_one; any other expression is a strict failure).
+const JSONPATHS: &[(&str, &str)] = &[
+    (
+        "VirtualService",
+        "jsonpath={.spec.http[0].route[0].destination.subset}",
+    ),
+    ("VirtualService", "jsonpath={.spec.http[0].timeout}"),
+    ("ServiceEntry", "jsonpath={.spec.ports[*].number}"),
+    (
+        "ServiceMeshControlPlane",
+        "jsonpath={.spec.proxy.networking.trafficControl.outbound.policy}",
+    ),
+    (
+        "ServiceMeshControlPlane",
+        "jsonpath={.metadata.annotations.istio-tutorial-rs/outbound-policy-before}",
+    ),
+    (
+        "Istio",
+        "jsonpath={.spec.values.meshConfig.outboundTrafficPolicy.mode}",
+    ),
+    (
+        "Istio",
+        "jsonpath={.metadata.annotations.istio-tutorial-rs/outbound-policy-before}",
+    ),
+    ("Deployment", "jsonpath={.spec.template.spec.hostAliases}"),
+];
+
+/// A jsonpath of `.key`, `[N]` and `[*]` steps, printed as oc prints it (strings bare, several values
+/// space-separated, objects and arrays as JSON, missing fields as nothing).
+fn jsonpath(obj: &Value, expr: &str) -> String {
+    let inner = expr.trim_start_matches('{').trim_end_matches('}');
+    let mut values = vec![obj.clone()];
+    let mut rest = inner;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            let key = &r[..end];
+            values = values.iter().filter_map(|v| v.get(key).cloned()).collect();
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']').unwrap_or(r.len());
+            let index = &r[..end];
+            values = if index == "*" {
+                values
+                    .iter()
+                    .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+                    .collect()
+            } else {
+                let i: usize = index.parse().unwrap_or(usize::MAX);
+                values.iter().filter_map(|v| v.get(i).cloned()).collect()
+            };
+            rest = r.get(end + 1..).unwrap_or("");
+        } else {
+            break;
+        }
+    }
+    values
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What the stand-in answers (worldclockapi.com's shape, worldclock-standin/).
+const STAND_IN_JSON: &str = r#"{"$id":"1","currentDateTime":"2026-12-05T23:31+01:00","utcOffset":"01:00:00","isDayLightSavingsTime":false,"dayOfTheWeek":"Saturday","timeZoneName":"Central Europe Standard Time","currentFileTime":134093286600000000,"ordinalDate":"2026-339","serviceResponse":null}"#;
+/// The time recommendation v3 prints from that answer.
+const STAND_IN_TIME: &str = "2026-12-05T23:31+01:00";

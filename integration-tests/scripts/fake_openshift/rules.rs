@@ -217,3 +217,54 @@ pub fn triggers(annotations: &Value) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// The host recommendation v3 calls for the time (docs/EGRESS-LAB-OPENSHIFT.md, "The time API").
+pub const TIME_HOST: &str = "worldclockapi.com";
+
+/// What recommendation v3's call to http://worldclockapi.com/ (port 80) meets.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Egress {
+    /// The stand-in answers with the time.
+    Time,
+    /// The sidecar answers itself with this status (no upstream).
+    Proxy(u16),
+    /// The name does not resolve (no hostAliases entry for it in the pod).
+    NoSuchHost,
+    /// It resolves to the stand-in, which is not running.
+    Refused,
+}
+
+/// The mesh's egress rule for that call, as docs/EGRESS-LAB-OPENSHIFT.md ("The time API") describes it and
+/// Istio's outbound traffic policy does (istio.io "Accessing External Services"; istio/istio
+/// `pilot/pkg/networking/core` PassthroughCluster / BlackHoleCluster): without a sidecar nothing intercepts
+/// the call; a ServiceEntry declaring the host on port 80 lets it through (resolution NONE keeps the address
+/// the app connected to); a ServiceEntry that declares the host on another port only, with a VirtualService for
+/// the host, routes port 80 to a cluster that does not exist (503); otherwise the policy decides:
+/// ALLOW_ANY passes through, REGISTRY_ONLY answers 502. `policy` is the Sidecar resource's of the namespace,
+/// else the mesh's (ALLOW_ANY when unset).
+pub fn egress(
+    sidecar: bool,
+    resolves: bool,
+    stand_in_up: bool,
+    policy: &str,
+    service_entry_ports: Option<&[u64]>,
+    virtual_service_for_host: bool,
+) -> Egress {
+    if !resolves {
+        return Egress::NoSuchHost;
+    }
+    let upstream = if stand_in_up {
+        Egress::Time
+    } else {
+        Egress::Refused
+    };
+    if !sidecar {
+        return upstream;
+    }
+    match service_entry_ports {
+        Some(ports) if ports.contains(&80) => upstream,
+        Some(_) if virtual_service_for_host => Egress::Proxy(503),
+        _ if policy == "REGISTRY_ONLY" => Egress::Proxy(502),
+        _ => upstream,
+    }
+}
