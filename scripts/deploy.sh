@@ -24,7 +24,8 @@ Steps, each printed with its commands (a failing one stops with its fix):
      IMAGE_PREFIX skips this (then kubectl will do);
   4. OSSM 3: the default revision injects the pods that ask for a sidecar
      (sidecar.istio.io/inject=true, as the app's do), so NAMESPACE is not
-     labelled and build pods stay without one; a named revision
+     labelled and build pods stay without one (an istio-injection=enabled
+     left by an earlier run is removed before the builds); a named revision
      (status.activeRevisionName) gets the label istio.io/rev=<revision>,
      set after the builds (needs rights to label namespaces);
   5. the stand-in time API in namespace worldclock, outside the mesh;
@@ -124,7 +125,19 @@ else
     say "Namespace $NAMESPACE"
 fi
 ensure_namespace "$NAMESPACE"
-[ "$MESH_KIND" != ossm2 ] || enrol_namespace "$NAMESPACE"
+# OSSM 3: the default revision needs no label (a stale one goes before the builds); a named revision's label
+# comes after the builds, so that no build pod gets a sidecar.
+ENROL_AFTER_BUILDS=0
+if [ "$MESH_KIND" = ossm2 ]; then
+    enrol_namespace "$NAMESPACE"
+else
+    istio_revision
+    if [ "$(injection_label)" = istio-injection=enabled ]; then
+        enrol_namespace "$NAMESPACE"
+    else
+        ENROL_AFTER_BUILDS=1
+    fi
+fi
 
 if [ -n "$IMAGE_PREFIX" ]; then
     say "Images: from $IMAGE_PREFIX (IMAGE_PREFIX), no in-cluster build"
@@ -136,8 +149,8 @@ else
     done
 fi
 
-if [ "$MESH_KIND" = ossm3 ]; then
-    say "Namespace $NAMESPACE in the mesh (after the builds: a build pod must not get a sidecar)"
+if [ "$ENROL_AFTER_BUILDS" = 1 ]; then
+    say "Namespace $NAMESPACE in the mesh of revision $ISTIO_REVISION (after the builds: a build pod must not get a sidecar)"
     enrol_namespace "$NAMESPACE"
 fi
 

@@ -515,3 +515,35 @@ fn the_shipped_control_plane_keeps_build_pods_out_even_in_a_labelled_namespace()
         );
     }
 }
+
+#[test]
+fn a_label_an_earlier_run_left_is_removed_before_the_builds_on_the_default_revision() {
+    let sandbox = staged("ossm3.1");
+    sandbox
+        .exec("oc", &["new-project", "tutorial", "--skip-config-write"])
+        .assert_code(0);
+    sandbox
+        .exec(
+            "oc",
+            &["label", "namespace", "tutorial", "istio-injection=enabled"],
+        )
+        .assert_code(0);
+    let run = sandbox.run("deploy.sh", &[]);
+    sandbox.assert_strictly_answered(&run);
+    chain_answered(&run);
+    let calls = sandbox.kube_calls();
+    let removed = calls
+        .iter()
+        .position(|c| c == "oc label namespace tutorial istio-injection-")
+        .unwrap_or_else(|| panic!("{calls:#?}"));
+    let first_build = calls
+        .iter()
+        .position(|c| c.contains("start-build"))
+        .expect("builds");
+    assert!(removed < first_build, "{calls:#?}");
+    assert!(
+        build_pods(&sandbox)
+            .iter()
+            .all(|p| p["_fake"]["injected"] == false)
+    );
+}

@@ -122,7 +122,9 @@ enrol_namespace() {
         ossm3)
             istio_revision
             if [ "$(injection_label)" = istio-injection=enabled ]; then
-                info "no namespace label: the default revision injects each pod labelled $INJECT_LABEL=true (the app's and the gateway's are), and build pods (openshift.io/build.name) stay without sidecar, so the builds finish"
+                info "$1 needs no namespace label: the default revision injects each pod labelled $INJECT_LABEL=true (the app's and the gateway's are); build pods (openshift.io/build.name) are not, so builds finish"
+                # Only the namespace the builds run in loses a label an earlier run set; others are left alone.
+                [ "$1" = "$NAMESPACE" ] || return 0
                 show_cmd "$KUBE_NAME" get namespace "$1" -o 'jsonpath={.metadata.labels}'
                 [ "$DRY_RUN" = 1 ] && return 0
                 labels=$("$KUBE" get namespace "$1" -o 'jsonpath={.metadata.labels}' 2>/dev/null) || labels=
