@@ -13,7 +13,9 @@
 //! control plane excludes build pods, as kubernetes/ossm3/control-plane.yml does), FAKE_PULL_SECRET_DELAY
 //! (calls; default 3), FAKE_SMCP_NAME (OSSM 2's control plane in istio-system; default basic), FAKE_KUBECTL (the real kubectl, for `apply -k`).
 
+mod platform;
 mod rules;
+mod traffic;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::{env, fs};
 
-use rules::{Injector, Mesh, Profile};
+use rules::{Mesh, Profile};
 use serde_json::{Value, json};
 
 /// A reply: stdout text, or an exit status and stderr text.
@@ -60,7 +62,14 @@ fn main() -> ExitCode {
     };
     // One call at a time (a pipe runs two): a lock file, then an atomic rename of the state.
     let lock = dir.join("cluster.lock");
+    let mut tries = 0;
     while fs::File::create_new(&lock).is_err() {
+        tries += 1;
+        assert!(
+            tries < 5000,
+            "fake-openshift: {} held for 10s (a call that died holding it?)",
+            lock.display()
+        );
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
     let state = match fs::read_to_string(&state_file) {
@@ -940,241 +949,6 @@ impl Cluster {
         }
     }
 
-    /// The tag's pull spec by digest, when the stream has local lookup and the tag exists.
-    fn tag_ref(&self, ns: &str, stream: &str, tag: &str) -> Option<String> {
-        let is = self.obj("ImageStream", ns, stream)?;
-        if is["spec"]["lookupPolicy"]["local"].as_bool() != Some(true) {
-            return None;
-        }
-        self.obj("ImageStreamTag", ns, &format!("{stream}:{tag}"))?["image"]["dockerImageReference"]
-            .as_str()
-            .map(str::to_owned)
-    }
-
-    fn admit_template(&self, ns: &str, deployment: &mut Value) {
-        for c in deployment["spec"]["template"]["spec"]["containers"]
-            .as_array_mut()
-            .into_iter()
-            .flatten()
-        {
-            let image = c["image"].as_str().unwrap_or("").to_owned();
-            let admitted = rules::admit_image(&image, |s, t| self.tag_ref(ns, s, t));
-            c["image"] = json!(admitted);
-        }
-    }
-
-    /// The image trigger controller: Deployments in `ns` (or just `only`) whose triggers name a tag that
-    /// exists get that tag's pull spec; a change rolls them.
-    fn reconcile_triggers(&mut self, ns: &str, only: Option<&str>) {
-        for d in self.list("Deployment", Some(ns)) {
-            let name = d["metadata"]["name"].as_str().unwrap_or("").to_owned();
-            if only.is_some_and(|o| o != name) {
-                continue;
-            }
-            let mut changed = false;
-            let mut d = d.clone();
-            for (tag, container) in rules::triggers(&d["metadata"]["annotations"]) {
-                let (stream, t) = tag.split_once(':').unwrap_or((&tag, "latest"));
-                let Some(istag) = self.obj("ImageStreamTag", ns, &format!("{stream}:{t}")) else {
-                    continue;
-                };
-                let spec = istag["image"]["dockerImageReference"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned();
-                for c in d["spec"]["template"]["spec"]["containers"]
-                    .as_array_mut()
-                    .into_iter()
-                    .flatten()
-                {
-                    if c["name"].as_str() == Some(container.as_str())
-                        && c["image"].as_str() != Some(spec.as_str())
-                    {
-                        c["image"] = json!(spec);
-                        changed = true;
-                    }
-                }
-            }
-            if changed {
-                self.put("Deployment", ns, &name, d);
-                self.roll(ns, &name);
-            }
-        }
-    }
-
-    /// A new ReplicaSet's pod replaces the old one (the fake skips the surge).
-    fn roll(&mut self, ns: &str, deployment: &str) {
-        for p in self.list("Pod", Some(ns)) {
-            if p["_fake"]["owner"].as_str() == Some(deployment) {
-                let name = p["metadata"]["name"].as_str().unwrap_or("").to_owned();
-                self.remove("Pod", ns, &name);
-            }
-        }
-        let Some(d) = self.obj("Deployment", ns, deployment).cloned() else {
-            return;
-        };
-        let seq = self.next_seq();
-        let pod_name = format!(
-            "{deployment}-{:09x}-{seq:05}",
-            fnv(&d["spec"]["template"].to_string()) & 0xf_ffff_ffff
-        );
-        let template = &d["spec"]["template"];
-        let pod = json!({
-            "kind": "Pod",
-            "metadata": {"name": pod_name, "namespace": ns,
-                         "labels": template["metadata"]["labels"].clone(),
-                         "annotations": template["metadata"]["annotations"].clone()},
-            "spec": template["spec"].clone(),
-            "_fake": {"owner": deployment},
-        });
-        self.admit_pod(ns, &pod_name, pod);
-    }
-
-    /// Pod admission: ServiceAccount (pull secrets as the account has them now), image policy, injection.
-    fn admit_pod(&mut self, ns: &str, name: &str, mut pod: Value) {
-        let sa = pod["spec"]["serviceAccountName"]
-            .as_str()
-            .unwrap_or("default")
-            .to_owned();
-        if pod["_fake"]["build"].as_bool() != Some(true) {
-            self.refresh_pull_secret(ns, &sa);
-            let secrets = self
-                .obj("ServiceAccount", ns, &sa)
-                .map(|s| s["imagePullSecrets"].clone())
-                .unwrap_or(Value::Null);
-            pod["spec"]["imagePullSecrets"] = if secrets.is_null() {
-                json!([])
-            } else {
-                secrets
-            };
-        }
-        for c in pod["spec"]["containers"]
-            .as_array_mut()
-            .into_iter()
-            .flatten()
-        {
-            let image = c["image"].as_str().unwrap_or("").to_owned();
-            c["image"] = json!(rules::admit_image(&image, |s, t| self.tag_ref(ns, s, t)));
-        }
-        let ns_labels = self
-            .obj("Namespace", "", ns)
-            .map(|n| n["metadata"]["labels"].clone())
-            .unwrap_or(json!({}));
-        let injected = rules::injects(
-            self.profile.mesh,
-            &self.injector(),
-            &ns_labels,
-            &pod["metadata"]["labels"],
-        );
-        if injected {
-            let gateway = pod["metadata"]["annotations"]["inject.istio.io/templates"].as_str()
-                == Some("gateway");
-            if gateway {
-                for c in pod["spec"]["containers"]
-                    .as_array_mut()
-                    .into_iter()
-                    .flatten()
-                {
-                    if c["image"].as_str() == Some("auto") {
-                        c["image"] = json!(rules::PROXY_IMAGE);
-                    }
-                }
-            } else if rules::native_sidecar(self.profile) {
-                let init = pod["spec"]["initContainers"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                let mut init = init;
-                init.push(json!({"name": "istio-proxy", "image": rules::PROXY_IMAGE, "restartPolicy": "Always"}));
-                pod["spec"]["initContainers"] = json!(init);
-            } else if let Some(cs) = pod["spec"]["containers"].as_array_mut() {
-                cs.push(json!({"name": "istio-proxy", "image": rules::PROXY_IMAGE}));
-            }
-        }
-        pod["_fake"]["injected"] = json!(injected);
-        self.put("Pod", ns, name, pod);
-    }
-
-    fn injector(&self) -> Injector<'_> {
-        let istio = self.obj("Istio", "", "default");
-        let revision = istio
-            .and_then(|i| i["status"]["activeRevisionName"].as_str())
-            .unwrap_or("default");
-        let never_inject_keys = istio
-            .and_then(|i| {
-                i["spec"]["values"]["sidecarInjectorWebhook"]["neverInjectSelector"].as_array()
-            })
-            .into_iter()
-            .flatten()
-            .flat_map(|sel| {
-                sel["matchExpressions"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .filter(|e| e["operator"].as_str() == Some("Exists"))
-            .filter_map(|e| e["key"].as_str().map(str::to_owned))
-            .collect();
-        Injector {
-            revision,
-            never_inject_keys,
-        }
-    }
-
-    fn refresh_pull_secret(&mut self, ns: &str, sa: &str) {
-        let delay = env::var("FAKE_PULL_SECRET_DELAY")
-            .ok()
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(3);
-        let now = self.clock();
-        if let Some(o) = self.obj_mut("ServiceAccount", ns, sa) {
-            let created = o["_fake"]["created"].as_u64().unwrap_or(0);
-            if o["imagePullSecrets"].is_null() && rules::pull_secret_ready(created, now, delay) {
-                o["imagePullSecrets"] = json!([{"name": format!("{sa}-dockercfg-x7k2p")}]);
-            }
-        }
-    }
-
-    /// Per regular or sidecar container: the waiting reason, or None when it runs.
-    fn container_states(&self, pod: &Value) -> Vec<Option<&'static str>> {
-        let secrets = pod["spec"]["imagePullSecrets"]
-            .as_array()
-            .map_or(0, Vec::len);
-        pod["spec"]["initContainers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|c| c["restartPolicy"].as_str() == Some("Always"))
-            .chain(pod["spec"]["containers"].as_array().into_iter().flatten())
-            .map(|c| {
-                let image = c["image"].as_str().unwrap_or("");
-                if image == rules::PROXY_IMAGE {
-                    None
-                } else {
-                    rules::pull_error(image, secrets)
-                }
-            })
-            .collect()
-    }
-
-    fn pod_status(&self, pod: &Value) -> (String, String) {
-        let states = self.container_states(pod);
-        let running = states.iter().filter(|s| s.is_none()).count();
-        let status = states.iter().flatten().next().copied().unwrap_or("Running");
-        (format!("{running}/{}", states.len()), status.to_owned())
-    }
-
-    fn pod_ready(&self, pod: &Value) -> bool {
-        self.container_states(pod).iter().all(Option::is_none)
-    }
-
-    fn pods_of(&self, ns: &str, deployment: &str) -> Vec<Value> {
-        self.list("Pod", Some(ns))
-            .into_iter()
-            .filter(|p| p["_fake"]["owner"].as_str() == Some(deployment))
-            .collect()
-    }
-
     fn wait(&mut self, a: &Args) -> Reply {
         let Some((kind, name)) = self.resource_and_name(a) else {
             return self.strict("wait: unknown resource");
@@ -1305,152 +1079,6 @@ impl Cluster {
             }
         }
         Ok(format!("{}/{name} annotated\n", group_of(kind)))
-    }
-
-    /// `oc exec deployment/<name> -c istio-proxy -- curl ... http://worldclockapi.com/...`: the proxy's own
-    /// traffic is not redirected (Istio's iptables rules exclude the proxy's user), so it reaches whatever the
-    /// pod's hostAliases map the name to.
-    fn exec(&mut self, a: &Args) -> Reply {
-        let target = a.words.get(1).cloned().unwrap_or_default();
-        let Some(deployment) = target.strip_prefix("deployment/") else {
-            return self.strict("exec: only deployment/NAME");
-        };
-        let ns = self.ns_of(a);
-        let Some(pod) = self.pods_of(&ns, deployment).into_iter().next() else {
-            return Err((
-                1,
-                format!("error: cannot exec into deployment/{deployment}: no pod\n"),
-            ));
-        };
-        let container = a.get("-c").unwrap_or("");
-        let has = pod["spec"]["containers"]
-            .as_array()
-            .into_iter()
-            .chain(pod["spec"]["initContainers"].as_array())
-            .flatten()
-            .any(|c| c["name"].as_str() == Some(container));
-        let pod_name = pod["metadata"]["name"].as_str().unwrap_or("");
-        if !has {
-            return Err((
-                1,
-                format!("error: container {container} is not valid for pod {pod_name}\n"),
-            ));
-        }
-        let url = a.command.last().cloned().unwrap_or_default();
-        if a.command.first().map(String::as_str) != Some("curl")
-            || !url.starts_with(&format!("http://{}/", rules::TIME_HOST))
-        {
-            return self.strict("exec: only curl to the time API");
-        }
-        if !self.resolves_to_stand_in(&pod) {
-            return Err((
-                6,
-                format!(
-                    "curl: (6) Could not resolve host: {}\ncommand terminated with exit code 6\n",
-                    rules::TIME_HOST
-                ),
-            ));
-        }
-        if !self.stand_in_up() {
-            return Err((
-                7,
-                format!(
-                    "curl: (7) Failed to connect to {} port 80: Connection refused\ncommand terminated with exit code 7\n",
-                    rules::TIME_HOST
-                ),
-            ));
-        }
-        Ok(format!("{STAND_IN_JSON}\n"))
-    }
-
-    fn stand_in_ip(&self) -> Option<String> {
-        self.list("Service", None)
-            .into_iter()
-            .find(|s| s["metadata"]["name"].as_str() == Some("worldclock"))
-            .and_then(|s| s["spec"]["clusterIP"].as_str().map(str::to_owned))
-    }
-
-    fn stand_in_up(&self) -> bool {
-        self.list("Pod", None)
-            .iter()
-            .any(|p| p["_fake"]["owner"].as_str() == Some("worldclock") && self.pod_ready(p))
-    }
-
-    fn resolves_to_stand_in(&self, pod: &Value) -> bool {
-        let ip = self.stand_in_ip();
-        pod["spec"]["hostAliases"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|h| {
-                h["ip"].as_str().map(str::to_owned) == ip
-                    && h["hostnames"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .any(|n| n.as_str() == Some(rules::TIME_HOST))
-            })
-    }
-
-    /// The outbound policy in force for `ns`: its Sidecar resource's, else the control plane's.
-    fn outbound_policy(&self, ns: &str) -> String {
-        let sidecar = self.list("Sidecar", Some(ns)).into_iter().find_map(|s| {
-            s["spec"]["outboundTrafficPolicy"]["mode"]
-                .as_str()
-                .map(str::to_owned)
-        });
-        if let Some(mode) = sidecar {
-            return mode;
-        }
-        let mesh = match self.profile.mesh {
-            Mesh::Ossm2 => self
-                .list("ServiceMeshControlPlane", None)
-                .into_iter()
-                .find_map(|o| {
-                    o["spec"]["proxy"]["networking"]["trafficControl"]["outbound"]["policy"]
-                        .as_str()
-                        .map(str::to_owned)
-                }),
-            Mesh::Ossm3 => self.list("Istio", None).into_iter().find_map(|o| {
-                o["spec"]["values"]["meshConfig"]["outboundTrafficPolicy"]["mode"]
-                    .as_str()
-                    .map(str::to_owned)
-            }),
-        };
-        mesh.unwrap_or_else(|| "ALLOW_ANY".into())
-    }
-
-    /// recommendation v3's time lookup, by the rule of rules::egress.
-    fn time_lookup(&self, pod: &Value) -> rules::Egress {
-        let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");
-        let for_host = |o: &Value| {
-            o["spec"]["hosts"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|h| h.as_str() == Some(rules::TIME_HOST))
-        };
-        let ports: Option<Vec<u64>> = self
-            .list("ServiceEntry", Some(ns))
-            .into_iter()
-            .find(for_host)
-            .map(|se| {
-                se["spec"]["ports"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|p| p["number"].as_u64())
-                    .collect()
-            });
-        let vs = self.list("VirtualService", Some(ns)).iter().any(for_host);
-        rules::egress(
-            pod["_fake"]["injected"].as_bool() == Some(true),
-            self.resolves_to_stand_in(pod),
-            self.stand_in_up(),
-            &self.outbound_policy(ns),
-            ports.as_deref(),
-            vs,
-        )
     }
 
     fn start_build(&mut self, a: &Args) -> Reply {
@@ -1646,138 +1274,6 @@ impl Cluster {
         }
         Ok(out)
     }
-
-    // -----------------------------------------------------------------------------------------------
-    // curl: the chain answers through the gateway when the gateway runs, the Gateway and VirtualService
-    // customer-gateway exist, and customer, preference and recommendation run with their sidecars.
-
-    fn curl(&mut self) -> Reply {
-        let url = self
-            .args
-            .iter()
-            .rev()
-            .find(|a| a.starts_with("http://") || a.starts_with("https://"))
-            .cloned();
-        let Some(url) = url else {
-            return self.strict("curl without URL");
-        };
-        let host = url
-            .split("://")
-            .nth(1)
-            .unwrap_or("")
-            .split(['/', ':'])
-            .next()
-            .unwrap_or("")
-            .to_owned();
-        let Some(route) = self
-            .list("Route", None)
-            .into_iter()
-            .find(|r| r["spec"]["host"].as_str() == Some(host.as_str()))
-        else {
-            return Err((6, format!("curl: (6) Could not resolve host: {host}\n")));
-        };
-        let gw_ns = route["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
-        let gateway_up = route["_fake"]["gateway"].as_str() == Some("ready")
-            || self
-                .pods_of(&gw_ns, "istio-ingressgateway")
-                .iter()
-                .any(|p| self.pod_ready(p));
-        if !gateway_up {
-            return Err((
-                7,
-                format!(
-                    "curl: (7) Failed to connect to {host} port 80 after 3 ms: Couldn't connect to server\n"
-                ),
-            ));
-        }
-        let Some(vs) = self
-            .list("VirtualService", None)
-            .into_iter()
-            .find(|v| v["metadata"]["name"].as_str() == Some("customer-gateway"))
-        else {
-            return Ok(String::new()); // 404 from the gateway: no route
-        };
-        let ns = vs["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
-        if self.obj("Gateway", &ns, "customer-gateway").is_none() {
-            return Ok(String::new());
-        }
-        let serving = |app: &str| {
-            self.list("Pod", Some(&ns)).into_iter().find(|p| {
-                p["metadata"]["labels"]["app"].as_str() == Some(app)
-                    && p["_fake"]["injected"].as_bool() == Some(true)
-                    && self.pod_ready(p)
-            })
-        };
-        let (Some(_), Some(_)) = (serving("customer"), serving("preference")) else {
-            return Ok("no healthy upstream".into());
-        };
-        // recommendation: the subset the VirtualService `recommendation` names (its labels from the
-        // DestinationRule), else v1.
-        let subset = self
-            .obj("VirtualService", &ns, "recommendation")
-            .and_then(|vs| vs["spec"]["http"][0]["route"][0]["destination"]["subset"].as_str())
-            .map(str::to_owned);
-        let labels = match subset {
-            Some(subset) => self
-                .list("DestinationRule", Some(&ns))
-                .into_iter()
-                .flat_map(|dr| {
-                    dr["spec"]["subsets"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                })
-                .find(|s| s["name"].as_str() == Some(subset.as_str()))
-                .map(|s| s["labels"].clone()),
-            None => Some(json!({"version": "v1"})),
-        };
-        let rec = labels.and_then(|labels| {
-            self.list("Pod", Some(&ns)).into_iter().find(|p| {
-                p["metadata"]["labels"]["app"].as_str() == Some("recommendation")
-                    && labels
-                        .as_object()
-                        .is_some_and(|m| m.iter().all(|(k, v)| p["metadata"]["labels"][k] == *v))
-                    && p["_fake"]["injected"].as_bool() == Some(true)
-                    && self.pod_ready(p)
-            })
-        });
-        let Some(rec) = rec else {
-            return Ok(
-                "customer => Error: 503 - preference => Error: 503 - no healthy upstream\n".into(),
-            );
-        };
-        let n = self.state["answers"].as_u64().unwrap_or(0) + 1;
-        self.state["answers"] = json!(n);
-        let version = rec["metadata"]["labels"]["version"]
-            .as_str()
-            .unwrap_or("v1");
-        let pod = rec["metadata"]["name"].as_str().unwrap_or("");
-        if version != "v3" {
-            return Ok(format!(
-                "customer => preference => recommendation {version} from '{pod}': {n}\n"
-            ));
-        }
-        let what = match self.time_lookup(&rec) {
-            rules::Egress::Time => {
-                return Ok(format!(
-                    "customer => preference => recommendation v3 {STAND_IN_TIME} from '{pod}': {n}\n"
-                ));
-            }
-            rules::Egress::Proxy(code) => format!("the mesh proxy answered {code}"),
-            rules::Egress::NoSuchHost => "dns error: failed to lookup address information".into(),
-            rules::Egress::Refused => "connection refused".into(),
-        };
-        Ok(format!(
-            "customer => Error: 503 - preference => Error: 500 - time lookup http://{}/api/json/cet/now failed: {what}\n",
-            rules::TIME_HOST
-        ))
-    }
 }
 
 fn merge(target: &mut Value, patch: &Value) {
@@ -1867,8 +1363,3 @@ fn jsonpath(obj: &Value, expr: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
-
-/// What the stand-in answers (worldclockapi.com's shape, worldclock-standin/).
-const STAND_IN_JSON: &str = r#"{"$id":"1","currentDateTime":"2026-12-05T23:31+01:00","utcOffset":"01:00:00","isDayLightSavingsTime":false,"dayOfTheWeek":"Saturday","timeZoneName":"Central Europe Standard Time","currentFileTime":134093286600000000,"ordinalDate":"2026-339","serviceResponse":null}"#;
-/// The time recommendation v3 prints from that answer.
-const STAND_IN_TIME: &str = "2026-12-05T23:31+01:00";
