@@ -156,7 +156,7 @@ fi
 
 say "The stand-in time API (namespace $WORLDCLOCK_NAMESPACE, outside the mesh): $WORLDCLOCK_HOST for recommendation v3"
 ensure_namespace "$WORLDCLOCK_NAMESPACE"
-[ -n "$IMAGE_PREFIX" ] || ensure_service_accounts "$WORLDCLOCK_NAMESPACE" "$N_WORLDCLOCK_DEPLOYMENT"
+[ -n "$IMAGE_PREFIX" ] || ensure_service_accounts "$WORLDCLOCK_NAMESPACE" "$N_WORLDCLOCK_ACCOUNT"
 kube apply -f "$F_WORLDCLOCK_STANDIN" -n "$WORLDCLOCK_NAMESPACE" ||
     die "applying $F_WORLDCLOCK_STANDIN to $WORLDCLOCK_NAMESPACE failed (its error is above)"
 if [ -n "$IMAGE_PREFIX" ]; then

@@ -63,6 +63,7 @@ N_OSSM3_GATEWAY=istio-ingressgateway
 N_OSSM3_GATEWAY_NAMESPACE=istio-ingress
 N_WORLDCLOCK_SERVICE=worldclock
 N_WORLDCLOCK_DEPLOYMENT=worldclock
+N_WORLDCLOCK_ACCOUNT=worldclock
 # The time API's host, as recommendation v3's WORLDCLOCK_URL and the egress lab's files name it.
 WORLDCLOCK_HOST=worldclockapi.com
 WORLDCLOCK_PATH=/api/json/cet/now

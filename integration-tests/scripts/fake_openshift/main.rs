@@ -4,14 +4,16 @@
 //! It keeps the cluster's objects in `$FAKE_STATE/cluster.json` and applies the few platform rules of
 //! `rules.rs` (injection, native sidecars and build completion, image admission and triggers, the pull
 //! secret's delay, the mesh-user's refusals). Strict: a call no handler answers exits 97, names the call
-//! and is recorded in `$FAKE_STATE/unanswered`, so a test fails even where a script swallows the error.
+//! and is recorded in `$FAKE_STATE/unanswered`, so a test fails even where a script swallows the error;
+//! an `oc start-build --wait` that would never return on the cluster exits 124 and is recorded in `hung`.
 //! Every call is logged to `$FAKE_LOG` as "<name> <args...>" (prefixed "cd <dir> && " when run elsewhere
 //! than `$FAKE_ROOT`), like fake-kube.sh; curl's arguments go to `$FAKE_CURL_LOG`.
 //!
 //! Environment: FAKE_PROFILE (ossm2.6, ossm3.1, ossm3.2), FAKE_USER (admin, or mesh-user), FAKE_REVISION
 //! (OSSM 3: the Istio's status.activeRevisionName; default `default`), FAKE_NEVER_INJECT_BUILDS=1 (the
 //! control plane excludes build pods, as kubernetes/ossm3/control-plane.yml does), FAKE_PULL_SECRET_DELAY
-//! (calls; default 3), FAKE_SMCP_NAME (OSSM 2's control plane in istio-system; default basic), FAKE_KUBECTL (the real kubectl, for `apply -k`).
+//! (calls; default 3), FAKE_SMCP_NAME (OSSM 2's control plane in istio-system; default basic),
+//! FAKE_KUBECTL (the real kubectl, for `apply -k`).
 
 mod platform;
 mod rules;
