@@ -547,3 +547,23 @@ fn a_label_an_earlier_run_left_is_removed_before_the_builds_on_the_default_revis
             .all(|p| p["_fake"]["injected"] == false)
     );
 }
+
+#[test]
+fn an_account_that_never_gets_its_pull_secret_stops_the_run_within_its_bound() {
+    let mut sandbox = staged("ossm3.2");
+    sandbox
+        .set("FAKE_PULL_SECRET_DELAY", "100000")
+        .set("PULL_SECRET_TIMEOUT", "2");
+    let run = sandbox.run("deploy.sh", &[]);
+    sandbox.assert_strictly_answered(&run);
+    run.assert_code(1).assert_stderr_has(
+        "ServiceAccount worldclock in worldclock has no registry pull secret after 2s",
+    );
+    assert!(
+        !sandbox
+            .kube_calls()
+            .iter()
+            .any(|c| c.contains("kubernetes/worldclock/standin.yml")),
+        "no Deployment is applied before its account has the secret"
+    );
+}
