@@ -100,7 +100,7 @@ enrol_namespace() {
                 kube apply -f "$F_SERVICE_MESH_MEMBER" -n "$1" || member_refused "$1"
             else
                 # The member names the discovered control plane; the file is the one shipped for `basic`.
-                set --  "$1"
+                set -- "$1"
                 [ "$SMCP_NAME" = basic ] || set -- "$@" -e "s/name: basic/name: $SMCP_NAME/"
                 [ "$CONTROL_PLANE_NAMESPACE" = istio-system ] ||
                     set -- "$@" -e "s/namespace: istio-system/namespace: $CONTROL_PLANE_NAMESPACE/"
