@@ -10,9 +10,11 @@
 mod chain;
 mod clean_sh;
 mod compose_files;
+mod deploy_openshift;
 mod deploy_sh;
 mod lab_dry_run;
 mod lab_mesh_switch;
+mod lab_openshift;
 mod lab_step_2;
 mod lab_steps_1_to_4;
 mod lab_steps_5_to_13;

@@ -45,6 +45,11 @@ pub(crate) fn require_tool(tool: &str, package: &str) -> PathBuf {
     })
 }
 
+/// A tool from the machine's PATH, or a panic naming how to install it.
+pub(crate) fn require_tool_with_hint(tool: &str, hint: &str) -> PathBuf {
+    which(tool).unwrap_or_else(|| panic!("`{tool}` not found on PATH: this test needs it ({hint})"))
+}
+
 /// Every `*.sh` under `scripts/`, recursively, sorted.
 pub(crate) fn all_scripts() -> Vec<PathBuf> {
     pub(crate) fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
@@ -185,6 +190,85 @@ impl Sandbox {
         };
         sandbox.answers(&[V1_BODY]);
         sandbox
+    }
+
+    /// A sandbox whose `oc`, `kubectl` (unless `only_kubectl`: then `kubectl` alone) and `curl` are the stateful
+    /// fake OpenShift (integration-tests/scripts/fake_openshift/) on `profile`: ossm2.6, ossm3.1 or ossm3.2.
+    pub(crate) fn openshift(profile: &str) -> Self {
+        Self::openshift_with(profile, &["oc", "kubectl", "curl"])
+    }
+
+    pub(crate) fn openshift_with(profile: &str, names: &[&str]) -> Self {
+        let mut sandbox = Self::with_fakes(&[]);
+        let fake = env!("CARGO_BIN_EXE_fake-openshift");
+        for name in names {
+            write_executable(
+                &sandbox.path("bin").join(name),
+                &format!("#!/bin/sh\nFAKE_NAME={name} exec '{fake}' \"$@\"\n"),
+            );
+        }
+        let state = sandbox.dir.0.display().to_string();
+        sandbox
+            .set("FAKE_STATE", &state)
+            .set("FAKE_PROFILE", profile)
+            .set("GATEWAY_URL", "");
+        if let Some(kubectl) = which("kubectl") {
+            let kubectl = kubectl.display().to_string();
+            sandbox.set("FAKE_KUBECTL", &kubectl);
+        }
+        sandbox
+    }
+
+    /// The fake OpenShift's objects (`objects` keyed "Kind/namespace/name").
+    pub(crate) fn cluster(&self) -> serde_json::Value {
+        let text = fs::read_to_string(self.path("cluster.json")).unwrap_or_else(|_| "{}".into());
+        serde_json::from_str(&text).expect("cluster.json")
+    }
+
+    /// The fake OpenShift's objects of one kind.
+    pub(crate) fn objects(&self, kind: &str) -> Vec<serde_json::Value> {
+        let cluster = self.cluster();
+        cluster["objects"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| k.starts_with(&format!("{kind}/")))
+                    .map(|(_, v)| v.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Calls no rule of the fake OpenShift answered, and `--wait`s that would never have returned.
+    pub(crate) fn assert_strictly_answered(&self, run: &Run) {
+        let unanswered = self.read_lines("unanswered");
+        let hung = self.read_lines("hung");
+        assert!(
+            unanswered.is_empty() && hung.is_empty(),
+            "unanswered: {unanswered:#?}\nhung: {hung:#?}\n{}",
+            run.all()
+        );
+    }
+
+    /// Run one CLI command in the sandbox (from the repository root, as the scripts do).
+    pub(crate) fn exec(&self, tool: &str, args: &[&str]) -> Run {
+        let root = repo_root();
+        let mut cmd = Command::new(self.path("bin").join(tool));
+        cmd.args(args)
+            .current_dir(&root)
+            .env_clear()
+            .env("PATH", self.path("bin"))
+            .env("HOME", self.dir.0.as_path())
+            .env("FAKE_ROOT", &root)
+            .env("FAKE_LOG", self.path("kube.log"))
+            .env("FAKE_CURL_LOG", self.path("curl.log"))
+            .stdin(Stdio::null());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        Run {
+            output: cmd.output().expect("run tool"),
+        }
     }
 
     pub(crate) fn path(&self, name: &str) -> PathBuf {

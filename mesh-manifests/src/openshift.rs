@@ -306,6 +306,36 @@ pub struct IstioSpec {
 pub struct IstioValues {
     #[serde(default)]
     pub mesh_config: Option<IstioMeshConfig>,
+    #[serde(default)]
+    pub sidecar_injector_webhook: Option<SidecarInjectorWebhook>,
+}
+
+/// `spec.values.sidecarInjectorWebhook` of an `Istio`: the pods the injector skips whatever the webhook's
+/// selectors say (Istio's `neverInjectSelector`; kubernetes/ossm3/control-plane.yml keeps build pods out).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SidecarInjectorWebhook {
+    #[serde(default)]
+    pub never_inject_selector: Vec<InjectLabelSelector>,
+}
+
+/// A Kubernetes label selector as the injector reads it.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InjectLabelSelector {
+    #[serde(default)]
+    pub match_labels: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub match_expressions: Vec<InjectLabelRequirement>,
+}
+
+/// One `matchExpressions` entry: `key`, `operator` (In, NotIn, Exists, DoesNotExist), `values`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+pub struct InjectLabelRequirement {
+    pub key: String,
+    pub operator: String,
+    #[serde(default)]
+    pub values: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]

@@ -63,11 +63,15 @@ N_OSSM3_GATEWAY=istio-ingressgateway
 N_OSSM3_GATEWAY_NAMESPACE=istio-ingress
 N_WORLDCLOCK_SERVICE=worldclock
 N_WORLDCLOCK_DEPLOYMENT=worldclock
+N_WORLDCLOCK_ACCOUNT=worldclock
 # The time API's host, as recommendation v3's WORLDCLOCK_URL and the egress lab's files name it.
 WORLDCLOCK_HOST=worldclockapi.com
 WORLDCLOCK_PATH=/api/json/cet/now
 # The label that asks for a sidecar (a label: OSSM 3's webhook selects pods by it; OSSM 2 reads it too).
 INJECT_LABEL=sidecar.istio.io/inject
+# The annotation by which OpenShift's image trigger controller points a Deployment's container at an
+# ImageStreamTag's current image (and rolls it when a build moves the tag).
+TRIGGERS_ANNOTATION=image.openshift.io/triggers
 
 # ---------------------------------------------------------------------------------------------------
 # Settings (environment overrides these defaults).
@@ -78,6 +82,8 @@ GATEWAY_NAMESPACE_GIVEN=${GATEWAY_NAMESPACE:+1}
 : "${GATEWAY_ROUTE:=istio-ingressgateway}"
 : "${WORLDCLOCK_NAMESPACE:=worldclock}"
 : "${ROLLOUT_TIMEOUT:=180s}"
+: "${BUILD_TIMEOUT:=600s}"
+: "${PULL_SECRET_TIMEOUT:=60}"
 : "${LAB_TIMEOUT:=60}"
 : "${LAB_INTERVAL:=2}"
 : "${LAB_COUNT:=10}"
@@ -231,9 +237,11 @@ route_host() {
 
 # set_image DEPLOYMENT CONTAINER: with IMAGE_PREFIX set, point the container at $IMAGE_PREFIX/<container>:$IMAGE_TAG
 # (the manifests name <service>:0.1.0, built in the cluster; kubernetes/app/kustomization.yaml is the other way).
+# The image trigger (annotation image.openshift.io/triggers) goes first: it would put the ImageStreamTag back.
 set_image() {
     [ -n "$IMAGE_PREFIX" ] || return 0
-    kube set image "deployment/$1" "$2=$IMAGE_PREFIX/$2:$IMAGE_TAG" -n "$NAMESPACE"
+    kube annotate "deployment/$1" "$TRIGGERS_ANNOTATION-" -n "$NAMESPACE" &&
+        kube set image "deployment/$1" "$2=$IMAGE_PREFIX/$2:$IMAGE_TAG" -n "$NAMESPACE"
 }
 
 need_curl() {
@@ -321,7 +329,9 @@ sidecar_fix() {
     else
         info "Its template asks for a sidecar already, so namespace $NAMESPACE was not in the mesh when the pod started. Fix:"
         info "  OSSM 2: oc apply -f $F_SERVICE_MESH_MEMBER -n $NAMESPACE (a ServiceMeshMember; sh scripts/deploy.sh does it)"
-        info "  OSSM 3: oc label namespace $NAMESPACE istio-injection=enabled"
+        info "  OSSM 3: the default revision injects it without namespace label unless the namespace says istio-injection=disabled;"
+        info "    a named revision needs oc label namespace $NAMESPACE istio.io/rev=<revision> (oc get istio -o jsonpath='{.items[*].status.activeRevisionName}');"
+        info "    labelling the namespace (oc label namespace $NAMESPACE istio-injection=enabled) also injects build pods, whose builds then never finish"
         info "  then: $KUBE_NAME rollout restart deployment/$1 -n $NAMESPACE"
     fi
 }
@@ -341,6 +351,9 @@ inject_patch() {
 image_hint() {
     info "Fix: build the images in the cluster (sh scripts/deploy.sh does: ImageStreams + oc start-build, see $F_IMAGE_BUILDS),"
     info "  or point the Deployments at a registry you pushed to: IMAGE_PREFIX=quay.io/you sh scripts/deploy.sh"
+    info "  A pod admitted before its ServiceAccount had its registry pull secret never pulls from the internal registry (the secret"
+    info "  is copied into the pod when it is created): $KUBE_NAME get serviceaccount <account> -n $NAMESPACE -o jsonpath='{.imagePullSecrets[*].name}'"
+    info "  names a *-dockercfg-* secret? Then delete the pod (its Deployment makes a new one that has it): $KUBE_NAME delete pod <pod> -n $NAMESPACE"
 }
 
 # wait_rollout DEPLOYMENT [APP VERSION]: wait for the deployment's rollout, bounded by ROLLOUT_TIMEOUT. When
