@@ -285,12 +285,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
         }
         Resource::VirtualService(vs) => {
             let hosts: Vec<&String> = vs.spec.hosts.iter().flatten().collect();
-            let to_gateway = vs
-                .spec
-                .gateways
-                .as_ref()
-                .is_some_and(|g| !g.is_empty() && !g.iter().any(|g| g == "mesh"));
-            if to_gateway {
+            if !translate::bound_to_mesh(vs) {
                 check_fields(&to_value(vs), MESH_VS_FIELDS)?;
                 return Ok(Effect::Keep);
             }
