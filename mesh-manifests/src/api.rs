@@ -386,6 +386,7 @@ impl Refusal {
             kind: k,
             spelled: crate::KINDS
                 .iter()
+                .chain(NOT_RUN.iter().map(|r| &r.served))
                 .find(|r| r.kind.eq_ignore_ascii_case(kind)),
         })
     }
@@ -695,6 +696,12 @@ mod tests {
             refusal("networking.istio.io/v1", "virtualservice"),
             "x.yml: document 0: virtualservice at apiVersion networking.istio.io/v1: kinds are \
              case-sensitive: write kind: VirtualService"
+        );
+        // A kind the lab does not run, in another case: the spelling first, then what it is.
+        assert_eq!(
+            refusal("networking.istio.io/v1alpha3", "envoyfilter"),
+            "x.yml: document 0: envoyfilter at apiVersion networking.istio.io/v1alpha3: kinds are \
+             case-sensitive: write kind: EnvoyFilter"
         );
     }
 
