@@ -85,6 +85,21 @@ pub fn parse_kind(s: &str) -> Option<&'static str> {
     })
 }
 
+/// A kind the lab keeps without running ([`support::NOTED`]), by name, plural or short name.
+fn parse_noted_kind(s: &str) -> Option<&'static str> {
+    let s = s.to_ascii_lowercase();
+    let s = s.split('.').next().unwrap_or_default();
+    match s {
+        "svc" => return Some("Service"),
+        "sa" => return Some("ServiceAccount"),
+        _ => {}
+    }
+    support::NOTED.iter().copied().find(|k| {
+        let lower = k.to_ascii_lowercase();
+        s == lower || s == plural(&lower)
+    })
+}
+
 impl LabState {
     pub fn new() -> Self {
         Self {
@@ -174,6 +189,14 @@ impl LabState {
 
     /// Deletes `kind/name`; `Err` with kubectl's NotFound wording.
     pub fn delete(&mut self, kind: &str, name: &str) -> Result<String, String> {
+        if let Some(noted) = parse_noted_kind(kind) {
+            return Err(format!(
+                "error: {} \"{name}\": the local mesh keeps {noted}s as applied without running them (the \
+                 registry is read from */kubernetes/Service.yml when it starts, identities from the pod \
+                 templates), so deleting one is not in its scope; run this step on a cluster",
+                kubectl_kind(noted)
+            ));
+        }
         let Some(k) = parse_kind(kind) else {
             return Err(format!(
                 "error: the server doesn't have a resource type \"{kind}\" (the lab knows {})",
@@ -457,6 +480,19 @@ mod tests {
         );
         assert_eq!(kubectl_kind("Service"), "service");
         assert_eq!(kubectl_kind("Istio"), "istio.sailoperator.io");
+        for (name, kind) in [
+            ("svc", "service"),
+            ("services", "service"),
+            ("sa", "serviceaccount"),
+        ] {
+            let err = LabState::new().delete(name, "customer").unwrap_err();
+            assert!(
+                err.starts_with(&format!(
+                    "error: {kind} \"customer\": the local mesh keeps "
+                )) && err.ends_with("run this step on a cluster"),
+                "{err}"
+            );
+        }
         let err = LabState::new().delete("cm", "x").unwrap_err();
         assert!(
             err.ends_with(
