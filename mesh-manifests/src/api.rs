@@ -290,6 +290,21 @@ pub const NOT_RUN: &[NotRun] = &[
         ON_A_CLUSTER,
     ),
     not_run(
+        "Ingress",
+        "networking.k8s.io",
+        &["v1"],
+        "Kubernetes",
+        ISTIO_GATEWAY_INSTEAD,
+    ),
+    not_run(
+        "NetworkPolicy",
+        "networking.k8s.io",
+        &["v1"],
+        "Kubernetes",
+        "apply it on a cluster; in the local mesh, who may call whom is an AuthorizationPolicy \
+         (security.istio.io/v1), which it runs",
+    ),
+    not_run(
         "ConfigMap",
         "",
         &["v1"],
@@ -734,6 +749,7 @@ mod tests {
         }
         assert_eq!(served("GRPCRoute", "gateway.networking.k8s.io"), ["v1"]);
         assert_eq!(served("ConfigMap", ""), ["v1"]);
+        assert_eq!(served("Ingress", "networking.k8s.io"), ["v1"]);
         // None of them is also a kind the lab runs, in the same group.
         for r in NOT_RUN {
             assert!(
@@ -741,6 +757,31 @@ mod tests {
                     .iter()
                     .any(|k| k.kind == r.served.kind && k.group == r.served.group),
                 "{r:?}"
+            );
+        }
+    }
+
+    /// docs/LOCAL-MESH.md's table of the kinds the lab does not run names each row of [`NOT_RUN`].
+    #[test]
+    fn the_docs_list_every_kind_not_run() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/LOCAL-MESH.md"
+        ))
+        .expect("docs/LOCAL-MESH.md");
+        let start = doc
+            .find("| kinds | served at | instead |")
+            .expect("the table");
+        let end = start + doc[start..].find("\n\n").expect("its end");
+        let table = &doc[start..end];
+        for r in NOT_RUN {
+            assert!(
+                table.lines().any(|l| l
+                    .split('|')
+                    .nth(1)
+                    .is_some_and(|kinds| kinds.split(',').any(|k| k.trim() == r.served.kind))),
+                "docs/LOCAL-MESH.md does not list {}",
+                r.served.kind
             );
         }
     }
@@ -828,6 +869,20 @@ mod tests {
 
     #[test]
     fn core_kinds_the_lab_does_not_run_say_what_it_runs_instead() {
+        assert_eq!(
+            refusal("networking.k8s.io/v1", "Ingress"),
+            "x.yml: document 0: Ingress at apiVersion networking.k8s.io/v1: Kubernetes serves Ingress at \
+             networking.k8s.io/v1; the local mesh does not run it: write Istio's Gateway and a \
+             VirtualService bound to it (networking.istio.io/v1, as kubernetes/app/customer-gateway.yml \
+             does), which the local mesh runs, or apply it on a cluster"
+        );
+        assert_eq!(
+            refusal("networking.k8s.io/v1", "NetworkPolicy"),
+            "x.yml: document 0: NetworkPolicy at apiVersion networking.k8s.io/v1: Kubernetes serves \
+             NetworkPolicy at networking.k8s.io/v1; the local mesh does not run it: apply it on a cluster; \
+             in the local mesh, who may call whom is an AuthorizationPolicy (security.istio.io/v1), which it \
+             runs"
+        );
         assert_eq!(
             refusal("v1", "ConfigMap"),
             "x.yml: document 0: ConfigMap at apiVersion v1: Kubernetes serves ConfigMap at v1; the local \
