@@ -244,3 +244,48 @@ spec:
         show.objects
     );
 }
+
+/// A Gateway API route is refused by the running lab by name, told to write what the lab runs (it is not
+/// taken for Istio's Gateway, whose kind name it shares), and nothing of the file applies.
+#[tokio::test]
+async fn a_gateway_api_route_is_refused_naming_what_the_lab_runs_instead() {
+    let lab = lab().await;
+    let before = lab.show().await.unwrap().objects;
+    let routes = "apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: customer-gateway
+spec:
+  gatewayClassName: istio
+  listeners:
+  - name: http
+    port: 80
+    protocol: HTTP
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: customer
+spec:
+  parentRefs:
+  - name: customer-gateway
+  rules:
+  - backendRefs:
+    - name: customer
+      port: 8080
+";
+    let err = lab
+        .apply_text(Path::new("istio/gateway-api.yml"), routes)
+        .await
+        .unwrap_err();
+    let after = lab.show().await.unwrap().objects;
+    lab.stop().await;
+    assert_eq!(
+        format!("{err:#}"),
+        "istio/gateway-api.yml: document 0: Gateway at apiVersion gateway.networking.k8s.io/v1: the \
+         Kubernetes Gateway API serves Gateway at gateway.networking.k8s.io/v1 and v1beta1; the local mesh \
+         does not run it: write Istio's Gateway and a VirtualService bound to it (networking.istio.io/v1, \
+         as kubernetes/app/customer-gateway.yml does), which the local mesh runs, or apply it on a cluster"
+    );
+    assert_eq!(after, before);
+}

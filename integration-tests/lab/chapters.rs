@@ -38,6 +38,19 @@ async fn guided_all_runs_every_chapter_to_the_end_with_every_step_passing() {
     ] {
         assert!(text.contains(promise), "missing {promise:?} in\n{text}");
     }
+    // Pasted, a cluster command leaves the shell where it was: a cd runs in a subshell.
+    assert!(
+        text.contains(
+            "  on a cluster: (cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial)"
+        ),
+        "{text}"
+    );
+    for line in text.lines().filter(|l| l.contains("on a cluster:")) {
+        assert!(
+            !line.contains(": cd ") && !line.contains("&& cd "),
+            "{line}"
+        );
+    }
 }
 
 /// Every file of istio/ applies on the local mesh, the security chapter's too.

@@ -124,3 +124,41 @@ async fn a_down_time_api_is_the_sidecars_connect_error_and_an_unmeshed_v3_bypass
         format!("customer => preference => recommendation v3 {NOW} from '{pod}': 1\n")
     );
 }
+
+/// `gateways: []` means what an absent `gateways` means (istiod's `getGatewayNames`: the mesh): the egress
+/// blog's timeout VirtualService (with its ServiceEntry) written either way cuts a slow time lookup at 3s in
+/// v3's sidecar. It is
+/// neither refused nor accepted and left untranslated.
+#[tokio::test]
+async fn an_egress_virtual_service_with_an_empty_gateways_list_takes_effect_as_without() {
+    let (lab, _) = egress_lab().await;
+    let client = http();
+    let file = istio("virtual-service-worldclockapi-timeout.yml");
+    let absent = std::fs::read_to_string(&file).unwrap();
+    let empty = absent.replace("spec:\n", "spec:\n  gateways: []\n");
+    assert_ne!(empty, absent);
+    lab.apply_file(&istio("service-entry-egress-worldclockapi.yml"))
+        .await
+        .unwrap();
+    lab.fault("slow", None).await.unwrap();
+    let mut bodies = Vec::new();
+    for text in [&absent, &empty] {
+        lab.apply_text(
+            Path::new("istio/virtual-service-worldclockapi-timeout.yml"),
+            text,
+        )
+        .await
+        .unwrap();
+        bodies.push(
+            requests(&client, &lab.gateway_url, 1, None).await[0]
+                .body
+                .clone(),
+        );
+        lab.delete("virtualservice", "worldclockapi-timeout")
+            .await
+            .unwrap();
+    }
+    lab.stop().await;
+    let timed_out = mesh_error_line(504, "upstream request timeout");
+    assert_eq!(bodies, [timed_out.clone(), timed_out]);
+}

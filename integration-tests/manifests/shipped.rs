@@ -36,7 +36,8 @@ fn only_doc<'a>(docs: &'a [Document], file: &str) -> &'a Resource {
 }
 
 /// The loader takes every version Istio serves, but the repository's own files are applied on OSSM 2 too,
-/// whose Istio predates 1.22 (the release that added v1): they stay at v1beta1, which OSSM 2 and 3 serve.
+/// which does not serve v1 (OSSM 2.6 is Istio 1.20; v1 arrived in 1.22): they stay at v1beta1, which OSSM 2 and
+/// 3 serve.
 #[test]
 fn shipped_istio_objects_are_at_v1beta1_which_ossm_2_and_3_serve() {
     let docs = shipped();

@@ -305,7 +305,8 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
 
     g.step("1-2", "baseline and recommendation v3 with its sidecar");
     g.oc("curl $GATEWAY_URL");
-    g.oc("cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial   # the blog's file: no injection");
+    // A subshell, so a pasted line leaves the trainer's shell where it was (as scripts/egress-lab.sh prints it).
+    g.oc("(cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial)   # the blog's file: no injection");
     let ours = std::fs::read_to_string(&files.deployment_v3)
         .with_context(|| format!("reading {}", files.deployment_v3.display()))?;
     let blogs = ours.replace(

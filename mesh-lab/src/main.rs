@@ -69,7 +69,7 @@ enum Command {
     },
     /// Delete an object, like `oc delete virtualservice recommendation` or `oc delete deployment recommendation-v3`
     Delete {
-        /// deployment, serviceentry, virtualservice, destinationrule, gateway, sidecar, peerauthentication, authorizationpolicy or requestauthentication (short names and plurals work)
+        #[arg(help = mesh_lab::state::DELETE_KINDS_HELP)]
         kind: String,
         /// metadata.name
         name: String,

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use crate::clusters::resolve_host;
 use crate::registry::{NAMESPACE, ServiceDef};
 use crate::routes::{self, Destinations};
-use crate::translate::{Mode, catch_all, subset_cluster_name};
+use crate::translate::{Mode, bound_to_mesh, catch_all, subset_cluster_name};
 
 /// The sidecar's outbound port for the mesh's Services.
 pub const MESH_PORT: u16 = 8080;
@@ -52,14 +52,6 @@ pub fn domains(svc: &ServiceDef) -> Vec<String> {
         format!("{}.{NAMESPACE}.svc", svc.name),
         format!("{}.{NAMESPACE}", svc.name),
     ]
-}
-
-/// Is the VirtualService bound to the sidecars (no `gateways`, or `mesh` among them)?
-pub fn bound_to_mesh(vs: &VirtualService) -> bool {
-    vs.spec
-        .gateways
-        .as_ref()
-        .is_none_or(|g| g.is_empty() || g.iter().any(|g| g == "mesh"))
 }
 
 fn vs_routes(vs: &VirtualService, dests: &dyn Destinations) -> Result<Vec<Value>, String> {

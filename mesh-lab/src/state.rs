@@ -36,38 +36,67 @@ pub struct ObjectSummary {
     pub summary: String,
 }
 
-/// kubectl's resource name for a kind (`serviceentry.networking.istio.io`).
+/// kubectl's resource name for a kind (`serviceentry.networking.istio.io`), from its group in
+/// `mesh_manifests::KINDS`.
 pub fn kubectl_kind(kind: &str) -> String {
     let lower = kind.to_ascii_lowercase();
-    match kind {
-        "ServiceEntry" | "VirtualService" | "DestinationRule" | "Sidecar" | "Gateway" => {
-            format!("{lower}.networking.istio.io")
-        }
-        "ServiceMeshControlPlane" => "servicemeshcontrolplane.maistra.io".into(),
-        "Deployment" => "deployment.apps".into(),
-        "PeerAuthentication" | "AuthorizationPolicy" | "RequestAuthentication" => {
-            format!("{lower}.security.istio.io")
-        }
-        "Istio" => "istio.sailoperator.io".into(),
+    match mesh_manifests::KINDS.iter().find(|k| k.kind == kind) {
+        Some(k) if !k.group.is_empty() => format!("{lower}.{}", k.group),
         _ => lower,
     }
 }
 
-/// Accepts `serviceentry`, `serviceentries`, `se`, `ServiceEntry`, `serviceentry.networking.istio.io`, ….
+/// kubectl's short names of the kinds the lab runs.
+const SHORT_NAMES: &[(&str, &str)] = &[
+    ("se", "ServiceEntry"),
+    ("vs", "VirtualService"),
+    ("dr", "DestinationRule"),
+    ("gw", "Gateway"),
+    ("deploy", "Deployment"),
+    ("pa", "PeerAuthentication"),
+    ("ap", "AuthorizationPolicy"),
+    ("ra", "RequestAuthentication"),
+];
+
+/// kubectl's plural (`serviceentries`, `sidecars`).
+fn plural(lower: &str) -> String {
+    match lower.strip_suffix('y') {
+        Some(stem) => format!("{stem}ies"),
+        None => format!("{lower}s"),
+    }
+}
+
+/// `delete`'s help: the kinds it removes, every kind the lab runs ([`support::RUNS`]; a test holds it to
+/// that list).
+pub const DELETE_KINDS_HELP: &str = "deployment, serviceentry, virtualservice, destinationrule, gateway, sidecar, \
+peerauthentication, authorizationpolicy or requestauthentication (short names and plurals work)";
+
+/// A kind the lab runs ([`support::RUNS`]), from `serviceentry`, `serviceentries`, `se`, `ServiceEntry`,
+/// `serviceentry.networking.istio.io`, ….
 pub fn parse_kind(s: &str) -> Option<&'static str> {
     let s = s.to_ascii_lowercase();
     let s = s.split('.').next().unwrap_or_default();
-    Some(match s {
-        "serviceentry" | "serviceentries" | "se" => "ServiceEntry",
-        "virtualservice" | "virtualservices" | "vs" => "VirtualService",
-        "destinationrule" | "destinationrules" | "dr" => "DestinationRule",
-        "sidecar" | "sidecars" => "Sidecar",
-        "gateway" | "gateways" | "gw" => "Gateway",
-        "deployment" | "deployments" | "deploy" => "Deployment",
-        "peerauthentication" | "peerauthentications" | "pa" => "PeerAuthentication",
-        "authorizationpolicy" | "authorizationpolicies" | "ap" => "AuthorizationPolicy",
-        "requestauthentication" | "requestauthentications" | "ra" => "RequestAuthentication",
-        _ => return None,
+    if let Some((_, kind)) = SHORT_NAMES.iter().find(|(short, _)| *short == s) {
+        return Some(kind);
+    }
+    support::RUNS.iter().copied().find(|k| {
+        let lower = k.to_ascii_lowercase();
+        s == lower || s == plural(&lower)
+    })
+}
+
+/// A kind the lab keeps without running ([`support::NOTED`]), by name, plural or short name.
+fn parse_noted_kind(s: &str) -> Option<&'static str> {
+    let s = s.to_ascii_lowercase();
+    let s = s.split('.').next().unwrap_or_default();
+    match s {
+        "svc" => return Some("Service"),
+        "sa" => return Some("ServiceAccount"),
+        _ => {}
+    }
+    support::NOTED.iter().copied().find(|k| {
+        let lower = k.to_ascii_lowercase();
+        s == lower || s == plural(&lower)
     })
 }
 
@@ -160,9 +189,22 @@ impl LabState {
 
     /// Deletes `kind/name`; `Err` with kubectl's NotFound wording.
     pub fn delete(&mut self, kind: &str, name: &str) -> Result<String, String> {
+        if let Some(noted) = parse_noted_kind(kind) {
+            return Err(format!(
+                "error: {} \"{name}\": the local mesh keeps {noted}s as applied without running them (the \
+                 registry is read from */kubernetes/Service.yml when it starts, identities from the pod \
+                 templates), so deleting one is not in its scope; run this step on a cluster",
+                kubectl_kind(noted)
+            ));
+        }
         let Some(k) = parse_kind(kind) else {
             return Err(format!(
-                "error: the server doesn't have a resource type \"{kind}\" (the lab knows deployment, serviceentry, virtualservice, destinationrule, gateway, sidecar, peerauthentication, authorizationpolicy, requestauthentication)"
+                "error: the server doesn't have a resource type \"{kind}\" (the lab knows {})",
+                support::RUNS
+                    .iter()
+                    .map(|k| k.to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         };
         match self
@@ -351,7 +393,10 @@ pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
 mod tests {
     use serde_json::json;
 
-    use super::{LabState, merge_patch};
+    use super::{
+        DELETE_KINDS_HELP, LabState, SHORT_NAMES, kubectl_kind, merge_patch, parse_kind, plural,
+    };
+    use crate::support::RUNS;
 
     const VS: &str = "kind: VirtualService\nmetadata: {name: recommendation}\nspec:\n  hosts: [recommendation]\n  http:\n  - route:\n    - destination: {host: recommendation, subset: version-v2}\n";
 
@@ -398,5 +443,63 @@ mod tests {
             &json!({"a": {"b": null, "e": 3}, "d": [2], "f": "g"}),
         );
         assert_eq!(v, json!({"a": {"c": 2, "e": 3}, "d": [2], "f": "g"}));
+    }
+
+    /// `delete` takes every kind the lab runs, by name, plural, short name and kubectl's full name, and
+    /// nothing else; its help names each.
+    #[test]
+    fn delete_takes_every_kind_the_lab_runs_and_its_help_names_them() {
+        for kind in RUNS {
+            let lower = kind.to_ascii_lowercase();
+            for name in [
+                kind.to_string(),
+                lower.clone(),
+                plural(&lower),
+                kubectl_kind(kind),
+            ] {
+                assert_eq!(parse_kind(&name), Some(*kind), "{name}");
+            }
+            assert!(DELETE_KINDS_HELP.contains(&lower), "{kind}");
+        }
+        for (short, kind) in SHORT_NAMES {
+            assert!(RUNS.contains(kind), "{short}: {kind}");
+            assert_eq!(parse_kind(short), Some(*kind));
+        }
+        assert_eq!(parse_kind("serviceentries"), Some("ServiceEntry"));
+        assert_eq!(
+            parse_kind("authorizationpolicies"),
+            Some("AuthorizationPolicy")
+        );
+        for other in ["service", "namespace", "configmap", "kustomization"] {
+            assert_eq!(parse_kind(other), None, "{other}");
+        }
+        assert_eq!(kubectl_kind("Deployment"), "deployment.apps");
+        assert_eq!(
+            kubectl_kind("AuthorizationPolicy"),
+            "authorizationpolicy.security.istio.io"
+        );
+        assert_eq!(kubectl_kind("Service"), "service");
+        assert_eq!(kubectl_kind("Istio"), "istio.sailoperator.io");
+        for (name, kind) in [
+            ("svc", "service"),
+            ("services", "service"),
+            ("sa", "serviceaccount"),
+        ] {
+            let err = LabState::new().delete(name, "customer").unwrap_err();
+            assert!(
+                err.starts_with(&format!(
+                    "error: {kind} \"customer\": the local mesh keeps "
+                )) && err.ends_with("run this step on a cluster"),
+                "{err}"
+            );
+        }
+        let err = LabState::new().delete("cm", "x").unwrap_err();
+        assert!(
+            err.ends_with(
+                "(the lab knows deployment, serviceentry, virtualservice, destinationrule, gateway, sidecar, \
+                 peerauthentication, authorizationpolicy, requestauthentication)"
+            ),
+            "{err}"
+        );
     }
 }

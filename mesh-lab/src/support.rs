@@ -34,10 +34,33 @@ pub struct Unsupported {
     pub message: String,
 }
 
+/// The kinds the local mesh runs: kept and translated into the proxies' configuration ([`Effect::Keep`]).
+/// `show` lists them, `delete` removes them, and every text naming what the lab runs names these (tests hold
+/// each to this list, and this list to `mesh_manifests::KINDS`).
+pub const RUNS: &[&str] = &[
+    "Deployment",
+    "ServiceEntry",
+    "VirtualService",
+    "DestinationRule",
+    "Gateway",
+    "Sidecar",
+    "PeerAuthentication",
+    "AuthorizationPolicy",
+    "RequestAuthentication",
+];
+
+/// The mesh-config kinds (merge patches of istio/) whose outbound traffic policy is the mesh mode
+/// ([`Effect::MeshMode`]).
+pub const MESH_CONFIG: &[&str] = &["ServiceMeshControlPlane", "Istio"];
+
+/// Kinds kept without effect on the local mesh ([`Effect::Noted`], which says why).
+pub const NOTED: &[&str] = &["Service", "ServiceAccount"];
+
 const SCOPE: &str = "the local mesh translates ServiceEntry hosts/ports (protocol HTTP), VirtualServices \
 (match on headers and uri, weighted routes, mirror, retries, timeout, fault, rewrite), DestinationRule subsets and \
 trafficPolicy (loadBalancer, connectionPool, outlierDetection), Gateways, Sidecar outboundTrafficPolicy, \
-PeerAuthentication mtls.mode and selector.matchLabels, Deployments and the mesh-config files of istio/";
+PeerAuthentication mtls.mode and selector.matchLabels, AuthorizationPolicy ALLOW/DENY rules, RequestAuthentication \
+jwtRules, Deployments and the mesh-config files of istio/";
 
 const SERVICE_ENTRY_FIELDS: &[&str] = &[
     "spec.hosts.*",
@@ -285,12 +308,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
         }
         Resource::VirtualService(vs) => {
             let hosts: Vec<&String> = vs.spec.hosts.iter().flatten().collect();
-            let to_gateway = vs
-                .spec
-                .gateways
-                .as_ref()
-                .is_some_and(|g| !g.is_empty() && !g.iter().any(|g| g == "mesh"));
-            if to_gateway {
+            if !translate::bound_to_mesh(vs) {
                 check_fields(&to_value(vs), MESH_VS_FIELDS)?;
                 return Ok(Effect::Keep);
             }
@@ -425,9 +443,11 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
             )),
         },
         other => Err(format!(
-            "kind {} is not part of the local mesh: it takes the Deployments of the tutorial's apps, ServiceEntry, \
-             VirtualService, DestinationRule, Gateway, Sidecar and the mesh-config files of istio/",
-            other.kind()
+            "kind {} is not part of the local mesh: it runs {} and takes the mesh mode from the mesh-config files \
+             of istio/ ({}); apply it on a cluster",
+            other.kind(),
+            RUNS.join(", "),
+            MESH_CONFIG.join(", ")
         )),
     }
 }
@@ -596,6 +616,72 @@ spec:
             let err = refusal(yaml);
             assert!(err.starts_with("istio/fixture.yml#0: "), "{why}: {err}");
             assert!(err.contains(field), "{why}: {err}");
+        }
+    }
+
+    fn kind_of(kind: &str) -> &'static mesh_manifests::Kind {
+        mesh_manifests::KINDS
+            .iter()
+            .find(|k| k.kind == kind)
+            .unwrap_or_else(|| panic!("{kind} is not in mesh_manifests::KINDS"))
+    }
+
+    /// Every kind the lab names is a kind the loader takes, named once.
+    #[test]
+    fn the_lab_s_kinds_are_kinds_the_loader_takes() {
+        let all: Vec<&str> = [RUNS, MESH_CONFIG, NOTED].concat();
+        for kind in &all {
+            kind_of(kind);
+            assert_eq!(all.iter().filter(|k| *k == kind).count(), 1, "{kind}");
+        }
+    }
+
+    /// The scope every refused field quotes names every kind the lab runs.
+    #[test]
+    fn the_scope_names_every_kind_the_lab_runs() {
+        for kind in RUNS {
+            assert!(SCOPE.contains(kind), "the scope leaves out {kind}: {SCOPE}");
+        }
+    }
+
+    /// The repository's own files: what the lab runs is kept, the mesh-config files set the mesh mode, the
+    /// kinds noted are kept without effect, and every other kind the loader takes is refused naming what the
+    /// lab runs. Every kind of `KINDS` in the repository is seen.
+    #[test]
+    fn each_kind_of_the_repository_has_the_effect_its_list_says() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dirs = [
+            "kubernetes",
+            "istio",
+            "customer/kubernetes",
+            "preference/kubernetes",
+            "recommendation/kubernetes",
+        ]
+        .map(|d| repo.join(d));
+        let (docs, errors) = mesh_manifests::load_paths_collecting(dirs);
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut seen = std::collections::BTreeSet::new();
+        for doc in &docs {
+            let kind = doc.resource.kind();
+            seen.insert(kind);
+            match check(doc) {
+                Ok(Effect::Keep) => assert!(RUNS.contains(&kind), "{}: {kind}", doc.location()),
+                Ok(Effect::MeshMode(_)) => {
+                    assert!(MESH_CONFIG.contains(&kind), "{}: {kind}", doc.location())
+                }
+                Ok(Effect::Noted(_)) => assert!(
+                    NOTED.contains(&kind) || MESH_CONFIG.contains(&kind),
+                    "{}: {kind}",
+                    doc.location()
+                ),
+                Err(e) => {
+                    assert!(![RUNS, MESH_CONFIG, NOTED].concat().contains(&kind), "{e}");
+                    assert!(e.message.contains(&RUNS.join(", ")), "{e}");
+                }
+            }
+        }
+        for kind in [RUNS, MESH_CONFIG, NOTED].concat() {
+            assert!(seen.contains(kind), "no file of the repository is a {kind}");
         }
     }
 }

@@ -291,13 +291,22 @@ pub fn egress_virtual_services(resources: &[Resource]) -> impl Iterator<Item = &
 
 /// Is this VirtualService about egress (bound to the sidecars, on a host outside the mesh)?
 pub fn is_egress_vs(vs: &VirtualService) -> bool {
-    let mesh_bound = vs
-        .spec
+    bound_to_mesh(vs) && vs.spec.hosts.iter().flatten().any(|h| !is_mesh_host(h))
+}
+
+/// Is the VirtualService bound to the sidecars: `gateways` absent, empty (`gateways: []`), or naming the
+/// reserved gateway `mesh`? istiod reads an empty list as an absent one, the mesh gateway
+/// (pilot/pkg/model/push_context.go `getGatewayNames`: `len(vs.Gateways) == 0`). The one answer for the
+/// admission check (support.rs), the sidecars' routes (sidecar.rs) and the egress translation here.
+pub fn bound_to_mesh(vs: &VirtualService) -> bool {
+    vs.spec
         .gateways
         .as_ref()
-        .is_none_or(|g| g.iter().any(|g| g == "mesh"));
-    mesh_bound && vs.spec.hosts.iter().flatten().any(|h| !is_mesh_host(h))
+        .is_none_or(|g| g.is_empty() || g.iter().any(|g| g == MESH_GATEWAY))
 }
+
+/// The reserved gateway name that binds a VirtualService to every sidecar.
+pub const MESH_GATEWAY: &str = "mesh";
 
 /// Translates the applied objects into the sidecar's outbound port-80 configuration.
 ///

@@ -1,12 +1,13 @@
 //! Which apiVersions each kind is taken at, and what a document of any other apiVersion/kind is told.
 //!
 //! The kinds and their apiVersions are the table in `resource.rs` ([`crate::KINDS`]). Istio serves every
-//! networking kind at `networking.istio.io` v1, v1beta1 and v1alpha3, and every security kind at
+//! networking kind the lab runs at `networking.istio.io` v1, v1beta1 and v1alpha3, and every security kind at
 //! `security.istio.io` v1 and v1beta1, with one schema per kind (Istio's CRDs,
 //! `manifests/charts/base/files/crd-all.gen.yaml`, carry the same schema under each version), so a document
 //! of any of them is parsed into the same typed object. A refusal speaks the learner's language: what the
 //! document says, what is taken instead, and what to write; Istio's removed APIs ([`REMOVED`]) name the
-//! release that removed them and what replaced them.
+//! release that removed them and what replaced them; the kinds Istio, the Gateway API or Kubernetes serve that the
+//! local mesh does not run ([`NOT_RUN`]) are named, with where they are served and what to do instead.
 
 use std::fmt;
 
@@ -126,6 +127,209 @@ pub const REMOVED: &[RemovedApi] = &[
     },
 ];
 
+/// A kind Istio (or Kubernetes) serves that the local mesh does not run, and what to do instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotRun {
+    /// The kind and the versions it is served at (the one to write first).
+    pub served: Kind,
+    /// Who serves it: `Istio`, `the Kubernetes Gateway API`, `Kubernetes`.
+    pub by: &'static str,
+    /// What to do instead, in words.
+    pub instead: &'static str,
+}
+
+const ON_A_CLUSTER: &str = "apply it on a cluster";
+const GATEWAY_API: &str = "the Kubernetes Gateway API";
+const ISTIO_GATEWAY_INSTEAD: &str = "write Istio's Gateway and a VirtualService bound to it \
+     (networking.istio.io/v1, as kubernetes/app/customer-gateway.yml does), which the local mesh runs, or apply \
+     it on a cluster";
+
+const fn not_run(
+    kind: &'static str,
+    group: &'static str,
+    versions: &'static [&'static str],
+    by: &'static str,
+    instead: &'static str,
+) -> NotRun {
+    NotRun {
+        served: Kind {
+            kind,
+            group,
+            versions,
+        },
+        by,
+        instead,
+    }
+}
+
+/// Kinds a learner of the tutorial or of istio.io's tasks may bring that the local mesh does not run. Istio's
+/// versions are those its CRDs serve (`manifests/charts/base/files/crd-all.gen.yaml`, `served: true`); the
+/// Gateway API's those of its v1.6 CRDs, the release Istio's own tests install
+/// (`tests/integration/pilot/testdata/gateway-api-crd.yaml`).
+pub const NOT_RUN: &[NotRun] = &[
+    not_run(
+        "EnvoyFilter",
+        "networking.istio.io",
+        &["v1alpha3"],
+        "Istio",
+        "apply it on a cluster; the local mesh's Envoy configuration is what it translates from the routing \
+         objects (mesh-lab show prints every proxy's routes)",
+    ),
+    not_run(
+        "WorkloadEntry",
+        "networking.istio.io",
+        &["v1", "v1beta1", "v1alpha3"],
+        "Istio",
+        "apply it on a cluster; the local mesh's workloads are the tutorial's Deployments, and an external host \
+         is a ServiceEntry (networking.istio.io/v1), which it runs",
+    ),
+    not_run(
+        "WorkloadGroup",
+        "networking.istio.io",
+        &["v1", "v1beta1", "v1alpha3"],
+        "Istio",
+        "apply it on a cluster; the local mesh's workloads are the tutorial's Deployments",
+    ),
+    not_run(
+        "ProxyConfig",
+        "networking.istio.io",
+        &["v1beta1"],
+        "Istio",
+        ON_A_CLUSTER,
+    ),
+    not_run(
+        "Telemetry",
+        "telemetry.istio.io",
+        &["v1", "v1alpha1"],
+        "Istio",
+        "apply it on a cluster; the local mesh's sidecars keep their access logs as they are (mesh-lab show counts the traffic from them)",
+    ),
+    not_run(
+        "WasmPlugin",
+        "extensions.istio.io",
+        &["v1alpha1"],
+        "Istio",
+        "apply it on a cluster; the local mesh's sidecars load no Wasm",
+    ),
+    not_run(
+        "TrafficExtension",
+        "extensions.istio.io",
+        &["v1alpha1"],
+        "Istio",
+        "apply it on a cluster; the local mesh's sidecars load no extensions",
+    ),
+    not_run(
+        "GatewayClass",
+        "gateway.networking.k8s.io",
+        &["v1", "v1beta1"],
+        GATEWAY_API,
+        ISTIO_GATEWAY_INSTEAD,
+    ),
+    not_run(
+        "Gateway",
+        "gateway.networking.k8s.io",
+        &["v1", "v1beta1"],
+        GATEWAY_API,
+        ISTIO_GATEWAY_INSTEAD,
+    ),
+    not_run(
+        "ListenerSet",
+        "gateway.networking.k8s.io",
+        &["v1"],
+        GATEWAY_API,
+        ISTIO_GATEWAY_INSTEAD,
+    ),
+    not_run(
+        "HTTPRoute",
+        "gateway.networking.k8s.io",
+        &["v1", "v1beta1"],
+        GATEWAY_API,
+        "write a VirtualService (networking.istio.io/v1), which the local mesh runs: bound to Istio's Gateway \
+         for the ingress, without gateways for the mesh; or apply it on a cluster",
+    ),
+    not_run(
+        "GRPCRoute",
+        "gateway.networking.k8s.io",
+        &["v1"],
+        GATEWAY_API,
+        ON_A_CLUSTER,
+    ),
+    not_run(
+        "TCPRoute",
+        "gateway.networking.k8s.io",
+        &["v1", "v1alpha2"],
+        GATEWAY_API,
+        ON_A_CLUSTER,
+    ),
+    not_run(
+        "TLSRoute",
+        "gateway.networking.k8s.io",
+        &["v1", "v1alpha3", "v1alpha2"],
+        GATEWAY_API,
+        ON_A_CLUSTER,
+    ),
+    not_run(
+        "UDPRoute",
+        "gateway.networking.k8s.io",
+        &["v1", "v1alpha2"],
+        GATEWAY_API,
+        ON_A_CLUSTER,
+    ),
+    not_run(
+        "ReferenceGrant",
+        "gateway.networking.k8s.io",
+        &["v1", "v1beta1"],
+        GATEWAY_API,
+        "apply it on a cluster; the local mesh plays one namespace, tutorial, so nothing crosses namespaces",
+    ),
+    not_run(
+        "BackendTLSPolicy",
+        "gateway.networking.k8s.io",
+        &["v1", "v1alpha3"],
+        GATEWAY_API,
+        ON_A_CLUSTER,
+    ),
+    not_run(
+        "Ingress",
+        "networking.k8s.io",
+        &["v1"],
+        "Kubernetes",
+        ISTIO_GATEWAY_INSTEAD,
+    ),
+    not_run(
+        "NetworkPolicy",
+        "networking.k8s.io",
+        &["v1"],
+        "Kubernetes",
+        "apply it on a cluster; in the local mesh, who may call whom is an AuthorizationPolicy \
+         (security.istio.io/v1), which it runs",
+    ),
+    not_run(
+        "ConfigMap",
+        "",
+        &["v1"],
+        "Kubernetes",
+        "the local mesh's sidecars read no ConfigMap; for the mesh-wide outbound mode (the istio \
+         ConfigMap's outboundTrafficPolicy) run mesh-lab mode REGISTRY_ONLY or apply \
+         istio/registry-only-ossm3-istio-patch.yml",
+    ),
+    not_run(
+        "Secret",
+        "",
+        &["v1"],
+        "Kubernetes",
+        "apply it on a cluster; the local gateway serves plain HTTP and the sidecars' certificates come from the \
+         lab's own CA",
+    ),
+];
+
+impl NotRun {
+    fn covers(&self, api_version: &str, kind: &str) -> bool {
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        self.served.kind == kind && self.served.group == group
+    }
+}
+
 /// Why a document's `apiVersion`/`kind` is not taken.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -141,6 +345,12 @@ pub enum Refusal {
         kind: String,
         api: &'static RemovedApi,
     },
+    /// A kind Istio (or Kubernetes) serves that the local mesh does not run.
+    NotRun {
+        api_version: String,
+        kind: String,
+        not_run: &'static NotRun,
+    },
     /// No kind of that name is taken; `spelled` is the kind it matches but for case.
     Kind {
         api_version: String,
@@ -153,6 +363,17 @@ impl Refusal {
     /// Whether `(api_version, kind)` is taken: the table's row, or why not.
     pub fn check(api_version: &str, kind: &str) -> Result<&'static Kind, Refusal> {
         let (a, k) = (api_version.to_owned(), kind.to_owned());
+        let not_run = |not_run| {
+            Err(Refusal::NotRun {
+                api_version: api_version.to_owned(),
+                kind: kind.to_owned(),
+                not_run,
+            })
+        };
+        // In its own group first: the Gateway API's Gateway is not Istio's.
+        if let Some(row) = NOT_RUN.iter().find(|r| r.covers(api_version, kind)) {
+            return not_run(row);
+        }
         if let Some(row) = crate::KINDS.iter().find(|r| r.kind == kind) {
             return if row.takes(api_version) {
                 Ok(row)
@@ -171,11 +392,16 @@ impl Refusal {
                 api,
             });
         }
+        // Written in another group (Telemetry at networking.istio.io): still say where it is served.
+        if let Some(row) = NOT_RUN.iter().find(|r| r.served.kind == kind) {
+            return not_run(row);
+        }
         Err(Refusal::Kind {
             api_version: a,
             kind: k,
             spelled: crate::KINDS
                 .iter()
+                .chain(NOT_RUN.iter().map(|r| &r.served))
                 .find(|r| r.kind.eq_ignore_ascii_case(kind)),
         })
     }
@@ -184,6 +410,7 @@ impl Refusal {
         match self {
             Refusal::Version { api_version, .. }
             | Refusal::Removed { api_version, .. }
+            | Refusal::NotRun { api_version, .. }
             | Refusal::Kind { api_version, .. } => api_version,
         }
     }
@@ -192,6 +419,7 @@ impl Refusal {
         match self {
             Refusal::Version { kind, .. }
             | Refusal::Removed { kind, .. }
+            | Refusal::NotRun { kind, .. }
             | Refusal::Kind { kind, .. } => kind,
         }
     }
@@ -218,6 +446,14 @@ impl fmt::Display for Refusal {
             Refusal::Removed { api, .. } => {
                 write!(f, "{}, {}: {}", api.what, api.gone, api.instead)
             }
+            Refusal::NotRun { not_run, .. } => write!(
+                f,
+                "{} serves {} at {}; the local mesh does not run it: {}",
+                not_run.by,
+                not_run.served.kind,
+                not_run.served.versions_in_words(),
+                not_run.instead
+            ),
             Refusal::Kind {
                 spelled: Some(row), ..
             } => write!(f, "kinds are case-sensitive: write kind: {}", row.kind),
@@ -460,8 +696,8 @@ mod tests {
     #[test]
     fn an_unknown_kind_lists_the_kinds_taken() {
         assert_eq!(
-            refusal("networking.istio.io/v1alpha3", "EnvoyFilter"),
-            "x.yml: document 0: EnvoyFilter at apiVersion networking.istio.io/v1alpha3: not a kind the \
+            refusal("example.com/v1", "Widget"),
+            "x.yml: document 0: Widget at apiVersion example.com/v1: not a kind the \
              local mesh or the manifest checks take; they take Namespace, ServiceAccount, Service (v1), \
              Deployment (apps/v1), VirtualService, DestinationRule, ServiceEntry, Gateway, Sidecar \
              (networking.istio.io/v1, v1beta1, v1alpha3), PeerAuthentication, AuthorizationPolicy, \
@@ -475,6 +711,190 @@ mod tests {
             refusal("networking.istio.io/v1", "virtualservice"),
             "x.yml: document 0: virtualservice at apiVersion networking.istio.io/v1: kinds are \
              case-sensitive: write kind: VirtualService"
+        );
+        // A kind the lab does not run, in another case: the spelling first, then what it is.
+        assert_eq!(
+            refusal("networking.istio.io/v1alpha3", "envoyfilter"),
+            "x.yml: document 0: envoyfilter at apiVersion networking.istio.io/v1alpha3: kinds are \
+             case-sensitive: write kind: EnvoyFilter"
+        );
+    }
+
+    /// Served versions as the CRDs list them (`served: true`): Istio's `crd-all.gen.yaml`, the Gateway API's
+    /// v1.6 CRDs.
+    #[test]
+    fn kinds_not_run_carry_the_versions_they_are_served_at() {
+        let served = |kind: &str, group: &str| {
+            NOT_RUN
+                .iter()
+                .find(|r| r.served.kind == kind && r.served.group == group)
+                .map(|r| r.served.versions)
+                .expect("in the table")
+        };
+        assert_eq!(served("EnvoyFilter", "networking.istio.io"), ["v1alpha3"]);
+        assert_eq!(served("ProxyConfig", "networking.istio.io"), ["v1beta1"]);
+        for kind in ["WorkloadEntry", "WorkloadGroup"] {
+            assert_eq!(
+                served(kind, "networking.istio.io"),
+                ["v1", "v1beta1", "v1alpha3"]
+            );
+        }
+        assert_eq!(
+            served("Telemetry", "telemetry.istio.io"),
+            ["v1", "v1alpha1"]
+        );
+        assert_eq!(served("WasmPlugin", "extensions.istio.io"), ["v1alpha1"]);
+        for kind in ["GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant"] {
+            assert_eq!(served(kind, "gateway.networking.k8s.io"), ["v1", "v1beta1"]);
+        }
+        assert_eq!(served("GRPCRoute", "gateway.networking.k8s.io"), ["v1"]);
+        assert_eq!(served("ConfigMap", ""), ["v1"]);
+        assert_eq!(served("Ingress", "networking.k8s.io"), ["v1"]);
+        // None of them is also a kind the lab runs, in the same group.
+        for r in NOT_RUN {
+            assert!(
+                !KINDS
+                    .iter()
+                    .any(|k| k.kind == r.served.kind && k.group == r.served.group),
+                "{r:?}"
+            );
+        }
+    }
+
+    /// docs/LOCAL-MESH.md's table of the kinds the lab does not run names each row of [`NOT_RUN`].
+    #[test]
+    fn the_docs_list_every_kind_not_run() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/LOCAL-MESH.md"
+        ))
+        .expect("docs/LOCAL-MESH.md");
+        let start = doc
+            .find("| kinds | served at | instead |")
+            .expect("the table");
+        let end = start + doc[start..].find("\n\n").expect("its end");
+        let table = &doc[start..end];
+        for r in NOT_RUN {
+            assert!(
+                table.lines().any(|l| l
+                    .split('|')
+                    .nth(1)
+                    .is_some_and(|kinds| kinds.split(',').any(|k| k.trim() == r.served.kind))),
+                "docs/LOCAL-MESH.md does not list {}",
+                r.served.kind
+            );
+        }
+    }
+
+    #[test]
+    fn a_kind_the_lab_does_not_run_is_refused_by_name_with_what_to_do() {
+        assert_eq!(
+            refusal("networking.istio.io/v1alpha3", "EnvoyFilter"),
+            "x.yml: document 0: EnvoyFilter at apiVersion networking.istio.io/v1alpha3: Istio serves \
+             EnvoyFilter at networking.istio.io/v1alpha3; the local mesh does not run it: apply it on a \
+             cluster; the local mesh's Envoy configuration is what it translates from the routing objects \
+             (mesh-lab show prints every proxy's routes)"
+        );
+        assert_eq!(
+            refusal("networking.istio.io/v1", "WorkloadEntry"),
+            "x.yml: document 0: WorkloadEntry at apiVersion networking.istio.io/v1: Istio serves \
+             WorkloadEntry at networking.istio.io/v1, v1beta1 and v1alpha3; the local mesh does not run it: \
+             apply it on a cluster; the local mesh's workloads are the tutorial's Deployments, and an \
+             external host is a ServiceEntry (networking.istio.io/v1), which it runs"
+        );
+        assert_eq!(
+            refusal("telemetry.istio.io/v1", "Telemetry"),
+            "x.yml: document 0: Telemetry at apiVersion telemetry.istio.io/v1: Istio serves Telemetry at \
+             telemetry.istio.io/v1 and v1alpha1; the local mesh does not run it: apply it on a cluster; the \
+             local mesh's sidecars keep their access logs as they are (mesh-lab show counts the traffic from them)"
+        );
+        assert_eq!(
+            refusal("extensions.istio.io/v1alpha1", "WasmPlugin"),
+            "x.yml: document 0: WasmPlugin at apiVersion extensions.istio.io/v1alpha1: Istio serves \
+             WasmPlugin at extensions.istio.io/v1alpha1; the local mesh does not run it: apply it on a \
+             cluster; the local mesh's sidecars load no Wasm"
+        );
+        assert_eq!(
+            refusal("networking.istio.io/v1beta1", "ProxyConfig"),
+            "x.yml: document 0: ProxyConfig at apiVersion networking.istio.io/v1beta1: Istio serves \
+             ProxyConfig at networking.istio.io/v1beta1; the local mesh does not run it: apply it on a cluster"
+        );
+        // Written in another group: where it is served, all the same.
+        assert_eq!(
+            refusal("networking.istio.io/v1alpha3", "Telemetry"),
+            "x.yml: document 0: Telemetry at apiVersion networking.istio.io/v1alpha3: Istio serves \
+             Telemetry at telemetry.istio.io/v1 and v1alpha1; the local mesh does not run it: apply it on a \
+             cluster; the local mesh's sidecars keep their access logs as they are (mesh-lab show counts the traffic from them)"
+        );
+    }
+
+    /// The Gateway API's Gateway shares its name with Istio's: its group decides, and it is told to write
+    /// Istio's, not to change its version.
+    #[test]
+    fn the_gateway_api_is_told_to_write_istios_gateway_and_virtualservice() {
+        assert_eq!(
+            refusal("gateway.networking.k8s.io/v1", "Gateway"),
+            "x.yml: document 0: Gateway at apiVersion gateway.networking.k8s.io/v1: the Kubernetes Gateway \
+             API serves Gateway at gateway.networking.k8s.io/v1 and v1beta1; the local mesh does not run it: \
+             write Istio's Gateway and a VirtualService bound to it (networking.istio.io/v1, as \
+             kubernetes/app/customer-gateway.yml does), which the local mesh runs, or apply it on a cluster"
+        );
+        assert_eq!(
+            refusal("gateway.networking.k8s.io/v1beta1", "HTTPRoute"),
+            "x.yml: document 0: HTTPRoute at apiVersion gateway.networking.k8s.io/v1beta1: the Kubernetes \
+             Gateway API serves HTTPRoute at gateway.networking.k8s.io/v1 and v1beta1; the local mesh does \
+             not run it: write a VirtualService (networking.istio.io/v1), which the local mesh runs: bound \
+             to Istio's Gateway for the ingress, without gateways for the mesh; or apply it on a cluster"
+        );
+        assert_eq!(
+            refusal("gateway.networking.k8s.io/v1", "GRPCRoute"),
+            "x.yml: document 0: GRPCRoute at apiVersion gateway.networking.k8s.io/v1: the Kubernetes \
+             Gateway API serves GRPCRoute at gateway.networking.k8s.io/v1; the local mesh does not run it: \
+             apply it on a cluster"
+        );
+        assert_eq!(
+            refusal("gateway.networking.k8s.io/v1beta1", "ReferenceGrant"),
+            "x.yml: document 0: ReferenceGrant at apiVersion gateway.networking.k8s.io/v1beta1: the \
+             Kubernetes Gateway API serves ReferenceGrant at gateway.networking.k8s.io/v1 and v1beta1; the \
+             local mesh does not run it: apply it on a cluster; the local mesh plays one namespace, \
+             tutorial, so nothing crosses namespaces"
+        );
+        // Istio's Gateway at a version Istio does not serve is still told its versions.
+        assert!(
+            refusal("networking.istio.io/v2", "Gateway").contains(
+                "Istio serves Gateway at networking.istio.io/v1, v1beta1 and v1alpha3 only"
+            )
+        );
+    }
+
+    #[test]
+    fn core_kinds_the_lab_does_not_run_say_what_it_runs_instead() {
+        assert_eq!(
+            refusal("networking.k8s.io/v1", "Ingress"),
+            "x.yml: document 0: Ingress at apiVersion networking.k8s.io/v1: Kubernetes serves Ingress at \
+             networking.k8s.io/v1; the local mesh does not run it: write Istio's Gateway and a \
+             VirtualService bound to it (networking.istio.io/v1, as kubernetes/app/customer-gateway.yml \
+             does), which the local mesh runs, or apply it on a cluster"
+        );
+        assert_eq!(
+            refusal("networking.k8s.io/v1", "NetworkPolicy"),
+            "x.yml: document 0: NetworkPolicy at apiVersion networking.k8s.io/v1: Kubernetes serves \
+             NetworkPolicy at networking.k8s.io/v1; the local mesh does not run it: apply it on a cluster; \
+             in the local mesh, who may call whom is an AuthorizationPolicy (security.istio.io/v1), which it \
+             runs"
+        );
+        assert_eq!(
+            refusal("v1", "ConfigMap"),
+            "x.yml: document 0: ConfigMap at apiVersion v1: Kubernetes serves ConfigMap at v1; the local \
+             mesh does not run it: the local mesh's sidecars read no ConfigMap; for the mesh-wide outbound mode \
+             (the istio ConfigMap's outboundTrafficPolicy) run mesh-lab mode REGISTRY_ONLY or apply \
+             istio/registry-only-ossm3-istio-patch.yml"
+        );
+        assert_eq!(
+            refusal("v1", "Secret"),
+            "x.yml: document 0: Secret at apiVersion v1: Kubernetes serves Secret at v1; the local mesh does \
+             not run it: apply it on a cluster; the local gateway serves plain HTTP and the sidecars' \
+             certificates come from the lab's own CA"
         );
     }
 }

@@ -261,3 +261,41 @@ fn durations() {
     assert_eq!(envoy_duration(Duration::from_millis(500)), "0.5s");
     assert_eq!(envoy_duration(Duration::from_secs(3)), "3s");
 }
+
+/// `gateways: []` is `gateways` absent, as in istiod (`getGatewayNames`): bound to the sidecars. The
+/// admission check, the sidecars' routes and the egress translation give each form the same answer.
+#[test]
+fn an_empty_gateways_list_binds_to_the_mesh_like_an_absent_one() {
+    let with = |gateways: &str| {
+        let yaml = VS_TIMEOUT.replace("  http:", &format!("  {gateways}\n  http:"));
+        match parse(&yaml).remove(0) {
+            Resource::VirtualService(vs) => *vs,
+            other => panic!("{other:?}"),
+        }
+    };
+    for (gateways, mesh) in [
+        ("", true),
+        ("gateways: []", true),
+        ("gateways: [mesh]", true),
+        ("gateways: [customer-gateway, mesh]", true),
+        ("gateways: [customer-gateway]", false),
+        ("gateways: [tutorial/customer-gateway]", false),
+    ] {
+        let vs = with(gateways);
+        assert_eq!(bound_to_mesh(&vs), mesh, "{gateways}");
+        assert_eq!(is_egress_vs(&vs), mesh, "{gateways}");
+    }
+    let absent = to_envoy(&parse(VS_TIMEOUT), Mode::AllowAny, &internet(), &v3()).unwrap();
+    let empty = to_envoy(
+        &[Resource::VirtualService(Box::new(with("gateways: []")))],
+        Mode::AllowAny,
+        &internet(),
+        &v3(),
+    )
+    .unwrap();
+    assert_eq!(vhost_names(&empty), vhost_names(&absent));
+    assert_eq!(
+        empty.virtual_host("worldclockapi.com:80").unwrap()["routes"][0]["route"]["timeout"],
+        "3s"
+    );
+}
