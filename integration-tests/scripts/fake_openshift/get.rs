@@ -59,15 +59,7 @@ impl Cluster {
                 Some(
                     r#"jsonpath={range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{"\n"}{end}"#,
                 ),
-            ) => Ok(items.iter().fold(String::new(), |mut s, o| {
-                let _ = writeln!(
-                    s,
-                    "{} {}",
-                    o["metadata"]["namespace"].as_str().unwrap_or(""),
-                    o["metadata"]["name"].as_str().unwrap_or("")
-                );
-                s
-            })),
+            ) => Ok(rows(&items, &[".metadata.namespace", ".metadata.name"])),
             ("Istio", Some("jsonpath={.items[*].metadata.name}")) => Ok(items
                 .iter()
                 .filter_map(|o| o["metadata"]["name"].as_str())
@@ -78,15 +70,10 @@ impl Cluster {
                 Some(
                     r#"jsonpath={range .items[*]}{.metadata.name}{" "}{.status.activeRevisionName}{"\n"}{end}"#,
                 ),
-            ) => Ok(items.iter().fold(String::new(), |mut s, o| {
-                let _ = writeln!(
-                    s,
-                    "{} {}",
-                    o["metadata"]["name"].as_str().unwrap_or(""),
-                    o["status"]["activeRevisionName"].as_str().unwrap_or("")
-                );
-                s
-            })),
+            ) => Ok(rows(
+                &items,
+                &[".metadata.name", ".status.activeRevisionName"],
+            )),
             ("Pod", None) => {
                 if items.is_empty() {
                     return Ok(format!("No resources found in {ns} namespace.\n"));
@@ -249,6 +236,15 @@ pub(crate) const JSONPATHS: &[(&str, &str)] = &[
     ),
     ("Deployment", "jsonpath={.spec.template.spec.hostAliases}"),
 ];
+
+/// `{range .items[*]}{F1}{" "}{F2}{"\n"}{end}`: a line per item, its fields space-separated.
+fn rows(items: &[Value], fields: &[&str]) -> String {
+    items.iter().fold(String::new(), |mut s, o| {
+        let line: Vec<String> = fields.iter().map(|f| jsonpath(o, f)).collect();
+        let _ = writeln!(s, "{}", line.join(" "));
+        s
+    })
+}
 
 /// A jsonpath of `.key`, `[N]` and `[*]` steps, printed as oc prints it (strings bare, several values
 /// space-separated, objects and arrays as JSON, missing fields as nothing).

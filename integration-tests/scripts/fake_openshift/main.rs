@@ -59,7 +59,6 @@ fn main() -> ExitCode {
         .iter()
         .find(|p| p.name == profile_name)
         .unwrap_or_else(|| panic!("FAKE_PROFILE={profile_name}: no such profile"));
-    let state_file = dir.join("cluster.json");
     // stdin first: in `oc create ... | oc apply -f -` the writer must not wait for the reader's lock.
     let stdin = if args.windows(2).any(|w| w[0] == "-f" && w[1] == "-") {
         let mut s = String::new();
@@ -68,22 +67,8 @@ fn main() -> ExitCode {
     } else {
         String::new()
     };
-    // One call at a time (a pipe runs two): a lock file, then an atomic rename of the state.
-    let lock = dir.join("cluster.lock");
-    let mut tries = 0;
-    while fs::File::create_new(&lock).is_err() {
-        tries += 1;
-        assert!(
-            tries < 5000,
-            "fake-openshift: {} held for 10s (a call that died holding it?)",
-            lock.display()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    let state = match fs::read_to_string(&state_file) {
-        Ok(text) => serde_json::from_str(&text).expect("cluster.json parses"),
-        Err(_) => seed(profile),
-    };
+    let lock = state::Lock::take(&dir);
+    let state = state::load(&dir).unwrap_or_else(|| seed(profile));
     let mut cluster = Cluster {
         profile,
         dir,
@@ -101,14 +86,8 @@ fn main() -> ExitCode {
         cluster.tick();
         cluster.kube()
     };
-    let tmp = cluster.dir.join("cluster.json.tmp");
-    fs::write(
-        &tmp,
-        serde_json::to_string_pretty(&cluster.state).expect("state"),
-    )
-    .expect("write state");
-    fs::rename(&tmp, &state_file).expect("rename state");
-    let _ = fs::remove_file(&lock);
+    state::save(&cluster.dir, &cluster.state);
+    drop(lock);
     match reply {
         Ok(out) => {
             print!("{out}");

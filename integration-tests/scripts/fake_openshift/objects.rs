@@ -283,15 +283,7 @@ impl Cluster {
         let Some(n) = self.obj_mut("Namespace", "", &ns) else {
             return Err(not_found("namespaces", &ns));
         };
-        for kv in &a.words[3..] {
-            if let Some(k) = kv.strip_suffix('-') {
-                if let Some(m) = n["metadata"]["labels"].as_object_mut() {
-                    m.remove(k);
-                }
-            } else if let Some((k, v)) = kv.split_once('=') {
-                n["metadata"]["labels"][k] = json!(v);
-            }
-        }
+        edit(&mut n["metadata"]["labels"], &a.words[3..]);
         Ok(format!("namespace/{ns} labeled\n"))
     }
 
@@ -360,16 +352,22 @@ impl Cluster {
         let Some(obj) = self.obj_mut(kind, &ns, &name) else {
             return Err(not_found(&format!("{}s", group_of(kind)), &name));
         };
-        for kv in changes {
-            if let Some(k) = kv.strip_suffix('-') {
-                if let Some(m) = obj["metadata"]["annotations"].as_object_mut() {
-                    m.remove(k);
-                }
-            } else if let Some((k, v)) = kv.split_once('=') {
-                obj["metadata"]["annotations"][k] = json!(v);
-            }
-        }
+        edit(&mut obj["metadata"]["annotations"], &changes);
         Ok(format!("{}/{name} annotated\n", group_of(kind)))
+    }
+}
+
+/// `KEY=VALUE` sets a label or annotation, `KEY-` removes it (absent: nothing to do), as label and annotate
+/// do.
+fn edit(map: &mut Value, changes: &[String]) {
+    for kv in changes {
+        if let Some(k) = kv.strip_suffix('-') {
+            if let Some(m) = map.as_object_mut() {
+                m.remove(k);
+            }
+        } else if let Some((k, v)) = kv.split_once('=') {
+            map[k] = json!(v);
+        }
     }
 }
 

@@ -1,12 +1,53 @@
 //! The cluster's objects by kind/namespace/name, its clock (in calls), and the seed a profile starts from.
 
 use std::collections::BTreeMap;
-use std::env;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use std::{env, fs, thread};
 
 use serde_json::{Value, json};
 
 use crate::Cluster;
 use crate::rules::{self, Mesh, Profile};
+
+/// One call at a time (a pipe runs two): the lock file `cluster.lock`, removed when dropped.
+pub(crate) struct Lock(PathBuf);
+
+impl Lock {
+    pub(crate) fn take(dir: &Path) -> Self {
+        let lock = dir.join("cluster.lock");
+        let mut tries = 0;
+        while fs::File::create_new(&lock).is_err() {
+            tries += 1;
+            assert!(
+                tries < 5000,
+                "fake-openshift: {} held for 10s (a call that died holding it?)",
+                lock.display()
+            );
+            thread::sleep(Duration::from_millis(2));
+        }
+        Self(lock)
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// The state the last call left in `cluster.json`, if any.
+pub(crate) fn load(dir: &Path) -> Option<Value> {
+    let text = fs::read_to_string(dir.join("cluster.json")).ok()?;
+    Some(serde_json::from_str(&text).expect("cluster.json parses"))
+}
+
+/// Written whole, then renamed over `cluster.json`: a reader never sees half a state.
+pub(crate) fn save(dir: &Path, state: &Value) {
+    let tmp = dir.join("cluster.json.tmp");
+    fs::write(&tmp, serde_json::to_string_pretty(state).expect("state")).expect("write state");
+    fs::rename(&tmp, dir.join("cluster.json")).expect("rename state");
+}
 
 /// The cluster before the scripts run: the control plane of the profile's mesh and its gateway Route.
 pub(crate) fn seed(profile: &Profile) -> Value {
