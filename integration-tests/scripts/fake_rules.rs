@@ -214,6 +214,31 @@ fn the_pull_secret_arrives_some_calls_after_the_account() {
 }
 
 #[test]
+fn annotate_without_overwrite_refuses_to_change_a_value() {
+    let held = json!({"istio-tutorial-rs/outbound-policy-before": "unset", "kubernetes.io/change-cause": "x"});
+    let key = "istio-tutorial-rs/outbound-policy-before";
+    let refused = Some(format!(
+        "error: --overwrite is false but found the following declared annotation(s): '{key}' already has a value (unset)"
+    ));
+    #[rustfmt::skip]
+    let rows = [
+        (json!({}), format!("{key}=unset"), false, None, "a new annotation"),
+        (held.clone(), format!("{key}=REGISTRY_ONLY"), false, refused.clone(), "another value without --overwrite"),
+        (held.clone(), format!("{key}=REGISTRY_ONLY"), true, None, "--overwrite replaces it"),
+        (held.clone(), format!("{key}=unset"), false, None, "the same value again"),
+        (held.clone(), format!("{key}-"), false, None, "a removal needs no --overwrite"),
+        (held.clone(), "kubernetes.io/change-cause=y".to_owned(), false, None, "change-cause may always be replaced"),
+    ];
+    for (annotations, change, overwrite, want, why) in rows {
+        assert_eq!(
+            rules::annotate_refuses(&annotations, std::slice::from_ref(&change), overwrite),
+            want,
+            "{why}: {change} on {annotations}"
+        );
+    }
+}
+
+#[test]
 fn the_mesh_user_may_not_list_control_planes_nor_change_namespaces() {
     #[rustfmt::skip]
     let rows = [

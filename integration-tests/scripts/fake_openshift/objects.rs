@@ -7,6 +7,7 @@ use std::{env, fs};
 use serde_json::{Value, json};
 
 use crate::cli::{Args, group_of, not_found};
+use crate::rules;
 use crate::{Cluster, Reply};
 
 impl Cluster {
@@ -352,21 +353,25 @@ impl Cluster {
         let Some(obj) = self.obj_mut(kind, &ns, &name) else {
             return Err(not_found(&format!("{}s", group_of(kind)), &name));
         };
+        let overwrite = a.has("--overwrite");
+        if let Some(msg) =
+            rules::annotate_refuses(&obj["metadata"]["annotations"], &changes, overwrite)
+        {
+            return Err((1, format!("{msg}\n")));
+        }
         edit(&mut obj["metadata"]["annotations"], &changes);
         Ok(format!("{}/{name} annotated\n", group_of(kind)))
     }
 }
 
 /// `KEY=VALUE` sets a label or annotation, `KEY-` removes it (absent: nothing to do), as label and annotate
-/// do.
+/// read their arguments (an `=` first: a value may end in `-`).
 fn edit(map: &mut Value, changes: &[String]) {
     for kv in changes {
-        if let Some(k) = kv.strip_suffix('-') {
-            if let Some(m) = map.as_object_mut() {
-                m.remove(k);
-            }
-        } else if let Some((k, v)) = kv.split_once('=') {
+        if let Some((k, v)) = kv.split_once('=') {
             map[k] = json!(v);
+        } else if let (Some(k), Some(m)) = (kv.strip_suffix('-'), map.as_object_mut()) {
+            m.remove(k);
         }
     }
 }
