@@ -33,6 +33,11 @@ pub(crate) fn kind_of(resource: &str) -> Option<&'static str> {
     })
 }
 
+/// Kinds without a namespace (the CLI ignores -n for them).
+pub(crate) fn cluster_scoped(kind: &str) -> bool {
+    matches!(kind, "Namespace" | "Istio" | "IstioCNI")
+}
+
 pub(crate) fn group_of(kind: &str) -> &'static str {
     match kind {
         "Deployment" => "deployment.apps",

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::cli::{Args, group_of, not_found};
+use crate::cli::{Args, cluster_scoped, group_of, not_found};
 use crate::rules::Mesh;
 use crate::{Cluster, Reply};
 
@@ -36,7 +36,7 @@ impl Cluster {
         a: &Args,
         output: Option<&str>,
     ) -> Reply {
-        let scope = if a.has("-A") || kind == "Istio" {
+        let scope = if a.has("-A") || cluster_scoped(kind) {
             None
         } else {
             Some(ns)
@@ -128,11 +128,7 @@ impl Cluster {
         name: &str,
         output: Option<&str>,
     ) -> Reply {
-        let scoped = if matches!(kind, "Namespace" | "Istio") {
-            ""
-        } else {
-            ns
-        };
+        let scoped = if cluster_scoped(kind) { "" } else { ns };
         let ignore = self.args.iter().any(|a| a == "--ignore-not-found");
         match (self.obj(kind, scoped, name).is_some(), output) {
             (false, _) if ignore => return Ok(String::new()),

@@ -210,6 +210,15 @@ impl Cluster {
         a.get("-n").unwrap_or("default").to_owned()
     }
 
+    /// The namespace a call names an object of `kind` in: none for a cluster-scoped kind.
+    fn ns_for(&self, kind: &str, a: &Args) -> String {
+        if cli::cluster_scoped(kind) {
+            String::new()
+        } else {
+            self.ns_of(a)
+        }
+    }
+
     fn resource_and_name(&self, a: &Args) -> Option<(&'static str, String)> {
         let first = a.words.get(1)?;
         if let Some((r, n)) = first.split_once('/') {

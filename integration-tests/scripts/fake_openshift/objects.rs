@@ -6,7 +6,7 @@ use std::{env, fs};
 
 use serde_json::{Value, json};
 
-use crate::cli::{Args, group_of, not_found};
+use crate::cli::{Args, cluster_scoped, group_of, not_found};
 use crate::rules;
 use crate::{Cluster, Reply};
 
@@ -124,15 +124,11 @@ impl Cluster {
                 }
                 let existed = self.obj("Namespace", "", &name).is_some();
                 self.put("Namespace", "", &name, doc);
-                let _ = writeln!(
-                    out,
-                    "namespace/{name} {}",
-                    if existed { "configured" } else { "created" }
-                );
+                let _ = writeln!(out, "namespace/{name} {}", applied(existed));
                 continue;
             }
-            let ns = if matches!(kind.as_str(), "Istio" | "IstioCNI") {
-                String::new() // cluster-scoped
+            let ns = if cluster_scoped(&kind) {
+                String::new()
             } else {
                 doc["metadata"]["namespace"]
                     .as_str()
@@ -173,11 +169,7 @@ impl Cluster {
                 }
                 self.put(kind, ns, name, doc);
                 self.refresh_pull_secret(ns, name);
-                if existed.is_some() {
-                    "configured"
-                } else {
-                    "created"
-                }
+                applied(existed.is_some())
             }
             "Deployment" => {
                 // kubectl apply's three-way merge: a container image the file did not change keeps the
@@ -234,11 +226,7 @@ impl Cluster {
                     n["metadata"]["labels"]["maistra.io/member-of"] = json!(cp.1);
                 }
                 self.put(kind, ns, name, doc);
-                if existed.is_some() {
-                    "configured"
-                } else {
-                    "created"
-                }
+                applied(existed.is_some())
             }
             _ => {
                 if kind == "Service" && doc["spec"]["clusterIP"].as_str().is_none() {
@@ -292,11 +280,7 @@ impl Cluster {
         let Some((kind, name)) = self.resource_and_name(a) else {
             return self.strict("patch: unknown resource");
         };
-        let ns = if kind == "Istio" {
-            String::new()
-        } else {
-            self.ns_of(a)
-        };
+        let ns = self.ns_for(kind, a);
         let patch = if let Some(file) = a.get("--patch-file") {
             let Ok(text) = fs::read_to_string(file) else {
                 return Err((
@@ -343,11 +327,7 @@ impl Cluster {
         let Some((kind, name)) = self.resource_and_name(a) else {
             return self.strict("annotate: unknown resource");
         };
-        let ns = if kind == "Istio" {
-            String::new()
-        } else {
-            self.ns_of(a)
-        };
+        let ns = self.ns_for(kind, a);
         let first = usize::from(!a.words[1].contains('/')) + 2;
         let changes = a.words[first..].to_vec();
         let Some(obj) = self.obj_mut(kind, &ns, &name) else {
@@ -362,6 +342,11 @@ impl Cluster {
         edit(&mut obj["metadata"]["annotations"], &changes);
         Ok(format!("{}/{name} annotated\n", group_of(kind)))
     }
+}
+
+/// What apply says of an object it wrote.
+fn applied(existed: bool) -> &'static str {
+    if existed { "configured" } else { "created" }
 }
 
 /// `KEY=VALUE` sets a label or annotation, `KEY-` removes it (absent: nothing to do), as label and annotate
