@@ -1,6 +1,8 @@
 //! The egress lab, all 13 steps, on the stateful fake OpenShift after deploy.sh, on each profile with its
-//! own REGISTRY_ONLY switch (step 10) and the sidecar method. What the mesh answers comes from the fake's
-//! egress rule (fake_openshift/rules.rs `egress`), not from what the script expects.
+//! own REGISTRY_ONLY switch (step 10) and the sidecar method; and step 10 run again (`--from 10`, as after a
+//! ✘) on each profile's control plane, after which step 13 still restores the policy from before the lab.
+//! What the mesh answers comes from the fake's egress rule (fake_openshift/rules.rs `egress`), not from what
+//! the script expects.
 
 use crate::sandbox::*;
 
@@ -61,6 +63,112 @@ fn the_egress_lab_runs_all_13_steps_on_every_profile() {
             "{profile} {mesh}: {control_plane:#?}"
         );
         assert!(objects["Deployment/tutorial/recommendation-v3"].is_null());
+    }
+}
+
+/// The control plane's outbound policy on the profile's mesh ("unset" without the field), and the lab's
+/// record of the policy before it (None without).
+fn policy_and_record(sandbox: &Sandbox, profile: &str) -> (String, Option<String>) {
+    let cluster = sandbox.cluster();
+    let objects = &cluster["objects"];
+    let (control_plane, policy) = if profile == "ossm2.6" {
+        let smcp = &objects["ServiceMeshControlPlane/istio-system/basic"];
+        (
+            smcp,
+            &smcp["spec"]["proxy"]["networking"]["trafficControl"]["outbound"]["policy"],
+        )
+    } else {
+        let istio = &objects["Istio//default"];
+        (
+            istio,
+            &istio["spec"]["values"]["meshConfig"]["outboundTrafficPolicy"]["mode"],
+        )
+    };
+    let record =
+        &control_plane["metadata"]["annotations"]["istio-tutorial-rs/outbound-policy-before"];
+    (
+        policy.as_str().unwrap_or("unset").to_owned(),
+        record.as_str().map(str::to_owned),
+    )
+}
+
+#[test]
+fn step_10_run_again_after_a_stop_still_lets_step_13_restore_the_policy_before_the_lab() {
+    // Step 10 once (with the steps before it), then `--from 10` as a trainer does after a ✘: step 10 again,
+    // then 11 to 13. Step 13 must put back the policy in force before the lab (unset where the operator's
+    // default applies, ALLOW_ANY where it was set), never the REGISTRY_ONLY that step 10 itself switched on.
+    let allow_any =
+        r#"{"spec":{"values":{"meshConfig":{"outboundTrafficPolicy":{"mode":"ALLOW_ANY"}}}}}"#;
+    for (profile, mesh, preset) in [
+        ("ossm2.6", "ossm2", None),
+        ("ossm3.1", "ossm3", None),
+        ("ossm3.2", "ossm3", Some(allow_any)),
+    ] {
+        let sandbox = deployed(profile);
+        if let Some(patch) = preset {
+            sandbox
+                .exec(
+                    "oc",
+                    &["patch", "istio", "default", "--type", "merge", "-p", patch],
+                )
+                .assert_code(0);
+        }
+        let (before, _) = policy_and_record(&sandbox, profile);
+        let mut first = Vec::new();
+        for step in 1..=10 {
+            first.extend(["--step".to_owned(), step.to_string()]);
+        }
+        first.extend(["--mesh".to_owned(), mesh.to_owned()]);
+        let first: Vec<&str> = first.iter().map(String::as_str).collect();
+        let run = sandbox.run("egress-lab.sh", &first);
+        sandbox.assert_strictly_answered(&run);
+        run.assert_code(0)
+            .assert_stdout_has(&format!("{PASS} step 10:"));
+        let (during, record) = policy_and_record(&sandbox, profile);
+        assert_eq!(
+            during,
+            "REGISTRY_ONLY",
+            "{profile}: after step 10\n{}",
+            run.all()
+        );
+        assert!(
+            record.is_some(),
+            "{profile}: step 10 recorded nothing\n{}",
+            run.all()
+        );
+
+        // The record is written without --overwrite: oc itself refuses to replace it.
+        let control_plane: &[&str] = if profile == "ossm2.6" {
+            &["smcp", "basic", "-n", "istio-system"]
+        } else {
+            &["istio", "default"]
+        };
+        let replace = [
+            &["annotate"][..],
+            control_plane,
+            &["istio-tutorial-rs/outbound-policy-before=REGISTRY_ONLY"],
+        ]
+        .concat();
+        sandbox
+            .exec("oc", &replace)
+            .assert_code(1)
+            .assert_stderr_has("--overwrite is false but found the following declared annotation(s): 'istio-tutorial-rs/outbound-policy-before' already has a value");
+
+        let again = sandbox.run("egress-lab.sh", &["--from", "10", "--mesh", mesh]);
+        sandbox.assert_strictly_answered(&again);
+        again.assert_code(0);
+        for step in 10..=13 {
+            again.assert_stdout_has(&format!("{PASS} step {step}:"));
+        }
+        let (after, record) = policy_and_record(&sandbox, profile);
+        assert_eq!(
+            after,
+            before,
+            "{profile} {mesh}: step 13 after step 10 ran twice left the policy at {after}, not {before} as before the lab\n{}",
+            again.all()
+        );
+        assert_eq!(record, None, "{profile}: step 13 left its record");
+        again.assert_stdout_has("step 10 ran before: it recorded");
     }
 }
 

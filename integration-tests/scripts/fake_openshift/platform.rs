@@ -6,8 +6,9 @@ use std::env;
 
 use serde_json::{Value, json};
 
+use crate::Cluster;
+use crate::builds::fnv;
 use crate::rules::{self, Injector};
-use crate::{Cluster, fnv};
 
 impl Cluster {
     /// The tag's pull spec by digest, when the stream has local lookup and the tag exists.

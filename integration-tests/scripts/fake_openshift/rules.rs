@@ -187,6 +187,35 @@ pub fn mesh_user_forbids(verb: &str, resource: &str, all_namespaces: bool) -> Op
     }
 }
 
+/// `oc annotate` / `kubectl annotate` without `--overwrite` (kubernetes/kubectl `pkg/cmd/annotate/annotate.go`,
+/// its check of the object's annotations before it sends the patch): a `KEY=VALUE` whose key the object already
+/// holds with another value refuses the whole call, naming each such key with its value, and nothing is
+/// written. The same value again, a new key, a removal (`KEY-`) and `kubernetes.io/change-cause` pass.
+pub fn annotate_refuses(
+    annotations: &Value,
+    changes: &[String],
+    overwrite: bool,
+) -> Option<String> {
+    if overwrite {
+        return None;
+    }
+    let held: Vec<String> = changes
+        .iter()
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k != "kubernetes.io/change-cause")
+        .filter_map(|(k, v)| {
+            let current = annotations.get(k)?.as_str()?;
+            (current != v).then(|| format!("'{k}' already has a value ({current})"))
+        })
+        .collect();
+    (!held.is_empty()).then(|| {
+        format!(
+            "error: --overwrite is false but found the following declared annotation(s): {}",
+            held.join("; ")
+        )
+    })
+}
+
 /// The triggers annotation (openshift/openshift-controller-manager `pkg/image/trigger/annotations`):
 /// `image.openshift.io/triggers` holds `[{"from":{"kind":"ImageStreamTag","name":"<stream>:<tag>"},
 /// "fieldPath":"spec.template.spec.containers[?(@.name==\"<container>\")].image"}]`; when the tag points at a

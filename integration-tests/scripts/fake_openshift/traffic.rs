@@ -3,8 +3,9 @@
 
 use serde_json::{Value, json};
 
+use crate::cli::Args;
 use crate::rules::{self, Mesh};
-use crate::{Args, Cluster, Reply};
+use crate::{Cluster, Reply};
 
 impl Cluster {
     /// `oc exec deployment/<name> -c istio-proxy -- curl ... http://worldclockapi.com/...`: the proxy's own
