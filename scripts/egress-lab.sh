@@ -335,7 +335,7 @@ find_control_plane() {
 }
 
 # record_policy_before: annotate the control plane with the policy in force, unless step 10 did already.
-# The annotation is written without --overwrite, so the API server itself refuses to replace a record.
+# The annotation is written without --overwrite, so oc itself refuses to replace a record (kubectl annotate checks before it sends anything).
 record_policy_before() {
     control_plane_get "{.metadata.annotations.$BEFORE_ANNOTATION}" || return 1
     if [ -n "$FIELD" ]; then

@@ -67,9 +67,11 @@ pub struct Injector<'a> {
 /// Does the injection webhook give this pod a sidecar?
 ///
 /// OSSM 3 follows istio/istio `manifests/charts/istio-control/istio-discovery/templates/mutatingwebhook.yaml`
-/// and `revision-tags-mwc.yaml` next to it (the default revision's webhooks; four of them: `rev.namespace` = namespace `istio.io/rev=<rev>` without `istio-injection`; `rev.object` =
-/// unlabelled namespace and pod `istio.io/rev=<rev>`; for the default revision also `namespace` = namespace
-/// `istio-injection=enabled`, and `object` = unlabelled namespace and pod `sidecar.istio.io/inject=true`;
+/// (four webhooks: `rev.namespace` = namespace `istio.io/rev=<rev>` without `istio-injection`; `rev.object` =
+/// unlabelled namespace and pod `istio.io/rev=<rev>`; and, rendered only when the chart's `revision` is empty
+/// (istio-ecosystem/sail-operator `pkg/istiovalues/overrides.go` empties it for the revision named `default`),
+/// `namespace` = namespace `istio-injection=enabled` and `object` = unlabelled namespace and pod
+/// `sidecar.istio.io/inject=true`;
 /// a pod labelled `sidecar.istio.io/inject=false` never), then `pkg/kube/inject/webhook.go` injectRequired: a
 /// pod without an explicit inject label or annotation is skipped when a neverInjectSelector matches it.
 /// Build pods (label `openshift.io/build.name`) are pods like any other here.
