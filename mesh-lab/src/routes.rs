@@ -162,9 +162,10 @@ pub fn route_match(m: Option<&VirtualServiceHttpMatch>) -> Value {
             json!({"exact": v})
         } else if let Some(v) = &h.prefix {
             json!({"prefix": v})
-        } else if let Some(v) = &h.regex {
+        } else if let Some(v) = h.regex.as_ref().filter(|v| *v != "*") {
             json!({"safe_regex": {"regex": v}})
         } else {
+            // No match type, or regex `*` (not RE2): istiod's `canBeConvertedToPresentMatch`.
             headers.push(json!({"name": name, "present_match": true}));
             continue;
         };
@@ -569,6 +570,12 @@ mod tests {
             (
                 "a header with an empty StringMatch only has to be present",
                 "{headers: {x-canary: {}}}",
+                json!({"prefix": "/", "case_sensitive": true, "headers": [
+                    {"name": "x-canary", "present_match": true}]}),
+            ),
+            (
+                "regex `*` is not RE2: istiod's canBeConvertedToPresentMatch makes it present_match",
+                "{headers: {x-canary: {regex: '*'}}}",
                 json!({"prefix": "/", "case_sensitive": true, "headers": [
                     {"name": "x-canary", "present_match": true}]}),
             ),
