@@ -319,7 +319,10 @@ fn place(g: &Graph) -> Placed {
             vg.add_edge(arrow, handles[f], handles[i]);
         }
     }
-    vg.do_it(false, false, false, &mut capture);
+    // layout-rs panics on a graph without nodes; there is nothing to place then.
+    if !g.nodes.is_empty() {
+        vg.do_it(false, false, false, &mut capture);
+    }
     Placed {
         boxes: (0..g.nodes.len())
             .map(|i| {
@@ -1049,6 +1052,17 @@ mod tests {
             !svg.contains("b<c"),
             "an unescaped < would make the SVG invalid XML"
         );
+    }
+
+    /// `render` handles a graph without nodes (its bounds default to 400×100); layout-rs panics on an
+    /// empty graph, so it must not be asked to lay one out.
+    #[test]
+    fn a_graph_without_nodes_renders_instead_of_panicking() {
+        let svg = render(&graph(vec![], vec![]));
+        assert!(svg.contains("0 nodes and 0 edges"));
+        assert!(svg.contains(&text_of(
+            "No traffic yet: send some, e.g. sh scripts/run.sh 4 $GATEWAY_URL"
+        )));
     }
 
     #[test]
