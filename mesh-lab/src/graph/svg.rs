@@ -1034,6 +1034,18 @@ mod tests {
             "the description counts the edges"
         );
         assert!(!svg.contains("No traffic yet"));
+        // Hover texts of nodes: requests in and out, and why a missing sidecar hides traffic.
+        assert!(
+            svg.contains("<title>customer v1 (2/2): 30 requests in, 35 out</title>"),
+            "{svg}"
+        );
+        assert!(svg.contains(
+            "<title>recommendation v3 (missing sidecar (1/1)): 0 requests in, 0 out; without a sidecar it logs \
+             nothing, so its outgoing traffic is invisible (Kiali: missing sidecar)</title>"
+        ));
+        assert!(svg.contains(
+            "<title>istio-ingressgateway (ingress gateway): 0 requests in, 30 out</title>"
+        ));
     }
 
     #[test]
