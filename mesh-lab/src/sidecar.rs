@@ -246,6 +246,8 @@ mod tests {
 
     #[test]
     fn header_match_weights_mirror_and_subsets_translate_like_istiod() {
+        // Inline on purpose: the Safari match, a 90/10 split with a weight-0 v3 and the mirror in one
+        // VirtualService, which no shipped file combines (each shipped file: routes.rs's tests).
         let vs = parse(
             "
 apiVersion: networking.istio.io/v1beta1
@@ -300,6 +302,7 @@ spec:
 
     #[test]
     fn retries_timeout_and_fault_translate_like_istiod() {
+        // Inline on purpose: the retry, timeout and both fault files' rules merged into one rule.
         let vs = parse(
             "
 apiVersion: networking.istio.io/v1beta1

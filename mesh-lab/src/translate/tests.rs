@@ -22,42 +22,22 @@ fn v3() -> Labels {
         .collect()
 }
 
-const SE_81: &str = "
-apiVersion: networking.istio.io/v1beta1
-kind: ServiceEntry
-metadata: {name: worldclockapi-egress-rule}
-spec:
-  hosts: [worldclockapi.com]
-  ports: [{name: http-80, number: 81, protocol: http}]
-";
-const SE_80: &str = "
-apiVersion: networking.istio.io/v1beta1
-kind: ServiceEntry
-metadata: {name: worldclockapi-egress-rule}
-spec:
-  hosts: [worldclockapi.com]
-  ports: [{name: http-80, number: 80, protocol: http}]
-";
-const VS_TIMEOUT: &str = "
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: worldclockapi-timeout}
-spec:
-  hosts: [worldclockapi.com]
-  http:
-  - timeout: 3s
-    route:
-    - destination: {host: worldclockapi.com}
-      weight: 100
-";
-const SIDECAR_REGISTRY_ONLY: &str = "
-apiVersion: networking.istio.io/v1beta1
-kind: Sidecar
-metadata: {name: default}
-spec:
-  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
-  egress: [{hosts: ['./*', 'istio-system/*']}]
-";
+// The shipped files themselves, so a change to one of them is seen here.
+const SE_81: &str =
+    include_str!("../../../istio/service-entry-egress-worldclockapi-wrong-port.yml");
+const SE_80: &str = include_str!("../../../istio/service-entry-egress-worldclockapi.yml");
+const VS_TIMEOUT: &str = include_str!("../../../istio/virtual-service-worldclockapi-timeout.yml");
+const SIDECAR_REGISTRY_ONLY: &str = include_str!("../../../istio/sidecar-registry-only.yml");
+
+/// A deliberate variation of a shipped file: `from` replaced by `to` (which must change the text, so a
+/// reworded file cannot silently turn the variation into the original).
+fn vary(shipped: &str, from: &str, to: &str) -> String {
+    assert!(
+        shipped.matches(from).count() == 1,
+        "{from:?} is not in the shipped file exactly once:\n{shipped}"
+    );
+    shipped.replace(from, to)
+}
 
 fn vhost_names(c: &EnvoyConfig) -> Vec<String> {
     c.route_config["virtual_hosts"]
@@ -158,7 +138,8 @@ fn sidecar_outbound_policy_wins_over_the_mesh_mode() {
     .unwrap();
     assert_eq!(c.mode, Mode::RegistryOnly);
     assert_eq!(vhost_names(&c), ["block_all"]);
-    let selected_elsewhere = SIDECAR_REGISTRY_ONLY.replace(
+    let selected_elsewhere = vary(
+        SIDECAR_REGISTRY_ONLY,
         "spec:\n",
         "spec:\n  workloadSelector: {labels: {app: customer}}\n",
     );
@@ -174,6 +155,7 @@ fn sidecar_outbound_policy_wins_over_the_mesh_mode() {
 
 #[test]
 fn retries_fault_and_weights_translate_like_istiod() {
+    // Inline on purpose: no shipped file combines retries, a fault and a split on an external host.
     let vs = "
 apiVersion: networking.istio.io/v1beta1
 kind: VirtualService
@@ -214,7 +196,8 @@ spec:
 
 #[test]
 fn retries_attempts_zero_removes_the_policy() {
-    let vs = VS_TIMEOUT.replace(
+    let vs = vary(
+        VS_TIMEOUT,
         "  - timeout: 3s\n",
         "  - timeout: 3s\n    retries: {attempts: 0}\n",
     );
@@ -237,17 +220,7 @@ fn down_internet_points_every_cluster_at_a_refusing_port() {
 
 #[test]
 fn mesh_virtual_services_do_not_touch_egress() {
-    let vs = "
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: recommendation}
-spec:
-  hosts: [recommendation]
-  http:
-  - route:
-    - destination: {host: recommendation, subset: version-v3}
-      weight: 100
-";
+    let vs = include_str!("../../../istio/virtual-service-recommendation-v3.yml");
     let c = to_envoy(&parse(vs), Mode::AllowAny, &internet(), &v3()).unwrap();
     assert_eq!(vhost_names(&c), ["allow_any"]);
 }
@@ -267,7 +240,7 @@ fn durations() {
 #[test]
 fn an_empty_gateways_list_binds_to_the_mesh_like_an_absent_one() {
     let with = |gateways: &str| {
-        let yaml = VS_TIMEOUT.replace("  http:", &format!("  {gateways}\n  http:"));
+        let yaml = vary(VS_TIMEOUT, "  http:", &format!("  {gateways}\n  http:"));
         match parse(&yaml).remove(0) {
             Resource::VirtualService(vs) => *vs,
             other => panic!("{other:?}"),
