@@ -242,3 +242,54 @@ async fn the_circuit_breaker_ejects_v2_after_one_503_and_overflows_beyond_a_pool
     assert!(overflowed >= 1, "no overflow among 40 calls at once");
     assert_eq!(uo.len(), overflowed);
 }
+
+/// retry.yml's `perTryTimeout: 2s` against `Deployment-v2-timeout.yml` (v2 sleeps 3s): a call that lands on v2
+/// first is cut after 2s and retried on v1 (retryOn 5xx covers a per-try timeout), so every caller gets v1's
+/// answer, those after about 2s in two attempts. Requests until both kinds were seen, at most 30.
+#[tokio::test]
+async fn a_retry_after_the_per_try_timeout_answers_from_v1_after_two_seconds() {
+    let lab = lab().await;
+    lab.apply_file(&repo().join("recommendation/kubernetes/Deployment-v2-timeout.yml"))
+        .await
+        .unwrap();
+    lab.apply_file(&istio("virtual-service-recommendation-retry.yml"))
+        .await
+        .unwrap();
+    let v1 = lab.pod_name("recommendation-v1").await.unwrap();
+    let client = http();
+    let mut a: Vec<Answer> = Vec::new();
+    let slow = |a: &[Answer]| a.iter().filter(|x| x.elapsed.as_millis() >= 1900).count();
+    while a.len() < 30 {
+        a.extend(requests(&client, &lab.gateway_url, 1, None).await);
+        if slow(&a) >= 1 && a.len() > slow(&a) {
+            break;
+        }
+    }
+    let log = preference_calls(&lab, a.len()).await;
+    lab.stop().await;
+    let want: Vec<(u16, String)> = (1..=a.len() as u64)
+        .map(|n| (200, line("v1", &v1, n)))
+        .collect();
+    let got: Vec<(u16, String)> = a.iter().map(|x| (x.status, x.body.clone())).collect();
+    assert_eq!(got, want);
+    let n_slow = slow(&a);
+    assert!(n_slow >= 1 && a.len() > n_slow, "{n_slow} of {}", a.len());
+    for x in &a {
+        let ms = x.elapsed.as_millis();
+        assert!(
+            ms < 900 || (1990..3500).contains(&ms),
+            "a call took {ms} ms"
+        );
+    }
+    assert_eq!(log.len(), a.len());
+    let retried: Vec<&AccessLogEntry> = log.iter().filter(|e| e.attempts == Some(2)).collect();
+    assert_eq!(retried.len(), n_slow, "{log:?}");
+    assert!(
+        log.iter()
+            .all(|e| e.response_code == Some(200) && e.attempts <= Some(2))
+    );
+    for e in retried {
+        let d = e.duration_ms.unwrap();
+        assert!((1950..3000).contains(&d), "retried after {d} ms");
+    }
+}
