@@ -6,12 +6,15 @@
 //! ENVOY_BIN): without it these tests FAIL with the install hint, they never pass silently. Loopback only.
 
 mod api_versions;
+mod chaos;
 mod chapters;
 mod egress;
 mod graph;
 mod input;
 mod mtls;
 mod process;
+mod resilience;
+mod routing;
 mod security;
 mod security_filters;
 mod workloads;
