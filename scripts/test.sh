@@ -56,8 +56,8 @@ else
     fi
     kubectl_bin="$pip_kubectl"
 fi
-# Every Envoy of the local mesh watches its configuration files with inotify (8 instances per sidecar, about
-# 45 per lab); the lab tests run labs side by side, past the common default of 128 per user.
+# Every Envoy of the local mesh watches its configuration files with inotify (10 instances per sidecar, about
+# 55 per lab); the lab tests run labs side by side, past the common default of 128 per user.
 inotify="$(cat /proc/sys/fs/inotify/max_user_instances 2>/dev/null || echo 0)"
 if [ "$inotify" -lt 1024 ]; then
     if as_root sysctl -q -w fs.inotify.max_user_instances=1024 >/dev/null 2>&1 ||

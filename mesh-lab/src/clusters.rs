@@ -400,12 +400,20 @@ mod tests {
         let m = &c["transport_socket_matches"];
         assert_eq!(m[0]["name"], "tlsMode-istio");
         let ctx = &m[0]["transport_socket"]["typed_config"]["common_tls_context"];
+        let default = &ctx["tls_certificate_sds_secret_configs"][0];
+        assert_eq!(default["name"], "default");
         assert_eq!(
-            ctx["tls_certificates"][0]["certificate_chain"]["filename"],
-            "/lab/customer/certs/cert-chain.pem"
+            default["sds_config"]["path_config_source"]["path"],
+            "/lab/customer/sds/default.json"
+        );
+        let validation = &ctx["combined_validation_context"];
+        assert_eq!(
+            validation["validation_context_sds_secret_config"]["name"],
+            "ROOTCA"
         );
         assert_eq!(
-            ctx["validation_context"]["match_typed_subject_alt_names"][0]["matcher"]["exact"],
+            validation["default_validation_context"]["match_typed_subject_alt_names"][0]["matcher"]
+                ["exact"],
             "spiffe://cluster.local/ns/tutorial/sa/recommendation"
         );
         // A namespace that disables mTLS: clients send plain text (BestEffortInferServiceMTLSMode).

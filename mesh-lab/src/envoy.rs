@@ -382,7 +382,7 @@ impl Envoy {
     }
 
     /// Why Envoy died at start: its log's tail ([`log_tail_of`]), and what to do when it ran out of
-    /// inotify instances (every file-based xDS subscription, eight per sidecar, takes one).
+    /// inotify instances (every file-based xDS subscription, SDS secrets included, ten per sidecar, takes one).
     pub fn start_failure(&self) -> String {
         let text = std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default();
         let tail = log_tail_of(&text);
@@ -391,7 +391,7 @@ impl Envoy {
         }
         format!(
             "{tail}\n— Envoy watches its configuration files with inotify and the user's instances are used up \
-             (fs.inotify.max_user_instances is {}; every sidecar needs 8, a lab about 45): stop other labs, or \
+             (fs.inotify.max_user_instances is {}; every sidecar needs 10, a lab about 55): stop other labs, or \
              raise it: sysctl -w fs.inotify.max_user_instances=1024",
             std::fs::read_to_string("/proc/sys/fs/inotify/max_user_instances")
                 .map(|s| s.trim().to_owned())

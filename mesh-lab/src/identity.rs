@@ -3,7 +3,8 @@
 //! On a cluster istiod runs the CA (its self-signed root, `istio-ca-secret`) and each pod's istio-agent
 //! asks it for a certificate over SDS. The lab creates one CA when it starts, in its own directory
 //! (`<lab dir>/ca/root-cert.pem`, `ca-key.pem`; never part of the repository), and writes every proxy's
-//! certificate next to that proxy's files (`<proxy dir>/certs/`), where its Envoy reads them.
+//! certificate next to that proxy's files (`<proxy dir>/certs/`, and as SDS secrets in `<proxy dir>/sds/`,
+//! where its Envoy reads them).
 //!
 //! What is issued follows istio's CA (security/pkg/pki/util/generate_cert.go, `genCertTemplateFromCSR`
 //! and `GenCertKeyFromOptions`; san.go `BuildSubjectAltNameExtension`):
@@ -17,8 +18,9 @@
 //!   (`DefaultWorkloadCertTTL`), never beyond the root.
 //!
 //! Keys are ECDSA P-256 (istio-agent's `ECC_SIGNATURE_ALGORITHM=ECDSA`; its default is RSA 2048, which the
-//! `rcgen` crate cannot generate). The lab renews every proxy's certificate at half its lifetime
-//! ([`crate::Lab::renew_certificates`], under new file names: [`CertFiles::generation`]).
+//! `rcgen` crate cannot generate). Envoy gets them as istio-agent hands them over, as SDS secrets (`default`,
+//! `ROOTCA`), here from files it watches ([`CertFiles`]); the lab renews every proxy's certificate at half
+//! its lifetime by replacing those files ([`crate::Lab::renew_certificates`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -55,7 +57,15 @@ pub fn gateway_identity() -> String {
     spiffe_id(GATEWAY_NAMESPACE, GATEWAY_SERVICE_ACCOUNT)
 }
 
-/// Where one proxy's certificate files are (the names istio-agent uses for file-mounted certificates).
+/// The SDS resource name of a proxy's own certificate and key (istio-agent's `default`:
+/// pilot/pkg/security/model/authentication.go `SDSDefaultResourceName`).
+pub const SDS_DEFAULT: &str = "default";
+/// The SDS resource name of the root certificate peers are validated with (`SDSRootResourceName`).
+pub const SDS_ROOT: &str = "ROOTCA";
+
+/// Where one proxy's certificates are: the PEM files istio-agent writes for file-mounted certificates
+/// (`<proxy dir>/certs/`), and the two SDS secrets its Envoy watches (`<proxy dir>/sds/default.json`,
+/// `ROOTCA.json`), each an xDS response holding one `Secret` with the PEM inline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertFiles {
     /// The workload certificate (PEM).
@@ -64,28 +74,55 @@ pub struct CertFiles {
     pub key: PathBuf,
     /// The lab CA's root certificate, to validate peers with.
     pub root: PathBuf,
+    /// The directory of the SDS secret files, watched by Envoy for files moved into it.
+    pub sds: PathBuf,
 }
 
 impl CertFiles {
-    /// The files of the proxy whose directory is `proxy_dir` (the first certificates, generation 0).
+    /// The files of the proxy whose directory is `proxy_dir`.
     pub fn in_dir(proxy_dir: &Path) -> Self {
-        Self::generation(proxy_dir, 0)
-    }
-
-    /// The files of rotation `generation` (`certs/`, then `certs-1/`, `certs-2/`, …): Envoy reads file
-    /// data sources when a cluster or listener is (re)created, so a rotated certificate gets new paths,
-    /// and the configuration that names them is a new one.
-    pub fn generation(proxy_dir: &Path, generation: u64) -> Self {
-        let d = match generation {
-            0 => proxy_dir.join("certs"),
-            g => proxy_dir.join(format!("certs-{g}")),
-        };
+        let d = proxy_dir.join("certs");
         Self {
             chain: d.join("cert-chain.pem"),
             key: d.join("key.pem"),
             root: d.join("root-cert.pem"),
+            sds: proxy_dir.join("sds"),
         }
     }
+
+    /// The file holding SDS secret `name` ([`SDS_DEFAULT`] or [`SDS_ROOT`]).
+    pub fn secret_file(&self, name: &str) -> PathBuf {
+        self.sds.join(format!("{name}.json"))
+    }
+}
+
+/// Writes `bytes` to `path` the way a renewal must: into a temporary file in the same directory, then
+/// renamed over `path` — readers see the old file or the new one, never a half-written one, and the move
+/// is the event a `watched_directory` reloads on.
+fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow::anyhow!("{} names no file", path.display()))?;
+    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))
+}
+
+/// An SDS file: an xDS response with one `envoy.extensions.transport_sockets.tls.v3.Secret`.
+fn secret_response(secret: serde_json::Value) -> anyhow::Result<Vec<u8>> {
+    let mut secret = secret;
+    secret["@type"] =
+        serde_json::json!("type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret");
+    Ok(serde_json::to_vec_pretty(
+        &serde_json::json!({"resources": [secret]}),
+    )?)
 }
 
 /// The lab's certificate authority.
@@ -168,20 +205,34 @@ impl Ca {
         &self.root_pem
     }
 
-    /// A certificate for `identity` (a SPIFFE URI), written with its key and the root to `files`.
+    /// A certificate for `identity` (a SPIFFE URI), written with its key and the root to `files`: the PEM
+    /// files, then the SDS secrets `ROOTCA` and `default`. Every file is replaced atomically, so issuing
+    /// again renews in place — Envoy swaps the secret without touching a listener or a cluster.
     pub fn issue(&self, identity: &str, files: &CertFiles) -> anyhow::Result<()> {
         let leaf = self.leaf(identity)?;
         let dir = files
             .chain
             .parent()
             .ok_or_else(|| anyhow::anyhow!("{} has no directory", files.chain.display()))?;
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        std::fs::write(&files.chain, &leaf.pem)
-            .with_context(|| format!("writing {}", files.chain.display()))?;
-        write_private(&files.key, &leaf.key_pem)?;
-        std::fs::write(&files.root, &self.root_pem)
-            .with_context(|| format!("writing {}", files.root.display()))?;
-        Ok(())
+        for d in [dir, files.sds.as_path()] {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        write_atomically(&files.chain, leaf.pem.as_bytes(), false)?;
+        write_atomically(&files.key, leaf.key_pem.as_bytes(), true)?;
+        write_atomically(&files.root, self.root_pem.as_bytes(), false)?;
+        let root = secret_response(serde_json::json!({
+            "name": SDS_ROOT,
+            "validation_context": {"trusted_ca": {"inline_string": self.root_pem}}
+        }))?;
+        write_atomically(&files.secret_file(SDS_ROOT), &root, false)?;
+        let default = secret_response(serde_json::json!({
+            "name": SDS_DEFAULT,
+            "tls_certificate": {
+                "certificate_chain": {"inline_string": leaf.pem},
+                "private_key": {"inline_string": leaf.key_pem}
+            }
+        }))?;
+        write_atomically(&files.secret_file(SDS_DEFAULT), &default, true)
     }
 
     /// A workload certificate and its key for `identity`.
@@ -292,6 +343,37 @@ mod tests {
                 .unwrap()
                 .starts_with("-----BEGIN PRIVATE KEY-----")
         );
+        // The SDS secrets: `default` with the certificate and key inline, `ROOTCA` with the root.
+        let secret = |name: &str| -> serde_json::Value {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(files.secret_file(name)).unwrap()).unwrap();
+            v["resources"][0].clone()
+        };
+        let default = secret(SDS_DEFAULT);
+        assert_eq!(default["name"], "default");
+        assert_eq!(
+            default["tls_certificate"]["certificate_chain"]["inline_string"],
+            std::fs::read_to_string(&files.chain).unwrap()
+        );
+        assert_eq!(
+            default["tls_certificate"]["private_key"]["inline_string"],
+            std::fs::read_to_string(&files.key).unwrap()
+        );
+        let rootca = secret(SDS_ROOT);
+        assert_eq!(rootca["name"], "ROOTCA");
+        assert_eq!(
+            rootca["validation_context"]["trusted_ca"]["inline_string"],
+            ca.root_pem()
+        );
+        // Issuing again renews in place: a new certificate under the same names, no temporary file left.
+        ca.issue(&id, &files).unwrap();
+        assert_ne!(secret(SDS_DEFAULT), default);
+        let mut names: Vec<String> = std::fs::read_dir(&files.sds)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["ROOTCA.json", "default.json"]);
         let _ = std::fs::remove_dir_all(&dir);
         eprintln!("CA and two workload certificates in {took:?}");
         assert!(took < Duration::from_secs(2), "certificates took {took:?}");

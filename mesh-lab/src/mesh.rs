@@ -93,8 +93,6 @@ pub(crate) struct Inner {
     pub services: Vec<ServiceDef>,
     /// Stopped pods and their Service endpoint: the graph still names them in older access-log entries.
     pub gone: Vec<(Workload, SocketAddr)>,
-    /// Which rotation the proxies' certificates are from ([`CertFiles::generation`]).
-    pub cert_generation: u64,
     nonce: u64,
 }
 
@@ -107,6 +105,11 @@ pub struct Lab {
     ca: Arc<Ca>,
     /// The task renewing the proxies' certificates (aborted by [`Lab::stop`]).
     renewal: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// Every proxy holding a certificate: its directory and its SPIFFE identity (the gateway and each
+    /// sidecar), as the renewal finds them without waiting for a reconcile to finish.
+    identities: Arc<std::sync::Mutex<BTreeMap<PathBuf, String>>>,
+    /// How many times every proxy's certificate has been renewed.
+    renewals: Arc<AtomicU64>,
     /// The lab's JWT issuer (its key in `<dir>`): every `jwksUri` resolves to its key set.
     pub(crate) issuer: Arc<crate::jwt::Issuer>,
     http: reqwest::Client,
@@ -126,6 +129,11 @@ fn loopback_free(port: u16) -> anyhow::Result<()> {
     TcpListener::bind(("127.0.0.1", port)).map(drop).map_err(|e| {
         anyhow!("port {port} on 127.0.0.1 is taken ({e}): stop what uses it (another `mesh-lab up`?) or pass --port")
     })
+}
+
+/// The ingress gateway's directory in the lab's.
+fn gateway_dir_of(lab_dir: &Path) -> PathBuf {
+    lab_dir.join("istio-ingressgateway")
 }
 
 fn nonce() -> u64 {
@@ -195,12 +203,14 @@ impl Lab {
         let route = format!("http.{}", gateway_port(&state.resources()));
         let nonce = nonce();
         let standin_url = format!("http://{}", standin.addr);
-        let gateway_dir = options.dir.join("istio-ingressgateway");
+        let gateway_dir = gateway_dir_of(&options.dir);
         let mut ca = Ca::create(&options.dir)?;
         if let Some(l) = options.cert_lifetime {
             ca = ca.with_lifetime(l);
         }
         let ca = Arc::new(ca);
+        // Renewals count from the first certificate issued (the pods' come later, within the lab's start).
+        let first_issued = tokio::time::Instant::now();
         ca.issue(
             &crate::identity::gateway_identity(),
             &CertFiles::in_dir(&gateway_dir),
@@ -225,13 +235,17 @@ impl Lab {
                 fault: "none".into(),
                 services,
                 gone: Vec::new(),
-                cert_generation: 0,
                 nonce,
             })),
             standin: Arc::new(Mutex::new(Some(standin))),
             issuer,
             ca,
             renewal: Arc::new(std::sync::Mutex::new(None)),
+            identities: Arc::new(std::sync::Mutex::new(BTreeMap::from([(
+                gateway_dir_of(&options.dir),
+                crate::identity::gateway_identity(),
+            )]))),
+            renewals: Arc::new(AtomicU64::new(0)),
             http: tutorial_common::client::client(Duration::from_secs(30), None)?,
             gateway_url: format!("http://{gw_addr}/"),
             standin_url,
@@ -255,7 +269,7 @@ impl Lab {
         };
         match started {
             Ok(()) => {
-                lab.renew_certificates_in_time();
+                lab.renew_certificates_in_time(first_issued);
                 Ok(lab)
             }
             Err(e) => {
@@ -266,13 +280,17 @@ impl Lab {
     }
 
     /// Renews every proxy's certificate at half its lifetime, as istio-agent does, for as long as the lab
-    /// runs (a lab left up overnight keeps its mutual TLS).
-    fn renew_certificates_in_time(&self) {
+    /// runs (a lab left up overnight keeps its mutual TLS). The renewals keep to a fixed schedule counted
+    /// from `first_issued` (the oldest certificate), so a slow start or a slow renewal never pushes the
+    /// next one past an expiry.
+    fn renew_certificates_in_time(&self, first_issued: tokio::time::Instant) {
         let lab = self.clone();
         let every = self.ca.lifetime / 2;
         let task = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(first_issued + every, every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tokio::time::sleep(every).await;
+                ticks.tick().await;
                 if let Err(e) = lab.renew_certificates().await {
                     tracing::warn!("renewing the proxies' certificates failed: {e:#}");
                 }
@@ -283,38 +301,34 @@ impl Lab {
         }
     }
 
-    /// Issues every proxy (the gateway, each sidecar) a new certificate under new file names and hands
-    /// each Envoy the configuration that names them; the previous files are removed once no proxy uses
-    /// them. Returns the new rotation's number.
-    pub async fn renew_certificates(&self) -> anyhow::Result<u64> {
-        let mut inner = self.inner.lock().await;
-        let before = inner.cert_generation;
-        let next = before + 1;
-        let gateway_dir = self.dir.join("istio-ingressgateway");
-        self.ca.issue(
-            &crate::identity::gateway_identity(),
-            &CertFiles::generation(&gateway_dir, next),
-        )?;
-        let mut dirs = vec![gateway_dir];
-        for p in inner.pods.values().filter(|p| p.sidecar.is_some()) {
-            let dir = self.dir.join(&p.workload.pod);
-            self.ca
-                .issue(&p.workload.identity(), &CertFiles::generation(&dir, next))?;
-            dirs.push(dir);
-        }
-        inner.cert_generation = next;
-        let state = inner.state.clone();
-        if let Err(e) = self.reconcile(&mut inner, state).await {
-            inner.cert_generation = before;
-            return Err(e.context("handing the proxies their renewed certificates"));
-        }
-        for dir in dirs {
-            let old = CertFiles::generation(&dir, before);
-            if let Some(d) = old.chain.parent() {
-                let _ = std::fs::remove_dir_all(d);
+    /// Issues every proxy (the gateway, each sidecar) a new certificate, replacing its SDS secret files in
+    /// place: each Envoy swaps the secret it watches, no listener or cluster changes, no connection is
+    /// drained (istio-agent pushes a renewed `default` secret the same way). Does not wait for a
+    /// configuration change in progress. Returns how many proxies were renewed.
+    pub async fn renew_certificates(&self) -> anyhow::Result<usize> {
+        let proxies: Vec<(PathBuf, String)> = self
+            .identities
+            .lock()
+            .map_err(|_| anyhow!("the proxies' identities are poisoned"))?
+            .iter()
+            .map(|(d, i)| (d.clone(), i.clone()))
+            .collect();
+        let mut failed = Vec::new();
+        for (dir, identity) in &proxies {
+            if let Err(e) = self.ca.issue(identity, &CertFiles::in_dir(dir)) {
+                failed.push(format!("{}: {e:#}", dir.display()));
             }
         }
-        Ok(next)
+        self.renewals.fetch_add(1, Ordering::Relaxed);
+        if !failed.is_empty() {
+            bail!("{}", failed.join("; "));
+        }
+        Ok(proxies.len())
+    }
+
+    /// How many times the proxies' certificates have been renewed.
+    pub fn renewals(&self) -> u64 {
+        self.renewals.load(Ordering::Relaxed)
     }
 
     async fn failed(
@@ -398,10 +412,8 @@ impl Lab {
             let plan = crate::pods::plan(w, &inner.services, cluster_ips.as_ref())?;
             if w.inject {
                 // istio-agent's certificate request at pod start: the CA signs the pod's identity.
-                self.ca.issue(
-                    &w.identity(),
-                    &CertFiles::generation(&self.dir.join(&w.pod), inner.cert_generation),
-                )?;
+                self.ca
+                    .issue(&w.identity(), &CertFiles::in_dir(&self.dir.join(&w.pod)))?;
             }
             endpoints.push(Endpoint {
                 labels: w.labels.clone(),
@@ -412,10 +424,9 @@ impl Lab {
         }
         let services = inner.services.clone();
         let jwks = self.issuer.jwks();
-        let generation = inner.cert_generation;
         let config_for = |w: &Workload, inbound: SocketAddr| {
             let dir = self.dir.join(&w.pod);
-            let certs = CertFiles::generation(&dir, generation);
+            let certs = CertFiles::in_dir(&dir);
             let me = SidecarOf {
                 labels: &w.labels,
                 inbound,
@@ -429,7 +440,7 @@ impl Lab {
             &next,
             &services,
             &endpoints,
-            &CertFiles::generation(&self.dir.join("istio-ingressgateway"), generation),
+            &CertFiles::in_dir(&gateway_dir_of(&self.dir)),
         )?;
         let mut configs = BTreeMap::new();
         for name in &keep {
@@ -529,6 +540,12 @@ impl Lab {
         }
         for p in new_pods {
             inner.pods.insert(p.workload.name.clone(), p);
+        }
+        if let Ok(mut ids) = self.identities.lock() {
+            ids.retain(|d, _| *d == gateway_dir_of(&self.dir));
+            for p in inner.pods.values().filter(|p| p.sidecar.is_some()) {
+                ids.insert(self.dir.join(&p.workload.pod), p.workload.identity());
+            }
         }
         inner.state = next;
         Ok(())

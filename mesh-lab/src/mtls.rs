@@ -24,9 +24,10 @@
 //!   Service's namespace disables mTLS (`BestEffortInferServiceMTLSMode` looks at the namespace policy
 //!   only, not at workload-level ones).
 //!
-//! Certificates are read from files (`filename` data sources) instead of istio-agent's SDS: Envoy 1.40
-//! loads them with the listener or cluster, nothing else has to run, and they are never rotated in the
-//! lab (see [`crate::identity`]).
+//! Certificates come by SDS, as istio-agent serves them: the workload certificate as secret `default`, the
+//! root as `ROOTCA` (security/pkg/nodeagent/sds/sdsservice.go); here from files Envoy watches (file-based
+//! SDS) instead of istio-agent's socket, so renewing one swaps the secret in place (see
+//! [`crate::identity`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -40,7 +41,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::bootstrap::{self, Listener, Routes};
-use crate::identity::CertFiles;
+use crate::identity::{CertFiles, SDS_DEFAULT, SDS_ROOT};
 
 /// A workload's effective mutual-TLS mode (pilot/pkg/model/authentication.go `MutualTLSMode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -155,12 +156,25 @@ pub const SUPPORTED_CIPHERS: &[&str] = &[
     "AES128-GCM-SHA256",
 ];
 
-fn file(p: &Path) -> Value {
-    json!({"filename": p.display().to_string()})
+/// An `SdsSecretConfig` for secret `name` of `certs`: file-based SDS, the secret's file reloaded when a
+/// file is moved into its directory (`path_config_source` with `watched_directory`). istiod points the
+/// same two names at istio-agent's SDS socket (pilot/pkg/security/model/authentication.go
+/// `ConstructSdsSecretConfig`).
+pub fn sds_secret(certs: &CertFiles, name: &str) -> Value {
+    json!({
+        "name": name,
+        "sds_config": {
+            "resource_api_version": "V3",
+            "path_config_source": {
+                "path": certs.secret_file(name).display().to_string(),
+                "watched_directory": {"path": certs.sds.display().to_string()}
+            }
+        }
+    })
 }
 
 fn certificate(certs: &CertFiles) -> Value {
-    json!([{"certificate_chain": file(&certs.chain), "private_key": file(&certs.key)}])
+    json!([sds_secret(certs, SDS_DEFAULT)])
 }
 
 /// The inbound `DownstreamTlsContext` (`BuildInboundTLS` for an HTTP port).
@@ -177,8 +191,8 @@ pub fn downstream_tls(certs: &CertFiles) -> Value {
                     "tls_maximum_protocol_version": "TLSv1_3",
                     "cipher_suites": SUPPORTED_CIPHERS
                 },
-                "tls_certificates": certificate(certs),
-                "validation_context": {"trusted_ca": file(&certs.root)}
+                "tls_certificate_sds_secret_configs": certificate(certs),
+                "validation_context_sds_secret_config": sds_secret(certs, SDS_ROOT)
             }
         }
     })
@@ -266,9 +280,13 @@ pub fn auto_mtls(cluster: &mut Value, certs: &CertFiles, sans: &[String], sni: &
         .iter()
         .map(|s| json!({"san_type": "URI", "matcher": {"exact": s}}))
         .collect();
-    let mut validation = json!({"trusted_ca": file(&certs.root)});
+    // The root by SDS, the peer's SANs from istiod (combined validation context, as istiod builds it).
+    let mut validation = json!({
+        "default_validation_context": {},
+        "validation_context_sds_secret_config": sds_secret(certs, SDS_ROOT)
+    });
     if !matchers.is_empty() {
-        validation["match_typed_subject_alt_names"] = json!(matchers);
+        validation["default_validation_context"]["match_typed_subject_alt_names"] = json!(matchers);
     }
     cluster["transport_socket_matches"] = json!([
         {
@@ -279,8 +297,8 @@ pub fn auto_mtls(cluster: &mut Value, certs: &CertFiles, sans: &[String], sni: &
                 "sni": sni,
                 "common_tls_context": {
                     "alpn_protocols": ALPN_IN_MESH_WITH_MXC,
-                    "tls_certificates": certificate(certs),
-                    "validation_context": validation
+                    "tls_certificate_sds_secret_configs": certificate(certs),
+                    "combined_validation_context": validation
                 }
             }}
         },
@@ -391,9 +409,15 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
         );
         let tls = &p["filter_chains"][0]["transport_socket"]["typed_config"];
         assert_eq!(tls["require_client_certificate"], true);
+        let root = &tls["common_tls_context"]["validation_context_sds_secret_config"];
+        assert_eq!(root["name"], "ROOTCA");
         assert_eq!(
-            tls["common_tls_context"]["validation_context"]["trusted_ca"]["filename"],
-            "/lab/pod/certs/root-cert.pem"
+            root["sds_config"]["path_config_source"],
+            json!({"path": "/lab/pod/sds/ROOTCA.json", "watched_directory": {"path": "/lab/pod/sds"}})
+        );
+        assert_eq!(
+            tls["common_tls_context"]["tls_certificate_sds_secret_configs"][0]["name"],
+            "default"
         );
         assert_eq!(
             tls["common_tls_context"]["alpn_protocols"],
@@ -458,7 +482,7 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
             json!(["istio-peer-exchange", "istio"])
         );
         assert_eq!(
-            t["common_tls_context"]["validation_context"]["match_typed_subject_alt_names"],
+            t["common_tls_context"]["combined_validation_context"]["default_validation_context"]["match_typed_subject_alt_names"],
             json!([{"san_type": "URI", "matcher": {"exact": sans[0]}}])
         );
         assert_eq!(m[1]["name"], "tlsMode-disabled");
