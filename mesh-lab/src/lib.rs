@@ -58,4 +58,21 @@ pub(crate) mod fixtures {
         let path = format!("{}/../istio/{file}", env!("CARGO_MANIFEST_DIR"));
         parse(&std::fs::read_to_string(path).expect("the istio/ file exists"))
     }
+
+    /// The internet the egress translation sees in tests: the stand-in on port 80, every other port closed.
+    pub fn internet() -> crate::translate::Internet {
+        crate::translate::Internet {
+            web: "127.0.0.1:18090".parse().unwrap(),
+            closed: "127.0.0.1:9".parse().unwrap(),
+            down: false,
+        }
+    }
+
+    /// recommendation v3's pod labels: the pod whose time lookup the egress lab follows.
+    pub fn v3() -> crate::translate::Labels {
+        [("app", "recommendation"), ("version", "v3")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
 }

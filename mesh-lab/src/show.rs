@@ -480,7 +480,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::translate::{Internet, Labels};
+    use crate::fixtures::{internet, v3};
+    use crate::translate::Labels;
 
     fn entry(route: &str, flags: &str, cluster: &str, code: u16) -> AccessLogEntry {
         AccessLogEntry {
@@ -654,21 +655,6 @@ mod tests {
             "given the clusters, a route to a missing one is marked"
         );
         assert!(!lines[0].contains("NO SUCH CLUSTER"), "{}", lines[0]);
-    }
-
-    fn internet() -> Internet {
-        Internet {
-            web: "127.0.0.1:18090".parse().unwrap(),
-            closed: "127.0.0.1:9".parse().unwrap(),
-            down: false,
-        }
-    }
-
-    fn v3() -> Labels {
-        [("app", "recommendation"), ("version", "v3")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
     }
 
     /// The lab's state after applying these files of istio/, and v3's egress configuration.

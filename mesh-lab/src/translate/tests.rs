@@ -5,22 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
-use crate::fixtures::parse;
-
-fn internet() -> Internet {
-    Internet {
-        web: "127.0.0.1:18090".parse().unwrap(),
-        closed: "127.0.0.1:9".parse().unwrap(),
-        down: false,
-    }
-}
-
-fn v3() -> Labels {
-    [("app", "recommendation"), ("version", "v3")]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
+use crate::fixtures::{internet, parse, v3};
 
 // The shipped files themselves, so a change to one of them is seen here.
 const SE_81: &str =
