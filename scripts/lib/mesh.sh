@@ -85,8 +85,8 @@ injection_label() {
 
 # enrol_namespace NAMESPACE: add the namespace to the mesh, the way its version wants, and wait for it.
 # OSSM 3 never labels a namespace whose pods the default revision injects anyway: Istio's webhook
-# (istio/istio manifests/charts/istio-control/istio-discovery/templates/revision-tags-mwc.yaml, the `object`
-# webhook of the default revision) injects every pod labelled sidecar.istio.io/inject=true in a namespace
+# (istio/istio manifests/charts/istio-control/istio-discovery/templates/mutatingwebhook.yaml, the `object`
+# webhook of the default revision, rendered for sail-operator's revision named default) injects every pod labelled sidecar.istio.io/inject=true in a namespace
 # without injection label, which the app's and the gateway's pod templates carry and OpenShift's build pods
 # (label openshift.io/build.name) do not. A namespace label would inject the build pods too: their proxy is
 # an ordinary container unless native sidecars are on, so the build pod never ends and the Build stays
@@ -106,11 +106,7 @@ enrol_namespace() {
                     set -- "$@" -e "s/namespace: istio-system/namespace: $CONTROL_PLANE_NAMESPACE/"
                 ns=$1
                 shift
-                line='$ sed'
-                for a in "$@"; do
-                    line="$line $(shell_quote "$a")"
-                done
-                printf '%s %s | %s apply -n %s -f -\n' "$line" "$F_SERVICE_MESH_MEMBER" "$KUBE_NAME" "$ns"
+                printf '%s %s | %s apply -n %s -f -\n' "$(show_cmd sed "$@")" "$F_SERVICE_MESH_MEMBER" "$KUBE_NAME" "$ns"
                 if [ "$DRY_RUN" != 1 ]; then
                     sed "$@" "$F_SERVICE_MESH_MEMBER" | "$KUBE" apply -n "$ns" -f - || member_refused "$ns"
                 fi
