@@ -28,7 +28,7 @@ pub(crate) fn mesh_error_line(status: u16, body: &str) -> String {
 }
 
 /// The tutorial's egress steps 2-3: recommendation v3 deployed and every request routed to it.
-async fn egress_lab() -> (Lab, String) {
+pub(crate) async fn egress_lab() -> (Lab, String) {
     let lab = lab().await;
     for f in [
         repo().join("recommendation/kubernetes/Deployment-v3.yml"),

@@ -7,7 +7,7 @@ use mesh_lab::Lab;
 use mesh_lab::envoy::AccessLogEntry;
 use mesh_lab::guided_mesh::{Answer, chain_prefix, requests, wait_log};
 
-use crate::{http, istio, lab, repo};
+use crate::{http, istio, lab};
 
 /// preference's sidecar: its outbound listener logs every call to recommendation.
 pub(crate) const PREFERENCE_OUT: (&str, &str) = ("preference-v1", "outbound_0.0.0.0_8080");
@@ -117,15 +117,7 @@ async fn all_to_v2_then_all_to_v1_answers_from_that_pod_only_with_its_counter() 
 
 #[tokio::test]
 async fn all_to_v3_answers_v3_with_the_time_from_the_v3_pod_only() {
-    let lab = lab().await;
-    for f in [
-        repo().join("recommendation/kubernetes/Deployment-v3.yml"),
-        istio("destination-rule-recommendation-v1-v2-v3.yml"),
-        istio("virtual-service-recommendation-v3.yml"),
-    ] {
-        lab.apply_file(&f).await.unwrap();
-    }
-    let v3 = lab.pod_name("recommendation-v3").await.unwrap();
+    let (lab, v3) = crate::egress::egress_lab().await;
     let a = requests(&http(), &lab.gateway_url, 3, None).await;
     lab.stop().await;
     let got: Vec<(u16, &str)> = a.iter().map(|a| (a.status, a.body.as_str())).collect();
