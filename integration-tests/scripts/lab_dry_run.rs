@@ -5,7 +5,7 @@
 //! call, so a printed `cd` that outlives its line shows as `cd <dir> && ...` on the calls after it.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use crate::sandbox::*;
 
@@ -26,18 +26,8 @@ pub(crate) fn printed(run: &Run) -> Vec<String> {
 /// Paste LINES into one `sh` started at the repository root, the sandbox's fakes on PATH. No `set -e`: a
 /// terminal goes on after a failed command.
 pub(crate) fn paste(sandbox: &Sandbox, lines: &[String]) -> Run {
-    let mut child = Command::new(which("sh").expect("sh"))
-        .current_dir(repo_root())
-        .env_clear()
-        .env("PATH", sandbox.path("bin"))
-        .env("HOME", sandbox.path("."))
-        .env("LC_ALL", "C")
-        .env("FAKE_ROOT", repo_root())
-        .env("FAKE_LOG", sandbox.path("kube.log"))
-        .env("FAKE_STDIN", sandbox.path("stdin.log"))
-        .env("FAKE_SCENARIO", sandbox.path("scenario"))
-        .env("FAKE_CURL_LOG", sandbox.path("curl.log"))
-        .env("FAKE_CURL_BODIES", sandbox.path("bodies"))
+    let mut child = sandbox
+        .command(&which("sh").expect("sh"), &repo_root())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -252,23 +252,30 @@ impl Sandbox {
 
     /// Run one CLI command in the sandbox (from the repository root, as the scripts do).
     pub(crate) fn exec(&self, tool: &str, args: &[&str]) -> Run {
-        let root = repo_root();
-        let mut cmd = Command::new(self.path("bin").join(tool));
-        cmd.args(args)
-            .current_dir(&root)
-            .env_clear()
-            .env("PATH", self.path("bin"))
-            .env("HOME", self.dir.0.as_path())
-            .env("FAKE_ROOT", &root)
-            .env("FAKE_LOG", self.path("kube.log"))
-            .env("FAKE_CURL_LOG", self.path("curl.log"))
-            .stdin(Stdio::null());
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
+        let mut cmd = self.command(&self.path("bin").join(tool), &repo_root());
+        cmd.args(args).envs(self.env.iter().map(|(k, v)| (k, v)));
         Run {
             output: cmd.output().expect("run tool"),
         }
+    }
+
+    /// `program` started in `dir` with only the sandbox's PATH and the fakes' files in its environment (not
+    /// what [`Sandbox::set`] added), standard input closed.
+    pub(crate) fn command(&self, program: &Path, dir: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(dir)
+            .env_clear()
+            .env("PATH", self.path("bin"))
+            .env("HOME", self.dir.0.as_path())
+            .env("LC_ALL", "C")
+            .env("FAKE_ROOT", repo_root())
+            .env("FAKE_LOG", self.path("kube.log"))
+            .env("FAKE_STDIN", self.path("stdin.log"))
+            .env("FAKE_SCENARIO", self.path("scenario"))
+            .env("FAKE_CURL_LOG", self.path("curl.log"))
+            .env("FAKE_CURL_BODIES", self.path("bodies"))
+            .stdin(Stdio::null());
+        cmd
     }
 
     pub(crate) fn path(&self, name: &str) -> PathBuf {
@@ -315,28 +322,13 @@ impl Sandbox {
     }
 
     pub(crate) fn run(&self, script: &str, args: &[&str]) -> Run {
-        let root = repo_root();
-        let mut cmd = Command::new(which("sh").expect("sh"));
-        cmd.arg(root.join("scripts").join(script))
+        let mut cmd = self.command(&which("sh").expect("sh"), self.dir.0.as_path());
+        cmd.arg(repo_root().join("scripts").join(script))
             .args(args)
-            .current_dir(self.dir.0.as_path())
-            .env_clear()
-            .env("PATH", self.path("bin"))
-            .env("HOME", self.dir.0.as_path())
-            .env("LC_ALL", "C")
-            .env("FAKE_ROOT", &root)
-            .env("FAKE_LOG", self.path("kube.log"))
-            .env("FAKE_STDIN", self.path("stdin.log"))
-            .env("FAKE_SCENARIO", self.path("scenario"))
-            .env("FAKE_CURL_LOG", self.path("curl.log"))
-            .env("FAKE_CURL_BODIES", self.path("bodies"))
             .env("LAB_TIMEOUT", "1")
             .env("LAB_INTERVAL", "1")
             .env("GATEWAY_URL", "gateway.apps.example.test")
-            .stdin(Stdio::null());
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         Run {
             output: cmd.output().expect("run script"),
         }
