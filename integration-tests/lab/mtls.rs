@@ -254,8 +254,8 @@ async fn an_unsupported_peer_authentication_field_is_refused_naming_file_and_fie
 #[tokio::test]
 async fn an_inbound_listener_envoy_rejects_by_lds_is_reported_and_the_previous_one_stays() {
     use mesh_lab::bootstrap::{Bootstrap, static_cluster};
+    use mesh_lab::ca::Ca;
     use mesh_lab::envoy::{Dynamic, Envoy, find_envoy, free_port};
-    use mesh_lab::identity::Ca;
     use mesh_lab::mtls::{MtlsMode, inbound_listener};
 
     tutorial_common::boot::install_crypto_provider();

@@ -79,7 +79,7 @@ async fn apply(lab: &Lab, file: &str) {
 fn alter_signature(token: &str) -> String {
     let dot = token.rfind('.').expect("a JWT has three segments");
     assert!(token.len() - dot - 1 > 8, "a signature: {token}");
-    let out = mesh_lab::jwt::with_bad_signature(token);
+    let out = mesh_lab::issuer::with_bad_signature(token);
     assert_ne!(out, token);
     out
 }

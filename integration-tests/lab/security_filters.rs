@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mesh_lab::authz::inbound_http_filters;
 use mesh_lab::envoy::{find_envoy, free_port};
-use mesh_lab::jwt::Issuer;
+use mesh_lab::issuer::Issuer;
 use mesh_manifests::Resource;
 use serde_json::{Value, json};
 

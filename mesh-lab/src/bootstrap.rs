@@ -15,6 +15,8 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::registry::{MESH_PORT, NAMESPACE, ServiceDef, Workload};
+
 /// The access log file, in each proxy's directory.
 pub const ACCESS_LOG: &str = "access.log";
 pub const CDS_FILE: &str = "cds.json";
@@ -271,4 +273,76 @@ pub fn capture_routes(service: &str, port: u16, to_cluster: &str) -> Value {
             }}]
         }]
     })
+}
+
+/// The ingress gateway's bootstrap: its listener `0.0.0.0_8080` on `addr`, routes by RDS from `route`.
+pub fn gateway_bootstrap(addr: SocketAddr, route: &str) -> Bootstrap {
+    Bootstrap {
+        node_id:
+            "router~127.0.0.1~istio-ingressgateway.istio-system~istio-system.svc.cluster.local"
+                .into(),
+        node_cluster: "istio-ingressgateway.istio-system".into(),
+        listeners: vec![Listener {
+            name: "0.0.0.0_8080".into(),
+            addr,
+            routes: Routes::Rds(route.into()),
+            log: true,
+            fault: true,
+            server_name: None,
+        }],
+        static_clusters: vec![],
+    }
+}
+
+const CAPTURE_CLUSTER: &str = "capture|outbound";
+
+/// A sidecar's static listeners: outbound 8080 and 80, a capture listener per next hop (the inbound
+/// listener in front of the app comes by LDS, so PeerAuthentication can change it at runtime).
+pub fn sidecar_bootstrap(
+    w: &Workload,
+    app: SocketAddr,
+    outbound: SocketAddr,
+    egress: SocketAddr,
+    captures: &[(ServiceDef, SocketAddr)],
+) -> Bootstrap {
+    let mut listeners = vec![
+        Listener {
+            name: format!("outbound_0.0.0.0_{MESH_PORT}"),
+            addr: outbound,
+            routes: Routes::Rds(MESH_PORT.to_string()),
+            log: true,
+            fault: true,
+            server_name: None,
+        },
+        Listener {
+            name: "outbound_0.0.0.0_80".into(),
+            addr: egress,
+            routes: Routes::Rds("80".into()),
+            log: true,
+            fault: true,
+            server_name: None,
+        },
+    ];
+    for (svc, addr) in captures {
+        listeners.push(Listener {
+            name: format!("capture_{}", svc.name),
+            addr: *addr,
+            routes: Routes::Static(capture_routes(&svc.name, svc.port, CAPTURE_CLUSTER)),
+            log: false,
+            fault: false,
+            server_name: None,
+        });
+    }
+    Bootstrap {
+        node_id: format!(
+            "sidecar~127.0.0.1~{}.{NAMESPACE}~{NAMESPACE}.svc.cluster.local",
+            w.pod
+        ),
+        node_cluster: format!("{}.{NAMESPACE}", w.name),
+        listeners,
+        static_clusters: vec![
+            static_cluster(&format!("inbound|{MESH_PORT}||"), app),
+            static_cluster(CAPTURE_CLUSTER, outbound),
+        ],
+    }
 }

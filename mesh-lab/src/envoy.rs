@@ -176,17 +176,7 @@ fn ephemeral_port() -> anyhow::Result<u16> {
 
 pub use crate::bootstrap::ACCESS_LOG;
 use crate::bootstrap::{Bootstrap, CDS_FILE, LDS_FILE, ecds_file, rds_file};
-
-/// The dynamic part of a proxy's configuration: route configurations, clusters and listeners (LDS).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Dynamic {
-    pub route_configs: Vec<Value>,
-    pub clusters: Vec<Value>,
-    pub listeners: Vec<Value>,
-    /// HTTP filter configurations by ECDS: `{"name", "typed_config"}` for each filter a listener
-    /// declares with [`crate::bootstrap::ecds_filter`].
-    pub filters: Vec<Value>,
-}
+pub use crate::proxies::Dynamic;
 
 /// One line of the access log.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

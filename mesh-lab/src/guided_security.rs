@@ -222,7 +222,7 @@ async fn security<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::R
         g.expect(None, 403, "RBAC: access denied").await;
         let token = g.lab.token(&TokenRequest::default()).await?;
         g.say("  $ TOKEN=$(mesh-lab token)");
-        let forged = crate::jwt::with_bad_signature(&token);
+        let forged = crate::issuer::with_bad_signature(&token);
         g.say("  with the token's signature changed:");
         g.expect(Some(&forged), 401, "Jwt verification fails").await;
         g.say("  with the lab's token:");

@@ -9,6 +9,7 @@
 
 pub mod authz;
 pub mod bootstrap;
+pub mod ca;
 pub mod chapters;
 pub mod clusters;
 pub mod control;
@@ -19,6 +20,7 @@ pub mod guided_mesh;
 pub mod guided_security;
 pub mod identity;
 pub mod inspect;
+pub mod issuer;
 pub mod jwt;
 pub mod kube_proxy;
 pub mod logs;

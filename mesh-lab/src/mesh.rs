@@ -19,14 +19,14 @@ use mesh_manifests::{Document, Resource};
 use tokio::sync::Mutex;
 use tutorial_common::config::FromEnv;
 
+use crate::bootstrap::gateway_bootstrap;
+use crate::ca::Ca;
 use crate::clusters::Endpoint;
 use crate::envoy::{Dynamic, Envoy};
-use crate::identity::{Ca, CertFiles};
+use crate::identity::CertFiles;
 use crate::kube_proxy::KubeProxy;
 use crate::pods::{App, Pod, PodContext};
-use crate::proxies::{
-    SidecarOf, desired, gateway_bootstrap, gateway_config, same_template, sidecar_config,
-};
+use crate::proxies::{SidecarOf, gateway_config, sidecar_config};
 use crate::registry::{self, ServiceDef, Workload};
 use crate::sidecar::gateway_port;
 use crate::state::LabState;
@@ -111,7 +111,7 @@ pub struct Lab {
     /// How many times every proxy's certificate has been renewed.
     renewals: Arc<AtomicU64>,
     /// The lab's JWT issuer (its key in `<dir>`): every `jwksUri` resolves to its key set.
-    pub(crate) issuer: Arc<crate::jwt::Issuer>,
+    pub(crate) issuer: Arc<crate::issuer::Issuer>,
     http: reqwest::Client,
     /// `http://127.0.0.1:PORT/`: the lab's `$GATEWAY_URL`.
     pub gateway_url: String,
@@ -215,9 +215,16 @@ impl Lab {
             &crate::identity::gateway_identity(),
             &CertFiles::in_dir(&gateway_dir),
         )?;
-        let issuer =
-            Arc::new(crate::jwt::Issuer::load_or_create(&options.dir).map_err(|e| anyhow!("{e}"))?);
-        let gw_config = gateway_config(&state, &services, &[], &CertFiles::in_dir(&gateway_dir))?;
+        let issuer = Arc::new(
+            crate::issuer::Issuer::load_or_create(&options.dir).map_err(|e| anyhow!("{e}"))?,
+        );
+        let gw_config = gateway_config(
+            &state.resources(),
+            &services,
+            &[],
+            &CertFiles::in_dir(&gateway_dir),
+        )
+        .map_err(|e| anyhow!("{e}"))?;
         // The gateway's Envoy starts while the pods start; it gets their endpoints right after.
         let gw_boot = gateway_bootstrap(gw_addr, &route);
         let gw_bin = envoy_bin.clone();
@@ -374,13 +381,13 @@ impl Lab {
     /// updates every proxy, stops replaced pods, then keeps `next`.
     async fn reconcile(&self, inner: &mut Inner, next: LabState) -> anyhow::Result<()> {
         inner.nonce += 1;
-        let want = desired(&next, inner.nonce)?;
+        let want = next.workloads(inner.nonce)?;
         let keep: Vec<String> = inner
             .pods
             .iter()
             .filter(|(name, p)| {
                 want.get(*name)
-                    .is_some_and(|w| same_template(w, &p.workload))
+                    .is_some_and(|w| registry::same_template(w, &p.workload))
             })
             .map(|(name, _)| name.clone())
             .collect();
@@ -423,6 +430,7 @@ impl Lab {
             planned.push(plan);
         }
         let services = inner.services.clone();
+        let resources = next.resources();
         let jwks = self.issuer.jwks();
         let config_for = |w: &Workload, inbound: SocketAddr| {
             let dir = self.dir.join(&w.pod);
@@ -434,14 +442,23 @@ impl Lab {
                 certs: &certs,
                 jwks: &jwks,
             };
-            sidecar_config(&next, &services, &endpoints, &inner.internet, &me)
+            sidecar_config(
+                &resources,
+                next.mesh_mode,
+                &services,
+                &endpoints,
+                &inner.internet,
+                &me,
+            )
+            .map_err(|e| anyhow!("{e}"))
         };
         let gw = gateway_config(
-            &next,
+            &resources,
             &services,
             &endpoints,
             &CertFiles::in_dir(&gateway_dir_of(&self.dir)),
-        )?;
+        )
+        .map_err(|e| anyhow!("{e}"))?;
         let mut configs = BTreeMap::new();
         for name in &keep {
             let p = &inner.pods[name];

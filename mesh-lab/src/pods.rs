@@ -19,10 +19,8 @@ use tutorial_common::config::FromEnv;
 use tutorial_common::server::Server;
 use url::Url;
 
-use crate::bootstrap::{self, Bootstrap, Listener, Routes};
 use crate::envoy::{Dynamic, Envoy, free_port};
 use crate::registry::{NAMESPACE, ServiceDef, Workload};
-use crate::sidecar::MESH_PORT;
 
 /// A running app.
 pub struct App {
@@ -237,7 +235,7 @@ pub async fn start(p: PodPlan, ctx: &PodContext<'_>, config: Dynamic) -> anyhow:
             sidecar: None,
         });
     }
-    let boot = sidecar_bootstrap(w, app.addr, p.outbound, p.egress, &p.captures);
+    let boot = crate::bootstrap::sidecar_bootstrap(w, app.addr, p.outbound, p.egress, &p.captures);
     let dir = ctx.dir.join(&w.pod);
     let envoy = match Envoy::start(ctx.envoy_bin, &dir, &boot, &config).await {
         Ok(e) => e,
@@ -256,61 +254,4 @@ pub async fn start(p: PodPlan, ctx: &PodContext<'_>, config: Dynamic) -> anyhow:
             egress: p.egress,
         }),
     })
-}
-
-const CAPTURE_CLUSTER: &str = "capture|outbound";
-
-/// A sidecar's static listeners: outbound 8080 and 80, a capture listener per next hop (the inbound
-/// listener in front of the app comes by LDS, so PeerAuthentication can change it at runtime).
-pub fn sidecar_bootstrap(
-    w: &Workload,
-    app: SocketAddr,
-    outbound: SocketAddr,
-    egress: SocketAddr,
-    captures: &[(ServiceDef, SocketAddr)],
-) -> Bootstrap {
-    let mut listeners = vec![
-        Listener {
-            name: format!("outbound_0.0.0.0_{MESH_PORT}"),
-            addr: outbound,
-            routes: Routes::Rds(MESH_PORT.to_string()),
-            log: true,
-            fault: true,
-            server_name: None,
-        },
-        Listener {
-            name: "outbound_0.0.0.0_80".into(),
-            addr: egress,
-            routes: Routes::Rds("80".into()),
-            log: true,
-            fault: true,
-            server_name: None,
-        },
-    ];
-    for (svc, addr) in captures {
-        listeners.push(Listener {
-            name: format!("capture_{}", svc.name),
-            addr: *addr,
-            routes: Routes::Static(bootstrap::capture_routes(
-                &svc.name,
-                svc.port,
-                CAPTURE_CLUSTER,
-            )),
-            log: false,
-            fault: false,
-            server_name: None,
-        });
-    }
-    Bootstrap {
-        node_id: format!(
-            "sidecar~127.0.0.1~{}.{NAMESPACE}~{NAMESPACE}.svc.cluster.local",
-            w.pod
-        ),
-        node_cluster: format!("{}.{NAMESPACE}", w.name),
-        listeners,
-        static_clusters: vec![
-            bootstrap::static_cluster(&format!("inbound|{MESH_PORT}||"), app),
-            bootstrap::static_cluster(CAPTURE_CLUSTER, outbound),
-        ],
-    }
 }

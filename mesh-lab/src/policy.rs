@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::translate;
+use crate::registry::NAMESPACE;
 
 /// The refusal of one field, naming it.
 pub fn refuse(field: &str, why: &str) -> String {
@@ -16,7 +16,7 @@ pub fn refuse(field: &str, why: &str) -> String {
 
 /// Is a policy of namespace `ns` (none: the one it is applied to) one of the lab's namespace?
 pub fn in_namespace(ns: Option<&str>) -> bool {
-    ns.is_none_or(|ns| ns == translate::NAMESPACE)
+    ns.is_none_or(|ns| ns == NAMESPACE)
 }
 
 /// `Err` naming `metadata.namespace` when it is another namespace than the lab's.
@@ -24,7 +24,7 @@ pub fn check_namespace(ns: Option<&str>) -> Result<(), String> {
     match ns {
         Some(ns) if !in_namespace(Some(ns)) => Err(format!(
             "metadata.namespace {ns:?}: the lab plays namespace {:?} only",
-            translate::NAMESPACE
+            NAMESPACE
         )),
         _ => Ok(()),
     }

@@ -1,22 +1,30 @@
 //! What each proxy of the mesh gets: a sidecar's and the gateway's dynamic configuration, the gateway's
 //! bootstrap, and the workloads the applied Deployments describe. Pure: no processes.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use anyhow::anyhow;
 use mesh_manifests::Resource;
+use serde_json::Value;
 
-use crate::bootstrap::{Bootstrap, Listener, Routes};
 use crate::clusters::{Endpoint, mesh_clusters};
-use crate::envoy::Dynamic;
 use crate::identity::CertFiles;
 use crate::mtls;
-use crate::registry::{self, ServiceDef, Workload};
-use crate::sidecar::{MESH_PORT, gateway_routes, outbound_routes};
-use crate::state::LabState;
-use crate::translate::{self, Internet, Labels};
+use crate::registry::MESH_PORT;
+use crate::registry::ServiceDef;
+use crate::sidecar::{gateway_routes, outbound_routes};
+use crate::translate::{self, Internet, Labels, Mode};
+
+/// The dynamic part of a proxy's configuration: route configurations, clusters and listeners (LDS).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Dynamic {
+    pub route_configs: Vec<Value>,
+    pub clusters: Vec<Value>,
+    pub listeners: Vec<Value>,
+    /// HTTP filter configurations by ECDS: `{"name", "typed_config"}` for each filter a listener
+    /// declares with [`crate::bootstrap::ecds_filter`].
+    pub filters: Vec<Value>,
+}
 
 /// Which sidecar a configuration is for: its pod's labels, its inbound listener's address and its
 /// directory (access log, certificates: [`CertFiles::in_dir`]).
@@ -34,24 +42,22 @@ pub struct SidecarOf<'a> {
 /// The Dynamic configuration of one sidecar: outbound routes and clusters (auto mTLS with its
 /// certificate), and its inbound listener for the workload's PeerAuthentication mode.
 pub fn sidecar_config(
-    state: &LabState,
+    resources: &[Resource],
+    mesh_mode: Mode,
     services: &[ServiceDef],
     endpoints: &[Endpoint],
     internet: &Internet,
     me: &SidecarOf<'_>,
-) -> anyhow::Result<Dynamic> {
-    let resources = state.resources();
-    let egress = translate::to_envoy(&resources, state.mesh_mode, internet, me.labels)
-        .map_err(|e| anyhow!("{e}"))?;
-    let mesh = outbound_routes(&resources, services, egress.mode).map_err(|e| anyhow!("{e}"))?;
+) -> Result<Dynamic, String> {
+    let egress = translate::to_envoy(resources, mesh_mode, internet, me.labels)
+        .map_err(|e| e.to_string())?;
+    let mesh = outbound_routes(resources, services, egress.mode)?;
     let certs = me.certs;
-    let mut clusters =
-        mesh_clusters(&resources, services, endpoints, Some(certs)).map_err(|e| anyhow!("{e}"))?;
+    let mut clusters = mesh_clusters(resources, services, endpoints, Some(certs))?;
     clusters.extend(egress.clusters);
-    let mode = mtls::workload_mode(&resources, me.labels).mode;
+    let mode = mtls::workload_mode(resources, me.labels).mode;
     let filters =
-        crate::authz::inbound_filter_slots(&resources, me.labels, &|_, _| me.jwks.to_owned())
-            .map_err(|e| anyhow!("{e}"))?;
+        crate::authz::inbound_filter_slots(resources, me.labels, &|_, _| me.jwks.to_owned())?;
     let by_ecds = crate::authz::INBOUND_SLOTS
         .iter()
         .map(|(name, _, type_url)| crate::bootstrap::ecds_filter(me.dir, name, type_url))
@@ -68,66 +74,15 @@ pub fn sidecar_config(
 
 /// The gateway's routes and clusters (auto mTLS with the gateway's certificate, in `gateway_dir`).
 pub fn gateway_config(
-    state: &LabState,
+    resources: &[Resource],
     services: &[ServiceDef],
     endpoints: &[Endpoint],
     certs: &CertFiles,
-) -> anyhow::Result<Dynamic> {
-    let resources = state.resources();
+) -> Result<Dynamic, String> {
     Ok(Dynamic {
-        route_configs: vec![gateway_routes(&resources, services).map_err(|e| anyhow!("{e}"))?],
-        clusters: mesh_clusters(&resources, services, endpoints, Some(certs))
-            .map_err(|e| anyhow!("{e}"))?,
+        route_configs: vec![gateway_routes(resources, services)?],
+        clusters: mesh_clusters(resources, services, endpoints, Some(certs))?,
         listeners: Vec::new(),
         filters: Vec::new(),
     })
-}
-
-pub fn gateway_bootstrap(addr: SocketAddr, route: &str) -> Bootstrap {
-    Bootstrap {
-        node_id:
-            "router~127.0.0.1~istio-ingressgateway.istio-system~istio-system.svc.cluster.local"
-                .into(),
-        node_cluster: "istio-ingressgateway.istio-system".into(),
-        listeners: vec![Listener {
-            name: "0.0.0.0_8080".into(),
-            addr,
-            routes: Routes::Rds(route.into()),
-            log: true,
-            fault: true,
-            server_name: None,
-        }],
-        static_clusters: vec![],
-    }
-}
-
-/// The workloads the applied Deployments describe, keyed by Deployment name.
-pub fn desired(state: &LabState, nonce: u64) -> anyhow::Result<BTreeMap<String, Workload>> {
-    let mut out = BTreeMap::new();
-    for o in state.deployments() {
-        if let Resource::Deployment(d) = &o.resource {
-            let w = registry::from_deployment(d, &o.file, nonce)
-                .map_err(|e| anyhow!("{}: {e}", o.file))?;
-            out.insert(w.name.clone(), w);
-        }
-    }
-    Ok(out)
-}
-
-/// Same pod template (the pod name aside)?
-pub fn same_template(a: &Workload, b: &Workload) -> bool {
-    a.labels == b.labels
-        && a.env_without_pod() == b.env_without_pod()
-        && a.inject == b.inject
-        && a.service_account == b.service_account
-}
-
-impl Workload {
-    fn env_without_pod(&self) -> Vec<(String, String)> {
-        self.env
-            .iter()
-            .filter(|(k, _)| k != "HOSTNAME")
-            .cloned()
-            .collect()
-    }
 }

@@ -16,6 +16,8 @@ use mesh_manifests::k8s_openapi::api::core::v1::Service;
 
 /// The namespace the lab plays.
 pub const NAMESPACE: &str = "tutorial";
+/// The port of the mesh's Services, and the sidecar's outbound listener for them.
+pub const MESH_PORT: u16 = 8080;
 /// The label and annotation that request a sidecar.
 pub const INJECT: &str = "sidecar.istio.io/inject";
 
@@ -201,6 +203,24 @@ pub fn services(resources: &[Resource]) -> Result<Vec<ServiceDef>, String> {
             _ => None,
         })
         .collect()
+}
+
+/// Same pod template (the pod name aside)?
+pub fn same_template(a: &Workload, b: &Workload) -> bool {
+    a.labels == b.labels
+        && a.env_without_pod() == b.env_without_pod()
+        && a.inject == b.inject
+        && a.service_account == b.service_account
+}
+
+impl Workload {
+    fn env_without_pod(&self) -> Vec<(String, String)> {
+        self.env
+            .iter()
+            .filter(|(k, _)| k != "HOSTNAME")
+            .cloned()
+            .collect()
+    }
 }
 
 #[cfg(test)]

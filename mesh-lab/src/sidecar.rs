@@ -21,12 +21,10 @@ use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::VirtualService
 use serde_json::{Value, json};
 
 use crate::clusters::resolve_host;
+use crate::registry::MESH_PORT;
 use crate::registry::{NAMESPACE, ServiceDef};
 use crate::routes::{self, Destinations};
 use crate::translate::{Mode, bound_to_mesh, catch_all, subset_cluster_name};
-
-/// The sidecar's outbound port for the mesh's Services.
-pub const MESH_PORT: u16 = 8080;
 
 struct InMesh<'a> {
     services: &'a [ServiceDef],

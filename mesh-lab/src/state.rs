@@ -1,8 +1,12 @@
 //! The lab's state: what has been applied (like the cluster's API server) and the mesh-wide mode.
 
+use std::collections::BTreeMap;
+
+use anyhow::anyhow;
 use mesh_manifests::{Document, Resource};
 use serde::Serialize;
 
+use crate::registry::{self, Workload};
 use crate::support::{self, Effect, Unsupported};
 use crate::translate::{self, Mode};
 
@@ -276,6 +280,19 @@ impl LabState {
     /// The applied Deployments.
     pub fn deployments(&self) -> impl Iterator<Item = &Applied> {
         self.objects.iter().filter(|o| o.kind == "Deployment")
+    }
+
+    /// The workloads the applied Deployments describe, keyed by Deployment name.
+    pub fn workloads(&self, nonce: u64) -> anyhow::Result<BTreeMap<String, Workload>> {
+        let mut out = BTreeMap::new();
+        for o in self.deployments() {
+            if let Resource::Deployment(d) = &o.resource {
+                let w = registry::from_deployment(d, &o.file, nonce)
+                    .map_err(|e| anyhow!("{}: {e}", o.file))?;
+                out.insert(w.name.clone(), w);
+            }
+        }
+        Ok(out)
     }
 
     /// One line per applied object, for `show`.

@@ -243,11 +243,11 @@ fn first_unsupported(value: &Value, path: &mut Vec<String>, patterns: &[&str]) -
 /// Checks `spec` (and the namespace) of a serialised object against `patterns`.
 fn check_fields(object: &Value, patterns: &[&str]) -> Result<(), String> {
     if let Some(ns) = object["metadata"]["namespace"].as_str()
-        && ns != translate::NAMESPACE
+        && ns != crate::registry::NAMESPACE
     {
         return Err(format!(
             "metadata.namespace {ns:?}: the lab plays namespace {:?} only",
-            translate::NAMESPACE
+            crate::registry::NAMESPACE
         ));
     }
     let mut path = vec!["spec".to_owned()];

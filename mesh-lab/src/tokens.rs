@@ -1,6 +1,6 @@
 //! `mesh-lab token`: a JWT the running lab's sidecars verify. istiod fetches a RequestAuthentication's
 //! `jwksUri` and inlines the key set into the sidecar's jwt_authn filter; the lab resolves every `jwksUri`
-//! to the key set of its own issuer ([`crate::jwt::Issuer`], kept in the lab's directory), so the tokens it
+//! to the key set of its own issuer ([`crate::issuer::Issuer`], kept in the lab's directory), so the tokens it
 //! mints verify for the applied file's issuer — and nothing from the internet is needed.
 
 use mesh_manifests::Resource;

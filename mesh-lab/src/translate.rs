@@ -48,7 +48,7 @@ pub const PASSTHROUGH_CLUSTER: &str = "PassthroughCluster";
 /// The only port of egress traffic in the lab's scope (plain HTTP).
 pub const HTTP_PORT: u16 = 80;
 
-pub use crate::registry::NAMESPACE;
+use crate::registry::NAMESPACE;
 /// The mesh's own services; VirtualServices on them are not egress.
 pub const MESH_SERVICES: &[&str] = &["customer", "preference", "recommendation"];
 
