@@ -12,17 +12,29 @@
 //! - [`next_hop`]: the call customer and preference make;
 //! - [`shutdown`], [`server`] (the actix server every service runs), [`cli`] (what every `main` does).
 
+#[cfg(feature = "runtime")]
 pub mod boot;
+#[cfg(feature = "runtime")]
 pub mod chain_error;
+#[cfg(feature = "runtime")]
 pub mod cli;
+#[cfg(feature = "runtime")]
 pub mod client;
 pub mod config;
+#[cfg(feature = "runtime")]
 pub mod headers;
+#[cfg(feature = "runtime")]
 pub mod health;
+#[cfg(feature = "runtime")]
 pub mod metrics;
+#[cfg(feature = "runtime")]
 pub mod next_hop;
+#[cfg(feature = "runtime")]
 pub mod reply;
+#[cfg(feature = "runtime")]
 pub mod server;
+#[cfg(feature = "runtime")]
 pub mod shutdown;
+#[cfg(feature = "runtime")]
 pub mod telemetry;
 pub mod vars;
