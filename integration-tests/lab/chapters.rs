@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mesh_lab::guided::LabFiles;
-use mesh_lab::guided_mesh::{chain_prefix, requests};
+use mesh_lab::guided::egress::LabFiles;
+use mesh_lab::guided::mesh::{chain_prefix, requests};
 
 use crate::{http, istio, lab, repo};
 
@@ -13,8 +13,8 @@ async fn guided_all_runs_every_chapter_to_the_end_with_every_step_passing() {
     let lab = lab().await;
     let files = LabFiles::find(&repo().join("istio")).unwrap();
     let mut out = Vec::new();
-    let chapters = mesh_lab::chapters::chapters("all").unwrap();
-    let outcome = mesh_lab::chapters::run_chapters(&lab, &files, &chapters, &mut out).await;
+    let chapters = mesh_lab::guided::chapters("all").unwrap();
+    let outcome = mesh_lab::guided::run_chapters(&lab, &files, &chapters, &mut out).await;
     lab.stop().await;
     let text = String::from_utf8_lossy(&out);
     let outcome = outcome.unwrap();
@@ -151,7 +151,7 @@ async fn applies_and_rolling_updates_take_effect_at_once_with_no_failed_request(
         "{} of {n} failed: {failed:?}",
         failed.len()
     );
-    let only = |answers: &[mesh_lab::guided_mesh::Answer], prefix: &str| {
+    let only = |answers: &[mesh_lab::guided::mesh::Answer], prefix: &str| {
         answers.iter().all(|a| a.body.starts_with(prefix))
     };
     assert!(

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use mesh_lab::Lab;
-use mesh_lab::guided_mesh::requests;
+use mesh_lab::guided::mesh::requests;
 
 use crate::{http, istio, lab, repo};
 
@@ -95,7 +95,9 @@ async fn a_down_time_api_is_the_sidecars_connect_error_and_an_unmeshed_v3_bypass
     lab.fault("down", None).await.unwrap();
     let down = requests(&client, &lab.gateway_url, 1, None).await;
     lab.fault("up", None).await.unwrap();
-    lab.set_mode(mesh_lab::Mode::RegistryOnly).await.unwrap();
+    lab.set_mode(mesh_istiod::networking::core::egress::Mode::RegistryOnly)
+        .await
+        .unwrap();
     let meshed = requests(&client, &lab.gateway_url, 1, None).await;
     // Without its sidecar, v3's call leaves directly: REGISTRY_ONLY does not see it.
     let v3 = std::fs::read_to_string(repo().join("recommendation/kubernetes/Deployment-v3.yml"))

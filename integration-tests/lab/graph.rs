@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mesh_lab::guided_mesh::requests;
+use mesh_lab::guided::mesh::requests;
 use serde_json::Value;
 
 use crate::{http, istio, lab};
@@ -70,7 +70,8 @@ fn requests_of(g: &Value, source: &str, target: &str) -> u64 {
 async fn the_graph_counts_a_split_and_a_fault_exactly_and_chromium_shows_it() {
     let bin = chromium();
     let lab = lab().await;
-    let (server, addr) = mesh_lab::graph::serve(lab.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
+    let (server, addr) =
+        mesh_lab::observe::graph::serve(lab.clone(), ([127, 0, 0, 1], 0).into()).unwrap();
     let handle = server.handle();
     let serving = tokio::spawn(server);
     let client = http();
@@ -250,9 +251,11 @@ async fn the_graph_counts_a_split_and_a_fault_exactly_and_chromium_shows_it() {
 #[tokio::test]
 async fn after_the_egress_chapter_the_graph_matches_shows_egress_counts() {
     let lab = lab().await;
-    let files = mesh_lab::guided::LabFiles::find(&crate::repo().join("istio")).unwrap();
+    let files = mesh_lab::guided::egress::LabFiles::find(&crate::repo().join("istio")).unwrap();
     let mut out = Vec::new();
-    let outcome = mesh_lab::guided::run(&lab, &files, &mut out).await.unwrap();
+    let outcome = mesh_lab::guided::egress::run(&lab, &files, &mut out)
+        .await
+        .unwrap();
     let text = String::from_utf8_lossy(&out).into_owned();
     assert!(outcome.failed.is_empty(), "{text}");
     let graph = lab.graph().await;

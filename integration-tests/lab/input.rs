@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
-use mesh_lab::guided_mesh::{chain_prefix, requests};
+use mesh_lab::guided::mesh::{chain_prefix, requests};
 use mesh_lab::{Lab, LabOptions};
 
 use crate::{http, lab, repo};
 
 #[test]
 fn envoy_is_installed() {
-    if let Err(e) = mesh_lab::envoy::find_envoy() {
+    if let Err(e) = mesh_lab::dataplane::envoy::find_envoy() {
         panic!("{e}");
     }
 }

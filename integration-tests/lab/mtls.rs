@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use mesh_lab::guided_mesh::{chain_prefix, requests};
+use mesh_lab::guided::mesh::{chain_prefix, requests};
 use mesh_lab::{Lab, LabOptions};
 
 use crate::{http, istio, lab, only_v1};
@@ -253,16 +253,16 @@ async fn an_unsupported_peer_authentication_field_is_refused_naming_file_and_fie
 
 #[tokio::test]
 async fn an_inbound_listener_envoy_rejects_by_lds_is_reported_and_the_previous_one_stays() {
-    use mesh_lab::bootstrap::{Bootstrap, static_cluster};
-    use mesh_lab::ca::Ca;
-    use mesh_lab::envoy::{Dynamic, Envoy, find_envoy, free_port};
-    use mesh_lab::mtls::{MtlsMode, inbound_listener};
+    use mesh_istiod::bootstrap::{Bootstrap, static_cluster};
+    use mesh_istiod::security::authn::mtls::{MtlsMode, inbound_listener};
+    use mesh_lab::dataplane::ca::Ca;
+    use mesh_lab::dataplane::envoy::{Dynamic, Envoy, find_envoy, free_port};
 
     tutorial_common::boot::install_crypto_provider();
     let bin = find_envoy().unwrap_or_else(|e| panic!("{e}"));
     let dir = std::env::temp_dir().join(format!("mesh-lab-lds-test-{}", std::process::id()));
     let ca = Ca::create(&dir).unwrap();
-    let certs = mesh_lab::identity::CertFiles::in_dir(&dir);
+    let certs = mesh_istiod::model::identity::CertFiles::in_dir(&dir);
     ca.issue("spiffe://cluster.local/ns/tutorial/sa/default", &certs)
         .unwrap();
     // The app behind it is a closed port: Envoy itself answers 503, proof the listener serves.

@@ -40,7 +40,10 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn a_killed_lab_leaves_no_envoy_behind() {
-    let control = format!("127.0.0.1:{}", mesh_lab::envoy::free_port().unwrap());
+    let control = format!(
+        "127.0.0.1:{}",
+        mesh_lab::dataplane::envoy::free_port().unwrap()
+    );
     let repo = crate::repo();
     let mut lab = spawn(
         "mesh-lab",

@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use mesh_lab::Lab;
-use mesh_lab::guided_mesh::{chain_prefix, wait_log};
-use mesh_lab::tokens::TokenRequest;
+use mesh_lab::guided::mesh::{chain_prefix, wait_log};
+use mesh_lab::lab::tokens::TokenRequest;
 
 use crate::{http, istio, lab};
 
@@ -79,7 +79,7 @@ async fn apply(lab: &Lab, file: &str) {
 fn alter_signature(token: &str) -> String {
     let dot = token.rfind('.').expect("a JWT has three segments");
     assert!(token.len() - dot - 1 > 8, "a signature: {token}");
-    let out = mesh_lab::issuer::with_bad_signature(token);
+    let out = mesh_lab::dataplane::issuer::with_bad_signature(token);
     assert_ne!(out, token);
     out
 }
@@ -309,8 +309,8 @@ async fn jwt_failures_are_envoys_401s_and_the_token_is_logged_nowhere() {
             }
         }
     }
-    let in_book =
-        mesh_lab::logs::book().matching(|l| tokens.iter().any(|t| l.contains(t.as_str())));
+    let in_book = mesh_lab::dataplane::logs::book()
+        .matching(|l| tokens.iter().any(|t| l.contains(t.as_str())));
     lab.stop().await;
 
     assert_chain(&pods, &answers[0].1, answers[0].0);
@@ -413,11 +413,15 @@ spec:
 #[tokio::test]
 async fn the_control_endpoints_token() {
     let lab = lab().await;
-    let addr: std::net::SocketAddr = ([127, 0, 0, 1], mesh_lab::envoy::free_port().unwrap()).into();
-    let server = mesh_lab::control::serve(lab.clone(), addr).unwrap();
+    let addr: std::net::SocketAddr = (
+        [127, 0, 0, 1],
+        mesh_lab::dataplane::envoy::free_port().unwrap(),
+    )
+        .into();
+    let server = mesh_lab::cli::control::serve(lab.clone(), addr).unwrap();
     let handle = server.handle();
     let serving = tokio::spawn(server);
-    let c = mesh_lab::control::Client::new(&addr.to_string()).unwrap();
+    let c = mesh_lab::cli::control::Client::new(&addr.to_string()).unwrap();
     let no_issuer = c.token(None, None, None).await;
     c.apply(&istio("request-authentication-customer-jwt.yml"))
         .await

@@ -1,5 +1,5 @@
 //! The translated security filters on the real Envoy: one standalone Envoy with one HTTP listener per
-//! case, each listener's filters the output of `mesh_lab::authz::inbound_http_filters` (jwt_authn and
+//! case, each listener's filters the output of `mesh_istiod::security::authz::inbound_http_filters` (jwt_authn and
 //! RBAC) before the router, in front of a loopback upstream answering 200 `ok`. Exact statuses and
 //! bodies. Principals (the mTLS peer identity) need mTLS between proxies and are covered by the unit
 //! tests of mesh-lab's authz module only.
@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mesh_lab::authz::inbound_http_filters;
-use mesh_lab::envoy::{find_envoy, free_port};
-use mesh_lab::issuer::Issuer;
+use mesh_istiod::security::authz::inbound_http_filters;
+use mesh_lab::dataplane::envoy::{find_envoy, free_port};
+use mesh_lab::dataplane::issuer::Issuer;
 use mesh_manifests::Resource;
 use serde_json::{Value, json};
 

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use mesh_lab::guided_mesh::{chain_prefix, requests};
+use mesh_lab::guided::mesh::{chain_prefix, requests};
 
 use crate::{http, istio, lab, repo};
 
@@ -116,11 +116,15 @@ async fn a_pod_without_the_inject_label_runs_1_of_1_and_the_label_fix_restarts_i
 #[tokio::test]
 async fn the_control_endpoint_drives_the_lab_like_the_cli() {
     let lab = lab().await;
-    let addr: std::net::SocketAddr = ([127, 0, 0, 1], mesh_lab::envoy::free_port().unwrap()).into();
-    let server = mesh_lab::control::serve(lab.clone(), addr).unwrap();
+    let addr: std::net::SocketAddr = (
+        [127, 0, 0, 1],
+        mesh_lab::dataplane::envoy::free_port().unwrap(),
+    )
+        .into();
+    let server = mesh_lab::cli::control::serve(lab.clone(), addr).unwrap();
     let handle = server.handle();
     let serving = tokio::spawn(server);
-    let c = mesh_lab::control::Client::new(&addr.to_string()).unwrap();
+    let c = mesh_lab::cli::control::Client::new(&addr.to_string()).unwrap();
     let dr = c
         .apply(&istio("destination-rule-recommendation-v1-v2.yml"))
         .await
@@ -198,7 +202,7 @@ async fn a_relay_without_a_sidecar_calls_the_service_through_kube_proxy_past_the
         "sidecar.istio.io/inject: \"false\"",
     );
     assert_ne!(without, text, "preference's Deployment requests a sidecar");
-    let logged = |log: Vec<mesh_lab::envoy::AccessLogEntry>| log.len();
+    let logged = |log: Vec<mesh_lab::dataplane::envoy::AccessLogEntry>| log.len();
     let before = logged(lab.proxy_log("recommendation-v1", "virtualInbound").await)
         + logged(lab.proxy_log("recommendation-v2", "virtualInbound").await);
     lab.apply_text(Path::new("preference-noinject.yml"), &without)

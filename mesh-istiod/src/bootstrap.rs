@@ -1,5 +1,5 @@
 //! Envoy bootstraps: a sidecar (outbound 8080 and 80, one capture listener per next hop; its inbound
-//! listener comes by LDS, [`crate::mtls::inbound_listener`]) and the ingress gateway. These listeners are
+//! listener comes by LDS, [`crate::security::authn::mtls::inbound_listener`]) and the ingress gateway. These listeners are
 //! static; their route configurations come by RDS, the clusters by CDS and the dynamic listeners by LDS,
 //! from files (written by the `envoy` module).
 //!
@@ -15,7 +15,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::registry::{MESH_PORT, NAMESPACE, ServiceDef, Workload};
+use crate::model::registry::{MESH_PORT, NAMESPACE, ServiceDef, Workload};
 
 /// The access log file, in each proxy's directory.
 pub const ACCESS_LOG: &str = "access.log";

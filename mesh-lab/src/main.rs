@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mesh_lab::control::{self, Client};
-use mesh_lab::{Lab, LabOptions, chapters, guided};
+use mesh_lab::cli::control::{self, Client};
+use mesh_lab::{Lab, LabOptions, guided};
 
 const AFTER_HELP: &str = "\
 The local mesh runs an ingress gateway on 127.0.0.1:8080 ($GATEWAY_URL, / and /customer) and the tutorial's
@@ -49,7 +49,7 @@ enum Command {
         #[arg(long, default_value_t = 8080)]
         port: u16,
         /// The traffic graph's port on 127.0.0.1 (Kiali's 20001; 0 = any free one)
-        #[arg(long, default_value_t = mesh_lab::graph::DEFAULT_PORT)]
+        #[arg(long, default_value_t = mesh_lab::observe::graph::DEFAULT_PORT)]
         graph_port: u16,
         /// Directory for the proxies' files and access logs (default: a temporary one)
         #[arg(long)]
@@ -202,7 +202,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 })?);
             }
             let lab = Lab::start(options).await?;
-            let (graph, graph_addr) = match mesh_lab::graph::serve(lab.clone(), graph_addr) {
+            let (graph, graph_addr) = match mesh_lab::observe::graph::serve(lab.clone(), graph_addr)
+            {
                 Ok(g) => g,
                 Err(e) => {
                     lab.stop().await;
@@ -222,7 +223,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let serving = tokio::spawn(server);
             println!(
                 "local mesh up (Envoy {})",
-                mesh_lab::envoy::version(&lab.envoy_bin)
+                mesh_lab::dataplane::envoy::version(&lab.envoy_bin)
             );
             println!(
                 "  gateway:  {}   e.g. sh scripts/run.sh 4 {}",
@@ -241,7 +242,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             print!(
                 "{}",
-                mesh_lab::show::render(&lab.show().await?)
+                mesh_lab::observe::show::render(&lab.show().await?)
                     .split("\nApplied objects:")
                     .next()
                     .unwrap_or_default()
@@ -269,7 +270,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mode { mode } => client()?.mode(&mode).await?,
         Command::Show { json, graph } => match graph {
             Some(file) => {
-                let svg = mesh_lab::graph::fetch_svg(&addr).await?;
+                let svg = mesh_lab::observe::graph::fetch_svg(&addr).await?;
                 std::fs::write(&file, svg)
                     .map_err(|e| anyhow::anyhow!("--graph {}: {e}", file.display()))?;
                 format!("wrote the traffic graph to {}", file.display())
@@ -290,18 +291,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             port,
             graph,
         } => {
-            let chapters = chapters::chapters(&chapter)?;
-            let files = guided::LabFiles::find(&repo.join("istio"))?;
+            let chapters = guided::chapters(&chapter)?;
+            let files = guided::egress::LabFiles::find(&repo.join("istio"))?;
             let lab = Lab::start(LabOptions {
                 gateway_port: port,
                 repo,
                 ..LabOptions::default()
             })
             .await?;
-            let outcome = chapters::run_chapters(&lab, &files, &chapters, std::io::stdout()).await;
+            let outcome = guided::run_chapters(&lab, &files, &chapters, std::io::stdout()).await;
             let written = match &graph {
-                Some(f) => std::fs::write(f, mesh_lab::graph::svg::render(&lab.graph().await))
-                    .map_err(|e| anyhow::anyhow!("--graph {}: {e}", f.display())),
+                Some(f) => {
+                    std::fs::write(f, mesh_lab::observe::graph::svg::render(&lab.graph().await))
+                        .map_err(|e| anyhow::anyhow!("--graph {}: {e}", f.display()))
+                }
                 None => Ok(()),
             };
             lab.stop().await;

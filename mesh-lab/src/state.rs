@@ -6,9 +6,9 @@ use anyhow::anyhow;
 use mesh_manifests::{Document, Resource};
 use serde::Serialize;
 
-use crate::registry::{self, Workload};
-use crate::support::{self, Effect, Unsupported};
-use crate::translate::{self, Mode};
+use mesh_istiod::config::validation::{self, Effect, Unsupported};
+use mesh_istiod::model::registry::{self, Workload};
+use mesh_istiod::networking::core::egress::{self, Mode};
 
 /// One applied object.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,12 +70,12 @@ fn plural(lower: &str) -> String {
     }
 }
 
-/// `delete`'s help: the kinds it removes, every kind the lab runs ([`support::RUNS`]; a test holds it to
+/// `delete`'s help: the kinds it removes, every kind the lab runs ([`validation::RUNS`]; a test holds it to
 /// that list).
 pub const DELETE_KINDS_HELP: &str = "deployment, serviceentry, virtualservice, destinationrule, gateway, sidecar, \
 peerauthentication, authorizationpolicy or requestauthentication (short names and plurals work)";
 
-/// A kind the lab runs ([`support::RUNS`]), from `serviceentry`, `serviceentries`, `se`, `ServiceEntry`,
+/// A kind the lab runs ([`validation::RUNS`]), from `serviceentry`, `serviceentries`, `se`, `ServiceEntry`,
 /// `serviceentry.networking.istio.io`, ….
 pub fn parse_kind(s: &str) -> Option<&'static str> {
     let s = s.to_ascii_lowercase();
@@ -83,13 +83,13 @@ pub fn parse_kind(s: &str) -> Option<&'static str> {
     if let Some((_, kind)) = SHORT_NAMES.iter().find(|(short, _)| *short == s) {
         return Some(kind);
     }
-    support::RUNS.iter().copied().find(|k| {
+    validation::RUNS.iter().copied().find(|k| {
         let lower = k.to_ascii_lowercase();
         s == lower || s == plural(&lower)
     })
 }
 
-/// A kind the lab keeps without running ([`support::NOTED`]), by name, plural or short name.
+/// A kind the lab keeps without running ([`validation::NOTED`]), by name, plural or short name.
 fn parse_noted_kind(s: &str) -> Option<&'static str> {
     let s = s.to_ascii_lowercase();
     let s = s.split('.').next().unwrap_or_default();
@@ -98,7 +98,7 @@ fn parse_noted_kind(s: &str) -> Option<&'static str> {
         "sa" => return Some("ServiceAccount"),
         _ => {}
     }
-    support::NOTED.iter().copied().find(|k| {
+    validation::NOTED.iter().copied().find(|k| {
         let lower = k.to_ascii_lowercase();
         s == lower || s == plural(&lower)
     })
@@ -123,7 +123,7 @@ impl LabState {
         let mut next = self.clone();
         let mut lines = Vec::new();
         for doc in docs {
-            let effect = support::check(doc)?;
+            let effect = validation::check(doc)?;
             let kind = doc.resource.kind();
             // Mesh-config files are merge patches without a name: `oc patch smcp basic` / `oc patch istio default`.
             let name = doc.resource.name().unwrap_or(match kind {
@@ -204,7 +204,7 @@ impl LabState {
         let Some(k) = parse_kind(kind) else {
             return Err(format!(
                 "error: the server doesn't have a resource type \"{kind}\" (the lab knows {})",
-                support::RUNS
+                validation::RUNS
                     .iter()
                     .map(|k| k.to_ascii_lowercase())
                     .collect::<Vec<_>>()
@@ -265,7 +265,7 @@ impl LabState {
         self.mesh_mode = mode;
         self.mesh_mode_source = source.into();
         let sidecar = self.objects.iter().any(
-            |o| matches!(&o.resource, Resource::Sidecar(s) if translate::sidecar_mode(s).is_some()),
+            |o| matches!(&o.resource, Resource::Sidecar(s) if egress::sidecar_mode(s).is_some()),
         );
         format!(
             "mesh outboundTrafficPolicy mode: {before} -> {mode}{}",
@@ -365,7 +365,7 @@ fn summarise(o: &Applied) -> String {
                 _ => format!("mtls {mode} for the namespace"),
             }
         }
-        Resource::Sidecar(s) => match translate::sidecar_mode(s) {
+        Resource::Sidecar(s) => match egress::sidecar_mode(s) {
             Some(m) => format!("outboundTrafficPolicy {m}"),
             None => "no outboundTrafficPolicy".into(),
         },
@@ -413,7 +413,7 @@ mod tests {
     use super::{
         DELETE_KINDS_HELP, LabState, SHORT_NAMES, kubectl_kind, merge_patch, parse_kind, plural,
     };
-    use crate::support::RUNS;
+    use mesh_istiod::config::validation::RUNS;
 
     const VS: &str = "kind: VirtualService\nmetadata: {name: recommendation}\nspec:\n  hosts: [recommendation]\n  http:\n  - route:\n    - destination: {host: recommendation, subset: version-v2}\n";
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use mesh_manifests::{Document, Resource};
 use serde_json::Value;
 
-use crate::translate::{self, Mode};
+use crate::networking::core::egress::{self, Mode};
 
 /// How an accepted document affects the lab.
 #[derive(Clone, Debug, PartialEq)]
@@ -243,11 +243,11 @@ fn first_unsupported(value: &Value, path: &mut Vec<String>, patterns: &[&str]) -
 /// Checks `spec` (and the namespace) of a serialised object against `patterns`.
 fn check_fields(object: &Value, patterns: &[&str]) -> Result<(), String> {
     if let Some(ns) = object["metadata"]["namespace"].as_str()
-        && ns != crate::registry::NAMESPACE
+        && ns != crate::model::registry::NAMESPACE
     {
         return Err(format!(
             "metadata.namespace {ns:?}: the lab plays namespace {:?} only",
-            crate::registry::NAMESPACE
+            crate::model::registry::NAMESPACE
         ));
     }
     let mut path = vec!["spec".to_owned()];
@@ -298,7 +298,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                 }
             }
             for (i, h) in se.spec.hosts.iter().enumerate() {
-                if translate::is_mesh_host(h) || h.contains('*') {
+                if egress::is_mesh_host(h) || h.contains('*') {
                     return Err(format!(
                         "spec.hosts.{i} {h:?}: the lab's ServiceEntries name external hosts, without wildcards"
                     ));
@@ -308,11 +308,11 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
         }
         Resource::VirtualService(vs) => {
             let hosts: Vec<&String> = vs.spec.hosts.iter().flatten().collect();
-            if !translate::bound_to_mesh(vs) {
+            if !egress::bound_to_mesh(vs) {
                 check_fields(&to_value(vs), MESH_VS_FIELDS)?;
                 return Ok(Effect::Keep);
             }
-            let external = hosts.iter().filter(|h| !translate::is_mesh_host(h)).count();
+            let external = hosts.iter().filter(|h| !egress::is_mesh_host(h)).count();
             if external > 0 && external < hosts.len() {
                 return Err("spec.hosts mixes mesh services and external hosts; split them".into());
             }
@@ -328,11 +328,11 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                         return Err(format!("spec.http.{i}.route: a destination is required"));
                     }
                     if let Some(t) = &http.timeout {
-                        translate::parse_duration(t)
+                        egress::parse_duration(t)
                             .map_err(|e| format!("spec.http.{i}.timeout: {e}"))?;
                     }
                     for (j, r) in http.route.iter().flatten().enumerate() {
-                        if translate::is_mesh_host(&r.destination.host) {
+                        if egress::is_mesh_host(&r.destination.host) {
                             return Err(format!(
                                 "spec.http.{i}.route.{j}.destination.host {:?}: routing egress back into the mesh is not in the lab's scope",
                                 r.destination.host
@@ -352,7 +352,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                 }
                 for (field, value) in [("timeout", &http.timeout)] {
                     if let Some(t) = value {
-                        translate::parse_duration(t)
+                        egress::parse_duration(t)
                             .map_err(|e| format!("spec.http.{i}.{field}: {e}"))?;
                     }
                 }
@@ -362,7 +362,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
         Resource::DestinationRule(dr) => {
             let v = to_value(dr);
             let host = v["spec"]["host"].as_str().unwrap_or_default().to_owned();
-            if !translate::is_mesh_host(&host) {
+            if !egress::is_mesh_host(&host) {
                 return Err(format!(
                     "spec.host {host:?}: DestinationRules for external hosts (TLS origination, pools) are not in the lab's scope"
                 ));
@@ -383,7 +383,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
             Ok(Effect::Keep)
         }
         Resource::Deployment(d) => {
-            crate::registry::from_deployment(d, &_file.display().to_string(), 0)?;
+            crate::model::registry::from_deployment(d, &_file.display().to_string(), 0)?;
             Ok(Effect::Keep)
         }
         Resource::Service(_) => Ok(Effect::Noted(
@@ -396,11 +396,11 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                 .into(),
         )),
         Resource::AuthorizationPolicy(ap) => {
-            crate::authz::check_authorization_policy(ap)?;
+            crate::security::authz::check_authorization_policy(ap)?;
             Ok(Effect::Keep)
         }
         Resource::RequestAuthentication(ra) => {
-            crate::jwt::check_request_authentication(ra)?;
+            crate::security::authn::jwt::check_request_authentication(ra)?;
             Ok(Effect::Keep)
         }
         Resource::PeerAuthentication(pa) => {

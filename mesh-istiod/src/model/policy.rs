@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::registry::NAMESPACE;
+use crate::model::registry::NAMESPACE;
 
 /// The refusal of one field, naming it.
 pub fn refuse(field: &str, why: &str) -> String {

@@ -89,7 +89,7 @@ impl Workload {
 
     /// The SPIFFE identity of its pod: `spiffe://cluster.local/ns/tutorial/sa/<service account>`.
     pub fn identity(&self) -> String {
-        crate::identity::spiffe_id(NAMESPACE, &self.service_account)
+        crate::model::identity::spiffe_id(NAMESPACE, &self.service_account)
     }
 
     pub fn env(&self, key: &str) -> Option<&str> {
@@ -182,7 +182,7 @@ pub fn from_deployment(d: &Deployment, file: &str, nonce: u64) -> Result<Workloa
         .service_account_name
         .clone()
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| crate::identity::DEFAULT_SERVICE_ACCOUNT.to_owned());
+        .unwrap_or_else(|| crate::model::identity::DEFAULT_SERVICE_ACCOUNT.to_owned());
     Ok(Workload {
         inject: inject_required(&labels, &annotations),
         service_account,

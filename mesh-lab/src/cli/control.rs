@@ -13,8 +13,8 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::{Context, anyhow};
 use serde::{Deserialize, Serialize};
 
-use crate::mesh::Lab;
-use crate::translate::Mode;
+use crate::lab::Lab;
+use mesh_istiod::networking::core::egress::Mode;
 
 /// Where `mesh-lab up` listens for commands unless told otherwise.
 pub const DEFAULT_CONTROL: &str = "127.0.0.1:15080";
@@ -139,7 +139,7 @@ async fn token(lab: web::Data<Lab>, q: web::Query<TokenQuery>) -> HttpResponse {
         Ok(e) => e,
         Err(e) => return answer(Err(e)),
     };
-    let req = crate::tokens::TokenRequest {
+    let req = crate::lab::tokens::TokenRequest {
         issuer: q.iss.clone(),
         subject: q.sub.clone(),
         expires_in,
@@ -152,7 +152,7 @@ async fn show(lab: web::Data<Lab>, q: web::Query<ShowQuery>) -> HttpResponse {
         Ok(s) if q.format.as_deref() == Some("json") => HttpResponse::Ok().json(s),
         Ok(s) => HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
-            .body(crate::show::render(&s)),
+            .body(crate::observe::show::render(&s)),
         Err(e) => answer(Err(e)),
     }
 }
@@ -172,7 +172,7 @@ pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<actix_web::dev::Serve
             .route("/show", web::get().to(show))
             .route("/logs", web::get().to(logs))
             .route("/token", web::post().to(token))
-            .route("/graph.svg", web::get().to(crate::graph::svg_handler))
+            .route("/graph.svg", web::get().to(crate::observe::graph::svg_handler))
     })
     .workers(1)
     .disable_signals()

@@ -1,4 +1,4 @@
-//! The lab's certificate authority and the SPIFFE certificates it issues (the names are [`crate::identity`]'s).
+//! The lab's certificate authority and the SPIFFE certificates it issues (the names are [`mesh_istiod::model::identity`]'s).
 //!
 //! On a cluster istiod runs the CA (its self-signed root, `istio-ca-secret`) and each pod's istio-agent
 //! asks it for a certificate over SDS. The lab creates one CA when it starts, in its own directory
@@ -31,7 +31,7 @@ use rcgen::{
     Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
 
-use crate::identity::{CertFiles, SDS_DEFAULT, SDS_ROOT, TRUST_DOMAIN};
+use mesh_istiod::model::identity::{CertFiles, SDS_DEFAULT, SDS_ROOT, TRUST_DOMAIN};
 
 /// How long a workload certificate is valid (istio's `DefaultWorkloadCertTTL`).
 pub const WORKLOAD_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -228,7 +228,7 @@ fn time_now() -> time::OffsetDateTime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::spiffe_id;
+    use mesh_istiod::model::identity::spiffe_id;
 
     fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         haystack.windows(needle.len()).any(|w| w == needle)

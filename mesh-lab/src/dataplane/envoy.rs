@@ -174,9 +174,9 @@ fn ephemeral_port() -> anyhow::Result<u16> {
     bail!("no free loopback port after 100 tries")
 }
 
-pub use crate::bootstrap::ACCESS_LOG;
-use crate::bootstrap::{Bootstrap, CDS_FILE, LDS_FILE, ecds_file, rds_file};
-pub use crate::proxies::Dynamic;
+pub use mesh_istiod::bootstrap::ACCESS_LOG;
+use mesh_istiod::bootstrap::{Bootstrap, CDS_FILE, LDS_FILE, ecds_file, rds_file};
+pub use mesh_istiod::networking::core::configgen::Dynamic;
 
 /// One line of the access log.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -314,7 +314,7 @@ impl Envoy {
         let boot_file = dir.join("bootstrap.json");
         std::fs::write(
             &boot_file,
-            serde_json::to_vec_pretty(&crate::bootstrap::to_json(boot, admin, dir))?,
+            serde_json::to_vec_pretty(&mesh_istiod::bootstrap::to_json(boot, admin, dir))?,
         )?;
         let _ = std::fs::remove_file(dir.join(ACCESS_LOG));
         let log = std::fs::File::create(dir.join("envoy.log"))?;

@@ -5,7 +5,7 @@
 //! loopback), `SHUTDOWN_TIMEOUT=1s`, and the next hop's URL: customer's `PREFERENCE_URL` and preference's
 //! `RECOMMENDATION_URL` become the sidecar's capture listener for that Service (which sets the Host the app
 //! would have sent, `preference:8080`, and hands the request to the outbound listener), or, without a sidecar,
-//! the Service's ClusterIP on [`crate::kube_proxy`]; recommendation v3's
+//! the Service's ClusterIP on [`crate::dataplane::kube_proxy`]; recommendation v3's
 //! `WORLDCLOCK_PROXY` becomes the sidecar's outbound port-80 listener (or, without a sidecar, the lab's
 //! internet directly: its call bypasses the mesh).
 
@@ -19,8 +19,8 @@ use tutorial_common::config::FromEnv;
 use tutorial_common::server::Server;
 use url::Url;
 
-use crate::envoy::{Dynamic, Envoy, free_port};
-use crate::registry::{NAMESPACE, ServiceDef, Workload};
+use crate::dataplane::envoy::{Dynamic, Envoy, free_port};
+use mesh_istiod::model::registry::{NAMESPACE, ServiceDef, Workload};
 
 /// A running app.
 pub struct App {
@@ -235,7 +235,8 @@ pub async fn start(p: PodPlan, ctx: &PodContext<'_>, config: Dynamic) -> anyhow:
             sidecar: None,
         });
     }
-    let boot = crate::bootstrap::sidecar_bootstrap(w, app.addr, p.outbound, p.egress, &p.captures);
+    let boot =
+        mesh_istiod::bootstrap::sidecar_bootstrap(w, app.addr, p.outbound, p.egress, &p.captures);
     let dir = ctx.dir.join(&w.pod);
     let envoy = match Envoy::start(ctx.envoy_bin, &dir, &boot, &config).await {
         Ok(e) => e,

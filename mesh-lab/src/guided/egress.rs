@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow};
 use mesh_manifests::{Document, Resource};
 
-use crate::envoy::AccessLogEntry;
-use crate::mesh::Lab;
+use crate::dataplane::envoy::AccessLogEntry;
+use crate::lab::Lab;
 
-use crate::translate::{Mode, sidecar_mode};
+use mesh_istiod::networking::core::egress::{Mode, sidecar_mode};
 
 /// A chapter of the tutorial `guided` can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -535,7 +535,7 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
     g.step("12", "the graph (Kiali on a cluster; here `mesh-lab show`)");
     match g.lab.show().await {
         Ok(s) => {
-            let text = crate::show::render(&s);
+            let text = crate::observe::show::render(&s);
             for l in text.lines() {
                 g.say(&format!("  {l}"));
             }

@@ -8,9 +8,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::envoy::AccessLogEntry;
-use crate::guided::{Chapter, Guide, LabFiles, Outcome};
-use crate::mesh::Lab;
+use crate::dataplane::envoy::AccessLogEntry;
+use crate::guided::egress::{Chapter, Guide, LabFiles, Outcome};
+use crate::lab::Lab;
 
 /// A reply through the gateway.
 #[derive(Clone, Debug)]
@@ -156,7 +156,7 @@ impl<W: Write> Guide<'_, W> {
     async fn apply_step(&mut self, path: &Path) -> bool {
         self.oc(&format!(
             "oc apply -f {} -n tutorial",
-            crate::guided::shown(path)
+            crate::guided::egress::shown(path)
         ));
         self.apply(path).await
     }

@@ -1,12 +1,16 @@
 //! `mesh-lab guided [egress|routing|resilience|chaos|security|all]`: which chapters, in the tutorial's order, each
 //! on the lab reset to the setup, with one summary of every verdict at the end.
 
+pub mod egress;
+pub mod mesh;
+pub mod security;
+
 use std::io::Write;
 
 use anyhow::anyhow;
 
-use crate::guided::{Chapter, LabFiles, Outcome, run};
-use crate::mesh::Lab;
+use crate::guided::egress::{Chapter, LabFiles, Outcome, run};
+use crate::lab::Lab;
 
 /// `egress`, `routing`, `resilience`, `chaos`, `security` or `all` (in the tutorial's order).
 pub fn chapters(name: &str) -> anyhow::Result<Vec<Chapter>> {
@@ -45,8 +49,8 @@ pub async fn run_chapters<W: Write>(
         }
         let o = match c {
             Chapter::Egress => run(lab, files, &mut out).await?,
-            Chapter::Security => crate::guided_security::run(lab, files, &mut out).await?,
-            other => crate::guided_mesh::run(lab, files, *other, &mut out).await?,
+            Chapter::Security => crate::guided::security::run(lab, files, &mut out).await?,
+            other => crate::guided::mesh::run(lab, files, *other, &mut out).await?,
         };
         total.passed += o.passed;
         total.failed.extend(o.failed);

@@ -7,10 +7,10 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::guided::{Guide, LabFiles, Outcome};
-use crate::guided_mesh::Answer;
-use crate::mesh::Lab;
-use crate::tokens::TokenRequest;
+use crate::guided::egress::{Guide, LabFiles, Outcome};
+use crate::guided::mesh::Answer;
+use crate::lab::Lab;
+use crate::lab::tokens::TokenRequest;
 
 /// What the chain answers with the whole chain allowed (v1 or v2, any counter).
 fn is_chain(a: &Answer) -> bool {
@@ -54,7 +54,7 @@ impl<W: Write> Guide<'_, W> {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let a = crate::guided_mesh::send(req).await;
+        let a = crate::guided::mesh::send(req).await;
         self.say(&format!("  {} {}", a.status, a.body.trim_end()));
         a
     }
@@ -89,7 +89,7 @@ impl<W: Write> Guide<'_, W> {
     async fn apply_security(&mut self, path: &Path) -> bool {
         self.oc(&format!(
             "oc apply -f {} -n tutorial",
-            crate::guided::shown(path)
+            crate::guided::egress::shown(path)
         ));
         self.apply(path).await
     }
@@ -222,7 +222,7 @@ async fn security<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::R
         g.expect(None, 403, "RBAC: access denied").await;
         let token = g.lab.token(&TokenRequest::default()).await?;
         g.say("  $ TOKEN=$(mesh-lab token)");
-        let forged = crate::issuer::with_bad_signature(&token);
+        let forged = crate::dataplane::issuer::with_bad_signature(&token);
         g.say("  with the token's signature changed:");
         g.expect(Some(&forged), 401, "Jwt verification fails").await;
         g.say("  with the lab's token:");

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
-use crate::envoy::{AccessLogEntry, Envoy};
-use crate::mesh::Lab;
+use crate::dataplane::envoy::{AccessLogEntry, Envoy};
+use crate::lab::Lab;
 
 impl Lab {
     /// The app address of a Deployment's pod (`curl …/misbehave`, as `oc exec` would).
@@ -37,7 +37,7 @@ impl Lab {
     pub async fn logs(&self, deployment: &str) -> anyhow::Result<Vec<String>> {
         let pod = self.pod_name(deployment).await?;
         let addr = self.app_addr(deployment).await?.to_string();
-        Ok(crate::logs::book().matching(|l| l.contains(&pod) || l.contains(&addr)))
+        Ok(crate::dataplane::logs::book().matching(|l| l.contains(&pod) || l.contains(&addr)))
     }
 
     /// recommendation v3's egress access log (its sidecar's outbound port 80), empty without v3.

@@ -7,6 +7,9 @@
 //! Deployment change is a rolling update, and an Envoy rejection puts the previous configuration back
 //! everywhere.
 
+pub mod inspect;
+pub mod tokens;
+
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -19,18 +22,18 @@ use mesh_manifests::{Document, Resource};
 use tokio::sync::Mutex;
 use tutorial_common::config::FromEnv;
 
-use crate::bootstrap::gateway_bootstrap;
-use crate::ca::Ca;
-use crate::clusters::Endpoint;
-use crate::envoy::{Dynamic, Envoy};
-use crate::identity::CertFiles;
-use crate::kube_proxy::KubeProxy;
-use crate::pods::{App, Pod, PodContext};
-use crate::proxies::{SidecarOf, gateway_config, sidecar_config};
-use crate::registry::{self, ServiceDef, Workload};
-use crate::sidecar::gateway_port;
+use crate::dataplane::ca::Ca;
+use crate::dataplane::envoy::{Dynamic, Envoy};
+use crate::dataplane::kube_proxy::KubeProxy;
+use crate::dataplane::pods::{App, Pod, PodContext};
 use crate::state::LabState;
-use crate::translate::{Internet, Mode};
+use mesh_istiod::bootstrap::gateway_bootstrap;
+use mesh_istiod::model::identity::CertFiles;
+use mesh_istiod::model::registry::{self, ServiceDef, Workload};
+use mesh_istiod::networking::core::cluster::Endpoint;
+use mesh_istiod::networking::core::configgen::{SidecarOf, gateway_config, sidecar_config};
+use mesh_istiod::networking::core::egress::{Internet, Mode};
+use mesh_istiod::networking::core::httproute::gateway_port;
 
 /// The external host recommendation v3 calls.
 pub const EXTERNAL_HOST: &str = "worldclockapi.com";
@@ -54,7 +57,7 @@ pub struct LabOptions {
     pub gateway_port: u16,
     /// Directory for the proxies' bootstraps, dynamic config and access logs.
     pub dir: PathBuf,
-    /// The Envoy binary (default: [`crate::envoy::find_envoy`]).
+    /// The Envoy binary (default: [`crate::dataplane::envoy::find_envoy`]).
     pub envoy_bin: Option<PathBuf>,
     /// Freeze the stand-in's clock (`STANDIN_NOW`).
     pub standin_now: Option<String>,
@@ -111,7 +114,7 @@ pub struct Lab {
     /// How many times every proxy's certificate has been renewed.
     renewals: Arc<AtomicU64>,
     /// The lab's JWT issuer (its key in `<dir>`): every `jwksUri` resolves to its key set.
-    pub(crate) issuer: Arc<crate::issuer::Issuer>,
+    pub(crate) issuer: Arc<crate::dataplane::issuer::Issuer>,
     http: reqwest::Client,
     /// `http://127.0.0.1:PORT/`: the lab's `$GATEWAY_URL`.
     pub gateway_url: String,
@@ -147,16 +150,16 @@ impl Lab {
     /// Starts the stand-in, the tutorial's pods from the repository's Deployments and the gateway.
     pub async fn start(options: LabOptions) -> anyhow::Result<Self> {
         let envoy_bin = match options.envoy_bin.clone() {
-            Some(b) if crate::envoy::runs(&b) => b,
+            Some(b) if crate::dataplane::envoy::runs(&b) => b,
             Some(b) => bail!(
                 "{} does not run `--version`. {}",
                 b.display(),
-                crate::envoy::INSTALL_HINT
+                crate::dataplane::envoy::INSTALL_HINT
             ),
-            None => crate::envoy::find_envoy()?,
+            None => crate::dataplane::envoy::find_envoy()?,
         };
         loopback_free(options.gateway_port)?;
-        crate::logs::book();
+        crate::dataplane::logs::book();
         std::fs::create_dir_all(&options.dir)
             .with_context(|| format!("creating {}", options.dir.display()))?;
         let mut docs = Vec::new();
@@ -191,11 +194,11 @@ impl Lab {
         )?);
         let internet = Internet {
             web: standin.addr,
-            closed: ([127, 0, 0, 1], crate::envoy::free_port()?).into(),
+            closed: ([127, 0, 0, 1], crate::dataplane::envoy::free_port()?).into(),
             down: false,
         };
         let gw_port = if options.gateway_port == 0 {
-            crate::envoy::free_port()?
+            crate::dataplane::envoy::free_port()?
         } else {
             options.gateway_port
         };
@@ -212,11 +215,12 @@ impl Lab {
         // Renewals count from the first certificate issued (the pods' come later, within the lab's start).
         let first_issued = tokio::time::Instant::now();
         ca.issue(
-            &crate::identity::gateway_identity(),
+            &mesh_istiod::model::identity::gateway_identity(),
             &CertFiles::in_dir(&gateway_dir),
         )?;
         let issuer = Arc::new(
-            crate::issuer::Issuer::load_or_create(&options.dir).map_err(|e| anyhow!("{e}"))?,
+            crate::dataplane::issuer::Issuer::load_or_create(&options.dir)
+                .map_err(|e| anyhow!("{e}"))?,
         );
         let gw_config = gateway_config(
             &state.resources(),
@@ -250,7 +254,7 @@ impl Lab {
             renewal: Arc::new(std::sync::Mutex::new(None)),
             identities: Arc::new(std::sync::Mutex::new(BTreeMap::from([(
                 gateway_dir_of(&options.dir),
-                crate::identity::gateway_identity(),
+                mesh_istiod::model::identity::gateway_identity(),
             )]))),
             renewals: Arc::new(AtomicU64::new(0)),
             http: tutorial_common::client::client(Duration::from_secs(30), None)?,
@@ -407,7 +411,7 @@ impl Lab {
         if inner.kube_proxy.is_none()
             && start
                 .iter()
-                .any(|w| crate::pods::needs_cluster_ip(w, &inner.services))
+                .any(|w| crate::dataplane::pods::needs_cluster_ip(w, &inner.services))
         {
             inner.kube_proxy = Some(
                 KubeProxy::start(&self.envoy_bin, &self.dir, &inner.services, &endpoints).await?,
@@ -416,7 +420,7 @@ impl Lab {
         let cluster_ips = inner.kube_proxy.as_ref().map(|k| k.cluster_ips.clone());
         let mut planned = Vec::new();
         for w in &start {
-            let plan = crate::pods::plan(w, &inner.services, cluster_ips.as_ref())?;
+            let plan = crate::dataplane::pods::plan(w, &inner.services, cluster_ips.as_ref())?;
             if w.inject {
                 // istio-agent's certificate request at pod start: the CA signs the pod's identity.
                 self.ca
@@ -478,7 +482,7 @@ impl Lab {
             planned
                 .into_iter()
                 .zip(new_configs)
-                .map(|(p, c)| crate::pods::start(p, &ctx, c)),
+                .map(|(p, c)| crate::dataplane::pods::start(p, &ctx, c)),
         )
         .await;
         let mut new_pods = Vec::new();
@@ -506,7 +510,7 @@ impl Lab {
             }
         }
         if let (None, Some(kp)) = (&error, inner.kube_proxy.as_mut()) {
-            let kp_config = crate::kube_proxy::config(&services, &endpoints);
+            let kp_config = crate::dataplane::kube_proxy::config(&services, &endpoints);
             if let Err(e) = kp.envoy.update(&kp_config).await {
                 error = Some(e.context("kube-proxy"));
             }

@@ -1,11 +1,11 @@
 //! `mesh-lab token`: a JWT the running lab's sidecars verify. istiod fetches a RequestAuthentication's
 //! `jwksUri` and inlines the key set into the sidecar's jwt_authn filter; the lab resolves every `jwksUri`
-//! to the key set of its own issuer ([`crate::issuer::Issuer`], kept in the lab's directory), so the tokens it
+//! to the key set of its own issuer ([`crate::dataplane::issuer::Issuer`], kept in the lab's directory), so the tokens it
 //! mints verify for the applied file's issuer — and nothing from the internet is needed.
 
 use mesh_manifests::Resource;
 
-use crate::mesh::Lab;
+use crate::lab::Lab;
 
 /// What to mint: unset fields come from the applied objects.
 #[derive(Clone, Debug, Default)]
@@ -92,7 +92,7 @@ impl Lab {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::istio;
+    use mesh_istiod::fixtures::istio;
 
     #[test]
     fn the_jwt_files_issuer_and_subject_are_the_defaults() {

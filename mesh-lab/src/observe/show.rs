@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::envoy::AccessLogEntry;
-use crate::mesh::Lab;
+use crate::dataplane::envoy::AccessLogEntry;
+use crate::lab::Lab;
 use crate::state::{LabState, ObjectSummary};
-use crate::translate::{self, EnvoyConfig, HTTP_PORT, Mode};
+use mesh_istiod::networking::core::egress::{self, EnvoyConfig, HTTP_PORT, Mode};
 
 /// One pod, as `oc get pods` and `oc exec` would need it.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -77,11 +77,11 @@ pub struct Show {
 pub fn via(e: &AccessLogEntry) -> &'static str {
     let flags = e.response_flags.as_deref().unwrap_or("-");
     let cluster = e.upstream_cluster.as_deref().unwrap_or("");
-    if e.route_name.as_deref() == Some(translate::BLOCK_ALL) {
+    if e.route_name.as_deref() == Some(egress::BLOCK_ALL) {
         "blocked"
     } else if flags.contains("NC") {
         "missing-cluster"
-    } else if cluster == translate::PASSTHROUGH_CLUSTER {
+    } else if cluster == egress::PASSTHROUGH_CLUSTER {
         "passthrough"
     } else if cluster.ends_with(".svc.cluster.local") || cluster.starts_with("inbound|") {
         "mesh"
@@ -162,13 +162,18 @@ impl Lab {
                 identity: p.sidecar.as_ref().map(|_| p.workload.identity()),
                 mtls: match &p.sidecar {
                     Some(_) => {
-                        let m = crate::mtls::workload_mode(&resources, &p.workload.labels);
+                        let m = mesh_istiod::security::authn::mtls::workload_mode(
+                            &resources,
+                            &p.workload.labels,
+                        );
                         format!("{} ({})", m.mode, m.source)
                     }
                     None => "none".into(),
                 },
                 policies: match &p.sidecar {
-                    Some(_) => crate::authz::policies_for(&resources, &p.workload.labels),
+                    Some(_) => {
+                        mesh_istiod::security::authz::policies_for(&resources, &p.workload.labels)
+                    }
                     None => Vec::new(),
                 },
             });
@@ -200,7 +205,7 @@ impl Lab {
                 let config = EnvoyConfig {
                     route_config: sc.envoy.current().route_configs[1].clone(),
                     clusters: sc.envoy.current().clusters.clone(),
-                    mode: translate::effective_mode(
+                    mode: egress::effective_mode(
                         &resources,
                         inner.state.mesh_mode,
                         &p.workload.labels,
@@ -480,8 +485,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::fixtures::{internet, v3};
-    use crate::translate::Labels;
+    use mesh_istiod::fixtures::{internet, v3};
+    use mesh_istiod::networking::core::egress::Labels;
 
     fn entry(route: &str, flags: &str, cluster: &str, code: u16) -> AccessLogEntry {
         AccessLogEntry {
@@ -667,7 +672,7 @@ mod tests {
             state.apply(&docs).unwrap_or_else(|e| panic!("{f}: {e}"));
         }
         let config =
-            translate::to_envoy(&state.resources(), state.mesh_mode, &internet(), &v3()).unwrap();
+            egress::to_envoy(&state.resources(), state.mesh_mode, &internet(), &v3()).unwrap();
         (state, config)
     }
 

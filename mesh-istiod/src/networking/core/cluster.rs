@@ -15,7 +15,7 @@
 //!   ejected subset's only pod leaves the subset with no healthy host).
 //! - `loadBalancer.simple` (`applyLoadBalancer`): RANDOM, ROUND_ROBIN, LEAST_REQUEST/LEAST_CONN.
 //!
-//! - Auto mTLS (cluster_tls.go, [`crate::mtls`]): the proxy's own certificate for endpoints with a sidecar
+//! - Auto mTLS (cluster_tls.go, [`crate::security::authn::mtls`]): the proxy's own certificate for endpoints with a sidecar
 //!   (metadata `tlsMode: istio`), plain text for the others; the peer's SAN must be one of the SPIFFE
 //!   identities of the Service's pods (`serviceAccounts`); none when the namespace disables mTLS.
 //!
@@ -33,11 +33,11 @@ use mesh_manifests::kcr_networking_istio_io::v1::destinationrules::{
 use serde_json::{Value, json};
 
 use crate::bootstrap::endpoints_cluster;
-use crate::identity::CertFiles;
-use crate::mtls::{self, MtlsMode};
-use crate::registry::ServiceDef;
-use crate::routes::duration_field;
-use crate::translate::{Labels, subset_cluster_name};
+use crate::model::identity::CertFiles;
+use crate::model::registry::ServiceDef;
+use crate::networking::core::egress::{Labels, subset_cluster_name};
+use crate::networking::core::route::duration_field;
+use crate::security::authn::mtls::{self, MtlsMode};
 
 /// A pod as an endpoint: its labels, the address its traffic goes to and, with a sidecar, its identity.
 #[derive(Clone, Debug, PartialEq, Eq)]

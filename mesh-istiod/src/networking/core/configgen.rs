@@ -7,13 +7,13 @@ use std::path::Path;
 use mesh_manifests::Resource;
 use serde_json::Value;
 
-use crate::clusters::{Endpoint, mesh_clusters};
-use crate::identity::CertFiles;
-use crate::mtls;
-use crate::registry::MESH_PORT;
-use crate::registry::ServiceDef;
-use crate::sidecar::{gateway_routes, outbound_routes};
-use crate::translate::{self, Internet, Labels, Mode};
+use crate::model::identity::CertFiles;
+use crate::model::registry::MESH_PORT;
+use crate::model::registry::ServiceDef;
+use crate::networking::core::cluster::{Endpoint, mesh_clusters};
+use crate::networking::core::egress::{self, Internet, Labels, Mode};
+use crate::networking::core::httproute::{gateway_routes, outbound_routes};
+use crate::security::authn::mtls;
 
 /// The dynamic part of a proxy's configuration: route configurations, clusters and listeners (LDS).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -49,16 +49,17 @@ pub fn sidecar_config(
     internet: &Internet,
     me: &SidecarOf<'_>,
 ) -> Result<Dynamic, String> {
-    let egress = translate::to_envoy(resources, mesh_mode, internet, me.labels)
-        .map_err(|e| e.to_string())?;
+    let egress =
+        egress::to_envoy(resources, mesh_mode, internet, me.labels).map_err(|e| e.to_string())?;
     let mesh = outbound_routes(resources, services, egress.mode)?;
     let certs = me.certs;
     let mut clusters = mesh_clusters(resources, services, endpoints, Some(certs))?;
     clusters.extend(egress.clusters);
     let mode = mtls::workload_mode(resources, me.labels).mode;
-    let filters =
-        crate::authz::inbound_filter_slots(resources, me.labels, &|_, _| me.jwks.to_owned())?;
-    let by_ecds = crate::authz::INBOUND_SLOTS
+    let filters = crate::security::authz::inbound_filter_slots(resources, me.labels, &|_, _| {
+        me.jwks.to_owned()
+    })?;
+    let by_ecds = crate::security::authz::INBOUND_SLOTS
         .iter()
         .map(|(name, _, type_url)| crate::bootstrap::ecds_filter(me.dir, name, type_url))
         .collect();

@@ -32,8 +32,8 @@ use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
     VirtualService, VirtualServiceHttp,
 };
 
-use crate::routes::{self, Destinations};
-pub use crate::routes::{default_retry_policy, envoy_duration, parse_duration};
+use crate::networking::core::route::{self, Destinations};
+pub use crate::networking::core::route::{default_retry_policy, envoy_duration, parse_duration};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -48,7 +48,7 @@ pub const PASSTHROUGH_CLUSTER: &str = "PassthroughCluster";
 /// The only port of egress traffic in the lab's scope (plain HTTP).
 pub const HTTP_PORT: u16 = 80;
 
-use crate::registry::NAMESPACE;
+use crate::model::registry::NAMESPACE;
 /// The mesh's own services; VirtualServices on them are not egress.
 pub const MESH_SERVICES: &[&str] = &["customer", "preference", "recommendation"];
 
@@ -224,7 +224,7 @@ impl Destinations for External {
 
 /// One `http` rule of an egress VirtualService → its Envoy routes.
 fn http_route(http: &VirtualServiceHttp) -> Result<Vec<Value>, String> {
-    routes::http_routes(http, &External)
+    route::http_routes(http, &External)
 }
 
 fn static_cluster(name: &str, addr: SocketAddr) -> Value {
@@ -369,7 +369,7 @@ pub fn to_envoy(
             if ports.contains(&HTTP_PORT) && !vhosts.iter().any(|(h, _)| h == host) {
                 vhosts.push((
                     host.clone(),
-                    vec![routes::default_route(&cluster_name(host, HTTP_PORT))],
+                    vec![route::default_route(&cluster_name(host, HTTP_PORT))],
                 ));
             }
         }

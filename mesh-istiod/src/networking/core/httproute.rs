@@ -20,11 +20,11 @@ use mesh_manifests::kcr_networking_istio_io::v1::gateways::Gateway;
 use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::VirtualService;
 use serde_json::{Value, json};
 
-use crate::clusters::resolve_host;
-use crate::registry::MESH_PORT;
-use crate::registry::{NAMESPACE, ServiceDef};
-use crate::routes::{self, Destinations};
-use crate::translate::{Mode, bound_to_mesh, catch_all, subset_cluster_name};
+use crate::model::registry::MESH_PORT;
+use crate::model::registry::{NAMESPACE, ServiceDef};
+use crate::networking::core::cluster::resolve_host;
+use crate::networking::core::egress::{Mode, bound_to_mesh, catch_all, subset_cluster_name};
+use crate::networking::core::route::{self, Destinations};
 
 struct InMesh<'a> {
     services: &'a [ServiceDef],
@@ -57,7 +57,7 @@ fn vs_routes(vs: &VirtualService, dests: &dyn Destinations) -> Result<Vec<Value>
     let mut out = Vec::new();
     for (i, http) in vs.spec.http.iter().flatten().enumerate() {
         out.extend(
-            routes::http_routes(http, dests)
+            route::http_routes(http, dests)
                 .map_err(|e| format!("VirtualService {name}: spec.http.{i}: {e}"))?,
         );
     }
@@ -97,7 +97,7 @@ pub fn outbound_routes(
             .next_back();
         let routes = match vs {
             Some(vs) => vs_routes(vs, &dests)?,
-            None => vec![routes::default_route(&subset_cluster_name(
+            None => vec![route::default_route(&subset_cluster_name(
                 &svc.fqdn(),
                 None,
                 svc.port,
@@ -230,7 +230,7 @@ mod tests {
         );
         assert_eq!(
             vh["routes"],
-            json!([routes::default_route(&format!("outbound|8080||{R}"))])
+            json!([route::default_route(&format!("outbound|8080||{R}"))])
         );
         assert_eq!(vh["routes"][0]["route"]["timeout"], "0s");
         let names: Vec<&str> = rc["virtual_hosts"]
@@ -294,7 +294,7 @@ spec:
         );
         assert_eq!(
             routes[1]["route"]["retry_policy"],
-            routes::default_retry_policy()
+            route::default_retry_policy()
         );
     }
 

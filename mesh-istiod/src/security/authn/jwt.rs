@@ -19,7 +19,7 @@ use kcr_security_istio_io::v1::requestauthentications::{
 use mesh_manifests::kcr_security_istio_io;
 use serde_json::{Map, Value, json};
 
-use crate::policy::{self, refuse};
+use crate::model::policy::{self, refuse};
 
 /// The filter's name (pilot/pkg/security/model/authentication.go `EnvoyJwtFilterName`).
 pub const JWT_FILTER: &str = "envoy.filters.http.jwt_authn";

@@ -27,7 +27,7 @@
 //! Certificates come by SDS, as istio-agent serves them: the workload certificate as secret `default`, the
 //! root as `ROOTCA` (security/pkg/nodeagent/sds/sdsservice.go); here from files Envoy watches (file-based
 //! SDS) instead of istio-agent's socket, so renewing one swaps the secret in place (see
-//! [`crate::identity`]).
+//! [`crate::model::identity`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -41,7 +41,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::bootstrap::{self, Listener, Routes};
-use crate::identity::{CertFiles, SDS_DEFAULT, SDS_ROOT};
+use crate::model::identity::{CertFiles, SDS_DEFAULT, SDS_ROOT};
 
 /// A workload's effective mutual-TLS mode (pilot/pkg/model/authentication.go `MutualTLSMode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -205,7 +205,7 @@ pub fn downstream_tls(certs: &CertFiles) -> Value {
 /// HTTP connection manager before the router, in this order, on every filter chain — where istiod puts
 /// the `envoy.filters.http.jwt_authn` and `envoy.filters.http.rbac` filters of RequestAuthentication and
 /// AuthorizationPolicy (listener_inbound.go `buildInboundHTTPFilters`). The lab passes the ECDS
-/// references of [`crate::authz::INBOUND_SLOTS`], whose configurations come by ECDS (proxies.rs).
+/// references of [`crate::security::authz::INBOUND_SLOTS`], whose configurations come by ECDS (proxies.rs).
 pub fn inbound_listener(
     addr: SocketAddr,
     port: u16,

@@ -31,8 +31,8 @@ use kcr_security_istio_io::v1::requestauthentications::RequestAuthentication;
 use mesh_manifests::{Resource, kcr_security_istio_io};
 use serde_json::{Map, Value, json};
 
-use crate::jwt;
-use crate::policy::{self, refuse};
+use crate::model::policy::{self, refuse};
+use crate::security::authn::jwt;
 
 /// The filter's name (pkg/wellknown `HTTPRoleBasedAccessControl`).
 pub const RBAC_FILTER: &str = "envoy.filters.http.rbac";
@@ -268,7 +268,9 @@ impl Gen {
                 authenticated(regex(&format!(".*/ns/{}/.*", ns.join(".*"))))
             }
             Gen::ServiceAccount => {
-                let (ns, sa) = v.split_once('/').unwrap_or((crate::registry::NAMESPACE, v));
+                let (ns, sa) = v
+                    .split_once('/')
+                    .unwrap_or((crate::model::registry::NAMESPACE, v));
                 authenticated(regex(&format!(
                     "spiffe://.+/ns/{}/(.+/|)sa/{}(/.+)?",
                     quote_meta(ns),
@@ -540,11 +542,14 @@ pub fn rbac_filters(
             for (i, rule) in rules.iter().enumerate() {
                 let policy =
                     rule_policy(rule).map_err(|e| format!("AuthorizationPolicy {name}: {e}"))?;
-                map.insert(policy_name(crate::registry::NAMESPACE, name, i), policy);
+                map.insert(
+                    policy_name(crate::model::registry::NAMESPACE, name, i),
+                    policy,
+                );
             }
             if rules.is_empty() {
                 map.insert(
-                    policy_name(crate::registry::NAMESPACE, name, 0),
+                    policy_name(crate::model::registry::NAMESPACE, name, 0),
                     match_never(),
                 );
             }

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 
-use crate::mesh::Lab;
+use crate::lab::Lab;
 use model::{GATEWAY, Graph, Input, PodInfo, ProxyLog};
 
 /// Kiali's port.
@@ -23,18 +23,19 @@ impl Lab {
     /// Every pod (running and gone) and every proxy's access log, now.
     pub async fn graph_input(&self) -> Input {
         let inner = self.inner.lock().await;
-        let info = |w: &crate::registry::Workload, endpoint, sidecar, running| PodInfo {
-            workload: w.name.clone(),
-            app: w
-                .labels
-                .get("app")
-                .cloned()
-                .unwrap_or_else(|| w.name.clone()),
-            version: w.labels.get("version").cloned().unwrap_or_default(),
-            endpoint,
-            sidecar,
-            running,
-        };
+        let info =
+            |w: &mesh_istiod::model::registry::Workload, endpoint, sidecar, running| PodInfo {
+                workload: w.name.clone(),
+                app: w
+                    .labels
+                    .get("app")
+                    .cloned()
+                    .unwrap_or_else(|| w.name.clone()),
+                version: w.labels.get("version").cloned().unwrap_or_default(),
+                endpoint,
+                sidecar,
+                running,
+            };
         let mut pods: Vec<PodInfo> = inner
             .gone
             .iter()

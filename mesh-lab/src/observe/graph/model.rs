@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::envoy::AccessLogEntry;
+use crate::dataplane::envoy::AccessLogEntry;
 
 /// The recent window for the rates and the colours: Kiali's default duration (1 minute).
 pub const WINDOW_SECONDS: i64 = 60;
@@ -220,7 +220,7 @@ fn cluster_service(cluster: &str) -> Option<(&str, Option<&str>)> {
 /// How an outbound entry left: `show`'s classes, plus `no-route` (404 NR) for a Host no route matches.
 fn via(e: &AccessLogEntry) -> String {
     let flags = e.response_flags.as_deref().unwrap_or("");
-    let class = crate::show::via(e);
+    let class = crate::observe::show::via(e);
     if class == "other" && flags.contains("NR") {
         "no-route".into()
     } else {
@@ -911,7 +911,7 @@ mod tests {
             .find(|n| n.id == "recommendation-v3")
             .unwrap();
         assert!(n.missing_sidecar && n.running);
-        let svg = crate::graph::svg::render(&g);
+        let svg = crate::observe::graph::svg::render(&g);
         assert!(svg.contains("missing sidecar (1/1)"), "{svg}");
         assert!(svg.contains("<title id=\"graph-title\">"), "{svg}");
     }

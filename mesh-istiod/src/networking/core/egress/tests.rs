@@ -9,10 +9,11 @@ use crate::fixtures::{internet, parse, v3};
 
 // The shipped files themselves, so a change to one of them is seen here.
 const SE_81: &str =
-    include_str!("../../../istio/service-entry-egress-worldclockapi-wrong-port.yml");
-const SE_80: &str = include_str!("../../../istio/service-entry-egress-worldclockapi.yml");
-const VS_TIMEOUT: &str = include_str!("../../../istio/virtual-service-worldclockapi-timeout.yml");
-const SIDECAR_REGISTRY_ONLY: &str = include_str!("../../../istio/sidecar-registry-only.yml");
+    include_str!("../../../../../istio/service-entry-egress-worldclockapi-wrong-port.yml");
+const SE_80: &str = include_str!("../../../../../istio/service-entry-egress-worldclockapi.yml");
+const VS_TIMEOUT: &str =
+    include_str!("../../../../../istio/virtual-service-worldclockapi-timeout.yml");
+const SIDECAR_REGISTRY_ONLY: &str = include_str!("../../../../../istio/sidecar-registry-only.yml");
 
 /// A deliberate variation of a shipped file: `from` replaced by `to` (which must change the text, so a
 /// reworded file cannot silently turn the variation into the original).
@@ -205,7 +206,7 @@ fn down_internet_points_every_cluster_at_a_refusing_port() {
 
 #[test]
 fn mesh_virtual_services_do_not_touch_egress() {
-    let vs = include_str!("../../../istio/virtual-service-recommendation-v3.yml");
+    let vs = include_str!("../../../../../istio/virtual-service-recommendation-v3.yml");
     let c = to_envoy(&parse(vs), Mode::AllowAny, &internet(), &v3()).unwrap();
     assert_eq!(vhost_names(&c), ["allow_any"]);
 }

@@ -1,0 +1,3 @@
+//! Configuration checks (pkg/config): what the lab accepts.
+
+pub mod validation;

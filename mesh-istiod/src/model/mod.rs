@@ -1,0 +1,5 @@
+//! The mesh's model (pilot/pkg/model): Services and workloads, identities, which pods a policy selects.
+
+pub mod identity;
+pub mod policy;
+pub mod registry;

@@ -1,0 +1,3 @@
+//! Networking configuration (pilot/pkg/networking).
+
+pub mod core;

@@ -1,0 +1,4 @@
+//! The command line's side of the lab: the control endpoint `mesh-lab up` serves and the client every
+//! other command uses ([`control`]).
+
+pub mod control;
