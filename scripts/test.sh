@@ -76,6 +76,15 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "mesh-istiod is pure: no runtime, process or key crate in its dependency tree"
+impure="$(cargo tree -p mesh-istiod -e normal --prefix none --locked | sed 's/ .*//' | sort -u |
+    grep -xE 'tokio|reqwest|hyper|actix-web|rcgen|ring|rustls|mesh-lab' || true)"
+if [ -n "$impure" ]; then
+    echo "error: mesh-istiod depends on $(echo "$impure" | tr '\n' ' ')— keep the translation pure (docs/ARCHITECTURE.md)" >&2
+    exit 1
+fi
+echo "cargo tree -p mesh-istiod: $(cargo tree -p mesh-istiod -e normal --prefix none --locked | sed 's/ .*//' | sort -u | wc -l) crates, none of tokio, reqwest, hyper, actix-web, rcgen, ring, rustls"
+
 step "cargo build --workspace (the process tests run the built binaries)"
 cargo build --workspace --all-targets --locked
 

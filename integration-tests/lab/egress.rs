@@ -95,7 +95,7 @@ async fn a_down_time_api_is_the_sidecars_connect_error_and_an_unmeshed_v3_bypass
     lab.fault("down", None).await.unwrap();
     let down = requests(&client, &lab.gateway_url, 1, None).await;
     lab.fault("up", None).await.unwrap();
-    lab.set_mode(mesh_istiod::networking::core::egress::Mode::RegistryOnly)
+    lab.set_mode(mesh_istiod::model::sidecar::Mode::RegistryOnly)
         .await
         .unwrap();
     let meshed = requests(&client, &lab.gateway_url, 1, None).await;

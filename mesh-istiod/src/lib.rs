@@ -52,7 +52,7 @@ pub mod fixtures {
     }
 
     /// recommendation v3's pod labels: the pod whose time lookup the egress lab follows.
-    pub fn v3() -> crate::networking::core::egress::Labels {
+    pub fn v3() -> crate::model::sidecar::Labels {
         [("app", "recommendation"), ("version", "v3")]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use mesh_istiod::config::validation::{self, Effect, Unsupported};
 use mesh_istiod::model::registry::{self, Workload};
-use mesh_istiod::networking::core::egress::{self, Mode};
+use mesh_istiod::model::sidecar::Mode;
 
 /// One applied object.
 #[derive(Clone, Debug, PartialEq)]
@@ -265,7 +265,7 @@ impl LabState {
         self.mesh_mode = mode;
         self.mesh_mode_source = source.into();
         let sidecar = self.objects.iter().any(
-            |o| matches!(&o.resource, Resource::Sidecar(s) if egress::sidecar_mode(s).is_some()),
+            |o| matches!(&o.resource, Resource::Sidecar(s) if mesh_istiod::model::sidecar::sidecar_mode(s).is_some()),
         );
         format!(
             "mesh outboundTrafficPolicy mode: {before} -> {mode}{}",
@@ -365,7 +365,7 @@ fn summarise(o: &Applied) -> String {
                 _ => format!("mtls {mode} for the namespace"),
             }
         }
-        Resource::Sidecar(s) => match egress::sidecar_mode(s) {
+        Resource::Sidecar(s) => match mesh_istiod::model::sidecar::sidecar_mode(s) {
             Some(m) => format!("outboundTrafficPolicy {m}"),
             None => "no outboundTrafficPolicy".into(),
         },

@@ -11,7 +11,8 @@ use std::path::Path;
 use mesh_manifests::{Document, Resource};
 use serde_json::Value;
 
-use crate::networking::core::egress::{self, Mode};
+use crate::model::sidecar::Mode;
+use crate::networking::core::egress::{self};
 
 /// How an accepted document affects the lab.
 #[derive(Clone, Debug, PartialEq)]
@@ -328,7 +329,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                         return Err(format!("spec.http.{i}.route: a destination is required"));
                     }
                     if let Some(t) = &http.timeout {
-                        egress::parse_duration(t)
+                        crate::networking::core::route::parse_duration(t)
                             .map_err(|e| format!("spec.http.{i}.timeout: {e}"))?;
                     }
                     for (j, r) in http.route.iter().flatten().enumerate() {
@@ -352,7 +353,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                 }
                 for (field, value) in [("timeout", &http.timeout)] {
                     if let Some(t) = value {
-                        egress::parse_duration(t)
+                        crate::networking::core::route::parse_duration(t)
                             .map_err(|e| format!("spec.http.{i}.{field}: {e}"))?;
                     }
                 }

@@ -3,3 +3,4 @@
 pub mod identity;
 pub mod policy;
 pub mod registry;
+pub mod sidecar;

@@ -14,7 +14,7 @@ use anyhow::{Context, anyhow};
 use serde::{Deserialize, Serialize};
 
 use crate::lab::Lab;
-use mesh_istiod::networking::core::egress::Mode;
+use mesh_istiod::model::sidecar::Mode;
 
 /// Where `mesh-lab up` listens for commands unless told otherwise.
 pub const DEFAULT_CONTROL: &str = "127.0.0.1:15080";

@@ -17,6 +17,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
+use mesh_istiod::bootstrap::{ACCESS_LOG, Bootstrap, CDS_FILE, LDS_FILE, ecds_file, rds_file};
+use mesh_istiod::networking::core::configgen::Dynamic;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -173,10 +175,6 @@ fn ephemeral_port() -> anyhow::Result<u16> {
     }
     bail!("no free loopback port after 100 tries")
 }
-
-pub use mesh_istiod::bootstrap::ACCESS_LOG;
-use mesh_istiod::bootstrap::{Bootstrap, CDS_FILE, LDS_FILE, ecds_file, rds_file};
-pub use mesh_istiod::networking::core::configgen::Dynamic;
 
 /// One line of the access log.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -557,18 +555,6 @@ impl Envoy {
     /// Is the process still running?
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// Waits until the access log has at least `n` entries (Envoy flushes every 50 ms), at most `limit`.
-    pub async fn wait_access_log(&self, n: usize, limit: Duration) -> Vec<AccessLogEntry> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let log = self.access_log();
-            if log.len() >= n || Instant::now() > deadline {
-                return log;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
     }
 }
 

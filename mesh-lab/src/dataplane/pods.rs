@@ -19,8 +19,9 @@ use tutorial_common::config::FromEnv;
 use tutorial_common::server::Server;
 use url::Url;
 
-use crate::dataplane::envoy::{Dynamic, Envoy, free_port};
+use crate::dataplane::envoy::{Envoy, free_port};
 use mesh_istiod::model::registry::{NAMESPACE, ServiceDef, Workload};
+use mesh_istiod::networking::core::configgen::Dynamic;
 
 /// A running app.
 pub struct App {

@@ -16,7 +16,7 @@ use mesh_manifests::{Document, Resource};
 use crate::dataplane::envoy::AccessLogEntry;
 use crate::lab::Lab;
 
-use mesh_istiod::networking::core::egress::{Mode, sidecar_mode};
+use mesh_istiod::model::sidecar::{Mode, sidecar_mode};
 
 /// A chapter of the tutorial `guided` can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -549,19 +549,4 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
         if failed == 0 { "✔" } else { "✘" }
     ));
     Ok(g.outcome)
-}
-
-/// The istio/ directory: `dir` if given, else `./istio` or the repository's (found from this crate).
-pub fn istio_dir(dir: Option<&Path>) -> anyhow::Result<PathBuf> {
-    if let Some(d) = dir {
-        return Ok(d.to_owned());
-    }
-    let candidates = [
-        PathBuf::from("istio"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../istio"),
-    ];
-    candidates
-        .into_iter()
-        .find(|p| p.is_dir())
-        .context("no istio/ directory here; run from the repository root or pass --istio DIR")
 }

@@ -77,14 +77,4 @@ impl Lab {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-
-    /// recommendation v3's egress listener (its sidecar's outbound port 80), if v3 runs with a sidecar.
-    pub async fn egress_proxy(&self) -> Option<SocketAddr> {
-        let inner = self.inner.lock().await;
-        inner
-            .pods
-            .get("recommendation-v3")
-            .and_then(|p| p.sidecar.as_ref())
-            .map(|s| s.egress)
-    }
 }

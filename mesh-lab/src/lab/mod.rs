@@ -23,16 +23,18 @@ use tokio::sync::Mutex;
 use tutorial_common::config::FromEnv;
 
 use crate::dataplane::ca::Ca;
-use crate::dataplane::envoy::{Dynamic, Envoy};
+use crate::dataplane::envoy::Envoy;
 use crate::dataplane::kube_proxy::KubeProxy;
 use crate::dataplane::pods::{App, Pod, PodContext};
 use crate::state::LabState;
 use mesh_istiod::bootstrap::gateway_bootstrap;
 use mesh_istiod::model::identity::CertFiles;
 use mesh_istiod::model::registry::{self, ServiceDef, Workload};
+use mesh_istiod::model::sidecar::Mode;
 use mesh_istiod::networking::core::cluster::Endpoint;
+use mesh_istiod::networking::core::configgen::Dynamic;
 use mesh_istiod::networking::core::configgen::{SidecarOf, gateway_config, sidecar_config};
-use mesh_istiod::networking::core::egress::{Internet, Mode};
+use mesh_istiod::networking::core::egress::Internet;
 use mesh_istiod::networking::core::httproute::gateway_port;
 
 /// The external host recommendation v3 calls.

@@ -13,7 +13,8 @@ use serde::Serialize;
 use crate::dataplane::envoy::AccessLogEntry;
 use crate::lab::Lab;
 use crate::state::{LabState, ObjectSummary};
-use mesh_istiod::networking::core::egress::{self, EnvoyConfig, HTTP_PORT, Mode};
+use mesh_istiod::model::sidecar::Mode;
+use mesh_istiod::networking::core::egress::{self, EnvoyConfig, HTTP_PORT};
 
 /// One pod, as `oc get pods` and `oc exec` would need it.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -205,7 +206,7 @@ impl Lab {
                 let config = EnvoyConfig {
                     route_config: sc.envoy.current().route_configs[1].clone(),
                     clusters: sc.envoy.current().clusters.clone(),
-                    mode: egress::effective_mode(
+                    mode: mesh_istiod::model::sidecar::effective_mode(
                         &resources,
                         inner.state.mesh_mode,
                         &p.workload.labels,
@@ -486,7 +487,7 @@ mod tests {
 
     use super::*;
     use mesh_istiod::fixtures::{internet, v3};
-    use mesh_istiod::networking::core::egress::Labels;
+    use mesh_istiod::model::sidecar::Labels;
 
     fn entry(route: &str, flags: &str, cluster: &str, code: u16) -> AccessLogEntry {
         AccessLogEntry {

@@ -35,7 +35,8 @@ use serde_json::{Value, json};
 use crate::bootstrap::endpoints_cluster;
 use crate::model::identity::CertFiles;
 use crate::model::registry::ServiceDef;
-use crate::networking::core::egress::{Labels, subset_cluster_name};
+use crate::model::sidecar::Labels;
+use crate::networking::core::egress::subset_cluster_name;
 use crate::networking::core::route::duration_field;
 use crate::security::authn::mtls::{self, MtlsMode};
 

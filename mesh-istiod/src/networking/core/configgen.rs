@@ -10,8 +10,9 @@ use serde_json::Value;
 use crate::model::identity::CertFiles;
 use crate::model::registry::MESH_PORT;
 use crate::model::registry::ServiceDef;
+use crate::model::sidecar::{Labels, Mode};
 use crate::networking::core::cluster::{Endpoint, mesh_clusters};
-use crate::networking::core::egress::{self, Internet, Labels, Mode};
+use crate::networking::core::egress::{self, Internet};
 use crate::networking::core::httproute::{gateway_routes, outbound_routes};
 use crate::security::authn::mtls;
 

@@ -19,22 +19,16 @@
 //! is the stand-in time API on loopback; any other port refuses connections.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
-use std::str::FromStr;
 
 use mesh_manifests::Resource;
 use mesh_manifests::kcr_networking_istio_io::v1::serviceentries::ServiceEntry;
-use mesh_manifests::kcr_networking_istio_io::v1::sidecars::{
-    Sidecar, SidecarOutboundTrafficPolicyMode,
-};
 use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
     VirtualService, VirtualServiceHttp,
 };
 
+use crate::model::sidecar::{Labels, Mode, effective_mode};
 use crate::networking::core::route::{self, Destinations};
-pub use crate::networking::core::route::{default_retry_policy, envoy_duration, parse_duration};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Name of the outbound route configuration for port 80 (istiod names it after the port).
@@ -51,47 +45,6 @@ pub const HTTP_PORT: u16 = 80;
 use crate::model::registry::NAMESPACE;
 /// The mesh's own services; VirtualServices on them are not egress.
 pub const MESH_SERVICES: &[&str] = &["customer", "preference", "recommendation"];
-
-/// Mesh outbound traffic policy mode.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Mode {
-    #[default]
-    #[serde(rename = "ALLOW_ANY")]
-    AllowAny,
-    #[serde(rename = "REGISTRY_ONLY")]
-    RegistryOnly,
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Mode::AllowAny => "ALLOW_ANY",
-            Mode::RegistryOnly => "REGISTRY_ONLY",
-        })
-    }
-}
-
-impl FromStr for Mode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_uppercase().as_str() {
-            "ALLOW_ANY" => Ok(Mode::AllowAny),
-            "REGISTRY_ONLY" => Ok(Mode::RegistryOnly),
-            _ => Err(format!(
-                "unknown outbound traffic policy mode {s:?} (ALLOW_ANY or REGISTRY_ONLY)"
-            )),
-        }
-    }
-}
-
-impl From<mesh_manifests::openshift::OutboundMode> for Mode {
-    fn from(m: mesh_manifests::openshift::OutboundMode) -> Self {
-        match m {
-            mesh_manifests::openshift::OutboundMode::AllowAny => Mode::AllowAny,
-            mesh_manifests::openshift::OutboundMode::RegistryOnly => Mode::RegistryOnly,
-        }
-    }
-}
 
 /// Where the lab's "internet" is: the address every external host's port 80 resolves to (the stand-in
 /// time API), and an address that refuses connections (every other port, and the whole internet while
@@ -171,47 +124,6 @@ pub fn is_mesh_host(host: &str) -> bool {
             || host == format!("{s}.{NAMESPACE}.svc")
             || host == format!("{s}.{NAMESPACE}.svc.cluster.local")
     })
-}
-
-/// Pod labels.
-pub type Labels = BTreeMap<String, String>;
-
-/// Does a Sidecar apply to a workload with `labels` (no selector, or a selector its labels satisfy)?
-pub fn sidecar_applies(sidecar: &Sidecar, labels: &Labels) -> bool {
-    match sidecar
-        .spec
-        .workload_selector
-        .as_ref()
-        .and_then(|w| w.labels.as_ref())
-    {
-        None => true,
-        Some(selector) => selector.iter().all(|(k, v)| labels.get(k) == Some(v)),
-    }
-}
-
-/// A Sidecar's `outboundTrafficPolicy.mode`, if it sets one.
-pub fn sidecar_mode(sidecar: &Sidecar) -> Option<Mode> {
-    sidecar
-        .spec
-        .outbound_traffic_policy
-        .as_ref()
-        .and_then(|p| p.mode.as_ref())
-        .map(|m| match m {
-            SidecarOutboundTrafficPolicyMode::AllowAny => Mode::AllowAny,
-            SidecarOutboundTrafficPolicyMode::RegistryOnly => Mode::RegistryOnly,
-        })
-}
-
-/// The outbound mode in effect: the last applicable Sidecar's `outboundTrafficPolicy.mode`, else `mesh`.
-pub fn effective_mode(resources: &[Resource], mesh: Mode, labels: &Labels) -> Mode {
-    resources
-        .iter()
-        .filter_map(|r| match r {
-            Resource::Sidecar(s) if sidecar_applies(s, labels) => sidecar_mode(s),
-            _ => None,
-        })
-        .next_back()
-        .unwrap_or(mesh)
 }
 
 struct External;

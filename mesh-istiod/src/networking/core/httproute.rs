@@ -22,8 +22,9 @@ use serde_json::{Value, json};
 
 use crate::model::registry::MESH_PORT;
 use crate::model::registry::{NAMESPACE, ServiceDef};
+use crate::model::sidecar::Mode;
 use crate::networking::core::cluster::resolve_host;
-use crate::networking::core::egress::{Mode, bound_to_mesh, catch_all, subset_cluster_name};
+use crate::networking::core::egress::{bound_to_mesh, catch_all, subset_cluster_name};
 use crate::networking::core::route::{self, Destinations};
 
 struct InMesh<'a> {

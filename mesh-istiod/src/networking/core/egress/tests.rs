@@ -6,6 +6,8 @@ use serde_json::json;
 
 use super::*;
 use crate::fixtures::{internet, parse, v3};
+use crate::model::sidecar::Mode;
+use crate::networking::core::route::{default_retry_policy, envoy_duration, parse_duration};
 
 // The shipped files themselves, so a change to one of them is seen here.
 const SE_81: &str =
