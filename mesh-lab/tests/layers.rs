@@ -93,14 +93,12 @@ fn no_mesh_lab_module_uses_a_layer_above_its_own() {
         };
         let text = std::fs::read_to_string(file).unwrap();
         for path in crate_paths(&text) {
-            if let Some(theirs) = rank(&path) {
-                if theirs > mine {
-                    wrong.push(format!(
-                        "{} uses crate::{}",
-                        file.display(),
-                        path.join("::")
-                    ));
-                }
+            if rank(&path).is_some_and(|theirs| theirs > mine) {
+                wrong.push(format!(
+                    "{} uses crate::{}",
+                    file.display(),
+                    path.join("::")
+                ));
             }
         }
     }
