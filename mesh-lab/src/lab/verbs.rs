@@ -1,0 +1,130 @@
+//! What `kubectl`/`oc` commands do to the running lab: apply, patch, delete, the mesh mode, reset and the
+//! time API's faults — each a new state handed to the control loop (all or nothing).
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail};
+use mesh_istiod::model::sidecar::Mode;
+use mesh_manifests::Document;
+
+use super::{EXTERNAL_HOST, Lab, SETUP_FILES};
+use crate::state::LabState;
+
+impl Lab {
+    /// `kubectl apply` of already-parsed documents (all or nothing).
+    pub async fn apply_documents(&self, docs: &[Document]) -> anyhow::Result<Vec<String>> {
+        let mut inner = self.inner.lock().await;
+        let mut next = inner.state.clone();
+        let lines = next.apply(docs).map_err(|e| anyhow!("{e}"))?;
+        self.reconcile(&mut inner, next).await?;
+        Ok(lines)
+    }
+
+    /// `kubectl apply -f <file>` with the file's text (`file` names it in messages).
+    pub async fn apply_text(&self, file: &Path, text: &str) -> anyhow::Result<Vec<String>> {
+        let docs = mesh_manifests::parse_str(file, text).map_err(|e| anyhow!("{e}"))?;
+        self.apply_documents(&docs).await
+    }
+
+    /// `kubectl apply -f <file>`.
+    pub async fn apply_file(&self, file: &Path) -> anyhow::Result<Vec<String>> {
+        let docs = mesh_manifests::load_file(file).map_err(|e| anyhow!("{e}"))?;
+        self.apply_documents(&docs).await
+    }
+
+    /// `oc patch <kind> <name> --type merge -p <patch>` (Deployments: e.g. the sidecar injection label).
+    pub async fn patch(&self, kind: &str, name: &str, patch: &str) -> anyhow::Result<String> {
+        let mut inner = self.inner.lock().await;
+        let doc = inner
+            .state
+            .patched(kind, name, patch)
+            .map_err(|e| anyhow!("{e}"))?;
+        let mut next = inner.state.clone();
+        next.apply(&[doc]).map_err(|e| anyhow!("{e}"))?;
+        self.reconcile(&mut inner, next).await?;
+        Ok(format!("deployment.apps/{name} patched"))
+    }
+
+    /// `kubectl delete <kind> <name>`.
+    pub async fn delete(&self, kind: &str, name: &str) -> anyhow::Result<String> {
+        let mut inner = self.inner.lock().await;
+        let mut next = inner.state.clone();
+        let line = next.delete(kind, name).map_err(|e| anyhow!("{e}"))?;
+        self.reconcile(&mut inner, next).await?;
+        Ok(line)
+    }
+
+    /// Sets the mesh-wide outbound mode.
+    pub async fn set_mode(&self, mode: Mode) -> anyhow::Result<String> {
+        let mut inner = self.inner.lock().await;
+        let mut next = inner.state.clone();
+        let line = next.set_mode(mode, "mesh-lab mode");
+        self.reconcile(&mut inner, next).await?;
+        Ok(line)
+    }
+
+    /// Back to the start: the tutorial's setup only, ALLOW_ANY, no fault, every app behaving.
+    pub async fn reset(&self) -> anyhow::Result<String> {
+        let repo = &self.repo;
+        self.fault("none", None).await?;
+        let mut docs = Vec::new();
+        for f in SETUP_FILES.iter().filter(|f| !f.ends_with("Service.yml")) {
+            docs.extend(mesh_manifests::load_file(repo.join(f)).map_err(|e| anyhow!("{e}"))?);
+        }
+        let mut next = LabState::new();
+        next.apply(&docs).map_err(|e| anyhow!("{e}"))?;
+        let mut inner = self.inner.lock().await;
+        self.reconcile(&mut inner, next).await?;
+        for p in inner.pods.values() {
+            let _ = self
+                .http
+                .get(format!("http://{}/behave", p.app.addr))
+                .send()
+                .await;
+        }
+        Ok("lab reset: the tutorial's setup only (v1 and v2, the gateway), mesh mode ALLOW_ANY, no fault".into())
+    }
+
+    /// Time-API faults: `down` (the host refuses connections), `up`/`none` (healthy again), or any
+    /// stand-in mode (`slow` with `delay`, `error`, `malformed`, `missing-field`, `bad-time`).
+    pub async fn fault(&self, mode: &str, delay: Option<&str>) -> anyhow::Result<String> {
+        let mut inner = self.inner.lock().await;
+        let want_down = mode == "down";
+        if inner.internet.down != want_down {
+            let mut next_internet = inner.internet;
+            next_internet.down = want_down;
+            let before = inner.internet;
+            inner.internet = next_internet;
+            let state = inner.state.clone();
+            if let Err(e) = self.reconcile(&mut inner, state).await {
+                inner.internet = before;
+                return Err(e);
+            }
+        }
+        let standin_mode = if matches!(mode, "down" | "up") {
+            "none"
+        } else {
+            mode
+        };
+        let mut url = format!("{}/_standin/fault?mode={standin_mode}", self.standin_url);
+        if let Some(d) = delay {
+            url.push_str(&format!("&delay={d}"));
+        }
+        let r = self.http.post(&url).send().await?;
+        let status = r.status();
+        let body = r.text().await?;
+        if !status.is_success() {
+            bail!("the stand-in refused the fault: {}", body.trim());
+        }
+        inner.fault = match (mode, delay) {
+            ("up", _) => "none".into(),
+            ("slow", Some(d)) => format!("slow {d}"),
+            (m, _) => m.into(),
+        };
+        Ok(match mode {
+            "down" => format!("{EXTERNAL_HOST} is down: connections to it are refused"),
+            "up" | "none" => format!("{EXTERNAL_HOST} answers normally"),
+            _ => format!("{EXTERNAL_HOST} stand-in {}", body.trim()),
+        })
+    }
+}
