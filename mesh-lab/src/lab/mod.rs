@@ -1,11 +1,7 @@
 //! The running local mesh: the ingress gateway (Envoy), the tutorial's pods (each app with its own Envoy
 //! sidecar when injected), the stand-in playing `worldclockapi.com`, and the control loop that turns what
-//! is applied into every proxy's configuration (docs/LOCAL-MESH.md).
-//!
-//! Every change is checked and translated for every proxy first (a bad object changes nothing), then
-//! new pods start, every Envoy takes its new configuration in xDS order, and replaced pods stop: a
-//! Deployment change is a rolling update, and an Envoy rejection puts the previous configuration back
-//! everywhere.
+//! is applied into every proxy's configuration ([`reconcile`], all or nothing), the `kubectl` verbs that
+//! change what is applied ([`verbs`]) and certificate renewal ([`certificates`]). docs/LOCAL-MESH.md.
 
 mod certificates;
 pub mod inspect;

@@ -1,4 +1,7 @@
-//! The control loop's one step: make the running pods and proxies what the applied state says.
+//! The control loop's one step: make the running pods and proxies what the applied state says. Everything
+//! is checked and translated for every proxy first (a bad object changes nothing), then new pods start,
+//! every running Envoy takes its new configuration in xDS order, and replaced pods stop — a Deployment
+//! change is a rolling update, and an Envoy rejection puts the previous configuration back everywhere.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,14 +15,68 @@ use mesh_istiod::networking::core::configgen::{
 };
 
 use super::{Inner, Lab, gateway_dir_of};
+use crate::dataplane::envoy::Envoy;
 use crate::dataplane::kube_proxy::KubeProxy;
-use crate::dataplane::pods::PodContext;
+use crate::dataplane::pods::{self, Pod, PodContext, PodPlan};
 use crate::state::LabState;
 
+/// What one step changes: the pods kept as they run, the pods to start (planned: their addresses known),
+/// and every Service endpoint once the step is done.
+struct Plan {
+    keep: Vec<String>,
+    start: Vec<PodPlan>,
+    endpoints: Vec<Endpoint>,
+}
+
+/// Every proxy's configuration for the new state.
+struct Configs {
+    gateway: Dynamic,
+    /// The kept pods' sidecars, by Deployment name.
+    kept: BTreeMap<String, Dynamic>,
+    /// The new pods' sidecars, in [`Plan::start`]'s order.
+    started: Vec<Dynamic>,
+}
+
+/// A kept pod's Service endpoint (its sidecar's inbound listener when it has one).
+fn endpoint_of(p: &Pod) -> Endpoint {
+    Endpoint {
+        labels: p.workload.labels.clone(),
+        addr: p.endpoint(),
+        identity: p.sidecar.is_some().then(|| p.workload.identity()),
+    }
+}
+
 impl Lab {
-    /// Makes the running mesh what `next` says: checks and translates everything first, starts new pods,
-    /// updates every proxy, stops replaced pods, then keeps `next`.
+    /// Makes the running mesh what `next` says; on any failure the running mesh stays as it was.
     pub(super) async fn reconcile(&self, inner: &mut Inner, next: LabState) -> anyhow::Result<()> {
+        let plan = self.plan(inner, &next).await?;
+        let configs = self.translate(inner, &next, &plan)?;
+        let started = self.start_pods(inner, plan.start, configs.started).await?;
+        if let Err(e) = self
+            .update_proxies(
+                inner,
+                &plan.keep,
+                &configs.kept,
+                &configs.gateway,
+                &plan.endpoints,
+            )
+            .await
+        {
+            for p in started {
+                p.stop().await;
+            }
+            return Err(e);
+        }
+        self.replace_pods(inner, &plan.keep, started).await;
+        inner.state = next;
+        Ok(())
+    }
+
+    /// Which pods stay (same pod template), which start, and the endpoints of both: the new pods'
+    /// addresses are planned before anything starts, so every proxy's clusters can name them. Starts
+    /// kube-proxy when the first pod without a sidecar needs a Service's ClusterIP, and has the CA sign
+    /// each new sidecar's identity (istio-agent's certificate request at pod start).
+    async fn plan(&self, inner: &mut Inner, next: &LabState) -> anyhow::Result<Plan> {
         inner.nonce += 1;
         let want = next.workloads(inner.nonce)?;
         let keep: Vec<String> = inner
@@ -31,34 +88,23 @@ impl Lab {
             })
             .map(|(name, _)| name.clone())
             .collect();
-        let start: Vec<&Workload> = want.values().filter(|w| !keep.contains(&w.name)).collect();
-        // Plan the new pods' addresses first: the Services' endpoints are known before anything starts.
-        let mut endpoints: Vec<Endpoint> = keep
-            .iter()
-            .map(|n| Endpoint {
-                labels: inner.pods[n].workload.labels.clone(),
-                addr: inner.pods[n].endpoint(),
-                identity: inner.pods[n]
-                    .sidecar
-                    .is_some()
-                    .then(|| inner.pods[n].workload.identity()),
-            })
-            .collect();
+        let new: Vec<&Workload> = want.values().filter(|w| !keep.contains(&w.name)).collect();
+        let mut endpoints: Vec<Endpoint> =
+            keep.iter().map(|n| endpoint_of(&inner.pods[n])).collect();
         if inner.kube_proxy.is_none()
-            && start
+            && new
                 .iter()
-                .any(|w| crate::dataplane::pods::needs_cluster_ip(w, &inner.services))
+                .any(|w| pods::needs_cluster_ip(w, &inner.services))
         {
             inner.kube_proxy = Some(
                 KubeProxy::start(&self.envoy_bin, &self.dir, &inner.services, &endpoints).await?,
             );
         }
         let cluster_ips = inner.kube_proxy.as_ref().map(|k| k.cluster_ips.clone());
-        let mut planned = Vec::new();
-        for w in &start {
-            let plan = crate::dataplane::pods::plan(w, &inner.services, cluster_ips.as_ref())?;
+        let mut start = Vec::new();
+        for w in new {
+            let plan = pods::plan(w, &inner.services, cluster_ips.as_ref())?;
             if w.inject {
-                // istio-agent's certificate request at pod start: the CA signs the pod's identity.
                 self.ca
                     .issue(&w.identity(), &CertFiles::in_dir(&self.dir.join(&w.pod)))?;
             }
@@ -67,9 +113,17 @@ impl Lab {
                 addr: plan.endpoint(),
                 identity: w.inject.then(|| w.identity()),
             });
-            planned.push(plan);
+            start.push(plan);
         }
-        let services = inner.services.clone();
+        Ok(Plan {
+            keep,
+            start,
+            endpoints,
+        })
+    }
+
+    /// istiod's part: every proxy's configuration for `next` (mesh_istiod), before anything changes.
+    fn translate(&self, inner: &Inner, next: &LabState, plan: &Plan) -> anyhow::Result<Configs> {
         let resources = next.resources();
         let jwks = self.issuer.jwks();
         let config_for = |w: &Workload, inbound: SocketAddr| {
@@ -85,104 +139,126 @@ impl Lab {
             sidecar_config(
                 &resources,
                 next.mesh_mode,
-                &services,
-                &endpoints,
+                &inner.services,
+                &plan.endpoints,
                 &inner.internet,
                 &me,
             )
             .map_err(|e| anyhow!("{e}"))
         };
-        let gw = gateway_config(
+        let gateway = gateway_config(
             &resources,
-            &services,
-            &endpoints,
+            &inner.services,
+            &plan.endpoints,
             &CertFiles::in_dir(&gateway_dir_of(&self.dir)),
         )
         .map_err(|e| anyhow!("{e}"))?;
-        let mut configs = BTreeMap::new();
-        for name in &keep {
+        let mut kept = BTreeMap::new();
+        for name in &plan.keep {
             let p = &inner.pods[name];
-            configs.insert(name.clone(), config_for(&p.workload, p.endpoint())?);
+            kept.insert(name.clone(), config_for(&p.workload, p.endpoint())?);
         }
-        let mut new_configs = Vec::new();
-        for p in &planned {
-            new_configs.push(config_for(&p.workload, p.endpoint())?);
-        }
+        let started = plan
+            .start
+            .iter()
+            .map(|p| config_for(&p.workload, p.endpoint()))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Configs {
+            gateway,
+            kept,
+            started,
+        })
+    }
+
+    /// Starts the new pods side by side; if one fails, the others stop again.
+    async fn start_pods(
+        &self,
+        inner: &Inner,
+        plans: Vec<PodPlan>,
+        configs: Vec<Dynamic>,
+    ) -> anyhow::Result<Vec<Pod>> {
         let ctx = PodContext {
             envoy_bin: &self.envoy_bin,
             dir: &self.dir,
-            services: &services,
+            services: &inner.services,
             internet: inner.internet.web,
         };
-        let started = futures_util::future::join_all(
-            planned
+        let results = futures_util::future::join_all(
+            plans
                 .into_iter()
-                .zip(new_configs)
-                .map(|(p, c)| crate::dataplane::pods::start(p, &ctx, c)),
+                .zip(configs)
+                .map(|(p, c)| pods::start(p, &ctx, c)),
         )
         .await;
-        let mut new_pods = Vec::new();
+        let mut started = Vec::new();
         let mut failure = None;
-        for r in started {
+        for r in results {
             match r {
-                Ok(p) => new_pods.push(p),
+                Ok(p) => started.push(p),
                 Err(e) => failure = Some(e),
             }
         }
         if let Some(e) = failure {
-            for p in new_pods {
+            for p in started {
                 p.stop().await;
             }
             return Err(e);
         }
-        // Every running proxy takes its new configuration; a rejection rolls back the ones already updated.
+        Ok(started)
+    }
+
+    /// Every running proxy takes its new configuration: the gateway, kube-proxy, the kept sidecars. A
+    /// rejection puts the previous configuration back on the ones already updated.
+    async fn update_proxies(
+        &self,
+        inner: &mut Inner,
+        keep: &[String],
+        kept: &BTreeMap<String, Dynamic>,
+        gateway: &Dynamic,
+        endpoints: &[Endpoint],
+    ) -> anyhow::Result<()> {
         let mut updated: Vec<(Option<String>, Dynamic)> = Vec::new();
         let mut error = None;
-        if let Some(gateway) = inner.gateway.as_mut() {
-            let old_gw = gateway.current().clone();
-            match gateway.update(&gw).await {
-                Ok(()) => updated.push((None, old_gw)),
+        if let Some(envoy) = inner.gateway.as_mut() {
+            let old = envoy.current().clone();
+            match envoy.update(gateway).await {
+                Ok(()) => updated.push((None, old)),
                 Err(e) => error = Some(e.context("istio-ingressgateway")),
             }
         }
         if let (None, Some(kp)) = (&error, inner.kube_proxy.as_mut()) {
-            let kp_config = crate::dataplane::kube_proxy::config(&services, &endpoints);
-            if let Err(e) = kp.envoy.update(&kp_config).await {
+            let config = crate::dataplane::kube_proxy::config(&inner.services, endpoints);
+            if let Err(e) = kp.envoy.update(&config).await {
                 error = Some(e.context("kube-proxy"));
             }
         }
         if error.is_none() {
-            for name in &keep {
+            for name in keep {
                 let Some(sc) = inner.pods.get_mut(name).and_then(|p| p.sidecar.as_mut()) else {
                     continue;
                 };
                 let old = sc.envoy.current().clone();
-                if let Err(e) = sc.envoy.update(&configs[name]).await {
+                if let Err(e) = sc.envoy.update(&kept[name]).await {
                     error = Some(e.context(format!("the sidecar of {name}")));
                     break;
                 }
                 updated.push((Some(name.clone()), old));
             }
         }
-        if let Some(e) = error {
-            for (name, old) in updated {
-                let envoy = match name {
-                    None => inner.gateway.as_mut(),
-                    Some(n) => inner
-                        .pods
-                        .get_mut(&n)
-                        .and_then(|p| p.sidecar.as_mut())
-                        .map(|s| &mut s.envoy),
-                };
-                if let Some(envoy) = envoy {
-                    let _ = envoy.update(&old).await;
-                }
+        let Some(e) = error else {
+            return Ok(());
+        };
+        for (name, old) in updated {
+            if let Some(envoy) = proxy_of(inner, name.as_deref()) {
+                let _ = envoy.update(&old).await;
             }
-            for p in new_pods {
-                p.stop().await;
-            }
-            return Err(e);
         }
+        Err(e)
+    }
+
+    /// The pods not kept stop (the graph keeps their names for older log entries), the started ones join,
+    /// and the certificate renewal learns the sidecars now running.
+    async fn replace_pods(&self, inner: &mut Inner, keep: &[String], started: Vec<Pod>) {
         let gone: Vec<String> = inner
             .pods
             .keys()
@@ -195,7 +271,7 @@ impl Lab {
                 p.stop().await;
             }
         }
-        for p in new_pods {
+        for p in started {
             inner.pods.insert(p.workload.name.clone(), p);
         }
         if let Ok(mut ids) = self.identities.lock() {
@@ -204,7 +280,17 @@ impl Lab {
                 ids.insert(self.dir.join(&p.workload.pod), p.workload.identity());
             }
         }
-        inner.state = next;
-        Ok(())
+    }
+}
+
+/// The Envoy of the gateway (`None`) or of a pod's sidecar.
+fn proxy_of<'a>(inner: &'a mut Inner, pod: Option<&str>) -> Option<&'a mut Envoy> {
+    match pod {
+        None => inner.gateway.as_mut(),
+        Some(n) => inner
+            .pods
+            .get_mut(n)
+            .and_then(|p| p.sidecar.as_mut())
+            .map(|s| &mut s.envoy),
     }
 }
