@@ -144,52 +144,70 @@ fn nonce() -> u64 {
         .unwrap_or_default()
 }
 
+/// The Envoy binary: the one given (if it runs), else the one found.
+fn envoy_of(options: &LabOptions) -> anyhow::Result<PathBuf> {
+    match options.envoy_bin.clone() {
+        Some(b) if crate::dataplane::envoy::runs(&b) => Ok(b),
+        Some(b) => bail!(
+            "{} does not run `--version`. {}",
+            b.display(),
+            crate::dataplane::envoy::INSTALL_HINT
+        ),
+        None => crate::dataplane::envoy::find_envoy(),
+    }
+}
+
+/// The tutorial's setup from the repository: the Services (the registry) and the state the rest makes.
+fn setup(repo: &Path) -> anyhow::Result<(Vec<ServiceDef>, LabState)> {
+    let mut docs = Vec::new();
+    for f in SETUP_FILES {
+        let path = repo.join(f);
+        docs.extend(
+            mesh_manifests::load_file(&path).map_err(|e| {
+                anyhow!("{e} (run the lab from the repository root, or pass --repo)")
+            })?,
+        );
+    }
+    let resources: Vec<Resource> = docs.iter().map(|d| d.resource.clone()).collect();
+    let services = registry::services(&resources).map_err(|e| anyhow!("{e}"))?;
+    let mut state = LabState::new();
+    let networking: Vec<Document> = docs
+        .into_iter()
+        .filter(|d| !matches!(d.resource, Resource::Service(_)))
+        .collect();
+    state.apply(&networking).map_err(|e| anyhow!("{e}"))?;
+    Ok((services, state))
+}
+
+/// The stand-in playing the external time API, on a free loopback port (its clock frozen at `now`).
+fn start_standin(now: Option<&str>) -> anyhow::Result<App> {
+    let mut env = vec![("HOSTNAME", EXTERNAL_HOST.to_owned())];
+    if let Some(now) = now {
+        env.push(("STANDIN_NOW", now.to_owned()));
+    }
+    let env: BTreeMap<&str, String> = [
+        ("PORT", "0".to_owned()),
+        ("BIND_ADDRESS", "127.0.0.1".to_owned()),
+        ("SHUTDOWN_TIMEOUT", "1s".to_owned()),
+    ]
+    .into_iter()
+    .chain(env)
+    .collect();
+    Ok(App::run(worldclock_standin::build(
+        worldclock_standin::Config::from_lookup(|k| env.get(k).cloned())?,
+    )?))
+}
+
 impl Lab {
     /// Starts the stand-in, the tutorial's pods from the repository's Deployments and the gateway.
     pub async fn start(options: LabOptions) -> anyhow::Result<Self> {
-        let envoy_bin = match options.envoy_bin.clone() {
-            Some(b) if crate::dataplane::envoy::runs(&b) => b,
-            Some(b) => bail!(
-                "{} does not run `--version`. {}",
-                b.display(),
-                crate::dataplane::envoy::INSTALL_HINT
-            ),
-            None => crate::dataplane::envoy::find_envoy()?,
-        };
+        let envoy_bin = envoy_of(&options)?;
         loopback_free(options.gateway_port)?;
         crate::dataplane::logs::book();
         std::fs::create_dir_all(&options.dir)
             .with_context(|| format!("creating {}", options.dir.display()))?;
-        let mut docs = Vec::new();
-        for f in SETUP_FILES {
-            let path = options.repo.join(f);
-            docs.extend(mesh_manifests::load_file(&path).map_err(|e| {
-                anyhow!("{e} (run the lab from the repository root, or pass --repo)")
-            })?);
-        }
-        let resources: Vec<Resource> = docs.iter().map(|d| d.resource.clone()).collect();
-        let services = registry::services(&resources).map_err(|e| anyhow!("{e}"))?;
-        let mut state = LabState::new();
-        let networking: Vec<Document> = docs
-            .into_iter()
-            .filter(|d| !matches!(d.resource, Resource::Service(_)))
-            .collect();
-        state.apply(&networking).map_err(|e| anyhow!("{e}"))?;
-        let mut standin_env = vec![("HOSTNAME", EXTERNAL_HOST.to_owned())];
-        if let Some(now) = &options.standin_now {
-            standin_env.push(("STANDIN_NOW", now.clone()));
-        }
-        let standin_env: BTreeMap<&str, String> = [
-            ("PORT", "0".to_owned()),
-            ("BIND_ADDRESS", "127.0.0.1".to_owned()),
-            ("SHUTDOWN_TIMEOUT", "1s".to_owned()),
-        ]
-        .into_iter()
-        .chain(standin_env)
-        .collect();
-        let standin = App::run(worldclock_standin::build(
-            worldclock_standin::Config::from_lookup(|k| standin_env.get(k).cloned())?,
-        )?);
+        let (services, state) = setup(&options.repo)?;
+        let standin = start_standin(options.standin_now.as_deref())?;
         let internet = Internet {
             web: standin.addr,
             closed: ([127, 0, 0, 1], crate::dataplane::envoy::free_port()?).into(),
@@ -262,21 +280,7 @@ impl Lab {
             envoy_bin,
             repo: options.repo,
         };
-        let started = {
-            let mut inner = lab.inner.lock().await;
-            let pods = lab.reconcile(&mut inner, state.clone()).await;
-            match gateway.await {
-                Ok(Ok(g)) => inner.gateway = Some(g),
-                Ok(Err(e)) => return lab.failed(inner, e.context("the ingress gateway")).await,
-                Err(e) => return lab.failed(inner, anyhow!("the ingress gateway: {e}")).await,
-            }
-            match pods {
-                // The same state again: only the gateway's endpoints change.
-                Ok(()) => lab.reconcile(&mut inner, state).await,
-                Err(e) => Err(e),
-            }
-        };
-        match started {
+        match lab.bring_up(state, gateway).await {
             Ok(()) => {
                 lab.renew_certificates_in_time(first_issued);
                 Ok(lab)
@@ -288,14 +292,21 @@ impl Lab {
         }
     }
 
-    async fn failed(
+    /// The first reconcile starts the pods while the gateway's Envoy starts; once both run, the same state
+    /// again gives the gateway the pods' endpoints.
+    async fn bring_up(
         &self,
-        inner: tokio::sync::MutexGuard<'_, Inner>,
-        e: anyhow::Error,
-    ) -> anyhow::Result<Self> {
-        drop(inner);
-        self.stop().await;
-        Err(e)
+        state: LabState,
+        gateway: tokio::task::JoinHandle<anyhow::Result<Envoy>>,
+    ) -> anyhow::Result<()> {
+        let mut inner = self.inner.lock().await;
+        let pods = self.reconcile(&mut inner, state.clone()).await;
+        inner.gateway = Some(match gateway.await {
+            Ok(started) => started.context("the ingress gateway")?,
+            Err(e) => bail!("the ingress gateway: {e}"),
+        });
+        pods?;
+        self.reconcile(&mut inner, state).await
     }
 
     /// Stops every pod, the gateway and the stand-in; removes the lab's directory when it is a temporary one.
