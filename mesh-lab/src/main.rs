@@ -184,78 +184,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(d) = dir {
                 options.dir = d;
             }
-            let control_addr = addr
-                .parse()
-                .map_err(|e| anyhow::anyhow!("--control {addr}: {e}"))?;
-            // Fail before starting any Envoy when the control port is taken.
-            drop(std::net::TcpListener::bind(control_addr).map_err(|e| {
-                anyhow::anyhow!(
-                    "the control endpoint cannot listen on {addr} ({e}; another `mesh-lab up`?): pass --control ADDR or set {}",
-                    control::ENV_CONTROL
-                )
-            })?);
-            let graph_addr = std::net::SocketAddr::from(([127, 0, 0, 1], graph_port));
-            // Fail before starting any Envoy when the graph's port is taken (0 is bound for real below).
-            if graph_port != 0 {
-                drop(std::net::TcpListener::bind(graph_addr).map_err(|e| {
-                    anyhow::anyhow!("the graph cannot listen on {graph_addr} ({e}; another `mesh-lab up`, or Kiali?): pass --graph-port PORT (0 = any free one)")
-                })?);
-            }
-            let lab = Lab::start(options).await?;
-            let (graph, graph_addr) = match mesh_lab::observe::graph::serve(lab.clone(), graph_addr)
-            {
-                Ok(g) => g,
-                Err(e) => {
-                    lab.stop().await;
-                    return Err(e);
-                }
-            };
-            let graph_handle = graph.handle();
-            let graphing = tokio::spawn(graph);
-            let server = match control::serve(lab.clone(), control_addr) {
-                Ok(s) => s,
-                Err(e) => {
-                    lab.stop().await;
-                    return Err(e);
-                }
-            };
-            let handle = server.handle();
-            let serving = tokio::spawn(server);
-            println!(
-                "local mesh up (Envoy {})",
-                mesh_lab::dataplane::envoy::version(&lab.envoy_bin)
-            );
-            println!(
-                "  gateway:  {}   e.g. sh scripts/run.sh 4 {}",
-                lab.gateway_url, lab.gateway_url
-            );
-            println!(
-                "  stand-in time API (worldclockapi.com on the lab's internet): {}",
-                lab.standin_url
-            );
-            println!(
-                "  graph:    http://{graph_addr}/  (the traffic graph, like Kiali; JSON: /api/graph)"
-            );
-            println!("  files:    {}", lab.dir.display());
-            println!(
-                "  control:  http://{addr}  (mesh-lab apply/delete/mode/show/logs/fault/reset)"
-            );
-            print!(
-                "{}",
-                mesh_lab::observe::show::render(&lab.show().await?)
-                    .split("\nApplied objects:")
-                    .next()
-                    .unwrap_or_default()
-            );
-            println!("\nmesh mode ALLOW_ANY. Ctrl-C stops the lab.");
-            let reason = tutorial_common::shutdown::signal().await;
-            println!("local mesh stopping ({reason})");
-            handle.stop(true).await;
-            graph_handle.stop(true).await;
-            let _ = serving.await;
-            let _ = graphing.await;
-            lab.stop().await;
-            return Ok(ExitCode::SUCCESS);
+            return up(options, &addr, graph_port).await;
         }
         Command::Apply { files } => {
             let c = client()?;
@@ -290,34 +219,112 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             repo,
             port,
             graph,
-        } => {
-            let chapters = guided::chapters(&chapter)?;
-            let files = guided::egress::LabFiles::find(&repo.join("istio"))?;
-            let lab = Lab::start(LabOptions {
-                gateway_port: port,
-                repo,
-                ..LabOptions::default()
-            })
-            .await?;
-            let outcome = guided::run_chapters(&lab, &files, &chapters, std::io::stdout()).await;
-            let written = match &graph {
-                Some(f) => {
-                    std::fs::write(f, mesh_lab::observe::graph::svg::render(&lab.graph().await))
-                        .map_err(|e| anyhow::anyhow!("--graph {}: {e}", f.display()))
-                }
-                None => Ok(()),
-            };
-            lab.stop().await;
-            written?;
-            let outcome = outcome?;
-            return Ok(if outcome.failed.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            });
-        }
+        } => return guided_chapters(&chapter, repo, port, graph.as_deref()).await,
     };
     // A closed pipe (`mesh-lab show | head`) is not an error worth a panic.
     let _ = writeln!(std::io::stdout(), "{}", text.trim_end());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `mesh-lab up`: the lab, its graph and its control endpoint, until Ctrl-C. Ports are checked before any
+/// Envoy starts.
+async fn up(options: LabOptions, addr: &str, graph_port: u16) -> anyhow::Result<ExitCode> {
+    let control_addr = addr
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--control {addr}: {e}"))?;
+    // Fail before starting any Envoy when the control port is taken.
+    drop(std::net::TcpListener::bind(control_addr).map_err(|e| {
+        anyhow::anyhow!(
+            "the control endpoint cannot listen on {addr} ({e}; another `mesh-lab up`?): pass --control ADDR or set {}",
+            control::ENV_CONTROL
+        )
+    })?);
+    let graph_addr = std::net::SocketAddr::from(([127, 0, 0, 1], graph_port));
+    // Fail before starting any Envoy when the graph's port is taken (0 is bound for real below).
+    if graph_port != 0 {
+        drop(std::net::TcpListener::bind(graph_addr).map_err(|e| {
+            anyhow::anyhow!("the graph cannot listen on {graph_addr} ({e}; another `mesh-lab up`, or Kiali?): pass --graph-port PORT (0 = any free one)")
+        })?);
+    }
+    let lab = Lab::start(options).await?;
+    let (graph, graph_addr) = match mesh_lab::observe::graph::serve(lab.clone(), graph_addr) {
+        Ok(g) => g,
+        Err(e) => {
+            lab.stop().await;
+            return Err(e);
+        }
+    };
+    let graph_handle = graph.handle();
+    let graphing = tokio::spawn(graph);
+    let server = match control::serve(lab.clone(), control_addr) {
+        Ok(s) => s,
+        Err(e) => {
+            lab.stop().await;
+            return Err(e);
+        }
+    };
+    let handle = server.handle();
+    let serving = tokio::spawn(server);
+    println!(
+        "local mesh up (Envoy {})",
+        mesh_lab::dataplane::envoy::version(&lab.envoy_bin)
+    );
+    println!(
+        "  gateway:  {}   e.g. sh scripts/run.sh 4 {}",
+        lab.gateway_url, lab.gateway_url
+    );
+    println!(
+        "  stand-in time API (worldclockapi.com on the lab's internet): {}",
+        lab.standin_url
+    );
+    println!("  graph:    http://{graph_addr}/  (the traffic graph, like Kiali; JSON: /api/graph)");
+    println!("  files:    {}", lab.dir.display());
+    println!("  control:  http://{addr}  (mesh-lab apply/delete/mode/show/logs/fault/reset)");
+    print!(
+        "{}",
+        mesh_lab::observe::show::render(&lab.show().await?)
+            .split("\nApplied objects:")
+            .next()
+            .unwrap_or_default()
+    );
+    println!("\nmesh mode ALLOW_ANY. Ctrl-C stops the lab.");
+    let reason = tutorial_common::shutdown::signal().await;
+    println!("local mesh stopping ({reason})");
+    handle.stop(true).await;
+    graph_handle.stop(true).await;
+    let _ = serving.await;
+    let _ = graphing.await;
+    lab.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mesh-lab guided CHAPTER`: a lab of its own, the chapters with verdicts, the graph written if asked.
+async fn guided_chapters(
+    chapter: &str,
+    repo: PathBuf,
+    port: u16,
+    graph: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let chapters = guided::chapters(chapter)?;
+    let files = guided::egress::LabFiles::find(&repo.join("istio"))?;
+    let lab = Lab::start(LabOptions {
+        gateway_port: port,
+        repo,
+        ..LabOptions::default()
+    })
+    .await?;
+    let outcome = guided::run_chapters(&lab, &files, &chapters, std::io::stdout()).await;
+    let written = match &graph {
+        Some(f) => std::fs::write(f, mesh_lab::observe::graph::svg::render(&lab.graph().await))
+            .map_err(|e| anyhow::anyhow!("--graph {}: {e}", f.display())),
+        None => Ok(()),
+    };
+    lab.stop().await;
+    written?;
+    let outcome = outcome?;
+    Ok(if outcome.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
