@@ -257,7 +257,8 @@ async fn an_inbound_listener_envoy_rejects_by_lds_is_reported_and_the_previous_o
     use mesh_istiod::networking::core::configgen::Dynamic;
     use mesh_istiod::security::authn::mtls::{MtlsMode, inbound_listener};
     use mesh_lab::dataplane::ca::Ca;
-    use mesh_lab::dataplane::envoy::{Envoy, find_envoy, free_port};
+    use mesh_lab::dataplane::envoy::{Envoy, find_envoy};
+    use mesh_lab::dataplane::ports::free_port;
 
     tutorial_common::boot::install_crypto_provider();
     let bin = find_envoy().unwrap_or_else(|e| panic!("{e}"));

@@ -42,7 +42,7 @@ fn alive(pid: u32) -> bool {
 fn a_killed_lab_leaves_no_envoy_behind() {
     let control = format!(
         "127.0.0.1:{}",
-        mesh_lab::dataplane::envoy::free_port().unwrap()
+        mesh_lab::dataplane::ports::free_port().unwrap()
     );
     let repo = crate::repo();
     let mut lab = spawn(

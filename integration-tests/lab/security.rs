@@ -415,7 +415,7 @@ async fn the_control_endpoints_token() {
     let lab = lab().await;
     let addr: std::net::SocketAddr = (
         [127, 0, 0, 1],
-        mesh_lab::dataplane::envoy::free_port().unwrap(),
+        mesh_lab::dataplane::ports::free_port().unwrap(),
     )
         .into();
     let server = mesh_lab::cli::control::serve(lab.clone(), addr).unwrap();

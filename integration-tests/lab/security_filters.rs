@@ -11,8 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mesh_istiod::security::authz::inbound_http_filters;
-use mesh_lab::dataplane::envoy::{find_envoy, free_port};
 use mesh_lab::dataplane::issuer::Issuer;
+use mesh_lab::dataplane::{envoy::find_envoy, ports::free_port};
 use mesh_manifests::Resource;
 use serde_json::{Value, json};
 

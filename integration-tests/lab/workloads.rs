@@ -118,7 +118,7 @@ async fn the_control_endpoint_drives_the_lab_like_the_cli() {
     let lab = lab().await;
     let addr: std::net::SocketAddr = (
         [127, 0, 0, 1],
-        mesh_lab::dataplane::envoy::free_port().unwrap(),
+        mesh_lab::dataplane::ports::free_port().unwrap(),
     )
         .into();
     let server = mesh_lab::cli::control::serve(lab.clone(), addr).unwrap();

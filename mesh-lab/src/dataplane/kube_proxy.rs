@@ -8,7 +8,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::dataplane::envoy::{Envoy, free_port};
+use crate::dataplane::envoy::Envoy;
+use crate::dataplane::ports::free_port;
 use mesh_istiod::bootstrap::{Bootstrap, Listener, Routes, endpoints_cluster};
 use mesh_istiod::model::registry::ServiceDef;
 use mesh_istiod::networking::core::cluster::Endpoint;

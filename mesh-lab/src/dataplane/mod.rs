@@ -8,3 +8,4 @@ pub mod issuer;
 pub mod kube_proxy;
 pub mod logs;
 pub mod pods;
+pub mod ports;

@@ -19,7 +19,8 @@ use tutorial_common::config::FromEnv;
 use tutorial_common::server::Server;
 use url::Url;
 
-use crate::dataplane::envoy::{Envoy, free_port};
+use crate::dataplane::envoy::Envoy;
+use crate::dataplane::ports::free_port;
 use mesh_istiod::model::registry::{NAMESPACE, ServiceDef, Workload};
 use mesh_istiod::networking::core::configgen::Dynamic;
 

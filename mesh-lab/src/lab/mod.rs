@@ -210,11 +210,11 @@ impl Lab {
         let standin = start_standin(options.standin_now.as_deref())?;
         let internet = Internet {
             web: standin.addr,
-            closed: ([127, 0, 0, 1], crate::dataplane::envoy::free_port()?).into(),
+            closed: ([127, 0, 0, 1], crate::dataplane::ports::free_port()?).into(),
             down: false,
         };
         let gw_port = if options.gateway_port == 0 {
-            crate::dataplane::envoy::free_port()?
+            crate::dataplane::ports::free_port()?
         } else {
             options.gateway_port
         };
