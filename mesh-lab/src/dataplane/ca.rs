@@ -31,6 +31,8 @@ use rcgen::{
     Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
 
+use crate::dataplane::files::write_atomically;
+
 use mesh_istiod::model::identity::{CertFiles, SDS_DEFAULT, SDS_ROOT, TRUST_DOMAIN};
 
 /// How long a workload certificate is valid (istio's `DefaultWorkloadCertTTL`).
@@ -38,25 +40,6 @@ pub const WORKLOAD_TTL: Duration = Duration::from_secs(24 * 3600);
 /// How far back a certificate's validity starts (istio's `ClockSkewGracePeriod`).
 pub const CLOCK_SKEW: Duration = Duration::from_secs(120);
 const ROOT_TTL: Duration = Duration::from_secs(3650 * 24 * 3600);
-
-/// Writes `bytes` to `path` the way a renewal must: into a temporary file in the same directory, then
-/// renamed over `path` — readers see the old file or the new one, never a half-written one, and the move
-/// is the event a `watched_directory` reloads on.
-fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow::anyhow!("{} names no file", path.display()))?;
-    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))
-}
 
 /// An SDS file: an xDS response with one `envoy.extensions.transport_sockets.tls.v3.Secret`.
 fn secret_response(secret: serde_json::Value) -> anyhow::Result<Vec<u8>> {
@@ -96,16 +79,6 @@ fn random_serial() -> SerialNumber {
     SerialNumber::from_slice(&bytes)
 }
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(())
-}
-
 impl Ca {
     /// A new self-signed root, its certificate and key written to `<lab_dir>/ca/`.
     pub fn create(lab_dir: &Path) -> anyhow::Result<Self> {
@@ -128,7 +101,11 @@ impl Ca {
         let root_file = dir.join("root-cert.pem");
         std::fs::write(&root_file, cert.pem())
             .with_context(|| format!("writing {}", root_file.display()))?;
-        write_private(&dir.join("ca-key.pem"), &key.serialize_pem())?;
+        write_atomically(
+            &dir.join("ca-key.pem"),
+            key.serialize_pem().as_bytes(),
+            true,
+        )?;
         Ok(Self {
             root_pem: cert.pem(),
             issuer: Issuer::new(params, key),

@@ -152,10 +152,11 @@ impl Drop for Envoy {
 }
 
 fn write_atomically(dir: &Path, file: &str, value: &Value) -> anyhow::Result<()> {
-    let tmp = dir.join(format!(".{file}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(value)?)?;
-    std::fs::rename(&tmp, dir.join(file))?;
-    Ok(())
+    crate::dataplane::files::write_atomically(
+        &dir.join(file),
+        &serde_json::to_vec_pretty(value)?,
+        false,
+    )
 }
 
 fn discovery(version: u64, resources: Vec<Value>) -> Value {

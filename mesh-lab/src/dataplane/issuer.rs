@@ -77,9 +77,8 @@ impl Issuer {
     pub fn save(&self, dir: &Path) -> Result<PathBuf, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         let path = dir.join(KEY_FILE);
-        let tmp = dir.join(format!(".{KEY_FILE}.tmp"));
-        write_private(&tmp, &self.pkcs8).map_err(|e| format!("writing {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        crate::dataplane::files::write_atomically(&path, &self.pkcs8, true)
+            .map_err(|e| format!("{e:#}"))?;
         let jwks = dir.join(JWKS_FILE);
         std::fs::write(&jwks, self.jwks())
             .map_err(|e| format!("writing {}: {e}", jwks.display()))?;
@@ -151,24 +150,6 @@ impl Issuer {
         let key = jsonwebtoken::EncodingKey::from_ec_der(&self.pkcs8);
         jsonwebtoken::encode(&header, claims, &key).map_err(|e| format!("signing a token: {e}"))
     }
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
 }
 
 #[cfg(test)]

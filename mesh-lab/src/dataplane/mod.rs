@@ -4,6 +4,7 @@
 
 pub mod ca;
 pub mod envoy;
+pub mod files;
 pub mod issuer;
 pub mod kube_proxy;
 pub mod logs;
