@@ -329,7 +329,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                         return Err(format!("spec.http.{i}.route: a destination is required"));
                     }
                     if let Some(t) = &http.timeout {
-                        crate::networking::core::route::parse_duration(t)
+                        crate::networking::core::route::duration::parse_duration(t)
                             .map_err(|e| format!("spec.http.{i}.timeout: {e}"))?;
                     }
                     for (j, r) in http.route.iter().flatten().enumerate() {
@@ -353,7 +353,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                 }
                 for (field, value) in [("timeout", &http.timeout)] {
                     if let Some(t) = value {
-                        crate::networking::core::route::parse_duration(t)
+                        crate::networking::core::route::duration::parse_duration(t)
                             .map_err(|e| format!("spec.http.{i}.{field}: {e}"))?;
                     }
                 }

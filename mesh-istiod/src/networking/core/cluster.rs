@@ -37,7 +37,7 @@ use crate::model::identity::CertFiles;
 use crate::model::registry::ServiceDef;
 use crate::model::sidecar::Labels;
 use crate::networking::core::egress::subset_cluster_name;
-use crate::networking::core::route::duration_field;
+use crate::networking::core::route::duration::duration_field;
 use crate::security::authn::mtls::{self, MtlsMode};
 
 /// A pod as an endpoint: its labels, the address its traffic goes to and, with a sidecar, its identity.

@@ -295,7 +295,7 @@ spec:
         );
         assert_eq!(
             routes[1]["route"]["retry_policy"],
-            route::default_retry_policy()
+            route::retry::default_retry_policy()
         );
     }
 
