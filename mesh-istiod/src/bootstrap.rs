@@ -16,6 +16,9 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::model::registry::{MESH_PORT, NAMESPACE, ServiceDef, Workload};
+use crate::networking::core::cluster_builder::{
+    inbound_cluster_name, socket_address, static_cluster,
+};
 
 /// The access log file, in each proxy's directory.
 pub const ACCESS_LOG: &str = "access.log";
@@ -94,30 +97,6 @@ impl Bootstrap {
     }
 }
 
-/// A STATIC cluster of one loopback endpoint.
-pub fn static_cluster(name: &str, addr: SocketAddr) -> Value {
-    endpoints_cluster(name, &[addr])
-}
-
-/// A STATIC cluster with these endpoints (istiod's EDS clusters, endpoints inline).
-pub fn endpoints_cluster(name: &str, addrs: &[SocketAddr]) -> Value {
-    let endpoints: Vec<Value> = addrs
-        .iter()
-        .map(|a| {
-            json!({"endpoint": {"address": {"socket_address": {
-                "address": a.ip().to_string(), "port_value": a.port()
-            }}}})
-        })
-        .collect();
-    json!({
-        "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": "10s",
-        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": endpoints}]}
-    })
-}
-
 fn access_log(dir: &Path, listener: &str) -> Value {
     json!([{
         "name": "envoy.access_loggers.file",
@@ -191,7 +170,7 @@ fn listener_json(l: &Listener, dir: &Path) -> Value {
     if let Routes::Tcp(cluster) = &l.routes {
         return json!({
             "name": l.name,
-            "address": {"socket_address": {"address": l.addr.ip().to_string(), "port_value": l.addr.port()}},
+            "address": socket_address(l.addr),
             "enable_reuse_port": false,
             "filter_chains": [{"filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": {
                 "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
@@ -203,7 +182,7 @@ fn listener_json(l: &Listener, dir: &Path) -> Value {
     let hcm = http_connection_manager(l, dir, Vec::new());
     json!({
         "name": l.name,
-        "address": {"socket_address": {"address": l.addr.ip().to_string(), "port_value": l.addr.port()}},
+        "address": socket_address(l.addr),
         // A port someone else holds must fail the start, not be shared (SO_REUSEPORT balances between both).
         "enable_reuse_port": false,
         "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}]
@@ -215,7 +194,7 @@ pub fn to_json(b: &Bootstrap, admin: SocketAddr, dir: &Path) -> Value {
     let dyn_dir = dir.join("xds");
     json!({
         "node": {"id": b.node_id, "cluster": b.node_cluster},
-        "admin": {"address": {"socket_address": {"address": admin.ip().to_string(), "port_value": admin.port()}}},
+        "admin": {"address": socket_address(admin)},
         "dynamic_resources": {
             "cds_config": {"resource_api_version": "V3", "path_config_source": {
                 "path": dyn_dir.join(CDS_FILE).display().to_string(),
@@ -242,7 +221,7 @@ pub fn to_json(b: &Bootstrap, admin: SocketAddr, dir: &Path) -> Value {
 /// The inbound route configuration in front of the app (`buildSidecarInboundHTTPRouteConfig`,
 /// `BuildDefaultHTTPInboundRoute`: no timeout, the inbound retry policy `reset-before-request`).
 pub fn inbound_routes(port: u16) -> Value {
-    let cluster = format!("inbound|{port}||");
+    let cluster = inbound_cluster_name(port);
     json!({
         "name": cluster,
         "validate_clusters": false,
@@ -341,7 +320,7 @@ pub fn sidecar_bootstrap(
         node_cluster: format!("{}.{NAMESPACE}", w.name),
         listeners,
         static_clusters: vec![
-            static_cluster(&format!("inbound|{MESH_PORT}||"), app),
+            static_cluster(&inbound_cluster_name(MESH_PORT), app),
             static_cluster(CAPTURE_CLUSTER, outbound),
         ],
     }

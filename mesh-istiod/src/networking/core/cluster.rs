@@ -32,11 +32,10 @@ use mesh_manifests::kcr_networking_istio_io::v1::destinationrules::{
 };
 use serde_json::{Value, json};
 
-use crate::bootstrap::endpoints_cluster;
 use crate::model::identity::CertFiles;
 use crate::model::registry::ServiceDef;
 use crate::model::sidecar::Labels;
-use crate::networking::core::egress::subset_cluster_name;
+use crate::networking::core::cluster_builder::{endpoints_cluster, subset_cluster_name};
 use crate::networking::core::route::duration::duration_field;
 use crate::security::authn::mtls::{self, MtlsMode};
 

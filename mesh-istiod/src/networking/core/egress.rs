@@ -28,6 +28,7 @@ use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
 };
 
 use crate::model::sidecar::{Labels, Mode, effective_mode};
+use crate::networking::core::cluster_builder::{cluster_name, static_cluster, subset_cluster_name};
 use crate::networking::core::route::{self, Destinations};
 use serde_json::{Value, json};
 
@@ -106,16 +107,6 @@ pub struct TranslateError {
     pub message: String,
 }
 
-/// `outbound|<port>||<host>`, istiod's cluster name for a service port (`model.BuildSubsetKey`).
-pub fn cluster_name(host: &str, port: u16) -> String {
-    subset_cluster_name(host, None, port)
-}
-
-/// `outbound|<port>|<subset>|<host>`.
-pub fn subset_cluster_name(host: &str, subset: Option<&str>, port: u16) -> String {
-    format!("outbound|{port}|{}|{host}", subset.unwrap_or(""))
-}
-
 /// Is `host` one of the mesh's own services (short name or FQDN in the lab's namespace)?
 pub fn is_mesh_host(host: &str) -> bool {
     MESH_SERVICES.iter().any(|s| {
@@ -137,21 +128,6 @@ impl Destinations for External {
 /// One `http` rule of an egress VirtualService → its Envoy routes.
 fn http_route(http: &VirtualServiceHttp) -> Result<Vec<Value>, String> {
     route::http_routes(http, &External)
-}
-
-fn static_cluster(name: &str, addr: SocketAddr) -> Value {
-    json!({
-        "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": "10s",
-        "load_assignment": {
-            "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
-                "address": addr.ip().to_string(), "port_value": addr.port()
-            }}}}]}]
-        }
-    })
 }
 
 pub fn catch_all(mode: Mode) -> Value {

@@ -24,7 +24,8 @@ use crate::model::registry::MESH_PORT;
 use crate::model::registry::{NAMESPACE, ServiceDef};
 use crate::model::sidecar::Mode;
 use crate::networking::core::cluster::resolve_host;
-use crate::networking::core::egress::{bound_to_mesh, catch_all, subset_cluster_name};
+use crate::networking::core::cluster_builder::subset_cluster_name;
+use crate::networking::core::egress::{bound_to_mesh, catch_all};
 use crate::networking::core::route::{self, Destinations};
 
 struct InMesh<'a> {
