@@ -10,6 +10,9 @@ use std::net::SocketAddr;
 
 use serde_json::{Value, json};
 
+/// The cluster ALLOW_ANY traffic leaves through (`util.PassthroughCluster`).
+pub const PASSTHROUGH_CLUSTER: &str = "PassthroughCluster";
+
 /// `outbound|<port>||<host>`, istiod's cluster name for a service port.
 pub fn cluster_name(host: &str, port: u16) -> String {
     subset_cluster_name(host, None, port)

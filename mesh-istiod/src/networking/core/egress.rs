@@ -27,23 +27,22 @@ use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
     VirtualService, VirtualServiceHttp,
 };
 
+use crate::model::registry::NAMESPACE;
 use crate::model::sidecar::{Labels, Mode, effective_mode};
-use crate::networking::core::cluster_builder::{cluster_name, static_cluster, subset_cluster_name};
+use crate::networking::core::cluster_builder::{
+    PASSTHROUGH_CLUSTER, cluster_name, static_cluster, subset_cluster_name,
+};
+use crate::networking::core::httproute::{
+    bound_to_mesh, catch_all, route_configuration, virtual_host,
+};
 use crate::networking::core::route::{self, Destinations};
 use serde_json::{Value, json};
 
 /// Name of the outbound route configuration for port 80 (istiod names it after the port).
 pub const ROUTE_CONFIG_NAME: &str = "80";
-/// Catch-all virtual host and route in ALLOW_ANY mode.
-pub const ALLOW_ANY: &str = "allow_any";
-/// Catch-all virtual host and route in REGISTRY_ONLY mode.
-pub const BLOCK_ALL: &str = "block_all";
-/// The cluster ALLOW_ANY traffic leaves through.
-pub const PASSTHROUGH_CLUSTER: &str = "PassthroughCluster";
 /// The only port of egress traffic in the lab's scope (plain HTTP).
 pub const HTTP_PORT: u16 = 80;
 
-use crate::model::registry::NAMESPACE;
 /// The mesh's own services; VirtualServices on them are not egress.
 pub const MESH_SERVICES: &[&str] = &["customer", "preference", "recommendation"];
 
@@ -130,25 +129,6 @@ fn http_route(http: &VirtualServiceHttp) -> Result<Vec<Value>, String> {
     route::http_routes(http, &External)
 }
 
-pub fn catch_all(mode: Mode) -> Value {
-    match mode {
-        Mode::AllowAny => json!({
-            "name": ALLOW_ANY,
-            "domains": ["*"],
-            "include_request_attempt_count": true,
-            "routes": [{"name": ALLOW_ANY, "match": {"prefix": "/"},
-                        "route": {"cluster": PASSTHROUGH_CLUSTER, "timeout": "0s"}}]
-        }),
-        Mode::RegistryOnly => json!({
-            "name": BLOCK_ALL,
-            "domains": ["*"],
-            "include_request_attempt_count": true,
-            "routes": [{"name": BLOCK_ALL, "match": {"prefix": "/"},
-                        "direct_response": {"status": 502}}]
-        }),
-    }
-}
-
 fn se_ports(se: &ServiceEntry) -> Result<Vec<u16>, TranslateError> {
     se.spec
         .ports
@@ -181,20 +161,6 @@ pub fn egress_virtual_services(resources: &[Resource]) -> impl Iterator<Item = &
 pub fn is_egress_vs(vs: &VirtualService) -> bool {
     bound_to_mesh(vs) && vs.spec.hosts.iter().flatten().any(|h| !is_mesh_host(h))
 }
-
-/// Is the VirtualService bound to the sidecars: `gateways` absent, empty (`gateways: []`), or naming the
-/// reserved gateway `mesh`? istiod reads an empty list as an absent one, the mesh gateway
-/// (pilot/pkg/model/push_context.go `getGatewayNames`: `len(vs.Gateways) == 0`). The one answer for the
-/// admission check (support.rs), the sidecars' routes (sidecar.rs) and the egress translation here.
-pub fn bound_to_mesh(vs: &VirtualService) -> bool {
-    vs.spec
-        .gateways
-        .as_ref()
-        .is_none_or(|g| g.is_empty() || g.iter().any(|g| g == MESH_GATEWAY))
-}
-
-/// The reserved gateway name that binds a VirtualService to every sidecar.
-pub const MESH_GATEWAY: &str = "mesh";
 
 /// Translates the applied objects into the sidecar's outbound port-80 configuration.
 ///
@@ -265,23 +231,11 @@ pub fn to_envoy(
     vhosts.sort_by(|a, b| a.0.cmp(&b.0));
     let mut virtual_hosts: Vec<Value> = vhosts
         .into_iter()
-        .map(|(host, routes)| {
-            json!({
-                "name": format!("{host}:{HTTP_PORT}"),
-                "domains": [host],
-                "include_request_attempt_count": true,
-                "routes": routes,
-            })
-        })
+        .map(|(host, routes)| virtual_host(format!("{host}:{HTTP_PORT}"), vec![host], routes))
         .collect();
     virtual_hosts.push(catch_all(mode));
-    let route_config = json!({
-        "@type": "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
-        "name": ROUTE_CONFIG_NAME,
-        "validate_clusters": false,
-        "ignore_port_in_host_matching": true,
-        "virtual_hosts": virtual_hosts,
-    });
+    let mut route_config = route_configuration(ROUTE_CONFIG_NAME.into(), virtual_hosts);
+    route_config["@type"] = json!("type.googleapis.com/envoy.config.route.v3.RouteConfiguration");
     Ok(EnvoyConfig {
         route_config,
         clusters: clusters.into_values().collect(),
