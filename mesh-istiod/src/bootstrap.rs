@@ -1,7 +1,8 @@
-//! Envoy bootstraps: a sidecar (outbound 8080 and 80, one capture listener per next hop; its inbound
-//! listener comes by LDS, [`crate::security::authn::mtls::inbound_listener`]) and the ingress gateway. These listeners are
-//! static; their route configurations come by RDS, the clusters by CDS and the dynamic listeners by LDS,
-//! from files (written by the `envoy` module).
+//! Envoy bootstraps, the lab's counterpart of istiod's pkg/bootstrap (config.go, which fills
+//! tools/packaging/common/envoy_bootstrap.json): a sidecar (outbound 8080 and 80, one capture listener per
+//! next hop; its inbound listener comes by LDS, [`crate::security::authn::mtls::inbound_listener`]) and
+//! the ingress gateway. These listeners are static; their route configurations come by RDS, the clusters
+//! by CDS and the dynamic listeners by LDS, from files (written by the `envoy` module).
 //!
 //! Listener names, stat prefixes and HCM settings follow istiod's (pilot/pkg/networking/core/listener.go,
 //! listener_inbound.go, httproute.go `buildSidecarInboundHTTPRouteConfig`): outbound `0.0.0.0_<port>` with

@@ -1,5 +1,6 @@
 //! The mesh's outbound clusters: one per Service port and one per DestinationRule subset, with the
-//! DestinationRule's `trafficPolicy`, the way istiod builds them.
+//! DestinationRule's `trafficPolicy`, the way istiod's pilot/pkg/networking/core/cluster.go
+//! (`buildOutboundClusters`) and cluster_traffic_policy.go (`applyTrafficPolicy`) build them.
 //!
 //! - Names: `outbound|<port>|<subset>|<fqdn>` (pilot/pkg/model `BuildSubsetKey`).
 //! - Every outbound cluster: `connect_timeout` 10s (mesh default `connectTimeout`,

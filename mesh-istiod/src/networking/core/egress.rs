@@ -1,9 +1,11 @@
-//! Istio objects → Envoy configuration, the way istiod builds a sidecar's outbound HTTP port 80.
+//! Egress: the sidecar's outbound port 80, where calls to hosts outside the mesh leave — ServiceEntries,
+//! VirtualServices on external hosts and the outbound traffic policy → Envoy configuration, the way
+//! istiod's pilot/pkg/networking/core/httproute.go (`buildSidecarOutboundHTTPRouteConfig` for port 80)
+//! and cluster.go (the ServiceEntry clusters, `buildDefaultPassthroughCluster`) build it.
 //!
-//! Pure: no files, no processes. [`to_envoy`] takes the applied objects and the mesh-wide mode and
-//! returns the route configuration `"80"` and the clusters, as serde_json values of Envoy's v3 API.
-//! What istiod does and where it comes from (pilot/pkg/networking/core/httproute.go, route/route.go,
-//! route/retry/retry.go) is summarised in docs/LOCAL-MESH.md; the rules reproduced here:
+//! [`to_envoy`] takes the applied objects and the mesh-wide mode and returns the route configuration
+//! `"80"` and the clusters, as serde_json values of Envoy's v3 API. What istiod does is summarised in
+//! docs/LOCAL-MESH.md; the rules reproduced here:
 //!
 //! - One route configuration named `"80"`, `validate_clusters: false`, `ignore_port_in_host_matching: true`.
 //! - A ServiceEntry adds a cluster `outbound|<port>||<host>` per host and port; a virtual host
