@@ -29,7 +29,7 @@ use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
     VirtualService, VirtualServiceHttp,
 };
 
-use crate::model::registry::NAMESPACE;
+use crate::model::registry::{NAMESPACE, fqdn};
 use crate::model::sidecar::{Labels, Mode, effective_mode};
 use crate::networking::core::cluster_builder::{
     PASSTHROUGH_CLUSTER, cluster_name, static_cluster, subset_cluster_name,
@@ -114,7 +114,7 @@ pub fn is_mesh_host(host: &str) -> bool {
         host == *s
             || host == format!("{s}.{NAMESPACE}")
             || host == format!("{s}.{NAMESPACE}.svc")
-            || host == format!("{s}.{NAMESPACE}.svc.cluster.local")
+            || host == fqdn(s)
     })
 }
 
