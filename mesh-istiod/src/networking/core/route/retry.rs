@@ -32,17 +32,7 @@ pub fn retry_policy(r: Option<&VirtualServiceHttpRetries>) -> Result<Option<Valu
     }
     out["num_retries"] = json!(attempts);
     if let Some(on) = r.retry_on.as_deref().filter(|s| !s.is_empty()) {
-        let (mut names, mut codes) = (Vec::new(), Vec::new());
-        for part in on.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match part.parse::<u16>() {
-                Ok(code) if (100..600).contains(&code) => codes.push(code),
-                _ => names.push(part.to_owned()),
-            }
-        }
-        let mut retry_on = names.join(",");
-        if !codes.is_empty() && !retry_on.contains("retriable-status-codes") {
-            retry_on.push_str(",retriable-status-codes");
-        }
+        let (retry_on, codes) = parse_retry_on(on);
         out["retry_on"] = json!(retry_on);
         if !codes.is_empty() {
             out["retriable_status_codes"] = json!(codes);
@@ -52,6 +42,23 @@ pub fn retry_policy(r: Option<&VirtualServiceHttpRetries>) -> Result<Option<Valu
         out["per_try_timeout"] = json!(duration_field("retries.perTryTimeout", t)?);
     }
     Ok(Some(out))
+}
+
+/// `parseRetryOn`: the comma-separated `retryOn` → Envoy's `retry_on` and the HTTP status codes in it
+/// (which also name `retriable-status-codes`).
+fn parse_retry_on(on: &str) -> (String, Vec<u16>) {
+    let (mut names, mut codes) = (Vec::new(), Vec::new());
+    for part in on.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.parse::<u16>() {
+            Ok(code) if (100..600).contains(&code) => codes.push(code),
+            _ => names.push(part.to_owned()),
+        }
+    }
+    let mut retry_on = names.join(",");
+    if !codes.is_empty() && !retry_on.contains("retriable-status-codes") {
+        retry_on.push_str(",retriable-status-codes");
+    }
+    (retry_on, codes)
 }
 
 #[cfg(test)]
