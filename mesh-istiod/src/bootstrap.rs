@@ -20,6 +20,7 @@ use crate::model::registry::{MESH_PORT, NAMESPACE, ServiceDef, Workload};
 use crate::networking::core::cluster_builder::{
     inbound_cluster_name, socket_address, static_cluster,
 };
+use crate::networking::core::route::fault::{FAULT_FILTER, FAULT_TYPE};
 
 /// The access log file, in each proxy's directory.
 pub const ACCESS_LOG: &str = "access.log";
@@ -35,13 +36,19 @@ pub fn ecds_file(filter: &str) -> String {
 /// configuration is in force for the next request, also on connections already open (a listener change
 /// would leave those on the old filters until they drain).
 pub fn ecds_filter(dir: &Path, name: &str, type_url: &str) -> Value {
-    let dyn_dir = dir.join("xds");
     json!({"name": name, "config_discovery": {
-        "config_source": {"resource_api_version": "V3", "path_config_source": {
-            "path": dyn_dir.join(ecds_file(name)).display().to_string(),
-            "watched_directory": {"path": dyn_dir.display().to_string()}
-        }},
+        "config_source": file_config_source(dir, &ecds_file(name)),
         "type_urls": [type_url]
+    }})
+}
+
+/// An xDS config source that is the file `file` in the proxy's `xds` directory, read again whenever
+/// that directory changes.
+fn file_config_source(dir: &Path, file: &str) -> Value {
+    let dyn_dir = dir.join("xds");
+    json!({"resource_api_version": "V3", "path_config_source": {
+        "path": dyn_dir.join(file).display().to_string(),
+        "watched_directory": {"path": dyn_dir.display().to_string()}
     }})
 }
 
@@ -128,7 +135,6 @@ fn access_log(dir: &Path, listener: &str) -> Value {
 /// The HTTP connection manager of an HTTP listener (its `typed_config`): routes, `server` header, access
 /// log to `dir`, then `http_filters`, the fault filter (when the listener has one) and the router.
 pub fn http_connection_manager(l: &Listener, dir: &Path, http_filters: Vec<Value>) -> Value {
-    let dyn_dir = dir.join("xds");
     let mut hcm = json!({
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": l.name,
@@ -137,13 +143,8 @@ pub fn http_connection_manager(l: &Listener, dir: &Path, http_filters: Vec<Value
     });
     match &l.routes {
         Routes::Rds(name) => {
-            hcm["rds"] = json!({"route_config_name": name, "config_source": {
-                "resource_api_version": "V3",
-                "path_config_source": {
-                    "path": dyn_dir.join(rds_file(name)).display().to_string(),
-                    "watched_directory": {"path": dyn_dir.display().to_string()}
-                }
-            }});
+            hcm["rds"] = json!({"route_config_name": name,
+                                "config_source": file_config_source(dir, &rds_file(name))});
         }
         Routes::Static(rc) => hcm["route_config"] = rc.clone(),
         // A TCP listener has no connection manager (`listener_json` builds its tcp_proxy).
@@ -160,7 +161,7 @@ pub fn http_connection_manager(l: &Listener, dir: &Path, http_filters: Vec<Value
     }
     let mut filters = http_filters;
     if l.fault {
-        filters.push(json!({"name": "envoy.filters.http.fault", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"}}));
+        filters.push(json!({"name": FAULT_FILTER, "typed_config": {"@type": FAULT_TYPE}}));
     }
     filters.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));
     hcm["http_filters"] = json!(filters);
@@ -192,19 +193,12 @@ fn listener_json(l: &Listener, dir: &Path) -> Value {
 
 /// The bootstrap JSON: admin on loopback, the listeners, CDS from a file.
 pub fn to_json(b: &Bootstrap, admin: SocketAddr, dir: &Path) -> Value {
-    let dyn_dir = dir.join("xds");
     json!({
         "node": {"id": b.node_id, "cluster": b.node_cluster},
         "admin": {"address": socket_address(admin)},
         "dynamic_resources": {
-            "cds_config": {"resource_api_version": "V3", "path_config_source": {
-                "path": dyn_dir.join(CDS_FILE).display().to_string(),
-                "watched_directory": {"path": dyn_dir.display().to_string()}
-            }},
-            "lds_config": {"resource_api_version": "V3", "path_config_source": {
-                "path": dyn_dir.join(LDS_FILE).display().to_string(),
-                "watched_directory": {"path": dyn_dir.display().to_string()}
-            }}
+            "cds_config": file_config_source(dir, CDS_FILE),
+            "lds_config": file_config_source(dir, LDS_FILE)
         },
         "static_resources": {
             "listeners": b.listeners.iter().map(|l| listener_json(l, dir)).collect::<Vec<_>>(),

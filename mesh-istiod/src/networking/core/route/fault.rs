@@ -8,10 +8,14 @@ use serde_json::{Value, json};
 use crate::networking::core::route::duration::duration_field;
 use crate::networking::core::route::{integer_percent, percent};
 
+/// The HTTP fault filter's name, in a listener's filter chain and in a route's per-filter config.
+pub const FAULT_FILTER: &str = "envoy.filters.http.fault";
+/// The type of the fault filter's configuration.
+pub const FAULT_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault";
+
 /// `TranslateFault`: the fault filter's per-route config.
 pub fn fault_config(f: &VirtualServiceHttpFault) -> Result<Value, String> {
-    let mut out =
-        json!({"@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"});
+    let mut out = json!({"@type": FAULT_TYPE});
     if let Some(d) = &f.delay {
         let fixed = d
             .fixed_delay

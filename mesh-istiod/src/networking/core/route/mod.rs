@@ -19,7 +19,7 @@ use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
 use serde_json::{Value, json};
 
 use crate::networking::core::route::duration::duration_field;
-use crate::networking::core::route::fault::fault_config;
+use crate::networking::core::route::fault::{FAULT_FILTER, fault_config};
 use crate::networking::core::route::retry::{default_retry_policy, retry_policy};
 
 /// `translatePercentToFractionalPercent`: a percentage as millionths.
@@ -163,7 +163,7 @@ pub fn http_routes(
                 route["name"] = json!(n);
             }
             if let Some(f) = &fault {
-                route["typed_per_filter_config"] = json!({"envoy.filters.http.fault": f});
+                route["typed_per_filter_config"] = json!({FAULT_FILTER: f});
             }
             route
         })
