@@ -1,7 +1,7 @@
 //! Egress: the sidecar's outbound port 80, where calls to hosts outside the mesh leave — ServiceEntries,
 //! VirtualServices on external hosts and the outbound traffic policy → Envoy configuration, the way
-//! istiod's pilot/pkg/networking/core/httproute.go (`buildSidecarOutboundHTTPRouteConfig` for port 80)
-//! and cluster.go (the ServiceEntry clusters, `buildDefaultPassthroughCluster`) build it.
+//! istiod's pilot/pkg/networking/core/httproute.go (`buildSidecarOutboundHTTPRouteConfig` for port 80),
+//! cluster.go (the ServiceEntry clusters) and cluster_builder.go (`buildDefaultPassthroughCluster`) build it.
 //!
 //! [`to_envoy`] takes the applied objects and the mesh-wide mode and returns the route configuration
 //! `"80"` and the clusters, as serde_json values of Envoy's v3 API. What istiod does is summarised in
