@@ -253,7 +253,8 @@ async fn an_unsupported_peer_authentication_field_is_refused_naming_file_and_fie
 
 #[tokio::test]
 async fn an_inbound_listener_envoy_rejects_by_lds_is_reported_and_the_previous_one_stays() {
-    use mesh_istiod::bootstrap::{Bootstrap, static_cluster};
+    use mesh_istiod::bootstrap::Bootstrap;
+    use mesh_istiod::networking::core::cluster_builder::static_cluster;
     use mesh_istiod::networking::core::configgen::Dynamic;
     use mesh_istiod::security::authn::mtls::{MtlsMode, inbound_listener};
     use mesh_lab::dataplane::ca::Ca;

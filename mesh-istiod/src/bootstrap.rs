@@ -1,7 +1,8 @@
-//! Envoy bootstraps: a sidecar (outbound 8080 and 80, one capture listener per next hop; its inbound
-//! listener comes by LDS, [`crate::security::authn::mtls::inbound_listener`]) and the ingress gateway. These listeners are
-//! static; their route configurations come by RDS, the clusters by CDS and the dynamic listeners by LDS,
-//! from files (written by the `envoy` module).
+//! Envoy bootstraps, the lab's counterpart of istiod's pkg/bootstrap (config.go, which fills
+//! tools/packaging/common/envoy_bootstrap.json): a sidecar (outbound 8080 and 80, one capture listener per
+//! next hop; its inbound listener comes by LDS, [`crate::security::authn::mtls::inbound_listener`]) and
+//! the ingress gateway. These listeners are static; their route configurations come by RDS, the clusters
+//! by CDS and the dynamic listeners by LDS, from files (written by the `envoy` module).
 //!
 //! Listener names, stat prefixes and HCM settings follow istiod's (pilot/pkg/networking/core/listener.go,
 //! listener_inbound.go, httproute.go `buildSidecarInboundHTTPRouteConfig`): outbound `0.0.0.0_<port>` with
@@ -16,6 +17,10 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::model::registry::{MESH_PORT, NAMESPACE, ServiceDef, Workload};
+use crate::networking::core::cluster_builder::{
+    inbound_cluster_name, socket_address, static_cluster,
+};
+use crate::networking::core::route::fault::{FAULT_FILTER, FAULT_TYPE};
 
 /// The access log file, in each proxy's directory.
 pub const ACCESS_LOG: &str = "access.log";
@@ -31,13 +36,19 @@ pub fn ecds_file(filter: &str) -> String {
 /// configuration is in force for the next request, also on connections already open (a listener change
 /// would leave those on the old filters until they drain).
 pub fn ecds_filter(dir: &Path, name: &str, type_url: &str) -> Value {
-    let dyn_dir = dir.join("xds");
     json!({"name": name, "config_discovery": {
-        "config_source": {"resource_api_version": "V3", "path_config_source": {
-            "path": dyn_dir.join(ecds_file(name)).display().to_string(),
-            "watched_directory": {"path": dyn_dir.display().to_string()}
-        }},
+        "config_source": file_config_source(dir, &ecds_file(name)),
         "type_urls": [type_url]
+    }})
+}
+
+/// An xDS config source that is the file `file` in the proxy's `xds` directory, read again whenever
+/// that directory changes.
+fn file_config_source(dir: &Path, file: &str) -> Value {
+    let dyn_dir = dir.join("xds");
+    json!({"resource_api_version": "V3", "path_config_source": {
+        "path": dyn_dir.join(file).display().to_string(),
+        "watched_directory": {"path": dyn_dir.display().to_string()}
     }})
 }
 
@@ -94,30 +105,6 @@ impl Bootstrap {
     }
 }
 
-/// A STATIC cluster of one loopback endpoint.
-pub fn static_cluster(name: &str, addr: SocketAddr) -> Value {
-    endpoints_cluster(name, &[addr])
-}
-
-/// A STATIC cluster with these endpoints (istiod's EDS clusters, endpoints inline).
-pub fn endpoints_cluster(name: &str, addrs: &[SocketAddr]) -> Value {
-    let endpoints: Vec<Value> = addrs
-        .iter()
-        .map(|a| {
-            json!({"endpoint": {"address": {"socket_address": {
-                "address": a.ip().to_string(), "port_value": a.port()
-            }}}})
-        })
-        .collect();
-    json!({
-        "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": "10s",
-        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": endpoints}]}
-    })
-}
-
 fn access_log(dir: &Path, listener: &str) -> Value {
     json!([{
         "name": "envoy.access_loggers.file",
@@ -148,7 +135,6 @@ fn access_log(dir: &Path, listener: &str) -> Value {
 /// The HTTP connection manager of an HTTP listener (its `typed_config`): routes, `server` header, access
 /// log to `dir`, then `http_filters`, the fault filter (when the listener has one) and the router.
 pub fn http_connection_manager(l: &Listener, dir: &Path, http_filters: Vec<Value>) -> Value {
-    let dyn_dir = dir.join("xds");
     let mut hcm = json!({
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": l.name,
@@ -157,13 +143,8 @@ pub fn http_connection_manager(l: &Listener, dir: &Path, http_filters: Vec<Value
     });
     match &l.routes {
         Routes::Rds(name) => {
-            hcm["rds"] = json!({"route_config_name": name, "config_source": {
-                "resource_api_version": "V3",
-                "path_config_source": {
-                    "path": dyn_dir.join(rds_file(name)).display().to_string(),
-                    "watched_directory": {"path": dyn_dir.display().to_string()}
-                }
-            }});
+            hcm["rds"] = json!({"route_config_name": name,
+                                "config_source": file_config_source(dir, &rds_file(name))});
         }
         Routes::Static(rc) => hcm["route_config"] = rc.clone(),
         // A TCP listener has no connection manager (`listener_json` builds its tcp_proxy).
@@ -180,7 +161,7 @@ pub fn http_connection_manager(l: &Listener, dir: &Path, http_filters: Vec<Value
     }
     let mut filters = http_filters;
     if l.fault {
-        filters.push(json!({"name": "envoy.filters.http.fault", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"}}));
+        filters.push(json!({"name": FAULT_FILTER, "typed_config": {"@type": FAULT_TYPE}}));
     }
     filters.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));
     hcm["http_filters"] = json!(filters);
@@ -191,7 +172,7 @@ fn listener_json(l: &Listener, dir: &Path) -> Value {
     if let Routes::Tcp(cluster) = &l.routes {
         return json!({
             "name": l.name,
-            "address": {"socket_address": {"address": l.addr.ip().to_string(), "port_value": l.addr.port()}},
+            "address": socket_address(l.addr),
             "enable_reuse_port": false,
             "filter_chains": [{"filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": {
                 "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
@@ -203,7 +184,7 @@ fn listener_json(l: &Listener, dir: &Path) -> Value {
     let hcm = http_connection_manager(l, dir, Vec::new());
     json!({
         "name": l.name,
-        "address": {"socket_address": {"address": l.addr.ip().to_string(), "port_value": l.addr.port()}},
+        "address": socket_address(l.addr),
         // A port someone else holds must fail the start, not be shared (SO_REUSEPORT balances between both).
         "enable_reuse_port": false,
         "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}]
@@ -212,19 +193,12 @@ fn listener_json(l: &Listener, dir: &Path) -> Value {
 
 /// The bootstrap JSON: admin on loopback, the listeners, CDS from a file.
 pub fn to_json(b: &Bootstrap, admin: SocketAddr, dir: &Path) -> Value {
-    let dyn_dir = dir.join("xds");
     json!({
         "node": {"id": b.node_id, "cluster": b.node_cluster},
-        "admin": {"address": {"socket_address": {"address": admin.ip().to_string(), "port_value": admin.port()}}},
+        "admin": {"address": socket_address(admin)},
         "dynamic_resources": {
-            "cds_config": {"resource_api_version": "V3", "path_config_source": {
-                "path": dyn_dir.join(CDS_FILE).display().to_string(),
-                "watched_directory": {"path": dyn_dir.display().to_string()}
-            }},
-            "lds_config": {"resource_api_version": "V3", "path_config_source": {
-                "path": dyn_dir.join(LDS_FILE).display().to_string(),
-                "watched_directory": {"path": dyn_dir.display().to_string()}
-            }}
+            "cds_config": file_config_source(dir, CDS_FILE),
+            "lds_config": file_config_source(dir, LDS_FILE)
         },
         "static_resources": {
             "listeners": b.listeners.iter().map(|l| listener_json(l, dir)).collect::<Vec<_>>(),
@@ -242,7 +216,7 @@ pub fn to_json(b: &Bootstrap, admin: SocketAddr, dir: &Path) -> Value {
 /// The inbound route configuration in front of the app (`buildSidecarInboundHTTPRouteConfig`,
 /// `BuildDefaultHTTPInboundRoute`: no timeout, the inbound retry policy `reset-before-request`).
 pub fn inbound_routes(port: u16) -> Value {
-    let cluster = format!("inbound|{port}||");
+    let cluster = inbound_cluster_name(port);
     json!({
         "name": cluster,
         "validate_clusters": false,
@@ -341,7 +315,7 @@ pub fn sidecar_bootstrap(
         node_cluster: format!("{}.{NAMESPACE}", w.name),
         listeners,
         static_clusters: vec![
-            static_cluster(&format!("inbound|{MESH_PORT}||"), app),
+            static_cluster(&inbound_cluster_name(MESH_PORT), app),
             static_cluster(CAPTURE_CLUSTER, outbound),
         ],
     }

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::model::sidecar::Mode;
 use crate::networking::core::egress::{self};
+use crate::networking::core::httproute;
 
 /// How an accepted document affects the lab.
 #[derive(Clone, Debug, PartialEq)]
@@ -309,7 +310,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
         }
         Resource::VirtualService(vs) => {
             let hosts: Vec<&String> = vs.spec.hosts.iter().flatten().collect();
-            if !egress::bound_to_mesh(vs) {
+            if !httproute::bound_to_mesh(vs) {
                 check_fields(&to_value(vs), MESH_VS_FIELDS)?;
                 return Ok(Effect::Keep);
             }
@@ -329,7 +330,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                         return Err(format!("spec.http.{i}.route: a destination is required"));
                     }
                     if let Some(t) = &http.timeout {
-                        crate::networking::core::route::parse_duration(t)
+                        crate::networking::core::route::duration::parse_duration(t)
                             .map_err(|e| format!("spec.http.{i}.timeout: {e}"))?;
                     }
                     for (j, r) in http.route.iter().flatten().enumerate() {
@@ -353,7 +354,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                 }
                 for (field, value) in [("timeout", &http.timeout)] {
                     if let Some(t) = value {
-                        crate::networking::core::route::parse_duration(t)
+                        crate::networking::core::route::duration::parse_duration(t)
                             .map_err(|e| format!("spec.http.{i}.{field}: {e}"))?;
                     }
                 }

@@ -10,9 +10,10 @@ use serde_json::Value;
 
 use crate::dataplane::envoy::Envoy;
 use crate::dataplane::ports::free_port;
-use mesh_istiod::bootstrap::{Bootstrap, Listener, Routes, endpoints_cluster};
+use mesh_istiod::bootstrap::{Bootstrap, Listener, Routes};
 use mesh_istiod::model::registry::ServiceDef;
 use mesh_istiod::networking::core::cluster::Endpoint;
+use mesh_istiod::networking::core::cluster_builder::endpoints_cluster;
 use mesh_istiod::networking::core::configgen::Dynamic;
 
 /// The running kube-proxy and each Service's ClusterIP stand-in.

@@ -14,7 +14,9 @@ use crate::dataplane::envoy::AccessLogEntry;
 use crate::lab::Lab;
 use crate::state::{LabState, ObjectSummary};
 use mesh_istiod::model::sidecar::Mode;
-use mesh_istiod::networking::core::egress::{self, EnvoyConfig, HTTP_PORT};
+use mesh_istiod::networking::core::cluster_builder::PASSTHROUGH_CLUSTER;
+use mesh_istiod::networking::core::egress::{EnvoyConfig, HTTP_PORT};
+use mesh_istiod::networking::core::httproute::BLOCK_ALL;
 
 /// One pod, as `oc get pods` and `oc exec` would need it.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -78,11 +80,11 @@ pub struct Show {
 pub fn via(e: &AccessLogEntry) -> &'static str {
     let flags = e.response_flags.as_deref().unwrap_or("-");
     let cluster = e.upstream_cluster.as_deref().unwrap_or("");
-    if e.route_name.as_deref() == Some(egress::BLOCK_ALL) {
+    if e.route_name.as_deref() == Some(BLOCK_ALL) {
         "blocked"
     } else if flags.contains("NC") {
         "missing-cluster"
-    } else if cluster == egress::PASSTHROUGH_CLUSTER {
+    } else if cluster == PASSTHROUGH_CLUSTER {
         "passthrough"
     } else if cluster.ends_with(".svc.cluster.local") || cluster.starts_with("inbound|") {
         "mesh"
@@ -488,6 +490,7 @@ mod tests {
     use super::*;
     use mesh_istiod::fixtures::{internet, v3};
     use mesh_istiod::model::sidecar::Labels;
+    use mesh_istiod::networking::core::egress;
 
     fn entry(route: &str, flags: &str, cluster: &str, code: u16) -> AccessLogEntry {
         AccessLogEntry {

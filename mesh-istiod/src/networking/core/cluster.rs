@@ -1,5 +1,6 @@
 //! The mesh's outbound clusters: one per Service port and one per DestinationRule subset, with the
-//! DestinationRule's `trafficPolicy`, the way istiod builds them.
+//! DestinationRule's `trafficPolicy`, the way istiod's pilot/pkg/networking/core/cluster.go
+//! (`buildOutboundClusters`) and cluster_traffic_policy.go (`applyTrafficPolicy`) build them.
 //!
 //! - Names: `outbound|<port>|<subset>|<fqdn>` (pilot/pkg/model `BuildSubsetKey`).
 //! - Every outbound cluster: `connect_timeout` 10s (mesh default `connectTimeout`,
@@ -32,12 +33,11 @@ use mesh_manifests::kcr_networking_istio_io::v1::destinationrules::{
 };
 use serde_json::{Value, json};
 
-use crate::bootstrap::endpoints_cluster;
 use crate::model::identity::CertFiles;
 use crate::model::registry::ServiceDef;
 use crate::model::sidecar::Labels;
-use crate::networking::core::egress::subset_cluster_name;
-use crate::networking::core::route::duration_field;
+use crate::networking::core::cluster_builder::{endpoints_cluster, subset_cluster_name};
+use crate::networking::core::route::duration::duration_field;
 use crate::security::authn::mtls::{self, MtlsMode};
 
 /// A pod as an endpoint: its labels, the address its traffic goes to and, with a sidecar, its identity.

@@ -1,5 +1,7 @@
-//! What each proxy of the mesh gets: a sidecar's and the gateway's dynamic configuration, the gateway's
-//! bootstrap, and the workloads the applied Deployments describe. Pure: no processes.
+//! What each proxy of the mesh gets, after istiod's pilot/pkg/networking/core/configgen.go (the
+//! `ConfigGenerator` that builds a proxy's listeners, clusters and routes): a sidecar's and the gateway's
+//! dynamic configuration, put together from [`crate::networking::core::httproute`],
+//! [`crate::networking::core::cluster`], [`crate::networking::core::egress`] and the security filters.
 
 use std::net::SocketAddr;
 use std::path::Path;

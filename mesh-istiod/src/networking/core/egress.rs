@@ -1,9 +1,11 @@
-//! Istio objects → Envoy configuration, the way istiod builds a sidecar's outbound HTTP port 80.
+//! Egress: the sidecar's outbound port 80, where calls to hosts outside the mesh leave — ServiceEntries,
+//! VirtualServices on external hosts and the outbound traffic policy → Envoy configuration, the way
+//! istiod's pilot/pkg/networking/core/httproute.go (`buildSidecarOutboundHTTPRouteConfig` for port 80),
+//! cluster.go (the ServiceEntry clusters) and cluster_builder.go (`buildDefaultPassthroughCluster`) build it.
 //!
-//! Pure: no files, no processes. [`to_envoy`] takes the applied objects and the mesh-wide mode and
-//! returns the route configuration `"80"` and the clusters, as serde_json values of Envoy's v3 API.
-//! What istiod does and where it comes from (pilot/pkg/networking/core/httproute.go, route/route.go,
-//! route/retry/retry.go) is summarised in docs/LOCAL-MESH.md; the rules reproduced here:
+//! [`to_envoy`] takes the applied objects and the mesh-wide mode and returns the route configuration
+//! `"80"` and the clusters, as serde_json values of Envoy's v3 API. What istiod does is summarised in
+//! docs/LOCAL-MESH.md; the rules reproduced here:
 //!
 //! - One route configuration named `"80"`, `validate_clusters: false`, `ignore_port_in_host_matching: true`.
 //! - A ServiceEntry adds a cluster `outbound|<port>||<host>` per host and port; a virtual host
@@ -27,22 +29,22 @@ use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
     VirtualService, VirtualServiceHttp,
 };
 
+use crate::model::registry::{NAMESPACE, fqdn};
 use crate::model::sidecar::{Labels, Mode, effective_mode};
+use crate::networking::core::cluster_builder::{
+    PASSTHROUGH_CLUSTER, cluster_name, static_cluster, subset_cluster_name,
+};
+use crate::networking::core::httproute::{
+    bound_to_mesh, catch_all, route_configuration, virtual_host,
+};
 use crate::networking::core::route::{self, Destinations};
 use serde_json::{Value, json};
 
 /// Name of the outbound route configuration for port 80 (istiod names it after the port).
 pub const ROUTE_CONFIG_NAME: &str = "80";
-/// Catch-all virtual host and route in ALLOW_ANY mode.
-pub const ALLOW_ANY: &str = "allow_any";
-/// Catch-all virtual host and route in REGISTRY_ONLY mode.
-pub const BLOCK_ALL: &str = "block_all";
-/// The cluster ALLOW_ANY traffic leaves through.
-pub const PASSTHROUGH_CLUSTER: &str = "PassthroughCluster";
 /// The only port of egress traffic in the lab's scope (plain HTTP).
 pub const HTTP_PORT: u16 = 80;
 
-use crate::model::registry::NAMESPACE;
 /// The mesh's own services; VirtualServices on them are not egress.
 pub const MESH_SERVICES: &[&str] = &["customer", "preference", "recommendation"];
 
@@ -106,23 +108,13 @@ pub struct TranslateError {
     pub message: String,
 }
 
-/// `outbound|<port>||<host>`, istiod's cluster name for a service port (`model.BuildSubsetKey`).
-pub fn cluster_name(host: &str, port: u16) -> String {
-    subset_cluster_name(host, None, port)
-}
-
-/// `outbound|<port>|<subset>|<host>`.
-pub fn subset_cluster_name(host: &str, subset: Option<&str>, port: u16) -> String {
-    format!("outbound|{port}|{}|{host}", subset.unwrap_or(""))
-}
-
 /// Is `host` one of the mesh's own services (short name or FQDN in the lab's namespace)?
 pub fn is_mesh_host(host: &str) -> bool {
     MESH_SERVICES.iter().any(|s| {
         host == *s
             || host == format!("{s}.{NAMESPACE}")
             || host == format!("{s}.{NAMESPACE}.svc")
-            || host == format!("{s}.{NAMESPACE}.svc.cluster.local")
+            || host == fqdn(s)
     })
 }
 
@@ -137,40 +129,6 @@ impl Destinations for External {
 /// One `http` rule of an egress VirtualService → its Envoy routes.
 fn http_route(http: &VirtualServiceHttp) -> Result<Vec<Value>, String> {
     route::http_routes(http, &External)
-}
-
-fn static_cluster(name: &str, addr: SocketAddr) -> Value {
-    json!({
-        "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": "10s",
-        "load_assignment": {
-            "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
-                "address": addr.ip().to_string(), "port_value": addr.port()
-            }}}}]}]
-        }
-    })
-}
-
-pub fn catch_all(mode: Mode) -> Value {
-    match mode {
-        Mode::AllowAny => json!({
-            "name": ALLOW_ANY,
-            "domains": ["*"],
-            "include_request_attempt_count": true,
-            "routes": [{"name": ALLOW_ANY, "match": {"prefix": "/"},
-                        "route": {"cluster": PASSTHROUGH_CLUSTER, "timeout": "0s"}}]
-        }),
-        Mode::RegistryOnly => json!({
-            "name": BLOCK_ALL,
-            "domains": ["*"],
-            "include_request_attempt_count": true,
-            "routes": [{"name": BLOCK_ALL, "match": {"prefix": "/"},
-                        "direct_response": {"status": 502}}]
-        }),
-    }
 }
 
 fn se_ports(se: &ServiceEntry) -> Result<Vec<u16>, TranslateError> {
@@ -205,20 +163,6 @@ pub fn egress_virtual_services(resources: &[Resource]) -> impl Iterator<Item = &
 pub fn is_egress_vs(vs: &VirtualService) -> bool {
     bound_to_mesh(vs) && vs.spec.hosts.iter().flatten().any(|h| !is_mesh_host(h))
 }
-
-/// Is the VirtualService bound to the sidecars: `gateways` absent, empty (`gateways: []`), or naming the
-/// reserved gateway `mesh`? istiod reads an empty list as an absent one, the mesh gateway
-/// (pilot/pkg/model/push_context.go `getGatewayNames`: `len(vs.Gateways) == 0`). The one answer for the
-/// admission check (support.rs), the sidecars' routes (sidecar.rs) and the egress translation here.
-pub fn bound_to_mesh(vs: &VirtualService) -> bool {
-    vs.spec
-        .gateways
-        .as_ref()
-        .is_none_or(|g| g.is_empty() || g.iter().any(|g| g == MESH_GATEWAY))
-}
-
-/// The reserved gateway name that binds a VirtualService to every sidecar.
-pub const MESH_GATEWAY: &str = "mesh";
 
 /// Translates the applied objects into the sidecar's outbound port-80 configuration.
 ///
@@ -289,23 +233,11 @@ pub fn to_envoy(
     vhosts.sort_by(|a, b| a.0.cmp(&b.0));
     let mut virtual_hosts: Vec<Value> = vhosts
         .into_iter()
-        .map(|(host, routes)| {
-            json!({
-                "name": format!("{host}:{HTTP_PORT}"),
-                "domains": [host],
-                "include_request_attempt_count": true,
-                "routes": routes,
-            })
-        })
+        .map(|(host, routes)| virtual_host(format!("{host}:{HTTP_PORT}"), vec![host], routes))
         .collect();
     virtual_hosts.push(catch_all(mode));
-    let route_config = json!({
-        "@type": "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
-        "name": ROUTE_CONFIG_NAME,
-        "validate_clusters": false,
-        "ignore_port_in_host_matching": true,
-        "virtual_hosts": virtual_hosts,
-    });
+    let mut route_config = route_configuration(ROUTE_CONFIG_NAME.into(), virtual_hosts);
+    route_config["@type"] = json!("type.googleapis.com/envoy.config.route.v3.RouteConfiguration");
     Ok(EnvoyConfig {
         route_config,
         clusters: clusters.into_values().collect(),

@@ -24,8 +24,67 @@ use crate::model::registry::MESH_PORT;
 use crate::model::registry::{NAMESPACE, ServiceDef};
 use crate::model::sidecar::Mode;
 use crate::networking::core::cluster::resolve_host;
-use crate::networking::core::egress::{bound_to_mesh, catch_all, subset_cluster_name};
+use crate::networking::core::cluster_builder::{PASSTHROUGH_CLUSTER, subset_cluster_name};
 use crate::networking::core::route::{self, Destinations};
+
+/// Catch-all virtual host and route in ALLOW_ANY mode.
+pub const ALLOW_ANY: &str = "allow_any";
+/// Catch-all virtual host and route in REGISTRY_ONLY mode.
+pub const BLOCK_ALL: &str = "block_all";
+
+/// A virtual host as istiod writes them for a sidecar or a gateway (`include_request_attempt_count` on).
+pub fn virtual_host(name: String, domains: Vec<String>, routes: Vec<Value>) -> Value {
+    json!({
+        "name": name,
+        "domains": domains,
+        "routes": routes,
+        "include_request_attempt_count": true,
+    })
+}
+
+/// A route configuration of these virtual hosts: clusters not validated, the port ignored in host
+/// matching (istiod's outbound and gateway route configurations).
+pub fn route_configuration(name: String, virtual_hosts: Vec<Value>) -> Value {
+    json!({
+        "name": name,
+        "virtual_hosts": virtual_hosts,
+        "validate_clusters": false,
+        "ignore_port_in_host_matching": true,
+    })
+}
+
+/// `buildCatchAllVirtualHost`: the last virtual host of a sidecar's outbound route configuration, for
+/// the hosts no other one names.
+pub fn catch_all(mode: Mode) -> Value {
+    match mode {
+        Mode::AllowAny => virtual_host(
+            ALLOW_ANY.into(),
+            vec!["*".into()],
+            vec![json!({"name": ALLOW_ANY, "match": {"prefix": "/"},
+                        "route": {"cluster": PASSTHROUGH_CLUSTER, "timeout": "0s"}})],
+        ),
+        Mode::RegistryOnly => virtual_host(
+            BLOCK_ALL.into(),
+            vec!["*".into()],
+            vec![json!({"name": BLOCK_ALL, "match": {"prefix": "/"},
+                        "direct_response": {"status": 502}})],
+        ),
+    }
+}
+
+/// Is the VirtualService bound to the sidecars: `gateways` absent, empty (`gateways: []`), or naming the
+/// reserved gateway `mesh`? istiod reads an empty list as an absent one, the mesh gateway
+/// (pilot/pkg/model/push_context.go `getGatewayNames`: `len(vs.Gateways) == 0`). The one answer for the
+/// admission check (config/validation.rs), the sidecars' routes here and the egress translation (egress.rs).
+pub fn bound_to_mesh(vs: &VirtualService) -> bool {
+    vs.spec
+        .gateways
+        .as_ref()
+        .is_none_or(|g| g.is_empty() || g.iter().any(|g| g == MESH_GATEWAY))
+}
+
+/// The reserved gateway name that binds a VirtualService to every sidecar.
+pub const MESH_GATEWAY: &str = "mesh";
 
 struct InMesh<'a> {
     services: &'a [ServiceDef],
@@ -104,20 +163,14 @@ pub fn outbound_routes(
                 svc.port,
             ))],
         };
-        vhosts.push(json!({
-            "name": format!("{}:{}", svc.fqdn(), svc.port),
-            "domains": domains(svc),
-            "routes": routes,
-            "include_request_attempt_count": true,
-        }));
+        vhosts.push(virtual_host(
+            format!("{}:{}", svc.fqdn(), svc.port),
+            domains(svc),
+            routes,
+        ));
     }
     vhosts.push(catch_all(mode));
-    Ok(json!({
-        "name": MESH_PORT.to_string(),
-        "virtual_hosts": vhosts,
-        "validate_clusters": false,
-        "ignore_port_in_host_matching": true,
-    }))
+    Ok(route_configuration(MESH_PORT.to_string(), vhosts))
 }
 
 /// Gateway server port of the ingress gateway, as the Gateway objects declare it (the lab's listener
@@ -163,23 +216,17 @@ pub fn gateway_routes(resources: &[Resource], services: &[ServiceDef]) -> Result
         }
         let routes = vs_routes(vs, &dests)?;
         for host in vs.spec.hosts.iter().flatten() {
-            vhosts.push(json!({
-                "name": format!("{host}:{port}"),
-                "domains": [host.to_ascii_lowercase()],
-                "routes": routes,
-                "include_request_attempt_count": true,
-            }));
+            vhosts.push(virtual_host(
+                format!("{host}:{port}"),
+                vec![host.to_ascii_lowercase()],
+                routes.clone(),
+            ));
         }
     }
     if vhosts.is_empty() {
         vhosts.push(json!({"name": format!("blackhole:{port}"), "domains": ["*"], "routes": []}));
     }
-    Ok(json!({
-        "name": format!("http.{port}"),
-        "virtual_hosts": vhosts,
-        "validate_clusters": false,
-        "ignore_port_in_host_matching": true,
-    }))
+    Ok(route_configuration(format!("http.{port}"), vhosts))
 }
 
 #[cfg(test)]
@@ -295,7 +342,7 @@ spec:
         );
         assert_eq!(
             routes[1]["route"]["retry_policy"],
-            route::default_retry_policy()
+            route::retry::default_retry_policy()
         );
     }
 

@@ -1,8 +1,9 @@
 //! What istiod's pilot/pkg/networking/core generates for a proxy: routes ([`route`]), route configurations
-//! ([`httproute`]), clusters ([`cluster`]), the egress port ([`egress`]), and one proxy's whole
-//! configuration ([`configgen`]).
+//! ([`httproute`]), clusters ([`cluster`], their shared JSON and names in [`cluster_builder`]), the
+//! sidecar's outbound port 80 ([`egress`]), and one proxy's whole configuration ([`configgen`]).
 
 pub mod cluster;
+pub mod cluster_builder;
 pub mod configgen;
 pub mod egress;
 pub mod httproute;

@@ -7,7 +7,8 @@ use serde_json::json;
 use super::*;
 use crate::fixtures::{internet, parse, v3};
 use crate::model::sidecar::Mode;
-use crate::networking::core::route::{default_retry_policy, envoy_duration, parse_duration};
+use crate::networking::core::route::duration::{envoy_duration, parse_duration};
+use crate::networking::core::route::retry::default_retry_policy;
 
 // The shipped files themselves, so a change to one of them is seen here.
 const SE_81: &str =

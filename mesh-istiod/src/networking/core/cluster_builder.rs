@@ -1,0 +1,54 @@
+//! The parts every cluster shares, after istiod's pilot/pkg/networking/core/cluster_builder.go
+//! (`buildCluster`: name, discovery type, connect timeout, the endpoints as a load assignment) and the
+//! cluster names of pilot/pkg/model/service.go (`BuildSubsetKey`).
+//!
+//! The lab's clusters are all STATIC, endpoints inline: the mesh's outbound clusters (where istiod uses
+//! EDS), the egress clusters of ServiceEntries (where istiod uses STRICT_DNS and the lab's "internet"
+//! resolves the host) and the bootstraps' own clusters.
+
+use std::net::SocketAddr;
+
+use serde_json::{Value, json};
+
+/// The cluster ALLOW_ANY traffic leaves through (`util.PassthroughCluster`).
+pub const PASSTHROUGH_CLUSTER: &str = "PassthroughCluster";
+
+/// `outbound|<port>||<host>`, istiod's cluster name for a service port.
+pub fn cluster_name(host: &str, port: u16) -> String {
+    subset_cluster_name(host, None, port)
+}
+
+/// `outbound|<port>|<subset>|<host>` (`model.BuildSubsetKey` with `TrafficDirectionOutbound`).
+pub fn subset_cluster_name(host: &str, subset: Option<&str>, port: u16) -> String {
+    format!("outbound|{port}|{}|{host}", subset.unwrap_or(""))
+}
+
+/// `inbound|<port>||`, the cluster of the app behind a sidecar's inbound listener.
+pub fn inbound_cluster_name(port: u16) -> String {
+    format!("inbound|{port}||")
+}
+
+/// An Envoy `Address` of an IP socket.
+pub fn socket_address(addr: SocketAddr) -> Value {
+    json!({"socket_address": {"address": addr.ip().to_string(), "port_value": addr.port()}})
+}
+
+/// A STATIC cluster of one endpoint.
+pub fn static_cluster(name: &str, addr: SocketAddr) -> Value {
+    endpoints_cluster(name, &[addr])
+}
+
+/// A STATIC cluster with these endpoints (istiod's EDS clusters, endpoints inline).
+pub fn endpoints_cluster(name: &str, addrs: &[SocketAddr]) -> Value {
+    let endpoints: Vec<Value> = addrs
+        .iter()
+        .map(|a| json!({"endpoint": {"address": socket_address(*a)}}))
+        .collect();
+    json!({
+        "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "10s",
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": endpoints}]}
+    })
+}

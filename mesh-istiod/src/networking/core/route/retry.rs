@@ -1,0 +1,65 @@
+//! A route's retry policy, after istiod's pilot/pkg/networking/core/route/retry/retry.go: `DefaultPolicy`
+//! (with `EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY` on, as current istiod) and `ConvertPolicy` with
+//! `parseRetryOn` (status codes move to `retriable_status_codes`; `attempts: 0` means no policy).
+
+use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::VirtualServiceHttpRetries;
+use serde_json::{Value, json};
+
+use crate::networking::core::route::duration::duration_field;
+
+const PREVIOUS_HOSTS: &str = "envoy.retry_host_predicates.previous_hosts";
+
+/// istiod's default retry policy for outbound routes (route/retry/retry.go `DefaultPolicy`).
+pub fn default_retry_policy() -> Value {
+    json!({
+        "retry_on": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+        "num_retries": 2,
+        "host_selection_retry_max_attempts": 5,
+        "retry_host_predicate": [{
+            "name": PREVIOUS_HOSTS,
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}
+        }]
+    })
+}
+
+/// istiod's `ConvertPolicy`: `None` means "no retry policy at all" (attempts 0).
+pub fn retry_policy(r: Option<&VirtualServiceHttpRetries>) -> Result<Option<Value>, String> {
+    let mut out = default_retry_policy();
+    let Some(r) = r else { return Ok(Some(out)) };
+    let attempts = r.attempts.unwrap_or(0);
+    if attempts <= 0 {
+        return Ok(None);
+    }
+    out["num_retries"] = json!(attempts);
+    if let Some(on) = r.retry_on.as_deref().filter(|s| !s.is_empty()) {
+        let (retry_on, codes) = parse_retry_on(on);
+        out["retry_on"] = json!(retry_on);
+        if !codes.is_empty() {
+            out["retriable_status_codes"] = json!(codes);
+        }
+    }
+    if let Some(t) = r.per_try_timeout.as_deref() {
+        out["per_try_timeout"] = json!(duration_field("retries.perTryTimeout", t)?);
+    }
+    Ok(Some(out))
+}
+
+/// `parseRetryOn`: the comma-separated `retryOn` → Envoy's `retry_on` and the HTTP status codes in it
+/// (which also name `retriable-status-codes`).
+fn parse_retry_on(on: &str) -> (String, Vec<u16>) {
+    let (mut names, mut codes) = (Vec::new(), Vec::new());
+    for part in on.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.parse::<u16>() {
+            Ok(code) if (100..600).contains(&code) => codes.push(code),
+            _ => names.push(part.to_owned()),
+        }
+    }
+    let mut retry_on = names.join(",");
+    if !codes.is_empty() && !retry_on.contains("retriable-status-codes") {
+        retry_on.push_str(",retriable-status-codes");
+    }
+    (retry_on, codes)
+}
+
+#[cfg(test)]
+mod tests;
