@@ -42,6 +42,7 @@ use serde_json::{Value, json};
 
 use crate::bootstrap::{self, Listener, Routes};
 use crate::model::identity::{CertFiles, SDS_DEFAULT, SDS_ROOT};
+use crate::model::policy;
 
 /// A workload's effective mutual-TLS mode (pilot/pkg/model/authentication.go `MutualTLSMode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -128,12 +129,13 @@ pub fn namespace_mode(resources: &[Resource]) -> Effective {
 /// policy, then the first applied policy whose `selector.matchLabels` all match.
 pub fn workload_mode(resources: &[Resource], labels: &BTreeMap<String, String>) -> Effective {
     let namespace = peer_authentications(resources).find(|pa| selector(pa).is_none());
-    let workload = peer_authentications(resources).find(|pa| {
-        selector(pa).is_some_and(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
-    });
+    let workload = peer_authentications(resources)
+        .find(|pa| selector(pa).is_some_and(|sel| policy::labels_match(sel, labels)));
     compose(namespace, workload)
 }
 
+/// The TLS transport socket's name (pkg/wellknown `TransportSocketTLS`).
+const TLS_TRANSPORT_SOCKET: &str = "envoy.transport_sockets.tls";
 /// ALPNs of the TLS chain in PERMISSIVE (listener.go `allIstioMtlsALPNs`).
 pub const ALL_ISTIO_MTLS_ALPNS: &[&str] = &[
     "istio",
@@ -180,7 +182,7 @@ fn certificate(certs: &CertFiles) -> Value {
 /// The inbound `DownstreamTlsContext` (`BuildInboundTLS` for an HTTP port).
 pub fn downstream_tls(certs: &CertFiles) -> Value {
     json!({
-        "name": "envoy.transport_sockets.tls",
+        "name": TLS_TRANSPORT_SOCKET,
         "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
             "require_client_certificate": true,
@@ -292,7 +294,7 @@ pub fn auto_mtls(cluster: &mut Value, certs: &CertFiles, sans: &[String], sni: &
         {
             "name": "tlsMode-istio",
             "match": {"tlsMode": "istio"},
-            "transport_socket": {"name": "envoy.transport_sockets.tls", "typed_config": {
+            "transport_socket": {"name": TLS_TRANSPORT_SOCKET, "typed_config": {
                 "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
                 "sni": sni,
                 "common_tls_context": {
