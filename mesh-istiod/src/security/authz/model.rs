@@ -10,21 +10,21 @@
 //!   a header), with the matchers of `matcher` for `*` prefix/suffix forms;
 //! - the `when` keys: model.go `New`, pilot/pkg/security/authz/model/util.go `extractNameInBrackets`;
 //! - sidecars match the mTLS peer by `authenticated` (`UseFilterState` off: listener_builder.go);
-//! - the trust domain is `cluster.local` with no aliases, so pilot/pkg/security/trustdomain
-//!   `ReplaceTrustDomainAliases` leaves every principal as written.
+//! - the trust domain is [`TRUST_DOMAIN`](crate::model::identity::TRUST_DOMAIN) with no aliases, so
+//!   pilot/pkg/security/trustdomain `ReplaceTrustDomainAliases` leaves every principal as written.
 
 use kcr_security_istio_io::v1::authorizationpolicies::{
     AuthorizationPolicy, AuthorizationPolicyAction, AuthorizationPolicyRules,
 };
 use mesh_manifests::kcr_security_istio_io;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::matcher::{
     exact, header_matcher, jwt_claim, quote_meta, regex, string_matcher_with_prefix,
 };
+use crate::model::identity::SPIFFE_URI_PREFIX;
 use crate::model::policy::{self, refuse};
 
-const SPIFFE: &str = "spiffe://";
 const DRY_RUN: &str = "istio.io/dry-run";
 
 /// `security.ContainsPathTemplate`: `{*}` or `{**}`.
@@ -177,7 +177,7 @@ enum Gen {
 impl Gen {
     fn principal(&self, v: &str) -> Value {
         match self {
-            Gen::Principal => authenticated(string_matcher_with_prefix(v, SPIFFE)),
+            Gen::Principal => authenticated(string_matcher_with_prefix(v, SPIFFE_URI_PREFIX)),
             Gen::Namespace => {
                 let ns: Vec<String> = v.split('*').map(quote_meta).collect();
                 authenticated(regex(&format!(".*/ns/{}/.*", ns.join(".*"))))
@@ -187,19 +187,19 @@ impl Gen {
                     .split_once('/')
                     .unwrap_or((crate::model::registry::NAMESPACE, v));
                 authenticated(regex(&format!(
-                    "spiffe://.+/ns/{}/(.+/|)sa/{}(/.+)?",
+                    "{SPIFFE_URI_PREFIX}.+/ns/{}/(.+/|)sa/{}(/.+)?",
                     quote_meta(ns),
                     quote_meta(sa)
                 )))
             }
             Gen::TrustDomain => authenticated(if v == "*" {
-                json!({"prefix": SPIFFE})
+                json!({"prefix": SPIFFE_URI_PREFIX})
             } else if !v.contains('*') {
-                json!({"prefix": format!("{SPIFFE}{v}/")})
+                json!({"prefix": format!("{SPIFFE_URI_PREFIX}{v}/")})
             } else {
                 let (a, b) = v.split_once('*').unwrap_or((v, ""));
                 regex(&format!(
-                    "spiffe://{}[^/]*{}/.*",
+                    "{SPIFFE_URI_PREFIX}{}[^/]*{}/.*",
                     quote_meta(a),
                     quote_meta(b)
                 ))
@@ -287,34 +287,36 @@ fn cond(g: Gen, values: &Option<Vec<String>>, not_values: &Option<Vec<String>>) 
 
 /// `rule.principal`: values ORed, notValues as NOT(OR); the extended generator takes all values at once.
 fn principal_of(c: &Cond) -> Vec<Value> {
-    let mut out = Vec::new();
-    if let Gen::RequestPrincipal = c.g {
-        if !c.values.is_empty() {
-            out.push(Gen::request_principals(&c.values));
-        }
-        if !c.not_values.is_empty() {
-            out.push(json!({"not_id": Gen::request_principals(&c.not_values)}));
-        }
-        return out;
+    match c.g {
+        Gen::RequestPrincipal => with_not(c, "not_id", Gen::request_principals),
+        _ => with_not(
+            c,
+            "not_id",
+            |vs| json!({"or_ids": {"ids": vs.iter().map(|v| c.g.principal(v)).collect::<Vec<_>>()}}),
+        ),
     }
-    let or = |vs: &[String]| json!({"or_ids": {"ids": vs.iter().map(|v| c.g.principal(v)).collect::<Vec<_>>()}});
-    if !c.values.is_empty() {
-        out.push(or(&c.values));
-    }
-    if !c.not_values.is_empty() {
-        out.push(json!({"not_id": or(&c.not_values)}));
-    }
-    out
 }
 
+/// `rule.permission`: values ORed, notValues as NOT(OR).
 fn permission_of(c: &Cond) -> Vec<Value> {
-    let or = |vs: &[String]| json!({"or_rules": {"rules": vs.iter().map(|v| c.g.permission(v)).collect::<Vec<_>>()}});
+    with_not(
+        c,
+        "not_rule",
+        |vs| json!({"or_rules": {"rules": vs.iter().map(|v| c.g.permission(v)).collect::<Vec<_>>()}}),
+    )
+}
+
+/// The values' matcher `of(values)`, then the negation (`not`: `not_id` or `not_rule`) of `of(notValues)`;
+/// each only when there are such values.
+fn with_not(c: &Cond, not: &str, of: impl Fn(&[String]) -> Value) -> Vec<Value> {
     let mut out = Vec::new();
     if !c.values.is_empty() {
-        out.push(or(&c.values));
+        out.push(of(&c.values));
     }
     if !c.not_values.is_empty() {
-        out.push(json!({"not_rule": or(&c.not_values)}));
+        let mut negated = Map::new();
+        negated.insert(not.to_owned(), of(&c.not_values));
+        out.push(Value::Object(negated));
     }
     out
 }
