@@ -23,6 +23,9 @@ use crate::model::policy::{self, refuse};
 
 /// The filter's name (pilot/pkg/security/model/authentication.go `EnvoyJwtFilterName`).
 pub const JWT_FILTER: &str = "envoy.filters.http.jwt_authn";
+/// Its configuration's type.
+pub const JWT_AUTHN_TYPE_URL: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication";
 /// Where the verified payload is kept in dynamic metadata (`EnvoyJwtFilterPayload`).
 pub const PAYLOAD_KEY: &str = "payload";
 
@@ -171,7 +174,7 @@ pub fn jwt_authn_filter(
     Some(json!({
         "name": JWT_FILTER,
         "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+            "@type": JWT_AUTHN_TYPE_URL,
             "providers": providers,
             "rules": [{"match": {"prefix": "/"}, "requires": requires}],
             "bypass_cors_preflight": true

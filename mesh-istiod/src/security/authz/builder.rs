@@ -3,19 +3,18 @@
 //! `ns[<ns>]-policy[<name>]-rule[<i>]`; a policy without rules becomes one that never matches;
 //! `shadow_rules_stat_prefix` as `shadowRuleStatPrefix` of the absent shadow rules (`istio_dry_run_allow_`).
 
-use std::collections::BTreeMap;
-
 use kcr_security_istio_io::v1::authorizationpolicies::{
     AuthorizationPolicy, AuthorizationPolicyAction,
 };
 use mesh_manifests::kcr_security_istio_io;
 use serde_json::{Map, Value, json};
 
-use super::ap_selects;
 use super::model::{check_authorization_policy, rule_policy};
 
 /// The filter's name (pkg/wellknown `HTTPRoleBasedAccessControl`).
 pub const RBAC_FILTER: &str = "envoy.filters.http.rbac";
+/// Its configuration's type.
+pub const RBAC_TYPE_URL: &str = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC";
 /// What `shadowRuleStatPrefix` gives for absent shadow rules (the ALLOW default of a nil RBAC).
 const SHADOW_STAT_PREFIX: &str = "istio_dry_run_allow_";
 
@@ -29,13 +28,10 @@ pub fn policy_name(namespace: &str, name: &str, rule: usize) -> String {
     format!("ns[{namespace}]-policy[{name}]-rule[{rule}]")
 }
 
-/// The RBAC filters for the AuthorizationPolicies that select a pod: AUDIT, DENY, ALLOW, each only if
-/// some policy has that action (builder.go `build`). Policies are taken in the order given (istiod
+/// The RBAC filters for the AuthorizationPolicies that select a pod (`policies`): AUDIT, DENY, ALLOW, each
+/// only if some policy has that action (builder.go `build`). Policies are taken in the order given (istiod
 /// sorts by creation time; the policy map is keyed by name, so the order does not change the result).
-pub fn rbac_filters(
-    policies: &[&AuthorizationPolicy],
-    pod_labels: &BTreeMap<String, String>,
-) -> Result<Vec<Value>, String> {
+pub fn rbac_filters(policies: &[&AuthorizationPolicy]) -> Result<Vec<Value>, String> {
     let mut filters = Vec::new();
     for (action, rbac_action) in [
         (AuthorizationPolicyAction::Audit, Some("LOG")),
@@ -51,16 +47,14 @@ pub fn rbac_filters(
                 .clone()
                 .unwrap_or(AuthorizationPolicyAction::Allow)
                 == action
-                && ap_selects(ap, pod_labels)
         }) {
             any = true;
             let name = ap.metadata.name.as_deref().unwrap_or_default();
-            check_authorization_policy(ap)
-                .map_err(|e| format!("AuthorizationPolicy {name}: {e}"))?;
+            let named = |e: String| format!("AuthorizationPolicy {name}: {e}");
+            check_authorization_policy(ap).map_err(named)?;
             let rules = ap.spec.rules.as_deref().unwrap_or_default();
             for (i, rule) in rules.iter().enumerate() {
-                let policy =
-                    rule_policy(rule).map_err(|e| format!("AuthorizationPolicy {name}: {e}"))?;
+                let policy = rule_policy(rule).map_err(named)?;
                 map.insert(
                     policy_name(crate::model::registry::NAMESPACE, name, i),
                     policy,
@@ -83,7 +77,7 @@ pub fn rbac_filters(
         filters.push(json!({
             "name": RBAC_FILTER,
             "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+                "@type": RBAC_TYPE_URL,
                 "rules": rules,
                 "shadow_rules_stat_prefix": SHADOW_STAT_PREFIX
             }

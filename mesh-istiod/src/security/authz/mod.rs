@@ -18,40 +18,35 @@ pub mod model;
 
 use std::collections::BTreeMap;
 
-use kcr_security_istio_io::v1::authorizationpolicies::{
-    AuthorizationPolicy, AuthorizationPolicyAction,
-};
-use kcr_security_istio_io::v1::requestauthentications::RequestAuthentication;
+use kcr_security_istio_io::v1::authorizationpolicies::AuthorizationPolicyAction;
 use mesh_manifests::{Resource, kcr_security_istio_io};
 use serde_json::{Value, json};
 
 use crate::model::policy;
 use crate::security::authn::jwt;
-use builder::{RBAC_FILTER, rbac_filters};
+use builder::{RBAC_FILTER, RBAC_TYPE_URL, rbac_filters};
 
-/// The lab's trust domain (mesh config's default `trustDomain`).
-pub const TRUST_DOMAIN: &str = "cluster.local";
-
-fn ap_selects(ap: &AuthorizationPolicy, pod_labels: &BTreeMap<String, String>) -> bool {
-    policy::selects(
-        ap.metadata.namespace.as_deref(),
-        ap.spec
-            .selector
-            .as_ref()
-            .and_then(|s| s.match_labels.as_ref()),
-        pod_labels,
-    )
-}
-
-fn ra_selects(ra: &RequestAuthentication, pod_labels: &BTreeMap<String, String>) -> bool {
-    policy::selects(
-        ra.metadata.namespace.as_deref(),
-        ra.spec
-            .selector
-            .as_ref()
-            .and_then(|s| s.match_labels.as_ref()),
-        pod_labels,
-    )
+/// Does a security policy (AuthorizationPolicy, RequestAuthentication) select the pod with `pod_labels`
+/// (authorization.go `ListAuthorizationPolicies`)? Other kinds select nothing.
+fn selects(r: &Resource, pod_labels: &BTreeMap<String, String>) -> bool {
+    let (meta, match_labels) = match r {
+        Resource::AuthorizationPolicy(ap) => (
+            &ap.metadata,
+            ap.spec
+                .selector
+                .as_ref()
+                .and_then(|s| s.match_labels.as_ref()),
+        ),
+        Resource::RequestAuthentication(ra) => (
+            &ra.metadata,
+            ra.spec
+                .selector
+                .as_ref()
+                .and_then(|s| s.match_labels.as_ref()),
+        ),
+        _ => return false,
+    };
+    policy::selects(meta.namespace.as_deref(), match_labels, pod_labels)
 }
 
 /// A pod's inbound HTTP filters from the applied objects, to go before the router: the jwt_authn filter
@@ -66,7 +61,7 @@ pub fn inbound_http_filters(
     let mut policies = Vec::new();
     for r in resources {
         match r {
-            Resource::RequestAuthentication(ra) if ra_selects(ra, pod_labels) => {
+            Resource::RequestAuthentication(ra) if selects(r, pod_labels) => {
                 jwt::check_request_authentication(ra).map_err(|e| {
                     format!(
                         "RequestAuthentication {}: {e}",
@@ -75,14 +70,14 @@ pub fn inbound_http_filters(
                 })?;
                 request_authns.push(&**ra);
             }
-            Resource::AuthorizationPolicy(ap) => policies.push(&**ap),
+            Resource::AuthorizationPolicy(ap) if selects(r, pod_labels) => policies.push(&**ap),
             _ => {}
         }
     }
     let mut filters: Vec<Value> = jwt::jwt_authn_filter(&request_authns, jwks)
         .into_iter()
         .collect();
-    filters.extend(rbac_filters(&policies, pod_labels)?);
+    filters.extend(rbac_filters(&policies)?);
     Ok(filters)
 }
 
@@ -93,7 +88,7 @@ pub fn policies_for(resources: &[Resource], pod_labels: &BTreeMap<String, String
     let mut out = Vec::new();
     for r in resources {
         match r {
-            Resource::AuthorizationPolicy(ap) if ap_selects(ap, pod_labels) => {
+            Resource::AuthorizationPolicy(ap) if selects(r, pod_labels) => {
                 let action = match ap.spec.action.clone() {
                     Some(AuthorizationPolicyAction::Deny) => "DENY",
                     Some(AuthorizationPolicyAction::Audit) => "AUDIT",
@@ -111,7 +106,7 @@ pub fn policies_for(resources: &[Resource], pod_labels: &BTreeMap<String, String
                     ap.metadata.name.as_deref().unwrap_or_default()
                 ));
             }
-            Resource::RequestAuthentication(ra) if ra_selects(ra, pod_labels) => {
+            Resource::RequestAuthentication(ra) if selects(r, pod_labels) => {
                 let issuers: Vec<&str> = ra
                     .spec
                     .jwt_rules
@@ -138,25 +133,13 @@ pub fn policies_for(resources: &[Resource], pod_labels: &BTreeMap<String, String
 /// is in force for the next request, also on connections opened before it (a listener change leaves those
 /// on the old filters until they drain) — so the places need names of their own.
 pub const INBOUND_SLOTS: &[(&str, Option<&str>, &str)] = &[
-    (
-        jwt::JWT_FILTER,
-        None,
-        "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
-    ),
-    (
-        "envoy.filters.http.rbac.audit",
-        Some("LOG"),
-        "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
-    ),
-    (
-        "envoy.filters.http.rbac.deny",
-        Some("DENY"),
-        "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
-    ),
+    (jwt::JWT_FILTER, None, jwt::JWT_AUTHN_TYPE_URL),
+    ("envoy.filters.http.rbac.audit", Some("LOG"), RBAC_TYPE_URL),
+    ("envoy.filters.http.rbac.deny", Some("DENY"), RBAC_TYPE_URL),
     (
         "envoy.filters.http.rbac.allow",
         Some("ALLOW"),
-        "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+        RBAC_TYPE_URL,
     ),
 ];
 
