@@ -50,13 +50,17 @@ pub fn labels_match(
         .all(|(k, v)| pod_labels.get(k) == Some(v))
 }
 
-/// `Err` for `targetRef` / `targetRefs` (Gateway API attachment), which the lab has no targets for.
-pub fn check_no_targets(target_ref: bool, target_refs: bool) -> Result<(), String> {
+/// `Err` for `targetRef` / a non-empty `targetRefs` (Gateway API attachment), which the lab has no
+/// targets for.
+pub fn check_no_targets<R, S>(
+    target_ref: &Option<R>,
+    target_refs: &Option<Vec<S>>,
+) -> Result<(), String> {
     let why = "policies attach to pods by spec.selector; there are no Gateway API targets";
-    if target_ref {
+    if target_ref.is_some() {
         return Err(refuse("spec.targetRef", why));
     }
-    if target_refs {
+    if target_refs.as_ref().is_some_and(|t| !t.is_empty()) {
         return Err(refuse("spec.targetRefs", why));
     }
     Ok(())

@@ -33,10 +33,7 @@ pub const PAYLOAD_KEY: &str = "payload";
 pub fn check_request_authentication(ra: &RequestAuthentication) -> Result<(), String> {
     policy::check_namespace(ra.metadata.namespace.as_deref())?;
     let spec = &ra.spec;
-    policy::check_no_targets(
-        spec.target_ref.is_some(),
-        spec.target_refs.as_ref().is_some_and(|t| !t.is_empty()),
-    )?;
+    policy::check_no_targets(&spec.target_ref, &spec.target_refs)?;
     for (i, r) in spec.jwt_rules.iter().flatten().enumerate() {
         let at = |f: &str| format!("spec.jwtRules.{i}.{f}");
         if r.issuer.as_deref().unwrap_or_default().is_empty() {

@@ -87,10 +87,7 @@ pub fn check_authorization_policy(ap: &AuthorizationPolicy) -> Result<(), String
     if spec.provider.is_some() {
         return Err(refuse("spec.provider", "it belongs to the CUSTOM action"));
     }
-    policy::check_no_targets(
-        spec.target_ref.is_some(),
-        spec.target_refs.as_ref().is_some_and(|t| !t.is_empty()),
-    )?;
+    policy::check_no_targets(&spec.target_ref, &spec.target_refs)?;
     for (i, rule) in spec.rules.iter().flatten().enumerate() {
         check_rule(i, rule)?;
     }
