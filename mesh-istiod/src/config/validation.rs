@@ -398,7 +398,7 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                 .into(),
         )),
         Resource::AuthorizationPolicy(ap) => {
-            crate::security::authz::check_authorization_policy(ap)?;
+            crate::security::authz::model::check_authorization_policy(ap)?;
             Ok(Effect::Keep)
         }
         Resource::RequestAuthentication(ra) => {

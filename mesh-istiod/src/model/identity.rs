@@ -17,9 +17,12 @@ pub const DEFAULT_SERVICE_ACCOUNT: &str = "default";
 pub const GATEWAY_NAMESPACE: &str = "istio-system";
 pub const GATEWAY_SERVICE_ACCOUNT: &str = "istio-ingressgateway-service-account";
 
+/// The scheme every SPIFFE ID starts with (pkg/spiffe `URIPrefix`).
+pub const SPIFFE_URI_PREFIX: &str = "spiffe://";
+
 /// `spiffe://cluster.local/ns/<namespace>/sa/<service account>` (pkg/spiffe `Identity.String`).
 pub fn spiffe_id(namespace: &str, service_account: &str) -> String {
-    format!("spiffe://{TRUST_DOMAIN}/ns/{namespace}/sa/{service_account}")
+    format!("{SPIFFE_URI_PREFIX}{TRUST_DOMAIN}/ns/{namespace}/sa/{service_account}")
 }
 
 /// The ingress gateway's identity.

@@ -1,7 +1,7 @@
-//! What the security kinds (AuthorizationPolicy, RequestAuthentication) share: which pods a policy selects
-//! (pilot/pkg/model/authorization.go `ListAuthorizationPolicies`, authentication.go: the namespace's
-//! policies, no selector = every workload, else `matchLabels` ⊆ the pod's labels) and how the lab refuses
-//! what it does not translate.
+//! What the security kinds (AuthorizationPolicy, RequestAuthentication, PeerAuthentication) share: which
+//! pods a policy selects (pilot/pkg/model/authorization.go `ListAuthorizationPolicies`, authentication.go:
+//! the namespace's policies, no selector = every workload, else `matchLabels` ⊆ the pod's labels) and how
+//! the lab refuses what it does not translate.
 
 use std::collections::BTreeMap;
 
@@ -37,20 +37,30 @@ pub fn selects(
     match_labels: Option<&BTreeMap<String, String>>,
     pod_labels: &BTreeMap<String, String>,
 ) -> bool {
-    in_namespace(ns)
-        && match_labels
-            .into_iter()
-            .flatten()
-            .all(|(k, v)| pod_labels.get(k) == Some(v))
+    in_namespace(ns) && match_labels.is_none_or(|m| labels_match(m, pod_labels))
 }
 
-/// `Err` for `targetRef` / `targetRefs` (Gateway API attachment), which the lab has no targets for.
-pub fn check_no_targets(target_ref: bool, target_refs: bool) -> Result<(), String> {
+/// Are `match_labels` ⊆ `pod_labels` (a selector's `matchLabels`; empty selects every pod)?
+pub fn labels_match(
+    match_labels: &BTreeMap<String, String>,
+    pod_labels: &BTreeMap<String, String>,
+) -> bool {
+    match_labels
+        .iter()
+        .all(|(k, v)| pod_labels.get(k) == Some(v))
+}
+
+/// `Err` for `targetRef` / a non-empty `targetRefs` (Gateway API attachment), which the lab has no
+/// targets for.
+pub fn check_no_targets<R, S>(
+    target_ref: &Option<R>,
+    target_refs: &Option<Vec<S>>,
+) -> Result<(), String> {
     let why = "policies attach to pods by spec.selector; there are no Gateway API targets";
-    if target_ref {
+    if target_ref.is_some() {
         return Err(refuse("spec.targetRef", why));
     }
-    if target_refs {
+    if target_refs.as_ref().is_some_and(|t| !t.is_empty()) {
         return Err(refuse("spec.targetRefs", why));
     }
     Ok(())

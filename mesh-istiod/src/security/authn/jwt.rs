@@ -23,6 +23,9 @@ use crate::model::policy::{self, refuse};
 
 /// The filter's name (pilot/pkg/security/model/authentication.go `EnvoyJwtFilterName`).
 pub const JWT_FILTER: &str = "envoy.filters.http.jwt_authn";
+/// Its configuration's type.
+pub const JWT_AUTHN_TYPE_URL: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication";
 /// Where the verified payload is kept in dynamic metadata (`EnvoyJwtFilterPayload`).
 pub const PAYLOAD_KEY: &str = "payload";
 
@@ -30,10 +33,7 @@ pub const PAYLOAD_KEY: &str = "payload";
 pub fn check_request_authentication(ra: &RequestAuthentication) -> Result<(), String> {
     policy::check_namespace(ra.metadata.namespace.as_deref())?;
     let spec = &ra.spec;
-    policy::check_no_targets(
-        spec.target_ref.is_some(),
-        spec.target_refs.as_ref().is_some_and(|t| !t.is_empty()),
-    )?;
+    policy::check_no_targets(&spec.target_ref, &spec.target_refs)?;
     for (i, r) in spec.jwt_rules.iter().flatten().enumerate() {
         let at = |f: &str| format!("spec.jwtRules.{i}.{f}");
         if r.issuer.as_deref().unwrap_or_default().is_empty() {
@@ -171,7 +171,7 @@ pub fn jwt_authn_filter(
     Some(json!({
         "name": JWT_FILTER,
         "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+            "@type": JWT_AUTHN_TYPE_URL,
             "providers": providers,
             "rules": [{"match": {"prefix": "/"}, "requires": requires}],
             "bypass_cors_preflight": true

@@ -7,16 +7,16 @@
 //!   inherits. Of several candidates at one level the oldest wins (creation time; here: the first
 //!   applied). The lab plays one namespace, so there is no mesh-level (root namespace) policy.
 //! - **Inbound** (pilot/pkg/networking/core/listener_inbound.go `buildInboundListeners`,
-//!   `inboundChainForOpts`; filterchain_options.go for an HTTP port; authn/utils/utils.go
-//!   `BuildInboundTLS`): PERMISSIVE = a TLS filter chain (transport protocol `tls`, the istio ALPNs) plus
+//!   `inboundChainForOpts`; filterchain_options.go for an HTTP port;
+//!   pilot/pkg/security/authn/utils/utils.go `BuildInboundTLS`): PERMISSIVE = a TLS filter chain (transport protocol `tls`, the istio ALPNs) plus
 //!   a plain-text one (`raw_buffer`), with the TLS inspector; STRICT = the TLS chain only, without an ALPN
 //!   match (a plain-text connection matches no chain and Envoy closes it); DISABLE = the plain-text chain
 //!   only. The TLS chain requires a client certificate validated by the CA's root, offers ALPN `h2`,
 //!   `http/1.1`, TLS 1.2–1.3 and istio's cipher list. The HCM forwards the client certificate's details
 //!   (`APPEND_FORWARD`; subject, URI and DNS SANs: pilot/pkg/networking/util/proxy_headers.go defaults),
 //!   so the app sees `x-forwarded-client-cert`.
-//! - **Outbound** (cluster_tls.go `applyUpstreamTLSSettings`, `buildAutoMtlsSettings`,
-//!   `buildUpstreamClusterTLSContext`): every cluster of a mesh Service gets two transport socket
+//! - **Outbound** (pilot/pkg/networking/core/cluster_tls.go `applyUpstreamTLSSettings`,
+//!   `buildAutoMtlsSettings`, `buildUpstreamClusterTLSContext`): every cluster of a mesh Service gets two transport socket
 //!   matches, `tlsMode-istio` (endpoints whose metadata says `tlsMode: istio`, i.e. pods with a sidecar:
 //!   TLS with the proxy's certificate, the root, ALPN `istio-peer-exchange`, `istio`, SNI
 //!   `outbound_.<port>_.<subset>_.<fqdn>`, the peer's SAN one of the Service's workloads' SPIFFE
@@ -42,6 +42,7 @@ use serde_json::{Value, json};
 
 use crate::bootstrap::{self, Listener, Routes};
 use crate::model::identity::{CertFiles, SDS_DEFAULT, SDS_ROOT};
+use crate::model::policy;
 
 /// A workload's effective mutual-TLS mode (pilot/pkg/model/authentication.go `MutualTLSMode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -128,12 +129,13 @@ pub fn namespace_mode(resources: &[Resource]) -> Effective {
 /// policy, then the first applied policy whose `selector.matchLabels` all match.
 pub fn workload_mode(resources: &[Resource], labels: &BTreeMap<String, String>) -> Effective {
     let namespace = peer_authentications(resources).find(|pa| selector(pa).is_none());
-    let workload = peer_authentications(resources).find(|pa| {
-        selector(pa).is_some_and(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
-    });
+    let workload = peer_authentications(resources)
+        .find(|pa| selector(pa).is_some_and(|sel| policy::labels_match(sel, labels)));
     compose(namespace, workload)
 }
 
+/// The TLS transport socket's name (pkg/wellknown `TransportSocketTLS`).
+const TLS_TRANSPORT_SOCKET: &str = "envoy.transport_sockets.tls";
 /// ALPNs of the TLS chain in PERMISSIVE (listener.go `allIstioMtlsALPNs`).
 pub const ALL_ISTIO_MTLS_ALPNS: &[&str] = &[
     "istio",
@@ -180,7 +182,7 @@ fn certificate(certs: &CertFiles) -> Value {
 /// The inbound `DownstreamTlsContext` (`BuildInboundTLS` for an HTTP port).
 pub fn downstream_tls(certs: &CertFiles) -> Value {
     json!({
-        "name": "envoy.transport_sockets.tls",
+        "name": TLS_TRANSPORT_SOCKET,
         "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
             "require_client_certificate": true,
@@ -205,7 +207,7 @@ pub fn downstream_tls(certs: &CertFiles) -> Value {
 /// HTTP connection manager before the router, in this order, on every filter chain — where istiod puts
 /// the `envoy.filters.http.jwt_authn` and `envoy.filters.http.rbac` filters of RequestAuthentication and
 /// AuthorizationPolicy (listener_inbound.go `buildInboundHTTPFilters`). The lab passes the ECDS
-/// references of [`crate::security::authz::INBOUND_SLOTS`], whose configurations come by ECDS (proxies.rs).
+/// references of [`crate::security::authz::INBOUND_SLOTS`], whose configurations come by ECDS (networking/core/configgen.rs).
 pub fn inbound_listener(
     addr: SocketAddr,
     port: u16,
@@ -292,7 +294,7 @@ pub fn auto_mtls(cluster: &mut Value, certs: &CertFiles, sans: &[String], sni: &
         {
             "name": "tlsMode-istio",
             "match": {"tlsMode": "istio"},
-            "transport_socket": {"name": "envoy.transport_sockets.tls", "typed_config": {
+            "transport_socket": {"name": TLS_TRANSPORT_SOCKET, "typed_config": {
                 "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
                 "sni": sni,
                 "common_tls_context": {

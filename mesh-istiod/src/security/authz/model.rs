@@ -1,0 +1,396 @@
+//! An AuthorizationPolicy rule → one RBAC policy of principals and permissions, and the check of what the
+//! lab translates.
+//!
+//! Read from istiod's source:
+//! - a rule's principals and permissions, their order and the and/or/not nesting:
+//!   pilot/pkg/security/authz/model/model.go `New`, `Generate`, `rule.principal`, `rule.permission`;
+//! - each field's matcher: pilot/pkg/security/authz/model/generator.go (principals →
+//!   `authenticated.principal_name` with the `spiffe://` prefix, namespaces → a regex, requestPrincipals →
+//!   jwt_authn `payload` iss/sub metadata, paths → `url_path`, methods → `:method`, `request.headers[…]` →
+//!   a header), with the matchers of `matcher` for `*` prefix/suffix forms;
+//! - the `when` keys: model.go `New`, pilot/pkg/security/authz/model/util.go `extractNameInBrackets`;
+//! - sidecars match the mTLS peer by `authenticated` (`UseFilterState` off: listener_builder.go);
+//! - the trust domain is [`TRUST_DOMAIN`](crate::model::identity::TRUST_DOMAIN) with no aliases, so
+//!   pilot/pkg/security/trustdomain `ReplaceTrustDomainAliases` leaves every principal as written.
+
+use kcr_security_istio_io::v1::authorizationpolicies::{
+    AuthorizationPolicy, AuthorizationPolicyAction, AuthorizationPolicyRules,
+};
+use mesh_manifests::kcr_security_istio_io;
+use serde_json::{Map, Value, json};
+
+use super::matcher::{
+    exact, header_matcher, jwt_claim, quote_meta, regex, string_matcher_with_prefix,
+};
+use crate::model::identity::SPIFFE_URI_PREFIX;
+use crate::model::policy::{self, refuse};
+
+const DRY_RUN: &str = "istio.io/dry-run";
+
+/// `security.ContainsPathTemplate`: `{*}` or `{**}`.
+fn is_path_template(p: &str) -> bool {
+    p.contains("{*}") || p.contains("{**}")
+}
+
+/// The `when` keys the lab translates (model.go `New`), the rest refused by name.
+#[derive(Clone, Debug, PartialEq)]
+enum WhenKey {
+    Header(String),
+    SourcePrincipal,
+    SourceNamespace,
+    RequestPrincipal,
+}
+
+fn when_key(key: &str) -> Result<WhenKey, String> {
+    match key {
+        "source.principal" => Ok(WhenKey::SourcePrincipal),
+        "source.namespace" => Ok(WhenKey::SourceNamespace),
+        "request.auth.principal" => Ok(WhenKey::RequestPrincipal),
+        k if k.starts_with("request.headers") => {
+            // util.go extractNameInBrackets
+            let rest = &k["request.headers".len()..];
+            match rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+                Some(name) if !name.is_empty() => Ok(WhenKey::Header(name.to_owned())),
+                _ => Err(format!("expecting request.headers[<NAME>], found {k:?}")),
+            }
+        }
+        k => Err(format!(
+            "key {k:?} is not supported by the local mesh (it translates request.headers[NAME], source.principal, \
+             source.namespace and request.auth.principal; the lab's peers have no real addresses, ports or \
+             claims matching); remove it or run this step on a cluster"
+        )),
+    }
+}
+
+/// Checks an AuthorizationPolicy against what [`rbac_filters`] translates; the error names the field.
+pub fn check_authorization_policy(ap: &AuthorizationPolicy) -> Result<(), String> {
+    policy::check_namespace(ap.metadata.namespace.as_deref())?;
+    if ap
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(DRY_RUN))
+    {
+        return Err(refuse(
+            &format!("metadata.annotations.{DRY_RUN}"),
+            "dry-run policies only feed shadow statistics, which the lab does not show",
+        ));
+    }
+    let spec = &ap.spec;
+    if spec.action == Some(AuthorizationPolicyAction::Custom) {
+        return Err(
+            "spec.action CUSTOM is not supported by the local mesh (it delegates to an external authorizer, \
+             an ext_authz extension provider the lab does not run); use ALLOW, DENY or AUDIT or run this step on a cluster"
+                .into(),
+        );
+    }
+    if spec.provider.is_some() {
+        return Err(refuse("spec.provider", "it belongs to the CUSTOM action"));
+    }
+    policy::check_no_targets(&spec.target_ref, &spec.target_refs)?;
+    for (i, rule) in spec.rules.iter().flatten().enumerate() {
+        check_rule(i, rule)?;
+    }
+    Ok(())
+}
+
+fn check_rule(i: usize, rule: &AuthorizationPolicyRules) -> Result<(), String> {
+    const NO_ADDRESSES: &str =
+        "every peer of the local mesh is 127.0.0.1, so addresses identify no workload";
+    for (j, from) in rule.from.iter().flatten().enumerate() {
+        let Some(s) = &from.source else { continue };
+        let at = |f: &str| format!("spec.rules.{i}.from.{j}.source.{f}");
+        for (field, set) in [
+            ("ipBlocks", &s.ip_blocks),
+            ("notIpBlocks", &s.not_ip_blocks),
+            ("remoteIpBlocks", &s.remote_ip_blocks),
+            ("notRemoteIpBlocks", &s.not_remote_ip_blocks),
+        ] {
+            if set.as_ref().is_some_and(|v| !v.is_empty()) {
+                return Err(refuse(&at(field), NO_ADDRESSES));
+            }
+        }
+    }
+    for (j, to) in rule.to.iter().flatten().enumerate() {
+        let Some(o) = &to.operation else { continue };
+        let at = |f: &str| format!("spec.rules.{i}.to.{j}.operation.{f}");
+        for (field, set) in [("ports", &o.ports), ("notPorts", &o.not_ports)] {
+            if set.as_ref().is_some_and(|v| !v.is_empty()) {
+                return Err(refuse(
+                    &at(field),
+                    "the lab's inbound listeners are on ephemeral loopback ports, not the pod's port",
+                ));
+            }
+        }
+        for (field, set) in [("paths", &o.paths), ("notPaths", &o.not_paths)] {
+            if let Some(p) = set.iter().flatten().find(|p| is_path_template(p)) {
+                return Err(refuse(
+                    &at(field),
+                    &format!(
+                        "path template {p:?}: the lab translates exact, prefix* and *suffix paths"
+                    ),
+                ));
+            }
+        }
+    }
+    for (j, when) in rule.when.iter().flatten().enumerate() {
+        when_key(&when.key).map_err(|e| format!("field spec.rules.{i}.when.{j}.key: {e}"))?;
+        if when.values.as_deref().unwrap_or_default().is_empty()
+            && when.not_values.as_deref().unwrap_or_default().is_empty()
+        {
+            return Err(format!(
+                "spec.rules.{i}.when.{j}: at least one of values or notValues must be set"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn authenticated(m: Value) -> Value {
+    json!({"authenticated": {"principal_name": m}})
+}
+
+// ---- generators (model/generator.go) ----
+
+#[derive(Clone, Debug)]
+enum Gen {
+    /// `principals`, `source.principal`: the peer's SPIFFE id.
+    Principal,
+    /// `namespaces`, `source.namespace`.
+    Namespace,
+    /// `serviceAccounts` (`<sa>` or `<ns>/<sa>`), in the policy's namespace by default.
+    ServiceAccount,
+    /// `trustDomains`.
+    TrustDomain,
+    /// `requestPrincipals`, `request.auth.principal` (an extended generator: all values at once).
+    RequestPrincipal,
+    /// `request.headers[NAME]`.
+    Header(String),
+    Host,
+    Method,
+    Path,
+}
+
+impl Gen {
+    fn principal(&self, v: &str) -> Value {
+        match self {
+            Gen::Principal => authenticated(string_matcher_with_prefix(v, SPIFFE_URI_PREFIX)),
+            Gen::Namespace => {
+                let ns: Vec<String> = v.split('*').map(quote_meta).collect();
+                authenticated(regex(&format!(".*/ns/{}/.*", ns.join(".*"))))
+            }
+            Gen::ServiceAccount => {
+                let (ns, sa) = v
+                    .split_once('/')
+                    .unwrap_or((crate::model::registry::NAMESPACE, v));
+                authenticated(regex(&format!(
+                    "{SPIFFE_URI_PREFIX}.+/ns/{}/(.+/|)sa/{}(/.+)?",
+                    quote_meta(ns),
+                    quote_meta(sa)
+                )))
+            }
+            Gen::TrustDomain => authenticated(if v == "*" {
+                json!({"prefix": SPIFFE_URI_PREFIX})
+            } else if !v.contains('*') {
+                json!({"prefix": format!("{SPIFFE_URI_PREFIX}{v}/")})
+            } else {
+                let (a, b) = v.split_once('*').unwrap_or((v, ""));
+                regex(&format!(
+                    "{SPIFFE_URI_PREFIX}{}[^/]*{}/.*",
+                    quote_meta(a),
+                    quote_meta(b)
+                ))
+            }),
+            Gen::Header(name) => json!({"header": header_matcher(name, v, false)}),
+            Gen::RequestPrincipal | Gen::Host | Gen::Method | Gen::Path => {
+                unreachable!("not a principal generator")
+            }
+        }
+    }
+
+    fn permission(&self, v: &str) -> Value {
+        match self {
+            Gen::Host => json!({"header": header_matcher(":authority", v, true)}),
+            Gen::Method => json!({"header": header_matcher(":method", v, false)}),
+            Gen::Path => json!({"url_path": {"path": string_matcher_with_prefix(v, "")}}),
+            _ => unreachable!("not a permission generator"),
+        }
+    }
+
+    /// `requestPrincipalGenerator.extendedPrincipal`: `iss/sub` split at the last `/`, each with
+    /// istiod's `*` handling, ANDed; several values ORed.
+    fn request_principals(values: &[String]) -> Value {
+        let any = || regex(".+");
+        let mut or: Vec<Value> = values
+            .iter()
+            .map(|value| {
+                let (iss, sub, found) = match value.rfind('/') {
+                    Some(i) => (&value[..i], &value[i + 1..], true),
+                    None => (value.as_str(), "", false),
+                };
+                let (mi, ms) = if value == "*" {
+                    (any(), any())
+                } else if let Some(rest) = value.strip_prefix('*') {
+                    if found {
+                        let mi = match iss.strip_prefix('*') {
+                            Some("") => any(),
+                            Some(suffix) => json!({"suffix": suffix}),
+                            None => exact(iss),
+                        };
+                        (mi, exact(sub))
+                    } else {
+                        (any(), json!({"suffix": rest}))
+                    }
+                } else if let Some(rest) = value.strip_suffix('*') {
+                    if found {
+                        let ms = match sub.strip_suffix('*') {
+                            Some("") => any(),
+                            Some(prefix) => json!({"prefix": prefix}),
+                            None => exact(sub),
+                        };
+                        (exact(iss), ms)
+                    } else {
+                        (json!({"prefix": rest}), any())
+                    }
+                } else {
+                    (exact(iss), exact(sub))
+                };
+                json!({"and_ids": {"ids": [jwt_claim("iss", mi), jwt_claim("sub", ms)]}})
+            })
+            .collect();
+        if or.len() == 1 {
+            or.remove(0)
+        } else {
+            json!({"or_ids": {"ids": or}})
+        }
+    }
+}
+
+struct Cond {
+    g: Gen,
+    values: Vec<String>,
+    not_values: Vec<String>,
+}
+
+fn cond(g: Gen, values: &Option<Vec<String>>, not_values: &Option<Vec<String>>) -> Option<Cond> {
+    let values = values.clone().unwrap_or_default();
+    let not_values = not_values.clone().unwrap_or_default();
+    (!values.is_empty() || !not_values.is_empty()).then_some(Cond {
+        g,
+        values,
+        not_values,
+    })
+}
+
+/// `rule.principal`: values ORed, notValues as NOT(OR); the extended generator takes all values at once.
+fn principal_of(c: &Cond) -> Vec<Value> {
+    match c.g {
+        Gen::RequestPrincipal => with_not(c, "not_id", Gen::request_principals),
+        _ => with_not(
+            c,
+            "not_id",
+            |vs| json!({"or_ids": {"ids": vs.iter().map(|v| c.g.principal(v)).collect::<Vec<_>>()}}),
+        ),
+    }
+}
+
+/// `rule.permission`: values ORed, notValues as NOT(OR).
+fn permission_of(c: &Cond) -> Vec<Value> {
+    with_not(
+        c,
+        "not_rule",
+        |vs| json!({"or_rules": {"rules": vs.iter().map(|v| c.g.permission(v)).collect::<Vec<_>>()}}),
+    )
+}
+
+/// The values' matcher `of(values)`, then the negation (`not`: `not_id` or `not_rule`) of `of(notValues)`;
+/// each only when there are such values.
+fn with_not(c: &Cond, not: &str, of: impl Fn(&[String]) -> Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    if !c.values.is_empty() {
+        out.push(of(&c.values));
+    }
+    if !c.not_values.is_empty() {
+        let mut negated = Map::new();
+        negated.insert(not.to_owned(), of(&c.not_values));
+        out.push(Value::Object(negated));
+    }
+    out
+}
+
+/// One rule → one RBAC policy (model.go `New` + `Generate`). The rule must have passed [`check_rule`].
+pub(super) fn rule_policy(rule: &AuthorizationPolicyRules) -> Result<Value, String> {
+    // `when` conditions go last, in their order (appendLast); the lab translates principal-side keys only.
+    let mut base_principal = Vec::new();
+    for w in rule.when.iter().flatten() {
+        let g = match when_key(&w.key)? {
+            WhenKey::Header(h) => Gen::Header(h),
+            WhenKey::SourcePrincipal => Gen::Principal,
+            WhenKey::SourceNamespace => Gen::Namespace,
+            WhenKey::RequestPrincipal => Gen::RequestPrincipal,
+        };
+        base_principal.extend(cond(g, &w.values, &w.not_values));
+    }
+    let mut principals = Vec::new();
+    for from in rule.from.iter().flatten() {
+        // insertFront in the order ip, remoteIp, namespaces, trustDomains, serviceAccounts,
+        // requestPrincipals, principals: the last inserted comes first.
+        let mut front = Vec::new();
+        if let Some(s) = &from.source {
+            front.extend(cond(Gen::Principal, &s.principals, &s.not_principals));
+            front.extend(cond(
+                Gen::RequestPrincipal,
+                &s.request_principals,
+                &s.not_request_principals,
+            ));
+            front.extend(cond(
+                Gen::ServiceAccount,
+                &s.service_accounts,
+                &s.not_service_accounts,
+            ));
+            front.extend(cond(
+                Gen::TrustDomain,
+                &s.trust_domains,
+                &s.not_trust_domains,
+            ));
+            front.extend(cond(Gen::Namespace, &s.namespaces, &s.not_namespaces));
+        }
+        principals.push(and_ids(front.iter().chain(&base_principal)));
+    }
+    if rule.from.as_deref().unwrap_or_default().is_empty() {
+        principals.push(and_ids(base_principal.iter()));
+    }
+    let mut permissions = Vec::new();
+    for to in rule.to.iter().flatten() {
+        let mut front = Vec::new();
+        if let Some(o) = &to.operation {
+            front.extend(cond(Gen::Host, &o.hosts, &o.not_hosts));
+            front.extend(cond(Gen::Method, &o.methods, &o.not_methods));
+            front.extend(cond(Gen::Path, &o.paths, &o.not_paths));
+        }
+        permissions.push(and_rules(front.iter()));
+    }
+    if rule.to.as_deref().unwrap_or_default().is_empty() {
+        permissions.push(and_rules([].iter()));
+    }
+    Ok(json!({"permissions": permissions, "principals": principals}))
+}
+
+fn and_ids<'a>(conds: impl Iterator<Item = &'a Cond>) -> Value {
+    let mut ids: Vec<Value> = conds.flat_map(principal_of).collect();
+    if ids.is_empty() {
+        ids.push(json!({"any": true}));
+    }
+    json!({"and_ids": {"ids": ids}})
+}
+
+fn and_rules<'a>(conds: impl Iterator<Item = &'a Cond>) -> Value {
+    let mut rules: Vec<Value> = conds.flat_map(permission_of).collect();
+    if rules.is_empty() {
+        rules.push(json!({"any": true}));
+    }
+    json!({"and_rules": {"rules": rules}})
+}
+
+#[cfg(test)]
+mod tests;
