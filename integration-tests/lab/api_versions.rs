@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use mesh_lab::Lab;
-use mesh_lab::guided::egress::LabFiles;
-use mesh_lab::guided::mesh::chain_prefix;
+use mesh_lab::guided::guide::LabFiles;
+use mesh_lab::guided::send::chain_prefix;
 use mesh_lab::lab::tokens::TokenRequest;
 
 use crate::egress::{NOW, mesh_error_line};
@@ -179,7 +179,7 @@ async fn the_egress_blogs_v1alpha3_objects_run_the_egress_chapter_through() {
     }
     let lab = lab().await;
     let mut out = Vec::new();
-    let outcome = mesh_lab::guided::egress::run(&lab, &files, &mut out).await;
+    let outcome = mesh_lab::guided::guide::run(&lab, &files, &mut out).await;
     lab.stop().await;
     let text = String::from_utf8_lossy(&out);
     let outcome = outcome.unwrap();

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mesh_lab::guided::mesh::{Answer, chain_prefix, parallel, requests, wait_log};
+use mesh_lab::guided::send::{Answer, chain_prefix, parallel, requests, wait_log};
 
 use crate::routing::{PREFERENCE_OUT, binomial_bounds, tally};
 use crate::{http, istio, lab};

@@ -4,7 +4,7 @@
 
 use mesh_lab::Lab;
 use mesh_lab::dataplane::envoy::AccessLogEntry;
-use mesh_lab::guided::mesh::{Answer, parallel, requests, wait_log};
+use mesh_lab::guided::send::{Answer, parallel, requests, wait_log};
 
 use crate::routing::{line, preference_calls, tally};
 use crate::{http, istio, lab, repo};
@@ -219,7 +219,7 @@ async fn the_circuit_breaker_ejects_v2_after_one_503_and_overflows_beyond_a_pool
     // The burst: v1's answers, v2's half still ejected, the rest overflowed.
     let mut counters = Vec::new();
     for x in &burst {
-        let prefix = mesh_lab::guided::mesh::chain_prefix("v1", v1.as_str());
+        let prefix = mesh_lab::guided::send::chain_prefix("v1", v1.as_str());
         match x.body.strip_prefix(&prefix) {
             Some(n) => counters.push(n.trim_end().parse::<u64>().unwrap()),
             None => assert!(x.body == uh || x.body == overflow, "{:?}", x.body),

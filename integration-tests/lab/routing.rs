@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use mesh_lab::Lab;
 use mesh_lab::dataplane::envoy::AccessLogEntry;
-use mesh_lab::guided::mesh::{Answer, chain_prefix, requests, wait_log};
+use mesh_lab::guided::send::{Answer, chain_prefix, requests, wait_log};
 
 use crate::{http, istio, lab};
 
@@ -248,7 +248,7 @@ async fn user_agent_rules_route_by_the_baggage_header_customer_derives() {
         if let Some(b) = baggage {
             req = req.header("baggage-user-agent", b);
         }
-        let a = mesh_lab::guided::mesh::send(req).await;
+        let a = mesh_lab::guided::send::send(req).await;
         got.push((file, agent, a.status, a.body));
     }
     lab.stop().await;

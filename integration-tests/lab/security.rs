@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use mesh_lab::Lab;
-use mesh_lab::guided::mesh::{chain_prefix, wait_log};
+use mesh_lab::guided::send::{chain_prefix, wait_log};
 use mesh_lab::lab::tokens::TokenRequest;
 
 use crate::{http, istio, lab};

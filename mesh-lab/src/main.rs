@@ -292,7 +292,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             graph,
         } => {
             let chapters = guided::chapters(&chapter)?;
-            let files = guided::egress::LabFiles::find(&repo.join("istio"))?;
+            let files = guided::guide::LabFiles::find(&repo.join("istio"))?;
             let lab = Lab::start(LabOptions {
                 gateway_port: port,
                 repo,

@@ -1,15 +1,15 @@
 //! `mesh-lab guided [egress|routing|resilience|chaos|security|all]`: which chapters, in the tutorial's order, each
 //! on the lab reset to the setup, with one summary of every verdict at the end.
 
-pub mod egress;
-pub mod mesh;
+pub mod guide;
 pub mod security;
+pub mod send;
 
 use std::io::Write;
 
 use anyhow::anyhow;
 
-use crate::guided::egress::{Chapter, LabFiles, Outcome, run};
+use crate::guided::guide::{Chapter, LabFiles, Outcome, run};
 use crate::lab::Lab;
 
 /// `egress`, `routing`, `resilience`, `chaos`, `security` or `all` (in the tutorial's order).
@@ -50,7 +50,7 @@ pub async fn run_chapters<W: Write>(
         let o = match c {
             Chapter::Egress => run(lab, files, &mut out).await?,
             Chapter::Security => crate::guided::security::run(lab, files, &mut out).await?,
-            other => crate::guided::mesh::run(lab, files, *other, &mut out).await?,
+            other => crate::guided::send::run(lab, files, *other, &mut out).await?,
         };
         total.passed += o.passed;
         total.failed.extend(o.failed);

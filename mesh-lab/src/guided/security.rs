@@ -7,8 +7,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::guided::egress::{Guide, LabFiles, Outcome};
-use crate::guided::mesh::Answer;
+use crate::guided::guide::{Guide, LabFiles, Outcome};
+use crate::guided::send::Answer;
 use crate::lab::Lab;
 use crate::lab::tokens::TokenRequest;
 
@@ -54,7 +54,7 @@ impl<W: Write> Guide<'_, W> {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let a = crate::guided::mesh::send(req).await;
+        let a = crate::guided::send::send(req).await;
         self.say(&format!("  {} {}", a.status, a.body.trim_end()));
         a
     }
@@ -89,7 +89,7 @@ impl<W: Write> Guide<'_, W> {
     async fn apply_security(&mut self, path: &Path) -> bool {
         self.oc(&format!(
             "oc apply -f {} -n tutorial",
-            crate::guided::egress::shown(path)
+            crate::guided::guide::shown(path)
         ));
         self.apply(path).await
     }

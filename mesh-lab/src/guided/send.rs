@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::dataplane::envoy::AccessLogEntry;
-use crate::guided::egress::{Chapter, Guide, LabFiles, Outcome};
+use crate::guided::guide::{Chapter, Guide, LabFiles, Outcome};
 use crate::lab::Lab;
 
 /// A reply through the gateway.
@@ -156,7 +156,7 @@ impl<W: Write> Guide<'_, W> {
     async fn apply_step(&mut self, path: &Path) -> bool {
         self.oc(&format!(
             "oc apply -f {} -n tutorial",
-            crate::guided::egress::shown(path)
+            crate::guided::guide::shown(path)
         ));
         self.apply(path).await
     }
