@@ -18,6 +18,10 @@ use crate::lab::Lab;
 
 use mesh_istiod::model::sidecar::{Mode, sidecar_mode};
 
+/// The access log that shows where recommendation v3's calls to the time API go: its sidecar's outbound
+/// port 80 (empty without v3).
+const EGRESS_LOG: (&str, &str) = ("recommendation-v3", "outbound_0.0.0.0_80");
+
 /// A chapter of the tutorial `guided` can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Chapter {
@@ -239,7 +243,11 @@ impl<'a, W: Write> Guide<'a, W> {
 
     /// Envoy's access-log entries for the requests since the last call (bounded wait for the flush).
     async fn envoy_saw(&mut self, n: usize) -> Vec<AccessLogEntry> {
-        let log = self.lab.wait_access_log(self.log_seen + n).await;
+        let (proxy, listener) = EGRESS_LOG;
+        let log = self
+            .lab
+            .wait_proxy_log(proxy, listener, self.log_seen + n, |_| true)
+            .await;
         let new = log[self.log_seen.min(log.len())..].to_vec();
         self.log_seen = log.len();
         for e in &new {
@@ -299,7 +307,8 @@ fn all_through(log: &[AccessLogEntry], cluster: &str) -> bool {
 
 /// Runs the egress chapter on `lab` (fresh or reset: the tutorial's setup, ALLOW_ANY), writing to `out`.
 pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Result<Outcome> {
-    let mut g = Guide::new(lab, out, lab.access_log().await.len())?;
+    let (proxy, listener) = EGRESS_LOG;
+    let mut g = Guide::new(lab, out, lab.proxy_log(proxy, listener).await.len())?;
     g.say("Egress chapter on the local mesh: customer -> preference -> recommendation v3, whose calls to");
     g.say("worldclockapi.com go through its sidecar, configured from istio/ like istiod configures one.");
 
@@ -442,7 +451,7 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
         shown(&files.service_entry)
     ));
     g.apply(&files.service_entry).await;
-    let before = g.lab.access_log().await.len();
+    let before = g.lab.proxy_log(proxy, listener).await.len();
     let r = g.run(10).await;
     let log = g.envoy_saw(10).await;
     let counters = Guide::<W>::counters(&r);

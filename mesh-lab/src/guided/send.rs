@@ -8,7 +8,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::dataplane::envoy::AccessLogEntry;
 use crate::guided::guide::{Chapter, Guide, LabFiles, Outcome};
 use crate::lab::Lab;
 
@@ -74,30 +73,6 @@ pub async fn send(req: reqwest::RequestBuilder) -> Answer {
 /// `n` requests at once (parallel load).
 pub async fn parallel(http: &reqwest::Client, url: &str, n: usize) -> Vec<Answer> {
     futures_util::future::join_all((0..n).map(|_| one(http, url, None))).await
-}
-
-/// The entries of one proxy listener's access log that `keep` selects, waiting (bounded: Envoy flushes
-/// every 50 ms) until there are at least `n`.
-pub async fn wait_log(
-    lab: &Lab,
-    proxy: &str,
-    listener: &str,
-    n: usize,
-    keep: impl Fn(&AccessLogEntry) -> bool,
-) -> Vec<AccessLogEntry> {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let found: Vec<AccessLogEntry> = lab
-            .proxy_log(proxy, listener)
-            .await
-            .into_iter()
-            .filter(|e| keep(e))
-            .collect();
-        if found.len() >= n || Instant::now() > deadline {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn share(answers: &[Answer], v: &str) -> f64 {
@@ -328,18 +303,19 @@ async fn routing<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Re
             format!("v2's log shows {seen} mirrored requests, expected 10"),
         );
         // istiod sets disable_shadow_host_suffix_append: v2's sidecar sees the Host unchanged.
-        let hosts: Vec<String> = wait_log(
-            g.lab,
-            "recommendation-v2",
-            "virtualInbound",
-            inbound_before + 10,
-            |_| true,
-        )
-        .await
-        .into_iter()
-        .skip(inbound_before)
-        .filter_map(|e| e.authority)
-        .collect();
+        let hosts: Vec<String> = g
+            .lab
+            .wait_proxy_log(
+                "recommendation-v2",
+                "virtualInbound",
+                inbound_before + 10,
+                |_| true,
+            )
+            .await
+            .into_iter()
+            .skip(inbound_before)
+            .filter_map(|e| e.authority)
+            .collect();
         let plain = hosts.iter().filter(|h| *h == "recommendation:8080").count();
         g.verdict(
             plain == 10 && hosts.len() == 10,
@@ -510,15 +486,13 @@ async fn resilience<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow:
             .iter()
             .filter(|a| a.body.contains("reset reason: overflow"))
             .count();
-        let flags = wait_log(
-            g.lab,
-            "preference-v1",
-            "outbound_0.0.0.0_8080",
-            overflow,
-            |e| e.response_flags.as_deref() == Some("UO"),
-        )
-        .await
-        .len();
+        let flags = g
+            .lab
+            .wait_proxy_log("preference-v1", "outbound_0.0.0.0_8080", overflow, |e| {
+                e.response_flags.as_deref() == Some("UO")
+            })
+            .await
+            .len();
         g.verdict(overflow > 0 && flags > 0, &format!("beyond the pool of 1, the sidecar answers 503 overflow ({overflow} of 40, flag UO in its access log)"), format!("expected overflow 503s, got {overflow} (UO flags {flags})"));
         misbehave(g, false).await?;
     }
