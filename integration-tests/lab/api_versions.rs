@@ -179,7 +179,7 @@ async fn the_egress_blogs_v1alpha3_objects_run_the_egress_chapter_through() {
     }
     let lab = lab().await;
     let mut out = Vec::new();
-    let outcome = mesh_lab::guided::guide::run(&lab, &files, &mut out).await;
+    let outcome = mesh_lab::guided::egress::run(&lab, &files, &mut out).await;
     lab.stop().await;
     let text = String::from_utf8_lossy(&out);
     let outcome = outcome.unwrap();

@@ -253,7 +253,7 @@ async fn after_the_egress_chapter_the_graph_matches_shows_egress_counts() {
     let lab = lab().await;
     let files = mesh_lab::guided::guide::LabFiles::find(&crate::repo().join("istio")).unwrap();
     let mut out = Vec::new();
-    let outcome = mesh_lab::guided::guide::run(&lab, &files, &mut out)
+    let outcome = mesh_lab::guided::egress::run(&lab, &files, &mut out)
         .await
         .unwrap();
     let text = String::from_utf8_lossy(&out).into_owned();
