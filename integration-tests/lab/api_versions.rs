@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use mesh_lab::Lab;
-use mesh_lab::guided::egress::LabFiles;
-use mesh_lab::guided::mesh::chain_prefix;
+use mesh_lab::guided::guide::LabFiles;
+use mesh_lab::guided::send::chain_prefix;
 use mesh_lab::lab::tokens::TokenRequest;
 
 use crate::egress::{NOW, mesh_error_line};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mesh_lab::guided::mesh::{Answer, chain_prefix, parallel, requests, wait_log};
+use mesh_lab::guided::send::{Answer, chain_prefix, parallel, requests};
 
 use crate::routing::{PREFERENCE_OUT, binomial_bounds, tally};
 use crate::{http, istio, lab};
@@ -22,7 +22,9 @@ async fn the_abort_fault_fails_half_the_calls_with_fault_filter_abort_before_rec
         .unwrap();
     let a = requests(&http(), &lab.gateway_url, N as usize, None).await;
     let (proxy, listener) = PREFERENCE_OUT;
-    let log = wait_log(&lab, proxy, listener, N as usize, |_| true).await;
+    let log = lab
+        .wait_proxy_log(proxy, listener, N as usize, |_| true)
+        .await;
     lab.stop().await;
     let aborted = "customer => Error: 503 - preference => Error: 503 - fault filter abort\n";
     let seen = tally(
@@ -60,7 +62,9 @@ async fn the_delay_fault_holds_half_the_calls_seven_seconds_and_all_answer_corre
         .unwrap();
     let a = parallel(&http(), &lab.gateway_url, N as usize).await;
     let (proxy, listener) = PREFERENCE_OUT;
-    let log = wait_log(&lab, proxy, listener, N as usize, |_| true).await;
+    let log = lab
+        .wait_proxy_log(proxy, listener, N as usize, |_| true)
+        .await;
     lab.stop().await;
     let slow: Vec<&Answer> = a
         .iter()

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mesh_lab::guided::egress::LabFiles;
-use mesh_lab::guided::mesh::{chain_prefix, requests};
+use mesh_lab::guided::guide::LabFiles;
+use mesh_lab::guided::send::{chain_prefix, requests};
 
 use crate::{http, istio, lab, repo};
 
@@ -151,7 +151,7 @@ async fn applies_and_rolling_updates_take_effect_at_once_with_no_failed_request(
         "{} of {n} failed: {failed:?}",
         failed.len()
     );
-    let only = |answers: &[mesh_lab::guided::mesh::Answer], prefix: &str| {
+    let only = |answers: &[mesh_lab::guided::send::Answer], prefix: &str| {
         answers.iter().all(|a| a.body.starts_with(prefix))
     };
     assert!(

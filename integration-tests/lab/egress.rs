@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use mesh_lab::Lab;
-use mesh_lab::guided::mesh::requests;
+use mesh_lab::guided::send::requests;
 
 use crate::{http, istio, lab, repo};
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mesh_lab::guided::mesh::requests;
+use mesh_lab::guided::send::requests;
 use serde_json::Value;
 
 use crate::{http, istio, lab};
@@ -251,7 +251,7 @@ async fn the_graph_counts_a_split_and_a_fault_exactly_and_chromium_shows_it() {
 #[tokio::test]
 async fn after_the_egress_chapter_the_graph_matches_shows_egress_counts() {
     let lab = lab().await;
-    let files = mesh_lab::guided::egress::LabFiles::find(&crate::repo().join("istio")).unwrap();
+    let files = mesh_lab::guided::guide::LabFiles::find(&crate::repo().join("istio")).unwrap();
     let mut out = Vec::new();
     let outcome = mesh_lab::guided::egress::run(&lab, &files, &mut out)
         .await

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use mesh_lab::guided::mesh::{chain_prefix, requests};
+use mesh_lab::guided::send::{chain_prefix, requests};
 use mesh_lab::{Lab, LabOptions};
 
 use crate::{http, lab, repo};

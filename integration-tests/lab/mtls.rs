@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use mesh_lab::guided::mesh::{chain_prefix, requests};
+use mesh_lab::guided::send::{chain_prefix, requests};
 use mesh_lab::{Lab, LabOptions};
 
 use crate::{http, istio, lab, only_v1};

@@ -4,7 +4,7 @@
 
 use mesh_lab::Lab;
 use mesh_lab::dataplane::envoy::AccessLogEntry;
-use mesh_lab::guided::mesh::{Answer, parallel, requests, wait_log};
+use mesh_lab::guided::send::{Answer, parallel, requests};
 
 use crate::routing::{line, preference_calls, tally};
 use crate::{http, istio, lab, repo};
@@ -33,7 +33,8 @@ fn misbehavior(v2: &str) -> String {
 
 /// v2's sidecar's inbound log: what reached v2's app.
 async fn at_v2(lab: &Lab, n: usize) -> Vec<AccessLogEntry> {
-    wait_log(lab, "recommendation-v2", "virtualInbound", n, |_| true).await
+    lab.wait_proxy_log("recommendation-v2", "virtualInbound", n, |_| true)
+        .await
 }
 
 fn flags(e: &AccessLogEntry) -> &str {
@@ -178,7 +179,9 @@ async fn the_circuit_breaker_ejects_v2_after_one_503_and_overflows_beyond_a_pool
     let (proxy, listener) = crate::routing::PREFERENCE_OUT;
     let overflow = "customer => Error: 503 - preference => Error: 503 - upstream connect error or disconnect/reset before headers. reset reason: overflow\n";
     let overflowed = burst.iter().filter(|x| x.body == overflow).count();
-    let uo = wait_log(&lab, proxy, listener, overflowed, |e| flags(e) == "UO").await;
+    let uo = lab
+        .wait_proxy_log(proxy, listener, overflowed, |e| flags(e) == "UO")
+        .await;
     let v2_log = at_v2(&lab, 1).await;
     lab.stop().await;
     let bad = misbehavior(&v2);
@@ -219,7 +222,7 @@ async fn the_circuit_breaker_ejects_v2_after_one_503_and_overflows_beyond_a_pool
     // The burst: v1's answers, v2's half still ejected, the rest overflowed.
     let mut counters = Vec::new();
     for x in &burst {
-        let prefix = mesh_lab::guided::mesh::chain_prefix("v1", v1.as_str());
+        let prefix = mesh_lab::guided::send::chain_prefix("v1", v1.as_str());
         match x.body.strip_prefix(&prefix) {
             Some(n) => counters.push(n.trim_end().parse::<u64>().unwrap()),
             None => assert!(x.body == uh || x.body == overflow, "{:?}", x.body),

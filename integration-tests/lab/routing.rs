@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use mesh_lab::Lab;
 use mesh_lab::dataplane::envoy::AccessLogEntry;
-use mesh_lab::guided::mesh::{Answer, chain_prefix, requests, wait_log};
+use mesh_lab::guided::send::{Answer, chain_prefix, requests};
 
 use crate::{http, istio, lab};
 
@@ -70,7 +70,7 @@ pub(crate) fn binomial_bounds(n: u64, p: f64, eps: f64) -> (u64, u64) {
 /// Waits (bounded) for `n` entries of preference's outbound log and returns them all.
 pub(crate) async fn preference_calls(lab: &Lab, n: usize) -> Vec<AccessLogEntry> {
     let (proxy, listener) = PREFERENCE_OUT;
-    wait_log(lab, proxy, listener, n, |_| true).await
+    lab.wait_proxy_log(proxy, listener, n, |_| true).await
 }
 
 async fn pods(lab: &Lab) -> (String, String) {
@@ -248,7 +248,7 @@ async fn user_agent_rules_route_by_the_baggage_header_customer_derives() {
         if let Some(b) = baggage {
             req = req.header("baggage-user-agent", b);
         }
-        let a = mesh_lab::guided::mesh::send(req).await;
+        let a = mesh_lab::guided::send::send(req).await;
         got.push((file, agent, a.status, a.body));
     }
     lab.stop().await;
@@ -283,22 +283,12 @@ async fn mirroring_answers_from_v1_while_v2_receives_a_copy_of_every_request() {
         .await
         .unwrap();
     let a = requests(&http(), &lab.gateway_url, N as usize, None).await;
-    let at_v1 = wait_log(
-        &lab,
-        "recommendation-v1",
-        "virtualInbound",
-        N as usize,
-        |_| true,
-    )
-    .await;
-    let at_v2 = wait_log(
-        &lab,
-        "recommendation-v2",
-        "virtualInbound",
-        N as usize,
-        |_| true,
-    )
-    .await;
+    let at_v1 = lab
+        .wait_proxy_log("recommendation-v1", "virtualInbound", N as usize, |_| true)
+        .await;
+    let at_v2 = lab
+        .wait_proxy_log("recommendation-v2", "virtualInbound", N as usize, |_| true)
+        .await;
     // The app logs after answering; bounded wait for the copies' lines.
     let mut v2_lines = Vec::new();
     for _ in 0..150 {

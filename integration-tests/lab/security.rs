@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use mesh_lab::Lab;
-use mesh_lab::guided::mesh::{chain_prefix, wait_log};
+use mesh_lab::guided::send::chain_prefix;
 use mesh_lab::lab::tokens::TokenRequest;
 
 use crate::{http, istio, lab};
@@ -267,8 +267,12 @@ async fn jwt_failures_are_envoys_401s_and_the_token_is_logged_nowhere() {
     // Every request is in the gateway's and customer's access logs before the files are searched
     // (Envoy flushes every 50 ms; bounded wait).
     let n = answers.len();
-    let gw = wait_log(&lab, "istio-ingressgateway", GATEWAY_LISTENER, n, |_| true).await;
-    let inbound = wait_log(&lab, "customer", "virtualInbound", n, |_| true).await;
+    let gw = lab
+        .wait_proxy_log("istio-ingressgateway", GATEWAY_LISTENER, n, |_| true)
+        .await;
+    let inbound = lab
+        .wait_proxy_log("customer", "virtualInbound", n, |_| true)
+        .await;
     let tokens = [&good, &other_issuer, &expired, &altered, &other_subject];
     let mut files = Vec::new();
     files_under(&lab.dir, 0, &mut files);

@@ -306,7 +306,7 @@ async fn guided_chapters(
     graph: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     let chapters = guided::chapters(chapter)?;
-    let files = guided::egress::LabFiles::find(&repo.join("istio"))?;
+    let files = guided::guide::LabFiles::find(&repo.join("istio"))?;
     let lab = Lab::start(LabOptions {
         gateway_port: port,
         repo,

@@ -1,16 +1,30 @@
 //! `mesh-lab guided [egress|routing|resilience|chaos|security|all]`: which chapters, in the tutorial's order, each
 //! on the lab reset to the setup, with one summary of every verdict at the end.
 
+pub mod chaos;
 pub mod egress;
-pub mod mesh;
+pub mod guide;
+pub mod resilience;
+pub mod routing;
 pub mod security;
+pub mod send;
 
 use std::io::Write;
 
 use anyhow::anyhow;
 
-use crate::guided::egress::{Chapter, LabFiles, Outcome, run};
+use crate::guided::guide::{LabFiles, Outcome};
 use crate::lab::Lab;
+
+/// A chapter of the tutorial `guided` can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chapter {
+    Routing,
+    Resilience,
+    Chaos,
+    Egress,
+    Security,
+}
 
 /// `egress`, `routing`, `resilience`, `chaos`, `security` or `all` (in the tutorial's order).
 pub fn chapters(name: &str) -> anyhow::Result<Vec<Chapter>> {
@@ -48,9 +62,11 @@ pub async fn run_chapters<W: Write>(
             lab.reset().await?;
         }
         let o = match c {
-            Chapter::Egress => run(lab, files, &mut out).await?,
-            Chapter::Security => crate::guided::security::run(lab, files, &mut out).await?,
-            other => crate::guided::mesh::run(lab, files, *other, &mut out).await?,
+            Chapter::Routing => routing::run(lab, files, &mut out).await?,
+            Chapter::Resilience => resilience::run(lab, files, &mut out).await?,
+            Chapter::Chaos => chaos::run(lab, files, &mut out).await?,
+            Chapter::Egress => egress::run(lab, files, &mut out).await?,
+            Chapter::Security => security::run(lab, files, &mut out).await?,
         };
         total.passed += o.passed;
         total.failed.extend(o.failed);

@@ -4,11 +4,10 @@
 //! for and a ✔/✘ verdict against what istio/README.md says users see.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::Duration;
 
-use crate::guided::egress::{Guide, LabFiles, Outcome};
-use crate::guided::mesh::Answer;
+use crate::guided::guide::{Guide, LabFiles, Outcome};
+use crate::guided::send::{Answer, send};
 use crate::lab::Lab;
 use crate::lab::tokens::TokenRequest;
 
@@ -38,7 +37,15 @@ pub async fn plain_text(inbound: &str) -> Result<(u16, String), String> {
 /// Runs the security chapter on `lab` (fresh or reset).
 pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Result<Outcome> {
     let mut g = Guide::new(lab, out, 0)?;
-    security(&mut g, files).await?;
+    g.say("Security chapter: mutual TLS between the sidecars, authorization by identity, end-user JWT.");
+    mtls_is_on(&mut g).await?;
+    strict_mtls(&mut g, files).await?;
+    deny_all(&mut g, files).await;
+    allow_customer(&mut g, files).await;
+    allow_preference(&mut g, files).await;
+    allow_recommendation(&mut g, files).await;
+    end_user_jwt(&mut g, files).await?;
+    clean_up(&mut g).await?;
     Ok(g.outcome)
 }
 
@@ -54,7 +61,7 @@ impl<W: Write> Guide<'_, W> {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let a = crate::guided::mesh::send(req).await;
+        let a = send(req).await;
         self.say(&format!("  {} {}", a.status, a.body.trim_end()));
         a
     }
@@ -84,14 +91,6 @@ impl<W: Write> Guide<'_, W> {
                 a.body.trim_end()
             ),
         );
-    }
-
-    async fn apply_security(&mut self, path: &Path) -> bool {
-        self.oc(&format!(
-            "oc apply -f {} -n tutorial",
-            crate::guided::egress::shown(path)
-        ));
-        self.apply(path).await
     }
 
     /// preference's inbound address, where a plain-text caller would land.
@@ -144,10 +143,8 @@ impl<W: Write> Guide<'_, W> {
     }
 }
 
-async fn security<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Result<()> {
-    let file = |name: &str| files.istio.join(name);
-    g.say("Security chapter: mutual TLS between the sidecars, authorization by identity, end-user JWT.");
-
+/// Step 1: auto mTLS, PERMISSIVE: every sidecar has an identity, and plain text still gets in.
+async fn mtls_is_on<W: Write>(g: &mut Guide<'_, W>) -> anyhow::Result<()> {
     g.step(
         "1",
         "mutual TLS is already on (auto mTLS, PERMISSIVE): every sidecar has an identity",
@@ -163,35 +160,50 @@ async fn security<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::R
         ));
     }
     g.expect_chain(None, "the chain answers over mTLS").await;
-    g.plain_text_step(true).await?;
+    g.plain_text_step(true).await
+}
 
+/// Step 2: PeerAuthentication STRICT: the chain still answers, plain text no longer gets in.
+async fn strict_mtls<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Result<()> {
     g.step("2", "PeerAuthentication STRICT: only mutual TLS");
-    if g.apply_security(&file("peer-authentication-tutorial-strict.yml"))
+    if g.apply_step(&files.istio_file("peer-authentication-tutorial-strict.yml"))
         .await
     {
         g.expect_chain(None, "the chain still answers (the sidecars talk mTLS)")
             .await;
         g.plain_text_step(false).await?;
     }
+    Ok(())
+}
 
+/// Step 3: an ALLOW policy with no rules denies everything.
+async fn deny_all<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
     g.step("3", "AuthorizationPolicy deny-all (ALLOW with no rules)");
-    if g.apply_security(&file("authorization-policy-deny-all.yml"))
+    if g.apply_step(&files.istio_file("authorization-policy-deny-all.yml"))
         .await
     {
         g.expect(None, 403, "RBAC: access denied").await;
     }
+}
+
+/// Step 4: customer lets anyone in; preference still denies it.
+async fn allow_customer<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
     g.step("4", "anyone may call customer");
-    if g.apply_security(&file("authorization-policy-customer.yml"))
+    if g.apply_step(&files.istio_file("authorization-policy-customer.yml"))
         .await
     {
         g.expect(None, 503, "customer => Error: 403 - RBAC: access denied")
             .await;
     }
+}
+
+/// Step 5: preference lets customer's identity in; recommendation still denies it.
+async fn allow_preference<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
     g.step(
         "5",
         "preference only from cluster.local/ns/tutorial/sa/customer",
     );
-    if g.apply_security(&file("authorization-policy-preference.yml"))
+    if g.apply_step(&files.istio_file("authorization-policy-preference.yml"))
         .await
     {
         g.expect(
@@ -201,21 +213,28 @@ async fn security<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::R
         )
         .await;
     }
+}
+
+/// Step 6: recommendation lets preference's identity in: the whole chain answers.
+async fn allow_recommendation<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
     g.step(
         "6",
         "recommendation only from cluster.local/ns/tutorial/sa/preference",
     );
-    if g.apply_security(&file("authorization-policy-recommendation.yml"))
+    if g.apply_step(&files.istio_file("authorization-policy-recommendation.yml"))
         .await
     {
         g.expect_chain(None, "the whole chain answers again").await;
     }
+}
 
+/// Step 7: the end user's JWT: none is refused, a forged one fails verification, the lab's token gets in.
+async fn end_user_jwt<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Result<()> {
     g.step(
         "7",
         "end-user JWT: RequestAuthentication + AuthorizationPolicy customer with requestPrincipals",
     );
-    if g.apply_security(&file("request-authentication-customer-jwt.yml"))
+    if g.apply_step(&files.istio_file("request-authentication-customer-jwt.yml"))
         .await
     {
         g.say("  without a token:");
@@ -229,7 +248,11 @@ async fn security<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::R
         g.expect_chain(Some(&token), "the chain answers for the token's subject")
             .await;
     }
+    Ok(())
+}
 
+/// Step 8: every policy deleted: the chain answers without a token, plain text gets in again.
+async fn clean_up<W: Write>(g: &mut Guide<'_, W>) -> anyhow::Result<()> {
     g.step("8", "clean up");
     g.oc(
         "oc delete authorizationpolicy,requestauthentication,peerauthentication --all -n tutorial",
@@ -246,6 +269,5 @@ async fn security<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::R
     }
     g.expect_chain(None, "the chain answers, no token needed")
         .await;
-    g.plain_text_step(true).await?;
-    Ok(())
+    g.plain_text_step(true).await
 }

@@ -1,7 +1,7 @@
 //! Reading a running lab: pods' addresses and names, the apps' log lines, the proxies' access logs.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 
@@ -40,12 +40,6 @@ impl Lab {
         Ok(crate::dataplane::logs::book().matching(|l| l.contains(&pod) || l.contains(&addr)))
     }
 
-    /// recommendation v3's egress access log (its sidecar's outbound port 80), empty without v3.
-    pub async fn access_log(&self) -> Vec<AccessLogEntry> {
-        self.proxy_log("recommendation-v3", "outbound_0.0.0.0_80")
-            .await
-    }
-
     /// One proxy's access log for one listener (`istio-ingressgateway` for the gateway).
     pub async fn proxy_log(&self, proxy: &str, listener: &str) -> Vec<AccessLogEntry> {
         let inner = self.inner.lock().await;
@@ -66,13 +60,25 @@ impl Lab {
             .collect()
     }
 
-    /// Waits (bounded) until recommendation v3's egress log has `n` entries.
-    pub async fn wait_access_log(&self, n: usize) -> Vec<AccessLogEntry> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    /// The entries of one proxy listener's access log that `keep` selects, waiting (bounded: Envoy flushes
+    /// every 50 ms) until there are at least `n`.
+    pub async fn wait_proxy_log(
+        &self,
+        proxy: &str,
+        listener: &str,
+        n: usize,
+        keep: impl Fn(&AccessLogEntry) -> bool,
+    ) -> Vec<AccessLogEntry> {
+        let deadline = Instant::now() + Duration::from_secs(3);
         loop {
-            let log = self.access_log().await;
-            if log.len() >= n || std::time::Instant::now() > deadline {
-                return log;
+            let found: Vec<AccessLogEntry> = self
+                .proxy_log(proxy, listener)
+                .await
+                .into_iter()
+                .filter(|e| keep(e))
+                .collect();
+            if found.len() >= n || Instant::now() > deadline {
+                return found;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
