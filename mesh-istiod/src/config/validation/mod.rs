@@ -1,10 +1,13 @@
-//! What the local mesh translates, and the clear refusal of everything else.
+//! What the local mesh translates, and the clear refusal of everything else: the admission check istiod's
+//! validating webhook makes (pkg/config/validation/validation.go, `ValidateVirtualService` & co.), narrowed
+//! to the lab's scope.
 //!
 //! Every document is checked against an allow-list of field paths of its kind (on the typed object,
 //! serialised back, so only fields the file really sets are seen). A field outside the list is an
 //! error naming the file and the field (`spec.http.0.match`): the lab never ignores configuration
 //! silently. Values the lab cannot honour (a port protocol other than HTTP, a subset other than v3,
-//! …) are refused the same way.
+//! …) are refused the same way. This module holds the entry point, [`check`], and the field-path
+//! machinery; the kinds' checks are in `networking` and `security`.
 
 use std::path::Path;
 
@@ -12,7 +15,9 @@ use mesh_manifests::{Document, Resource};
 use serde_json::Value;
 
 use crate::model::sidecar::Mode;
-use crate::networking::core::egress::{self};
+
+mod networking;
+mod security;
 
 /// How an accepted document affects the lab.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,111 +67,6 @@ const SCOPE: &str = "the local mesh translates ServiceEntry hosts/ports (protoco
 trafficPolicy (loadBalancer, connectionPool, outlierDetection), Gateways, Sidecar outboundTrafficPolicy, \
 PeerAuthentication mtls.mode and selector.matchLabels, AuthorizationPolicy ALLOW/DENY rules, RequestAuthentication \
 jwtRules, Deployments and the mesh-config files of istio/";
-
-const SERVICE_ENTRY_FIELDS: &[&str] = &[
-    "spec.hosts.*",
-    "spec.ports.*.name",
-    "spec.ports.*.number",
-    "spec.ports.*.protocol",
-    "spec.resolution",
-    "spec.location",
-    "spec.exportTo.*",
-];
-
-const EGRESS_VS_FIELDS: &[&str] = &[
-    "spec.hosts.*",
-    "spec.gateways.*",
-    "spec.exportTo.*",
-    "spec.http.*.name",
-    "spec.http.*.timeout",
-    "spec.http.*.retries.attempts",
-    "spec.http.*.retries.perTryTimeout",
-    "spec.http.*.retries.retryOn",
-    "spec.http.*.fault.delay.fixedDelay",
-    "spec.http.*.fault.delay.percentage.value",
-    "spec.http.*.fault.delay.percent",
-    "spec.http.*.fault.abort.httpStatus",
-    "spec.http.*.fault.abort.percentage.value",
-    "spec.http.*.route.*.destination.host",
-    "spec.http.*.route.*.destination.port.number",
-    "spec.http.*.route.*.weight",
-];
-
-/// In-mesh routing (sidecars and the ingress gateway).
-const MESH_VS_FIELDS: &[&str] = &[
-    "spec.hosts.*",
-    "spec.gateways.*",
-    "spec.exportTo.*",
-    "spec.http.*.name",
-    "spec.http.*.match.*.name",
-    "spec.http.*.match.*.headers.*.exact",
-    "spec.http.*.match.*.headers.*.prefix",
-    "spec.http.*.match.*.headers.*.regex",
-    "spec.http.*.match.*.uri.exact",
-    "spec.http.*.match.*.uri.prefix",
-    "spec.http.*.match.*.uri.regex",
-    "spec.http.*.match.*.ignoreUriCase",
-    "spec.http.*.rewrite.uri",
-    "spec.http.*.rewrite.authority",
-    "spec.http.*.route.*.destination.host",
-    "spec.http.*.route.*.destination.port.number",
-    "spec.http.*.route.*.destination.subset",
-    "spec.http.*.route.*.weight",
-    "spec.http.*.mirror.host",
-    "spec.http.*.mirror.subset",
-    "spec.http.*.mirror.port.number",
-    "spec.http.*.mirrorPercentage.value",
-    "spec.http.*.mirrorPercent",
-    "spec.http.*.timeout",
-    "spec.http.*.retries.attempts",
-    "spec.http.*.retries.perTryTimeout",
-    "spec.http.*.retries.retryOn",
-    "spec.http.*.fault.delay.fixedDelay",
-    "spec.http.*.fault.delay.percentage.value",
-    "spec.http.*.fault.delay.percent",
-    "spec.http.*.fault.abort.httpStatus",
-    "spec.http.*.fault.abort.percentage.value",
-];
-
-const MESH_DR_FIELDS: &[&str] = &[
-    "spec.host",
-    "spec.exportTo.*",
-    "spec.subsets.*.name",
-    "spec.subsets.*.labels.**",
-    "spec.trafficPolicy.loadBalancer.simple",
-    "spec.trafficPolicy.connectionPool.tcp.maxConnections",
-    "spec.trafficPolicy.connectionPool.tcp.connectTimeout",
-    "spec.trafficPolicy.connectionPool.http.http1MaxPendingRequests",
-    "spec.trafficPolicy.connectionPool.http.http2MaxRequests",
-    "spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection",
-    "spec.trafficPolicy.connectionPool.http.maxRetries",
-    "spec.trafficPolicy.outlierDetection.consecutive5xxErrors",
-    "spec.trafficPolicy.outlierDetection.consecutiveGatewayErrors",
-    "spec.trafficPolicy.outlierDetection.interval",
-    "spec.trafficPolicy.outlierDetection.baseEjectionTime",
-    "spec.trafficPolicy.outlierDetection.maxEjectionPercent",
-    "spec.trafficPolicy.outlierDetection.minHealthPercent",
-];
-
-const GATEWAY_FIELDS: &[&str] = &[
-    "spec.selector.**",
-    "spec.servers.*.port.number",
-    "spec.servers.*.port.name",
-    "spec.servers.*.port.protocol",
-    "spec.servers.*.hosts.*",
-];
-
-/// PeerAuthentication (policy_applier.go `ComposePeerAuthentication`; `portLevelMtls` is not translated).
-const PEER_AUTHENTICATION_FIELDS: &[&str] = &["spec.selector.matchLabels.**", "spec.mtls.mode"];
-
-const SIDECAR_FIELDS: &[&str] = &[
-    "spec.workloadSelector.labels.**",
-    "spec.outboundTrafficPolicy.mode",
-    "spec.egress.*.hosts.*",
-];
-
-/// `egress[].hosts` entries that keep the lab's own namespace fully visible.
-const VISIBLE_ALL: &[&str] = &["./*", "*/*", "tutorial/*"];
 
 fn norm(path: &[String]) -> String {
     path.join(".")
@@ -275,116 +175,16 @@ pub fn check(doc: &Document) -> Result<Effect, Unsupported> {
     })
 }
 
-fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
+fn check_resource(file: &Path, resource: &Resource) -> Result<Effect, String> {
     match resource {
-        Resource::ServiceEntry(se) => {
-            check_fields(&to_value(se), SERVICE_ENTRY_FIELDS)?;
-            if let Some(r) = &se.spec.resolution {
-                let r = to_value(r);
-                if r != "DNS" && r != "NONE" && r != "DNS_ROUND_ROBIN" {
-                    return Err(format!(
-                        "spec.resolution {r}: the lab resolves external hosts itself (DNS or NONE)"
-                    ));
-                }
-            }
-            for (i, p) in se.spec.ports.iter().flatten().enumerate() {
-                let proto = p.protocol.as_deref().unwrap_or("");
-                if !proto.eq_ignore_ascii_case("http") {
-                    return Err(format!(
-                        "spec.ports.{i}.protocol {proto:?}: only plain HTTP egress is in the lab's scope"
-                    ));
-                }
-                if !(1..=65535).contains(&p.number) {
-                    return Err(format!("spec.ports.{i}.number {} is not a port", p.number));
-                }
-            }
-            for (i, h) in se.spec.hosts.iter().enumerate() {
-                if egress::is_mesh_host(h) || h.contains('*') {
-                    return Err(format!(
-                        "spec.hosts.{i} {h:?}: the lab's ServiceEntries name external hosts, without wildcards"
-                    ));
-                }
-            }
-            Ok(Effect::Keep)
-        }
-        Resource::VirtualService(vs) => {
-            let hosts: Vec<&String> = vs.spec.hosts.iter().flatten().collect();
-            if !egress::bound_to_mesh(vs) {
-                check_fields(&to_value(vs), MESH_VS_FIELDS)?;
-                return Ok(Effect::Keep);
-            }
-            let external = hosts.iter().filter(|h| !egress::is_mesh_host(h)).count();
-            if external > 0 && external < hosts.len() {
-                return Err("spec.hosts mixes mesh services and external hosts; split them".into());
-            }
-            if external > 0 {
-                check_fields(&to_value(vs), EGRESS_VS_FIELDS)?;
-                if let Some((i, h)) = hosts.iter().enumerate().find(|(_, h)| h.contains('*')) {
-                    return Err(format!(
-                        "spec.hosts.{i} {h:?}: wildcard hosts are not in the lab's scope"
-                    ));
-                }
-                for (i, http) in vs.spec.http.iter().flatten().enumerate() {
-                    if http.route.as_deref().unwrap_or_default().is_empty() {
-                        return Err(format!("spec.http.{i}.route: a destination is required"));
-                    }
-                    if let Some(t) = &http.timeout {
-                        crate::networking::core::route::parse_duration(t)
-                            .map_err(|e| format!("spec.http.{i}.timeout: {e}"))?;
-                    }
-                    for (j, r) in http.route.iter().flatten().enumerate() {
-                        if egress::is_mesh_host(&r.destination.host) {
-                            return Err(format!(
-                                "spec.http.{i}.route.{j}.destination.host {:?}: routing egress back into the mesh is not in the lab's scope",
-                                r.destination.host
-                            ));
-                        }
-                    }
-                }
-                if vs.spec.http.as_deref().unwrap_or_default().is_empty() {
-                    return Err("spec.http: the lab translates HTTP routes only; none given".into());
-                }
-                return Ok(Effect::Keep);
-            }
-            check_fields(&to_value(vs), MESH_VS_FIELDS)?;
-            for (i, http) in vs.spec.http.iter().flatten().enumerate() {
-                if http.route.as_deref().unwrap_or_default().is_empty() {
-                    return Err(format!("spec.http.{i}.route: a destination is required"));
-                }
-                for (field, value) in [("timeout", &http.timeout)] {
-                    if let Some(t) = value {
-                        crate::networking::core::route::parse_duration(t)
-                            .map_err(|e| format!("spec.http.{i}.{field}: {e}"))?;
-                    }
-                }
-            }
-            Ok(Effect::Keep)
-        }
+        Resource::ServiceEntry(se) => networking::check_service_entry(se).map(|()| Effect::Keep),
+        Resource::VirtualService(vs) => networking::check_virtual_service(vs).map(|()| Effect::Keep),
         Resource::DestinationRule(dr) => {
-            let v = to_value(dr);
-            let host = v["spec"]["host"].as_str().unwrap_or_default().to_owned();
-            if !egress::is_mesh_host(&host) {
-                return Err(format!(
-                    "spec.host {host:?}: DestinationRules for external hosts (TLS origination, pools) are not in the lab's scope"
-                ));
-            }
-            check_fields(&v, MESH_DR_FIELDS)?;
-            Ok(Effect::Keep)
+            networking::check_destination_rule(dr).map(|()| Effect::Keep)
         }
-        Resource::Gateway(g) => {
-            check_fields(&to_value(g), GATEWAY_FIELDS)?;
-            for (i, s) in g.spec.servers.iter().flatten().enumerate() {
-                let proto = s.port.protocol.as_str();
-                if !proto.eq_ignore_ascii_case("http") {
-                    return Err(format!(
-                        "spec.servers.{i}.port.protocol {proto:?}: the local gateway serves plain HTTP only"
-                    ));
-                }
-            }
-            Ok(Effect::Keep)
-        }
+        Resource::Gateway(g) => networking::check_gateway(g).map(|()| Effect::Keep),
         Resource::Deployment(d) => {
-            crate::model::registry::from_deployment(d, &_file.display().to_string(), 0)?;
+            crate::model::registry::from_deployment(d, &file.display().to_string(), 0)?;
             Ok(Effect::Keep)
         }
         Resource::Service(_) => Ok(Effect::Noted(
@@ -397,30 +197,15 @@ fn check_resource(_file: &Path, resource: &Resource) -> Result<Effect, String> {
                 .into(),
         )),
         Resource::AuthorizationPolicy(ap) => {
-            crate::security::authz::check_authorization_policy(ap)?;
-            Ok(Effect::Keep)
+            security::check_authorization_policy(ap).map(|()| Effect::Keep)
         }
         Resource::RequestAuthentication(ra) => {
-            crate::security::authn::jwt::check_request_authentication(ra)?;
-            Ok(Effect::Keep)
+            security::check_request_authentication(ra).map(|()| Effect::Keep)
         }
         Resource::PeerAuthentication(pa) => {
-            check_fields(&to_value(pa), PEER_AUTHENTICATION_FIELDS)?;
-            Ok(Effect::Keep)
+            security::check_peer_authentication(pa).map(|()| Effect::Keep)
         }
-        Resource::Sidecar(sc) => {
-            check_fields(&to_value(sc), SIDECAR_FIELDS)?;
-            if let Some(egress) = &sc.spec.egress {
-                let hosts: Vec<&String> = egress.iter().flat_map(|e| e.hosts.iter()).collect();
-                if !hosts.iter().any(|h| VISIBLE_ALL.contains(&h.as_str())) {
-                    return Err(format!(
-                        "spec.egress.*.hosts {hosts:?}: the lab supports egress host lists that keep the namespace \
-                         visible (one of {VISIBLE_ALL:?}); narrower lists are not in its scope"
-                    ));
-                }
-            }
-            Ok(Effect::Keep)
-        }
+        Resource::Sidecar(sc) => networking::check_sidecar(sc).map(|()| Effect::Keep),
         Resource::ServiceMeshControlPlane(smcp) => Ok(Effect::MeshMode(
             smcp.spec
                 .proxy
