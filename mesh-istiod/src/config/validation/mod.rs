@@ -7,15 +7,19 @@
 //! error naming the file and the field (`spec.http.0.match`): the lab never ignores configuration
 //! silently. Values the lab cannot honour (a port protocol other than HTTP, a subset other than v3,
 //! …) are refused the same way. This module holds the entry point, [`check`], and the field-path
-//! machinery; the kinds' checks are in `networking` and `security`.
+//! machinery; what the lab does with each kind is the table of [`kinds`], the checks of the kinds it runs are in
+//! `networking` and `security`.
 
 use std::path::Path;
 
 use mesh_manifests::{Document, Resource};
 use serde_json::Value;
 
+use crate::model::policy;
 use crate::model::sidecar::Mode;
+use kinds::Does;
 
+pub mod kinds;
 mod networking;
 mod security;
 
@@ -39,34 +43,6 @@ pub struct Unsupported {
     pub name: String,
     pub message: String,
 }
-
-/// The kinds the local mesh runs: kept and translated into the proxies' configuration ([`Effect::Keep`]).
-/// `show` lists them, `delete` removes them, and every text naming what the lab runs names these (tests hold
-/// each to this list, and this list to `mesh_manifests::KINDS`).
-pub const RUNS: &[&str] = &[
-    "Deployment",
-    "ServiceEntry",
-    "VirtualService",
-    "DestinationRule",
-    "Gateway",
-    "Sidecar",
-    "PeerAuthentication",
-    "AuthorizationPolicy",
-    "RequestAuthentication",
-];
-
-/// The mesh-config kinds (merge patches of istio/) whose outbound traffic policy is the mesh mode
-/// ([`Effect::MeshMode`]).
-pub const MESH_CONFIG: &[&str] = &["ServiceMeshControlPlane", "Istio"];
-
-/// Kinds kept without effect on the local mesh ([`Effect::Noted`], which says why).
-pub const NOTED: &[&str] = &["Service", "ServiceAccount"];
-
-const SCOPE: &str = "the local mesh translates ServiceEntry hosts/ports (protocol HTTP), VirtualServices \
-(match on headers and uri, weighted routes, mirror, retries, timeout, fault, rewrite), DestinationRule subsets and \
-trafficPolicy (loadBalancer, connectionPool, outlierDetection), Gateways, Sidecar outboundTrafficPolicy, \
-PeerAuthentication mtls.mode and selector.matchLabels, AuthorizationPolicy ALLOW/DENY rules, RequestAuthentication \
-jwtRules, Deployments and the mesh-config files of istio/";
 
 fn norm(path: &[String]) -> String {
     path.join(".")
@@ -143,19 +119,10 @@ fn first_unsupported(value: &Value, path: &mut Vec<String>, patterns: &[&str]) -
 
 /// Checks `spec` (and the namespace) of a serialised object against `patterns`.
 fn check_fields(object: &Value, patterns: &[&str]) -> Result<(), String> {
-    if let Some(ns) = object["metadata"]["namespace"].as_str()
-        && ns != crate::model::registry::NAMESPACE
-    {
-        return Err(format!(
-            "metadata.namespace {ns:?}: the lab plays namespace {:?} only",
-            crate::model::registry::NAMESPACE
-        ));
-    }
+    policy::check_namespace(object["metadata"]["namespace"].as_str())?;
     let mut path = vec!["spec".to_owned()];
     match first_unsupported(&object["spec"], &mut path, patterns) {
-        Some(field) => Err(format!(
-            "field {field} is not supported by the local mesh ({SCOPE}); remove it or run this step on a cluster"
-        )),
+        Some(field) => Err(policy::refuse(&field, &kinds::scope())),
         None => Ok(()),
     }
 }
@@ -175,37 +142,38 @@ pub fn check(doc: &Document) -> Result<Effect, Unsupported> {
     })
 }
 
+/// What the table says the lab does with the kind; the kinds it runs and the mesh-config kinds are checked
+/// by their own rules.
 fn check_resource(file: &Path, resource: &Resource) -> Result<Effect, String> {
+    match kinds::does(resource.kind()) {
+        Does::Notes { note } => Ok(Effect::Noted(note.to_owned())),
+        Does::Refuses { fix } => Err(kinds::refusal(resource.kind(), fix)),
+        Does::Runs { .. } => check_run(file, resource).map(|()| Effect::Keep),
+        Does::MeshConfig { .. } => mesh_config(resource),
+    }
+}
+
+/// A kind the lab runs, by its rules (refused when it has none).
+fn check_run(file: &Path, resource: &Resource) -> Result<(), String> {
     match resource {
-        Resource::ServiceEntry(se) => networking::check_service_entry(se).map(|()| Effect::Keep),
-        Resource::VirtualService(vs) => networking::check_virtual_service(vs).map(|()| Effect::Keep),
-        Resource::DestinationRule(dr) => {
-            networking::check_destination_rule(dr).map(|()| Effect::Keep)
-        }
-        Resource::Gateway(g) => networking::check_gateway(g).map(|()| Effect::Keep),
         Resource::Deployment(d) => {
-            crate::model::registry::from_deployment(d, &file.display().to_string(), 0)?;
-            Ok(Effect::Keep)
+            crate::model::registry::from_deployment(d, &file.display().to_string(), 0).map(|_| ())
         }
-        Resource::Service(_) => Ok(Effect::Noted(
-            "kept; the local mesh reads its registry from */kubernetes/Service.yml when it starts"
-                .into(),
-        )),
-        Resource::ServiceAccount(_) => Ok(Effect::Noted(
-            "kept; a workload's identity comes from its pod template's serviceAccountName \
-             (spiffe://cluster.local/ns/tutorial/sa/NAME), which needs no ServiceAccount object in the lab"
-                .into(),
-        )),
-        Resource::AuthorizationPolicy(ap) => {
-            security::check_authorization_policy(ap).map(|()| Effect::Keep)
-        }
-        Resource::RequestAuthentication(ra) => {
-            security::check_request_authentication(ra).map(|()| Effect::Keep)
-        }
-        Resource::PeerAuthentication(pa) => {
-            security::check_peer_authentication(pa).map(|()| Effect::Keep)
-        }
-        Resource::Sidecar(sc) => networking::check_sidecar(sc).map(|()| Effect::Keep),
+        Resource::ServiceEntry(se) => networking::check_service_entry(se),
+        Resource::VirtualService(vs) => networking::check_virtual_service(vs),
+        Resource::DestinationRule(dr) => networking::check_destination_rule(dr),
+        Resource::Gateway(g) => networking::check_gateway(g),
+        Resource::Sidecar(sc) => networking::check_sidecar(sc),
+        Resource::PeerAuthentication(pa) => security::check_peer_authentication(pa),
+        Resource::AuthorizationPolicy(ap) => security::check_authorization_policy(ap),
+        Resource::RequestAuthentication(ra) => security::check_request_authentication(ra),
+        other => Err(kinds::refusal(other.kind(), kinds::ON_A_CLUSTER)),
+    }
+}
+
+/// A mesh-config file: its outbound traffic policy is the mesh mode.
+fn mesh_config(resource: &Resource) -> Result<Effect, String> {
+    match resource {
         Resource::ServiceMeshControlPlane(smcp) => Ok(Effect::MeshMode(
             smcp.spec
                 .proxy
@@ -228,13 +196,7 @@ fn check_resource(file: &Path, resource: &Resource) -> Result<Effect, String> {
                     .into(),
             )),
         },
-        other => Err(format!(
-            "kind {} is not part of the local mesh: it runs {} and takes the mesh mode from the mesh-config files \
-             of istio/ ({}); apply it on a cluster",
-            other.kind(),
-            RUNS.join(", "),
-            MESH_CONFIG.join(", ")
-        )),
+        other => Err(kinds::refusal(other.kind(), kinds::ON_A_CLUSTER)),
     }
 }
 

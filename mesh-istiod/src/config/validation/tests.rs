@@ -165,36 +165,11 @@ spec:
     }
 }
 
-fn kind_of(kind: &str) -> &'static mesh_manifests::Kind {
-    mesh_manifests::KINDS
-        .iter()
-        .find(|k| k.kind == kind)
-        .unwrap_or_else(|| panic!("{kind} is not in mesh_manifests::KINDS"))
-}
-
-/// Every kind the lab names is a kind the loader takes, named once.
+/// The repository's own files: each kind has the effect the table says — what the lab runs is kept, the
+/// mesh-config files set the mesh mode, the kinds noted are kept with their note, and every other kind the
+/// loader takes is refused naming what the lab runs, with the table's fix. Every kind the lab takes is seen.
 #[test]
-fn the_lab_s_kinds_are_kinds_the_loader_takes() {
-    let all: Vec<&str> = [RUNS, MESH_CONFIG, NOTED].concat();
-    for kind in &all {
-        kind_of(kind);
-        assert_eq!(all.iter().filter(|k| *k == kind).count(), 1, "{kind}");
-    }
-}
-
-/// The scope every refused field quotes names every kind the lab runs.
-#[test]
-fn the_scope_names_every_kind_the_lab_runs() {
-    for kind in RUNS {
-        assert!(SCOPE.contains(kind), "the scope leaves out {kind}: {SCOPE}");
-    }
-}
-
-/// The repository's own files: what the lab runs is kept, the mesh-config files set the mesh mode, the
-/// kinds noted are kept without effect, and every other kind the loader takes is refused naming what the
-/// lab runs. Every kind of `KINDS` in the repository is seen.
-#[test]
-fn each_kind_of_the_repository_has_the_effect_its_list_says() {
+fn each_kind_of_the_repository_has_the_effect_the_table_says() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dirs = [
         "kubernetes",
@@ -210,23 +185,28 @@ fn each_kind_of_the_repository_has_the_effect_its_list_says() {
     for doc in &docs {
         let kind = doc.resource.kind();
         seen.insert(kind);
-        match check(doc) {
-            Ok(Effect::Keep) => assert!(RUNS.contains(&kind), "{}: {kind}", doc.location()),
-            Ok(Effect::MeshMode(_)) => {
-                assert!(MESH_CONFIG.contains(&kind), "{}: {kind}", doc.location())
+        match (kinds::does(kind), check(doc)) {
+            (Does::Runs { .. }, Ok(Effect::Keep)) => {}
+            (Does::MeshConfig { .. }, Ok(Effect::MeshMode(_) | Effect::Noted(_))) => {}
+            (Does::Notes { note }, Ok(Effect::Noted(n))) => {
+                assert_eq!(n, note, "{}", doc.location())
             }
-            Ok(Effect::Noted(_)) => assert!(
-                NOTED.contains(&kind) || MESH_CONFIG.contains(&kind),
-                "{}: {kind}",
-                doc.location()
-            ),
-            Err(e) => {
-                assert!(![RUNS, MESH_CONFIG, NOTED].concat().contains(&kind), "{e}");
-                assert!(e.message.contains(&RUNS.join(", ")), "{e}");
+            (Does::Refuses { fix }, Err(e)) => {
+                assert!(e.message.ends_with(fix), "{e}");
+                for run in kinds::runs_kinds() {
+                    assert!(e.message.contains(run), "{e}");
+                }
             }
+            (does, effect) => panic!("{}: {kind} {does:?}, but {effect:?}", doc.location()),
         }
     }
-    for kind in [RUNS, MESH_CONFIG, NOTED].concat() {
-        assert!(seen.contains(kind), "no file of the repository is a {kind}");
+    for k in kinds::LAB_KINDS {
+        if !matches!(k.does, Does::Refuses { .. }) {
+            assert!(
+                seen.contains(k.kind),
+                "no file of the repository is a {}",
+                k.kind
+            );
+        }
     }
 }
