@@ -236,3 +236,6 @@ pub(super) fn check_sidecar(sc: &Sidecar) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
