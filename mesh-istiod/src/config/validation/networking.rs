@@ -6,7 +6,7 @@
 
 use mesh_manifests::kcr_networking_istio_io::v1::{
     destinationrules::DestinationRule, gateways::Gateway, serviceentries::ServiceEntry,
-    sidecars::Sidecar, virtualservices::VirtualService,
+    sidecars::Sidecar, virtualservices::VirtualService, virtualservices::VirtualServiceHttp,
 };
 
 use super::{check_fields, to_value};
@@ -22,6 +22,7 @@ const SERVICE_ENTRY_FIELDS: &[&str] = &[
     "spec.exportTo.*",
 ];
 
+/// What an egress VirtualService may set: the fields the egress translation reads.
 const EGRESS_VS_FIELDS: &[&str] = &[
     "spec.hosts.*",
     "spec.gateways.*",
@@ -41,12 +42,8 @@ const EGRESS_VS_FIELDS: &[&str] = &[
     "spec.http.*.route.*.weight",
 ];
 
-/// In-mesh routing (sidecars and the ingress gateway).
-const MESH_VS_FIELDS: &[&str] = &[
-    "spec.hosts.*",
-    "spec.gateways.*",
-    "spec.exportTo.*",
-    "spec.http.*.name",
+/// What in-mesh routing (sidecars and the ingress gateway) reads besides the egress fields.
+const MESH_ONLY_VS_FIELDS: &[&str] = &[
     "spec.http.*.match.*.name",
     "spec.http.*.match.*.headers.*.exact",
     "spec.http.*.match.*.headers.*.prefix",
@@ -57,25 +54,21 @@ const MESH_VS_FIELDS: &[&str] = &[
     "spec.http.*.match.*.ignoreUriCase",
     "spec.http.*.rewrite.uri",
     "spec.http.*.rewrite.authority",
-    "spec.http.*.route.*.destination.host",
-    "spec.http.*.route.*.destination.port.number",
     "spec.http.*.route.*.destination.subset",
-    "spec.http.*.route.*.weight",
     "spec.http.*.mirror.host",
     "spec.http.*.mirror.subset",
     "spec.http.*.mirror.port.number",
     "spec.http.*.mirrorPercentage.value",
     "spec.http.*.mirrorPercent",
-    "spec.http.*.timeout",
-    "spec.http.*.retries.attempts",
-    "spec.http.*.retries.perTryTimeout",
-    "spec.http.*.retries.retryOn",
-    "spec.http.*.fault.delay.fixedDelay",
-    "spec.http.*.fault.delay.percentage.value",
-    "spec.http.*.fault.delay.percent",
-    "spec.http.*.fault.abort.httpStatus",
-    "spec.http.*.fault.abort.percentage.value",
 ];
+
+/// In-mesh routing's fields: the egress fields and its own.
+fn check_mesh_vs_fields(vs: &VirtualService) -> Result<(), String> {
+    check_fields(
+        &to_value(vs),
+        &[EGRESS_VS_FIELDS, MESH_ONLY_VS_FIELDS].concat(),
+    )
+}
 
 const MESH_DR_FIELDS: &[&str] = &[
     "spec.host",
@@ -148,53 +141,55 @@ pub(super) fn check_service_entry(se: &ServiceEntry) -> Result<(), String> {
 pub(super) fn check_virtual_service(vs: &VirtualService) -> Result<(), String> {
     let hosts: Vec<&String> = vs.spec.hosts.iter().flatten().collect();
     if !egress::bound_to_mesh(vs) {
-        check_fields(&to_value(vs), MESH_VS_FIELDS)?;
-        return Ok(());
+        return check_mesh_vs_fields(vs);
     }
     let external = hosts.iter().filter(|h| !egress::is_mesh_host(h)).count();
     if external > 0 && external < hosts.len() {
         return Err("spec.hosts mixes mesh services and external hosts; split them".into());
     }
     if external > 0 {
-        check_fields(&to_value(vs), EGRESS_VS_FIELDS)?;
-        if let Some((i, h)) = hosts.iter().enumerate().find(|(_, h)| h.contains('*')) {
-            return Err(format!(
-                "spec.hosts.{i} {h:?}: wildcard hosts are not in the lab's scope"
-            ));
-        }
-        for (i, http) in vs.spec.http.iter().flatten().enumerate() {
-            if http.route.as_deref().unwrap_or_default().is_empty() {
-                return Err(format!("spec.http.{i}.route: a destination is required"));
-            }
-            if let Some(t) = &http.timeout {
-                crate::networking::core::route::parse_duration(t)
-                    .map_err(|e| format!("spec.http.{i}.timeout: {e}"))?;
-            }
-            for (j, r) in http.route.iter().flatten().enumerate() {
-                if egress::is_mesh_host(&r.destination.host) {
-                    return Err(format!(
-                        "spec.http.{i}.route.{j}.destination.host {:?}: routing egress back into the mesh is not in the lab's scope",
-                        r.destination.host
-                    ));
-                }
-            }
-        }
-        if vs.spec.http.as_deref().unwrap_or_default().is_empty() {
-            return Err("spec.http: the lab translates HTTP routes only; none given".into());
-        }
-        return Ok(());
+        return check_egress_virtual_service(vs, &hosts);
     }
-    check_fields(&to_value(vs), MESH_VS_FIELDS)?;
+    check_mesh_vs_fields(vs)?;
     for (i, http) in vs.spec.http.iter().flatten().enumerate() {
-        if http.route.as_deref().unwrap_or_default().is_empty() {
-            return Err(format!("spec.http.{i}.route: a destination is required"));
-        }
-        for (field, value) in [("timeout", &http.timeout)] {
-            if let Some(t) = value {
-                crate::networking::core::route::parse_duration(t)
-                    .map_err(|e| format!("spec.http.{i}.{field}: {e}"))?;
+        check_route_and_timeout(i, http)?;
+    }
+    Ok(())
+}
+
+/// A VirtualService bound to the sidecars whose hosts are all external: the egress translation's rules.
+fn check_egress_virtual_service(vs: &VirtualService, hosts: &[&String]) -> Result<(), String> {
+    check_fields(&to_value(vs), EGRESS_VS_FIELDS)?;
+    if let Some((i, h)) = hosts.iter().enumerate().find(|(_, h)| h.contains('*')) {
+        return Err(format!(
+            "spec.hosts.{i} {h:?}: wildcard hosts are not in the lab's scope"
+        ));
+    }
+    for (i, http) in vs.spec.http.iter().flatten().enumerate() {
+        check_route_and_timeout(i, http)?;
+        for (j, r) in http.route.iter().flatten().enumerate() {
+            if egress::is_mesh_host(&r.destination.host) {
+                return Err(format!(
+                    "spec.http.{i}.route.{j}.destination.host {:?}: routing egress back into the mesh is not in the lab's scope",
+                    r.destination.host
+                ));
             }
         }
+    }
+    if vs.spec.http.as_deref().unwrap_or_default().is_empty() {
+        return Err("spec.http: the lab translates HTTP routes only; none given".into());
+    }
+    Ok(())
+}
+
+/// `spec.http.{i}` of a VirtualService bound to the sidecars: a destination, and a timeout Envoy can take.
+fn check_route_and_timeout(i: usize, http: &VirtualServiceHttp) -> Result<(), String> {
+    if http.route.as_deref().unwrap_or_default().is_empty() {
+        return Err(format!("spec.http.{i}.route: a destination is required"));
+    }
+    if let Some(t) = &http.timeout {
+        crate::networking::core::route::parse_duration(t)
+            .map_err(|e| format!("spec.http.{i}.timeout: {e}"))?;
     }
     Ok(())
 }
