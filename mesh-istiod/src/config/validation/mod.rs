@@ -83,38 +83,32 @@ fn allowed(patterns: &[&str], path: &[String], leaf: bool) -> bool {
 
 /// The first field under `value` (at `path`) no pattern allows.
 fn first_unsupported(value: &Value, path: &mut Vec<String>, patterns: &[&str]) -> Option<String> {
-    match value {
+    let children: Vec<(String, &Value)> = match value {
         Value::Object(map) => {
             if !path.is_empty() && !allowed(patterns, path, false) {
                 return Some(norm(path));
             }
-            for (k, v) in map {
-                path.push(k.clone());
-                let found = first_unsupported(v, path, patterns);
-                path.pop();
-                if found.is_some() {
-                    return found;
-                }
-            }
-            None
+            map.iter().map(|(k, v)| (k.clone(), v)).collect()
         }
         Value::Array(items) => {
             if !allowed(patterns, path, false) && !items.is_empty() {
                 return Some(norm(path));
             }
-            for (i, v) in items.iter().enumerate() {
-                path.push(i.to_string());
-                let found = first_unsupported(v, path, patterns);
-                path.pop();
-                if found.is_some() {
-                    return found;
-                }
-            }
-            None
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i.to_string(), v))
+                .collect()
         }
-        Value::Null => None,
-        _ => (!allowed(patterns, path, true)).then(|| norm(path)),
-    }
+        Value::Null => return None,
+        _ => return (!allowed(patterns, path, true)).then(|| norm(path)),
+    };
+    children.into_iter().find_map(|(segment, v)| {
+        path.push(segment);
+        let found = first_unsupported(v, path, patterns);
+        path.pop();
+        found
+    })
 }
 
 /// Checks `spec` (and the namespace) of a serialised object against `patterns`.
