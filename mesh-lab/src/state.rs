@@ -120,7 +120,7 @@ impl LabState {
         for doc in docs {
             let effect = validation::check(doc)?;
             let kind = doc.resource.kind();
-            // Mesh-config files are merge patches without a name: `oc patch smcp basic` / `oc patch istio default`.
+            // Mesh-config files are merge patches without a name: the object `oc patch` names.
             let name = doc.resource.name().unwrap_or(match kinds::does(kind) {
                 Does::MeshConfig { object } => object,
                 _ => "<unnamed>",

@@ -9,8 +9,8 @@
 /// What the lab does with a kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Does {
-    /// Keeps and translates it into the proxies' configuration ([`super::Effect::Keep`]); `show` lists it,
-    /// `delete` removes it. `scope`: what of it the lab translates, as the scope text says it.
+    /// Keeps and translates it into the proxies' configuration ([`super::Effect::Keep`]); `delete` removes
+    /// it. `scope`: what of it the lab translates, as the scope text says it.
     Runs { scope: &'static str },
     /// Takes it as mesh config: a file of istio/ (a merge patch without a name, `oc patch KIND OBJECT`) whose
     /// outbound traffic policy is the mesh mode ([`super::Effect::MeshMode`]). `object`: the name it patches.
