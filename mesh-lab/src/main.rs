@@ -69,7 +69,7 @@ enum Command {
     },
     /// Delete an object, like `oc delete virtualservice recommendation` or `oc delete deployment recommendation-v3`
     Delete {
-        #[arg(help = mesh_lab::state::DELETE_KINDS_HELP)]
+        #[arg(help = mesh_lab::state::delete_kinds_help())]
         kind: String,
         /// metadata.name
         name: String,

@@ -6,6 +6,7 @@ use anyhow::anyhow;
 use mesh_manifests::{Document, Resource};
 use serde::Serialize;
 
+use mesh_istiod::config::validation::kinds::{self, Does, LAB_KINDS};
 use mesh_istiod::config::validation::{self, Effect, Unsupported};
 use mesh_istiod::model::registry::{self, Workload};
 use mesh_istiod::model::sidecar::Mode;
@@ -50,18 +51,6 @@ pub fn kubectl_kind(kind: &str) -> String {
     }
 }
 
-/// kubectl's short names of the kinds the lab runs.
-const SHORT_NAMES: &[(&str, &str)] = &[
-    ("se", "ServiceEntry"),
-    ("vs", "VirtualService"),
-    ("dr", "DestinationRule"),
-    ("gw", "Gateway"),
-    ("deploy", "Deployment"),
-    ("pa", "PeerAuthentication"),
-    ("ap", "AuthorizationPolicy"),
-    ("ra", "RequestAuthentication"),
-];
-
 /// kubectl's plural (`serviceentries`, `sidecars`).
 fn plural(lower: &str) -> String {
     match lower.strip_suffix('y') {
@@ -70,38 +59,44 @@ fn plural(lower: &str) -> String {
     }
 }
 
-/// `delete`'s help: the kinds it removes, every kind the lab runs ([`validation::RUNS`]; a test holds it to
-/// that list).
-pub const DELETE_KINDS_HELP: &str = "deployment, serviceentry, virtualservice, destinationrule, gateway, sidecar, \
-peerauthentication, authorizationpolicy or requestauthentication (short names and plurals work)";
-
-/// A kind the lab runs ([`validation::RUNS`]), from `serviceentry`, `serviceentries`, `se`, `ServiceEntry`,
-/// `serviceentry.networking.istio.io`, ….
-pub fn parse_kind(s: &str) -> Option<&'static str> {
-    let s = s.to_ascii_lowercase();
-    let s = s.split('.').next().unwrap_or_default();
-    if let Some((_, kind)) = SHORT_NAMES.iter().find(|(short, _)| *short == s) {
-        return Some(kind);
-    }
-    validation::RUNS.iter().copied().find(|k| {
-        let lower = k.to_ascii_lowercase();
-        s == lower || s == plural(&lower)
-    })
+/// The kinds the lab runs, as kubectl writes them (`deployment`, `serviceentry`, …).
+fn runs_lowercase() -> Vec<String> {
+    kinds::runs_kinds().map(str::to_ascii_lowercase).collect()
 }
 
-/// A kind the lab keeps without running ([`validation::NOTED`]), by name, plural or short name.
-fn parse_noted_kind(s: &str) -> Option<&'static str> {
+/// `delete`'s help: the kinds it removes, every kind the lab runs.
+pub fn delete_kinds_help() -> String {
+    let mut runs = runs_lowercase();
+    let last = runs.pop().unwrap_or_default();
+    format!(
+        "{} or {last} (short names and plurals work)",
+        runs.join(", ")
+    )
+}
+
+/// A kind of the table whose treatment `what` accepts, from `serviceentry`, `serviceentries`, `se`,
+/// `ServiceEntry`, `serviceentry.networking.istio.io`, ….
+fn parse_kind_that(s: &str, what: fn(&Does) -> bool) -> Option<&'static str> {
     let s = s.to_ascii_lowercase();
     let s = s.split('.').next().unwrap_or_default();
-    match s {
-        "svc" => return Some("Service"),
-        "sa" => return Some("ServiceAccount"),
-        _ => {}
-    }
-    validation::NOTED.iter().copied().find(|k| {
-        let lower = k.to_ascii_lowercase();
-        s == lower || s == plural(&lower)
-    })
+    LAB_KINDS
+        .iter()
+        .filter(|k| what(&k.does))
+        .find(|k| {
+            let lower = k.kind.to_ascii_lowercase();
+            k.short_names.contains(&s) || s == lower || s == plural(&lower)
+        })
+        .map(|k| k.kind)
+}
+
+/// A kind the lab runs, by name, plural, short name or kubectl's full name.
+pub fn parse_kind(s: &str) -> Option<&'static str> {
+    parse_kind_that(s, |d| matches!(d, Does::Runs { .. }))
+}
+
+/// A kind the lab keeps without running, by name, plural, short name or kubectl's full name.
+fn parse_noted_kind(s: &str) -> Option<&'static str> {
+    parse_kind_that(s, |d| matches!(d, Does::Notes { .. }))
 }
 
 impl LabState {
@@ -125,10 +120,9 @@ impl LabState {
         for doc in docs {
             let effect = validation::check(doc)?;
             let kind = doc.resource.kind();
-            // Mesh-config files are merge patches without a name: `oc patch smcp basic` / `oc patch istio default`.
-            let name = doc.resource.name().unwrap_or(match kind {
-                "ServiceMeshControlPlane" => "basic",
-                "Istio" => "default",
+            // Mesh-config files are merge patches without a name: the object `oc patch` names.
+            let name = doc.resource.name().unwrap_or(match kinds::does(kind) {
+                Does::MeshConfig { object } => object,
                 _ => "<unnamed>",
             });
             let name = name.to_owned();
@@ -204,11 +198,7 @@ impl LabState {
         let Some(k) = parse_kind(kind) else {
             return Err(format!(
                 "error: the server doesn't have a resource type \"{kind}\" (the lab knows {})",
-                validation::RUNS
-                    .iter()
-                    .map(|k| k.to_ascii_lowercase())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                runs_lowercase().join(", ")
             ));
         };
         match self
@@ -410,10 +400,8 @@ pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
 mod tests {
     use serde_json::json;
 
-    use super::{
-        DELETE_KINDS_HELP, LabState, SHORT_NAMES, kubectl_kind, merge_patch, parse_kind, plural,
-    };
-    use mesh_istiod::config::validation::RUNS;
+    use super::{LabState, delete_kinds_help, kubectl_kind, merge_patch, parse_kind, plural};
+    use mesh_istiod::config::validation::kinds::{Does, LAB_KINDS, runs_kinds};
 
     const VS: &str = "kind: VirtualService\nmetadata: {name: recommendation}\nspec:\n  hosts: [recommendation]\n  http:\n  - route:\n    - destination: {host: recommendation, subset: version-v2}\n";
 
@@ -466,7 +454,7 @@ mod tests {
     /// nothing else; its help names each.
     #[test]
     fn delete_takes_every_kind_the_lab_runs_and_its_help_names_them() {
-        for kind in RUNS {
+        for kind in runs_kinds() {
             let lower = kind.to_ascii_lowercase();
             for name in [
                 kind.to_string(),
@@ -474,13 +462,15 @@ mod tests {
                 plural(&lower),
                 kubectl_kind(kind),
             ] {
-                assert_eq!(parse_kind(&name), Some(*kind), "{name}");
+                assert_eq!(parse_kind(&name), Some(kind), "{name}");
             }
-            assert!(DELETE_KINDS_HELP.contains(&lower), "{kind}");
+            assert!(delete_kinds_help().contains(&lower), "{kind}");
         }
-        for (short, kind) in SHORT_NAMES {
-            assert!(RUNS.contains(kind), "{short}: {kind}");
-            assert_eq!(parse_kind(short), Some(*kind));
+        for k in LAB_KINDS {
+            for short in k.short_names {
+                let runs = matches!(k.does, Does::Runs { .. });
+                assert_eq!(parse_kind(short), runs.then_some(k.kind), "{short}");
+            }
         }
         assert_eq!(parse_kind("serviceentries"), Some("ServiceEntry"));
         assert_eq!(

@@ -1,0 +1,237 @@
+//! The networking kinds' admission: ServiceEntry, VirtualService, DestinationRule, Gateway and Sidecar, after
+//! pkg/config/validation/validation.go (`ValidateServiceEntry`, `ValidateVirtualService`,
+//! `ValidateDestinationRule`, `ValidateGateway`, `ValidateSidecar`), narrowed to what the local mesh
+//! translates: each object's fields are held to an allow-list of field paths, and values the lab cannot honour
+//! are refused naming the field.
+
+use mesh_manifests::kcr_networking_istio_io::v1::{
+    destinationrules::DestinationRule, gateways::Gateway, serviceentries::ServiceEntry,
+    sidecars::Sidecar, virtualservices::VirtualService, virtualservices::VirtualServiceHttp,
+};
+
+use super::{check_fields, to_value};
+use crate::networking::core::egress::{self};
+use crate::networking::core::httproute;
+
+const SERVICE_ENTRY_FIELDS: &[&str] = &[
+    "spec.hosts.*",
+    "spec.ports.*.name",
+    "spec.ports.*.number",
+    "spec.ports.*.protocol",
+    "spec.resolution",
+    "spec.location",
+    "spec.exportTo.*",
+];
+
+/// What an egress VirtualService may set: the fields the egress translation reads.
+const EGRESS_VS_FIELDS: &[&str] = &[
+    "spec.hosts.*",
+    "spec.gateways.*",
+    "spec.exportTo.*",
+    "spec.http.*.name",
+    "spec.http.*.timeout",
+    "spec.http.*.retries.attempts",
+    "spec.http.*.retries.perTryTimeout",
+    "spec.http.*.retries.retryOn",
+    "spec.http.*.fault.delay.fixedDelay",
+    "spec.http.*.fault.delay.percentage.value",
+    "spec.http.*.fault.delay.percent",
+    "spec.http.*.fault.abort.httpStatus",
+    "spec.http.*.fault.abort.percentage.value",
+    "spec.http.*.route.*.destination.host",
+    "spec.http.*.route.*.destination.port.number",
+    "spec.http.*.route.*.weight",
+];
+
+/// What in-mesh routing (sidecars and the ingress gateway) reads besides the egress fields.
+const MESH_ONLY_VS_FIELDS: &[&str] = &[
+    "spec.http.*.match.*.name",
+    "spec.http.*.match.*.headers.*.exact",
+    "spec.http.*.match.*.headers.*.prefix",
+    "spec.http.*.match.*.headers.*.regex",
+    "spec.http.*.match.*.uri.exact",
+    "spec.http.*.match.*.uri.prefix",
+    "spec.http.*.match.*.uri.regex",
+    "spec.http.*.match.*.ignoreUriCase",
+    "spec.http.*.rewrite.uri",
+    "spec.http.*.rewrite.authority",
+    "spec.http.*.route.*.destination.subset",
+    "spec.http.*.mirror.host",
+    "spec.http.*.mirror.subset",
+    "spec.http.*.mirror.port.number",
+    "spec.http.*.mirrorPercentage.value",
+    "spec.http.*.mirrorPercent",
+];
+
+/// In-mesh routing's fields: the egress fields and its own.
+fn check_mesh_vs_fields(vs: &VirtualService) -> Result<(), String> {
+    check_fields(
+        &to_value(vs),
+        &[EGRESS_VS_FIELDS, MESH_ONLY_VS_FIELDS].concat(),
+    )
+}
+
+const MESH_DR_FIELDS: &[&str] = &[
+    "spec.host",
+    "spec.exportTo.*",
+    "spec.subsets.*.name",
+    "spec.subsets.*.labels.**",
+    "spec.trafficPolicy.loadBalancer.simple",
+    "spec.trafficPolicy.connectionPool.tcp.maxConnections",
+    "spec.trafficPolicy.connectionPool.tcp.connectTimeout",
+    "spec.trafficPolicy.connectionPool.http.http1MaxPendingRequests",
+    "spec.trafficPolicy.connectionPool.http.http2MaxRequests",
+    "spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection",
+    "spec.trafficPolicy.connectionPool.http.maxRetries",
+    "spec.trafficPolicy.outlierDetection.consecutive5xxErrors",
+    "spec.trafficPolicy.outlierDetection.consecutiveGatewayErrors",
+    "spec.trafficPolicy.outlierDetection.interval",
+    "spec.trafficPolicy.outlierDetection.baseEjectionTime",
+    "spec.trafficPolicy.outlierDetection.maxEjectionPercent",
+    "spec.trafficPolicy.outlierDetection.minHealthPercent",
+];
+
+const GATEWAY_FIELDS: &[&str] = &[
+    "spec.selector.**",
+    "spec.servers.*.port.number",
+    "spec.servers.*.port.name",
+    "spec.servers.*.port.protocol",
+    "spec.servers.*.hosts.*",
+];
+
+const SIDECAR_FIELDS: &[&str] = &[
+    "spec.workloadSelector.labels.**",
+    "spec.outboundTrafficPolicy.mode",
+    "spec.egress.*.hosts.*",
+];
+
+/// `egress[].hosts` entries that keep the lab's own namespace fully visible.
+const VISIBLE_ALL: &[&str] = &["./*", "*/*", "tutorial/*"];
+
+pub(super) fn check_service_entry(se: &ServiceEntry) -> Result<(), String> {
+    check_fields(&to_value(se), SERVICE_ENTRY_FIELDS)?;
+    if let Some(r) = &se.spec.resolution {
+        let r = to_value(r);
+        if r != "DNS" && r != "NONE" && r != "DNS_ROUND_ROBIN" {
+            return Err(format!(
+                "spec.resolution {r}: the lab resolves external hosts itself (DNS or NONE)"
+            ));
+        }
+    }
+    for (i, p) in se.spec.ports.iter().flatten().enumerate() {
+        let proto = p.protocol.as_deref().unwrap_or("");
+        if !proto.eq_ignore_ascii_case("http") {
+            return Err(format!(
+                "spec.ports.{i}.protocol {proto:?}: only plain HTTP egress is in the lab's scope"
+            ));
+        }
+        if !(1..=65535).contains(&p.number) {
+            return Err(format!("spec.ports.{i}.number {} is not a port", p.number));
+        }
+    }
+    for (i, h) in se.spec.hosts.iter().enumerate() {
+        if egress::is_mesh_host(h) || h.contains('*') {
+            return Err(format!(
+                "spec.hosts.{i} {h:?}: the lab's ServiceEntries name external hosts, without wildcards"
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn check_virtual_service(vs: &VirtualService) -> Result<(), String> {
+    let hosts: Vec<&String> = vs.spec.hosts.iter().flatten().collect();
+    if !httproute::bound_to_mesh(vs) {
+        return check_mesh_vs_fields(vs);
+    }
+    let external = hosts.iter().filter(|h| !egress::is_mesh_host(h)).count();
+    if external > 0 && external < hosts.len() {
+        return Err("spec.hosts mixes mesh services and external hosts; split them".into());
+    }
+    if external > 0 {
+        return check_egress_virtual_service(vs, &hosts);
+    }
+    check_mesh_vs_fields(vs)?;
+    for (i, http) in vs.spec.http.iter().flatten().enumerate() {
+        check_route_and_timeout(i, http)?;
+    }
+    Ok(())
+}
+
+/// A VirtualService bound to the sidecars whose hosts are all external: the egress translation's rules.
+fn check_egress_virtual_service(vs: &VirtualService, hosts: &[&String]) -> Result<(), String> {
+    check_fields(&to_value(vs), EGRESS_VS_FIELDS)?;
+    if let Some((i, h)) = hosts.iter().enumerate().find(|(_, h)| h.contains('*')) {
+        return Err(format!(
+            "spec.hosts.{i} {h:?}: wildcard hosts are not in the lab's scope"
+        ));
+    }
+    for (i, http) in vs.spec.http.iter().flatten().enumerate() {
+        check_route_and_timeout(i, http)?;
+        for (j, r) in http.route.iter().flatten().enumerate() {
+            if egress::is_mesh_host(&r.destination.host) {
+                return Err(format!(
+                    "spec.http.{i}.route.{j}.destination.host {:?}: routing egress back into the mesh is not in the lab's scope",
+                    r.destination.host
+                ));
+            }
+        }
+    }
+    if vs.spec.http.as_deref().unwrap_or_default().is_empty() {
+        return Err("spec.http: the lab translates HTTP routes only; none given".into());
+    }
+    Ok(())
+}
+
+/// `spec.http.{i}` of a VirtualService bound to the sidecars: a destination, and a timeout Envoy can take.
+fn check_route_and_timeout(i: usize, http: &VirtualServiceHttp) -> Result<(), String> {
+    if http.route.as_deref().unwrap_or_default().is_empty() {
+        return Err(format!("spec.http.{i}.route: a destination is required"));
+    }
+    if let Some(t) = &http.timeout {
+        crate::networking::core::route::duration::parse_duration(t)
+            .map_err(|e| format!("spec.http.{i}.timeout: {e}"))?;
+    }
+    Ok(())
+}
+
+pub(super) fn check_destination_rule(dr: &DestinationRule) -> Result<(), String> {
+    let v = to_value(dr);
+    let host = v["spec"]["host"].as_str().unwrap_or_default().to_owned();
+    if !egress::is_mesh_host(&host) {
+        return Err(format!(
+            "spec.host {host:?}: DestinationRules for external hosts (TLS origination, pools) are not in the lab's scope"
+        ));
+    }
+    check_fields(&v, MESH_DR_FIELDS)
+}
+
+pub(super) fn check_gateway(g: &Gateway) -> Result<(), String> {
+    check_fields(&to_value(g), GATEWAY_FIELDS)?;
+    for (i, s) in g.spec.servers.iter().flatten().enumerate() {
+        let proto = s.port.protocol.as_str();
+        if !proto.eq_ignore_ascii_case("http") {
+            return Err(format!(
+                "spec.servers.{i}.port.protocol {proto:?}: the local gateway serves plain HTTP only"
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn check_sidecar(sc: &Sidecar) -> Result<(), String> {
+    check_fields(&to_value(sc), SIDECAR_FIELDS)?;
+    if let Some(egress) = &sc.spec.egress {
+        let hosts: Vec<&String> = egress.iter().flat_map(|e| e.hosts.iter()).collect();
+        if !hosts.iter().any(|h| VISIBLE_ALL.contains(&h.as_str())) {
+            return Err(format!(
+                "spec.egress.*.hosts {hosts:?}: the lab supports egress host lists that keep the namespace \
+                 visible (one of {VISIBLE_ALL:?}); narrower lists are not in its scope"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

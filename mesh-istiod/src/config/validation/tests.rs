@@ -1,0 +1,212 @@
+//! The admission check's tests: field paths, refusals, and the repository's files.
+
+use super::*;
+
+fn p(s: &str) -> Vec<String> {
+    s.split('.').map(str::to_owned).collect()
+}
+
+#[test]
+fn patterns_match_indices_and_maps() {
+    assert!(pattern_matches("spec.hosts.*", &p("spec.hosts.0")));
+    assert!(!pattern_matches("spec.hosts.*", &p("spec.hosts")));
+    assert!(pattern_matches("spec.labels.**", &p("spec.labels.app")));
+    assert!(allowed(
+        &["spec.http.*.route.*.weight"],
+        &p("spec.http.0.route"),
+        false
+    ));
+    assert!(!allowed(
+        &["spec.http.*.route.*.weight"],
+        &p("spec.http.0.match"),
+        false
+    ));
+}
+
+fn refusal(yaml: &str) -> String {
+    let docs =
+        mesh_manifests::parse_str(Path::new("istio/fixture.yml"), yaml).expect("fixture loads");
+    check(&docs[0]).expect_err("refused").to_string()
+}
+
+#[test]
+fn each_unsupported_field_is_refused_naming_file_object_and_field() {
+    let cases = [
+        (
+            "DestinationRule subset-level trafficPolicy",
+            "
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: recommendation}
+spec:
+  host: recommendation
+  subsets:
+  - name: version-v1
+    labels: {version: v1}
+    trafficPolicy: {loadBalancer: {simple: RANDOM}}
+",
+            "spec.subsets.0.trafficPolicy",
+        ),
+        (
+            "DestinationRule TLS",
+            "
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: recommendation}
+spec:
+  host: recommendation
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+",
+            "spec.trafficPolicy.tls",
+        ),
+        (
+            "VirtualService header operations",
+            "
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: recommendation}
+spec:
+  hosts: [recommendation]
+  http:
+  - headers: {request: {set: {x-a: b}}}
+    route:
+    - destination: {host: recommendation}
+",
+            "spec.http.0.headers",
+        ),
+        (
+            "VirtualService query parameter match",
+            "
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: recommendation}
+spec:
+  hosts: [recommendation]
+  http:
+  - match: [{queryParams: {a: {exact: b}}}]
+    route:
+    - destination: {host: recommendation}
+",
+            "spec.http.0.match.0.queryParams",
+        ),
+        (
+            "VirtualService CORS",
+            "
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: recommendation}
+spec:
+  hosts: [recommendation]
+  http:
+  - corsPolicy: {allowOrigins: [{exact: x}]}
+    route:
+    - destination: {host: recommendation}
+",
+            "spec.http.0.corsPolicy",
+        ),
+        (
+            "Gateway TLS server",
+            "
+apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata: {name: customer-gateway}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: ['*']
+    tls: {mode: SIMPLE}
+",
+            "spec.servers.0.tls",
+        ),
+        (
+            "PeerAuthentication portLevelMtls",
+            "
+apiVersion: security.istio.io/v1beta1
+kind: PeerAuthentication
+metadata: {name: default}
+spec:
+  mtls: {mode: STRICT}
+  portLevelMtls: {\"8080\": {mode: DISABLE}}
+",
+            "field spec.portLevelMtls is not supported",
+        ),
+        (
+            "AuthorizationPolicy CUSTOM",
+            "
+apiVersion: security.istio.io/v1beta1
+kind: AuthorizationPolicy
+metadata: {name: ext}
+spec:
+  action: CUSTOM
+  provider: {name: my-ext-authz}
+  rules: [{}]
+",
+            "CUSTOM",
+        ),
+        (
+            "AuthorizationPolicy ipBlocks",
+            "
+apiVersion: security.istio.io/v1beta1
+kind: AuthorizationPolicy
+metadata: {name: office}
+spec:
+  rules:
+  - from:
+    - source: {ipBlocks: [10.0.0.0/8]}
+",
+            "spec.rules.0.from.0.source.ipBlocks",
+        ),
+    ];
+    for (why, yaml, field) in cases {
+        let err = refusal(yaml);
+        assert!(err.starts_with("istio/fixture.yml#0: "), "{why}: {err}");
+        assert!(err.contains(field), "{why}: {err}");
+    }
+}
+
+/// The repository's own files: each kind has the effect the table says — what the lab runs is kept, the
+/// mesh-config files set the mesh mode, the kinds noted are kept with their note, and every other kind the
+/// loader takes is refused naming what the lab runs, with the table's fix. Every kind the lab takes is seen.
+#[test]
+fn each_kind_of_the_repository_has_the_effect_the_table_says() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dirs = [
+        "kubernetes",
+        "istio",
+        "customer/kubernetes",
+        "preference/kubernetes",
+        "recommendation/kubernetes",
+    ]
+    .map(|d| repo.join(d));
+    let (docs, errors) = mesh_manifests::load_paths_collecting(dirs);
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut seen = std::collections::BTreeSet::new();
+    for doc in &docs {
+        let kind = doc.resource.kind();
+        seen.insert(kind);
+        match (kinds::does(kind), check(doc)) {
+            (Does::Runs { .. }, Ok(Effect::Keep)) => {}
+            (Does::MeshConfig { .. }, Ok(Effect::MeshMode(_) | Effect::Noted(_))) => {}
+            (Does::Notes { note }, Ok(Effect::Noted(n))) => {
+                assert_eq!(n, note, "{}", doc.location())
+            }
+            (Does::Refuses { fix }, Err(e)) => {
+                assert!(e.message.ends_with(fix), "{e}");
+                for run in kinds::runs_kinds() {
+                    assert!(e.message.contains(run), "{e}");
+                }
+            }
+            (does, effect) => panic!("{}: {kind} {does:?}, but {effect:?}", doc.location()),
+        }
+    }
+    for k in kinds::LAB_KINDS {
+        if !matches!(k.does, Does::Refuses { .. }) {
+            assert!(
+                seen.contains(k.kind),
+                "no file of the repository is a {}",
+                k.kind
+            );
+        }
+    }
+}
