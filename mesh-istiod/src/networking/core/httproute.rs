@@ -75,7 +75,7 @@ pub fn catch_all(mode: Mode) -> Value {
 /// Is the VirtualService bound to the sidecars: `gateways` absent, empty (`gateways: []`), or naming the
 /// reserved gateway `mesh`? istiod reads an empty list as an absent one, the mesh gateway
 /// (pilot/pkg/model/push_context.go `getGatewayNames`: `len(vs.Gateways) == 0`). The one answer for the
-/// admission check (config/validation.rs), the sidecars' routes here and the egress translation (egress.rs).
+/// admission check (config/validation/networking.rs), the sidecars' routes here and the egress translation (egress.rs).
 pub fn bound_to_mesh(vs: &VirtualService) -> bool {
     vs.spec
         .gateways
@@ -293,7 +293,7 @@ mod tests {
     #[test]
     fn header_match_weights_mirror_and_subsets_translate_like_istiod() {
         // Inline on purpose: the Safari match, a 90/10 split with a weight-0 v3 and the mirror in one
-        // VirtualService, which no shipped file combines (each shipped file: routes.rs's tests).
+        // VirtualService, which no shipped file combines (each shipped file: route/tests.rs).
         let vs = parse(
             "
 apiVersion: networking.istio.io/v1beta1
