@@ -42,10 +42,15 @@ pub fn ecds_filter(dir: &Path, name: &str, type_url: &str) -> Value {
     }})
 }
 
-/// An xDS config source that is the file `file` in the proxy's `xds` directory, read again whenever
-/// that directory changes.
+/// The directory of a proxy's xDS files (in the proxy's directory `dir`), which its Envoy watches.
+pub fn xds_dir(dir: &Path) -> std::path::PathBuf {
+    dir.join("xds")
+}
+
+/// An xDS config source that is the file `file` in the proxy's [`xds_dir`], read again whenever that
+/// directory changes.
 fn file_config_source(dir: &Path, file: &str) -> Value {
-    let dyn_dir = dir.join("xds");
+    let dyn_dir = xds_dir(dir);
     json!({"resource_api_version": "V3", "path_config_source": {
         "path": dyn_dir.join(file).display().to_string(),
         "watched_directory": {"path": dyn_dir.display().to_string()}

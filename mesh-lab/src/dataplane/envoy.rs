@@ -17,7 +17,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use mesh_istiod::bootstrap::{ACCESS_LOG, Bootstrap, CDS_FILE, LDS_FILE, ecds_file, rds_file};
+use mesh_istiod::bootstrap::{
+    ACCESS_LOG, Bootstrap, CDS_FILE, LDS_FILE, ecds_file, rds_file, xds_dir,
+};
 use mesh_istiod::networking::core::configgen::Dynamic;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -241,7 +243,7 @@ impl Envoy {
         boot: &Bootstrap,
         config: &Dynamic,
     ) -> anyhow::Result<Self> {
-        let xds = dir.join("xds");
+        let xds = xds_dir(dir);
         std::fs::create_dir_all(&xds).with_context(|| format!("creating {}", xds.display()))?;
         let admin: SocketAddr = ([127, 0, 0, 1], free_port()?).into();
         let rds = boot.rds();
@@ -428,7 +430,7 @@ impl Envoy {
     async fn push(&mut self, step: Step<'_>) -> anyhow::Result<()> {
         self.version += 1;
         let rejected_before = self.rejected().await?;
-        write_all(&self.dir.join("xds"), self.version, &self.rds, step)?;
+        write_all(&xds_dir(&self.dir), self.version, &self.rds, step)?;
         self.wait_version(self.version, rejected_before).await
     }
 
