@@ -16,7 +16,7 @@ use svg::node::element::{
 };
 
 use super::model::{Edge, Graph, Health, Node, group_title};
-use placement::place;
+use placement::{Placed, place};
 
 /// Kiali's edge colours (PatternFly's success, warning, danger; grey for no traffic in the window).
 pub fn colour(h: Health) -> &'static str {
@@ -232,22 +232,37 @@ const HEALTHS: [Health; 4] = [
     Health::Idle,
 ];
 
-/// The graph as a standalone SVG document.
-pub fn render(g: &Graph) -> String {
-    let placed = place(g);
-    // Bounds of everything laid out.
-    let (mut min_x, mut min_y, mut max_x, mut max_y) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-    let mut grow = |p: Point| {
-        min_x = min_x.min(p.x);
-        min_y = min_y.min(p.y);
-        max_x = max_x.max(p.x);
-        max_y = max_y.max(p.y);
-    };
-    // Group boxes around their members.
-    let mut groups: BTreeMap<&str, (Point, Point, bool)> = BTreeMap::new();
+/// A group's box: its top-left and bottom-right corners, and whether it holds external hosts.
+type GroupBox = (Point, Point, bool);
+
+/// The extent of everything laid out.
+struct Bounds {
+    min_x: f64,
+    min_y: f64,
+    max_x: f64,
+    max_y: f64,
+}
+
+impl Bounds {
+    fn grow(&mut self, p: Point) {
+        self.min_x = self.min_x.min(p.x);
+        self.min_y = self.min_y.min(p.y);
+        self.max_x = self.max_x.max(p.x);
+        self.max_y = self.max_y.max(p.y);
+    }
+}
+
+/// The boxes around each group's members (the gateway and the unknown caller stand alone), each wide enough
+/// for its title; the bounds grow by the nodes and the boxes.
+fn group_boxes<'a>(
+    g: &'a Graph,
+    placed: &Placed,
+    bounds: &mut Bounds,
+) -> BTreeMap<&'a str, GroupBox> {
+    let mut groups: BTreeMap<&str, GroupBox> = BTreeMap::new();
     for (n, (xy, size)) in g.nodes.iter().zip(&placed.boxes) {
-        grow(*xy);
-        grow(xy.add(*size));
+        bounds.grow(*xy);
+        bounds.grow(xy.add(*size));
         if matches!(n.kind.as_str(), "gateway" | "unknown") {
             continue;
         }
@@ -268,29 +283,14 @@ pub fn render(g: &Graph) -> String {
             *lo = Point::new(lo.x - grow_by, lo.y);
             *hi = Point::new(hi.x + grow_by, hi.y);
         }
-        grow(*lo);
-        grow(*hi);
+        bounds.grow(*lo);
+        bounds.grow(*hi);
     }
-    for (i, p) in placed.paths.iter().enumerate() {
-        for (a, b) in p {
-            grow(*a);
-            grow(*b);
-        }
-        if let Some(l) = placed.labels[i] {
-            grow(Point::new(l.x - 90.0, l.y - 20.0));
-            grow(Point::new(l.x + 90.0, l.y + 20.0));
-        }
-    }
-    if g.nodes.is_empty() {
-        (min_x, min_y, max_x, max_y) = (0.0, 0.0, 400.0, 100.0);
-    }
-    let margin = 20.0;
-    let legend_h = 84.0;
-    let width = (max_x - min_x + 2.0 * margin).max(900.0);
-    let height = max_y - min_y + 2.0 * margin + legend_h;
-    let (ox, oy) = (margin - min_x, margin - min_y);
-    let at = |p: Point| Point::new(p.x + ox, p.y + oy);
+    groups
+}
 
+/// The document's head: size, title, a description for screen readers, the style and the arrow markers.
+fn document(g: &Graph, width: f64, height: f64) -> Document {
     let total: usize = g
         .edges
         .iter()
@@ -302,7 +302,7 @@ pub fn render(g: &Graph) -> String {
         .iter()
         .filter(|e| e.health == Health::Failure)
         .count();
-    let mut doc = Document::new()
+    let doc = Document::new()
         .set("viewBox", format!("0 0 {width:.0} {height:.0}"))
         .set("width", format!("{width:.0}"))
         .set("height", format!("{height:.0}"))
@@ -340,9 +340,15 @@ pub fn render(g: &Graph) -> String {
                 ),
         );
     }
-    doc = doc.add(defs);
+    doc.add(defs)
+}
 
-    for (name, (lo, hi, external)) in &groups {
+fn draw_groups(
+    mut doc: Document,
+    groups: &BTreeMap<&str, GroupBox>,
+    at: impl Fn(Point) -> Point,
+) -> Document {
+    for (name, (lo, hi, external)) in groups {
         let (lo, hi) = (at(*lo), at(*hi));
         let title = group_label(name, *external);
         doc = doc.add(
@@ -369,7 +375,41 @@ pub fn render(g: &Graph) -> String {
                 .add(text(lo.x + 10.0, lo.y + 16.0, "group-title", title)),
         );
     }
+    doc
+}
 
+/// An edge's label at `l`: a white box and one text line per label line, in the health's darker tone.
+fn draw_edge_label(mut group: Group, e: &Edge, l: Point) -> Group {
+    let label = edge_label(e);
+    let lines: Vec<&str> = label.lines().collect();
+    let w = lines.iter().map(|s| s.chars().count()).max().unwrap_or(0) as f64 * 6.4 + 8.0;
+    let h = lines.len() as f64 * 14.0 + 4.0;
+    group = group.add(
+        Rectangle::new()
+            .set("x", format!("{:.1}", l.x - w / 2.0))
+            .set("y", format!("{:.1}", l.y - h / 2.0))
+            .set("width", format!("{w:.1}"))
+            .set("height", format!("{h:.1}"))
+            .set("rx", 3)
+            .set("class", "edge-label-bg"),
+    );
+    for (k, s) in lines.iter().enumerate() {
+        let y = l.y - h / 2.0 + 13.0 + k as f64 * 14.0;
+        group = group.add(
+            text(l.x, y, "edge-label", *s)
+                .set("text-anchor", "middle")
+                .set("fill", text_colour(e.health)),
+        );
+    }
+    group
+}
+
+fn draw_edges(
+    mut doc: Document,
+    g: &Graph,
+    placed: &Placed,
+    at: impl Fn(Point) -> Point,
+) -> Document {
     for (i, e) in g.edges.iter().enumerate() {
         let path = &placed.paths[i];
         if path.is_empty() {
@@ -393,32 +433,19 @@ pub fn render(g: &Graph) -> String {
             .add(Title::new(edge_title(e)))
             .add(line);
         if let Some(l) = placed.labels[i] {
-            let l = at(l);
-            let label = edge_label(e);
-            let lines: Vec<&str> = label.lines().collect();
-            let w = lines.iter().map(|s| s.chars().count()).max().unwrap_or(0) as f64 * 6.4 + 8.0;
-            let h = lines.len() as f64 * 14.0 + 4.0;
-            group = group.add(
-                Rectangle::new()
-                    .set("x", format!("{:.1}", l.x - w / 2.0))
-                    .set("y", format!("{:.1}", l.y - h / 2.0))
-                    .set("width", format!("{w:.1}"))
-                    .set("height", format!("{h:.1}"))
-                    .set("rx", 3)
-                    .set("class", "edge-label-bg"),
-            );
-            for (k, s) in lines.iter().enumerate() {
-                let y = l.y - h / 2.0 + 13.0 + k as f64 * 14.0;
-                group = group.add(
-                    text(l.x, y, "edge-label", *s)
-                        .set("text-anchor", "middle")
-                        .set("fill", text_colour(e.health)),
-                );
-            }
+            group = draw_edge_label(group, e, at(l));
         }
         doc = doc.add(group);
     }
+    doc
+}
 
+fn draw_nodes(
+    mut doc: Document,
+    g: &Graph,
+    placed: &Placed,
+    at: impl Fn(Point) -> Point,
+) -> Document {
     for (n, (xy, size)) in g.nodes.iter().zip(&placed.boxes) {
         let xy = at(*xy);
         let (name, note) = node_lines(n);
@@ -463,6 +490,50 @@ pub fn render(g: &Graph) -> String {
                 ),
         );
     }
+    doc
+}
+
+/// The graph as a standalone SVG document.
+pub fn render(g: &Graph) -> String {
+    let placed = place(g);
+    // Bounds of everything laid out.
+    let mut bounds = Bounds {
+        min_x: f64::MAX,
+        min_y: f64::MAX,
+        max_x: f64::MIN,
+        max_y: f64::MIN,
+    };
+    // Group boxes around their members.
+    let groups = group_boxes(g, &placed, &mut bounds);
+    for (i, p) in placed.paths.iter().enumerate() {
+        for (a, b) in p {
+            bounds.grow(*a);
+            bounds.grow(*b);
+        }
+        if let Some(l) = placed.labels[i] {
+            bounds.grow(Point::new(l.x - 90.0, l.y - 20.0));
+            bounds.grow(Point::new(l.x + 90.0, l.y + 20.0));
+        }
+    }
+    if g.nodes.is_empty() {
+        bounds = Bounds {
+            min_x: 0.0,
+            min_y: 0.0,
+            max_x: 400.0,
+            max_y: 100.0,
+        };
+    }
+    let margin = 20.0;
+    let legend_h = 84.0;
+    let width = (bounds.max_x - bounds.min_x + 2.0 * margin).max(900.0);
+    let height = bounds.max_y - bounds.min_y + 2.0 * margin + legend_h;
+    let (ox, oy) = (margin - bounds.min_x, margin - bounds.min_y);
+    let at = |p: Point| Point::new(p.x + ox, p.y + oy);
+
+    let mut doc = document(g, width, height);
+    doc = draw_groups(doc, &groups, at);
+    doc = draw_edges(doc, g, &placed, at);
+    doc = draw_nodes(doc, g, &placed, at);
     if g.edges.is_empty() {
         doc = doc.add(text(
             margin,
