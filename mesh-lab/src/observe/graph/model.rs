@@ -369,6 +369,139 @@ impl Builder<'_> {
     }
 }
 
+/// Who sent a request, as its sender logged it: the sender, the target node, the upstream attempts and the
+/// route.
+type Sent = (String, String, u64, Option<String>);
+
+fn in_window(e: &AccessLogEntry, window_start: DateTime<Utc>) -> bool {
+    time_of(e).is_some_and(|t| t >= window_start)
+}
+
+impl Builder<'_> {
+    /// An edge per (sender, target) from every outbound entry; returns the sent requests by (request id,
+    /// Host), which explain the receivers' inbound entries.
+    fn outbound(&mut self, window_start: DateTime<Utc>) -> BTreeMap<(String, String), Vec<Sent>> {
+        let mut sent: BTreeMap<(String, String), Vec<Sent>> = BTreeMap::new();
+        for log in &self.input.logs {
+            let source = if log.proxy == GATEWAY {
+                GATEWAY.to_owned()
+            } else {
+                log.proxy.clone()
+            };
+            for e in &log.entries {
+                let listener = e.listener.as_deref().unwrap_or("");
+                if is_inbound(listener) {
+                    continue;
+                }
+                let via = via(e);
+                let target = self.target(e, &via);
+                if let Some(id) = is_set(e.request_id.as_deref()) {
+                    sent.entry((id.to_owned(), e.authority.clone().unwrap_or_default()))
+                        .or_default()
+                        .push((
+                            source.clone(),
+                            target.clone(),
+                            e.attempts.unwrap_or(1),
+                            is_set(e.route_name.as_deref()).map(str::to_owned),
+                        ));
+                }
+                let acc = self.edge(source.clone(), target, false);
+                acc.via = via;
+                acc.add(e, in_window(e, window_start));
+            }
+        }
+        sent
+    }
+
+    /// Inbound entries that no sender's entry explains: mirrored copies, or callers without a sidecar.
+    fn unexplained_inbound(
+        &mut self,
+        sent: &BTreeMap<(String, String), Vec<Sent>>,
+        window_start: DateTime<Utc>,
+    ) {
+        let input = self.input;
+        let settled = input.now - chrono::Duration::milliseconds(SETTLE_MS);
+        for log in &input.logs {
+            let Some(receiver) = input
+                .pods
+                .iter()
+                .find(|p| p.workload == log.proxy && p.running)
+            else {
+                continue;
+            };
+            let node = receiver.workload.clone();
+            for e in &log.entries {
+                if !is_inbound(e.listener.as_deref().unwrap_or("")) {
+                    continue;
+                }
+                let key = (
+                    e.request_id.clone().unwrap_or_default(),
+                    e.authority.clone().unwrap_or_default(),
+                );
+                let senders = sent.get(&key).map(Vec::as_slice).unwrap_or_default();
+                if senders.iter().any(|(_, t, _, _)| *t == node) {
+                    continue;
+                }
+                // The sender's own entry went elsewhere: a shadow copy if it took one attempt; with retries
+                // it is an earlier attempt, counted in the sender's `retries`.
+                if let Some((sender, _, attempts, route)) = senders.first() {
+                    if *attempts <= 1 {
+                        let acc = self.edge(sender.clone(), node.clone(), true);
+                        acc.via = "mirror".into();
+                        acc.add(e, in_window(e, window_start));
+                        // The receiver's inbound route and cluster say nothing: name the sender's route.
+                        acc.routes.clear();
+                        acc.clusters.clear();
+                        acc.routes.extend(route.clone());
+                    }
+                    continue;
+                }
+                if time_of(e).is_none_or(|t| t > settled) {
+                    continue;
+                }
+                let unknown = self.other_node("unknown".into(), "unknown", "unknown", "unknown");
+                let acc = self.edge(unknown, node.clone(), false);
+                acc.via = "mesh".into();
+                acc.add(e, in_window(e, window_start));
+            }
+        }
+    }
+}
+
+impl Acc {
+    /// The edge these requests make.
+    fn into_edge(self, source: String, target: String, mirror: bool) -> Edge {
+        let window_errors = self.window.iter().filter(|c| is_error(**c)).count();
+        Edge {
+            source,
+            target,
+            requests: self.requests,
+            errors: self.errors,
+            rps: self.window.len() as f64 / WINDOW_SECONDS as f64,
+            window_requests: self.window.len(),
+            window_errors,
+            error_pct: if self.window.is_empty() {
+                0.0
+            } else {
+                window_errors as f64 * 100.0 / self.window.len() as f64
+            },
+            health: health(&self.window),
+            codes: self.codes,
+            routes: self.routes,
+            clusters: self.clusters,
+            via: self.via,
+            mirror,
+            retries: self.retries,
+            first: self
+                .first
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            last: self
+                .last
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        }
+    }
+}
+
 /// The graph of everything the proxies logged so far.
 pub fn build(input: &Input) -> Graph {
     let mut b = Builder {
@@ -377,122 +510,16 @@ pub fn build(input: &Input) -> Graph {
         edges: BTreeMap::new(),
     };
     let window_start = input.now - chrono::Duration::seconds(WINDOW_SECONDS);
-    let recent = |e: &AccessLogEntry| time_of(e).is_some_and(|t| t >= window_start);
     b.other_node(GATEWAY.into(), GATEWAY, "gateway", GATEWAY);
     for p in input.pods.iter().filter(|p| p.running) {
         b.workload_node(p);
     }
-    // (request id, Host) → (sender, target node, attempts, route) of every outbound entry.
-    type Sent = (String, String, u64, Option<String>);
-    let mut sent: BTreeMap<(String, String), Vec<Sent>> = BTreeMap::new();
-    for log in &input.logs {
-        let source = if log.proxy == GATEWAY {
-            GATEWAY.to_owned()
-        } else {
-            log.proxy.clone()
-        };
-        for e in &log.entries {
-            let listener = e.listener.as_deref().unwrap_or("");
-            if is_inbound(listener) {
-                continue;
-            }
-            let via = via(e);
-            let target = b.target(e, &via);
-            if let Some(id) = is_set(e.request_id.as_deref()) {
-                sent.entry((id.to_owned(), e.authority.clone().unwrap_or_default()))
-                    .or_default()
-                    .push((
-                        source.clone(),
-                        target.clone(),
-                        e.attempts.unwrap_or(1),
-                        is_set(e.route_name.as_deref()).map(str::to_owned),
-                    ));
-            }
-            let acc = b.edge(source.clone(), target, false);
-            acc.via = via;
-            acc.add(e, recent(e));
-        }
-    }
-    // Inbound entries that no sender's entry explains: mirrored copies, or callers without a sidecar.
-    let settled = input.now - chrono::Duration::milliseconds(SETTLE_MS);
-    for log in &input.logs {
-        let Some(receiver) = input
-            .pods
-            .iter()
-            .find(|p| p.workload == log.proxy && p.running)
-            .cloned()
-        else {
-            continue;
-        };
-        let node = receiver.workload.clone();
-        for e in &log.entries {
-            if !is_inbound(e.listener.as_deref().unwrap_or("")) {
-                continue;
-            }
-            let key = (
-                e.request_id.clone().unwrap_or_default(),
-                e.authority.clone().unwrap_or_default(),
-            );
-            let senders = sent.get(&key).map(Vec::as_slice).unwrap_or_default();
-            if senders.iter().any(|(_, t, _, _)| *t == node) {
-                continue;
-            }
-            // The sender's own entry went elsewhere: a shadow copy if it took one attempt; with retries it
-            // is an earlier attempt, counted in the sender's `retries`.
-            if let Some((sender, _, attempts, route)) = senders.first() {
-                if *attempts <= 1 {
-                    let acc = b.edge(sender.clone(), node.clone(), true);
-                    acc.via = "mirror".into();
-                    acc.add(e, recent(e));
-                    // The receiver's inbound route and cluster say nothing: name the sender's route.
-                    acc.routes.clear();
-                    acc.clusters.clear();
-                    acc.routes.extend(route.clone());
-                }
-                continue;
-            }
-            if time_of(e).is_none_or(|t| t > settled) {
-                continue;
-            }
-            let unknown = b.other_node("unknown".into(), "unknown", "unknown", "unknown");
-            let acc = b.edge(unknown, node.clone(), false);
-            acc.via = "mesh".into();
-            acc.add(e, recent(e));
-        }
-    }
+    let sent = b.outbound(window_start);
+    b.unexplained_inbound(&sent, window_start);
     let edges = b
         .edges
         .into_iter()
-        .map(|((source, target, mirror), a)| {
-            let window_errors = a.window.iter().filter(|c| is_error(**c)).count();
-            Edge {
-                source,
-                target,
-                requests: a.requests,
-                errors: a.errors,
-                rps: a.window.len() as f64 / WINDOW_SECONDS as f64,
-                window_requests: a.window.len(),
-                window_errors,
-                error_pct: if a.window.is_empty() {
-                    0.0
-                } else {
-                    window_errors as f64 * 100.0 / a.window.len() as f64
-                },
-                health: health(&a.window),
-                codes: a.codes,
-                routes: a.routes,
-                clusters: a.clusters,
-                via: a.via,
-                mirror,
-                retries: a.retries,
-                first: a
-                    .first
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-                last: a
-                    .last
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-            }
-        })
+        .map(|((source, target, mirror), a)| a.into_edge(source, target, mirror))
         .collect();
     Graph {
         nodes: b.nodes.into_values().collect(),
