@@ -10,13 +10,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::way_out::WayOut;
 use crate::dataplane::envoy::AccessLogEntry;
 use crate::lab::Lab;
 use crate::state::{LabState, ObjectSummary};
 use mesh_istiod::model::sidecar::Mode;
-use mesh_istiod::networking::core::cluster_builder::PASSTHROUGH_CLUSTER;
 use mesh_istiod::networking::core::egress::{EnvoyConfig, HTTP_PORT};
-use mesh_istiod::networking::core::httproute::BLOCK_ALL;
 
 /// One pod, as `oc get pods` and `oc exec` would need it.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -48,8 +47,8 @@ pub struct TrafficRow {
     pub host: String,
     pub route: String,
     pub cluster: String,
-    /// `passthrough`, `blocked`, `service-entry`, `missing-cluster`, `mesh` (egress only the first four).
-    pub via: String,
+    /// Passthrough, blocked, service-entry, missing-cluster, mesh (egress only the first four), other.
+    pub via: WayOut,
     pub requests: usize,
     pub statuses: BTreeMap<String, usize>,
 }
@@ -74,25 +73,6 @@ pub struct Show {
     pub routes: Vec<ProxyRoutes>,
     pub traffic: Vec<TrafficRow>,
     pub notes: Vec<String>,
-}
-
-/// Classifies one access-log entry: how the request left (or did not).
-pub fn via(e: &AccessLogEntry) -> &'static str {
-    let flags = e.response_flags.as_deref().unwrap_or("-");
-    let cluster = e.upstream_cluster.as_deref().unwrap_or("");
-    if e.route_name.as_deref() == Some(BLOCK_ALL) {
-        "blocked"
-    } else if flags.contains("NC") {
-        "missing-cluster"
-    } else if cluster == PASSTHROUGH_CLUSTER {
-        "passthrough"
-    } else if cluster.ends_with(".svc.cluster.local") || cluster.starts_with("inbound|") {
-        "mesh"
-    } else if cluster.starts_with("outbound|") {
-        "service-entry"
-    } else {
-        "other"
-    }
 }
 
 fn status_key(e: &AccessLogEntry) -> String {
@@ -120,7 +100,7 @@ pub fn traffic_rows(proxy: &str, log: &[AccessLogEntry]) -> Vec<TrafficRow> {
             ))
             .or_insert_with(|| TrafficRow {
                 proxy: proxy.to_owned(),
-                via: via(e).to_owned(),
+                via: WayOut::of(e),
                 listener,
                 host,
                 route,
@@ -381,7 +361,10 @@ pub fn egress_notes(state: &LabState, config: &EnvoyConfig, log: &[AccessLogEntr
                 .into(),
         );
     }
-    let passthrough = log.iter().filter(|e| via(e) == "passthrough").count();
+    let passthrough = log
+        .iter()
+        .filter(|e| WayOut::of(e) == WayOut::Passthrough)
+        .count();
     if passthrough > 0 {
         notes.push(format!(
             "{passthrough} request(s) so far left through PassthroughCluster: egress that no ServiceEntry governs \

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::dataplane::envoy::AccessLogEntry;
+use crate::observe::way_out::WayOut;
 
 /// The recent window for the rates and the colours: Kiali's default duration (1 minute).
 pub const WINDOW_SECONDS: i64 = 60;
@@ -64,7 +65,7 @@ pub struct Node {
     pub version: Option<String>,
     /// `gateway`, `workload`, `service`, `external`, `unknown`.
     pub kind: String,
-    /// The box it is drawn in: the app, or how the request left (`passthrough`, `service-entry`, …).
+    /// The box it is drawn in: the app, or the [`WayOut::name`] of how the request left (`passthrough`, …).
     pub group: String,
     /// A workload without a sidecar (1/1): it logs nothing, its outgoing traffic is invisible.
     pub missing_sidecar: bool,
@@ -114,8 +115,8 @@ pub struct Edge {
     pub codes: BTreeMap<String, usize>,
     pub routes: BTreeSet<String>,
     pub clusters: BTreeSet<String>,
-    /// How it left: `mesh`, `passthrough`, `service-entry`, `blocked`, `missing-cluster`, `no-route`, `mirror`.
-    pub via: String,
+    /// How it left: mesh, passthrough, service-entry, blocked, missing-cluster, no-route, mirror.
+    pub via: WayOut,
     /// Shadow copies (Envoy's `request_mirror_policies`), seen in the receiver's inbound log.
     pub mirror: bool,
     /// Upstream attempts beyond the first (Envoy's retries), so far.
@@ -217,31 +218,6 @@ fn cluster_service(cluster: &str) -> Option<(&str, Option<&str>)> {
     Some((name, version))
 }
 
-/// How an outbound entry left: `show`'s classes, plus `no-route` (404 NR) for a Host no route matches.
-fn via(e: &AccessLogEntry) -> String {
-    let flags = e.response_flags.as_deref().unwrap_or("");
-    let class = crate::observe::show::via(e);
-    if class == "other" && flags.contains("NR") {
-        "no-route".into()
-    } else {
-        class.into()
-    }
-}
-
-/// The words for a group of external hosts.
-pub fn group_title(group: &str) -> &str {
-    match group {
-        "passthrough" => "PassthroughCluster (not governed)",
-        "service-entry" => "via a ServiceEntry",
-        "blocked" => "blocked (REGISTRY_ONLY)",
-        "missing-cluster" => "missing cluster (503 NC)",
-        "no-route" => "no route (404 NR)",
-        "other" => "other",
-        g => g,
-    }
-}
-
-#[derive(Default)]
 struct Acc {
     requests: usize,
     errors: usize,
@@ -249,13 +225,28 @@ struct Acc {
     codes: BTreeMap<String, usize>,
     routes: BTreeSet<String>,
     clusters: BTreeSet<String>,
-    via: String,
+    via: WayOut,
     retries: u64,
     first: Option<DateTime<Utc>>,
     last: Option<DateTime<Utc>>,
 }
 
 impl Acc {
+    fn new(via: WayOut) -> Self {
+        Self {
+            requests: 0,
+            errors: 0,
+            window: Vec::new(),
+            codes: BTreeMap::new(),
+            routes: BTreeSet::new(),
+            clusters: BTreeSet::new(),
+            via,
+            retries: 0,
+            first: None,
+            last: None,
+        }
+    }
+
     fn add(&mut self, e: &AccessLogEntry, recent: bool) {
         let code = e.response_code.unwrap_or(0);
         self.requests += 1;
@@ -335,10 +326,10 @@ impl Builder<'_> {
     }
 
     /// The node an outbound entry went to.
-    fn target(&mut self, e: &AccessLogEntry, via: &str) -> String {
+    fn target(&mut self, e: &AccessLogEntry, via: WayOut) -> String {
         let authority = e.authority.as_deref().unwrap_or("-");
         let host = host_of(authority).to_owned();
-        if via == "mesh" {
+        if via == WayOut::Mesh {
             if let Some(p) = is_set(e.upstream_host.as_deref())
                 .and_then(|h| self.pod_by_endpoint(h))
                 .cloned()
@@ -361,11 +352,22 @@ impl Builder<'_> {
             }
             return self.other_node("unknown".into(), "unknown", "unknown", "unknown");
         }
-        self.other_node(format!("{via}:{host}"), &host, "external", via)
+        self.other_node(
+            format!("{}:{host}", via.name()),
+            &host,
+            "external",
+            via.name(),
+        )
     }
 
-    fn edge(&mut self, source: String, target: String, mirror: bool) -> &mut Acc {
-        self.edges.entry((source, target, mirror)).or_default()
+    /// The edge's requests so far, now counted as leaving `via`.
+    fn edge(&mut self, source: String, target: String, mirror: bool, via: WayOut) -> &mut Acc {
+        let acc = self
+            .edges
+            .entry((source, target, mirror))
+            .or_insert_with(|| Acc::new(via));
+        acc.via = via;
+        acc
     }
 }
 
@@ -393,8 +395,8 @@ impl Builder<'_> {
                 if is_inbound(listener) {
                     continue;
                 }
-                let via = via(e);
-                let target = self.target(e, &via);
+                let via = WayOut::of_outbound(e);
+                let target = self.target(e, via);
                 if let Some(id) = is_set(e.request_id.as_deref()) {
                     sent.entry((id.to_owned(), e.authority.clone().unwrap_or_default()))
                         .or_default()
@@ -405,8 +407,7 @@ impl Builder<'_> {
                             is_set(e.route_name.as_deref()).map(str::to_owned),
                         ));
                 }
-                let acc = self.edge(source.clone(), target, false);
-                acc.via = via;
+                let acc = self.edge(source.clone(), target, false, via);
                 acc.add(e, in_window(e, window_start));
             }
         }
@@ -446,8 +447,7 @@ impl Builder<'_> {
                 // it is an earlier attempt, counted in the sender's `retries`.
                 if let Some((sender, _, attempts, route)) = senders.first() {
                     if *attempts <= 1 {
-                        let acc = self.edge(sender.clone(), node.clone(), true);
-                        acc.via = "mirror".into();
+                        let acc = self.edge(sender.clone(), node.clone(), true, WayOut::Mirror);
                         acc.add(e, in_window(e, window_start));
                         // The receiver's inbound route and cluster say nothing: name the sender's route.
                         acc.routes.clear();
@@ -460,8 +460,7 @@ impl Builder<'_> {
                     continue;
                 }
                 let unknown = self.other_node("unknown".into(), "unknown", "unknown", "unknown");
-                let acc = self.edge(unknown, node.clone(), false);
-                acc.via = "mesh".into();
+                let acc = self.edge(unknown, node.clone(), false, WayOut::Mesh);
                 acc.add(e, in_window(e, window_start));
             }
         }

@@ -15,7 +15,8 @@ use svg::node::element::{
     Definitions, Description, Group, Marker, Path, Rectangle, Style, Text, Title,
 };
 
-use super::model::{Edge, Graph, Health, Node, group_title};
+use super::model::{Edge, Graph, Health, Node};
+use crate::observe::way_out::WayOut;
 use placement::{Placed, place};
 
 /// Kiali's edge colours (PatternFly's success, warning, danger; grey for no traffic in the window).
@@ -127,7 +128,7 @@ pub fn edge_title(e: &Edge) -> String {
     if e.retries > 0 {
         let _ = write!(t, "; {} retries", e.retries);
     }
-    let _ = write!(t, "; via {}", e.via);
+    let _ = write!(t, "; via {}", e.via.name());
     if let (Some(first), Some(last)) = (&e.first, &e.last) {
         let _ = write!(t, "; first {}, last {}", clock(first), clock(last));
     }
@@ -169,7 +170,7 @@ fn node_title(n: &Node, g: &Graph) -> String {
 
 fn group_label(name: &str, external: bool) -> String {
     if external {
-        group_title(name).to_owned()
+        WayOut::from_name(name).map_or_else(|| name.to_owned(), |w| w.title().to_owned())
     } else {
         format!("app {name}")
     }

@@ -1,4 +1,4 @@
-//! `show`'s tests: classifying and grouping access-log entries, route lines, egress notes, the text.
+//! `show`'s tests: grouping access-log entries, route lines, egress notes, the text.
 
 use serde_json::json;
 
@@ -27,58 +27,6 @@ fn entry(route: &str, flags: &str, cluster: &str, code: u16) -> AccessLogEntry {
 }
 
 #[test]
-fn via_names_how_each_request_left() {
-    let cases = [
-        (
-            "block_all's direct 502 is blocked, whatever the cluster",
-            "block_all",
-            "-",
-            "-",
-            "blocked",
-        ),
-        (
-            "flag NC: the route's cluster does not exist",
-            "worldclockapi.com:80",
-            "NC",
-            "outbound|80||worldclockapi.com",
-            "missing-cluster",
-        ),
-        (
-            "PassthroughCluster",
-            "allow_any",
-            "-",
-            "PassthroughCluster",
-            "passthrough",
-        ),
-        (
-            "a Service of the mesh",
-            "default",
-            "-",
-            "outbound|8080|version-v1|recommendation.tutorial.svc.cluster.local",
-            "mesh",
-        ),
-        (
-            "an inbound cluster",
-            "default",
-            "-",
-            "inbound|8080||",
-            "mesh",
-        ),
-        (
-            "a ServiceEntry's host",
-            "default",
-            "-",
-            "outbound|80||worldclockapi.com",
-            "service-entry",
-        ),
-        ("anything else", "default", "-", "", "other"),
-    ];
-    for (why, route, flags, cluster, want) in cases {
-        assert_eq!(via(&entry(route, flags, cluster, 200)), want, "{why}");
-    }
-}
-
-#[test]
 fn traffic_rows_group_by_listener_host_route_and_cluster_with_codes_and_flags() {
     let se = "outbound|80||worldclockapi.com";
     let log = [
@@ -97,7 +45,7 @@ fn traffic_rows_group_by_listener_host_route_and_cluster_with_codes_and_flags() 
                 host: "worldclockapi.com".into(),
                 route: "allow_any".into(),
                 cluster: "PassthroughCluster".into(),
-                via: "passthrough".into(),
+                via: WayOut::Passthrough,
                 requests: 1,
                 statuses: [("200".to_owned(), 1)].into(),
             },
@@ -107,7 +55,7 @@ fn traffic_rows_group_by_listener_host_route_and_cluster_with_codes_and_flags() 
                 host: "worldclockapi.com".into(),
                 route: "default".into(),
                 cluster: se.into(),
-                via: "service-entry".into(),
+                via: WayOut::ServiceEntry,
                 requests: 3,
                 statuses: [("200".to_owned(), 2), ("503 UF".to_owned(), 1)].into(),
             },

@@ -213,7 +213,7 @@ fn egress_goes_to_one_node_per_host_and_way_out() {
         "passthrough:worldclockapi.com",
         false,
     );
-    assert_eq!((pass.requests, pass.via.as_str()), (2, "passthrough"));
+    assert_eq!((pass.requests, pass.via), (2, WayOut::Passthrough));
     let se = edge(
         &g,
         "recommendation-v3",
@@ -315,8 +315,8 @@ fn a_mirrored_copy_is_the_receivers_inbound_entry_whose_sender_went_elsewhere_in
     assert_eq!(primary.codes.get("200 URX"), Some(&1));
     let mirror = edge(&g, "preference-v1", "recommendation-v2", true);
     assert_eq!(
-        (mirror.requests, mirror.via.as_str()),
-        (1, "mirror"),
+        (mirror.requests, mirror.via),
+        (1, WayOut::Mirror),
         "only a's copy; b's was an attempt"
     );
     assert_eq!(

@@ -43,7 +43,7 @@ fn edge(source: &str, target: &str, requests: usize, errors: usize, health: Heal
             .collect::<BTreeMap<_, _>>(),
         routes: BTreeSet::from(["default".to_owned()]),
         clusters: BTreeSet::new(),
-        via: "mesh".into(),
+        via: WayOut::Mesh,
         mirror: false,
         retries: 0,
         first: None,
