@@ -144,18 +144,16 @@ pub fn clock(rfc3339: &str) -> &str {
 
 fn node_title(n: &Node, g: &Graph) -> String {
     let (a, b) = node_lines(n);
-    let inn: usize = g
-        .edges
-        .iter()
-        .filter(|e| e.target == n.id)
-        .map(|e| e.requests)
-        .sum();
-    let out: usize = g
-        .edges
-        .iter()
-        .filter(|e| e.source == n.id)
-        .map(|e| e.requests)
-        .sum();
+    // The requests of the edges whose `end` is this node.
+    let requests = |end: fn(&Edge) -> &str| -> usize {
+        g.edges
+            .iter()
+            .filter(|e| end(e) == n.id)
+            .map(|e| e.requests)
+            .sum()
+    };
+    let inn = requests(|e| &e.target);
+    let out = requests(|e| &e.source);
     let mut t = match n.kind.as_str() {
         "workload" => format!("{} {a} ({b}): {inn} requests in, {out} out", n.app),
         _ => format!("{a} ({b}): {inn} requests in, {out} out"),
