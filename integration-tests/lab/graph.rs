@@ -267,7 +267,7 @@ async fn after_the_egress_chapter_the_graph_matches_shows_egress_counts() {
         .iter()
         .filter(|r| r.proxy == "recommendation-v3" && r.listener == "outbound_0.0.0.0_80")
     {
-        *from_show.entry(row.via.clone()).or_default() += row.requests;
+        *from_show.entry(row.via.name().to_owned()).or_default() += row.requests;
     }
     let external: Vec<&str> = graph
         .nodes
@@ -282,9 +282,9 @@ async fn after_the_egress_chapter_the_graph_matches_shows_egress_counts() {
         .iter()
         .filter(|e| e.source == "recommendation-v3" && external.contains(&e.target.as_str()))
     {
-        *from_graph.entry(e.via.clone()).or_default() += e.requests;
+        *from_graph.entry(e.via.name().to_owned()).or_default() += e.requests;
         codes
-            .entry(e.via.clone())
+            .entry(e.via.name().to_owned())
             .or_default()
             .extend(e.codes.keys().cloned());
     }
@@ -309,7 +309,7 @@ async fn after_the_egress_chapter_the_graph_matches_shows_egress_counts() {
         graph
             .edges
             .iter()
-            .filter(|e| e.source == "recommendation-v3" && e.via == via)
+            .filter(|e| e.source == "recommendation-v3" && e.via.name() == via)
             .filter_map(|e| e.first.clone())
             .min()
             .unwrap_or_else(|| panic!("no first time on the {via} edge"))

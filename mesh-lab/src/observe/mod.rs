@@ -1,5 +1,6 @@
 //! Observing a running lab: `show` ([`show`]) and the traffic graph ([`graph`]), both read from the
-//! proxies' access logs.
+//! proxies' access logs and say how each request left ([`way_out`]).
 
 pub mod graph;
 pub mod show;
+pub mod way_out;

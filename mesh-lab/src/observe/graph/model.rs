@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::dataplane::envoy::AccessLogEntry;
+use crate::observe::way_out::WayOut;
 
 /// The recent window for the rates and the colours: Kiali's default duration (1 minute).
 pub const WINDOW_SECONDS: i64 = 60;
@@ -64,7 +65,7 @@ pub struct Node {
     pub version: Option<String>,
     /// `gateway`, `workload`, `service`, `external`, `unknown`.
     pub kind: String,
-    /// The box it is drawn in: the app, or how the request left (`passthrough`, `service-entry`, …).
+    /// The box it is drawn in: the app, or the [`WayOut::name`] of how the request left (`passthrough`, …).
     pub group: String,
     /// A workload without a sidecar (1/1): it logs nothing, its outgoing traffic is invisible.
     pub missing_sidecar: bool,
@@ -114,8 +115,8 @@ pub struct Edge {
     pub codes: BTreeMap<String, usize>,
     pub routes: BTreeSet<String>,
     pub clusters: BTreeSet<String>,
-    /// How it left: `mesh`, `passthrough`, `service-entry`, `blocked`, `missing-cluster`, `no-route`, `mirror`.
-    pub via: String,
+    /// How it left: mesh, passthrough, service-entry, blocked, missing-cluster, no-route, mirror.
+    pub via: WayOut,
     /// Shadow copies (Envoy's `request_mirror_policies`), seen in the receiver's inbound log.
     pub mirror: bool,
     /// Upstream attempts beyond the first (Envoy's retries), so far.
@@ -217,31 +218,6 @@ fn cluster_service(cluster: &str) -> Option<(&str, Option<&str>)> {
     Some((name, version))
 }
 
-/// How an outbound entry left: `show`'s classes, plus `no-route` (404 NR) for a Host no route matches.
-fn via(e: &AccessLogEntry) -> String {
-    let flags = e.response_flags.as_deref().unwrap_or("");
-    let class = crate::observe::show::via(e);
-    if class == "other" && flags.contains("NR") {
-        "no-route".into()
-    } else {
-        class.into()
-    }
-}
-
-/// The words for a group of external hosts.
-pub fn group_title(group: &str) -> &str {
-    match group {
-        "passthrough" => "PassthroughCluster (not governed)",
-        "service-entry" => "via a ServiceEntry",
-        "blocked" => "blocked (REGISTRY_ONLY)",
-        "missing-cluster" => "missing cluster (503 NC)",
-        "no-route" => "no route (404 NR)",
-        "other" => "other",
-        g => g,
-    }
-}
-
-#[derive(Default)]
 struct Acc {
     requests: usize,
     errors: usize,
@@ -249,13 +225,28 @@ struct Acc {
     codes: BTreeMap<String, usize>,
     routes: BTreeSet<String>,
     clusters: BTreeSet<String>,
-    via: String,
+    via: WayOut,
     retries: u64,
     first: Option<DateTime<Utc>>,
     last: Option<DateTime<Utc>>,
 }
 
 impl Acc {
+    fn new(via: WayOut) -> Self {
+        Self {
+            requests: 0,
+            errors: 0,
+            window: Vec::new(),
+            codes: BTreeMap::new(),
+            routes: BTreeSet::new(),
+            clusters: BTreeSet::new(),
+            via,
+            retries: 0,
+            first: None,
+            last: None,
+        }
+    }
+
     fn add(&mut self, e: &AccessLogEntry, recent: bool) {
         let code = e.response_code.unwrap_or(0);
         self.requests += 1;
@@ -335,10 +326,10 @@ impl Builder<'_> {
     }
 
     /// The node an outbound entry went to.
-    fn target(&mut self, e: &AccessLogEntry, via: &str) -> String {
+    fn target(&mut self, e: &AccessLogEntry, via: WayOut) -> String {
         let authority = e.authority.as_deref().unwrap_or("-");
         let host = host_of(authority).to_owned();
-        if via == "mesh" {
+        if via == WayOut::Mesh {
             if let Some(p) = is_set(e.upstream_host.as_deref())
                 .and_then(|h| self.pod_by_endpoint(h))
                 .cloned()
@@ -361,11 +352,152 @@ impl Builder<'_> {
             }
             return self.other_node("unknown".into(), "unknown", "unknown", "unknown");
         }
-        self.other_node(format!("{via}:{host}"), &host, "external", via)
+        self.other_node(
+            format!("{}:{host}", via.name()),
+            &host,
+            "external",
+            via.name(),
+        )
     }
 
-    fn edge(&mut self, source: String, target: String, mirror: bool) -> &mut Acc {
-        self.edges.entry((source, target, mirror)).or_default()
+    /// The edge's requests so far, now counted as leaving `via`.
+    fn edge(&mut self, source: String, target: String, mirror: bool, via: WayOut) -> &mut Acc {
+        let acc = self
+            .edges
+            .entry((source, target, mirror))
+            .or_insert_with(|| Acc::new(via));
+        acc.via = via;
+        acc
+    }
+}
+
+/// Who sent a request, as its sender logged it: the sender, the target node, the upstream attempts and the
+/// route.
+type Sent = (String, String, u64, Option<String>);
+
+fn in_window(e: &AccessLogEntry, window_start: DateTime<Utc>) -> bool {
+    time_of(e).is_some_and(|t| t >= window_start)
+}
+
+impl Builder<'_> {
+    /// An edge per (sender, target) from every outbound entry; returns the sent requests by (request id,
+    /// Host), which explain the receivers' inbound entries.
+    fn outbound(&mut self, window_start: DateTime<Utc>) -> BTreeMap<(String, String), Vec<Sent>> {
+        let mut sent: BTreeMap<(String, String), Vec<Sent>> = BTreeMap::new();
+        for log in &self.input.logs {
+            let source = if log.proxy == GATEWAY {
+                GATEWAY.to_owned()
+            } else {
+                log.proxy.clone()
+            };
+            for e in &log.entries {
+                let listener = e.listener.as_deref().unwrap_or("");
+                if is_inbound(listener) {
+                    continue;
+                }
+                let via = WayOut::of_outbound(e);
+                let target = self.target(e, via);
+                if let Some(id) = is_set(e.request_id.as_deref()) {
+                    sent.entry((id.to_owned(), e.authority.clone().unwrap_or_default()))
+                        .or_default()
+                        .push((
+                            source.clone(),
+                            target.clone(),
+                            e.attempts.unwrap_or(1),
+                            is_set(e.route_name.as_deref()).map(str::to_owned),
+                        ));
+                }
+                let acc = self.edge(source.clone(), target, false, via);
+                acc.add(e, in_window(e, window_start));
+            }
+        }
+        sent
+    }
+
+    /// Inbound entries that no sender's entry explains: mirrored copies, or callers without a sidecar.
+    fn unexplained_inbound(
+        &mut self,
+        sent: &BTreeMap<(String, String), Vec<Sent>>,
+        window_start: DateTime<Utc>,
+    ) {
+        let input = self.input;
+        let settled = input.now - chrono::Duration::milliseconds(SETTLE_MS);
+        for log in &input.logs {
+            let Some(receiver) = input
+                .pods
+                .iter()
+                .find(|p| p.workload == log.proxy && p.running)
+            else {
+                continue;
+            };
+            let node = receiver.workload.clone();
+            for e in &log.entries {
+                if !is_inbound(e.listener.as_deref().unwrap_or("")) {
+                    continue;
+                }
+                let key = (
+                    e.request_id.clone().unwrap_or_default(),
+                    e.authority.clone().unwrap_or_default(),
+                );
+                let senders = sent.get(&key).map(Vec::as_slice).unwrap_or_default();
+                if senders.iter().any(|(_, t, _, _)| *t == node) {
+                    continue;
+                }
+                // The sender's own entry went elsewhere: a shadow copy if it took one attempt; with retries
+                // it is an earlier attempt, counted in the sender's `retries`.
+                if let Some((sender, _, attempts, route)) = senders.first() {
+                    if *attempts <= 1 {
+                        let acc = self.edge(sender.clone(), node.clone(), true, WayOut::Mirror);
+                        acc.add(e, in_window(e, window_start));
+                        // The receiver's inbound route and cluster say nothing: name the sender's route.
+                        acc.routes.clear();
+                        acc.clusters.clear();
+                        acc.routes.extend(route.clone());
+                    }
+                    continue;
+                }
+                if time_of(e).is_none_or(|t| t > settled) {
+                    continue;
+                }
+                let unknown = self.other_node("unknown".into(), "unknown", "unknown", "unknown");
+                let acc = self.edge(unknown, node.clone(), false, WayOut::Mesh);
+                acc.add(e, in_window(e, window_start));
+            }
+        }
+    }
+}
+
+impl Acc {
+    /// The edge these requests make.
+    fn into_edge(self, source: String, target: String, mirror: bool) -> Edge {
+        let window_errors = self.window.iter().filter(|c| is_error(**c)).count();
+        Edge {
+            source,
+            target,
+            requests: self.requests,
+            errors: self.errors,
+            rps: self.window.len() as f64 / WINDOW_SECONDS as f64,
+            window_requests: self.window.len(),
+            window_errors,
+            error_pct: if self.window.is_empty() {
+                0.0
+            } else {
+                window_errors as f64 * 100.0 / self.window.len() as f64
+            },
+            health: health(&self.window),
+            codes: self.codes,
+            routes: self.routes,
+            clusters: self.clusters,
+            via: self.via,
+            mirror,
+            retries: self.retries,
+            first: self
+                .first
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            last: self
+                .last
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        }
     }
 }
 
@@ -377,122 +509,16 @@ pub fn build(input: &Input) -> Graph {
         edges: BTreeMap::new(),
     };
     let window_start = input.now - chrono::Duration::seconds(WINDOW_SECONDS);
-    let recent = |e: &AccessLogEntry| time_of(e).is_some_and(|t| t >= window_start);
     b.other_node(GATEWAY.into(), GATEWAY, "gateway", GATEWAY);
     for p in input.pods.iter().filter(|p| p.running) {
         b.workload_node(p);
     }
-    // (request id, Host) → (sender, target node, attempts, route) of every outbound entry.
-    type Sent = (String, String, u64, Option<String>);
-    let mut sent: BTreeMap<(String, String), Vec<Sent>> = BTreeMap::new();
-    for log in &input.logs {
-        let source = if log.proxy == GATEWAY {
-            GATEWAY.to_owned()
-        } else {
-            log.proxy.clone()
-        };
-        for e in &log.entries {
-            let listener = e.listener.as_deref().unwrap_or("");
-            if is_inbound(listener) {
-                continue;
-            }
-            let via = via(e);
-            let target = b.target(e, &via);
-            if let Some(id) = is_set(e.request_id.as_deref()) {
-                sent.entry((id.to_owned(), e.authority.clone().unwrap_or_default()))
-                    .or_default()
-                    .push((
-                        source.clone(),
-                        target.clone(),
-                        e.attempts.unwrap_or(1),
-                        is_set(e.route_name.as_deref()).map(str::to_owned),
-                    ));
-            }
-            let acc = b.edge(source.clone(), target, false);
-            acc.via = via;
-            acc.add(e, recent(e));
-        }
-    }
-    // Inbound entries that no sender's entry explains: mirrored copies, or callers without a sidecar.
-    let settled = input.now - chrono::Duration::milliseconds(SETTLE_MS);
-    for log in &input.logs {
-        let Some(receiver) = input
-            .pods
-            .iter()
-            .find(|p| p.workload == log.proxy && p.running)
-            .cloned()
-        else {
-            continue;
-        };
-        let node = receiver.workload.clone();
-        for e in &log.entries {
-            if !is_inbound(e.listener.as_deref().unwrap_or("")) {
-                continue;
-            }
-            let key = (
-                e.request_id.clone().unwrap_or_default(),
-                e.authority.clone().unwrap_or_default(),
-            );
-            let senders = sent.get(&key).map(Vec::as_slice).unwrap_or_default();
-            if senders.iter().any(|(_, t, _, _)| *t == node) {
-                continue;
-            }
-            // The sender's own entry went elsewhere: a shadow copy if it took one attempt; with retries it
-            // is an earlier attempt, counted in the sender's `retries`.
-            if let Some((sender, _, attempts, route)) = senders.first() {
-                if *attempts <= 1 {
-                    let acc = b.edge(sender.clone(), node.clone(), true);
-                    acc.via = "mirror".into();
-                    acc.add(e, recent(e));
-                    // The receiver's inbound route and cluster say nothing: name the sender's route.
-                    acc.routes.clear();
-                    acc.clusters.clear();
-                    acc.routes.extend(route.clone());
-                }
-                continue;
-            }
-            if time_of(e).is_none_or(|t| t > settled) {
-                continue;
-            }
-            let unknown = b.other_node("unknown".into(), "unknown", "unknown", "unknown");
-            let acc = b.edge(unknown, node.clone(), false);
-            acc.via = "mesh".into();
-            acc.add(e, recent(e));
-        }
-    }
+    let sent = b.outbound(window_start);
+    b.unexplained_inbound(&sent, window_start);
     let edges = b
         .edges
         .into_iter()
-        .map(|((source, target, mirror), a)| {
-            let window_errors = a.window.iter().filter(|c| is_error(**c)).count();
-            Edge {
-                source,
-                target,
-                requests: a.requests,
-                errors: a.errors,
-                rps: a.window.len() as f64 / WINDOW_SECONDS as f64,
-                window_requests: a.window.len(),
-                window_errors,
-                error_pct: if a.window.is_empty() {
-                    0.0
-                } else {
-                    window_errors as f64 * 100.0 / a.window.len() as f64
-                },
-                health: health(&a.window),
-                codes: a.codes,
-                routes: a.routes,
-                clusters: a.clusters,
-                via: a.via,
-                mirror,
-                retries: a.retries,
-                first: a
-                    .first
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-                last: a
-                    .last
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-            }
-        })
+        .map(|((source, target, mirror), a)| a.into_edge(source, target, mirror))
         .collect();
     Graph {
         nodes: b.nodes.into_values().collect(),
@@ -503,416 +529,4 @@ pub fn build(input: &Input) -> Graph {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pod(workload: &str, version: &str, endpoint: &str, sidecar: bool, running: bool) -> PodInfo {
-        PodInfo {
-            workload: workload.into(),
-            app: workload
-                .rsplit_once('-')
-                .map_or(workload, |(a, _)| a)
-                .into(),
-            version: version.into(),
-            endpoint: endpoint.parse().unwrap(),
-            sidecar,
-            running,
-        }
-    }
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
-    }
-
-    /// An entry 10 s before [`now`].
-    fn entry(
-        listener: &str,
-        authority: &str,
-        code: u16,
-        flags: &str,
-        cluster: &str,
-        host: &str,
-    ) -> AccessLogEntry {
-        AccessLogEntry {
-            listener: Some(listener.into()),
-            start_time: Some("2026-01-01T11:59:50.000Z".into()),
-            authority: Some(authority.into()),
-            path: Some("/".into()),
-            response_code: Some(code),
-            response_flags: Some(flags.into()),
-            response_code_details: None,
-            route_name: Some("default".into()),
-            upstream_cluster: Some(cluster.into()),
-            upstream_host: Some(host.into()),
-            user_agent: None,
-            attempts: Some(1),
-            duration_ms: Some(3),
-            request_id: None,
-        }
-    }
-
-    fn with_id(mut e: AccessLogEntry, id: &str) -> AccessLogEntry {
-        e.request_id = Some(id.into());
-        e
-    }
-
-    const REC: &str = "outbound|8080||recommendation.tutorial.svc.cluster.local";
-
-    fn pods() -> Vec<PodInfo> {
-        vec![
-            pod("preference-v1", "v1", "127.0.0.1:1001", true, true),
-            pod("recommendation-v1", "v1", "127.0.0.1:2001", true, true),
-            pod("recommendation-v2", "v2", "127.0.0.1:2002", true, true),
-        ]
-    }
-
-    fn edge<'a>(g: &'a Graph, s: &str, t: &str, mirror: bool) -> &'a Edge {
-        g.edges
-            .iter()
-            .find(|e| e.source == s && e.target == t && e.mirror == mirror)
-            .unwrap_or_else(|| panic!("no edge {s} -> {t} (mirror {mirror}) in {:#?}", g.edges))
-    }
-
-    #[test]
-    fn kiali_default_tolerances_colour_the_edges() {
-        assert_eq!(health(&[]), Health::Idle);
-        assert_eq!(health(&[200; 10]), Health::Healthy);
-        // Any 5xx is degraded, 10 % of them fail (5XX: failure 10, degraded 0).
-        let mut codes = vec![200; 19];
-        codes.push(503);
-        assert_eq!(health(&codes), Health::Degraded, "5 % 5xx");
-        let mut codes = vec![200; 9];
-        codes.push(503);
-        assert_eq!(health(&codes), Health::Failure, "10 % 5xx");
-        // 4XX: degraded from 10 %, failure from 20 %.
-        let mut codes = vec![200; 19];
-        codes.push(404);
-        assert_eq!(health(&codes), Health::Healthy, "5 % 4xx");
-        let mut codes = vec![200; 9];
-        codes.push(404);
-        assert_eq!(health(&codes), Health::Degraded, "10 % 4xx");
-        assert_eq!(health(&[200, 200, 200, 404]), Health::Failure, "25 % 4xx");
-        // No response (code 0) counts like 5xx.
-        assert_eq!(health(&[200, 0]), Health::Failure);
-    }
-
-    #[test]
-    fn outbound_entries_become_edges_to_the_pod_of_the_upstream_host_or_the_service() {
-        let log = vec![
-            entry(
-                "outbound_0.0.0.0_8080",
-                "recommendation:8080",
-                200,
-                "-",
-                REC,
-                "127.0.0.1:2001",
-            ),
-            entry(
-                "outbound_0.0.0.0_8080",
-                "recommendation:8080",
-                200,
-                "-",
-                REC,
-                "127.0.0.1:2002",
-            ),
-            entry(
-                "outbound_0.0.0.0_8080",
-                "recommendation:8080",
-                200,
-                "-",
-                REC,
-                "127.0.0.1:2002",
-            ),
-            // A fault abort never reaches a pod: it ends at the Service.
-            entry(
-                "outbound_0.0.0.0_8080",
-                "recommendation:8080",
-                503,
-                "FI",
-                REC,
-                "-",
-            ),
-            entry(
-                "virtualInbound",
-                "preference:8080",
-                200,
-                "-",
-                "inbound|8080||",
-                "127.0.0.1:9",
-            ),
-        ];
-        let g = build(&Input {
-            pods: pods(),
-            logs: vec![ProxyLog {
-                proxy: "preference-v1".into(),
-                entries: log,
-            }],
-            now: now(),
-        });
-        let v1 = edge(&g, "preference-v1", "recommendation-v1", false);
-        assert_eq!((v1.requests, v1.errors, v1.health), (1, 0, Health::Healthy));
-        let v2 = edge(&g, "preference-v1", "recommendation-v2", false);
-        assert_eq!(v2.requests, 2);
-        assert_eq!(v2.codes, BTreeMap::from([("200".to_owned(), 2)]));
-        assert_eq!(v2.rps, 2.0 / 60.0);
-        let fault = edge(&g, "preference-v1", "service:recommendation", false);
-        assert_eq!((fault.requests, fault.errors), (1, 1));
-        assert_eq!(fault.codes, BTreeMap::from([("503 FI".to_owned(), 1)]));
-        assert_eq!(fault.health, Health::Failure);
-        assert_eq!(fault.clusters.iter().next().map(String::as_str), Some(REC));
-        let ids: Vec<&str> = g.nodes.iter().map(|n| n.id.as_str()).collect();
-        assert_eq!(
-            ids,
-            [
-                "istio-ingressgateway",
-                "preference-v1",
-                "recommendation-v1",
-                "recommendation-v2",
-                "service:recommendation",
-                "unknown"
-            ]
-        );
-        // No sender logged preference's inbound entry (10 s old): a caller without a sidecar.
-        assert_eq!(edge(&g, "unknown", "preference-v1", false).requests, 1);
-    }
-
-    #[test]
-    fn egress_goes_to_one_node_per_host_and_way_out() {
-        let out = |code, flags, cluster, route: &str| {
-            let mut e = entry(
-                "outbound_0.0.0.0_80",
-                "worldclockapi.com",
-                code,
-                flags,
-                cluster,
-                "127.0.0.1:7000",
-            );
-            e.route_name = Some(route.into());
-            e
-        };
-        let log = vec![
-            out(200, "-", "PassthroughCluster", "allow_any"),
-            out(200, "-", "PassthroughCluster", "allow_any"),
-            out(503, "NC", "outbound|80||worldclockapi.com", "-"),
-            out(200, "-", "outbound|80||worldclockapi.com", "-"),
-            out(504, "UT", "outbound|80||worldclockapi.com", "-"),
-            out(502, "-", "-", "block_all"),
-        ];
-        let mut pods = pods();
-        pods.push(pod("recommendation-v3", "v3", "127.0.0.1:2003", true, true));
-        let g = build(&Input {
-            pods,
-            logs: vec![ProxyLog {
-                proxy: "recommendation-v3".into(),
-                entries: log,
-            }],
-            now: now(),
-        });
-        let pass = edge(
-            &g,
-            "recommendation-v3",
-            "passthrough:worldclockapi.com",
-            false,
-        );
-        assert_eq!((pass.requests, pass.via.as_str()), (2, "passthrough"));
-        let se = edge(
-            &g,
-            "recommendation-v3",
-            "service-entry:worldclockapi.com",
-            false,
-        );
-        assert_eq!(
-            se.codes,
-            BTreeMap::from([("200".to_owned(), 1), ("504 UT".to_owned(), 1)])
-        );
-        assert_eq!(se.health, Health::Failure);
-        let nc = edge(
-            &g,
-            "recommendation-v3",
-            "missing-cluster:worldclockapi.com",
-            false,
-        );
-        assert_eq!(nc.codes, BTreeMap::from([("503 NC".to_owned(), 1)]));
-        let blocked = edge(&g, "recommendation-v3", "blocked:worldclockapi.com", false);
-        assert_eq!(
-            blocked.routes.iter().next().map(String::as_str),
-            Some("block_all")
-        );
-        let n = g
-            .nodes
-            .iter()
-            .find(|n| n.id == "blocked:worldclockapi.com")
-            .unwrap();
-        assert_eq!(
-            (n.kind.as_str(), n.group.as_str(), n.app.as_str()),
-            ("external", "blocked", "worldclockapi.com")
-        );
-    }
-
-    #[test]
-    fn a_mirrored_copy_is_the_receivers_inbound_entry_whose_sender_went_elsewhere_in_one_attempt() {
-        let sender = vec![
-            with_id(
-                entry(
-                    "outbound_0.0.0.0_8080",
-                    "recommendation:8080",
-                    200,
-                    "-",
-                    REC,
-                    "127.0.0.1:2001",
-                ),
-                "a",
-            ),
-            // Retried: two attempts, the first one on v2.
-            {
-                let mut e = with_id(
-                    entry(
-                        "outbound_0.0.0.0_8080",
-                        "recommendation:8080",
-                        200,
-                        "URX",
-                        REC,
-                        "127.0.0.1:2001",
-                    ),
-                    "b",
-                );
-                e.attempts = Some(2);
-                e
-            },
-        ];
-        let inbound = |id| {
-            with_id(
-                entry(
-                    "virtualInbound",
-                    "recommendation:8080",
-                    200,
-                    "-",
-                    "inbound|8080||",
-                    "127.0.0.1:3",
-                ),
-                id,
-            )
-        };
-        let g = build(&Input {
-            pods: pods(),
-            logs: vec![
-                ProxyLog {
-                    proxy: "preference-v1".into(),
-                    entries: sender,
-                },
-                ProxyLog {
-                    proxy: "recommendation-v1".into(),
-                    entries: vec![inbound("a"), inbound("b")],
-                },
-                ProxyLog {
-                    proxy: "recommendation-v2".into(),
-                    entries: vec![inbound("a"), inbound("b")],
-                },
-            ],
-            now: now(),
-        });
-        let primary = edge(&g, "preference-v1", "recommendation-v1", false);
-        assert_eq!((primary.requests, primary.retries), (2, 1));
-        assert_eq!(primary.codes.get("200 URX"), Some(&1));
-        let mirror = edge(&g, "preference-v1", "recommendation-v2", true);
-        assert_eq!(
-            (mirror.requests, mirror.via.as_str()),
-            (1, "mirror"),
-            "only a's copy; b's was an attempt"
-        );
-        assert_eq!(
-            mirror.routes.iter().next().map(String::as_str),
-            Some("default")
-        );
-        assert!(mirror.clusters.is_empty());
-        assert_eq!(g.edges.len(), 2, "{:#?}", g.edges);
-    }
-
-    #[test]
-    fn old_requests_leave_the_window_and_a_gone_pod_is_still_named() {
-        let mut old = entry(
-            "outbound_0.0.0.0_8080",
-            "recommendation:8080",
-            503,
-            "UF",
-            REC,
-            "127.0.0.1:2999",
-        );
-        old.start_time = Some("2026-01-01T11:58:00Z".into());
-        let mut pods = pods();
-        pods.push(pod(
-            "recommendation-v3",
-            "v3",
-            "127.0.0.1:2999",
-            false,
-            false,
-        ));
-        let g = build(&Input {
-            pods,
-            logs: vec![ProxyLog {
-                proxy: "preference-v1".into(),
-                entries: vec![old],
-            }],
-            now: now(),
-        });
-        let e = edge(&g, "preference-v1", "recommendation-v3", false);
-        assert_eq!(
-            (e.requests, e.errors, e.window_requests, e.health),
-            (1, 1, 0, Health::Idle)
-        );
-        let n = g
-            .nodes
-            .iter()
-            .find(|n| n.id == "recommendation-v3")
-            .unwrap();
-        assert!(!n.running);
-    }
-
-    #[test]
-    fn an_inbound_entry_younger_than_the_settling_time_waits_for_its_sender() {
-        let mut e = entry(
-            "virtualInbound",
-            "preference:8080",
-            200,
-            "-",
-            "inbound|8080||",
-            "127.0.0.1:9",
-        );
-        e.start_time = Some("2026-01-01T11:59:59.500Z".into());
-        let g = build(&Input {
-            pods: pods(),
-            logs: vec![ProxyLog {
-                proxy: "preference-v1".into(),
-                entries: vec![e],
-            }],
-            now: now(),
-        });
-        assert!(g.edges.is_empty(), "{:#?}", g.edges);
-    }
-
-    #[test]
-    fn a_running_pod_without_a_sidecar_is_marked() {
-        let g = build(&Input {
-            pods: vec![pod(
-                "recommendation-v3",
-                "v3",
-                "127.0.0.1:2003",
-                false,
-                true,
-            )],
-            logs: vec![],
-            now: now(),
-        });
-        let n = g
-            .nodes
-            .iter()
-            .find(|n| n.id == "recommendation-v3")
-            .unwrap();
-        assert!(n.missing_sidecar && n.running);
-        let svg = crate::observe::graph::svg::render(&g);
-        assert!(svg.contains("missing sidecar (1/1)"), "{svg}");
-        assert!(svg.contains("<title id=\"graph-title\">"), "{svg}");
-    }
-}
+mod tests;
