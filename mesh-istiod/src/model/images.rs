@@ -97,7 +97,7 @@ pub struct Program {
 }
 
 /// The upstream image `image` names, if it is one of [`UPSTREAM`].
-pub fn upstream(image: &str) -> Option<&'static UpstreamImage> {
+fn upstream(image: &str) -> Option<&'static UpstreamImage> {
     let app = image_name(image).strip_prefix(UPSTREAM_REPOSITORY)?;
     let tag = image_tag(image)?;
     UPSTREAM
