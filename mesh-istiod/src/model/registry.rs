@@ -1,8 +1,10 @@
 //! The service registry and the workloads, read from the same Kubernetes files as the cluster.
 //!
 //! A [`ServiceDef`] comes from a `Service` (name, port, selector); a [`Workload`] from a `Deployment`'s pod
-//! template: its labels, its container's environment (literal values; `HOSTNAME` from `metadata.name` is
-//! the pod name), its service account (its identity) and whether a sidecar is injected. Injection follows istio's webhook
+//! template: its labels, what its container's image runs ([`crate::model::images`]), its container's
+//! environment (literal values; `HOSTNAME` from `metadata.name` is the pod name; an upstream image's own
+//! settings over them), its service account (its identity: `serviceAccountName`, else the deprecated
+//! `serviceAccount`, as Kubernetes reads them) and whether a sidecar is injected. Injection follows istio's webhook
 //! (pkg/kube/inject/inject.go `injectRequired`): the pod label `sidecar.istio.io/inject` wins over the
 //! annotation of the same name; `"true"` injects, `"false"` or nothing does not (the namespace
 //! policy of a Service Mesh Member, which injects only on request).
@@ -12,7 +14,9 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use mesh_manifests::Resource;
 use mesh_manifests::k8s_openapi::api::apps::v1::Deployment;
-use mesh_manifests::k8s_openapi::api::core::v1::Service;
+use mesh_manifests::k8s_openapi::api::core::v1::{PodSpec, Service};
+
+use crate::model::images;
 
 /// The namespace the lab plays.
 pub const NAMESPACE: &str = "tutorial";
@@ -70,13 +74,16 @@ pub struct Workload {
     /// The Deployment's name (`recommendation-v2`).
     pub name: String,
     pub labels: BTreeMap<String, String>,
+    /// The container's image, as written (`None`: the manifest names none).
+    pub image: Option<String>,
     /// The container's literal environment, `HOSTNAME` set to the pod name when the manifest takes it
-    /// from `metadata.name`.
+    /// from `metadata.name`, and an upstream image's settings in place of the manifest's values.
     pub env: Vec<(String, String)>,
     pub inject: bool,
     /// `recommendation-v2-<template hash>-<5 characters>`, like a ReplicaSet's pod.
     pub pod: String,
-    /// The pod template's `serviceAccountName` (`default` when it names none, as Kubernetes).
+    /// The pod template's `serviceAccountName`, else its deprecated alias `serviceAccount` (`default` when
+    /// it names neither, as Kubernetes).
     pub service_account: String,
     /// The file it came from.
     pub file: String,
@@ -90,6 +97,18 @@ impl Workload {
     /// The SPIFFE identity of its pod: `spiffe://cluster.local/ns/tutorial/sa/<service account>`.
     pub fn identity(&self) -> String {
         crate::model::identity::spiffe_id(NAMESPACE, &self.service_account)
+    }
+
+    /// The service its container runs: its image's ([`images::program`]), else, naming no image, the
+    /// `app` label's. `Err` names the image the lab cannot run and what it runs: the pod is refused when it
+    /// would start (a Deployment the lab keeps without running it, a gateway's, is still valid).
+    pub fn runs(&self) -> Result<&str, String> {
+        match &self.image {
+            Some(i) => images::program(i)
+                .map(|p| p.app)
+                .map_err(|e| format!("{IMAGE_FIELD}: {e}")),
+            None => Ok(self.app()),
+        }
     }
 
     pub fn env(&self, key: &str) -> Option<&str> {
@@ -178,20 +197,37 @@ pub fn from_deployment(d: &Deployment, file: &str, nonce: u64) -> Result<Workloa
         };
         env.push((e.name.clone(), value));
     }
-    let service_account = pod_spec
-        .service_account_name
-        .clone()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| crate::model::identity::DEFAULT_SERVICE_ACCOUNT.to_owned());
+    let image = container.image.clone().filter(|i| !i.is_empty());
+    if let Some(Ok(program)) = image.as_deref().map(images::program) {
+        for (key, value) in program.settings {
+            env.retain(|(k, _)| k != key);
+            env.push(((*key).to_owned(), (*value).to_owned()));
+        }
+    }
     Ok(Workload {
         inject: inject_required(&labels, &annotations),
-        service_account,
+        service_account: service_account(pod_spec),
+        image,
         name,
         labels,
         env,
         pod,
         file: file.to_owned(),
     })
+}
+
+/// The field an image refusal names.
+const IMAGE_FIELD: &str = "spec.template.spec.containers.0.image";
+
+/// The pod's service account: `serviceAccountName`, else the deprecated alias `serviceAccount` (Kubernetes'
+/// rule: the name wins when both are set), else `default`.
+fn service_account(pod: &PodSpec) -> String {
+    [&pod.service_account_name, &pod.service_account]
+        .into_iter()
+        .flatten()
+        .find(|s| !s.is_empty())
+        .cloned()
+        .unwrap_or_else(|| crate::model::identity::DEFAULT_SERVICE_ACCOUNT.to_owned())
 }
 
 /// The Services among `resources`.
@@ -208,6 +244,7 @@ pub fn services(resources: &[Resource]) -> Result<Vec<ServiceDef>, String> {
 /// Same pod template (the pod name aside)?
 pub fn same_template(a: &Workload, b: &Workload) -> bool {
     a.labels == b.labels
+        && a.image == b.image
         && a.env_without_pod() == b.env_without_pod()
         && a.inject == b.inject
         && a.service_account == b.service_account
@@ -262,6 +299,97 @@ mod tests {
         for (labels, annotations, want, why) in cases {
             assert_eq!(inject_required(&labels, &annotations), want, "{why}");
         }
+    }
+
+    /// An upstream-shaped Deployment: `pod_spec_extra` merged into its pod spec, `image` its container's.
+    fn deployment(image: &str, pod_spec_extra: serde_json::Value) -> Deployment {
+        let mut pod_spec = serde_json::json!({
+            "containers": [{
+                "name": "recommendation",
+                "image": image,
+                "env": [
+                    {"name": "JAVA_OPTIONS", "value": "-Xms15m"},
+                    {"name": "RECOMMENDATION_VERSION", "value": "v1"}
+                ]
+            }]
+        });
+        pod_spec
+            .as_object_mut()
+            .unwrap()
+            .extend(pod_spec_extra.as_object().unwrap().clone());
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "recommendation-v2"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "recommendation"}},
+                "template": {
+                    "metadata": {"labels": {"app": "recommendation", "version": "v2"}},
+                    "spec": pod_spec
+                }
+            }
+        }))
+        .unwrap()
+    }
+
+    const UPSTREAM_V2: &str = "quay.io/rhdevelopers/istio-tutorial-recommendation:v2.2";
+
+    #[test]
+    fn the_deprecated_service_account_names_the_identity_unless_service_account_name_does() {
+        let sa = |extra| {
+            from_deployment(&deployment(UPSTREAM_V2, extra), "f.yml", 0)
+                .unwrap()
+                .service_account
+        };
+        assert_eq!(
+            sa(serde_json::json!({"serviceAccount": "recommendation"})),
+            "recommendation"
+        );
+        assert_eq!(
+            sa(serde_json::json!({"serviceAccount": "old", "serviceAccountName": "new"})),
+            "new",
+            "serviceAccountName wins"
+        );
+        assert_eq!(
+            sa(serde_json::json!({"serviceAccount": "old", "serviceAccountName": ""})),
+            "old"
+        );
+        assert_eq!(sa(serde_json::json!({})), "default");
+    }
+
+    #[test]
+    fn an_upstream_image_fixes_what_runs_over_the_environment() {
+        let w =
+            from_deployment(&deployment(UPSTREAM_V2, serde_json::json!({})), "f.yml", 0).unwrap();
+        assert_eq!(w.runs(), Ok("recommendation"));
+        assert_eq!(w.image.as_deref(), Some(UPSTREAM_V2));
+        assert_eq!(w.env("RECOMMENDATION_VERSION"), Some("v2"), "{:?}", w.env);
+        assert_eq!(w.env("JAVA_OPTIONS"), Some("-Xms15m"));
+        let own = from_deployment(
+            &deployment("recommendation:0.1.0", serde_json::json!({})),
+            "f.yml",
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            own.env("RECOMMENDATION_VERSION"),
+            Some("v1"),
+            "the environment decides"
+        );
+        assert!(!same_template(&w, &own), "a new image, a new pod template");
+    }
+
+    #[test]
+    fn an_image_the_lab_cannot_run_is_refused_by_field_and_name() {
+        let image = "quay.io/rhdevelopers/istio-tutorial-recommendation:v4";
+        let w = from_deployment(&deployment(image, serde_json::json!({})), "f.yml", 0).unwrap();
+        let err = w.runs().unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "spec.template.spec.containers.0.image: image {image:?} is not one the local mesh can run"
+            )),
+            "{err}"
+        );
     }
 
     #[test]

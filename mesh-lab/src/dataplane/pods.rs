@@ -1,9 +1,12 @@
 //! A running pod: the app (the service's own library, configured from the Deployment's environment by the
 //! same `Config::from_lookup` as its binary) and, when injected, its Envoy sidecar.
 //!
-//! The lab changes only where things listen: `PORT=0` and `BIND_ADDRESS=127.0.0.1` (every pod shares the
+//! The app is the service its image runs (`Workload::runs`). The lab changes only where things listen:
+//! `PORT=0` and `BIND_ADDRESS=127.0.0.1` (every pod shares the
 //! loopback), `SHUTDOWN_TIMEOUT=1s`, and the next hop's URL: customer's `PREFERENCE_URL` and preference's
-//! `RECOMMENDATION_URL` become the sidecar's capture listener for that Service (which sets the Host the app
+//! `RECOMMENDATION_URL` — the Deployment's value, or the app's default (`http://preference:8080`, from
+//! `tutorial_common::vars`) when it sets none, as upstream's Deployments do —
+//! become the sidecar's capture listener for that Service (which sets the Host the app
 //! would have sent, `preference:8080`, and hands the request to the outbound listener), or, without a sidecar,
 //! the Service's ClusterIP on [`crate::dataplane::kube_proxy`]; recommendation v3's
 //! `WORLDCLOCK_PROXY` becomes the sidecar's outbound port-80 listener (or, without a sidecar, the lab's
@@ -17,6 +20,7 @@ use actix_web::dev::ServerHandle;
 use anyhow::{Context, anyhow, bail};
 use tutorial_common::config::FromEnv;
 use tutorial_common::server::Server;
+use tutorial_common::vars::{self, Var};
 use url::Url;
 
 use crate::dataplane::envoy::Envoy;
@@ -105,15 +109,23 @@ fn service_of<'a>(url: &str, services: &'a [ServiceDef]) -> Option<&'a ServiceDe
 
 /// Does a pod without a sidecar call a Service of the mesh (and so need kube-proxy's ClusterIP)?
 pub fn needs_cluster_ip(w: &Workload, services: &[ServiceDef]) -> bool {
-    !w.inject
-        && NEXT_HOP_VARS
-            .iter()
-            .filter_map(|v| w.env(v))
-            .any(|url| service_of(url, services).is_some())
+    !w.inject && next_hops(w).any(|(_, url)| service_of(&url, services).is_some())
 }
 
-/// The variables naming a next hop, per app.
-const NEXT_HOP_VARS: &[&str] = &["PREFERENCE_URL", "RECOMMENDATION_URL"];
+/// The variables naming a next hop.
+const NEXT_HOP_VARS: &[Var] = &[vars::PREFERENCE_URL, vars::RECOMMENDATION_URL];
+
+/// The next hops `w`'s app calls, (variable, URL): the Deployment's value, else the app's default (the
+/// app's parser falls back to it when the variable is unset or empty).
+fn next_hops(w: &Workload) -> impl Iterator<Item = (&'static str, String)> + '_ {
+    NEXT_HOP_VARS
+        .iter()
+        .filter(|v| w.runs().is_ok_and(|app| v.read_by.contains(&app)))
+        .filter_map(|v| {
+            let url = w.env(v.name).filter(|u| !u.is_empty()).or(v.default)?;
+            Some((v.name, url.to_owned()))
+        })
+}
 
 fn lookup(env: BTreeMap<String, String>) -> impl Fn(&str) -> Option<String> {
     move |k: &str| env.get(k).cloned()
@@ -151,10 +163,9 @@ impl PodPlan {
 }
 
 async fn build_app(w: &Workload, env: BTreeMap<String, String>) -> anyhow::Result<Server> {
-    let app = w.app().to_owned();
     let bad =
         |e: tutorial_common::config::ConfigError| anyhow!("{}: Deployment {}: {e}", w.file, w.name);
-    match app.as_str() {
+    match runs(w)? {
         "customer" => customer::build(customer::Config::from_lookup(lookup(env)).map_err(bad)?),
         "preference" => {
             preference::build(preference::Config::from_lookup(lookup(env)).map_err(bad)?)
@@ -170,12 +181,20 @@ async fn build_app(w: &Workload, env: BTreeMap<String, String>) -> anyhow::Resul
     }
 }
 
+/// The service `w`'s container runs; `Err` names the file, the Deployment and the image it cannot.
+fn runs(w: &Workload) -> anyhow::Result<&str> {
+    w.runs()
+        .map_err(|e| anyhow!("{}: Deployment {}: {e}", w.file, w.name))
+}
+
 /// Plans a pod: free loopback ports for the app and the sidecar's listeners, the app's environment.
+/// Refuses a pod whose image the lab cannot run before anything starts.
 pub fn plan(
     w: &Workload,
     services: &[ServiceDef],
     cluster_ips: Option<&BTreeMap<String, SocketAddr>>,
 ) -> anyhow::Result<PodPlan> {
+    runs(w)?;
     let loopback = |p: u16| -> SocketAddr { ([127, 0, 0, 1], p).into() };
     let app = loopback(free_port()?);
     let mut env: BTreeMap<String, String> = w.env.iter().cloned().collect();
@@ -189,10 +208,7 @@ pub fn plan(
         loopback(free_port()?),
     );
     let mut captures = Vec::new();
-    for var in NEXT_HOP_VARS {
-        let Some(url) = env.get(*var).cloned() else {
-            continue;
-        };
+    for (var, url) in next_hops(w) {
         let Some(svc) = service_of(&url, services) else {
             continue;
         };
@@ -203,11 +219,11 @@ pub fn plan(
                 .ok_or_else(|| {
                     anyhow!("no ClusterIP for {} (kube-proxy is not running)", svc.name)
                 })?;
-            env.insert((*var).into(), format!("http://{ip}/"));
+            env.insert(var.into(), format!("http://{ip}/"));
             continue;
         }
         let cap = loopback(free_port()?);
-        env.insert((*var).into(), format!("http://{cap}/"));
+        env.insert(var.into(), format!("http://{cap}/"));
         captures.push((svc.clone(), cap));
     }
     Ok(PodPlan {
@@ -225,7 +241,7 @@ pub fn plan(
 pub async fn start(p: PodPlan, ctx: &PodContext<'_>, config: Dynamic) -> anyhow::Result<Pod> {
     let w = &p.workload;
     let mut env = p.env.clone();
-    if w.app() == "recommendation" {
+    if w.runs().is_ok_and(|app| app == "recommendation") {
         let proxy = if w.inject { p.egress } else { ctx.internet };
         env.insert("WORLDCLOCK_PROXY".into(), format!("http://{proxy}"));
     }
@@ -258,3 +274,6 @@ pub async fn start(p: PodPlan, ctx: &PodContext<'_>, config: Dynamic) -> anyhow:
         }),
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -111,7 +111,8 @@ pub const LAB_KINDS: &[LabKind] = &[
         kind: "ServiceAccount",
         short_names: &["sa"],
         does: Does::Notes {
-            note: "kept; a workload's identity comes from its pod template's serviceAccountName \
+            note: "kept; a workload's identity comes from its pod template's serviceAccountName (or its deprecated \
+                   alias serviceAccount) \
                    (spiffe://cluster.local/ns/tutorial/sa/NAME), which needs no ServiceAccount object in the lab",
         },
     },
