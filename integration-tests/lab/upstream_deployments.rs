@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use mesh_lab::Lab;
-use mesh_lab::guided::mesh::{chain_prefix, requests};
+use mesh_lab::guided::send::{chain_prefix, requests};
 
 use crate::{http, istio, lab};
 
