@@ -1,8 +1,6 @@
-//! The lab state's unit tests: apply's answers across apiVersions, the merge patch, delete's kinds.
+//! The lab state's unit tests: apply's answers across apiVersions, delete's kinds.
 
-use serde_json::json;
-
-use super::{LabState, delete_kinds_help, kubectl_kind, merge_patch, parse_kind, plural};
+use super::{FileVerb, LabState, delete_kinds_help, kubectl_kind, parse_kind, plural};
 use mesh_istiod::config::validation::kinds::{Does, LAB_KINDS, runs_kinds};
 
 const VS: &str = "kind: VirtualService\nmetadata: {name: recommendation}\nspec:\n  hosts: [recommendation]\n  http:\n  - route:\n    - destination: {host: recommendation, subset: version-v2}\n";
@@ -40,16 +38,6 @@ fn the_same_object_at_another_api_version_is_configured() {
     );
     assert_eq!(state.objects.len(), 1);
     assert_eq!(state.objects[0].api_version, "networking.istio.io/v1");
-}
-
-#[test]
-fn merge_patch_follows_rfc_7386() {
-    let mut v = json!({"a": {"b": 1, "c": 2}, "d": [1]});
-    merge_patch(
-        &mut v,
-        &json!({"a": {"b": null, "e": 3}, "d": [2], "f": "g"}),
-    );
-    assert_eq!(v, json!({"a": {"c": 2, "e": 3}, "d": [2], "f": "g"}));
 }
 
 /// `delete` takes every kind the lab runs, by name, plural, short name and kubectl's full name, and
@@ -109,5 +97,68 @@ fn delete_takes_every_kind_the_lab_runs_and_its_help_names_them() {
              peerauthentication, authorizationpolicy, requestauthentication)"
         ),
         "{err}"
+    );
+}
+
+const DR: &str = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: recommendation}\nspec:\n  host: recommendation\n  subsets:\n  - name: version-v2\n    labels: {version: v2}\n";
+
+/// `create`, `replace` and `delete -f` take each object of the file on its own, answering kubectl's line
+/// for those they change and the API server's error, with the file, for the others.
+#[test]
+fn create_replace_and_delete_of_a_file_answer_each_object_as_kubectl() {
+    let text = format!("{DR}---\napiVersion: networking.istio.io/v1\n{VS}");
+    let docs = mesh_manifests::parse_str(std::path::Path::new("istio/x.yml"), &text).unwrap();
+    let mut state = LabState::new();
+    let mut run = |verb, docs: &[mesh_manifests::Document]| {
+        let o = state.file_verb(verb, docs).unwrap();
+        (o.lines, o.errors)
+    };
+    let dr = "destinationrule.networking.istio.io";
+    let vs = "virtualservice.networking.istio.io";
+    let drs = "destinationrules.networking.istio.io";
+    let vss = "virtualservices.networking.istio.io";
+    assert_eq!(
+        run(FileVerb::Create, &docs[1..]),
+        (vec![format!("{vs}/recommendation created")], vec![])
+    );
+    assert_eq!(
+        run(FileVerb::Create, &docs),
+        (
+            vec![format!("{dr}/recommendation created")],
+            vec![format!(
+                "Error from server (AlreadyExists): error when creating \"istio/x.yml\": {vss} \"recommendation\" \
+                 already exists"
+            )]
+        )
+    );
+    assert_eq!(
+        run(FileVerb::Replace, &docs).0,
+        [
+            format!("{dr}/recommendation replaced"),
+            format!("{vs}/recommendation replaced")
+        ]
+    );
+    assert_eq!(
+        run(FileVerb::Delete, &docs[..1]),
+        (vec![format!("{dr} \"recommendation\" deleted")], vec![])
+    );
+    assert_eq!(
+        run(FileVerb::Delete, &docs),
+        (
+            vec![format!("{vs} \"recommendation\" deleted")],
+            vec![format!(
+                "Error from server (NotFound): error when deleting \"istio/x.yml\": {drs} \"recommendation\" not found"
+            )]
+        )
+    );
+    assert_eq!(
+        run(FileVerb::Replace, &docs[1..]).1,
+        [format!(
+            "Error from server (NotFound): error when replacing \"istio/x.yml\": {vss} \"recommendation\" not found"
+        )]
+    );
+    assert_eq!(
+        LabState::new().delete("se", "x").unwrap_err(),
+        "Error from server (NotFound): serviceentries.networking.istio.io \"x\" not found"
     );
 }
