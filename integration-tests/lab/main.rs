@@ -17,6 +17,7 @@ mod resilience;
 mod routing;
 mod security;
 mod security_filters;
+mod verbs;
 mod workloads;
 
 use std::path::{Path, PathBuf};
