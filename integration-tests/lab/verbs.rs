@@ -1,5 +1,5 @@
 //! kubectl's verbs pasted into `mesh-lab` (the built binary against a lab's control endpoint): `apply -f DIR`,
-//! `create`, `replace` and `delete -f`, `-n`, and `patch` with kubectl's default strategic merge patch — each
+//! `create`, `replace` and `delete -f` (also `-f -`, the standard input), `-n`, and `patch` with kubectl's default strategic merge patch — each
 //! answer, error and exit status exactly kubectl's.
 
 use std::path::{Path, PathBuf};
@@ -36,20 +36,32 @@ impl Served {
         }
     }
 
-    /// `mesh-lab ARGS…` (bounded to 10 s): its exit code, stdout and stderr.
+    /// `mesh-lab ARGS…`: its exit code, stdout and stderr.
     async fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let addr = self.addr.clone();
-        let out = tokio::task::spawn_blocking(move || {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            integration_tests::process::run_to_end(
-                "mesh-lab",
-                &args,
-                &[(mesh_lab::cli::control::ENV_CONTROL, &addr)],
-            )
-        })
-        .await
-        .unwrap();
+        self.run_with(args, "").await
+    }
+
+    /// `mesh-lab ARGS…` with `stdin` on its standard input (bounded to 30 s).
+    async fn run_with(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+        let mut child = std::process::Command::new(integration_tests::process::binary("mesh-lab"))
+            .args(args)
+            .env(mesh_lab::cli::control::ENV_CONTROL, &self.addr)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let stdin = stdin.to_owned();
+        let waiting = tokio::task::spawn_blocking(move || {
+            std::io::Write::write_all(&mut input, stdin.as_bytes()).unwrap();
+            drop(input);
+            child.wait_with_output().unwrap()
+        });
+        let out = tokio::time::timeout(std::time::Duration::from_secs(30), waiting)
+            .await
+            .unwrap_or_else(|_| panic!("mesh-lab {args:?} did not exit within 30 s"))
+            .unwrap();
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8(out.stdout).unwrap(),
@@ -107,6 +119,8 @@ async fn apply_create_replace_and_delete_of_files_answer_as_kubectl() {
     let deleted = served.run(&["delete", "-R", "-f", d]).await;
     let gone = served.run(&["replace", "-f", vs_file, "-n=tutorial"]).await;
     let created = served.run(&["create", "-f", d]).await;
+    let vs_text = std::fs::read_to_string(vs_file).unwrap();
+    let piped = served.run_with(&["create", "-f", "-"], &vs_text).await;
     let elsewhere = served.run(&["apply", "-f", d, "-n", "istio-system"]).await;
     let empty = served
         .run(&["delete", "-f", path(&dir.join("docs")), "-f", vs_file])
@@ -178,6 +192,16 @@ async fn apply_create_replace_and_delete_of_files_answer_as_kubectl() {
             format!("{DR}/recommendation created"),
             format!("{VS}/recommendation created")
         ])
+    );
+    assert_eq!(
+        piped,
+        (
+            1,
+            String::new(),
+            "Error from server (AlreadyExists): error when creating \"STDIN\": \
+             virtualservices.networking.istio.io \"recommendation\" already exists\n"
+                .into()
+        )
     );
     assert_eq!(
         elsewhere,

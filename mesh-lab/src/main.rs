@@ -49,7 +49,7 @@ struct Cli {
 /// `-f FILE|DIR…` and `-R`, as kubectl takes them.
 #[derive(clap::Args)]
 struct Files {
-    /// A YAML file, or a directory of .yml/.yaml/.json files (repeat for several)
+    /// A YAML file, a directory of .yml/.yaml/.json files, or - for the standard input (repeat for several)
     #[arg(short = 'f', long = "filename", required = true)]
     files: Vec<PathBuf>,
     /// Process the directories of -f recursively
@@ -100,7 +100,7 @@ enum Command {
         /// metadata.name
         #[arg(required_unless_present = "files")]
         name: Option<String>,
-        /// A YAML file or directory (repeat for several), instead of KIND NAME
+        /// A YAML file, a directory or - (the standard input; repeat for several), instead of KIND NAME
         #[arg(short = 'f', long = "filename", conflicts_with = "kind")]
         files: Vec<PathBuf>,
         /// Process the directories of -f recursively

@@ -212,9 +212,16 @@ pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<actix_web::dev::Serve
     .run())
 }
 
-/// A file's text, for the lab.
-fn read(file: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
+/// A file's name and text, for the lab; `-` is the standard input, named `STDIN` as kubectl names it.
+fn read(file: &Path) -> anyhow::Result<(String, String)> {
+    if file == Path::new("-") {
+        let text =
+            std::io::read_to_string(std::io::stdin()).context("reading the standard input")?;
+        return Ok(("STDIN".into(), text));
+    }
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    Ok((file.display().to_string(), text))
 }
 
 /// A client of a running `mesh-lab up`.
@@ -248,20 +255,19 @@ impl Client {
     }
 
     pub async fn apply(&self, file: &Path) -> anyhow::Result<String> {
-        let body = ApplyBody {
-            file: file.display().to_string(),
-            content: read(file)?,
-        };
+        let (file, content) = read(file)?;
+        let body = ApplyBody { file, content };
         self.call(self.http.post(format!("{}/apply", self.base)).json(&body))
             .await
     }
 
     /// `create`, `replace` or `delete -f FILE`: kubectl's lines and errors, one per object.
     pub async fn file_verb(&self, verb: FileVerb, file: &Path) -> anyhow::Result<Outcome> {
+        let (file, content) = read(file)?;
         let body = FileBody {
             verb,
-            file: file.display().to_string(),
-            content: read(file)?,
+            file,
+            content,
         };
         let json = self
             .call(self.http.post(format!("{}/files", self.base)).json(&body))

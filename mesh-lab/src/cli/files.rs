@@ -1,6 +1,7 @@
-//! `-f FILE|DIR` and `-R` as kubectl reads them (k8s.io/cli-runtime pkg/resource: `Builder.Path`,
+//! `-f FILE|DIR|-` and `-R` as kubectl reads them (k8s.io/cli-runtime pkg/resource: `Builder.Path`,
 //! `ExpandPathsToFileVisitors`): a file is taken whatever its name; a directory gives its `.json`, `.yaml` and
-//! `.yml` files in lexical order (`filepath.Walk`), its subdirectories' only with `-R`. Any bad path fails the
+//! `.yml` files in lexical order (`filepath.Walk`), its subdirectories' only with `-R`; `-` is the standard
+//! input. Any bad path fails the
 //! whole command before anything is sent, in kubectl's words.
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,11 @@ pub fn expand(paths: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>, String
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for p in paths {
+        if p == Path::new("-") {
+            // The standard input, read by the client.
+            files.push(p.clone());
+            continue;
+        }
         match std::fs::metadata(p) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 errors.push(format!(
@@ -104,13 +110,17 @@ mod tests {
     }
 
     /// A directory gives its YAML and JSON files sorted, not its subdirectories' unless -R; a file named
-    /// explicitly is taken whatever its extension; a bad path is kubectl's error.
+    /// explicitly is taken whatever its extension, `-` as the standard input; a bad path is kubectl's error.
     #[test]
     fn a_directory_is_read_as_kubectl_reads_it() {
         let dir = tree();
         let flat = expand(std::slice::from_ref(&dir), false).unwrap();
         let deep = expand(std::slice::from_ref(&dir), true).unwrap();
-        let explicit = expand(&[dir.join("notes.txt"), dir.join("b.yml")], false).unwrap();
+        let explicit = expand(
+            &[dir.join("notes.txt"), "-".into(), dir.join("b.yml")],
+            false,
+        )
+        .unwrap();
         let empty = expand(&[dir.join("none")], false).unwrap_err();
         let missing = expand(&[dir.join("gone.yml")], false).unwrap_err();
         let two = expand(&[dir.join("gone.yml"), dir.join("none")], true).unwrap_err();
@@ -126,7 +136,11 @@ mod tests {
                 "sub/deeper/e.yaml"
             ]
         );
-        assert_eq!(names(&dir, explicit), ["notes.txt", "b.yml"]);
+        assert_eq!(explicit[1], PathBuf::from("-"), "the standard input");
+        assert_eq!(
+            names(&dir, [&explicit[..1], &explicit[2..]].concat()),
+            ["notes.txt", "b.yml"]
+        );
         let none = dir.join("none").display().to_string();
         assert_eq!(
             empty,
