@@ -127,7 +127,8 @@ fn without_directive(patch: &serde_json::Map<String, Value>) -> Value {
 
 /// Strategic merge patch: as the merge patch, except that a list with a merge key keeps the items the
 /// patch does not name, merges those it names (by the key) and appends the new ones; an item
-/// `{"<key>": …, "$patch": "delete"}` removes that item, `"$patch": "replace"` in an object replaces it whole.
+/// `{"<key>": …, "$patch": "delete"}` removes that item; in an object, `"$patch": "delete"` removes it and
+/// `"$patch": "replace"` replaces it whole.
 fn strategic_merge(
     target: &mut Value,
     patch: &Value,
@@ -148,8 +149,15 @@ fn strategic_merge(
     for (k, v) in p.iter().filter(|(k, _)| *k != "$patch") {
         path.push(k.clone());
         let key = merge_key(path);
+        let deletes = match v {
+            Value::Object(o) => directive(o)? == Some("delete"),
+            _ => false,
+        };
         match (v, key, t.get_mut(k)) {
             (Value::Null, _, _) => {
+                t.remove(k);
+            }
+            _ if deletes => {
                 t.remove(k);
             }
             (Value::Array(items), Some(key), Some(Value::Array(list))) => {

@@ -72,6 +72,12 @@ fn strategic_merge_merges_env_by_name_and_deletes_with_the_directive() {
         replaced["spec"]["template"]["metadata"],
         json!({"labels": {"app": "x"}})
     );
+    let deleted = patched(
+        json!({"metadata": {"labels": {"$patch": "delete"}}}),
+        PatchType::Strategic,
+    )
+    .unwrap();
+    assert_eq!(deleted["metadata"], json!({"name": "recommendation-v2"}));
 }
 
 #[test]
