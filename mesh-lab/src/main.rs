@@ -117,7 +117,7 @@ enum Command {
         #[arg(short = 'p', long = "patch")]
         patch: String,
         /// strategic (containers and env merged by name), merge (RFC 7386) or json (RFC 6902)
-        #[arg(long = "type", default_value = "strategic")]
+        #[arg(long = "type", value_name = "TYPE", default_value = "strategic")]
         how: String,
     },
     /// Set the mesh-wide outbound traffic policy (ALLOW_ANY or REGISTRY_ONLY)
@@ -194,15 +194,20 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            let text = format!("{e:#}");
-            // kubectl's own errors are printed as kubectl prints them.
-            if text.starts_with("error: ") || text.starts_with("Error from server (") {
-                eprintln!("{text}");
-            } else {
-                eprintln!("mesh-lab: {text}");
-            }
+            eprintln!("{}", error_line(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error as printed: kubectl's own (`error: …`, `Error from server (…): …`) as kubectl prints them, the
+/// others after the program's name.
+fn error_line(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    if text.starts_with("error: ") || text.starts_with("Error from server (") {
+        text
+    } else {
+        format!("mesh-lab: {text}")
     }
 }
 
@@ -241,7 +246,7 @@ async fn file_verbs(client: &Client, verb: FileVerb, files: &Files) -> anyhow::R
                 }
                 errors.extend(outcome.errors);
             }
-            Err(e) => errors.push(format!("{e:#}")),
+            Err(e) => errors.push(error_line(&e)),
         }
     }
     for e in &errors {
