@@ -1,4 +1,5 @@
-//! The lab's state: what has been applied (like the cluster's API server) and the mesh-wide mode.
+//! The lab's state: what has been applied (like the cluster's API server), the mesh-wide mode, and what
+//! kubectl's verbs (apply, create, replace, delete, patch) do to it, answered in kubectl's words.
 
 use std::collections::BTreeMap;
 
