@@ -125,6 +125,9 @@ async fn apply_create_replace_and_delete_of_files_answer_as_kubectl() {
     let empty = served
         .run(&["delete", "-f", path(&dir.join("docs")), "-f", vs_file])
         .await;
+    let by_slash = served
+        .run(&["delete", "vs/recommendation", "-n", "tutorial"])
+        .await;
     let objects: Vec<String> = served
         .lab
         .show()
@@ -224,9 +227,10 @@ async fn apply_create_replace_and_delete_of_files_answer_as_kubectl() {
             )
         )
     );
+    assert_eq!(by_slash, ok(&[format!("{VS} \"recommendation\" deleted")]));
     assert!(
         objects.contains(&"DestinationRule/recommendation".to_owned())
-            && objects.contains(&"VirtualService/recommendation".to_owned())
+            && !objects.contains(&"VirtualService/recommendation".to_owned())
             && !objects.iter().any(|o| o.starts_with("ServiceEntry/")),
         "{objects:?}"
     );

@@ -97,8 +97,7 @@ enum Command {
     Delete {
         #[arg(help = mesh_lab::state::delete_kinds_help(), required_unless_present = "files")]
         kind: Option<String>,
-        /// metadata.name
-        #[arg(required_unless_present = "files")]
+        /// metadata.name (or KIND/NAME as one argument, as kubectl takes it)
         name: Option<String>,
         /// A YAML file, a directory or - (the standard input; repeat for several), instead of KIND NAME
         #[arg(short = 'f', long = "filename", conflicts_with = "kind")]
@@ -222,6 +221,22 @@ fn check_namespace(namespace: Option<&str>) -> anyhow::Result<()> {
     }
 }
 
+/// `KIND NAME` or `KIND/NAME`, as kubectl takes them; kubectl's errors for the other shapes.
+fn kind_and_name<'a>(kind: &'a str, name: Option<&'a str>) -> anyhow::Result<(&'a str, &'a str)> {
+    match (kind.split_once('/'), name) {
+        (None, Some(name)) => Ok((kind, name)),
+        (Some(pair), None) => Ok(pair),
+        (None, None) => Err(anyhow::anyhow!(
+            "error: resource(s) were provided, but no name was specified"
+        )),
+        (Some(_), Some(_)) => Err(anyhow::anyhow!(
+            "error: there is no need to specify a resource type as a separate argument when passing arguments \
+             in resource/name form (e.g. 'kubectl get resource/<resource_name>' instead of 'kubectl get resource \
+             resource/<resource_name>'"
+        )),
+    }
+}
+
 /// kubectl's `-f` files, or its error printed as kubectl prints it.
 fn files_of(files: &Files) -> Result<Vec<PathBuf>, ExitCode> {
     mesh_lab::cli::files::expand(&files.files, files.recursive).map_err(|e| {
@@ -300,9 +315,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Delete {
             kind: Some(kind),
-            name: Some(name),
+            name,
             ..
-        } => client()?.delete(&kind, &name).await?,
+        } => {
+            let (kind, name) = kind_and_name(&kind, name.as_deref())?;
+            client()?.delete(kind, name).await?
+        }
         Command::Delete {
             files, recursive, ..
         } => {
