@@ -264,7 +264,7 @@ async fn patch_merges_the_tutorials_container_patch_by_name_as_kubectl() {
     let after = served.lab.pod_name("recommendation-v1").await.unwrap();
     let answer = requests(&http(), &served.lab.gateway_url, 1, None).await;
     let again = served
-        .run(&["patch", "deployment", "recommendation-v1", "-p", env])
+        .run(&["patch", "deployment/recommendation-v1", "-p", env])
         .await;
     let json = r#"[{"op":"test","path":"/spec/template/spec/containers/0/name","value":"recommendation"},{"op":"add","path":"/spec/template/metadata/labels/sidecar.istio.io~1inject","value":"false"}]"#;
     let by_json = served

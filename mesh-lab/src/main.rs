@@ -108,10 +108,10 @@ enum Command {
     },
     /// Patch a Deployment, like `kubectl patch deployment NAME -p PATCH` (strategic merge patch by default)
     Patch {
-        /// deployment
+        /// deployment (or deployment/NAME)
         kind: String,
         /// metadata.name
-        name: String,
+        name: Option<String>,
         /// The patch, e.g. '{"spec":{"template":{"spec":{"containers":[{"name":"recommendation","image":"…"}]}}}}'
         #[arg(short = 'p', long = "patch")]
         patch: String,
@@ -334,7 +334,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             how,
         } => {
             let how = how.parse::<PatchType>().map_err(|e| anyhow::anyhow!(e))?;
-            client()?.patch(&kind, &name, &patch, how).await?
+            let (kind, name) = kind_and_name(&kind, name.as_deref())?;
+            client()?.patch(kind, name, &patch, how).await?
         }
         Command::Mode { mode } => client()?.mode(&mode).await?,
         Command::Show { json, graph } => match graph {
