@@ -154,17 +154,14 @@ async fn apply_create_replace_and_delete_of_files_answer_as_kubectl() {
         ])
     );
     assert_eq!(to_v2[0].body, format!("{}1\n", chain_prefix("v2", &v2)));
-    assert_eq!(
-        exists,
-        (
-            1,
-            String::new(),
-            format!(
-                "Error from server (AlreadyExists): error when creating \"{vs_file}\": \
-                 virtualservices.networking.istio.io \"recommendation\" already exists\n"
-            )
-        )
-    );
+    let failed = |error: String| (1, String::new(), format!("{error}\n"));
+    let vss = "virtualservices.networking.istio.io";
+    let already = |file: &str| {
+        failed(format!(
+            "Error from server (AlreadyExists): error when creating \"{file}\": {vss} \"recommendation\" already exists"
+        ))
+    };
+    assert_eq!(exists, already(vs_file));
     assert_eq!(replaced, ok(&[format!("{VS}/recommendation replaced")]));
     assert_eq!(
         deleted,
@@ -180,14 +177,9 @@ async fn apply_create_replace_and_delete_of_files_answer_as_kubectl() {
     );
     assert_eq!(
         gone,
-        (
-            1,
-            String::new(),
-            format!(
-                "Error from server (NotFound): error when replacing \"{vs_file}\": \
-                 virtualservices.networking.istio.io \"recommendation\" not found\n"
-            )
-        )
+        failed(format!(
+            "Error from server (NotFound): error when replacing \"{vs_file}\": {vss} \"recommendation\" not found"
+        ))
     );
     assert_eq!(
         created,
@@ -196,36 +188,21 @@ async fn apply_create_replace_and_delete_of_files_answer_as_kubectl() {
             format!("{VS}/recommendation created")
         ])
     );
-    assert_eq!(
-        piped,
-        (
-            1,
-            String::new(),
-            "Error from server (AlreadyExists): error when creating \"STDIN\": \
-             virtualservices.networking.istio.io \"recommendation\" already exists\n"
-                .into()
-        )
-    );
+    assert_eq!(piped, already("STDIN"));
     assert_eq!(
         elsewhere,
-        (
-            1,
-            String::new(),
+        failed(
             "error: the local mesh plays one namespace, tutorial: -n istio-system is not it (write -n \
-             tutorial, or leave -n out)\n"
+             tutorial, or leave -n out)"
                 .into()
         )
     );
     assert_eq!(
         empty,
-        (
-            1,
-            String::new(),
-            format!(
-                "error: error reading [{}]: recognized file extensions are [.json .yaml .yml]\n",
-                dir.join("docs").display()
-            )
-        )
+        failed(format!(
+            "error: error reading [{}]: recognized file extensions are [.json .yaml .yml]",
+            dir.join("docs").display()
+        ))
     );
     assert_eq!(by_slash, ok(&[format!("{VS} \"recommendation\" deleted")]));
     assert!(
