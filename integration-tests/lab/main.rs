@@ -18,6 +18,7 @@ mod routing;
 mod security;
 mod security_filters;
 mod upstream_deployments;
+mod verbs;
 mod workloads;
 
 use std::path::{Path, PathBuf};

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mesh_lab::cli::control::{self, Client};
+use mesh_lab::state::FileVerb;
+use mesh_lab::state::patch::PatchType;
 use mesh_lab::{Lab, LabOptions, guided};
 
 const AFTER_HELP: &str = "\
@@ -37,8 +39,22 @@ struct Cli {
     /// Control endpoint of the running lab (default 127.0.0.1:15080, or $MESH_LAB_CONTROL)
     #[arg(long, global = true)]
     control: Option<String>,
+    /// The namespace, as kubectl's -n: the lab plays one, tutorial (any other is refused)
+    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
+    namespace: Option<String>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `-f FILE|DIR…` and `-R`, as kubectl takes them.
+#[derive(clap::Args)]
+struct Files {
+    /// A YAML file, a directory of .yml/.yaml/.json files, or - for the standard input (repeat for several)
+    #[arg(short = 'f', long = "filename", required = true)]
+    files: Vec<PathBuf>,
+    /// Process the directories of -f recursively
+    #[arg(short = 'R', long)]
+    recursive: bool,
 }
 
 #[derive(Subcommand)]
@@ -63,26 +79,45 @@ enum Command {
     },
     /// Apply files, like `oc apply -f FILE -n tutorial` (istio/ files and the recommendation Deployments)
     Apply {
-        /// A YAML file (repeat for several)
-        #[arg(short = 'f', long = "filename", required = true)]
-        files: Vec<PathBuf>,
+        #[command(flatten)]
+        files: Files,
     },
-    /// Delete an object, like `oc delete virtualservice recommendation` or `oc delete deployment recommendation-v3`
+    /// Create the objects of files, like `kubectl create -f FILE` (an existing one is AlreadyExists)
+    Create {
+        #[command(flatten)]
+        files: Files,
+    },
+    /// Replace the objects of files, like `kubectl replace -f FILE` (a missing one is NotFound)
+    Replace {
+        #[command(flatten)]
+        files: Files,
+    },
+    /// Delete objects, like `oc delete virtualservice recommendation`, `oc delete deployment recommendation-v3`
+    /// or `oc delete -f FILE` (every object of the files)
     Delete {
-        #[arg(help = mesh_lab::state::delete_kinds_help())]
-        kind: String,
-        /// metadata.name
-        name: String,
+        #[arg(help = mesh_lab::state::delete_kinds_help(), required_unless_present = "files")]
+        kind: Option<String>,
+        /// metadata.name (or KIND/NAME as one argument, as kubectl takes it)
+        name: Option<String>,
+        /// A YAML file, a directory or - (the standard input; repeat for several), instead of KIND NAME
+        #[arg(short = 'f', long = "filename", conflicts_with = "kind")]
+        files: Vec<PathBuf>,
+        /// Process the directories of -f recursively
+        #[arg(short = 'R', long)]
+        recursive: bool,
     },
-    /// Patch a Deployment with a JSON merge patch, like `oc patch deployment NAME --type merge -p PATCH`
+    /// Patch a Deployment, like `kubectl patch deployment NAME -p PATCH` (strategic merge patch by default)
     Patch {
-        /// deployment
+        /// deployment (or deployment/NAME)
         kind: String,
         /// metadata.name
-        name: String,
-        /// The merge patch, e.g. '{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"true"}}}}}'
+        name: Option<String>,
+        /// The patch, e.g. '{"spec":{"template":{"spec":{"containers":[{"name":"recommendation","image":"…"}]}}}}'
         #[arg(short = 'p', long = "patch")]
         patch: String,
+        /// strategic (containers and env merged by name), merge (RFC 7386) or json (RFC 6902)
+        #[arg(long = "type", value_name = "TYPE", default_value = "strategic")]
+        how: String,
     },
     /// Set the mesh-wide outbound traffic policy (ALLOW_ANY or REGISTRY_ONLY)
     Mode {
@@ -158,13 +193,89 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("mesh-lab: {e:#}");
+            eprintln!("{}", error_line(&e));
             ExitCode::FAILURE
         }
     }
 }
 
+/// An error as printed: kubectl's own (`error: …`, `Error from server (…): …`) as kubectl prints them, the
+/// others after the program's name.
+fn error_line(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    if text.starts_with("error: ") || text.starts_with("Error from server (") {
+        text
+    } else {
+        format!("mesh-lab: {text}")
+    }
+}
+
+/// The lab plays one namespace: `-n tutorial` is taken (as is no `-n`), any other refused.
+fn check_namespace(namespace: Option<&str>) -> anyhow::Result<()> {
+    match namespace {
+        None | Some(mesh_istiod::model::registry::NAMESPACE) => Ok(()),
+        Some(other) => Err(anyhow::anyhow!(
+            "error: the local mesh plays one namespace, {ns}: -n {other} is not it (write -n {ns}, or leave -n out)",
+            ns = mesh_istiod::model::registry::NAMESPACE
+        )),
+    }
+}
+
+/// `KIND NAME` or `KIND/NAME`, as kubectl takes them; kubectl's errors for the other shapes.
+fn kind_and_name<'a>(kind: &'a str, name: Option<&'a str>) -> anyhow::Result<(&'a str, &'a str)> {
+    match (kind.split_once('/'), name) {
+        (None, Some(name)) => Ok((kind, name)),
+        (Some(pair), None) => Ok(pair),
+        (None, None) => Err(anyhow::anyhow!(
+            "error: resource(s) were provided, but no name was specified"
+        )),
+        (Some(_), Some(_)) => Err(anyhow::anyhow!(
+            "error: there is no need to specify a resource type as a separate argument when passing arguments \
+             in resource/name form (e.g. 'kubectl get resource/<resource_name>' instead of 'kubectl get resource \
+             resource/<resource_name>'"
+        )),
+    }
+}
+
+/// kubectl's `-f` files, or its error printed as kubectl prints it.
+fn files_of(files: &Files) -> Result<Vec<PathBuf>, ExitCode> {
+    mesh_lab::cli::files::expand(&files.files, files.recursive).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// `create`, `replace` or `delete -f`: every object of every file, kubectl's line for each done (stdout)
+/// and its error for each not (stderr, after the lines); non-zero if any failed, as kubectl.
+async fn file_verbs(client: &Client, verb: FileVerb, files: &Files) -> anyhow::Result<ExitCode> {
+    let files = match files_of(files) {
+        Ok(f) => f,
+        Err(code) => return Ok(code),
+    };
+    let mut errors = Vec::new();
+    for f in files {
+        match client.file_verb(verb, &f).await {
+            Ok(outcome) => {
+                for line in outcome.lines {
+                    println!("{line}");
+                }
+                errors.extend(outcome.errors);
+            }
+            Err(e) => errors.push(error_line(&e)),
+        }
+    }
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    Ok(if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    check_namespace(cli.namespace.as_deref())?;
     let addr = control::control_addr(cli.control.as_deref());
     let client = || Client::new(&addr);
     let text = match cli.command {
@@ -187,6 +298,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return up(options, &addr, graph_port).await;
         }
         Command::Apply { files } => {
+            let files = match files_of(&files) {
+                Ok(f) => f,
+                Err(code) => return Ok(code),
+            };
             let c = client()?;
             let mut out = Vec::new();
             for f in files {
@@ -194,8 +309,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             out.join("\n")
         }
-        Command::Delete { kind, name } => client()?.delete(&kind, &name).await?,
-        Command::Patch { kind, name, patch } => client()?.patch(&kind, &name, &patch).await?,
+        Command::Create { files } => return file_verbs(&client()?, FileVerb::Create, &files).await,
+        Command::Replace { files } => {
+            return file_verbs(&client()?, FileVerb::Replace, &files).await;
+        }
+        Command::Delete {
+            kind: Some(kind),
+            name,
+            ..
+        } => {
+            let (kind, name) = kind_and_name(&kind, name.as_deref())?;
+            client()?.delete(kind, name).await?
+        }
+        Command::Delete {
+            files, recursive, ..
+        } => {
+            let files = Files { files, recursive };
+            return file_verbs(&client()?, FileVerb::Delete, &files).await;
+        }
+        Command::Patch {
+            kind,
+            name,
+            patch,
+            how,
+        } => {
+            let how = how.parse::<PatchType>().map_err(|e| anyhow::anyhow!(e))?;
+            let (kind, name) = kind_and_name(&kind, name.as_deref())?;
+            client()?.patch(kind, name, &patch, how).await?
+        }
         Command::Mode { mode } => client()?.mode(&mode).await?,
         Command::Show { json, graph } => match graph {
             Some(file) => {

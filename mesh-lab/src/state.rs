@@ -1,15 +1,19 @@
-//! The lab's state: what has been applied (like the cluster's API server) and the mesh-wide mode.
+//! The lab's state: what has been applied (like the cluster's API server), the mesh-wide mode, and what
+//! kubectl's verbs (apply, create, replace, delete, patch) do to it, answered in kubectl's words.
 
 use std::collections::BTreeMap;
 
 use anyhow::anyhow;
 use mesh_manifests::{Document, Resource};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use mesh_istiod::config::validation::kinds::{self, Does, LAB_KINDS};
 use mesh_istiod::config::validation::{self, Effect, Unsupported};
 use mesh_istiod::model::registry::{self, Workload};
 use mesh_istiod::model::sidecar::Mode;
+
+pub mod patch;
+use patch::PatchType;
 
 /// One applied object.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,14 +45,22 @@ pub struct ObjectSummary {
     pub summary: String,
 }
 
-/// kubectl's resource name for a kind (`serviceentry.networking.istio.io`), from its group in
-/// `mesh_manifests::KINDS`.
-pub fn kubectl_kind(kind: &str) -> String {
-    let lower = kind.to_ascii_lowercase();
+/// `name` with the group of `kind` in `mesh_manifests::KINDS` (`name.networking.istio.io`), as kubectl writes it.
+fn with_group(kind: &str, name: String) -> String {
     match mesh_manifests::KINDS.iter().find(|k| k.kind == kind) {
-        Some(k) if !k.group.is_empty() => format!("{lower}.{}", k.group),
-        _ => lower,
+        Some(k) if !k.group.is_empty() => format!("{name}.{}", k.group),
+        _ => name,
     }
+}
+
+/// kubectl's resource name for a kind (`serviceentry.networking.istio.io`).
+pub fn kubectl_kind(kind: &str) -> String {
+    with_group(kind, kind.to_ascii_lowercase())
+}
+
+/// The API server's resource for a kind, as its errors name it (`serviceentries.networking.istio.io`).
+pub fn kubectl_resource(kind: &str) -> String {
+    with_group(kind, plural(&kind.to_ascii_lowercase()))
 }
 
 /// kubectl's plural (`serviceentries`, `sidecars`).
@@ -99,6 +111,52 @@ fn parse_noted_kind(s: &str) -> Option<&'static str> {
     parse_kind_that(s, |d| matches!(d, Does::Notes { .. }))
 }
 
+/// What `kubectl create|replace|delete -f` does with each object of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileVerb {
+    Create,
+    Replace,
+    Delete,
+}
+
+impl FileVerb {
+    /// kubectl's `error when <doing> "FILE"`.
+    fn doing(self) -> &'static str {
+        match self {
+            Self::Create => "creating",
+            Self::Replace => "replacing",
+            Self::Delete => "deleting",
+        }
+    }
+}
+
+/// What a file verb answers: kubectl's lines for the objects it changed, its errors for the others.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub lines: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// A document's object name; a mesh-config file (a merge patch without a name) names the object
+/// `oc patch` patches.
+fn object_name(doc: &Document) -> &str {
+    doc.resource
+        .name()
+        .unwrap_or(match kinds::does(doc.resource.kind()) {
+            Does::MeshConfig { object } => object,
+            _ => "<unnamed>",
+        })
+}
+
+/// The API server's NotFound, with `source` (kubectl's `error when … "FILE": `) before the object.
+fn not_found(kind: &str, name: &str, source: &str) -> String {
+    format!(
+        "Error from server (NotFound): {source}{} \"{name}\" not found",
+        kubectl_resource(kind)
+    )
+}
+
 impl LabState {
     pub fn new() -> Self {
         Self {
@@ -116,137 +174,191 @@ impl LabState {
     /// The caller checks the result translates before keeping it.
     pub fn apply(&mut self, docs: &[Document]) -> Result<Vec<String>, Unsupported> {
         let mut next = self.clone();
-        let mut lines = Vec::new();
-        for doc in docs {
-            let effect = validation::check(doc)?;
-            let kind = doc.resource.kind();
-            // Mesh-config files are merge patches without a name: the object `oc patch` names.
-            let name = doc.resource.name().unwrap_or(match kinds::does(kind) {
-                Does::MeshConfig { object } => object,
-                _ => "<unnamed>",
-            });
-            let name = name.to_owned();
-            let file = doc.file.display().to_string();
-            match effect {
-                Effect::MeshMode(mode) => {
-                    let verb = if next.mesh_mode == mode {
-                        "patched (no change)"
-                    } else {
-                        "patched"
-                    };
-                    next.mesh_mode = mode;
-                    next.mesh_mode_source = file;
-                    lines.push(format!(
-                        "{}/{name} {verb} (mesh outboundTrafficPolicy mode: {mode})",
-                        kubectl_kind(kind)
-                    ));
-                }
-                Effect::Keep | Effect::Noted(_) => {
-                    let note = match &effect {
-                        Effect::Noted(n) => Some(n.clone()),
-                        _ => None,
-                    };
-                    let applied = Applied {
-                        kind,
-                        name: name.clone(),
-                        file,
-                        api_version: doc.api_version.clone(),
-                        resource: doc.resource.clone(),
-                        note: note.clone(),
-                    };
-                    let verb = match next
-                        .objects
-                        .iter()
-                        .position(|o| o.kind == kind && o.name == name)
-                    {
-                        // The same object at another apiVersion is `configured`, as kubectl apply says:
-                        // its last-applied-configuration annotation records the apiVersion.
-                        Some(i)
-                            if next.objects[i].resource == doc.resource
-                                && next.objects[i].api_version == doc.api_version =>
-                        {
-                            "unchanged"
-                        }
-                        Some(i) => {
-                            next.objects[i] = applied;
-                            "configured"
-                        }
-                        None => {
-                            next.objects.push(applied);
-                            "created"
-                        }
-                    };
-                    let suffix = note.map(|n| format!(" ({n})")).unwrap_or_default();
-                    lines.push(format!("{}/{name} {verb}{suffix}", kubectl_kind(kind)));
-                }
-            }
-        }
+        let lines = docs
+            .iter()
+            .map(|doc| next.apply_document(doc, None))
+            .collect::<Result<_, _>>()?;
         *self = next;
         Ok(lines)
     }
 
-    /// Deletes `kind/name`; `Err` with kubectl's NotFound wording.
-    pub fn delete(&mut self, kind: &str, name: &str) -> Result<String, String> {
-        if let Some(noted) = parse_noted_kind(kind) {
-            return Err(format!(
-                "error: {} \"{name}\": the local mesh keeps {noted}s as applied without running them (the \
-                 registry is read from */kubernetes/Service.yml when it starts, identities from the pod \
-                 templates), so deleting one is not in its scope; run this step on a cluster",
-                kubectl_kind(noted)
-            ));
+    /// Where `kind/name` is among the applied objects.
+    fn position(&self, kind: &str, name: &str) -> Option<usize> {
+        self.objects
+            .iter()
+            .position(|o| o.kind == kind && o.name == name)
+    }
+
+    /// Applies one document; `say` is the verb of its line for a kept object instead of apply's
+    /// `created`/`configured`/`unchanged` (`create` and `replace` say `created` and `replaced`).
+    fn apply_document(&mut self, doc: &Document, say: Option<&str>) -> Result<String, Unsupported> {
+        let effect = validation::check(doc)?;
+        let kind = doc.resource.kind();
+        let name = object_name(doc).to_owned();
+        let file = doc.file.display().to_string();
+        let note = match effect {
+            Effect::MeshMode(mode) => {
+                let verb = if self.mesh_mode == mode {
+                    "patched (no change)"
+                } else {
+                    "patched"
+                };
+                self.mesh_mode = mode;
+                self.mesh_mode_source = file;
+                return Ok(format!(
+                    "{}/{name} {verb} (mesh outboundTrafficPolicy mode: {mode})",
+                    kubectl_kind(kind)
+                ));
+            }
+            Effect::Keep => None,
+            Effect::Noted(n) => Some(n),
+        };
+        let applied = Applied {
+            kind,
+            name: name.clone(),
+            file,
+            api_version: doc.api_version.clone(),
+            resource: doc.resource.clone(),
+            note: note.clone(),
+        };
+        let verb = match self.position(kind, &name) {
+            // The same object at another apiVersion is `configured`, as kubectl apply says: its
+            // last-applied-configuration annotation records the apiVersion.
+            Some(i)
+                if self.objects[i].resource == doc.resource
+                    && self.objects[i].api_version == doc.api_version =>
+            {
+                "unchanged"
+            }
+            Some(i) => {
+                self.objects[i] = applied;
+                "configured"
+            }
+            None => {
+                self.objects.push(applied);
+                "created"
+            }
+        };
+        let suffix = note.map(|n| format!(" ({n})")).unwrap_or_default();
+        Ok(format!(
+            "{}/{name} {}{suffix}",
+            kubectl_kind(kind),
+            say.unwrap_or(verb)
+        ))
+    }
+
+    /// `kubectl create|replace|delete -f FILE` of the file's documents, each object on its own as kubectl
+    /// does it: an existing object is not created, a missing one neither replaced nor deleted, each with the
+    /// API server's error, while the others go ahead. A document the lab cannot take refuses the whole file
+    /// first, as `apply` does. The caller checks the result translates before keeping it.
+    pub fn file_verb(&mut self, verb: FileVerb, docs: &[Document]) -> Result<Outcome, Unsupported> {
+        if verb != FileVerb::Delete {
+            for doc in docs {
+                validation::check(doc)?;
+            }
         }
-        let Some(k) = parse_kind(kind) else {
-            return Err(format!(
+        let mut out = Outcome::default();
+        for doc in docs {
+            let kind = doc.resource.kind();
+            let name = object_name(doc);
+            let source = format!(
+                "error when {} {:?}: ",
+                verb.doing(),
+                doc.file.display().to_string()
+            );
+            let exists = matches!(kinds::does(kind), Does::MeshConfig { .. })
+                || self.position(kind, name).is_some();
+            let done = match (verb, exists) {
+                (FileVerb::Create, true) => Err(format!(
+                    "Error from server (AlreadyExists): {source}{} \"{name}\" already exists",
+                    kubectl_resource(kind)
+                )),
+                (FileVerb::Create, false) => Ok(self.apply_document(doc, Some("created"))?),
+                (FileVerb::Replace, true) => Ok(self.apply_document(doc, Some("replaced"))?),
+                (FileVerb::Replace, false) => Err(not_found(kind, name, &source)),
+                (FileVerb::Delete, _) => self.delete_object(kind, name, &source),
+            };
+            match done {
+                Ok(line) => out.lines.push(line),
+                Err(e) => out.errors.push(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes `kind/name` (`kind` by name, plural, short name or kubectl's full name); `Err` in kubectl's
+    /// words.
+    pub fn delete(&mut self, kind: &str, name: &str) -> Result<String, String> {
+        match parse_noted_kind(kind).or_else(|| parse_kind(kind)) {
+            Some(k) => self.delete_object(k, name, ""),
+            None => Err(format!(
                 "error: the server doesn't have a resource type \"{kind}\" (the lab knows {})",
                 runs_lowercase().join(", ")
-            ));
-        };
-        match self
-            .objects
-            .iter()
-            .position(|o| o.kind == k && o.name == name)
-        {
-            Some(i) => {
-                self.objects.remove(i);
-                Ok(format!("{} \"{name}\" deleted", kubectl_kind(k)))
-            }
-            None => Err(format!(
-                "Error from server (NotFound): {}s \"{name}\" not found",
-                kubectl_kind(k)
             )),
         }
     }
 
-    /// `oc patch deployment NAME --type merge -p PATCH`: the Deployment with the JSON merge patch (RFC 7386)
-    /// applied, as a document to [`LabState::apply`].
-    pub fn patched(&self, kind: &str, name: &str, patch: &str) -> Result<Document, String> {
+    /// Deletes the object `kind/name` of a kind the lab runs; `source` is kubectl's `error when deleting
+    /// "FILE": ` of `delete -f`, empty otherwise.
+    fn delete_object(&mut self, kind: &str, name: &str, source: &str) -> Result<String, String> {
+        match kinds::does(kind) {
+            Does::Runs { .. } => match self.position(kind, name) {
+                Some(i) => {
+                    self.objects.remove(i);
+                    Ok(format!("{} \"{name}\" deleted", kubectl_kind(kind)))
+                }
+                None => Err(not_found(kind, name, source)),
+            },
+            Does::Notes { .. } => Err(format!(
+                "error: {} \"{name}\": the local mesh keeps {kind}s as applied without running them (the \
+                 registry is read from */kubernetes/Service.yml when it starts, identities from the pod \
+                 templates), so deleting one is not in its scope; run this step on a cluster",
+                kubectl_kind(kind)
+            )),
+            Does::MeshConfig { .. } => Err(format!(
+                "error: {} \"{name}\": the local mesh's mesh config is not deleted; `mesh-lab mode \
+                 ALLOW_ANY` puts the outbound mode back",
+                kubectl_kind(kind)
+            )),
+            Does::Refuses { fix } => Err(kinds::refusal(kind, fix)),
+        }
+    }
+
+    /// `kubectl patch deployment NAME -p PATCH [--type strategic|merge|json]`: the Deployment with the patch
+    /// applied, as a document to [`LabState::apply`]; `None` when it changes nothing (kubectl's
+    /// `patched (no change)`).
+    pub fn patched(
+        &self,
+        kind: &str,
+        name: &str,
+        patch: &str,
+        how: PatchType,
+    ) -> Result<Option<Document>, String> {
         if parse_kind(kind) != Some("Deployment") {
             return Err(format!(
                 "the local mesh patches deployments only, not {kind:?}"
             ));
         }
-        let patch: serde_json::Value =
-            serde_json::from_str(patch).map_err(|e| format!("the patch is not JSON: {e}"))?;
         let Some(Resource::Deployment(d)) = self
-            .objects
-            .iter()
-            .find(|o| o.kind == "Deployment" && o.name == name)
-            .map(|o| &o.resource)
+            .position("Deployment", name)
+            .map(|i| &self.objects[i].resource)
         else {
-            return Err(format!(
-                "Error from server (NotFound): deployments.apps \"{name}\" not found"
-            ));
+            return Err(not_found("Deployment", name, ""));
         };
         let mut value = serde_json::to_value(&**d).map_err(|e| e.to_string())?;
-        merge_patch(&mut value, &patch);
-        let patched = serde_json::from_value(value)
+        patch::apply_patch(&mut value, patch, how)?;
+        let mut patched = d.clone();
+        *patched = serde_json::from_value(value)
             .map_err(|e| format!("the patched Deployment is invalid: {e}"))?;
-        Ok(Document {
+        if patched == *d {
+            return Ok(None);
+        }
+        Ok(Some(Document {
             file: format!("oc patch deployment {name}").into(),
             index: 0,
             api_version: "apps/v1".into(),
-            resource: Resource::Deployment(Box::new(patched)),
-        })
+            resource: Resource::Deployment(patched),
+        }))
     }
 
     /// Sets the mesh-wide mode (the `istio` ConfigMap / SMCP / Istio resource on a cluster).
@@ -377,136 +489,5 @@ fn to_value_string<T: Serialize>(t: &T) -> Option<String> {
     serde_json::to_value(t).ok()?.as_str().map(str::to_owned)
 }
 
-/// RFC 7386 JSON merge patch: objects merge key by key, `null` removes, anything else replaces.
-pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
-    let Some(p) = patch.as_object() else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = serde_json::json!({});
-    }
-    let t = target.as_object_mut().expect("an object");
-    for (k, v) in p {
-        if v.is_null() {
-            t.remove(k);
-        } else {
-            merge_patch(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::{LabState, delete_kinds_help, kubectl_kind, merge_patch, parse_kind, plural};
-    use mesh_istiod::config::validation::kinds::{Does, LAB_KINDS, runs_kinds};
-
-    const VS: &str = "kind: VirtualService\nmetadata: {name: recommendation}\nspec:\n  hosts: [recommendation]\n  http:\n  - route:\n    - destination: {host: recommendation, subset: version-v2}\n";
-
-    fn apply(state: &mut LabState, api_version: &str) -> Vec<String> {
-        let text = format!("apiVersion: {api_version}\n{VS}");
-        let docs = mesh_manifests::parse_str(std::path::Path::new("vs.yml"), &text).unwrap();
-        state.apply(&docs).unwrap()
-    }
-
-    /// One object whatever the version; re-applied at another version it is `configured` (kubectl's
-    /// last-applied-configuration changes), at the same version `unchanged`.
-    #[test]
-    fn the_same_object_at_another_api_version_is_configured() {
-        let mut state = LabState::new();
-        let lines: Vec<String> = [
-            "networking.istio.io/v1beta1",
-            "networking.istio.io/v1beta1",
-            "networking.istio.io/v1alpha3",
-            "networking.istio.io/v1",
-            "networking.istio.io/v1",
-        ]
-        .into_iter()
-        .flat_map(|v| apply(&mut state, v))
-        .collect();
-        assert_eq!(
-            lines,
-            [
-                "virtualservice.networking.istio.io/recommendation created",
-                "virtualservice.networking.istio.io/recommendation unchanged",
-                "virtualservice.networking.istio.io/recommendation configured",
-                "virtualservice.networking.istio.io/recommendation configured",
-                "virtualservice.networking.istio.io/recommendation unchanged",
-            ]
-        );
-        assert_eq!(state.objects.len(), 1);
-        assert_eq!(state.objects[0].api_version, "networking.istio.io/v1");
-    }
-
-    #[test]
-    fn merge_patch_follows_rfc_7386() {
-        let mut v = json!({"a": {"b": 1, "c": 2}, "d": [1]});
-        merge_patch(
-            &mut v,
-            &json!({"a": {"b": null, "e": 3}, "d": [2], "f": "g"}),
-        );
-        assert_eq!(v, json!({"a": {"c": 2, "e": 3}, "d": [2], "f": "g"}));
-    }
-
-    /// `delete` takes every kind the lab runs, by name, plural, short name and kubectl's full name, and
-    /// nothing else; its help names each.
-    #[test]
-    fn delete_takes_every_kind_the_lab_runs_and_its_help_names_them() {
-        for kind in runs_kinds() {
-            let lower = kind.to_ascii_lowercase();
-            for name in [
-                kind.to_string(),
-                lower.clone(),
-                plural(&lower),
-                kubectl_kind(kind),
-            ] {
-                assert_eq!(parse_kind(&name), Some(kind), "{name}");
-            }
-            assert!(delete_kinds_help().contains(&lower), "{kind}");
-        }
-        for k in LAB_KINDS {
-            for short in k.short_names {
-                let runs = matches!(k.does, Does::Runs { .. });
-                assert_eq!(parse_kind(short), runs.then_some(k.kind), "{short}");
-            }
-        }
-        assert_eq!(parse_kind("serviceentries"), Some("ServiceEntry"));
-        assert_eq!(
-            parse_kind("authorizationpolicies"),
-            Some("AuthorizationPolicy")
-        );
-        for other in ["service", "namespace", "configmap", "kustomization"] {
-            assert_eq!(parse_kind(other), None, "{other}");
-        }
-        assert_eq!(kubectl_kind("Deployment"), "deployment.apps");
-        assert_eq!(
-            kubectl_kind("AuthorizationPolicy"),
-            "authorizationpolicy.security.istio.io"
-        );
-        assert_eq!(kubectl_kind("Service"), "service");
-        assert_eq!(kubectl_kind("Istio"), "istio.sailoperator.io");
-        for (name, kind) in [
-            ("svc", "service"),
-            ("services", "service"),
-            ("sa", "serviceaccount"),
-        ] {
-            let err = LabState::new().delete(name, "customer").unwrap_err();
-            assert!(
-                err.starts_with(&format!(
-                    "error: {kind} \"customer\": the local mesh keeps "
-                )) && err.ends_with("run this step on a cluster"),
-                "{err}"
-            );
-        }
-        let err = LabState::new().delete("cm", "x").unwrap_err();
-        assert!(
-            err.ends_with(
-                "(the lab knows deployment, serviceentry, virtualservice, destinationrule, gateway, sidecar, \
-                 peerauthentication, authorizationpolicy, requestauthentication)"
-            ),
-            "{err}"
-        );
-    }
-}
+mod tests;

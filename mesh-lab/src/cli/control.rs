@@ -1,6 +1,8 @@
 //! The control endpoint of `mesh-lab up` (loopback HTTP) and the client the other commands use.
 //!
-//! `POST /apply` (JSON `{file, content}`), `POST /delete?kind=&name=`, `POST /patch` (JSON `{kind, name, patch}`), `POST /mode?mode=`,
+//! `POST /apply` (JSON `{file, content}`), `POST /files` (JSON `{verb: create|replace|delete, file, content}`,
+//! answering JSON `{lines, errors}`), `POST /delete?kind=&name=`, `POST /patch` (JSON `{kind, name, patch, type}`,
+//! `type` strategic, merge or json), `POST /mode?mode=`,
 //! `POST /fault?mode=&delay=`, `POST /reset`, `GET /show[?format=json]`, `GET /logs?workload=`, `GET /graph.svg`,
 //! `POST /token?iss=&sub=&exp=` (a JWT signed with the lab's key; `exp` a duration, `-` in front: expired). Answers are text lines;
 //! errors are 4xx with the message.
@@ -14,6 +16,8 @@ use anyhow::{Context, anyhow};
 use serde::{Deserialize, Serialize};
 
 use crate::lab::Lab;
+use crate::state::patch::PatchType;
+use crate::state::{FileVerb, Outcome};
 use mesh_istiod::model::sidecar::Mode;
 
 /// Where `mesh-lab up` listens for commands unless told otherwise.
@@ -45,10 +49,34 @@ struct PatchBody {
     kind: String,
     name: String,
     patch: String,
+    /// kubectl's `--type`; strategic when left out.
+    #[serde(default, rename = "type")]
+    how: PatchType,
 }
 
 async fn patch(lab: web::Data<Lab>, body: web::Json<PatchBody>) -> HttpResponse {
-    answer(lab.patch(&body.kind, &body.name, &body.patch).await)
+    answer(
+        lab.patch_as(&body.kind, &body.name, &body.patch, body.how)
+            .await,
+    )
+}
+
+#[derive(Serialize, Deserialize)]
+struct FileBody {
+    verb: FileVerb,
+    file: String,
+    content: String,
+}
+
+/// `create`, `replace` or `delete -f` of one file: its [`Outcome`] as JSON, or the refusal of the whole file.
+async fn file_verb(lab: web::Data<Lab>, body: web::Json<FileBody>) -> HttpResponse {
+    match lab
+        .file_verb(body.verb, Path::new(&body.file), &body.content)
+        .await
+    {
+        Ok(outcome) => HttpResponse::Ok().json(outcome),
+        Err(e) => answer(Err(e)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -166,6 +194,7 @@ pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<actix_web::dev::Serve
             .route("/apply", web::post().to(apply))
             .route("/delete", web::post().to(delete))
             .route("/patch", web::post().to(patch))
+            .route("/files", web::post().to(file_verb))
             .route("/mode", web::post().to(mode))
             .route("/fault", web::post().to(fault))
             .route("/reset", web::post().to(reset))
@@ -181,6 +210,18 @@ pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<actix_web::dev::Serve
         format!("the control endpoint cannot listen on {addr} (another `mesh-lab up`?): pass --control ADDR or set {ENV_CONTROL}")
     })?
     .run())
+}
+
+/// A file's name and text, for the lab; `-` is the standard input, named `STDIN` as kubectl names it.
+fn read(file: &Path) -> anyhow::Result<(String, String)> {
+    if file == Path::new("-") {
+        let text =
+            std::io::read_to_string(std::io::stdin()).context("reading the standard input")?;
+        return Ok(("STDIN".into(), text));
+    }
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    Ok((file.display().to_string(), text))
 }
 
 /// A client of a running `mesh-lab up`.
@@ -214,14 +255,24 @@ impl Client {
     }
 
     pub async fn apply(&self, file: &Path) -> anyhow::Result<String> {
-        let content =
-            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        let body = ApplyBody {
-            file: file.display().to_string(),
-            content,
-        };
+        let (file, content) = read(file)?;
+        let body = ApplyBody { file, content };
         self.call(self.http.post(format!("{}/apply", self.base)).json(&body))
             .await
+    }
+
+    /// `create`, `replace` or `delete -f FILE`: kubectl's lines and errors, one per object.
+    pub async fn file_verb(&self, verb: FileVerb, file: &Path) -> anyhow::Result<Outcome> {
+        let (file, content) = read(file)?;
+        let body = FileBody {
+            verb,
+            file,
+            content,
+        };
+        let json = self
+            .call(self.http.post(format!("{}/files", self.base)).json(&body))
+            .await?;
+        serde_json::from_str(&json).with_context(|| format!("the lab's answer: {json}"))
     }
 
     pub async fn delete(&self, kind: &str, name: &str) -> anyhow::Result<String> {
@@ -233,11 +284,18 @@ impl Client {
         .await
     }
 
-    pub async fn patch(&self, kind: &str, name: &str, patch: &str) -> anyhow::Result<String> {
+    pub async fn patch(
+        &self,
+        kind: &str,
+        name: &str,
+        patch: &str,
+        how: PatchType,
+    ) -> anyhow::Result<String> {
         let body = PatchBody {
             kind: kind.into(),
             name: name.into(),
             patch: patch.into(),
+            how,
         };
         self.call(self.http.post(format!("{}/patch", self.base)).json(&body))
             .await

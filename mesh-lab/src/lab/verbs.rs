@@ -8,7 +8,8 @@ use mesh_istiod::model::sidecar::Mode;
 use mesh_manifests::Document;
 
 use super::{EXTERNAL_HOST, Lab, SETUP_FILES};
-use crate::state::LabState;
+use crate::state::patch::PatchType;
+use crate::state::{FileVerb, LabState, Outcome};
 
 impl Lab {
     /// `kubectl apply` of already-parsed documents (all or nothing).
@@ -32,17 +33,50 @@ impl Lab {
         self.apply_documents(&docs).await
     }
 
-    /// `oc patch <kind> <name> --type merge -p <patch>` (Deployments: e.g. the sidecar injection label).
+    /// `kubectl patch <kind> <name> -p <patch>`: kubectl's default strategic merge patch (the sidecar
+    /// injection label, a container's image or env).
     pub async fn patch(&self, kind: &str, name: &str, patch: &str) -> anyhow::Result<String> {
+        self.patch_as(kind, name, patch, PatchType::Strategic).await
+    }
+
+    /// `kubectl patch <kind> <name> --type <how> -p <patch>` (Deployments).
+    pub async fn patch_as(
+        &self,
+        kind: &str,
+        name: &str,
+        patch: &str,
+        how: PatchType,
+    ) -> anyhow::Result<String> {
         let mut inner = self.inner.lock().await;
-        let doc = inner
+        let Some(doc) = inner
             .state
-            .patched(kind, name, patch)
-            .map_err(|e| anyhow!("{e}"))?;
+            .patched(kind, name, patch, how)
+            .map_err(|e| anyhow!("{e}"))?
+        else {
+            return Ok(format!("deployment.apps/{name} patched (no change)"));
+        };
         let mut next = inner.state.clone();
         next.apply(&[doc]).map_err(|e| anyhow!("{e}"))?;
         self.reconcile(&mut inner, next).await?;
         Ok(format!("deployment.apps/{name} patched"))
+    }
+
+    /// `kubectl create|replace|delete -f <file>` with the file's text: each object on its own, kubectl's
+    /// line or error for each (a file the lab cannot take is refused whole).
+    pub async fn file_verb(
+        &self,
+        verb: FileVerb,
+        file: &Path,
+        text: &str,
+    ) -> anyhow::Result<Outcome> {
+        let docs = mesh_manifests::parse_str(file, text).map_err(|e| anyhow!("{e}"))?;
+        let mut inner = self.inner.lock().await;
+        let mut next = inner.state.clone();
+        let outcome = next.file_verb(verb, &docs).map_err(|e| anyhow!("{e}"))?;
+        if next != inner.state {
+            self.reconcile(&mut inner, next).await?;
+        }
+        Ok(outcome)
     }
 
     /// `kubectl delete <kind> <name>`.
