@@ -240,6 +240,7 @@ async fn mint(
         issuer: issuer.map(str::to_owned),
         subject: subject.map(str::to_owned),
         expires_in: minutes.map(chrono::Duration::minutes),
+        claims: Vec::new(),
     })
     .await
     .unwrap()
@@ -426,12 +427,12 @@ async fn the_control_endpoints_token() {
     let handle = server.handle();
     let serving = tokio::spawn(server);
     let c = mesh_lab::cli::control::Client::new(&addr.to_string()).unwrap();
-    let no_issuer = c.token(None, None, None).await;
+    let no_issuer = c.token(None, None, None, &[]).await;
     c.apply(&istio("request-authentication-customer-jwt.yml"))
         .await
         .unwrap();
-    let token = c.token(None, None, None).await.unwrap();
-    let expired = c.token(None, None, Some("-10m")).await.unwrap();
+    let token = c.token(None, None, None, &[]).await.unwrap();
+    let expired = c.token(None, None, Some("-10m"), &[]).await.unwrap();
     let good = get(&lab, Some(token.trim_end())).await;
     let pods = pods(&lab).await;
     let late = get(&lab, Some(expired.trim_end())).await;

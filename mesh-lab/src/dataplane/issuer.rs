@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// `token` with one character in the middle of its signature changed: a bad signature (Envoy's 401
 /// `Jwt verification fails`), not a malformed token; the last character is avoided, its low bits may be
@@ -129,18 +129,23 @@ impl Issuer {
         .to_string()
     }
 
-    /// A token `iss`/`sub`, issued now and expiring `expires_in` from now (negative: already expired;
-    /// Envoy allows 60 s of clock skew, so an expired test token needs more than that).
+    /// A token `iss`/`sub` with the `extra` claims, issued now and expiring `expires_in` from now
+    /// (negative: already expired; Envoy allows 60 s of clock skew, so an expired test token needs more
+    /// than that).
     pub fn mint(
         &self,
         issuer: &str,
         subject: &str,
         expires_in: chrono::Duration,
+        extra: Map<String, Value>,
     ) -> Result<String, String> {
         let now = chrono::Utc::now().timestamp();
-        self.sign(&json!({
-            "iss": issuer, "sub": subject, "iat": now, "exp": now + expires_in.num_seconds()
-        }))
+        let mut claims = extra;
+        claims.insert("iss".into(), json!(issuer));
+        claims.insert("sub".into(), json!(subject));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("exp".into(), json!(now + expires_in.num_seconds()));
+        self.sign(&Value::Object(claims))
     }
 
     /// A token with these claims exactly (`aud`, `exp` in the past, …).
@@ -177,7 +182,12 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         let token = again
-            .mint("issuer-a", "alice", chrono::Duration::minutes(5))
+            .mint(
+                "issuer-a",
+                "alice",
+                chrono::Duration::minutes(5),
+                Map::new(),
+            )
             .unwrap();
         let jwks: Value = serde_json::from_str(&issuer.jwks()).unwrap();
         let k = &jwks["keys"][0];
@@ -196,7 +206,12 @@ mod tests {
         let other = Issuer::generate().unwrap();
         assert_ne!(other.kid(), issuer.kid());
         let forged = other
-            .mint("issuer-a", "alice", chrono::Duration::minutes(5))
+            .mint(
+                "issuer-a",
+                "alice",
+                chrono::Duration::minutes(5),
+                Map::new(),
+            )
             .unwrap();
         assert!(jsonwebtoken::decode::<Value>(&forged, &key, &v).is_err());
         let spoiled = with_bad_signature(&token);
@@ -208,7 +223,12 @@ mod tests {
             &jsonwebtoken::errors::ErrorKind::InvalidSignature
         );
         let expired = issuer
-            .mint("issuer-a", "alice", chrono::Duration::minutes(-5))
+            .mint(
+                "issuer-a",
+                "alice",
+                chrono::Duration::minutes(-5),
+                Map::new(),
+            )
             .unwrap();
         let err = jsonwebtoken::decode::<Value>(&expired, &key, &v).unwrap_err();
         assert_eq!(
