@@ -16,6 +16,7 @@ mod process;
 mod resilience;
 mod routing;
 mod security;
+mod security_claims;
 mod security_filters;
 mod workloads;
 
