@@ -18,6 +18,7 @@ mod routing;
 mod security;
 mod security_claims;
 mod security_filters;
+mod security_tokens;
 mod workloads;
 
 use std::path::{Path, PathBuf};
