@@ -9,19 +9,18 @@ use mesh_lab::lab::tokens::TokenRequest;
 
 use crate::security::{RBAC, apply, assert_answer, assert_chain, get, lab_with_control, pods};
 
-/// The tutorial's role policy (its authorization-policy-jwt.yaml), under the name of the JWT file's
-/// policy so that it replaces it: the token's principal and a `role` claim `customer`.
-const ROLE_POLICY: &str = "apiVersion: security.istio.io/v1beta1
-kind: AuthorizationPolicy
-metadata:
-  name: customer
-spec:
-  selector:
-    matchLabels:
-      app: customer
-  action: ALLOW
-  rules:
-  - from:
+/// An ALLOW AuthorizationPolicy for customer with these `rules`, under the name of the JWT file's policy
+/// so that it replaces it.
+fn customer_policy(rules: &str) -> String {
+    format!(
+        "apiVersion: security.istio.io/v1beta1\nkind: AuthorizationPolicy\nmetadata: {{name: customer}}\n\
+         spec:\n  selector: {{matchLabels: {{app: customer}}}}\n  action: ALLOW\n  rules:\n{rules}"
+    )
+}
+
+/// The tutorial's role policy (its authorization-policy-jwt.yaml): the token's principal and a `role`
+/// claim `customer`.
+const ROLE_RULES: &str = "  - from:
     - source:
         requestPrincipals: [testing@secure.istio.io/testing@secure.istio.io]
     when:
@@ -30,16 +29,7 @@ spec:
 ";
 
 /// A list claim matched by any element, a nested claim, and a notValues.
-const GROUPS_POLICY: &str = "apiVersion: security.istio.io/v1beta1
-kind: AuthorizationPolicy
-metadata:
-  name: customer
-spec:
-  selector:
-    matchLabels:
-      app: customer
-  rules:
-  - when:
+const GROUPS_RULES: &str = "  - when:
     - key: request.auth.claims[groups]
       values: [group2]
       notValues: [banned]
@@ -61,9 +51,12 @@ async fn the_role_policy_and_list_and_nested_claims() {
     let (lab, c, stop) = lab_with_control().await;
     let lab = &lab;
     apply(lab, "request-authentication-customer-jwt.yml").await;
-    lab.apply_text(Path::new("istio/authorization-policy-jwt.yml"), ROLE_POLICY)
-        .await
-        .unwrap();
+    lab.apply_text(
+        Path::new("istio/authorization-policy-jwt.yml"),
+        &customer_policy(ROLE_RULES),
+    )
+    .await
+    .unwrap();
     let role = c
         .token(None, None, None, &["role=customer".to_owned()])
         .await
@@ -80,9 +73,12 @@ async fn the_role_policy_and_list_and_nested_claims() {
     ];
     let role_pods = pods(lab).await;
 
-    lab.apply_text(Path::new("istio/groups.yml"), GROUPS_POLICY)
-        .await
-        .unwrap();
+    lab.apply_text(
+        Path::new("istio/groups.yml"),
+        &customer_policy(GROUPS_RULES),
+    )
+    .await
+    .unwrap();
     let admin = r#"realm_access={"roles":["user","admin-eu"]}"#;
     let cases = [
         (vec!["groups=group1", "groups=group2", admin], true),
