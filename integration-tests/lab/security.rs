@@ -12,14 +12,14 @@ use mesh_lab::lab::tokens::TokenRequest;
 
 use crate::{http, istio, lab};
 
-const RBAC: &str = "RBAC: access denied";
+pub(crate) const RBAC: &str = "RBAC: access denied";
 const CUSTOMER_403: &str = "customer => Error: 403 - RBAC: access denied\n";
 const PREFERENCE_403: &str =
     "customer => Error: 503 - preference => Error: 403 - RBAC: access denied\n";
 const GATEWAY_LISTENER: &str = "0.0.0.0_8080";
 
 /// One request through the gateway, with `token` as a bearer token.
-async fn get(lab: &Lab, token: Option<&str>) -> (u16, String) {
+pub(crate) async fn get(lab: &Lab, token: Option<&str>) -> (u16, String) {
     let mut req = http().get(&lab.gateway_url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -32,7 +32,7 @@ async fn get(lab: &Lab, token: Option<&str>) -> (u16, String) {
 }
 
 /// recommendation v1's and v2's pod names, for [`assert_chain`].
-async fn pods(lab: &Lab) -> [(&'static str, String); 2] {
+pub(crate) async fn pods(lab: &Lab) -> [(&'static str, String); 2] {
     let pod = |v: &'static str| async move {
         let name = lab.pod_name(&format!("recommendation-{v}")).await.unwrap();
         (v, name)
@@ -42,7 +42,7 @@ async fn pods(lab: &Lab) -> [(&'static str, String); 2] {
 
 /// Asserts `answer` is exactly the whole chain: 200 `customer => preference => recommendation vN from
 /// '<that version's pod>': <counter>\n`.
-fn assert_chain(pods: &[(&str, String); 2], answer: &(u16, String), step: &str) {
+pub(crate) fn assert_chain(pods: &[(&str, String); 2], answer: &(u16, String), step: &str) {
     let (status, body) = answer;
     assert_eq!(*status, 200, "{step}: {body:?}");
     for (v, pod) in pods {
@@ -60,7 +60,7 @@ fn assert_chain(pods: &[(&str, String); 2], answer: &(u16, String), step: &str) 
     panic!("{step}: not the chain from recommendation v1 or v2 ({pods:?}): {body:?}");
 }
 
-fn assert_answer(answer: &(u16, String), status: u16, body: &str, step: &str) {
+pub(crate) fn assert_answer(answer: &(u16, String), status: u16, body: &str, step: &str) {
     assert_eq!(
         (answer.0, answer.1.as_str()),
         (status, body),
@@ -68,7 +68,7 @@ fn assert_answer(answer: &(u16, String), status: u16, body: &str, step: &str) {
     );
 }
 
-async fn apply(lab: &Lab, file: &str) {
+pub(crate) async fn apply(lab: &Lab, file: &str) {
     lab.apply_file(&istio(file))
         .await
         .unwrap_or_else(|e| panic!("{file} applies: {e:#}"));
@@ -240,6 +240,7 @@ async fn mint(
         issuer: issuer.map(str::to_owned),
         subject: subject.map(str::to_owned),
         expires_in: minutes.map(chrono::Duration::minutes),
+        claims: Vec::new(),
     })
     .await
     .unwrap()
@@ -414,9 +415,13 @@ spec:
     }
 }
 
-#[tokio::test]
-async fn the_control_endpoints_token() {
-    let lab = lab().await;
+/// A lab with its control endpoint, the client, and what stops both.
+pub(crate) async fn lab_with_control() -> (
+    Lab,
+    mesh_lab::cli::control::Client,
+    impl std::future::Future<Output = ()>,
+) {
+    let lab = crate::lab().await;
     let addr: std::net::SocketAddr = (
         [127, 0, 0, 1],
         mesh_lab::dataplane::ports::free_port().unwrap(),
@@ -425,19 +430,29 @@ async fn the_control_endpoints_token() {
     let server = mesh_lab::cli::control::serve(lab.clone(), addr).unwrap();
     let handle = server.handle();
     let serving = tokio::spawn(server);
-    let c = mesh_lab::cli::control::Client::new(&addr.to_string()).unwrap();
-    let no_issuer = c.token(None, None, None).await;
+    let client = mesh_lab::cli::control::Client::new(&addr.to_string()).unwrap();
+    let stopping = lab.clone();
+    let stop = async move {
+        handle.stop(true).await;
+        serving.await.unwrap().unwrap();
+        stopping.stop().await;
+    };
+    (lab, client, stop)
+}
+
+#[tokio::test]
+async fn the_control_endpoints_token() {
+    let (lab, c, stop) = lab_with_control().await;
+    let no_issuer = c.token(None, None, None, &[]).await;
     c.apply(&istio("request-authentication-customer-jwt.yml"))
         .await
         .unwrap();
-    let token = c.token(None, None, None).await.unwrap();
-    let expired = c.token(None, None, Some("-10m")).await.unwrap();
+    let token = c.token(None, None, None, &[]).await.unwrap();
+    let expired = c.token(None, None, Some("-10m"), &[]).await.unwrap();
     let good = get(&lab, Some(token.trim_end())).await;
     let pods = pods(&lab).await;
     let late = get(&lab, Some(expired.trim_end())).await;
-    handle.stop(true).await;
-    serving.await.unwrap().unwrap();
-    lab.stop().await;
+    stop.await;
 
     let err = format!("{:#}", no_issuer.expect_err("no issuer without --iss"));
     assert!(

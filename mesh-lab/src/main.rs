@@ -157,6 +157,10 @@ enum Command {
         /// Lifetime, e.g. 1h or 30m (default 1h); a leading - mints one that has expired, e.g. -10m
         #[arg(long, allow_hyphen_values = true)]
         exp: Option<String>,
+        /// Another claim, KEY=VALUE (repeatable): a string, e.g. role=customer; a KEY given again makes a
+        /// list (groups=a --claim groups=b); a VALUE starting with [ or { is JSON (nested claims)
+        #[arg(long = "claim", value_name = "KEY=VALUE")]
+        claims: Vec<String>,
     },
     /// Back to the start: the tutorial's setup only, ALLOW_ANY, no fault
     Reset,
@@ -349,9 +353,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Logs { workload } => client()?.logs(&workload).await?,
         Command::Fault { mode, delay } => client()?.fault(&mode, delay.as_deref()).await?,
-        Command::Token { iss, sub, exp } => {
+        Command::Token {
+            iss,
+            sub,
+            exp,
+            claims,
+        } => {
             client()?
-                .token(iss.as_deref(), sub.as_deref(), exp.as_deref())
+                .token(iss.as_deref(), sub.as_deref(), exp.as_deref(), &claims)
                 .await?
         }
         Command::Reset => client()?.reset().await?,

@@ -4,7 +4,8 @@
 //! answering JSON `{lines, errors}`), `POST /delete?kind=&name=`, `POST /patch` (JSON `{kind, name, patch, type}`,
 //! `type` strategic, merge or json), `POST /mode?mode=`,
 //! `POST /fault?mode=&delay=`, `POST /reset`, `GET /show[?format=json]`, `GET /logs?workload=`, `GET /graph.svg`,
-//! `POST /token?iss=&sub=&exp=` (a JWT signed with the lab's key; `exp` a duration, `-` in front: expired). Answers are text lines;
+//! `POST /token?iss=&sub=&exp=&claim=` (a JWT signed with the lab's key; `exp` a duration, `-` in front: expired;
+//! `claim=KEY=VALUE` repeatable). Answers are text lines;
 //! errors are 4xx with the message.
 
 use std::net::SocketAddr;
@@ -143,13 +144,6 @@ async fn reset(lab: web::Data<Lab>) -> HttpResponse {
     answer(lab.reset().await)
 }
 
-#[derive(Deserialize)]
-struct TokenQuery {
-    iss: Option<String>,
-    sub: Option<String>,
-    exp: Option<String>,
-}
-
 /// `1h` → one hour; `-10m` → expired ten minutes ago.
 fn signed_duration(text: &str) -> anyhow::Result<chrono::Duration> {
     let (sign, magnitude) = match text.strip_prefix('-') {
@@ -162,16 +156,21 @@ fn signed_duration(text: &str) -> anyhow::Result<chrono::Duration> {
     Ok(d * sign)
 }
 
-async fn token(lab: web::Data<Lab>, q: web::Query<TokenQuery>) -> HttpResponse {
-    let expires_in = match q.exp.as_deref().map(signed_duration).transpose() {
-        Ok(e) => e,
-        Err(e) => return answer(Err(e)),
-    };
-    let req = crate::lab::tokens::TokenRequest {
-        issuer: q.iss.clone(),
-        subject: q.sub.clone(),
-        expires_in,
-    };
+/// The query's pairs in order: `claim` may come several times.
+async fn token(lab: web::Data<Lab>, q: web::Query<Vec<(String, String)>>) -> HttpResponse {
+    let mut req = crate::lab::tokens::TokenRequest::default();
+    for (key, value) in q.into_inner() {
+        match key.as_str() {
+            "iss" => req.issuer = Some(value),
+            "sub" => req.subject = Some(value),
+            "exp" => match signed_duration(&value) {
+                Ok(e) => req.expires_in = Some(e),
+                Err(e) => return answer(Err(e)),
+            },
+            "claim" => req.claims.push(value),
+            other => return answer(Err(anyhow!("unknown token parameter {other:?}"))),
+        }
+    }
     answer(lab.token(&req).await)
 }
 
@@ -333,15 +332,18 @@ impl Client {
         .await
     }
 
+    /// A token; `claims` each `KEY=VALUE` as `--claim` takes it.
     pub async fn token(
         &self,
         iss: Option<&str>,
         sub: Option<&str>,
         exp: Option<&str>,
+        claims: &[String],
     ) -> anyhow::Result<String> {
         let q: Vec<(&str, &str)> = [("iss", iss), ("sub", sub), ("exp", exp)]
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .chain(claims.iter().map(|c| ("claim", c.as_str())))
             .collect();
         self.call(self.http.post(format!("{}/token", self.base)).query(&q))
             .await

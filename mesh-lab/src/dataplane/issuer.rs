@@ -1,12 +1,18 @@
-//! The lab's token issuer: an ES256 (P-256) key kept in the lab's directory, its public key set (what every
-//! RequestAuthentication `jwksUri` resolves to in the lab), and tokens minted on demand for `mesh-lab token`.
+//! The lab's token issuer: an RS256 key (RSA 2048, the algorithm of Istio's demo key set and of the
+//! tutorial's tokens) kept in the lab's directory, its public key set (what every RequestAuthentication
+//! `jwksUri` resolves to in the lab, with the key's `kid` and `alg`), and tokens minted on demand for
+//! `mesh-lab token`. Envoy's jwt_authn picks the keys whose `kid` and `alg` match the token's and fails
+//! with `Jwt verification fails` only when one matched and no signature verified; a token whose
+//! algorithm or key id the set has not gets `Jwks doesn't have key to match kid or alg from Jwt` instead.
 
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
-use serde_json::{Value, json};
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use rsa::traits::PublicKeyParts;
+use serde_json::{Map, Value, json};
 
 /// `token` with one character in the middle of its signature changed: a bad signature (Envoy's 401
 /// `Jwt verification fails`), not a malformed token; the last character is avoided, its low bits may be
@@ -28,10 +34,17 @@ pub fn with_bad_signature(token: &str) -> String {
 pub const KEY_FILE: &str = "jwt-signing-key.p8";
 pub const JWKS_FILE: &str = "jwks.json";
 
-/// The lab's token issuer: an ECDSA P-256 key (ES256, which Envoy's jwt_authn verifies).
+/// RSA modulus size: 2048 bits, as Istio's demo key.
+const RSA_BITS: usize = 2048;
+
+/// The lab's token issuer: an RSA key (RS256, which Envoy's jwt_authn verifies).
 pub struct Issuer {
     pkcs8: Vec<u8>,
-    key: EcdsaKeyPair,
+    /// The private key as jsonwebtoken's ring backend takes it (PKCS#1 DER).
+    pkcs1: Vec<u8>,
+    /// The public key's modulus and exponent, base64url (the JWK's `n`, `e`).
+    n: String,
+    e: String,
     kid: String,
 }
 
@@ -46,24 +59,36 @@ impl std::fmt::Debug for Issuer {
 impl Issuer {
     /// A new random key.
     pub fn generate() -> Result<Self, String> {
-        let rng = ring::rand::SystemRandom::new();
-        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+        let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, RSA_BITS)
             .map_err(|e| format!("generating the token signing key: {e}"))?;
-        Self::from_pkcs8(doc.as_ref())
+        let doc = key
+            .to_pkcs8_der()
+            .map_err(|e| format!("encoding the token signing key: {e}"))?;
+        Self::from_pkcs8(doc.as_bytes())
     }
 
     /// The key from its PKCS#8 DER form.
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, String> {
-        let rng = ring::rand::SystemRandom::new();
-        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
-            .map_err(|e| format!("not a P-256 PKCS#8 key: {e}"))?;
-        let mut issuer = Self {
+        let key = rsa::RsaPrivateKey::from_pkcs8_der(der)
+            .map_err(|e| format!("not an RSA PKCS#8 key: {e}"))?;
+        let pkcs1 = key
+            .to_pkcs1_der()
+            .map_err(|e| format!("encoding the token signing key: {e}"))?;
+        let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
+        let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
+        // RFC 7638: the required members in lexicographic order, no whitespace.
+        let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+        let kid = URL_SAFE_NO_PAD.encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            canonical.as_bytes(),
+        ));
+        Ok(Self {
             pkcs8: der.to_vec(),
-            key,
-            kid: String::new(),
-        };
-        issuer.kid = issuer.thumbprint();
-        Ok(issuer)
+            pkcs1: pkcs1.as_bytes().to_vec(),
+            n,
+            e,
+            kid,
+        })
     }
 
     /// Loads the key from `dir` (written by [`Issuer::save`]).
@@ -100,54 +125,39 @@ impl Issuer {
         &self.kid
     }
 
-    fn coordinates(&self) -> (String, String) {
-        // ring gives the uncompressed point 0x04 ‖ X ‖ Y.
-        let point = self.key.public_key().as_ref();
-        (
-            URL_SAFE_NO_PAD.encode(&point[1..33]),
-            URL_SAFE_NO_PAD.encode(&point[33..65]),
-        )
-    }
-
-    fn thumbprint(&self) -> String {
-        let (x, y) = self.coordinates();
-        // RFC 7638: the required members in lexicographic order, no whitespace.
-        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-        URL_SAFE_NO_PAD.encode(ring::digest::digest(
-            &ring::digest::SHA256,
-            canonical.as_bytes(),
-        ))
-    }
-
     /// The public key set, as a jwksUri would serve it.
     pub fn jwks(&self) -> String {
-        let (x, y) = self.coordinates();
         json!({"keys": [{
-            "kty": "EC", "crv": "P-256", "x": x, "y": y,
-            "kid": self.kid, "alg": "ES256", "use": "sig"
+            "kty": "RSA", "n": self.n, "e": self.e,
+            "kid": self.kid, "alg": "RS256", "use": "sig"
         }]})
         .to_string()
     }
 
-    /// A token `iss`/`sub`, issued now and expiring `expires_in` from now (negative: already expired;
-    /// Envoy allows 60 s of clock skew, so an expired test token needs more than that).
+    /// A token `iss`/`sub` with the `extra` claims, issued now and expiring `expires_in` from now
+    /// (negative: already expired; Envoy allows 60 s of clock skew, so an expired test token needs more
+    /// than that).
     pub fn mint(
         &self,
         issuer: &str,
         subject: &str,
         expires_in: chrono::Duration,
+        extra: Map<String, Value>,
     ) -> Result<String, String> {
         let now = chrono::Utc::now().timestamp();
-        self.sign(&json!({
-            "iss": issuer, "sub": subject, "iat": now, "exp": now + expires_in.num_seconds()
-        }))
+        let mut claims = extra;
+        claims.insert("iss".into(), json!(issuer));
+        claims.insert("sub".into(), json!(subject));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("exp".into(), json!(now + expires_in.num_seconds()));
+        self.sign(&Value::Object(claims))
     }
 
     /// A token with these claims exactly (`aud`, `exp` in the past, …).
     pub fn sign(&self, claims: &Value) -> Result<String, String> {
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
         header.kid = Some(self.kid.clone());
-        let key = jsonwebtoken::EncodingKey::from_ec_der(&self.pkcs8);
+        let key = jsonwebtoken::EncodingKey::from_rsa_der(&self.pkcs1);
         jsonwebtoken::encode(&header, claims, &key).map_err(|e| format!("signing a token: {e}"))
     }
 }
@@ -177,26 +187,40 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         let token = again
-            .mint("issuer-a", "alice", chrono::Duration::minutes(5))
+            .mint(
+                "issuer-a",
+                "alice",
+                chrono::Duration::minutes(5),
+                Map::new(),
+            )
             .unwrap();
         let jwks: Value = serde_json::from_str(&issuer.jwks()).unwrap();
         let k = &jwks["keys"][0];
-        let key = jsonwebtoken::DecodingKey::from_ec_components(
-            k["x"].as_str().unwrap(),
-            k["y"].as_str().unwrap(),
+        assert_eq!(
+            (&k["kty"], &k["alg"], &k["e"]),
+            (&json!("RSA"), &json!("RS256"), &json!("AQAB"))
+        );
+        let key = jsonwebtoken::DecodingKey::from_rsa_components(
+            k["n"].as_str().unwrap(),
+            k["e"].as_str().unwrap(),
         )
         .unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(issuer.kid()));
-        assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
-        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
         v.set_issuer(&["issuer-a"]);
         let data = jsonwebtoken::decode::<Value>(&token, &key, &v).unwrap();
         assert_eq!(data.claims["sub"], "alice");
         let other = Issuer::generate().unwrap();
         assert_ne!(other.kid(), issuer.kid());
         let forged = other
-            .mint("issuer-a", "alice", chrono::Duration::minutes(5))
+            .mint(
+                "issuer-a",
+                "alice",
+                chrono::Duration::minutes(5),
+                Map::new(),
+            )
             .unwrap();
         assert!(jsonwebtoken::decode::<Value>(&forged, &key, &v).is_err());
         let spoiled = with_bad_signature(&token);
@@ -208,7 +232,12 @@ mod tests {
             &jsonwebtoken::errors::ErrorKind::InvalidSignature
         );
         let expired = issuer
-            .mint("issuer-a", "alice", chrono::Duration::minutes(-5))
+            .mint(
+                "issuer-a",
+                "alice",
+                chrono::Duration::minutes(-5),
+                Map::new(),
+            )
             .unwrap();
         let err = jsonwebtoken::decode::<Value>(&expired, &key, &v).unwrap_err();
         assert_eq!(

@@ -4,6 +4,7 @@
 //! mints verify for the applied file's issuer — and nothing from the internet is needed.
 
 use mesh_manifests::Resource;
+use serde_json::{Map, Value};
 
 use crate::lab::Lab;
 
@@ -17,6 +18,48 @@ pub struct TokenRequest {
     pub subject: Option<String>,
     /// Lifetime (default one hour); negative for an already expired token.
     pub expires_in: Option<chrono::Duration>,
+    /// More claims, each `KEY=VALUE` as `--claim` takes it (see [`extra_claims`]).
+    pub claims: Vec<String>,
+}
+
+/// The claims the issuer sets itself, each with the option that sets it.
+const OWN_CLAIMS: &[(&str, &str)] = &[
+    ("iss", "--iss"),
+    ("sub", "--sub"),
+    ("exp", "--exp"),
+    ("iat", "--exp"),
+];
+
+/// `--claim KEY=VALUE`s → the token's other claims. VALUE is a string (`role=customer`, the claim the
+/// tutorial's role token has; commas are kept); a KEY given again makes a list
+/// (`groups=group1 --claim groups=group2` → `["group1","group2"]`, which a `request.auth.claims[groups]`
+/// rule matches by any element); a VALUE starting with `[` or `{` is JSON (a one-element list, or an
+/// object for nested claims: `realm_access={"roles":["admin"]}` for `request.auth.claims[realm_access][roles]`).
+pub fn extra_claims(pairs: &[String]) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    for pair in pairs {
+        let Some((key, text)) = pair.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+            return Err(format!("--claim {pair}: expected KEY=VALUE"));
+        };
+        if let Some((_, option)) = OWN_CLAIMS.iter().find(|(k, _)| *k == key) {
+            return Err(format!(
+                "--claim {pair}: the token's {key} is set by {option}"
+            ));
+        }
+        let value = if text.starts_with(['[', '{']) {
+            serde_json::from_str(text).map_err(|e| format!("--claim {pair}: not JSON: {e}"))?
+        } else {
+            Value::String(text.to_owned())
+        };
+        match out.get_mut(key) {
+            None => {
+                out.insert(key.to_owned(), value);
+            }
+            Some(Value::Array(list)) => list.push(value),
+            Some(first) => *first = Value::Array(vec![first.take(), value]),
+        }
+    }
+    Ok(out)
 }
 
 /// The issuer and subject a token gets, from the request and the applied objects.
@@ -82,9 +125,10 @@ impl Lab {
     pub async fn token(&self, req: &TokenRequest) -> anyhow::Result<String> {
         let resources = self.inner.lock().await.state.resources();
         let (iss, sub) = claims(&resources, req).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let extra = extra_claims(&req.claims).map_err(|e| anyhow::anyhow!("{e}"))?;
         let expires_in = req.expires_in.unwrap_or(chrono::Duration::hours(1));
         self.issuer
-            .mint(&iss, &sub, expires_in)
+            .mint(&iss, &sub, expires_in, extra)
             .map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
@@ -109,6 +153,39 @@ mod tests {
         )
         .unwrap();
         assert_eq!(sub, "alice");
+    }
+
+    #[test]
+    fn claims_are_strings_lists_when_repeated_and_json_when_bracketed() {
+        let pairs: Vec<String> = [
+            "role=customer",
+            "note=a,b",
+            "groups=group1",
+            "groups=group2",
+            "groups=group3",
+            "scope=[\"one\"]",
+            "realm_access={\"roles\":[\"admin\"]}",
+            "empty=",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            Value::Object(extra_claims(&pairs).unwrap()),
+            serde_json::json!({
+                "role": "customer", "note": "a,b", "groups": ["group1", "group2", "group3"],
+                "scope": ["one"], "realm_access": {"roles": ["admin"]}, "empty": ""
+            })
+        );
+        for (pair, err) in [
+            ("role", "expected KEY=VALUE"),
+            ("=x", "expected KEY=VALUE"),
+            ("sub=bob", "set by --sub"),
+            ("iat=1", "set by --exp"),
+            ("roles=[admin]", "not JSON"),
+        ] {
+            let got = extra_claims(&[pair.to_owned()]).unwrap_err();
+            assert!(got.contains(pair) && got.contains(err), "{pair}: {got}");
+        }
     }
 
     #[test]

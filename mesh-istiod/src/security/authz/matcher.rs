@@ -1,5 +1,6 @@
 //! Envoy's string, header and metadata matchers as istiod writes them for RBAC
-//! (pilot/pkg/security/authz/matcher: string.go, header.go, metadata.go).
+//! (pilot/pkg/security/authz/matcher: string.go, header.go, metadata.go; the JWT payload's claims as
+//! pilot/pkg/security/authz/model/util.go puts them).
 
 use serde_json::{Value, json};
 
@@ -64,12 +65,43 @@ pub(super) fn exact(v: &str) -> Value {
     json!({"exact": v})
 }
 
+/// A principal on the jwt_authn `payload` metadata at `path` (model/util.go
+/// `MetadataValueMatcherForJWTClaim`, `MetadataListValueMatcherForJWTClaims`).
+fn jwt_payload<'a>(path: impl IntoIterator<Item = &'a str>, value: Value) -> Value {
+    let keys: Vec<Value> = std::iter::once(jwt::PAYLOAD_KEY)
+        .chain(path)
+        .map(|k| json!({"key": k}))
+        .collect();
+    json!({"metadata": {"filter": jwt::JWT_FILTER, "path": keys, "value": value}})
+}
+
+/// model/util.go `MetadataStringMatcherForJWTClaim`: the top-level `claim` as a string.
 pub(super) fn jwt_claim(claim: &str, m: Value) -> Value {
-    json!({"metadata": {
-        "filter": jwt::JWT_FILTER,
-        "path": [{"key": jwt::PAYLOAD_KEY}, {"key": claim}],
-        "value": {"string_match": m}
-    }})
+    jwt_payload([claim], json!({"string_match": m}))
+}
+
+/// string.go `StringOrMatcher`: each value's [`string_matcher_with_prefix`], ORed when there are several.
+fn string_or_matcher(values: &[String]) -> Value {
+    let mut or: Vec<Value> = values
+        .iter()
+        .map(|v| json!({"string_match": string_matcher_with_prefix(v, "")}))
+        .collect();
+    if or.len() == 1 {
+        or.remove(0)
+    } else {
+        json!({"or_match": {"value_matchers": or}})
+    }
+}
+
+/// model/util.go `MetadataListValueMatcherForJWTClaims` (metadata.go `MetadataListValueMatcher` with
+/// `useExtendedJwt`): the jwt_authn `payload` at the claim's `path`, matching the values as a string or
+/// any element of a list (`OR{list one_of, value}`), as a principal.
+pub(super) fn jwt_claims(path: &[String], values: &[String]) -> Value {
+    let value = string_or_matcher(values);
+    jwt_payload(
+        path.iter().map(String::as_str),
+        json!({"or_match": {"value_matchers": [{"list_match": {"one_of": value}}, value]}}),
+    )
 }
 
 #[cfg(test)]

@@ -8,7 +8,11 @@
 //!   `authenticated.principal_name` with the `spiffe://` prefix, namespaces → a regex, requestPrincipals →
 //!   jwt_authn `payload` iss/sub metadata, paths → `url_path`, methods → `:method`, `request.headers[…]` →
 //!   a header), with the matchers of `matcher` for `*` prefix/suffix forms;
-//! - the `when` keys: model.go `New`, pilot/pkg/security/authz/model/util.go `extractNameInBrackets`;
+//! - the `when` keys: model.go `New`, pilot/pkg/security/authz/model/util.go `extractNameInBrackets`,
+//!   `extractNameInNestedBrackets` (`request.auth.claims[a][b]`);
+//! - `request.auth.claims[…]`: generator.go `requestClaimGenerator` (an extended generator: all values
+//!   at once), util.go `MetadataListValueMatcherForJWTClaims`: the jwt_authn `payload` metadata at the
+//!   claim's path, matching a string claim or any element of a list claim;
 //! - sidecars match the mTLS peer by `authenticated` (`UseFilterState` off: listener_builder.go);
 //! - the trust domain is [`TRUST_DOMAIN`](crate::model::identity::TRUST_DOMAIN) with no aliases, so
 //!   pilot/pkg/security/trustdomain `ReplaceTrustDomainAliases` leaves every principal as written.
@@ -20,12 +24,14 @@ use mesh_manifests::kcr_security_istio_io;
 use serde_json::{Map, Value, json};
 
 use super::matcher::{
-    exact, header_matcher, jwt_claim, quote_meta, regex, string_matcher_with_prefix,
+    exact, header_matcher, jwt_claim, jwt_claims, quote_meta, regex, string_matcher_with_prefix,
 };
 use crate::model::identity::SPIFFE_URI_PREFIX;
 use crate::model::policy::{self, refuse};
 
 const DRY_RUN: &str = "istio.io/dry-run";
+/// model.go `attrRequestClaims`.
+const CLAIMS: &str = "request.auth.claims";
 
 /// `security.ContainsPathTemplate`: `{*}` or `{**}`.
 fn is_path_template(p: &str) -> bool {
@@ -39,6 +45,48 @@ enum WhenKey {
     SourcePrincipal,
     SourceNamespace,
     RequestPrincipal,
+    /// `request.auth.claims[a][b]…`: the claim's path in the token's payload.
+    Claim(Vec<String>),
+}
+
+/// The API's check of a bracketed key (pkg/config/security/security.go `validateMapKey`): `a[b]`, a
+/// name of at least one character.
+fn validate_map_key(key: &str) -> Result<(), String> {
+    match key.find('[') {
+        Some(open) if key.ends_with(']') && open > 0 && open + 2 < key.len() => Ok(()),
+        _ => Err(format!("bad key ({key}): should have format a[b]")),
+    }
+}
+
+/// util.go `extractNameInBrackets`: `[NAME]` → `NAME`.
+fn name_in_brackets(s: &str) -> Result<String, String> {
+    match s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        Some(name) => Ok(name.to_owned()),
+        None => Err(format!("expecting format [<NAME>], but found {s}")),
+    }
+}
+
+/// util.go `extractNameInNestedBrackets`: `[a][b]` → `[a, b]`; a text that is not a run of `[…]`
+/// falls back to [`name_in_brackets`] of the whole (`[a[b]` → `a[b`).
+fn names_in_nested_brackets(s: &str) -> Result<Vec<String>, String> {
+    let end_bracket = |begin: usize| -> Option<usize> {
+        if s.as_bytes().get(begin) != Some(&b'[') {
+            return None;
+        }
+        let rest = &s.as_bytes()[begin + 1..];
+        let end = rest.iter().position(|&c| c == b'[' || c == b']')?;
+        (rest[end] == b']').then_some(begin + 1 + end)
+    };
+    let mut names = Vec::new();
+    let mut begin = 0;
+    while begin < s.len() {
+        let Some(end) = end_bracket(begin) else {
+            return Ok(vec![name_in_brackets(s)?]);
+        };
+        names.push(s[begin + 1..end].to_owned());
+        begin = end + 1;
+    }
+    Ok(names)
 }
 
 fn when_key(key: &str) -> Result<WhenKey, String> {
@@ -46,6 +94,10 @@ fn when_key(key: &str) -> Result<WhenKey, String> {
         "source.principal" => Ok(WhenKey::SourcePrincipal),
         "source.namespace" => Ok(WhenKey::SourceNamespace),
         "request.auth.principal" => Ok(WhenKey::RequestPrincipal),
+        k if k.starts_with(CLAIMS) => {
+            validate_map_key(k)?;
+            names_in_nested_brackets(&k[CLAIMS.len()..]).map(WhenKey::Claim)
+        }
         k if k.starts_with("request.headers") => {
             // util.go extractNameInBrackets
             let rest = &k["request.headers".len()..];
@@ -56,8 +108,8 @@ fn when_key(key: &str) -> Result<WhenKey, String> {
         }
         k => Err(format!(
             "key {k:?} is not supported by the local mesh (it translates request.headers[NAME], source.principal, \
-             source.namespace and request.auth.principal; the lab's peers have no real addresses, ports or \
-             claims matching); remove it or run this step on a cluster"
+             source.namespace, request.auth.principal and request.auth.claims[NAME]; the lab's peers have no \
+             real addresses or ports); remove it or run this step on a cluster"
         )),
     }
 }
@@ -166,6 +218,8 @@ enum Gen {
     RequestPrincipal,
     /// `request.headers[NAME]`.
     Header(String),
+    /// `request.auth.claims[…]` (an extended generator: all values at once).
+    Claim(Vec<String>),
     Host,
     Method,
     Path,
@@ -202,7 +256,7 @@ impl Gen {
                 ))
             }),
             Gen::Header(name) => json!({"header": header_matcher(name, v, false)}),
-            Gen::RequestPrincipal | Gen::Host | Gen::Method | Gen::Path => {
+            Gen::RequestPrincipal | Gen::Claim(_) | Gen::Host | Gen::Method | Gen::Path => {
                 unreachable!("not a principal generator")
             }
         }
@@ -286,6 +340,7 @@ fn cond(g: Gen, values: &Option<Vec<String>>, not_values: &Option<Vec<String>>) 
 fn principal_of(c: &Cond) -> Vec<Value> {
     match c.g {
         Gen::RequestPrincipal => with_not(c, "not_id", Gen::request_principals),
+        Gen::Claim(ref path) => with_not(c, "not_id", |vs| jwt_claims(path, vs)),
         _ => with_not(
             c,
             "not_id",
@@ -328,6 +383,7 @@ pub(super) fn rule_policy(rule: &AuthorizationPolicyRules) -> Result<Value, Stri
             WhenKey::SourcePrincipal => Gen::Principal,
             WhenKey::SourceNamespace => Gen::Namespace,
             WhenKey::RequestPrincipal => Gen::RequestPrincipal,
+            WhenKey::Claim(path) => Gen::Claim(path),
         };
         base_principal.extend(cond(g, &w.values, &w.not_values));
     }

@@ -142,6 +142,60 @@ fn when_headers_go_after_the_sources() {
     );
 }
 
+/// The payload metadata at `path` matching `value` as a string or any element of a list.
+fn claim(path: &[&str], value: Value) -> Value {
+    let mut keys = vec![json!({"key": "payload"})];
+    keys.extend(path.iter().map(|k| json!({"key": k})));
+    json!({"metadata": {"filter": "envoy.filters.http.jwt_authn", "path": keys,
+        "value": {"or_match": {"value_matchers": [{"list_match": {"one_of": value}}, value]}}}})
+}
+
+#[test]
+fn when_claims_match_the_payload_as_a_string_or_a_list_element() {
+    let p = only_policy(
+        "  - from: [{source: {requestPrincipals: ['*']}}]\n    when:\n    - key: request.auth.claims[role]\n      values: [customer]\n    - key: request.auth.claims[groups]\n      values: [group1, 'pre-*', '*-suf', '*']\n      notValues: [banned]\n",
+    );
+    let s = |m: Value| json!({"string_match": m});
+    let ids = &p["principals"][0]["and_ids"]["ids"];
+    assert_eq!(ids.as_array().unwrap().len(), 4, "{ids}");
+    assert_eq!(
+        ids[1],
+        claim(&["role"], s(json!({"exact": "customer"}))),
+        "one value: its string matcher, no or_match"
+    );
+    assert_eq!(
+        ids[2],
+        claim(
+            &["groups"],
+            json!({"or_match": {"value_matchers": [
+                s(json!({"exact": "group1"})),
+                s(json!({"prefix": "pre-"})),
+                s(json!({"suffix": "-suf"})),
+                s(json!({"safe_regex": {"regex": ".+"}})),
+            ]}})
+        )
+    );
+    assert_eq!(
+        ids[3],
+        json!({"not_id": claim(&["groups"], s(json!({"exact": "banned"})))})
+    );
+}
+
+#[test]
+fn nested_claims_follow_the_brackets() {
+    let p = only_policy(
+        "  - when:\n    - key: request.auth.claims[realm_access][roles]\n      notValues: [guest]\n    - key: request.auth.claims[a[b]\n      values: [x]\n",
+    );
+    let s = |v: &str| json!({"string_match": {"exact": v}});
+    assert_eq!(
+        p["principals"],
+        json!([{"and_ids": {"ids": [
+            {"not_id": claim(&["realm_access", "roles"], s("guest"))},
+            claim(&["a[b"], s("x")),
+        ]}}])
+    );
+}
+
 #[test]
 fn what_the_lab_cannot_translate_is_refused_by_field() {
     for (spec, field) in [
@@ -170,8 +224,16 @@ fn what_the_lab_cannot_translate_is_refused_by_field() {
             "field spec.rules.0.when.0.key: key \"source.ip\"",
         ),
         (
-            "  rules: [{when: [{key: 'request.auth.claims[groups]', values: [a]}]}]\n",
-            "spec.rules.0.when.0.key",
+            "  rules: [{when: [{key: 'request.auth.claims[groups', values: [a]}]}]\n",
+            "field spec.rules.0.when.0.key: bad key (request.auth.claims[groups): should have format a[b]",
+        ),
+        (
+            "  rules: [{when: [{key: 'request.auth.claims[]', values: [a]}]}]\n",
+            "bad key (request.auth.claims[]): should have format a[b]",
+        ),
+        (
+            "  rules: [{when: [{key: 'request.auth.claims', values: [a]}]}]\n",
+            "bad key (request.auth.claims): should have format a[b]",
         ),
         (
             "  rules: [{when: [{key: 'request.headers[]', values: [a]}]}]\n",
