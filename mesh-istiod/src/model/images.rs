@@ -17,6 +17,9 @@ use tutorial_common::vars::{RECOMMENDATION_VERSION, RESPONSE_DELAY, WORLDCLOCK_U
 
 /// The repository prefix of the upstream tutorial's images: `<prefix><service>:<tag>`.
 pub const UPSTREAM_REPOSITORY: &str = "quay.io/rhdevelopers/istio-tutorial-";
+/// The repository prefix upstream's build instructions give the images built from its source
+/// (`example/customer`, `example/recommendation:v2`, …), which its `*_jvm.yml` and Node.js Deployments name.
+pub const UPSTREAM_LOCAL_BUILD: &str = "example/";
 
 /// The time API upstream's recommendation v3 calls from tag `v3.3` on (its Deployment-v3.yml's `3.3`;
 /// the tags before call `worldclockapi.com`, the service's own default): its host, `worldtimeapi.org`, is
@@ -115,6 +118,17 @@ pub fn program(image: &str) -> Result<Program, String> {
     }
     let name = image_name(image);
     let service = name.rsplit('/').next().unwrap_or(name);
+    if name.starts_with(UPSTREAM_LOCAL_BUILD) && APP_SERVICES.contains(&service) {
+        // Upstream's build instructions tag its own Java/Node source `example/<service>:<version>`: what
+        // it does is whatever that source was at build time, which this repository's binaries cannot guess.
+        return Err(format!(
+            "image {image:?} is the upstream tutorial's local build of its own source, which the local mesh \
+             cannot run; use the image upstream publishes for that version ({UPSTREAM_REPOSITORY}{service}:TAG, \
+             below) or this repository's {service}:0.1.0 configured by the Deployment's environment; it runs \
+             the upstream tutorial's: {}",
+            runnable()
+        ));
+    }
     if let Some(app) = APP_SERVICES.iter().copied().find(|s| *s == service) {
         return Ok(Program { app, settings: &[] });
     }

@@ -142,3 +142,29 @@ fn the_local_mesh_doc_lists_this_table() {
         wanted.join("\n")
     );
 }
+
+#[test]
+fn upstreams_local_builds_are_refused_naming_the_published_image_instead_of_running_as_ours() {
+    // `example/recommendation:v2` is upstream's v2 built from its source: run as this repository's
+    // recommendation it would answer v1, so it is refused, naming what to use instead.
+    let err = program("example/recommendation:v2").unwrap_err();
+    assert!(
+        err.starts_with(
+            "image \"example/recommendation:v2\" is the upstream tutorial's local build of its own source, \
+             which the local mesh cannot run; use the image upstream publishes for that version \
+             (quay.io/rhdevelopers/istio-tutorial-recommendation:TAG, below) or this repository's \
+             recommendation:0.1.0 configured by the Deployment's environment"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("istio-tutorial-recommendation:v2|v2.1|v2.2"),
+        "{err}"
+    );
+    assert!(program("example/customer").is_err());
+    // This repository's own images, at any registry, still run.
+    assert_eq!(
+        program("registry.local/recommendation:0.1.0").unwrap().app,
+        "recommendation"
+    );
+}
