@@ -51,11 +51,16 @@ pub mod fixtures {
         }
     }
 
+    /// Pod labels from `key, value` pairs.
+    pub fn labels(pairs: &[(&str, &str)]) -> crate::model::sidecar::Labels {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
     /// recommendation v3's pod labels: the pod whose time lookup the egress lab follows.
     pub fn v3() -> crate::model::sidecar::Labels {
-        [("app", "recommendation"), ("version", "v3")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
+        labels(&[("app", "recommendation"), ("version", "v3")])
     }
 }

@@ -263,35 +263,39 @@ impl Workload {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::fixtures::labels;
 
     #[test]
     fn the_label_wins_over_the_annotation_as_in_istios_webhook() {
         let cases = [
-            (map(&[(INJECT, "true")]), map(&[]), true, "label alone"),
-            (map(&[]), map(&[(INJECT, "true")]), true, "annotation alone"),
             (
-                map(&[(INJECT, "false")]),
-                map(&[(INJECT, "true")]),
+                labels(&[(INJECT, "true")]),
+                labels(&[]),
+                true,
+                "label alone",
+            ),
+            (
+                labels(&[]),
+                labels(&[(INJECT, "true")]),
+                true,
+                "annotation alone",
+            ),
+            (
+                labels(&[(INJECT, "false")]),
+                labels(&[(INJECT, "true")]),
                 false,
                 "label false beats annotation",
             ),
             (
-                map(&[(INJECT, "true")]),
-                map(&[(INJECT, "false")]),
+                labels(&[(INJECT, "true")]),
+                labels(&[(INJECT, "false")]),
                 true,
                 "label true beats annotation",
             ),
-            (map(&[]), map(&[]), false, "nothing: no sidecar"),
+            (labels(&[]), labels(&[]), false, "nothing: no sidecar"),
             (
-                map(&[(INJECT, "yes")]),
-                map(&[]),
+                labels(&[(INJECT, "yes")]),
+                labels(&[]),
                 false,
                 "only true/false count",
             ),

@@ -317,14 +317,7 @@ pub fn auto_mtls(cluster: &mut Value, certs: &CertFiles, sans: &[String], sni: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{istio, parse};
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::fixtures::{istio, labels, parse};
 
     fn certs() -> CertFiles {
         CertFiles::in_dir(Path::new("/lab/pod"))

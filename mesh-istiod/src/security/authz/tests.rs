@@ -23,12 +23,7 @@ fn show_lists_the_policies_that_select_a_pod() {
     );
 }
 
-pub(super) fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
+pub(super) use crate::fixtures::labels;
 
 pub(super) fn no_jwks(_: &str, _: &str) -> String {
     r#"{"keys":[]}"#.into()
