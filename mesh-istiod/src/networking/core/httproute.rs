@@ -12,14 +12,25 @@
 //! - a destination without a port takes the Service's only port; virtual hosts sorted by name; the catch-all
 //!   `allow_any`/`block_all` last; `validate_clusters: false`, `ignore_port_in_host_matching: true`.
 //!
-//! Gateway (gateway.go `buildGatewayHTTPRouteConfig`): route configuration `http.<server port>`, one virtual
-//! host `<host>:<port>` per VirtualService host bound to the Gateway, no catch-all (no match: 404 NR).
+//! Gateway (gateway.go `buildGatewayHTTPRouteConfig`): route configuration `http.<server port>` from the
+//! Gateways that select the lab's ingress gateway (push_context.go `mergeGateways`: no selector, or one
+//! within the labels `istio: ingressgateway`, `app: istio-ingressgateway`; any other Gateway configures
+//! nothing) and their servers on that port. For each server and each VirtualService bound to its Gateway
+//! (`VirtualServicesForGateway`), the virtual hosts are the intersection of the server's hosts
+//! (host/names.go `NamesForNamespace`, model/gateway.go `sanitizeServerHostNamespace`) and the
+//! VirtualService's hosts (`Names.Intersection`: the more specific of two matching names, `*` and
+//! `*.example.com` as config/host.rs reads them); a VirtualService sharing no host with a server adds nothing.
+//! One virtual host `<host>:<port>` per lower-cased host, the routes of every VirtualService on it appended;
+//! then `collapseDuplicateRoutes` (hosts with equal routes share the first's virtual host), `SortVHostRoutes`,
+//! `SortVirtualHosts`. No catch-all: a Host no domain matches gets 404 NR; no virtual host at all gives the
+//! `blackhole:<port>` one, which answers 404 to everything.
 
 use mesh_manifests::Resource;
 use mesh_manifests::kcr_networking_istio_io::v1::gateways::Gateway;
 use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::VirtualService;
 use serde_json::{Value, json};
 
+use crate::config::host;
 use crate::model::registry::MESH_PORT;
 use crate::model::registry::{NAMESPACE, ServiceDef};
 use crate::model::sidecar::Mode;
@@ -173,56 +184,114 @@ pub fn outbound_routes(
     Ok(route_configuration(MESH_PORT.to_string(), vhosts))
 }
 
-/// Gateway server port of the ingress gateway, as the Gateway objects declare it (the lab's listener
-/// serves it on its own port).
+/// The labels of the lab's ingress gateway pod: those of Istio's default ingress gateway.
+pub const INGRESS_GATEWAY_LABELS: &[(&str, &str)] =
+    &[("istio", "ingressgateway"), ("app", "istio-ingressgateway")];
+
+/// Does the Gateway configure the lab's ingress gateway? push_context.go `mergeGateways`: a Gateway without
+/// a selector applies to every gateway workload, else its selector must be a subset of the pod's labels.
+pub fn selects_ingress_gateway(g: &Gateway) -> bool {
+    g.spec.selector.iter().flatten().all(|(k, v)| {
+        INGRESS_GATEWAY_LABELS
+            .iter()
+            .any(|(lk, lv)| lk == k && lv == v)
+    })
+}
+
+/// The Gateways that configure the lab's ingress gateway, in the order given.
+fn ingress_gateways(resources: &[Resource]) -> impl Iterator<Item = &Gateway> {
+    resources.iter().filter_map(|r| match r {
+        Resource::Gateway(g) if selects_ingress_gateway(g) => Some(&**g),
+        _ => None,
+    })
+}
+
+/// Gateway server port of the ingress gateway, as the Gateway objects selecting it declare it (the lab's
+/// listener serves it on its own port).
 pub fn gateway_port(resources: &[Resource]) -> u16 {
-    resources
-        .iter()
-        .filter_map(|r| match r {
-            Resource::Gateway(g) => Some(&**g),
-            _ => None,
-        })
-        .flat_map(|g: &Gateway| g.spec.servers.iter().flatten())
+    ingress_gateways(resources)
+        .flat_map(|g| g.spec.servers.iter().flatten())
         .filter_map(|s| u16::try_from(s.port.number).ok())
         .next()
         .unwrap_or(80)
 }
 
-/// The ingress gateway's route configuration `http.<port>`.
-pub fn gateway_routes(resources: &[Resource], services: &[ServiceDef]) -> Result<Value, String> {
-    let port = gateway_port(resources);
-    let gateways: Vec<String> = resources
-        .iter()
-        .filter_map(|r| match r {
-            Resource::Gateway(g) => g.metadata.name.clone(),
-            _ => None,
+/// Is the VirtualService bound to the Gateway named `gateway` (`name` or `tutorial/name`)?
+fn bound_to_gateway(vs: &VirtualService, gateway: &str) -> bool {
+    vs.spec.gateways.iter().flatten().any(|g| {
+        let g = g.strip_prefix(&format!("{NAMESPACE}/")).unwrap_or(g);
+        g == gateway
+    })
+}
+
+/// route.go `IsCatchAllRoute`: prefix `/` or regex `.*`, no header match.
+fn is_catch_all(route: &Value) -> bool {
+    let m = &route["match"];
+    (m["prefix"] == "/" || m["safe_regex"]["regex"] == ".*") && m.get("headers").is_none()
+}
+
+/// gateway.go `collapseDuplicateRoutes` (on by default) then route.go `SortVHostRoutes` and util.go
+/// `SortVirtualHosts`: hosts from the most specific (host.go `MoreSpecific`), a host whose routes equal an
+/// earlier one's joins its domains, catch-all routes last, virtual hosts sorted by name.
+fn collapse_and_sort(mut by_host: Vec<(String, Vec<Value>)>, port: u16) -> Vec<Value> {
+    by_host.sort_by(|(a, _), (b, _)| host::more_specific(a, b));
+    let mut kept: Vec<(String, Vec<String>, Vec<Value>)> = Vec::new();
+    for (host, routes) in by_host {
+        match kept.iter_mut().find(|(_, _, r)| *r == routes) {
+            Some((_, domains, _)) => domains.push(host),
+            None => kept.push((host.clone(), vec![host], routes)),
+        }
+    }
+    let mut vhosts: Vec<Value> = kept
+        .into_iter()
+        .map(|(host, domains, routes)| {
+            let (mut other, catch_all): (Vec<Value>, Vec<Value>) =
+                routes.into_iter().partition(|r| !is_catch_all(r));
+            other.extend(catch_all);
+            virtual_host(format!("{host}:{port}"), domains, other)
         })
         .collect();
+    vhosts.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    vhosts
+}
+
+/// The ingress gateway's route configuration `http.<port>` (gateway.go `buildGatewayHTTPRouteConfig`).
+pub fn gateway_routes(resources: &[Resource], services: &[ServiceDef]) -> Result<Value, String> {
+    let port = gateway_port(resources);
     let dests = InMesh {
         services,
         listener_port: port,
     };
-    let mut vhosts = Vec::new();
-    for r in resources {
-        let Resource::VirtualService(vs) = r else {
-            continue;
-        };
-        let bound = vs.spec.gateways.iter().flatten().any(|g| {
-            let g = g.strip_prefix(&format!("{NAMESPACE}/")).unwrap_or(g);
-            gateways.iter().any(|n| n == g)
-        });
-        if !bound {
-            continue;
-        }
-        let routes = vs_routes(vs, &dests)?;
-        for host in vs.spec.hosts.iter().flatten() {
-            vhosts.push(virtual_host(
-                format!("{host}:{port}"),
-                vec![host.to_ascii_lowercase()],
-                routes.clone(),
-            ));
+    let mut by_host: Vec<(String, Vec<Value>)> = Vec::new();
+    for g in ingress_gateways(resources) {
+        let name = g.metadata.name.clone().unwrap_or_default();
+        let servers = g.spec.servers.iter().flatten();
+        for server in servers.filter(|s| s.port.number == i64::from(port)) {
+            let server_hosts = host::names_for_namespace(&server.hosts, NAMESPACE, NAMESPACE);
+            for r in resources {
+                let Resource::VirtualService(vs) = r else {
+                    continue;
+                };
+                if !bound_to_gateway(vs, &name) {
+                    continue;
+                }
+                let vs_hosts: Vec<&str> =
+                    vs.spec.hosts.iter().flatten().map(String::as_str).collect();
+                let hosts = host::intersection(&server_hosts, &vs_hosts);
+                if hosts.is_empty() {
+                    continue;
+                }
+                let routes = vs_routes(vs, &dests)?;
+                for h in hosts.iter().map(|h| h.to_ascii_lowercase()) {
+                    match by_host.iter_mut().find(|(known, _)| *known == h) {
+                        Some((_, known)) => known.extend(routes.iter().cloned()),
+                        None => by_host.push((h, routes.clone())),
+                    }
+                }
+            }
         }
     }
+    let mut vhosts = collapse_and_sort(by_host, port);
     if vhosts.is_empty() {
         vhosts.push(json!({"name": format!("blackhole:{port}"), "domains": ["*"], "routes": []}));
     }

@@ -188,3 +188,138 @@ fn the_gateway_routes_its_virtual_service_with_the_prefix_rewrite() {
         json!([{"name": "blackhole:80", "domains": ["*"], "routes": []}])
     );
 }
+
+/// A Gateway `customer-gateway` selecting `selector`, one HTTP server on port 80 for `server_hosts`, and the
+/// VirtualService `customer` bound to it for `vs_hosts`, every request to customer.
+fn ingress(selector: &str, server_hosts: &str, vs_hosts: &str) -> Vec<Resource> {
+    parse(&format!(
+        "
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {{name: customer-gateway}}
+spec:
+  selector: {selector}
+  servers:
+  - port: {{number: 80, name: http, protocol: HTTP}}
+    hosts: {server_hosts}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: customer}}
+spec:
+  hosts: {vs_hosts}
+  gateways: [customer-gateway]
+  http:
+  - route:
+    - destination: {{host: customer}}
+"
+    ))
+}
+
+/// The route istiod writes for `route: [{destination: {host: customer}}]`, written out.
+fn customer_route() -> Value {
+    json!({"match": {"prefix": "/"}, "route": {
+        "cluster": "outbound|8080||customer.tutorial.svc.cluster.local",
+        "timeout": "0s",
+        "retry_policy": {
+            "retry_on": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+            "num_retries": 2,
+            "retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts", "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}}],
+            "host_selection_retry_max_attempts": 5,
+        },
+    }})
+}
+
+/// The route configuration `http.80` with these virtual hosts (name, domains), each routing to customer.
+fn gateway_rc(vhosts: &[(&str, &[&str])]) -> Value {
+    let vhosts: Vec<Value> = vhosts
+        .iter()
+        .map(|(name, domains)| {
+            json!({"name": name, "domains": domains, "routes": [customer_route()],
+                   "include_request_attempt_count": true})
+        })
+        .collect();
+    json!({"name": "http.80", "virtual_hosts": vhosts, "validate_clusters": false,
+           "ignore_port_in_host_matching": true})
+}
+
+const ISTIO_INGRESS: &str = "{istio: ingressgateway}";
+
+fn blackhole() -> Value {
+    json!({"name": "http.80", "virtual_hosts": [{"name": "blackhole:80", "domains": ["*"], "routes": []}],
+           "validate_clusters": false, "ignore_port_in_host_matching": true})
+}
+
+#[test]
+fn a_star_virtual_service_on_a_specific_server_host_answers_that_host_only() {
+    let rc = gateway_routes(
+        &ingress(ISTIO_INGRESS, "[customer.example.com]", "['*']"),
+        &services(),
+    );
+    assert_eq!(
+        rc.unwrap(),
+        gateway_rc(&[("customer.example.com:80", &["customer.example.com"])])
+    );
+}
+
+#[test]
+fn specific_virtual_service_hosts_on_a_star_server_keep_theirs_and_share_one_virtual_host() {
+    let rc = gateway_routes(
+        &ingress(ISTIO_INGRESS, "['*']", "[b.example.com, Long.Example.com]"),
+        &services(),
+    );
+    assert_eq!(
+        rc.unwrap(),
+        gateway_rc(&[(
+            "long.example.com:80",
+            &["long.example.com", "b.example.com"]
+        )]),
+        "lower-cased, equal routes collapsed under the longest host"
+    );
+}
+
+#[test]
+fn wildcard_hosts_intersect_to_the_more_specific_and_others_are_dropped() {
+    let rc = gateway_routes(
+        &ingress(
+            ISTIO_INGRESS,
+            "['*.example.com', 'istio-system/other.org']",
+            "[customer.example.com, other.org, '*', '*.a.example.com', example.com]",
+        ),
+        &services(),
+    );
+    assert_eq!(
+        rc.unwrap(),
+        gateway_rc(&[(
+            "customer.example.com:80",
+            &["customer.example.com", "*.a.example.com", "*.example.com"]
+        )]),
+        "other.org is another namespace's server host, example.com is not under *.example.com"
+    );
+    let none = ingress(
+        ISTIO_INGRESS,
+        "[customer.example.com]",
+        "[other.example.com]",
+    );
+    assert_eq!(gateway_routes(&none, &services()).unwrap(), blackhole());
+}
+
+#[test]
+fn a_gateway_whose_selector_misses_the_ingress_gateway_configures_nothing() {
+    for selector in [
+        "{istio: myingressgateway}",
+        "{istio: ingressgateway, version: v2}",
+    ] {
+        let rc = gateway_routes(&ingress(selector, "['*']", "['*']"), &services());
+        assert_eq!(rc.unwrap(), blackhole(), "{selector}");
+    }
+    for selector in [
+        "{}",
+        "{app: istio-ingressgateway}",
+        "{istio: ingressgateway, app: istio-ingressgateway}",
+    ] {
+        let rc = gateway_routes(&ingress(selector, "['*']", "['*']"), &services());
+        assert_eq!(rc.unwrap(), gateway_rc(&[("*:80", &["*"])]), "{selector}");
+    }
+}
