@@ -323,3 +323,36 @@ fn a_gateway_whose_selector_misses_the_ingress_gateway_configures_nothing() {
         assert_eq!(rc.unwrap(), gateway_rc(&[("*:80", &["*"])]), "{selector}");
     }
 }
+
+#[test]
+fn two_virtual_services_on_one_host_share_its_virtual_host_with_the_catch_all_last() {
+    let mut resources = ingress(ISTIO_INGRESS, "[customer.example.com]", "['*']");
+    resources.extend(parse(
+        "
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: preference}
+spec:
+  hosts: [customer.example.com]
+  gateways: [tutorial/customer-gateway]
+  http:
+  - match: [{uri: {prefix: /preference}}]
+    route:
+    - destination: {host: preference}
+",
+    ));
+    let rc = gateway_routes(&resources, &services()).unwrap();
+    let vh = vhost(&rc, "customer.example.com:80");
+    assert_eq!(vh["domains"], json!(["customer.example.com"]));
+    let routes = vh["routes"].as_array().unwrap();
+    assert_eq!(routes.len(), 2);
+    assert_eq!(
+        routes[0]["match"],
+        json!({"prefix": "/preference", "case_sensitive": true})
+    );
+    assert_eq!(
+        routes[0]["route"]["cluster"],
+        "outbound|8080||preference.tutorial.svc.cluster.local"
+    );
+    assert_eq!(routes[1], customer_route(), "the catch-all comes last");
+}
