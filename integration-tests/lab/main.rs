@@ -9,6 +9,7 @@ mod api_versions;
 mod chaos;
 mod chapters;
 mod egress;
+mod gateway_hosts;
 mod graph;
 mod input;
 mod mtls;

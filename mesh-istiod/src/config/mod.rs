@@ -1,3 +1,4 @@
 //! Configuration checks (pkg/config): what the lab accepts.
 
+pub mod host;
 pub mod validation;

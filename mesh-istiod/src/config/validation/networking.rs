@@ -206,13 +206,22 @@ pub(super) fn check_destination_rule(dr: &DestinationRule) -> Result<(), String>
     check_fields(&v, MESH_DR_FIELDS)
 }
 
+/// A Gateway's `selector` is not checked: like the API server, the lab takes one that selects another
+/// workload, and like istiod it then configures nothing (httproute.rs `selects_ingress_gateway`).
 pub(super) fn check_gateway(g: &Gateway) -> Result<(), String> {
     check_fields(&to_value(g), GATEWAY_FIELDS)?;
-    for (i, s) in g.spec.servers.iter().flatten().enumerate() {
+    let servers: Vec<_> = g.spec.servers.iter().flatten().collect();
+    for (i, s) in servers.iter().enumerate() {
         let proto = s.port.protocol.as_str();
         if !proto.eq_ignore_ascii_case("http") {
             return Err(format!(
                 "spec.servers.{i}.port.protocol {proto:?}: the local gateway serves plain HTTP only"
+            ));
+        }
+        let (first, n) = (servers[0].port.number, s.port.number);
+        if n != first {
+            return Err(format!(
+                "spec.servers.{i}.port.number {n}: the local gateway serves one port (spec.servers.0 has {first})"
             ));
         }
     }

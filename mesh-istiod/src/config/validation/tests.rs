@@ -120,6 +120,21 @@ spec:
             "spec.servers.0.tls",
         ),
         (
+            "Gateway servers on two ports",
+            "
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: customer-gateway}
+spec:
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ['*']
+  - port: {number: 8080, name: http-alt, protocol: HTTP}
+    hosts: ['*']
+",
+            "spec.servers.1.port.number 8080: the local gateway serves one port",
+        ),
+        (
             "PeerAuthentication portLevelMtls",
             "
 apiVersion: security.istio.io/v1beta1
@@ -163,6 +178,23 @@ spec:
         assert!(err.starts_with("istio/fixture.yml#0: "), "{why}: {err}");
         assert!(err.contains(field), "{why}: {err}");
     }
+}
+
+/// A Gateway selecting another workload is taken, as the API server takes it (it then configures nothing).
+#[test]
+fn a_gateway_selecting_another_workload_is_accepted() {
+    let yaml = "
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: other-gateway}
+spec:
+  selector: {istio: my-ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [customer.example.com]
+";
+    let docs = mesh_manifests::parse_str(Path::new("istio/fixture.yml"), yaml).unwrap();
+    assert!(matches!(check(&docs[0]), Ok(Effect::Keep)));
 }
 
 /// The repository's own files: each kind has the effect the table says — what the lab runs is kept, the

@@ -12,14 +12,25 @@
 //! - a destination without a port takes the Service's only port; virtual hosts sorted by name; the catch-all
 //!   `allow_any`/`block_all` last; `validate_clusters: false`, `ignore_port_in_host_matching: true`.
 //!
-//! Gateway (gateway.go `buildGatewayHTTPRouteConfig`): route configuration `http.<server port>`, one virtual
-//! host `<host>:<port>` per VirtualService host bound to the Gateway, no catch-all (no match: 404 NR).
+//! Gateway (gateway.go `buildGatewayHTTPRouteConfig`): route configuration `http.<server port>` from the
+//! Gateways that select the lab's ingress gateway (push_context.go `mergeGateways`: no selector, or one
+//! within the labels `istio: ingressgateway`, `app: istio-ingressgateway`; any other Gateway configures
+//! nothing) and their servers on that port. For each server and each VirtualService bound to its Gateway
+//! (`VirtualServicesForGateway`), the virtual hosts are the intersection of the server's hosts
+//! (host/names.go `NamesForNamespace`, model/gateway.go `sanitizeServerHostNamespace`) and the
+//! VirtualService's hosts (`Names.Intersection`: the more specific of two matching names, `*` and
+//! `*.example.com` as config/host.rs reads them); a VirtualService sharing no host with a server adds nothing.
+//! One virtual host `<host>:<port>` per lower-cased host, the routes of every VirtualService on it appended;
+//! then `collapseDuplicateRoutes` (hosts with equal routes share the first's virtual host), `SortVHostRoutes`,
+//! `SortVirtualHosts`. No catch-all: a Host no domain matches gets 404 NR; no virtual host at all gives the
+//! `blackhole:<port>` one, which answers 404 to everything.
 
 use mesh_manifests::Resource;
 use mesh_manifests::kcr_networking_istio_io::v1::gateways::Gateway;
 use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::VirtualService;
 use serde_json::{Value, json};
 
+use crate::config::host;
 use crate::model::registry::MESH_PORT;
 use crate::model::registry::{NAMESPACE, ServiceDef};
 use crate::model::sidecar::Mode;
@@ -173,56 +184,114 @@ pub fn outbound_routes(
     Ok(route_configuration(MESH_PORT.to_string(), vhosts))
 }
 
-/// Gateway server port of the ingress gateway, as the Gateway objects declare it (the lab's listener
-/// serves it on its own port).
+/// The labels of the lab's ingress gateway pod: those of Istio's default ingress gateway.
+pub const INGRESS_GATEWAY_LABELS: &[(&str, &str)] =
+    &[("istio", "ingressgateway"), ("app", "istio-ingressgateway")];
+
+/// Does the Gateway configure the lab's ingress gateway? push_context.go `mergeGateways`: a Gateway without
+/// a selector applies to every gateway workload, else its selector must be a subset of the pod's labels.
+pub fn selects_ingress_gateway(g: &Gateway) -> bool {
+    g.spec.selector.iter().flatten().all(|(k, v)| {
+        INGRESS_GATEWAY_LABELS
+            .iter()
+            .any(|(lk, lv)| lk == k && lv == v)
+    })
+}
+
+/// The Gateways that configure the lab's ingress gateway, in the order given.
+fn ingress_gateways(resources: &[Resource]) -> impl Iterator<Item = &Gateway> {
+    resources.iter().filter_map(|r| match r {
+        Resource::Gateway(g) if selects_ingress_gateway(g) => Some(&**g),
+        _ => None,
+    })
+}
+
+/// Gateway server port of the ingress gateway, as the Gateway objects selecting it declare it (the lab's
+/// listener serves it on its own port).
 pub fn gateway_port(resources: &[Resource]) -> u16 {
-    resources
-        .iter()
-        .filter_map(|r| match r {
-            Resource::Gateway(g) => Some(&**g),
-            _ => None,
-        })
-        .flat_map(|g: &Gateway| g.spec.servers.iter().flatten())
+    ingress_gateways(resources)
+        .flat_map(|g| g.spec.servers.iter().flatten())
         .filter_map(|s| u16::try_from(s.port.number).ok())
         .next()
         .unwrap_or(80)
 }
 
-/// The ingress gateway's route configuration `http.<port>`.
-pub fn gateway_routes(resources: &[Resource], services: &[ServiceDef]) -> Result<Value, String> {
-    let port = gateway_port(resources);
-    let gateways: Vec<String> = resources
-        .iter()
-        .filter_map(|r| match r {
-            Resource::Gateway(g) => g.metadata.name.clone(),
-            _ => None,
+/// Is the VirtualService bound to the Gateway named `gateway` (`name` or `tutorial/name`)?
+fn bound_to_gateway(vs: &VirtualService, gateway: &str) -> bool {
+    vs.spec.gateways.iter().flatten().any(|g| {
+        let g = g.strip_prefix(&format!("{NAMESPACE}/")).unwrap_or(g);
+        g == gateway
+    })
+}
+
+/// route.go `IsCatchAllRoute`: prefix `/` or regex `.*`, no header match.
+fn is_catch_all(route: &Value) -> bool {
+    let m = &route["match"];
+    (m["prefix"] == "/" || m["safe_regex"]["regex"] == ".*") && m.get("headers").is_none()
+}
+
+/// gateway.go `collapseDuplicateRoutes` (on by default) then route.go `SortVHostRoutes` and util.go
+/// `SortVirtualHosts`: hosts from the most specific (host.go `MoreSpecific`), a host whose routes equal an
+/// earlier one's joins its domains, catch-all routes last, virtual hosts sorted by name.
+fn collapse_and_sort(mut by_host: Vec<(String, Vec<Value>)>, port: u16) -> Vec<Value> {
+    by_host.sort_by(|(a, _), (b, _)| host::more_specific(a, b));
+    let mut kept: Vec<(String, Vec<String>, Vec<Value>)> = Vec::new();
+    for (host, routes) in by_host {
+        match kept.iter_mut().find(|(_, _, r)| *r == routes) {
+            Some((_, domains, _)) => domains.push(host),
+            None => kept.push((host.clone(), vec![host], routes)),
+        }
+    }
+    let mut vhosts: Vec<Value> = kept
+        .into_iter()
+        .map(|(host, domains, routes)| {
+            let (mut other, catch_all): (Vec<Value>, Vec<Value>) =
+                routes.into_iter().partition(|r| !is_catch_all(r));
+            other.extend(catch_all);
+            virtual_host(format!("{host}:{port}"), domains, other)
         })
         .collect();
+    vhosts.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    vhosts
+}
+
+/// The ingress gateway's route configuration `http.<port>` (gateway.go `buildGatewayHTTPRouteConfig`).
+pub fn gateway_routes(resources: &[Resource], services: &[ServiceDef]) -> Result<Value, String> {
+    let port = gateway_port(resources);
     let dests = InMesh {
         services,
         listener_port: port,
     };
-    let mut vhosts = Vec::new();
-    for r in resources {
-        let Resource::VirtualService(vs) = r else {
-            continue;
-        };
-        let bound = vs.spec.gateways.iter().flatten().any(|g| {
-            let g = g.strip_prefix(&format!("{NAMESPACE}/")).unwrap_or(g);
-            gateways.iter().any(|n| n == g)
-        });
-        if !bound {
-            continue;
-        }
-        let routes = vs_routes(vs, &dests)?;
-        for host in vs.spec.hosts.iter().flatten() {
-            vhosts.push(virtual_host(
-                format!("{host}:{port}"),
-                vec![host.to_ascii_lowercase()],
-                routes.clone(),
-            ));
+    let mut by_host: Vec<(String, Vec<Value>)> = Vec::new();
+    for g in ingress_gateways(resources) {
+        let name = g.metadata.name.clone().unwrap_or_default();
+        let servers = g.spec.servers.iter().flatten();
+        for server in servers.filter(|s| s.port.number == i64::from(port)) {
+            let server_hosts = host::names_for_namespace(&server.hosts, NAMESPACE, NAMESPACE);
+            for r in resources {
+                let Resource::VirtualService(vs) = r else {
+                    continue;
+                };
+                if !bound_to_gateway(vs, &name) {
+                    continue;
+                }
+                let vs_hosts: Vec<&str> =
+                    vs.spec.hosts.iter().flatten().map(String::as_str).collect();
+                let hosts = host::intersection(&server_hosts, &vs_hosts);
+                if hosts.is_empty() {
+                    continue;
+                }
+                let routes = vs_routes(vs, &dests)?;
+                for h in hosts.iter().map(|h| h.to_ascii_lowercase()) {
+                    match by_host.iter_mut().find(|(known, _)| *known == h) {
+                        Some((_, known)) => known.extend(routes.iter().cloned()),
+                        None => by_host.push((h, routes.clone())),
+                    }
+                }
+            }
         }
     }
+    let mut vhosts = collapse_and_sort(by_host, port);
     if vhosts.is_empty() {
         vhosts.push(json!({"name": format!("blackhole:{port}"), "domains": ["*"], "routes": []}));
     }
@@ -230,194 +299,4 @@ pub fn gateway_routes(resources: &[Resource], services: &[ServiceDef]) -> Result
 }
 
 #[cfg(test)]
-mod tests {
-
-    use serde_json::json;
-
-    use super::*;
-    use crate::fixtures::parse;
-
-    fn services() -> Vec<ServiceDef> {
-        ["customer", "preference", "recommendation"]
-            .iter()
-            .map(|n| ServiceDef {
-                name: (*n).into(),
-                port: 8080,
-                selector: [("app".to_owned(), (*n).to_owned())].into(),
-            })
-            .collect()
-    }
-
-    fn vhost<'a>(rc: &'a Value, name: &str) -> &'a Value {
-        rc["virtual_hosts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|v| v["name"] == name)
-            .unwrap_or_else(|| panic!("no virtual host {name} in {rc}"))
-    }
-
-    const R: &str = "recommendation.tutorial.svc.cluster.local";
-
-    #[test]
-    fn without_a_virtual_service_each_service_gets_istiods_domains_and_default_route() {
-        let rc = outbound_routes(&[], &services(), Mode::AllowAny).unwrap();
-        assert_eq!(rc["name"], "8080");
-        assert_eq!(rc["ignore_port_in_host_matching"], true);
-        assert_eq!(rc["validate_clusters"], false);
-        let vh = vhost(&rc, &format!("{R}:8080"));
-        assert_eq!(
-            vh["domains"],
-            json!([
-                R,
-                format!("{R}."),
-                "recommendation",
-                "recommendation.tutorial.svc",
-                "recommendation.tutorial"
-            ])
-        );
-        assert_eq!(
-            vh["routes"],
-            json!([route::default_route(&format!("outbound|8080||{R}"))])
-        );
-        assert_eq!(vh["routes"][0]["route"]["timeout"], "0s");
-        let names: Vec<&str> = rc["virtual_hosts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v["name"].as_str().unwrap())
-            .collect();
-        assert_eq!(names.last(), Some(&"allow_any"), "the catch-all comes last");
-    }
-
-    #[test]
-    fn header_match_weights_mirror_and_subsets_translate_like_istiod() {
-        // Inline on purpose: the Safari match, a 90/10 split with a weight-0 v3 and the mirror in one
-        // VirtualService, which no shipped file combines (each shipped file: route/tests.rs).
-        let vs = parse(
-            "
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: recommendation}
-spec:
-  hosts: [recommendation]
-  http:
-  - match: [{headers: {baggage-user-agent: {regex: '.*Safari.*'}}}]
-    route:
-    - destination: {host: recommendation, subset: version-v2}
-  - route:
-    - destination: {host: recommendation, subset: version-v1}
-      weight: 90
-    - destination: {host: recommendation, subset: version-v2}
-      weight: 10
-    - destination: {host: recommendation, subset: version-v3}
-      weight: 0
-    mirror: {host: recommendation, subset: version-v2}
-    mirrorPercentage: {value: 100.0}
-",
-        );
-        let rc = outbound_routes(&vs, &services(), Mode::AllowAny).unwrap();
-        let routes = &vhost(&rc, &format!("{R}:8080"))["routes"];
-        assert_eq!(
-            routes[0]["match"],
-            json!({"prefix": "/", "case_sensitive": true, "headers": [
-                {"name": "baggage-user-agent", "string_match": {"safe_regex": {"regex": ".*Safari.*"}}}
-            ]})
-        );
-        assert_eq!(
-            routes[0]["route"]["cluster"],
-            format!("outbound|8080|version-v2|{R}")
-        );
-        assert_eq!(
-            routes[1]["route"]["weighted_clusters"]["clusters"],
-            json!([{"name": format!("outbound|8080|version-v1|{R}"), "weight": 90},
-                   {"name": format!("outbound|8080|version-v2|{R}"), "weight": 10}]),
-            "weight 0 is left out"
-        );
-        assert_eq!(
-            routes[1]["route"]["request_mirror_policies"],
-            json!([{"cluster": format!("outbound|8080|version-v2|{R}"),
-                    "runtime_fraction": {"default_value": {"numerator": 1_000_000, "denominator": "MILLION"}},
-                    "trace_sampled": false, "disable_shadow_host_suffix_append": true}])
-        );
-        assert_eq!(
-            routes[1]["route"]["retry_policy"],
-            route::retry::default_retry_policy()
-        );
-    }
-
-    #[test]
-    fn retries_timeout_and_fault_translate_like_istiod() {
-        // Inline on purpose: the retry, timeout and both fault files' rules merged into one rule.
-        let vs = parse(
-            "
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: recommendation}
-spec:
-  hosts: [recommendation]
-  http:
-  - route:
-    - destination: {host: recommendation}
-    retries: {attempts: 3, perTryTimeout: 2s, retryOn: '5xx,connect-failure,refused-stream'}
-    timeout: 1s
-    fault:
-      abort: {httpStatus: 503, percentage: {value: 50.0}}
-      delay: {fixedDelay: 7s, percentage: {value: 50.0}}
-",
-        );
-        let rc = outbound_routes(&vs, &services(), Mode::AllowAny).unwrap();
-        let route = &vhost(&rc, &format!("{R}:8080"))["routes"][0];
-        assert_eq!(
-            route["route"]["cluster"],
-            format!("outbound|8080||{R}"),
-            "no subset: the Service's cluster"
-        );
-        assert_eq!(route["route"]["timeout"], "1s");
-        let rp = &route["route"]["retry_policy"];
-        assert_eq!(rp["num_retries"], 3);
-        assert_eq!(rp["retry_on"], "5xx,connect-failure,refused-stream");
-        assert_eq!(rp["per_try_timeout"], "2s");
-        assert!(rp.get("retriable_status_codes").is_none());
-        assert_eq!(rp["host_selection_retry_max_attempts"], 5);
-        let fault = &route["typed_per_filter_config"]["envoy.filters.http.fault"];
-        assert_eq!(
-            fault["abort"],
-            json!({"http_status": 503, "percentage": {"numerator": 500_000, "denominator": "MILLION"}})
-        );
-        assert_eq!(fault["delay"]["fixed_delay"], "7s");
-    }
-
-    #[test]
-    fn the_gateway_routes_its_virtual_service_with_the_prefix_rewrite() {
-        let gw = parse(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../kubernetes/app/customer-gateway.yml"
-            ))
-            .unwrap(),
-        );
-        let rc = gateway_routes(&gw, &services()).unwrap();
-        assert_eq!(rc["name"], "http.80");
-        let vh = vhost(&rc, "*:80");
-        assert_eq!(vh["domains"], json!(["*"]));
-        let routes = vh["routes"].as_array().unwrap();
-        assert_eq!(
-            routes[0]["match"],
-            json!({"prefix": "/customer", "case_sensitive": true})
-        );
-        assert_eq!(routes[0]["route"]["prefix_rewrite"], "/");
-        assert_eq!(routes[1]["match"], json!({"prefix": "/"}));
-        for r in routes {
-            assert_eq!(
-                r["route"]["cluster"],
-                "outbound|8080||customer.tutorial.svc.cluster.local"
-            );
-        }
-        let none = gateway_routes(&[], &services()).unwrap();
-        assert_eq!(
-            none["virtual_hosts"],
-            json!([{"name": "blackhole:80", "domains": ["*"], "routes": []}])
-        );
-    }
-}
+mod tests;
