@@ -11,6 +11,7 @@ mod chapters;
 mod egress;
 mod graph;
 mod input;
+mod logs;
 mod mtls;
 mod process;
 mod resilience;
