@@ -37,6 +37,17 @@ async fn access_log_with(lab: &Lab, deployment: &str, n: usize) -> String {
     std::fs::read_to_string(lab.dir.join(&pod).join(mesh_istiod::bootstrap::ACCESS_LOG)).unwrap()
 }
 
+/// The chain pinned to v1 and one request through the gateway: v1's pod, its app lines and its sidecar's
+/// access log once both have the request.
+async fn one_request_to_v1(lab: &Lab) -> (String, Vec<String>, String) {
+    let v1 = crate::only_v1(lab).await;
+    requests(&http(), &lab.gateway_url, 1, None).await;
+    let request = format!("recommendation request from {v1}: 1");
+    let app = app_lines_with(lab, "recommendation-v1", &request).await;
+    let proxy = access_log_with(lab, "recommendation-v1", 1).await;
+    (v1, app, proxy)
+}
+
 fn text(lines: &[String]) -> String {
     lines.iter().map(|l| format!("{l}\n")).collect()
 }
@@ -45,15 +56,7 @@ fn text(lines: &[String]) -> String {
 async fn logs_takes_kubectls_targets_containers_and_tail() {
     let served = Served::start().await;
     let lab = served.lab.clone();
-    let v1 = crate::only_v1(&lab).await;
-    requests(&http(), &lab.gateway_url, 1, Some("logs-test")).await;
-    let app = app_lines_with(
-        &lab,
-        "recommendation-v1",
-        &format!("recommendation request from {v1}: 1"),
-    )
-    .await;
-    let proxy = access_log_with(&lab, "recommendation-v1", 1).await;
+    let (v1, app, proxy) = one_request_to_v1(&lab).await;
     let pod = format!("pod/{v1}");
     let mut answers = Vec::new();
     for args in [
@@ -111,37 +114,31 @@ async fn logs_takes_kubectls_targets_containers_and_tail() {
     );
 }
 
+/// `kubectl patch` of recommendation-v2's pod template: its default container annotation (a new pod).
+async fn annotate_default_container(served: &Served, container: &str) {
+    let patch = format!(
+        r#"{{"spec":{{"template":{{"metadata":{{"annotations":{{"kubectl.kubernetes.io/default-container":"{container}"}}}}}}}}}}"#
+    );
+    let args = ["patch", "deployment", "recommendation-v2", "-p", &patch];
+    let (code, _, err) = served.run(&args).await;
+    assert_eq!((code, err.as_str()), (0, ""));
+}
+
 #[tokio::test]
 async fn the_default_container_is_the_annotations_else_the_first_said_on_stderr() {
     let served = Served::start().await;
     let lab = served.lab.clone();
-    let annotate = |name: &str| {
-        format!(
-            r#"{{"spec":{{"template":{{"metadata":{{"annotations":{{"kubectl.kubernetes.io/default-container":"{name}"}}}}}}}}}}"#
-        )
-    };
-    let patch = |p: String| {
-        ["patch", "deployment", "recommendation-v2", "-p"]
-            .map(String::from)
-            .into_iter()
-            .chain([p])
-            .collect::<Vec<_>>()
-    };
-    let args = patch(annotate("istio-proxy"));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    assert_eq!(served.run(&args).await.0, 0);
+    annotate_default_container(&served, "istio-proxy").await;
     for file in [
         "destination-rule-recommendation-v1-v2.yml",
         "virtual-service-recommendation-v2.yml",
     ] {
         lab.apply_file(&crate::istio(file)).await.unwrap();
     }
-    requests(&http(), &lab.gateway_url, 1, Some("default-container")).await;
+    requests(&http(), &lab.gateway_url, 1, None).await;
     let proxy = access_log_with(&lab, "recommendation-v2", 1).await;
     let to_proxy = served.run(&["logs", "deploy/recommendation-v2"]).await;
-    let args = patch(annotate("nope"));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    assert_eq!(served.run(&args).await.0, 0);
+    annotate_default_container(&served, "nope").await;
     let v2 = lab.pod_name("recommendation-v2").await.unwrap();
     let app = lab.logs("recommendation-v2").await.unwrap();
     let defaulted = served.run(&["logs", "deploy/recommendation-v2"]).await;
@@ -211,15 +208,7 @@ impl Drop for Following {
 async fn follow_prints_the_lines_that_come_after_it_started() {
     let served = Served::start().await;
     let lab = served.lab.clone();
-    let v1 = crate::only_v1(&lab).await;
-    requests(&http(), &lab.gateway_url, 1, Some("before")).await;
-    let app = app_lines_with(
-        &lab,
-        "recommendation-v1",
-        &format!("recommendation request from {v1}: 1"),
-    )
-    .await;
-    let proxy = access_log_with(&lab, "recommendation-v1", 1).await;
+    let (v1, app, proxy) = one_request_to_v1(&lab).await;
     let mut app_follow = Following::start(
         &served,
         &["logs", "-f", "deploy/recommendation-v1", "--tail", "1"],
@@ -238,7 +227,7 @@ async fn follow_prints_the_lines_that_come_after_it_started() {
     // Their first pages (the last line so far) say they are following.
     let app_first = app_follow.next_line();
     let proxy_first = proxy_follow.next_line();
-    requests(&http(), &lab.gateway_url, 1, Some("after")).await;
+    requests(&http(), &lab.gateway_url, 1, None).await;
     let app_next = app_follow.next_line();
     let proxy_next = proxy_follow.next_line();
     let still = (app_follow.running(), proxy_follow.running());
