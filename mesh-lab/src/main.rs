@@ -324,7 +324,10 @@ async fn logs(client: &Client, args: LogsArgs) -> anyhow::Result<ExitCode> {
     loop {
         let page = match client.logs_page(&q).await {
             Ok(p) => p,
-            Err(_) if !first => return Ok(ExitCode::SUCCESS),
+            // The pod followed is gone (a rollout replaced it): kubectl's stream ends there.
+            Err(e) if !first && e.to_string().contains("(NotFound)") => {
+                return Ok(ExitCode::SUCCESS);
+            }
             Err(e) => return Err(e),
         };
         for note in &page.notes {

@@ -53,8 +53,9 @@ impl LogBook {
         let Ok(l) = self.lines.lock() else {
             return (Vec::new(), from);
         };
-        let skip = usize::try_from(from.saturating_sub(l.dropped)).unwrap_or(usize::MAX);
-        let found = l.kept.iter().skip(skip).filter(|s| pred(s)).cloned();
+        let skip = usize::try_from(from.saturating_sub(l.dropped))
+            .map_or(l.kept.len(), |s| s.min(l.kept.len()));
+        let found = l.kept.range(skip..).filter(|s| pred(s)).cloned();
         (found.collect(), l.dropped + l.kept.len() as u64)
     }
 }
