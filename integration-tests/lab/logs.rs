@@ -114,7 +114,7 @@ async fn logs_takes_kubectls_targets_containers_and_tail() {
     );
 }
 
-/// `kubectl patch` of recommendation-v2's pod template: its default container annotation (a new pod).
+/// `kubectl patch` of recommendation-v2's pod template: its default container annotation.
 async fn annotate_default_container(served: &Served, container: &str) {
     let patch = format!(
         r#"{{"spec":{{"template":{{"metadata":{{"annotations":{{"kubectl.kubernetes.io/default-container":"{container}"}}}}}}}}}}"#
@@ -159,7 +159,7 @@ async fn the_default_container_is_the_annotations_else_the_first_said_on_stderr(
 
 /// `mesh-lab ARGS…` left running, its standard output line by line.
 struct Following {
-    child: Child,
+    child: Option<Child>,
     lines: mpsc::Receiver<String>,
 }
 
@@ -181,7 +181,10 @@ impl Following {
                 }
             }
         });
-        Self { child, lines }
+        Self {
+            child: Some(child),
+            lines,
+        }
     }
 
     /// The next line it prints (bounded to 20 s).
@@ -193,14 +196,27 @@ impl Following {
 
     /// Whether it is still running (it follows until stopped).
     fn running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        let child = self.child.as_mut().expect("running");
+        matches!(child.try_wait(), Ok(None))
+    }
+
+    /// Its exit code once it ends by itself (bounded to 20 s).
+    async fn ended(mut self) -> Option<i32> {
+        let mut child = self.child.take().expect("running");
+        let waiting = tokio::task::spawn_blocking(move || child.wait().map(|s| s.code()));
+        let status = tokio::time::timeout(Duration::from_secs(20), waiting)
+            .await
+            .expect("mesh-lab logs -f ends within 20 s once its pod is gone");
+        status.unwrap().unwrap()
     }
 }
 
 impl Drop for Following {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -231,7 +247,11 @@ async fn follow_prints_the_lines_that_come_after_it_started() {
     let app_next = app_follow.next_line();
     let proxy_next = proxy_follow.next_line();
     let still = (app_follow.running(), proxy_follow.running());
-    drop((app_follow, proxy_follow));
+    // The pod stops: its stream ends, as kubectl's does.
+    let deleted = served
+        .run(&["delete", "deployment", "recommendation-v1"])
+        .await;
+    let ended = (app_follow.ended().await, proxy_follow.ended().await);
     served.stop().await;
     assert_eq!(&app_first, app.last().unwrap());
     assert_eq!(proxy_first, proxy.lines().last().unwrap());
@@ -243,4 +263,6 @@ async fn follow_prints_the_lines_that_come_after_it_started() {
     assert_ne!(proxy_next, proxy_first);
     assert_eq!(entry["listener"], "virtualInbound", "{proxy_next}");
     assert_eq!(still, (true, true));
+    assert_eq!(deleted.0, 0, "{deleted:?}");
+    assert_eq!(ended, (Some(0), Some(0)));
 }
