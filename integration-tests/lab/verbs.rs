@@ -10,15 +10,15 @@ use mesh_lab::guided::send::{chain_prefix, requests};
 use crate::{http, istio, lab};
 
 /// A lab with its control endpoint, as `mesh-lab up` serves it.
-struct Served {
-    lab: Lab,
-    addr: String,
+pub(crate) struct Served {
+    pub(crate) lab: Lab,
+    pub(crate) addr: String,
     handle: actix_web::dev::ServerHandle,
     serving: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Served {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let lab = lab().await;
         let addr: std::net::SocketAddr = (
             [127, 0, 0, 1],
@@ -37,7 +37,7 @@ impl Served {
     }
 
     /// `mesh-lab ARGS…`: its exit code, stdout and stderr.
-    async fn run(&self, args: &[&str]) -> (i32, String, String) {
+    pub(crate) async fn run(&self, args: &[&str]) -> (i32, String, String) {
         self.run_with(args, "").await
     }
 
@@ -69,7 +69,7 @@ impl Served {
         )
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.handle.stop(true).await;
         let _ = self.serving.await;
         self.lab.stop().await;

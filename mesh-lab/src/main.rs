@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mesh_lab::cli::control::{self, Client};
+use mesh_lab::lab::inspect::LogsQuery;
 use mesh_lab::state::FileVerb;
 use mesh_lab::state::patch::PatchType;
 use mesh_lab::{Lab, LabOptions, guided};
@@ -24,7 +25,7 @@ Quick start:
   mesh-lab apply -f istio/destination-rule-recommendation-v1-v2.yml
   mesh-lab apply -f istio/virtual-service-recommendation-v1-v2-90-10.yml
   mesh-lab apply -f recommendation/kubernetes/Deployment-v3.yml
-  mesh-lab logs recommendation-v2
+  mesh-lab logs deploy/recommendation-v2    # -c istio-proxy: its sidecar's access log; -f follows
   mesh-lab show
   open http://127.0.0.1:20001/           # the traffic graph (the laptop's Kiali; --graph-port)
   mesh-lab apply -f istio/peer-authentication-tutorial-strict.yml   # security: mTLS, RBAC, JWT
@@ -55,6 +56,25 @@ struct Files {
     /// Process the directories of -f recursively
     #[arg(short = 'R', long)]
     recursive: bool,
+}
+
+/// `kubectl logs`' arguments, as the lab takes them.
+#[derive(clap::Args)]
+struct LogsArgs {
+    /// POD, deploy/NAME or deployment/NAME (or a Deployment's name, e.g. recommendation-v2)
+    target: String,
+    /// The container, as kubectl's inline [CONTAINER] (or -c)
+    #[arg(value_name = "CONTAINER")]
+    inline_container: Option<String>,
+    /// The app's container (as the Deployment names it) or istio-proxy (default: the app's)
+    #[arg(short = 'c', long)]
+    container: Option<String>,
+    /// Keep printing new lines until Ctrl-C
+    #[arg(short = 'f', long)]
+    follow: bool,
+    /// Only the last N lines (-1: all)
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    tail: i64,
 }
 
 #[derive(Subcommand)]
@@ -133,11 +153,9 @@ enum Command {
         #[arg(long, value_name = "FILE.svg")]
         graph: Option<PathBuf>,
     },
-    /// A Deployment's app log lines, like `oc logs deploy/NAME`
-    Logs {
-        /// The Deployment, e.g. recommendation-v2
-        workload: String,
-    },
+    /// A container's log lines, like `oc logs deploy/NAME` (the app's) or `oc logs POD -c istio-proxy`
+    /// (the sidecar's access log)
+    Logs(LogsArgs),
     /// Make the time API misbehave: slow, down, error, malformed, missing-field, bad-time; none/up to heal
     Fault {
         /// slow | down | error | malformed | missing-field | bad-time | none | up
@@ -278,6 +296,64 @@ async fn file_verbs(client: &Client, verb: FileVerb, files: &Files) -> anyhow::R
     })
 }
 
+/// `kubectl logs`' arguments: one of `-c` and the inline container, `--tail` from -1 (all) up.
+fn logs_query(args: LogsArgs) -> anyhow::Result<LogsQuery> {
+    if args.inline_container.is_some() && args.container.is_some() {
+        anyhow::bail!("error: only one of -c or an inline [CONTAINER] arg is allowed");
+    }
+    if args.tail < -1 {
+        anyhow::bail!("error: --tail must be greater than or equal to -1");
+    }
+    Ok(LogsQuery {
+        target: args.target,
+        container: args.container.or(args.inline_container),
+        tail: usize::try_from(args.tail).ok(),
+        since: None,
+    })
+}
+
+/// How often `logs -f` asks for new lines.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// `logs`: kubectl's notes on stderr, the lines on stdout; with `follow`, the lines after the last page
+/// of the same pod and container until Ctrl-C (or until the pod is gone, when kubectl's stream ends).
+async fn logs(client: &Client, args: LogsArgs) -> anyhow::Result<ExitCode> {
+    let follow = args.follow;
+    let mut q = logs_query(args)?;
+    let mut first = true;
+    loop {
+        let page = match client.logs_page(&q).await {
+            Ok(p) => p,
+            // The pod followed is gone (a rollout replaced it): kubectl's stream ends there.
+            Err(e) if !first && e.to_string().contains("(NotFound)") => {
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => return Err(e),
+        };
+        for note in &page.notes {
+            eprintln!("{note}");
+        }
+        let mut out = std::io::stdout().lock();
+        for line in &page.lines {
+            if writeln!(out, "{line}").is_err() {
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+        let _ = out.flush();
+        if !follow {
+            return Ok(ExitCode::SUCCESS);
+        }
+        first = false;
+        q = LogsQuery {
+            target: format!("pod/{}", page.pod),
+            container: Some(page.container),
+            tail: None,
+            since: Some(page.next),
+        };
+        tokio::time::sleep(FOLLOW_EVERY).await;
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     check_namespace(cli.namespace.as_deref())?;
     let addr = control::control_addr(cli.control.as_deref());
@@ -351,7 +427,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             None => client()?.show(json).await?,
         },
-        Command::Logs { workload } => client()?.logs(&workload).await?,
+        Command::Logs(args) => return logs(&client()?, args).await,
         Command::Fault { mode, delay } => client()?.fault(&mode, delay.as_deref()).await?,
         Command::Token {
             iss,
@@ -478,3 +554,7 @@ async fn guided_chapters(
         ExitCode::FAILURE
     })
 }
+
+#[cfg(test)]
+#[path = "main/tests.rs"]
+mod tests;

@@ -3,7 +3,9 @@
 //! `POST /apply` (JSON `{file, content}`), `POST /files` (JSON `{verb: create|replace|delete, file, content}`,
 //! answering JSON `{lines, errors}`), `POST /delete?kind=&name=`, `POST /patch` (JSON `{kind, name, patch, type}`,
 //! `type` strategic, merge or json), `POST /mode?mode=`,
-//! `POST /fault?mode=&delay=`, `POST /reset`, `GET /show[?format=json]`, `GET /logs?workload=`, `GET /graph.svg`,
+//! `POST /fault?mode=&delay=`, `POST /reset`, `GET /show[?format=json]`,
+//! `GET /logs?workload=&container=&tail=&since=` (`kubectl logs`: JSON `{pod, container, notes, lines, next}`,
+//! `next` the `since` of the lines to come), `GET /graph.svg`,
 //! `POST /token?iss=&sub=&exp=&claim=` (a JWT signed with the lab's key; `exp` a duration, `-` in front: expired;
 //! `claim=KEY=VALUE` repeatable). Answers are text lines;
 //! errors are 4xx with the message.
@@ -17,6 +19,7 @@ use anyhow::{Context, anyhow};
 use serde::{Deserialize, Serialize};
 
 use crate::lab::Lab;
+use crate::lab::inspect::{LogsPage, LogsQuery};
 use crate::state::patch::PatchType;
 use crate::state::{FileVerb, Outcome};
 use mesh_istiod::model::sidecar::Mode;
@@ -91,13 +94,11 @@ struct FaultQuery {
     delay: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct LogsQuery {
-    workload: String,
-}
-
 async fn logs(lab: web::Data<Lab>, q: web::Query<LogsQuery>) -> HttpResponse {
-    answer(lab.logs(&q.workload).await.map(|l| l.join("\n")))
+    match lab.pod_logs(&q).await {
+        Ok(page) => HttpResponse::Ok().json(page),
+        Err(e) => answer(Err(e)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -323,13 +324,21 @@ impl Client {
             .await
     }
 
+    /// The lines `mesh-lab logs WORKLOAD` prints (its default container's).
     pub async fn logs(&self, workload: &str) -> anyhow::Result<String> {
-        self.call(
-            self.http
-                .get(format!("{}/logs", self.base))
-                .query(&[("workload", workload)]),
-        )
-        .await
+        let q = LogsQuery {
+            target: workload.into(),
+            ..LogsQuery::default()
+        };
+        Ok(self.logs_page(&q).await?.lines.join("\n"))
+    }
+
+    /// One page of `kubectl logs`: the lines after `q.since`, kubectl's notes, the cursor of the next.
+    pub async fn logs_page(&self, q: &LogsQuery) -> anyhow::Result<LogsPage> {
+        let json = self
+            .call(self.http.get(format!("{}/logs", self.base)).query(q))
+            .await?;
+        serde_json::from_str(&json).with_context(|| format!("the lab's answer: {json}"))
     }
 
     /// A token; `claims` each `KEY=VALUE` as `--claim` takes it.

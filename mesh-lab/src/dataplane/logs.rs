@@ -3,7 +3,8 @@
 //! The apps run inside the lab's process, so their `tracing` events land in one place: [`LogBook`] is a
 //! `tracing` layer that keeps the last lines (bounded). A line belongs to a pod when it names the pod
 //! or its address (`recommendation request from recommendation-v2-…` names the pod, the
-//! start-up line names its address), so `logs` shows the lines the app wrote.
+//! start-up line names its address), so `logs` shows the lines the app wrote. Every line has a sequence
+//! number, so `logs -f` asks for the lines after the last it printed.
 
 use std::collections::VecDeque;
 use std::fmt::Write;
@@ -18,7 +19,14 @@ const KEEP: usize = 20_000;
 /// The process-wide book of log lines.
 #[derive(Clone, Default)]
 pub struct LogBook {
-    lines: Arc<Mutex<VecDeque<String>>>,
+    lines: Arc<Mutex<Lines>>,
+}
+
+/// The kept lines and how many older ones were let go (the sequence number of the first kept).
+#[derive(Default)]
+struct Lines {
+    kept: VecDeque<String>,
+    dropped: u64,
 }
 
 static BOOK: LazyLock<LogBook> = LazyLock::new(|| {
@@ -36,10 +44,19 @@ pub fn book() -> &'static LogBook {
 impl LogBook {
     /// The lines `pred` keeps, oldest first.
     pub fn matching(&self, pred: impl Fn(&str) -> bool) -> Vec<String> {
-        self.lines
-            .lock()
-            .map(|l| l.iter().filter(|s| pred(s)).cloned().collect())
-            .unwrap_or_default()
+        self.since(0, pred).0
+    }
+
+    /// The lines `pred` keeps whose sequence number is `from` or later, oldest first, and the sequence
+    /// number of the next line to come.
+    pub fn since(&self, from: u64, pred: impl Fn(&str) -> bool) -> (Vec<String>, u64) {
+        let Ok(l) = self.lines.lock() else {
+            return (Vec::new(), from);
+        };
+        let skip = usize::try_from(from.saturating_sub(l.dropped))
+            .map_or(l.kept.len(), |s| s.min(l.kept.len()));
+        let found = l.kept.range(skip..).filter(|s| pred(s)).cloned();
+        (found.collect(), l.dropped + l.kept.len() as u64)
     }
 }
 
@@ -72,10 +89,35 @@ impl<S: tracing::Subscriber> Layer<S> for LogBook {
             m.0
         );
         if let Ok(mut lines) = self.lines.lock() {
-            if lines.len() == KEEP {
-                lines.pop_front();
+            if lines.kept.len() == KEEP {
+                lines.kept.pop_front();
+                lines.dropped += 1;
             }
-            lines.push_back(line);
+            lines.kept.push_back(line);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_gives_the_lines_after_a_sequence_number_and_the_next_one() {
+        let book = LogBook::default();
+        tracing::subscriber::with_default(Registry::default().with(book.clone()), || {
+            tracing::info!("a from pod-1");
+            tracing::info!("b from pod-2");
+            tracing::info!("c from pod-1");
+            tracing::debug!("d from pod-1 (below INFO: not kept)");
+        });
+        let (all, next) = book.since(0, |l| l.contains("pod-1"));
+        assert_eq!(next, 3);
+        assert_eq!(all.len(), 2);
+        assert!(all[0].ends_with(" INFO a from pod-1"), "{all:?}");
+        assert!(all[1].ends_with(" INFO c from pod-1"), "{all:?}");
+        let (later, next) = book.since(2, |l| l.contains("pod-1"));
+        assert_eq!((later.len(), next), (1, 3));
+        assert_eq!(book.since(3, |_| true), (Vec::new(), 3));
     }
 }

@@ -1,0 +1,65 @@
+use super::*;
+
+fn parse(args: &[&str]) -> Cli {
+    Cli::try_parse_from([&["mesh-lab"], args].concat()).unwrap()
+}
+
+fn query(args: &[&str]) -> anyhow::Result<(LogsQuery, bool)> {
+    match parse(args).command {
+        Command::Logs(args) => {
+            let follow = args.follow;
+            Ok((logs_query(args)?, follow))
+        }
+        _ => panic!("not logs: {args:?}"),
+    }
+}
+
+#[test]
+fn logs_takes_kubectls_flags() {
+    let (q, follow) = query(&[
+        "logs",
+        "-f",
+        "deploy/recommendation-v1",
+        "-c",
+        "istio-proxy",
+        "--tail",
+        "3",
+        "-n",
+        "tutorial",
+    ])
+    .unwrap();
+    assert!(follow);
+    assert_eq!(
+        q,
+        LogsQuery {
+            target: "deploy/recommendation-v1".into(),
+            container: Some("istio-proxy".into()),
+            tail: Some(3),
+            since: None,
+        }
+    );
+    let (q, follow) = query(&["logs", "recommendation-v2"]).unwrap();
+    assert!(!follow);
+    assert_eq!((q.container, q.tail), (None, None));
+    let (q, _) = query(&["logs", "--follow", "pod-1", "recommendation", "--tail=-1"]).unwrap();
+    assert_eq!(
+        (q.container.as_deref(), q.tail),
+        (Some("recommendation"), None)
+    );
+    assert_eq!(query(&["logs", "--tail=0", "x"]).unwrap().0.tail, Some(0));
+}
+
+#[test]
+fn logs_refuses_what_kubectl_refuses() {
+    let both = query(&["logs", "pod-1", "recommendation", "-c", "istio-proxy"]);
+    assert_eq!(
+        both.unwrap_err().to_string(),
+        "error: only one of -c or an inline [CONTAINER] arg is allowed"
+    );
+    assert_eq!(
+        query(&["logs", "pod-1", "--tail", "-2"])
+            .unwrap_err()
+            .to_string(),
+        "error: --tail must be greater than or equal to -1"
+    );
+}
