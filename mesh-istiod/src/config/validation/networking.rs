@@ -33,6 +33,7 @@ const EGRESS_VS_FIELDS: &[&str] = &[
     "spec.http.*.retries.attempts",
     "spec.http.*.retries.perTryTimeout",
     "spec.http.*.retries.retryOn",
+    "spec.http.*.retries.retryRemoteLocalities",
     "spec.http.*.fault.delay.fixedDelay",
     "spec.http.*.fault.delay.percentage.value",
     "spec.http.*.fault.delay.percent",

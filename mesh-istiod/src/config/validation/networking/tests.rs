@@ -72,9 +72,9 @@ fn an_egress_virtual_service_with_empty_gateways_is_checked_and_translated_as_th
     assert_eq!(configs[0], configs[1]);
 }
 
-/// `withoutHeaders` (each match type) is translated, so admitted.
+/// `withoutHeaders` (each match type) and `retries.retryRemoteLocalities` are translated, so admitted.
 #[test]
-fn without_headers_are_admitted() {
+fn without_headers_and_retry_remote_localities_are_admitted() {
     admitted(
         "istio/fixture.yml",
         "
@@ -85,6 +85,7 @@ spec:
   hosts: [recommendation]
   http:
   - match: [{withoutHeaders: {end-user: {exact: jason}, a: {prefix: b}, c: {regex: 'd.*'}}}]
+    retries: {attempts: 2, retryRemoteLocalities: true}
     route:
     - destination: {host: recommendation}
 ",
