@@ -4,7 +4,8 @@
 //! policy is [`retry`]'s (route/retry/retry.go), the fault filter config [`fault`]'s (`TranslateFault`),
 //! and the duration fields go through [`duration`].
 //!
-//! One route per `match` entry (no match: one catch-all `prefix: /`), timeout `0s` (disabled) unless
+//! One route per `match` entry (no match: one catch-all `prefix: /`; `headers` and `withoutHeaders` become
+//! header matchers sorted by name, the `withoutHeaders` ones with `invert_match`), timeout `0s` (disabled) unless
 //! given, the default retry policy unless `retries` says otherwise (`attempts: 0` = none), weighted
 //! clusters skipping weight 0, mirror policies with the shadow-host suffix disabled (istiod's
 //! `DISABLE_SHADOW_HOST_SUFFIX` default), fault filter config per route.
