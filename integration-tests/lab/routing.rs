@@ -2,6 +2,7 @@
 //! splits within exact binomial bounds, the user-agent rules, the mirror and the gateway's `/customer` rewrite.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use mesh_lab::Lab;
 use mesh_lab::dataplane::envoy::AccessLogEntry;
@@ -357,5 +358,75 @@ async fn the_gateway_rewrites_the_customer_prefix_and_passes_other_paths_unchang
             ("other", 404, String::new()),
             ("customerx", 404, String::new()),
         ]
+    );
+}
+
+/// A lab with recommendation's v1/v2 subsets and a VirtualService on recommendation whose `http:` list is
+/// `rules` (YAML indented by two spaces); the v1 and v2 pod names.
+async fn recommendation_rules(rules: &str) -> (Lab, String, String) {
+    let lab = lab().await;
+    let (v1, v2) = pods(&lab).await;
+    lab.apply_file(&istio("destination-rule-recommendation-v1-v2.yml"))
+        .await
+        .unwrap();
+    let vs = format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: recommendation}}\n\
+         spec:\n  hosts: [recommendation]\n  http:\n{rules}"
+    );
+    lab.apply_text(Path::new("istio/virtual-service-recommendation.yml"), &vs)
+        .await
+        .unwrap();
+    (lab, v1, v2)
+}
+
+/// `withoutHeaders` (inverted header matchers, a missing header counting as empty): on preference's sidecar every
+/// request whose `baggage-user-agent` (customer's copy of `user-agent`) is not exactly `jason` goes to v2, and
+/// `jason` falls through to v1, each pod's counter going up by one.
+#[tokio::test]
+async fn without_headers_routes_everyone_but_the_exact_value_to_v2() {
+    let (lab, v1, v2) = recommendation_rules(
+        "  - match: [{withoutHeaders: {baggage-user-agent: {exact: jason}}}]
+    route: [{destination: {host: recommendation, subset: version-v2}}]
+  - route: [{destination: {host: recommendation, subset: version-v1}}]
+",
+    )
+    .await;
+    let client = http();
+    let mut got = Vec::new();
+    for agent in ["jason", "curl/8.5.0", "jason2", "Jason", "jason"] {
+        let req = client.get(&lab.gateway_url).header("user-agent", agent);
+        let a = mesh_lab::guided::send::send(req).await;
+        got.push((agent, a.status, a.body));
+    }
+    lab.stop().await;
+    assert_eq!(
+        got,
+        [
+            ("jason", 200, line("v1", &v1, 1)),
+            ("curl/8.5.0", 200, line("v2", &v2, 1)),
+            ("jason2", 200, line("v2", &v2, 2)),
+            ("Jason", 200, line("v2", &v2, 3)),
+            ("jason", 200, line("v1", &v1, 2)),
+        ]
+    );
+}
+
+/// `retries.retryRemoteLocalities: true` (the `previous_priorities` retry priority): Envoy takes the route, all
+/// to v2, and the chain answers 200 from v2's pod only (without the rule it would also answer from v1).
+#[tokio::test]
+async fn retry_remote_localities_is_taken_and_the_chain_answers_through_it() {
+    let (lab, _, v2) = recommendation_rules(
+        "  - retries: {attempts: 3, retryOn: 5xx, retryRemoteLocalities: true}
+    route: [{destination: {host: recommendation, subset: version-v2}}]
+",
+    )
+    .await;
+    let a = requests(&http(), &lab.gateway_url, 4, None).await;
+    lab.stop().await;
+    let got: Vec<(u16, &str)> = a.iter().map(|a| (a.status, a.body.as_str())).collect();
+    let want: Vec<String> = (1..=4).map(|n| line("v2", &v2, n)).collect();
+    assert_eq!(
+        got,
+        want.iter().map(|w| (200, w.as_str())).collect::<Vec<_>>()
     );
 }

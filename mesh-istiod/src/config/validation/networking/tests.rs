@@ -71,3 +71,23 @@ fn an_egress_virtual_service_with_empty_gateways_is_checked_and_translated_as_th
     }
     assert_eq!(configs[0], configs[1]);
 }
+
+/// `withoutHeaders` (each match type) and `retries.retryRemoteLocalities` are translated, so admitted.
+#[test]
+fn without_headers_and_retry_remote_localities_are_admitted() {
+    admitted(
+        "istio/fixture.yml",
+        "
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: recommendation}
+spec:
+  hosts: [recommendation]
+  http:
+  - match: [{withoutHeaders: {end-user: {exact: jason}, a: {prefix: b}, c: {regex: 'd.*'}}}]
+    retries: {attempts: 2, retryRemoteLocalities: true}
+    route:
+    - destination: {host: recommendation}
+",
+    );
+}

@@ -4,7 +4,8 @@
 //! policy is [`retry`]'s (route/retry/retry.go), the fault filter config [`fault`]'s (`TranslateFault`),
 //! and the duration fields go through [`duration`].
 //!
-//! One route per `match` entry (no match: one catch-all `prefix: /`), timeout `0s` (disabled) unless
+//! One route per `match` entry (no match: one catch-all `prefix: /`; `headers` and `withoutHeaders` become
+//! header matchers sorted by name, the `withoutHeaders` ones with `invert_match`), timeout `0s` (disabled) unless
 //! given, the default retry policy unless `retries` says otherwise (`attempts: 0` = none), weighted
 //! clusters skipping weight 0, mirror policies with the shadow-host suffix disabled (istiod's
 //! `DISABLE_SHADOW_HOST_SUFFIX` default), fault filter config per route.
@@ -32,26 +33,51 @@ fn integer_percent(value: i64) -> Value {
     json!({"numerator": value, "denominator": "HUNDRED"})
 }
 
-/// `TranslateRouteMatch` for the fields the lab takes: headers (exact, prefix, regex, sorted by
-/// name) and uri (exact, prefix, regex).
+/// `translateHeaderMatch`: header `name` held to exact, prefix or regex; none of them, or regex `*`
+/// (not RE2: istiod's `canBeConvertedToPresentMatch`), only asks for the header to be present.
+fn header_match(
+    name: &str,
+    exact: Option<&String>,
+    prefix: Option<&String>,
+    regex: Option<&String>,
+) -> Value {
+    let string_match = if let Some(v) = exact {
+        json!({"exact": v})
+    } else if let Some(v) = prefix {
+        json!({"prefix": v})
+    } else if let Some(v) = regex.filter(|v| *v != "*") {
+        json!({"safe_regex": {"regex": v}})
+    } else {
+        return json!({"name": name, "present_match": true});
+    };
+    json!({"name": name, "string_match": string_match})
+}
+
+/// `TranslateRouteMatch` for the fields the lab takes: headers and withoutHeaders (exact, prefix,
+/// regex; a withoutHeaders matcher is inverted and, unless a presence match, treats a missing header
+/// as empty), sorted by name, and uri (exact, prefix, regex).
 pub fn route_match(m: Option<&VirtualServiceHttpMatch>) -> Value {
     let mut out = json!({"prefix": "/"});
     let Some(m) = m else { return out };
     let mut headers = Vec::new();
     for (name, h) in m.headers.iter().flatten() {
-        let string_match = if let Some(v) = &h.exact {
-            json!({"exact": v})
-        } else if let Some(v) = &h.prefix {
-            json!({"prefix": v})
-        } else if let Some(v) = h.regex.as_ref().filter(|v| *v != "*") {
-            json!({"safe_regex": {"regex": v}})
-        } else {
-            // No match type, or regex `*` (not RE2): istiod's `canBeConvertedToPresentMatch`.
-            headers.push(json!({"name": name, "present_match": true}));
-            continue;
-        };
-        headers.push(json!({"name": name, "string_match": string_match}));
+        headers.push(header_match(
+            name,
+            h.exact.as_ref(),
+            h.prefix.as_ref(),
+            h.regex.as_ref(),
+        ));
     }
+    for (name, h) in m.without_headers.iter().flatten() {
+        let mut matcher = header_match(name, h.exact.as_ref(), h.prefix.as_ref(), h.regex.as_ref());
+        matcher["invert_match"] = json!(true);
+        if matcher.get("present_match").is_none() {
+            matcher["treat_missing_header_as_empty"] = json!(true);
+        }
+        headers.push(matcher);
+    }
+    // istiod sorts the matchers by name; with a name in both maps the headers one comes first here.
+    headers.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     if let Some(u) = &m.uri {
         out = if let Some(v) = &u.exact {
             json!({"path": v})

@@ -1,6 +1,8 @@
 //! A route's retry policy, after istiod's pilot/pkg/networking/core/route/retry/retry.go: `DefaultPolicy`
 //! (with `EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY` on, as current istiod) and `ConvertPolicy` with
-//! `parseRetryOn` (status codes move to `retriable_status_codes`; `attempts: 0` means no policy).
+//! `parseRetryOn` (status codes move to `retriable_status_codes`; `attempts: 0` means no policy;
+//! `retryRemoteLocalities: true` adds the `previous_priorities` retry priority with istiod's
+//! `buildPreviousPrioritiesConfig`, `update_frequency: 2`).
 
 use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::VirtualServiceHttpRetries;
 use serde_json::{Value, json};
@@ -40,6 +42,15 @@ pub fn retry_policy(r: Option<&VirtualServiceHttpRetries>) -> Result<Option<Valu
     }
     if let Some(t) = r.per_try_timeout.as_deref() {
         out["per_try_timeout"] = json!(duration_field("retries.perTryTimeout", t)?);
+    }
+    if r.retry_remote_localities == Some(true) {
+        out["retry_priority"] = json!({
+            "name": "envoy.retry_priorities.previous_priorities",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig",
+                "update_frequency": 2
+            }
+        });
     }
     Ok(Some(out))
 }

@@ -278,6 +278,29 @@ fn matches_translate_like_translate_route_match() {
                 {"name": "alpha", "string_match": {"exact": "a"}},
                 {"name": "zeta", "string_match": {"exact": "z"}}]}),
         ),
+        (
+            "withoutHeaders: inverted, and a missing header counts as empty",
+            "{withoutHeaders: {end-user: {exact: jason}}}",
+            json!({"prefix": "/", "case_sensitive": true, "headers": [
+                {"name": "end-user", "string_match": {"exact": "jason"}, "invert_match": true,
+                 "treat_missing_header_as_empty": true}]}),
+        ),
+        (
+            "withoutHeaders as a presence match: inverted only (treat_missing conflicts with it)",
+            "{withoutHeaders: {x-canary: {regex: '*'}}}",
+            json!({"prefix": "/", "case_sensitive": true, "headers": [
+                {"name": "x-canary", "present_match": true, "invert_match": true}]}),
+        ),
+        (
+            "headers and withoutHeaders are sorted together by name",
+            "{headers: {zeta: {prefix: z}}, withoutHeaders: {alpha: {regex: 'a.*'}, omega: {exact: o}}}",
+            json!({"prefix": "/", "case_sensitive": true, "headers": [
+                {"name": "alpha", "string_match": {"safe_regex": {"regex": "a.*"}}, "invert_match": true,
+                 "treat_missing_header_as_empty": true},
+                {"name": "omega", "string_match": {"exact": "o"}, "invert_match": true,
+                 "treat_missing_header_as_empty": true},
+                {"name": "zeta", "string_match": {"prefix": "z"}}]}),
+        ),
     ];
     for (why, m, want) in cases {
         let rules = rules(&format!("  - match: [{m}]\n    {TO_SERVICE}\n"));

@@ -78,6 +78,25 @@ fn retries_convert_like_convert_policy() {
             "retries: {attempts: 2, perTryTimeout: 500ms}, ",
             set(&[("per_try_timeout", json!("0.5s"))]),
         ),
+        (
+            "retryRemoteLocalities adds istiod's previous_priorities retry priority",
+            "retries: {attempts: 2, retryRemoteLocalities: true}, ",
+            set(&[(
+                "retry_priority",
+                json!({
+                    "name": "envoy.retry_priorities.previous_priorities",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig",
+                        "update_frequency": 2
+                    }
+                }),
+            )]),
+        ),
+        (
+            "retryRemoteLocalities false changes nothing",
+            "retries: {attempts: 2, retryRemoteLocalities: false}, ",
+            Some(default.clone()),
+        ),
     ];
     for (why, retries, want) in cases {
         let action = route_action(&format!("{retries}{TO_SERVICE}"));
