@@ -12,7 +12,7 @@ use mesh_lab::Lab;
 use mesh_lab::guided::send::requests;
 
 use crate::http;
-use crate::verbs::Served;
+use crate::served::Served;
 
 /// The app's lines for the Deployment once `want` is among them (the app logs after answering: bounded).
 async fn app_lines_with(lab: &Lab, deployment: &str, want: &str) -> Vec<String> {

@@ -21,6 +21,7 @@ mod security;
 mod security_claims;
 mod security_filters;
 mod security_tokens;
+mod served;
 mod upstream_deployments;
 mod verbs;
 mod workloads;
