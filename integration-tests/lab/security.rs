@@ -10,6 +10,7 @@ use mesh_lab::Lab;
 use mesh_lab::guided::send::chain_prefix;
 use mesh_lab::lab::tokens::TokenRequest;
 
+use crate::served::Served;
 use crate::{http, istio, lab};
 
 pub(crate) const RBAC: &str = "RBAC: access denied";
@@ -415,34 +416,10 @@ spec:
     }
 }
 
-/// A lab with its control endpoint, the client, and what stops both.
-pub(crate) async fn lab_with_control() -> (
-    Lab,
-    mesh_lab::cli::control::Client,
-    impl std::future::Future<Output = ()>,
-) {
-    let lab = crate::lab().await;
-    let addr: std::net::SocketAddr = (
-        [127, 0, 0, 1],
-        mesh_lab::dataplane::ports::free_port().unwrap(),
-    )
-        .into();
-    let server = mesh_lab::cli::control::serve(lab.clone(), addr).unwrap();
-    let handle = server.handle();
-    let serving = tokio::spawn(server);
-    let client = mesh_lab::cli::control::Client::new(&addr.to_string()).unwrap();
-    let stopping = lab.clone();
-    let stop = async move {
-        handle.stop(true).await;
-        serving.await.unwrap().unwrap();
-        stopping.stop().await;
-    };
-    (lab, client, stop)
-}
-
 #[tokio::test]
 async fn the_control_endpoints_token() {
-    let (lab, c, stop) = lab_with_control().await;
+    let served = Served::start().await;
+    let (lab, c) = (served.lab.clone(), served.client());
     let no_issuer = c.token(None, None, None, &[]).await;
     c.apply(&istio("request-authentication-customer-jwt.yml"))
         .await
@@ -452,7 +429,7 @@ async fn the_control_endpoints_token() {
     let good = get(&lab, Some(token.trim_end())).await;
     let pods = pods(&lab).await;
     let late = get(&lab, Some(expired.trim_end())).await;
-    stop.await;
+    served.stop().await;
 
     let err = format!("{:#}", no_issuer.expect_err("no issuer without --iss"));
     assert!(

@@ -7,7 +7,8 @@ use std::path::Path;
 use mesh_lab::Lab;
 use mesh_lab::lab::tokens::TokenRequest;
 
-use crate::security::{RBAC, apply, assert_answer, assert_chain, get, lab_with_control, pods};
+use crate::security::{RBAC, apply, assert_answer, assert_chain, get, pods};
+use crate::served::Served;
 
 /// An ALLOW AuthorizationPolicy for customer with these `rules`, under the name of the JWT file's policy
 /// so that it replaces it.
@@ -48,7 +49,8 @@ async fn with_claims(lab: &Lab, claims: &[&str]) -> String {
 
 #[tokio::test]
 async fn the_role_policy_and_list_and_nested_claims() {
-    let (lab, c, stop) = lab_with_control().await;
+    let served = Served::start().await;
+    let (lab, c) = (served.lab.clone(), served.client());
     let lab = &lab;
     apply(lab, "request-authentication-customer-jwt.yml").await;
     lab.apply_text(
@@ -96,7 +98,7 @@ async fn the_role_policy_and_list_and_nested_claims() {
         answers.push(get(lab, Some(&with_claims(lab, claims).await)).await);
     }
     let pods = pods(lab).await;
-    stop.await;
+    served.stop().await;
 
     assert_chain(&role_pods, &role_answers[0], "role=customer");
     assert_answer(&role_answers[1], 403, RBAC, "role=xxx");

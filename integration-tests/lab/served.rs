@@ -65,9 +65,15 @@ impl Served {
         )
     }
 
+    /// The client every `mesh-lab` command but `up` uses, for this lab.
+    pub(crate) fn client(&self) -> mesh_lab::cli::control::Client {
+        mesh_lab::cli::control::Client::new(&self.addr).unwrap()
+    }
+
+    /// Stops the control endpoint (which must have served without an error), then the lab.
     pub(crate) async fn stop(self) {
         self.handle.stop(true).await;
-        let _ = self.serving.await;
+        self.serving.await.unwrap().unwrap();
         self.lab.stop().await;
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use mesh_lab::guided::send::{chain_prefix, requests};
 
+use crate::served::Served;
 use crate::{http, istio, lab, repo};
 
 #[tokio::test]
@@ -115,16 +116,8 @@ async fn a_pod_without_the_inject_label_runs_1_of_1_and_the_label_fix_restarts_i
 
 #[tokio::test]
 async fn the_control_endpoint_drives_the_lab_like_the_cli() {
-    let lab = lab().await;
-    let addr: std::net::SocketAddr = (
-        [127, 0, 0, 1],
-        mesh_lab::dataplane::ports::free_port().unwrap(),
-    )
-        .into();
-    let server = mesh_lab::cli::control::serve(lab.clone(), addr).unwrap();
-    let handle = server.handle();
-    let serving = tokio::spawn(server);
-    let c = mesh_lab::cli::control::Client::new(&addr.to_string()).unwrap();
+    let served = Served::start().await;
+    let (lab, c) = (served.lab.clone(), served.client());
     let dr = c
         .apply(&istio("destination-rule-recommendation-v1-v2.yml"))
         .await
@@ -157,9 +150,7 @@ async fn the_control_endpoint_drives_the_lab_like_the_cli() {
         .await
         .unwrap_err()
         .to_string();
-    handle.stop(true).await;
-    let _ = serving.await;
-    lab.stop().await;
+    served.stop().await;
     assert_eq!(
         dr.trim(),
         "destinationrule.networking.istio.io/recommendation created"
