@@ -201,26 +201,25 @@ impl Inner {
 impl Lab {
     /// The app address of a Deployment's pod (`curl …/misbehave`, as `oc exec` would).
     pub async fn app_addr(&self, deployment: &str) -> anyhow::Result<SocketAddr> {
-        let inner = self.inner.lock().await;
-        inner
-            .pods
-            .get(deployment)
-            .map(|p| p.app.addr)
-            .ok_or_else(|| {
-                anyhow!("Error from server (NotFound): deployments.apps \"{deployment}\" not found")
-            })
+        self.of_deployment(deployment, |p| p.app.addr).await
     }
 
     /// The pod name of a Deployment.
     pub async fn pod_name(&self, deployment: &str) -> anyhow::Result<String> {
+        self.of_deployment(deployment, |p| p.workload.pod.clone())
+            .await
+    }
+
+    /// `what` of a Deployment's running pod, or kubectl's NotFound.
+    async fn of_deployment<T>(
+        &self,
+        deployment: &str,
+        what: impl Fn(&Pod) -> T,
+    ) -> anyhow::Result<T> {
         let inner = self.inner.lock().await;
-        inner
-            .pods
-            .get(deployment)
-            .map(|p| p.workload.pod.clone())
-            .ok_or_else(|| {
-                anyhow!("Error from server (NotFound): deployments.apps \"{deployment}\" not found")
-            })
+        inner.pods.get(deployment).map(what).ok_or_else(|| {
+            anyhow!("Error from server (NotFound): deployments.apps \"{deployment}\" not found")
+        })
     }
 
     /// `oc logs deploy/NAME`: the app's log lines that name its pod or its address.
