@@ -30,6 +30,27 @@ pub fn check_namespace(ns: Option<&str>) -> Result<(), String> {
     }
 }
 
+/// `Err` naming `spec.exportTo` when it hides the object from the lab's namespace. istiod makes an object
+/// visible to the namespaces its `exportTo` names: `.` (its own), `*` (all), a namespace's name; `~`
+/// none (pilot/pkg/model/push_context.go, `exportTo` visibility). Every proxy of the lab is in one
+/// namespace, so a list that names it is the same as no list, and one that does not would leave the object
+/// applied and unused: the lab refuses it instead.
+pub fn check_export_to(export_to: &serde_json::Value) -> Result<(), String> {
+    let Some(list) = export_to.as_array() else {
+        return Ok(());
+    };
+    let visible =
+        |e: &serde_json::Value| matches!(e.as_str(), Some(".") | Some("*")) || e == NAMESPACE;
+    if list.is_empty() || list.iter().any(visible) {
+        return Ok(());
+    }
+    Err(format!(
+        "spec.exportTo {list:?}: this hides the object from namespace {NAMESPACE:?}, where every proxy of \
+         the lab is, so istiod would apply it to none of them; export it to \".\" or \"*\", or remove exportTo",
+        list = list.iter().filter_map(|e| e.as_str()).collect::<Vec<_>>()
+    ))
+}
+
 /// Does a policy of namespace `ns` with `match_labels` (none = the whole namespace) select a pod with these
 /// labels?
 pub fn selects(

@@ -114,6 +114,7 @@ fn first_unsupported(value: &Value, path: &mut Vec<String>, patterns: &[&str]) -
 /// Checks `spec` (and the namespace) of a serialised object against `patterns`.
 fn check_fields(object: &Value, patterns: &[&str]) -> Result<(), String> {
     policy::check_namespace(object["metadata"]["namespace"].as_str())?;
+    policy::check_export_to(&object["spec"]["exportTo"])?;
     let mut path = vec!["spec".to_owned()];
     match first_unsupported(&object["spec"], &mut path, patterns) {
         Some(field) => Err(policy::refuse(&field, &kinds::scope())),
@@ -196,3 +197,5 @@ fn mesh_config(resource: &Resource) -> Result<Effect, String> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod walk;

@@ -13,7 +13,7 @@ use super::{check_fields, to_value};
 use crate::networking::core::egress::{self};
 use crate::networking::core::httproute;
 
-const SERVICE_ENTRY_FIELDS: &[&str] = &[
+pub(super) const SERVICE_ENTRY_FIELDS: &[&str] = &[
     "spec.hosts.*",
     "spec.ports.*.name",
     "spec.ports.*.number",
@@ -24,7 +24,7 @@ const SERVICE_ENTRY_FIELDS: &[&str] = &[
 ];
 
 /// What an egress VirtualService may set: the fields the egress translation reads.
-const EGRESS_VS_FIELDS: &[&str] = &[
+pub(super) const EGRESS_VS_FIELDS: &[&str] = &[
     "spec.hosts.*",
     "spec.gateways.*",
     "spec.exportTo.*",
@@ -45,7 +45,7 @@ const EGRESS_VS_FIELDS: &[&str] = &[
 ];
 
 /// What in-mesh routing (sidecars and the ingress gateway) reads besides the egress fields.
-const MESH_ONLY_VS_FIELDS: &[&str] = &[
+pub(super) const MESH_ONLY_VS_FIELDS: &[&str] = &[
     "spec.http.*.match.*.name",
     "spec.http.*.match.*.headers.*.exact",
     "spec.http.*.match.*.headers.*.prefix",
@@ -75,7 +75,7 @@ fn check_mesh_vs_fields(vs: &VirtualService) -> Result<(), String> {
     )
 }
 
-const MESH_DR_FIELDS: &[&str] = &[
+pub(super) const MESH_DR_FIELDS: &[&str] = &[
     "spec.host",
     "spec.exportTo.*",
     "spec.subsets.*.name",
@@ -95,7 +95,7 @@ const MESH_DR_FIELDS: &[&str] = &[
     "spec.trafficPolicy.outlierDetection.minHealthPercent",
 ];
 
-const GATEWAY_FIELDS: &[&str] = &[
+pub(super) const GATEWAY_FIELDS: &[&str] = &[
     "spec.selector.**",
     "spec.servers.*.port.number",
     "spec.servers.*.port.name",
@@ -103,7 +103,7 @@ const GATEWAY_FIELDS: &[&str] = &[
     "spec.servers.*.hosts.*",
 ];
 
-const SIDECAR_FIELDS: &[&str] = &[
+pub(super) const SIDECAR_FIELDS: &[&str] = &[
     "spec.workloadSelector.labels.**",
     "spec.outboundTrafficPolicy.mode",
     "spec.egress.*.hosts.*",

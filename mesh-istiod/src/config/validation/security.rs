@@ -12,7 +12,8 @@ use mesh_manifests::kcr_security_istio_io::v1::{
 use super::{check_fields, to_value};
 
 /// PeerAuthentication (policy_applier.go `ComposePeerAuthentication`; `portLevelMtls` is not translated).
-const PEER_AUTHENTICATION_FIELDS: &[&str] = &["spec.selector.matchLabels.**", "spec.mtls.mode"];
+pub(super) const PEER_AUTHENTICATION_FIELDS: &[&str] =
+    &["spec.selector.matchLabels.**", "spec.mtls.mode"];
 
 pub(super) fn check_peer_authentication(pa: &PeerAuthentication) -> Result<(), String> {
     check_fields(&to_value(pa), PEER_AUTHENTICATION_FIELDS)

@@ -242,3 +242,33 @@ fn each_kind_of_the_repository_has_the_effect_the_table_says() {
         }
     }
 }
+
+#[test]
+fn an_object_exported_away_from_the_labs_namespace_is_refused_and_one_exported_to_it_taken() {
+    let dr = |export: &str| {
+        format!(
+            "
+apiVersion: networking.istio.io/v1alpha3
+kind: DestinationRule
+metadata: {{name: recommendation}}
+spec:
+  host: recommendation
+  exportTo: {export}
+  subsets:
+  - name: v1
+    labels: {{version: v1}}
+"
+        )
+    };
+    assert_eq!(
+        refusal(&dr("[other]")),
+        "istio/fixture.yml#0: DestinationRule recommendation: spec.exportTo [\"other\"]: this hides \
+         the object from namespace \"tutorial\", where every proxy of the lab is, so istiod would apply it to \
+         none of them; export it to \".\" or \"*\", or remove exportTo"
+    );
+    assert!(refusal(&dr("['~']")).contains("spec.exportTo [\"~\"]"));
+    for ok in ["['.']", "['*']", "[tutorial]", "[other, '.']"] {
+        let docs = mesh_manifests::parse_str(Path::new("x.yml"), &dr(ok)).unwrap();
+        assert_eq!(check(&docs[0]), Ok(Effect::Keep), "{ok}");
+    }
+}
