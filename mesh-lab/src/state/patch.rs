@@ -5,6 +5,7 @@
 
 use std::str::FromStr;
 
+use json_patch::{PatchErrorKind, PatchOperation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -48,23 +49,10 @@ pub fn apply_patch(target: &mut Value, patch: &str, how: PatchType) -> Result<()
     Ok(())
 }
 
-/// RFC 7386 JSON merge patch: objects merge key by key, `null` removes, anything else replaces.
+/// RFC 7386 JSON merge patch: objects merge key by key, `null` removes, anything else replaces (the
+/// `json-patch` crate's `merge`).
 pub fn merge_patch(target: &mut Value, patch: &Value) {
-    let Some(p) = patch.as_object() else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = serde_json::json!({});
-    }
-    let t = target.as_object_mut().expect("an object");
-    for (k, v) in p {
-        if v.is_null() {
-            t.remove(k);
-        } else {
-            merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
-        }
-    }
+    json_patch::merge(target, patch);
 }
 
 /// The `patchMergeKey` of the list at `path` (field names from the Deployment's root) as k8s.io/api tags it
@@ -211,135 +199,46 @@ fn merge_list(
     Ok(())
 }
 
-/// RFC 6901: the reference tokens of a JSON pointer.
-fn pointer_tokens(pointer: &str) -> Result<Vec<String>, String> {
-    if pointer.is_empty() {
-        return Ok(Vec::new());
-    }
-    let Some(rest) = pointer.strip_prefix('/') else {
-        return Err(format!(
-            "{pointer:?} is not a JSON pointer (RFC 6901): it starts with /"
-        ));
-    };
-    Ok(rest
-        .split('/')
-        .map(|t| t.replace("~1", "/").replace("~0", "~"))
-        .collect())
-}
-
-/// The value at `pointer`, to change.
-fn at_mut<'a>(doc: &'a mut Value, tokens: &[String]) -> Option<&'a mut Value> {
-    tokens.iter().try_fold(doc, |v, t| match v {
-        Value::Object(m) => m.get_mut(t),
-        Value::Array(a) => t.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
-        _ => None,
-    })
-}
-
-/// Removes and returns the value at `tokens`.
-fn remove(doc: &mut Value, tokens: &[String]) -> Option<Value> {
-    let (last, parent) = tokens.split_last()?;
-    match at_mut(doc, parent)? {
-        Value::Object(m) => m.remove(last),
-        Value::Array(a) => {
-            let i = last.parse::<usize>().ok().filter(|i| *i < a.len())?;
-            Some(a.remove(i))
-        }
-        _ => None,
-    }
-}
-
-/// Adds `value` at `tokens` (an object member is set, an array index inserts, `-` appends).
-fn add(doc: &mut Value, tokens: &[String], value: Value) -> Option<()> {
-    let Some((last, parent)) = tokens.split_last() else {
-        *doc = value;
-        return Some(());
-    };
-    match at_mut(doc, parent)? {
-        Value::Object(m) => {
-            m.insert(last.clone(), value);
-        }
-        Value::Array(a) if last == "-" => a.push(value),
-        Value::Array(a) => {
-            let i = last.parse::<usize>().ok().filter(|i| *i <= a.len())?;
-            a.insert(i, value);
-        }
-        _ => return None,
-    }
-    Some(())
-}
-
-/// One RFC 6902 operation; `None`: its path (or `from`) does not apply to the document.
-fn json_patch_op(
-    doc: &mut Value,
-    op: &str,
-    path: &[String],
-    o: &Value,
-) -> Result<Option<()>, String> {
-    let value = || {
-        o.get("value")
-            .cloned()
-            .ok_or_else(|| format!("operation {op} needs a value"))
-    };
-    let from = || {
-        o.get("from")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("operation {op} needs a from"))
-            .and_then(pointer_tokens)
-    };
-    Ok(match op {
-        "add" => add(doc, path, value()?),
-        "remove" => remove(doc, path).map(drop),
-        "replace" => {
-            let new = value()?;
-            at_mut(doc, path).map(|v| *v = new)
-        }
-        "move" => {
-            let from = from()?;
-            remove(doc, &from).and_then(|v| add(doc, path, v))
-        }
-        "copy" => {
-            let from = from()?;
-            at_mut(doc, &from)
-                .map(|v| v.clone())
-                .and_then(|v| add(doc, path, v))
-        }
-        "test" => {
-            let want = value()?;
-            if at_mut(doc, path).is_some_and(|v| *v == want) {
-                Some(())
-            } else {
-                return Err(format!(
-                    "test operation failed: the value at the path is not {want}"
-                ));
-            }
-        }
-        _ => {
-            return Err(format!(
-                "unknown operation {op:?} (RFC 6902: add, remove, replace, move, copy, test)"
-            ));
-        }
-    })
-}
-
-/// RFC 6902 JSON patch: an array of operations applied in order.
+/// RFC 6902 JSON patch: an array of operations applied in order, by the `json-patch` crate; the error
+/// names the operation as it was written.
 fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
-    let Some(ops) = ops.as_array() else {
-        return Err("a JSON patch (--type json) is an array of operations".into());
-    };
-    for (i, o) in ops.iter().enumerate() {
-        let op = o.get("op").and_then(Value::as_str).unwrap_or_default();
-        let path_text = o.get("path").and_then(Value::as_str).unwrap_or_default();
-        let path = pointer_tokens(path_text)?;
-        json_patch_op(doc, op, &path, o)
-            .map_err(|e| format!("operation {i} ({op} {path_text}): {e}"))?
-            .ok_or_else(|| {
+    let ops: json_patch::Patch = serde_json::from_value(ops.clone()).map_err(|e| {
+        format!("a JSON patch (--type json) is an array of RFC 6902 operations: {e}")
+    })?;
+    json_patch::patch(doc, &ops).map_err(|e| {
+        let op = &ops.0[e.operation];
+        let (name, why) = match (op, &e.kind) {
+            (PatchOperation::Test(t), PatchErrorKind::TestFailed) => (
+                "test",
                 format!(
-                    "operation {i} ({op} {path_text}): the path does not exist in the Deployment"
-                )
-            })?;
+                    "test operation failed: the value at the path is not {}",
+                    t.value
+                ),
+            ),
+            (_, PatchErrorKind::InvalidPointer) => (
+                op_name(op),
+                "the path does not exist in the Deployment".to_owned(),
+            ),
+            (_, PatchErrorKind::InvalidFromPointer) => (
+                op_name(op),
+                "its from does not exist in the Deployment".to_owned(),
+            ),
+            (_, kind) => (op_name(op), kind.to_string()),
+        };
+        format!("operation {} ({name} {}): {why}", e.operation, e.path)
+    })
+}
+
+/// An operation's `op`, as written.
+fn op_name(op: &PatchOperation) -> &'static str {
+    match op {
+        PatchOperation::Add(_) => "add",
+        PatchOperation::Remove(_) => "remove",
+        PatchOperation::Replace(_) => "replace",
+        PatchOperation::Move(_) => "move",
+        PatchOperation::Copy(_) => "copy",
+        PatchOperation::Test(_) => "test",
     }
-    Ok(())
 }
 
 #[cfg(test)]
