@@ -27,8 +27,11 @@ Environment:
   RUN_PAUSE     default pause between requests, seconds (0)
   RUN_TIMEOUT   per-request timeout handed to curl --max-time, seconds (30)
 
-Error answers (503 chains, timeouts, refused connections) are printed and the
-loop goes on. Exit status: 0 when done, 2 on bad arguments, 127 without curl.
+Error answers (503 chains, timeouts) are printed and the loop goes on. When
+nothing listens at URL (connection refused, unknown host) 5 times in a row, or
+for every request of a shorter run, run.sh stops with a hint.
+Exit status: 0 when done, 2 on bad arguments, 3 when nothing listens at URL,
+127 without curl.
 
 Example:
   sh scripts/run.sh 10 "$GATEWAY_URL"
@@ -87,6 +90,7 @@ case $# in
     1)
         COUNT=
         URL=$1
+        ! is_count "$URL" || bad_usage "'$URL' is a COUNT, and the URL is missing (is GATEWAY_URL set? see scripts/deploy.sh)"
         ;;
     2)
         COUNT=$1
@@ -105,6 +109,9 @@ case $URL in
     http://* | https://*) ;;
     *) URL="http://$URL" ;;
 esac
+case $URL in
+    *[[:space:]]* | http:// | https:// | http:///* | https:///*) bad_usage "'$URL' is not a URL" ;;
+esac
 
 if ! command -v curl >/dev/null 2>&1; then
     printf 'run.sh: curl not found on PATH.\n' >&2
@@ -112,14 +119,31 @@ if ! command -v curl >/dev/null 2>&1; then
     exit 127
 fi
 
+# Nothing listens at URL: say where the lab or the cluster's gateway should be, and stop.
+nothing_listens() {
+    printf 'run.sh: nothing accepted a connection at %s (%s request(s) in a row).\n' "$URL" "$1" >&2
+    printf '  The local mesh: is it up? Start it with: mesh-lab up   (then URL is http://127.0.0.1:8080/)\n' >&2
+    printf '  A cluster: is GATEWAY_URL the ingress gateway'"'"'s route? See scripts/deploy.sh.\n' >&2
+    exit 3
+}
+
 i=0
+down=0
 while [ -z "$COUNT" ] || [ "$i" -lt "$COUNT" ]; do
     # -s: no progress meter; -S: still say why a request failed (refused, timed out).
     # No -f: a 503 body IS the answer to show. stderr is folded in so failures get a numbered line too.
-    body=$(curl -sS --max-time "$RUN_TIMEOUT" "$URL" 2>&1) || true
+    status=0
+    body=$(curl -sS --max-time "$RUN_TIMEOUT" "$URL" 2>&1) || status=$?
     printf '# %s: %s\n' "$i" "$body"
     i=$((i + 1))
+    # curl: 6 could not resolve the host, 7 could not connect.
+    case $status in
+        6 | 7) down=$((down + 1)) ;;
+        *) down=0 ;;
+    esac
+    [ "$down" -lt 5 ] || nothing_listens "$down"
     if [ "$RUN_PAUSE" != 0 ] && { [ -z "$COUNT" ] || [ "$i" -lt "$COUNT" ]; }; then
         sleep "$RUN_PAUSE"
     fi
 done
+[ "$i" -eq 0 ] || [ "$down" -lt "$i" ] || nothing_listens "$down"

@@ -81,19 +81,40 @@ async fn run_sh_keeps_going_when_recommendation_misbehaves() {
     );
 }
 
+/// A loopback port nothing listens on: bound, then released.
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/")
+}
+
+/// Nothing listening (the lab not up, a wrong GATEWAY_URL): run.sh stops after five refused connections in a
+/// row, or after every request of a shorter run, with a hint on stderr and status 3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_sh_numbers_a_refused_connection_too() {
-    // A port nothing listens on: bind, learn the port, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let out = run_sh_output("2", &format!("127.0.0.1:{port}")).await;
-    assert_eq!(out.status.code(), Some(0));
-    let stdout = text(&out.stdout);
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{stdout}");
-    assert!(lines[0].starts_with("# 0: curl: (7)"), "{stdout}");
-    assert!(lines[1].starts_with("# 1: curl: (7)"), "{stdout}");
+async fn run_sh_stops_with_a_hint_when_nothing_listens() {
+    let url = closed_port_url();
+    for (count, lines) in [("100", 5), ("2", 2)] {
+        let out = run_sh_output(count, &url).await;
+        assert_eq!(out.status.code(), Some(3), "count {count}");
+        let stdout = text(&out.stdout);
+        assert_eq!(stdout.lines().count(), lines, "{stdout}");
+        assert!(
+            stdout
+                .lines()
+                .enumerate()
+                .all(|(i, l)| l.starts_with(&format!("# {i}: curl: (7) "))),
+            "{stdout}"
+        );
+        assert_eq!(
+            text(&out.stderr).lines().next(),
+            Some(
+                format!(
+                    "run.sh: nothing accepted a connection at {url} ({lines} request(s) in a row)."
+                )
+                .as_str()
+            )
+        );
+        assert!(text(&out.stderr).contains("mesh-lab up"));
+    }
 }

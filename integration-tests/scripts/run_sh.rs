@@ -47,6 +47,9 @@ fn run_sh_rejects_bad_arguments_with_status_2() {
         &["1", "2", "3"][..],
         &["--bogus", "gw"][..],
         &["-p", "x", "1", "gw"][..],
+        &["3"][..],
+        &["1", "http://"][..],
+        &["1", "gw example"][..],
     ] {
         let run = sandbox.run("run.sh", args);
         run.assert_code(2).assert_stderr_has("Usage:");
@@ -87,4 +90,15 @@ fn run_sh_without_count_loops_until_interrupted() {
     }
     child.kill().expect("stop run.sh");
     child.wait().expect("reap run.sh");
+}
+
+/// The count given and the URL forgotten (`run.sh 3`): a usage error that says so, not a URL named `3`.
+#[test]
+fn run_sh_with_a_count_and_no_url_says_the_url_is_missing() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .run("run.sh", &["3"])
+        .assert_code(2)
+        .assert_stderr_has("run.sh: '3' is a COUNT, and the URL is missing (is GATEWAY_URL set?");
+    assert!(sandbox.curl_calls().is_empty());
 }
