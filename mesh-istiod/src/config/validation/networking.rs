@@ -112,6 +112,34 @@ pub(super) const SIDECAR_FIELDS: &[&str] = &[
 /// `egress[].hosts` entries that keep the lab's own namespace fully visible.
 const VISIBLE_ALL: &[&str] = &["./*", "*/*", "tutorial/*"];
 
+/// The protocols Istio knows, in any case (pkg/config/protocol/instance.go `Parse`; HBONE is internal).
+const PROTOCOLS: &[&str] = &[
+    "GRPC",
+    "GRPC-Web",
+    "HTTP",
+    "HTTP_PROXY",
+    "HTTP2",
+    "HTTPS",
+    "TCP",
+    "TLS",
+    "UDP",
+    "Mongo",
+    "Redis",
+    "MySQL",
+];
+
+/// `Err` when `proto` is no protocol Istio knows (a typo such as `htp`), which istiod's validation
+/// refuses as unsupported (validation.go `ValidateProtocol`); an empty one is left to the caller.
+fn known_protocol(field: &str, proto: &str) -> Result<(), String> {
+    if proto.is_empty() || PROTOCOLS.iter().any(|p| p.eq_ignore_ascii_case(proto)) {
+        return Ok(());
+    }
+    Err(format!(
+        "{field} {proto:?} is not a protocol Istio knows (it takes {}, in any case)",
+        PROTOCOLS.join(", ")
+    ))
+}
+
 pub(super) fn check_service_entry(se: &ServiceEntry) -> Result<(), String> {
     check_fields(&to_value(se), SERVICE_ENTRY_FIELDS)?;
     if let Some(r) = &se.spec.resolution {
@@ -124,6 +152,7 @@ pub(super) fn check_service_entry(se: &ServiceEntry) -> Result<(), String> {
     }
     for (i, p) in se.spec.ports.iter().flatten().enumerate() {
         let proto = p.protocol.as_deref().unwrap_or("");
+        known_protocol(&format!("spec.ports.{i}.protocol"), proto)?;
         if !proto.eq_ignore_ascii_case("http") {
             return Err(format!(
                 "spec.ports.{i}.protocol {proto:?}: only plain HTTP egress is in the lab's scope"
@@ -217,6 +246,7 @@ pub(super) fn check_gateway(g: &Gateway) -> Result<(), String> {
     let servers: Vec<_> = g.spec.servers.iter().flatten().collect();
     for (i, s) in servers.iter().enumerate() {
         let proto = s.port.protocol.as_str();
+        known_protocol(&format!("spec.servers.{i}.port.protocol"), proto)?;
         if !proto.eq_ignore_ascii_case("http") {
             return Err(format!(
                 "spec.servers.{i}.port.protocol {proto:?}: the local gateway serves plain HTTP only"

@@ -272,3 +272,31 @@ spec:
         assert_eq!(check(&docs[0]), Ok(Effect::Keep), "{ok}");
     }
 }
+
+/// A misspelt protocol is named as such (istiod: `unsupported protocol`), not as a protocol outside the
+/// lab's scope; a real one the lab does not serve still gets the scope's words.
+#[test]
+fn a_misspelt_protocol_is_named_as_no_protocol() {
+    let se = |proto: &str| {
+        format!(
+            "
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {{name: worldclockapi}}
+spec:
+  hosts: [worldclockapi.com]
+  ports:
+  - {{number: 80, name: http, protocol: {proto}}}
+  resolution: DNS
+"
+        )
+    };
+    assert_eq!(
+        refusal(&se("htp")),
+        "istio/fixture.yml#0: ServiceEntry worldclockapi: spec.ports.0.protocol \"htp\" is not a protocol \
+         Istio knows (it takes GRPC, GRPC-Web, HTTP, HTTP_PROXY, HTTP2, HTTPS, TCP, TLS, UDP, Mongo, Redis, \
+         MySQL, in any case)"
+    );
+    assert!(refusal(&se("TLS")).contains("only plain HTTP egress is in the lab's scope"));
+    assert!(refusal(&se("tls")).contains("only plain HTTP egress is in the lab's scope"));
+}
