@@ -9,6 +9,7 @@ use mesh_lab::Lab;
 use mesh_lab::guided::send::{Answer, requests};
 
 use crate::routing::{binomial_bounds, line};
+use crate::served::Served;
 use crate::{http, istio, lab, repo};
 
 const V2: &str = "recommendation-v2";
@@ -203,4 +204,69 @@ async fn the_circuit_breaker_ejects_the_one_misbehaving_pod_of_two() {
         "after the ejection only {good} answers"
     );
     assert_eq!(seen[&good], N as u64 - 1);
+}
+
+/// The command line as pasted from the tutorial: `mesh-lab scale --replicas=2 deployment/NAME -n tutorial`
+/// and kubectl's other spellings; `logs deploy/NAME` reads the oldest pod and says so on stderr as kubectl
+/// does, `logs POD` the pod named; `show --json` lists both pods; a count over the lab's maximum is refused.
+#[tokio::test]
+async fn scale_and_logs_on_the_command_line_answer_as_kubectl() {
+    let served = Served::start().await;
+    let scaled = served
+        .run(&[
+            "scale",
+            "--replicas=2",
+            "deployment/recommendation-v2",
+            "-n",
+            "tutorial",
+        ])
+        .await;
+    let pods = v2_pods(&served.lab).await;
+    let by_deployment = served.run(&["logs", "deploy/recommendation-v2"]).await;
+    let first = served.run(&["logs", &format!("pod/{}", pods[0])]).await;
+    let second = served.run(&["logs", &pods[1]]).await;
+    let show = served.run(&["show", "--json"]).await;
+    let too_many = served
+        .run(&["scale", "deploy", "recommendation-v2", "--replicas", "11"])
+        .await;
+    let again = served
+        .run(&["scale", "deploy/recommendation-v2", "--replicas", "2"])
+        .await;
+    served.stop().await;
+
+    let ok = |out: &str| (0, format!("{out}\n"), String::new());
+    assert_eq!(scaled, ok("deployment.apps/recommendation-v2 scaled"));
+    assert_eq!(again, ok("deployment.apps/recommendation-v2 scaled"));
+    assert_eq!(pods.len(), 2, "{pods:?}");
+    assert_eq!(
+        by_deployment,
+        (
+            0,
+            first.1.clone(),
+            format!("Found 2 pods, using pod/{}\n", pods[0])
+        )
+    );
+    assert_eq!((first.0, first.2.as_str()), (0, ""));
+    assert_eq!((second.0, second.2.as_str()), (0, ""));
+    assert!(!first.1.is_empty() && !second.1.is_empty());
+    assert!(!second.1.contains(&pods[0]), "{}", second.1);
+    let json: serde_json::Value = serde_json::from_str(&show.1).unwrap();
+    let listed: Vec<&str> = json["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["name"] == V2)
+        .map(|w| w["pod"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, pods.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        too_many,
+        (
+            1,
+            String::new(),
+            "error: --replicas=11: the local mesh runs at most 10 pods per Deployment (each is an app and \
+             an Envoy of its own); scale to 10 or fewer\n"
+                .into()
+        )
+    );
 }
