@@ -15,6 +15,7 @@ mod input;
 mod logs;
 mod mtls;
 mod process;
+mod replicas;
 mod resilience;
 mod routing;
 mod security;

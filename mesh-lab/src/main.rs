@@ -25,6 +25,7 @@ Quick start:
   mesh-lab apply -f istio/destination-rule-recommendation-v1-v2.yml
   mesh-lab apply -f istio/virtual-service-recommendation-v1-v2-90-10.yml
   mesh-lab apply -f recommendation/kubernetes/Deployment-v3.yml
+  mesh-lab scale --replicas=2 deployment/recommendation-v2   # two v2 pods, load-balanced
   mesh-lab logs deploy/recommendation-v2    # -c istio-proxy: its sidecar's access log; -f follows
   mesh-lab show
   open http://127.0.0.1:20001/           # the traffic graph (the laptop's Kiali; --graph-port)
@@ -45,6 +46,18 @@ struct Cli {
     namespace: Option<String>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `kubectl scale`'s arguments.
+#[derive(clap::Args)]
+struct ScaleArgs {
+    /// deployment (deploy) or deployment/NAME
+    kind: String,
+    /// metadata.name
+    name: Option<String>,
+    /// How many pods (0 to 10)
+    #[arg(long, value_name = "N")]
+    replicas: u32,
 }
 
 /// `-f FILE|DIR…` and `-R`, as kubectl takes them.
@@ -139,6 +152,13 @@ enum Command {
         #[arg(long = "type", value_name = "TYPE", default_value = "strategic")]
         how: String,
     },
+    /// Scale a Deployment, like `kubectl scale deployment NAME --replicas N`: N pods, each an app with its
+    /// own sidecar and endpoint; the pods running stay (scaling down removes the newest), 0 runs none
+    #[command(
+        after_help = "The lab runs at most 10 pods per Deployment. Example:\n  \
+        mesh-lab scale --replicas=2 deployment/recommendation-v2"
+    )]
+    Scale(ScaleArgs),
     /// Set the mesh-wide outbound traffic policy (ALLOW_ANY or REGISTRY_ONLY)
     Mode {
         /// ALLOW_ANY or REGISTRY_ONLY
@@ -416,6 +436,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let how = how.parse::<PatchType>().map_err(|e| anyhow::anyhow!(e))?;
             let (kind, name) = kind_and_name(&kind, name.as_deref())?;
             client()?.patch(kind, name, &patch, how).await?
+        }
+        Command::Scale(args) => {
+            let (kind, name) = kind_and_name(&args.kind, args.name.as_deref())?;
+            client()?.scale(kind, name, args.replicas).await?
         }
         Command::Mode { mode } => client()?.mode(&mode).await?,
         Command::Show { json, graph } => match graph {

@@ -1,8 +1,6 @@
 //! The lab's state: what has been applied (like the cluster's API server), the mesh-wide mode, and what
 //! kubectl's verbs (apply, create, replace, delete, patch) do to it, answered in kubectl's words.
 
-use std::collections::BTreeMap;
-
 use anyhow::anyhow;
 use mesh_manifests::{Document, Resource};
 use serde::{Deserialize, Serialize};
@@ -34,6 +32,21 @@ pub struct LabState {
     pub mesh_mode: Mode,
     /// Where the mesh mode came from (`default`, `mesh-lab mode`, a file).
     pub mesh_mode_source: String,
+}
+
+/// An applied Deployment, as a ReplicaSet sees it: how many pods, and its template.
+pub struct Wanted<'a> {
+    pub replicas: u32,
+    deployment: &'a mesh_manifests::k8s_openapi::api::apps::v1::Deployment,
+    file: &'a str,
+}
+
+impl Wanted<'_> {
+    /// One pod of the template, named with `nonce` (another nonce, another pod name suffix).
+    pub fn pod(&self, nonce: u64) -> anyhow::Result<Workload> {
+        registry::from_deployment(self.deployment, self.file, nonce)
+            .map_err(|e| anyhow!("{}: {e}", self.file))
+    }
 }
 
 /// What `kubectl get` would list, for `show`.
@@ -384,14 +397,17 @@ impl LabState {
         self.objects.iter().filter(|o| o.kind == "Deployment")
     }
 
-    /// The workloads the applied Deployments describe, keyed by Deployment name.
-    pub fn workloads(&self, nonce: u64) -> anyhow::Result<BTreeMap<String, Workload>> {
-        let mut out = BTreeMap::new();
+    /// The applied Deployments as the lab runs them: each one's replica count and its pod template.
+    pub fn wanted(&self) -> anyhow::Result<Vec<Wanted<'_>>> {
+        let mut out = Vec::new();
         for o in self.deployments() {
             if let Resource::Deployment(d) = &o.resource {
-                let w = registry::from_deployment(d, &o.file, nonce)
-                    .map_err(|e| anyhow!("{}: {e}", o.file))?;
-                out.insert(w.name.clone(), w);
+                let replicas = registry::replicas(d).map_err(|e| anyhow!("{}: {e}", o.file))?;
+                out.push(Wanted {
+                    replicas,
+                    deployment: d,
+                    file: &o.file,
+                });
             }
         }
         Ok(out)

@@ -68,7 +68,7 @@ impl ServiceDef {
     }
 }
 
-/// A Deployment's pod template, as the lab runs it (one replica).
+/// One pod of a Deployment, as the lab runs it (a Deployment of N replicas runs N of them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Workload {
     /// The Deployment's name (`recommendation-v2`).
@@ -154,16 +154,37 @@ pub fn pod_name(deployment: &str, template: &impl Hash, nonce: u64) -> String {
     format!("{deployment}-{}-{}", suffix(rs, 10), suffix(p.finish(), 5))
 }
 
-/// Reads a Deployment's pod template; `Err` names the field the lab cannot run.
+/// The most pods the lab runs for one Deployment: each is an app and an Envoy of its own (about 65 MiB).
+pub const MAX_REPLICAS: u32 = 10;
+
+/// How many pods a Deployment runs: `spec.replicas`, 1 when unset (the API server's default); a negative
+/// count is the API server's refusal, more than [`MAX_REPLICAS`] the lab's.
+pub fn replicas(d: &Deployment) -> Result<u32, String> {
+    let Some(r) = d.spec.as_ref().and_then(|s| s.replicas) else {
+        return Ok(1);
+    };
+    let n = u32::try_from(r).map_err(|_| {
+        format!("spec.replicas: Invalid value: {r}: must be greater than or equal to 0")
+    })?;
+    if n > MAX_REPLICAS {
+        return Err(format!("spec.replicas {n}: {}", too_many()));
+    }
+    Ok(n)
+}
+
+/// Why the lab refuses more than [`MAX_REPLICAS`] pods, and the fix.
+pub fn too_many() -> String {
+    format!(
+        "the local mesh runs at most {MAX_REPLICAS} pods per Deployment (each is an app and an Envoy of its \
+         own); scale to {MAX_REPLICAS} or fewer"
+    )
+}
+
+/// Reads a Deployment's pod template (the pod named with `nonce`); `Err` names the field the lab cannot run.
 pub fn from_deployment(d: &Deployment, file: &str, nonce: u64) -> Result<Workload, String> {
     let name = d.metadata.name.clone().ok_or("metadata.name is missing")?;
     let spec = d.spec.as_ref().ok_or("spec is missing")?;
-    if spec.replicas.is_some_and(|r| r != 1) {
-        return Err(format!(
-            "spec.replicas {}: the lab runs one pod per Deployment",
-            spec.replicas.unwrap_or_default()
-        ));
-    }
+    replicas(d)?;
     let meta = spec.template.metadata.clone().unwrap_or_default();
     let labels = meta.labels.unwrap_or_default();
     let annotations = meta.annotations.unwrap_or_default();
@@ -393,6 +414,27 @@ mod tests {
                 "spec.template.spec.containers.0.image: image {image:?} is not one the local mesh can run"
             )),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn replicas_default_to_one_and_stop_at_the_labs_maximum() {
+        let with = |r: Option<i32>| {
+            let mut d = deployment(UPSTREAM_V2, serde_json::json!({}));
+            d.spec.as_mut().unwrap().replicas = r;
+            d
+        };
+        assert_eq!(replicas(&with(None)), Ok(1));
+        assert_eq!(replicas(&with(Some(0))), Ok(0));
+        assert_eq!(replicas(&with(Some(10))), Ok(10));
+        assert_eq!(
+            from_deployment(&with(Some(11)), "f.yml", 0).unwrap_err(),
+            "spec.replicas 11: the local mesh runs at most 10 pods per Deployment (each is an app and an \
+             Envoy of its own); scale to 10 or fewer"
+        );
+        assert_eq!(
+            replicas(&with(Some(-1))).unwrap_err(),
+            "spec.replicas: Invalid value: -1: must be greater than or equal to 0"
         );
     }
 

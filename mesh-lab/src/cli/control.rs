@@ -2,7 +2,7 @@
 //!
 //! `POST /apply` (JSON `{file, content}`), `POST /files` (JSON `{verb: create|replace|delete, file, content}`,
 //! answering JSON `{lines, errors}`), `POST /delete?kind=&name=`, `POST /patch` (JSON `{kind, name, patch, type}`,
-//! `type` strategic, merge or json), `POST /mode?mode=`,
+//! `type` strategic, merge or json), `POST /scale?kind=&name=&replicas=`, `POST /mode?mode=`,
 //! `POST /fault?mode=&delay=`, `POST /reset`, `GET /show[?format=json]`,
 //! `GET /logs?workload=&container=&tail=&since=` (`kubectl logs`: JSON `{pod, container, notes, lines, next}`,
 //! `next` the `since` of the lines to come), `GET /graph.svg`,
@@ -63,6 +63,17 @@ async fn patch(lab: web::Data<Lab>, body: web::Json<PatchBody>) -> HttpResponse 
         lab.patch_as(&body.kind, &body.name, &body.patch, body.how)
             .await,
     )
+}
+
+#[derive(Serialize, Deserialize)]
+struct ScaleQuery {
+    kind: String,
+    name: String,
+    replicas: u32,
+}
+
+async fn scale(lab: web::Data<Lab>, q: web::Query<ScaleQuery>) -> HttpResponse {
+    answer(lab.scale(&q.kind, &q.name, q.replicas).await)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -194,6 +205,7 @@ pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<actix_web::dev::Serve
             .route("/apply", web::post().to(apply))
             .route("/delete", web::post().to(delete))
             .route("/patch", web::post().to(patch))
+            .route("/scale", web::post().to(scale))
             .route("/files", web::post().to(file_verb))
             .route("/mode", web::post().to(mode))
             .route("/fault", web::post().to(fault))
@@ -298,6 +310,16 @@ impl Client {
             how,
         };
         self.call(self.http.post(format!("{}/patch", self.base)).json(&body))
+            .await
+    }
+
+    pub async fn scale(&self, kind: &str, name: &str, replicas: u32) -> anyhow::Result<String> {
+        let q = ScaleQuery {
+            kind: kind.into(),
+            name: name.into(),
+            replicas,
+        };
+        self.call(self.http.post(format!("{}/scale", self.base)).query(&q))
             .await
     }
 

@@ -63,6 +63,9 @@ pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 /// A running pod.
 pub struct Pod {
     pub workload: Workload,
+    /// When it was planned, among the lab's pods (a larger number is a newer pod: a ReplicaSet scaled
+    /// down removes the newest).
+    pub seq: u64,
     pub app: App,
     pub sidecar: Option<Sidecar>,
 }
@@ -143,6 +146,8 @@ pub struct PodContext<'a> {
 /// A pod about to start: its addresses and the app's environment.
 pub struct PodPlan {
     pub workload: Workload,
+    /// [`Pod::seq`].
+    pub seq: u64,
     app: SocketAddr,
     inbound: SocketAddr,
     outbound: SocketAddr,
@@ -228,6 +233,7 @@ pub fn plan(
     }
     Ok(PodPlan {
         workload: w.clone(),
+        seq: 0,
         app,
         inbound,
         outbound,
@@ -249,6 +255,7 @@ pub async fn start(p: PodPlan, ctx: &PodContext<'_>, config: Dynamic) -> anyhow:
     if !w.inject {
         return Ok(Pod {
             workload: w.clone(),
+            seq: p.seq,
             app,
             sidecar: None,
         });
@@ -265,6 +272,7 @@ pub async fn start(p: PodPlan, ctx: &PodContext<'_>, config: Dynamic) -> anyhow:
     };
     Ok(Pod {
         workload: p.workload.clone(),
+        seq: p.seq,
         app,
         sidecar: Some(Sidecar {
             envoy,

@@ -2,7 +2,7 @@
 //! file, sends requests through the gateway and ends with a ✔/✘ verdict against what istio/README.md says
 //! users see: exact bodies where the tutorial prints them, shares of 300 requests within about 3.5 binomial
 //! standard deviations for splits (90/10: 4-16 %, 75/25: 17-33 %, 50/50: 40-60 %), the mirror from v2's log
-//! and v2's sidecar's access log.
+//! and v2's sidecar's access log, and v2 scaled to two replicas, every pod answering.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -23,6 +23,7 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
     user_agent_to_v2(&mut g, files, &v1, &v2).await;
     mirror_to_v2(&mut g, files, &v1, &v2).await?;
     random_balancing(&mut g, files).await;
+    three_replicas(&mut g).await;
     Ok(g.outcome)
 }
 
@@ -262,6 +263,66 @@ async fn random_balancing<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
             both(&a),
             "v1 and v2 in no fixed order",
             "expected both versions".into(),
+        );
+    }
+}
+
+/// `oc scale` of recommendation-v2 as the guide writes it, and the lab's answer (a failure is a ✘).
+async fn scale_v2<W: Write>(g: &mut Guide<'_, W>, replicas: u32) -> bool {
+    g.oc(&format!(
+        "oc scale --replicas={replicas} deployment/recommendation-v2 -n tutorial"
+    ));
+    g.say(&format!(
+        "  $ mesh-lab scale --replicas={replicas} deployment/recommendation-v2"
+    ));
+    match g
+        .lab
+        .scale("deployment", "recommendation-v2", replicas)
+        .await
+    {
+        Ok(l) => {
+            g.say(&format!("  {l}"));
+            true
+        }
+        Err(e) => {
+            g.verdict(false, "", format!("scale failed: {e:#}"));
+            false
+        }
+    }
+}
+
+/// Step 8: two v2 replicas, three pods behind the load balancer: each answers (a pod is missed by 60
+/// RANDOM picks over three only with probability (2/3)^60, about 3e-11); back to one v2 pod.
+async fn three_replicas<W: Write>(g: &mut Guide<'_, W>) {
+    g.step(
+        "8",
+        "three replicas behind the load balancer (recommendation-v2 scaled to 2)",
+    );
+    if !scale_v2(g, 2).await {
+        return;
+    }
+    let v2_pods: Vec<String> = g
+        .lab
+        .pods_of("recommendation-v2")
+        .await
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    let a = g.send(60, None).await;
+    let answered = |pod: &str| a.iter().any(|x| x.body.contains(&format!("from '{pod}'")));
+    let v1 = a.iter().any(|x| x.version() == Some("v1"));
+    let ok = v2_pods.len() == 2 && v1 && v2_pods.iter().all(|p| answered(p));
+    g.verdict(
+        ok,
+        &format!("v1 and both v2 pods answered ({})", v2_pods.join(", ")),
+        format!("expected v1 and two v2 pods to answer; v2 pods {v2_pods:?}, v1 answered: {v1}"),
+    );
+    if scale_v2(g, 1).await {
+        let left = g.lab.pods_of("recommendation-v2").await;
+        g.verdict(
+            left.len() == 1 && v2_pods.first() == left.first().map(|(p, _)| p),
+            "back to one v2 pod, the oldest",
+            format!("after scaling down: {left:?}"),
         );
     }
 }

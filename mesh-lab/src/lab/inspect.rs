@@ -157,17 +157,26 @@ fn not_found(resource: &str, name: &str) -> anyhow::Error {
 }
 
 impl Inner {
-    /// The running pod `target` names.
-    fn logs_pod(&self, target: &LogsTarget) -> anyhow::Result<&Pod> {
-        let by_pod = |name: &str| self.pods.values().find(|p| p.workload.pod == name);
+    /// The running pod `target` names; a Deployment of several pods gives its oldest (ready longest, as
+    /// kubectl's `ByLogging` order picks) and kubectl's note `Found N pods, using pod/NAME`.
+    fn logs_pod(&self, target: &LogsTarget) -> anyhow::Result<(&Pod, Option<String>)> {
+        let by_pod = |name: &str| self.pods.get(name).map(|p| (p, None));
+        let first = |deployment: &str| {
+            let pods = self.pods_of(deployment);
+            let note = (pods.len() > 1).then(|| {
+                format!(
+                    "Found {} pods, using pod/{}",
+                    pods.len(),
+                    pods[0].workload.pod
+                )
+            });
+            pods.first().map(|p| (*p, note))
+        };
         match target {
-            LogsTarget::Deployment(d) => self
-                .pods
-                .get(d)
-                .ok_or_else(|| not_found("deployments.apps", d)),
+            LogsTarget::Deployment(d) => first(d).ok_or_else(|| not_found("deployments.apps", d)),
             LogsTarget::Pod(p) => by_pod(p).ok_or_else(|| not_found("pods", p)),
             LogsTarget::PodOrDeployment(n) => by_pod(n)
-                .or_else(|| self.pods.get(n))
+                .or_else(|| first(n))
                 .ok_or_else(|| not_found("pods", n)),
         }
     }
@@ -210,16 +219,31 @@ impl Lab {
             .await
     }
 
-    /// `what` of a Deployment's running pod, or kubectl's NotFound.
+    /// Every running pod of a Deployment, oldest first: its name and its app's address (`curl
+    /// …/misbehave` in one pod, as `oc exec POD` would).
+    pub async fn pods_of(&self, deployment: &str) -> Vec<(String, SocketAddr)> {
+        let inner = self.inner.lock().await;
+        inner
+            .pods_of(deployment)
+            .into_iter()
+            .map(|p| (p.workload.pod.clone(), p.app.addr))
+            .collect()
+    }
+
+    /// `what` of a Deployment's oldest running pod, or kubectl's NotFound.
     async fn of_deployment<T>(
         &self,
         deployment: &str,
         what: impl Fn(&Pod) -> T,
     ) -> anyhow::Result<T> {
         let inner = self.inner.lock().await;
-        inner.pods.get(deployment).map(what).ok_or_else(|| {
-            anyhow!("Error from server (NotFound): deployments.apps \"{deployment}\" not found")
-        })
+        inner
+            .pods_of(deployment)
+            .first()
+            .map(|p| what(p))
+            .ok_or_else(|| {
+                anyhow!("Error from server (NotFound): deployments.apps \"{deployment}\" not found")
+            })
     }
 
     /// `oc logs deploy/NAME`: the app's log lines that name its pod or its address.
@@ -234,10 +258,11 @@ impl Lab {
     pub async fn pod_logs(&self, q: &LogsQuery) -> anyhow::Result<LogsPage> {
         let target = LogsTarget::parse(&q.target)?;
         let inner = self.inner.lock().await;
-        let pod = inner.logs_pod(&target)?;
+        let (pod, found) = inner.logs_pod(&target)?;
         let name = pod.workload.pod.clone();
-        let (container, notes) =
+        let (container, defaulted) =
             pick_container(&name, q.container.as_deref(), &inner.containers(pod))?;
+        let notes = found.into_iter().chain(defaulted).collect();
         let since = q.since.unwrap_or(0);
         let (lines, next) = match &pod.sidecar {
             Some(s) if container == PROXY_CONTAINER => {
@@ -258,7 +283,8 @@ impl Lab {
         })
     }
 
-    /// One proxy's access log for one listener (`istio-ingressgateway` for the gateway).
+    /// One proxy's access log for one listener (`istio-ingressgateway` for the gateway; a Deployment's name
+    /// gives the entries of all its pods' sidecars, a pod's name its own).
     pub async fn proxy_log(&self, proxy: &str, listener: &str) -> Vec<AccessLogEntry> {
         let inner = self.inner.lock().await;
         let log = if proxy == "istio-ingressgateway" {
@@ -268,10 +294,14 @@ impl Lab {
                 .map(Envoy::access_log)
                 .unwrap_or_default()
         } else {
-            match inner.pods.get(proxy).and_then(|p| p.sidecar.as_ref()) {
-                Some(s) => s.envoy.access_log(),
-                None => Vec::new(),
-            }
+            let pods = match inner.pods.get(proxy) {
+                Some(p) => vec![p],
+                None => inner.pods_of(proxy),
+            };
+            pods.iter()
+                .filter_map(|p| p.sidecar.as_ref())
+                .flat_map(|s| s.envoy.access_log())
+                .collect()
         };
         log.into_iter()
             .filter(|e| e.listener.as_deref() == Some(listener))

@@ -84,6 +84,7 @@ impl Default for LabOptions {
 
 pub(crate) struct Inner {
     pub state: LabState,
+    /// The running pods, by pod name.
     pub pods: BTreeMap<String, Pod>,
     /// The ingress gateway (`None` only while the lab starts).
     pub gateway: Option<Envoy>,
@@ -95,6 +96,31 @@ pub(crate) struct Inner {
     /// Stopped pods and their Service endpoint: the graph still names them in older access-log entries.
     pub gone: Vec<(Workload, SocketAddr)>,
     nonce: u64,
+}
+
+impl Inner {
+    /// A Deployment's running pods, oldest first (the order `kubectl logs deploy/NAME` picks from).
+    pub(crate) fn pods_of(&self, deployment: &str) -> Vec<&Pod> {
+        let mut pods: Vec<&Pod> = self
+            .pods
+            .values()
+            .filter(|p| p.workload.name == deployment)
+            .collect();
+        pods.sort_by_key(|p| p.seq);
+        pods
+    }
+
+    /// Every Deployment's running pods, oldest first, by Deployment name.
+    pub(crate) fn deployments(&self) -> BTreeMap<&str, Vec<&Pod>> {
+        let mut out: BTreeMap<&str, Vec<&Pod>> = BTreeMap::new();
+        for p in self.pods.values() {
+            out.entry(p.workload.name.as_str()).or_default().push(p);
+        }
+        for pods in out.values_mut() {
+            pods.sort_by_key(|p| p.seq);
+        }
+        out
+    }
 }
 
 /// A running lab. Cheap to clone; every clone drives the same lab.

@@ -3,7 +3,7 @@
 //! every running Envoy takes its new configuration in xDS order, and replaced pods stop — a Deployment
 //! change is a rolling update, and an Envoy rejection puts the previous configuration back everywhere.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use anyhow::anyhow;
@@ -31,7 +31,7 @@ struct Plan {
 /// Every proxy's configuration for the new state.
 struct Configs {
     gateway: Dynamic,
-    /// The kept pods' sidecars, by Deployment name.
+    /// The kept pods' sidecars, by pod name.
     kept: BTreeMap<String, Dynamic>,
     /// The new pods' sidecars, in [`Plan::start`]'s order.
     started: Vec<Dynamic>,
@@ -72,29 +72,18 @@ impl Lab {
         Ok(())
     }
 
-    /// Which pods stay (same pod template), which start, and the endpoints of both: the new pods'
-    /// addresses are planned before anything starts, so every proxy's clusters can name them. Starts
-    /// kube-proxy when the first pod without a sidecar needs a Service's ClusterIP, and has the CA sign
-    /// each new sidecar's identity (istio-agent's certificate request at pod start).
+    /// Which pods stay, which start, and the endpoints of both: the new pods' addresses are planned before
+    /// anything starts, so every proxy's clusters can name them. Starts kube-proxy when the first pod
+    /// without a sidecar needs a Service's ClusterIP, and has the CA sign each new sidecar's identity
+    /// (istio-agent's certificate request at pod start).
     async fn plan(&self, inner: &mut Inner, next: &LabState) -> anyhow::Result<Plan> {
-        inner.nonce += 1;
-        let want = next.workloads(inner.nonce)?;
-        let keep: Vec<String> = inner
-            .pods
-            .iter()
-            .filter(|(name, p)| {
-                want.get(*name)
-                    .is_some_and(|w| registry::same_template(w, &p.workload))
-            })
-            .map(|(name, _)| name.clone())
-            .collect();
-        let new: Vec<&Workload> = want.values().filter(|w| !keep.contains(&w.name)).collect();
+        let (keep, new) = replica_sets(inner, next)?;
         let mut endpoints: Vec<Endpoint> =
             keep.iter().map(|n| endpoint_of(&inner.pods[n])).collect();
         if inner.kube_proxy.is_none()
             && new
                 .iter()
-                .any(|w| pods::needs_cluster_ip(w, &inner.services))
+                .any(|(_, w)| pods::needs_cluster_ip(w, &inner.services))
         {
             inner.kube_proxy = Some(
                 KubeProxy::start(&self.envoy_bin, &self.dir, &inner.services, &endpoints).await?,
@@ -102,8 +91,9 @@ impl Lab {
         }
         let cluster_ips = inner.kube_proxy.as_ref().map(|k| k.cluster_ips.clone());
         let mut start = Vec::new();
-        for w in new {
-            let plan = pods::plan(w, &inner.services, cluster_ips.as_ref())?;
+        for (seq, w) in &new {
+            let mut plan = pods::plan(w, &inner.services, cluster_ips.as_ref())?;
+            plan.seq = *seq;
             if w.inject {
                 self.ca
                     .issue(&w.identity(), &CertFiles::in_dir(&self.dir.join(&w.pod)))?;
@@ -272,7 +262,7 @@ impl Lab {
             }
         }
         for p in started {
-            inner.pods.insert(p.workload.name.clone(), p);
+            inner.pods.insert(p.workload.pod.clone(), p);
         }
         if let Ok(mut ids) = self.identities.lock() {
             ids.retain(|d, _| *d == gateway_dir_of(&self.dir));
@@ -281,6 +271,47 @@ impl Lab {
             }
         }
     }
+}
+
+/// A pod to start: its [`Pod::seq`] and what it runs.
+type NewPod = (u64, Workload);
+
+/// What each Deployment's ReplicaSet does for `next`: the running pods of its current template, oldest
+/// first, stay up to `spec.replicas` (scaling down removes the newest; a new template replaces them all),
+/// and new pods (their `seq`, each with a pod name no running pod has) make up the count.
+fn replica_sets(inner: &mut Inner, next: &LabState) -> anyhow::Result<(Vec<String>, Vec<NewPod>)> {
+    let mut keep = Vec::new();
+    let mut new = Vec::new();
+    let mut names: BTreeSet<String> = inner.pods.keys().cloned().collect();
+    for want in next.wanted()? {
+        inner.nonce += 1;
+        let template = want.pod(inner.nonce)?;
+        let mut running: Vec<&Pod> = inner
+            .pods
+            .values()
+            .filter(|p| {
+                p.workload.name == template.name && registry::same_template(&template, &p.workload)
+            })
+            .collect();
+        running.sort_by_key(|p| p.seq);
+        let replicas = want.replicas as usize;
+        keep.extend(
+            running
+                .iter()
+                .take(replicas)
+                .map(|p| p.workload.pod.clone()),
+        );
+        for _ in running.len()..replicas {
+            let mut pod = want.pod(inner.nonce)?;
+            while names.contains(&pod.pod) {
+                inner.nonce += 1;
+                pod = want.pod(inner.nonce)?;
+            }
+            names.insert(pod.pod.clone());
+            new.push((inner.nonce, pod));
+        }
+    }
+    Ok((keep, new))
 }
 
 /// The Envoy of the gateway (`None`) or of a pod's sidecar.

@@ -1,9 +1,10 @@
-//! What `kubectl`/`oc` commands do to the running lab: apply, patch, delete, the mesh mode, reset and the
+//! What `kubectl`/`oc` commands do to the running lab: apply, patch, scale, delete, the mesh mode, reset and the
 //! time API's faults — each a new state handed to the control loop (all or nothing).
 
 use std::path::Path;
 
 use anyhow::{anyhow, bail};
+use mesh_istiod::model::registry;
 use mesh_istiod::model::sidecar::Mode;
 use mesh_manifests::Document;
 
@@ -59,6 +60,34 @@ impl Lab {
         next.apply(&[doc]).map_err(|e| anyhow!("{e}"))?;
         self.reconcile(&mut inner, next).await?;
         Ok(format!("deployment.apps/{name} patched"))
+    }
+
+    /// `kubectl scale deployment NAME --replicas N`: a patch of `spec.replicas`, the pod template unchanged,
+    /// so the running pods stay and the Deployment's ReplicaSet adds pods or removes the newest.
+    pub async fn scale(&self, kind: &str, name: &str, replicas: u32) -> anyhow::Result<String> {
+        if crate::state::parse_kind(kind) != Some("Deployment") {
+            return Err(anyhow!(
+                "error: the local mesh scales deployments only (deployment/NAME), not {kind:?}"
+            ));
+        }
+        if replicas > registry::MAX_REPLICAS {
+            return Err(anyhow!(
+                "error: --replicas={replicas}: {}",
+                registry::too_many()
+            ));
+        }
+        let patch = serde_json::json!({"spec": {"replicas": replicas}}).to_string();
+        let mut inner = self.inner.lock().await;
+        let patched = inner
+            .state
+            .patched(kind, name, &patch, PatchType::Merge)
+            .map_err(|e| anyhow!("{e}"))?;
+        if let Some(doc) = patched {
+            let mut next = inner.state.clone();
+            next.apply(&[doc]).map_err(|e| anyhow!("{e}"))?;
+            self.reconcile(&mut inner, next).await?;
+        }
+        Ok(format!("deployment.apps/{name} scaled"))
     }
 
     /// `kubectl create|replace|delete -f <file>` with the file's text: each object on its own, kubectl's

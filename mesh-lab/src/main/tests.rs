@@ -63,3 +63,29 @@ fn logs_refuses_what_kubectl_refuses() {
         "error: --tail must be greater than or equal to -1"
     );
 }
+
+#[test]
+fn scale_takes_kubectls_spellings() {
+    for args in [
+        &["scale", "deployment/recommendation-v2", "--replicas=2"][..],
+        &[
+            "scale",
+            "deploy/recommendation-v2",
+            "--replicas",
+            "2",
+            "-n",
+            "tutorial",
+        ],
+        &["scale", "--replicas=2", "deployment", "recommendation-v2"],
+    ] {
+        let Command::Scale(a) = parse(args).command else {
+            panic!("not scale: {args:?}");
+        };
+        let (kind, name) = kind_and_name(&a.kind, a.name.as_deref()).unwrap();
+        assert_eq!(
+            (mesh_lab::state::parse_kind(kind), name, a.replicas),
+            (Some("Deployment"), "recommendation-v2", 2),
+            "{args:?}"
+        );
+    }
+}

@@ -134,42 +134,26 @@ impl Lab {
         }
         let mut notes = Vec::new();
         let resources = inner.state.resources();
-        for (name, p) in &inner.pods {
-            workloads.push(WorkloadRow {
-                name: name.clone(),
-                pod: p.workload.pod.clone(),
-                labels: p.workload.labels.clone(),
-                app: p.app.addr.to_string(),
-                inbound: p.sidecar.as_ref().map(|s| s.inbound.to_string()),
-                ready: if p.sidecar.is_some() { "2/2" } else { "1/1" }.into(),
-                identity: p.sidecar.as_ref().map(|_| p.workload.identity()),
-                mtls: match &p.sidecar {
-                    Some(_) => {
-                        let m = mesh_istiod::security::authn::mtls::workload_mode(
-                            &resources,
-                            &p.workload.labels,
-                        );
-                        format!("{} ({})", m.mode, m.source)
-                    }
-                    None => "none".into(),
-                },
-                policies: match &p.sidecar {
-                    Some(_) => {
-                        mesh_istiod::security::authz::policies_for(&resources, &p.workload.labels)
-                    }
-                    None => Vec::new(),
-                },
-            });
-            let Some(sc) = &p.sidecar else {
+        for p in inner.deployments().into_values().flatten() {
+            workloads.push(workload_row(p, &resources));
+            if p.sidecar.is_none() {
                 notes.push(format!(
                     "{} runs without a sidecar (1/1): its calls bypass the mesh (no route, timeout, ServiceEntry or \
                      REGISTRY_ONLY applies to them); label its pod template sidecar.istio.io/inject: \"true\" to fix it.",
                     p.workload.pod
                 ));
+            }
+        }
+        // One proxy per Deployment: its pods share one configuration; the traffic is all its pods' together.
+        for (name, pods) in inner.deployments() {
+            let name = name.to_owned();
+            let sidecars: Vec<_> = pods.iter().filter_map(|p| p.sidecar.as_ref()).collect();
+            let (Some(p), Some(sc)) = (pods.first(), sidecars.first()) else {
                 continue;
             };
-            let log = sc.envoy.access_log();
-            traffic.extend(traffic_rows(name, &log));
+            let log: Vec<AccessLogEntry> =
+                sidecars.iter().flat_map(|s| s.envoy.access_log()).collect();
+            traffic.extend(traffic_rows(&name, &log));
             let clusters: Vec<String> = sc
                 .envoy
                 .current()
@@ -212,6 +196,33 @@ impl Lab {
             traffic,
             notes,
         })
+    }
+}
+
+/// One pod's row: its addresses, readiness, identity, mutual-TLS mode and policies.
+fn workload_row(p: &crate::dataplane::pods::Pod, resources: &[Resource]) -> WorkloadRow {
+    WorkloadRow {
+        name: p.workload.name.clone(),
+        pod: p.workload.pod.clone(),
+        labels: p.workload.labels.clone(),
+        app: p.app.addr.to_string(),
+        inbound: p.sidecar.as_ref().map(|s| s.inbound.to_string()),
+        ready: if p.sidecar.is_some() { "2/2" } else { "1/1" }.into(),
+        identity: p.sidecar.as_ref().map(|_| p.workload.identity()),
+        mtls: match &p.sidecar {
+            Some(_) => {
+                let m = mesh_istiod::security::authn::mtls::workload_mode(
+                    resources,
+                    &p.workload.labels,
+                );
+                format!("{} ({})", m.mode, m.source)
+            }
+            None => "none".into(),
+        },
+        policies: match &p.sidecar {
+            Some(_) => mesh_istiod::security::authz::policies_for(resources, &p.workload.labels),
+            None => Vec::new(),
+        },
     }
 }
 

@@ -412,3 +412,61 @@ fn a_running_pod_without_a_sidecar_is_marked() {
     assert!(svg.contains("missing sidecar (1/1)"), "{svg}");
     assert!(svg.contains("<title id=\"graph-title\">"), "{svg}");
 }
+
+/// Kiali's versioned-app graph: two pods of recommendation-v2 (each its own endpoint and sidecar log) are
+/// one node, their requests summed on one edge, and two logs of the same Deployment one receiver.
+#[test]
+fn the_pods_of_one_version_are_one_node_with_their_requests_summed() {
+    let mut pods = pods();
+    pods.push(pod("recommendation-v2", "v2", "127.0.0.1:2003", true, true));
+    let to = |host: &str| {
+        entry(
+            "outbound_0.0.0.0_8080",
+            "recommendation:8080",
+            200,
+            "-",
+            REC,
+            host,
+        )
+    };
+    let inbound = || {
+        entry(
+            "virtualInbound",
+            "recommendation:8080",
+            200,
+            "-",
+            "inbound|8080||",
+            "127.0.0.1:9",
+        )
+    };
+    let g = build(&Input {
+        pods,
+        logs: vec![
+            ProxyLog {
+                proxy: "preference-v1".into(),
+                entries: vec![
+                    to("127.0.0.1:2002"),
+                    to("127.0.0.1:2003"),
+                    to("127.0.0.1:2003"),
+                ],
+            },
+            ProxyLog {
+                proxy: "recommendation-v2".into(),
+                entries: vec![inbound()],
+            },
+            ProxyLog {
+                proxy: "recommendation-v2".into(),
+                entries: vec![inbound(), inbound()],
+            },
+        ],
+        now: now(),
+    });
+    let v2 = edge(&g, "preference-v1", "recommendation-v2", false);
+    assert_eq!(v2.requests, 3);
+    let v2_nodes = g
+        .nodes
+        .iter()
+        .filter(|n| n.app == "recommendation" && n.version.as_deref() == Some("v2"))
+        .count();
+    assert_eq!(v2_nodes, 1, "{:#?}", g.nodes);
+}
