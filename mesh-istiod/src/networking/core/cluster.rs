@@ -28,11 +28,14 @@ use std::net::SocketAddr;
 
 use mesh_manifests::Resource;
 use mesh_manifests::kcr_networking_istio_io::v1::destinationrules::{
-    DestinationRule, DestinationRuleTrafficPolicy,
+    DestinationRule, DestinationRuleSubsetsTrafficPolicy, DestinationRuleTrafficPolicy,
+    DestinationRuleTrafficPolicyConnectionPool,
     DestinationRuleTrafficPolicyLoadBalancerSimple as Simple,
+    DestinationRuleTrafficPolicyOutlierDetection, DestinationRuleTrafficPolicyTlsMode as TlsMode,
 };
 use serde_json::{Value, json};
 
+use crate::config::host;
 use crate::model::identity::CertFiles;
 use crate::model::registry::ServiceDef;
 use crate::model::sidecar::Labels;
@@ -64,23 +67,62 @@ pub fn resolve_host(host: &str, services: &[ServiceDef]) -> String {
         .unwrap_or_else(|| host.to_owned())
 }
 
-/// The DestinationRule in force for a Service (the last applied on its host).
+/// The DestinationRule in force for a Service: of those whose host covers the Service's FQDN, the one with
+/// the most specific host (the exact name, else the longest wildcard: pilot/pkg/model/push_context.go
+/// `destinationRule` → model/config.go `MostSpecificHostMatch`), the last applied of equals.
 pub fn destination_rule<'a>(
     resources: &'a [Resource],
     service: &ServiceDef,
     services: &[ServiceDef],
 ) -> Option<&'a DestinationRule> {
-    resources
-        .iter()
-        .filter_map(|r| match r {
-            Resource::DestinationRule(dr)
-                if resolve_host(&dr.spec.host, services) == service.fqdn() =>
-            {
-                Some(&**dr)
-            }
-            _ => None,
-        })
-        .next_back()
+    let fqdn = service.fqdn();
+    let mut best: Option<(String, &DestinationRule)> = None;
+    for r in resources {
+        let Resource::DestinationRule(dr) = r else {
+            continue;
+        };
+        let host = resolve_host(&dr.spec.host, services);
+        if !host::subset_of(&fqdn, &host) {
+            continue;
+        }
+        let wins = best
+            .as_ref()
+            .is_none_or(|(b, _)| host::more_specific(&host, b).is_le());
+        if wins {
+            best = Some((host, &**dr));
+        }
+    }
+    best.map(|(_, dr)| dr)
+}
+
+/// A subset's `trafficPolicy` over the DestinationRule's own, block by block: a block the subset sets
+/// (connectionPool, outlierDetection, loadBalancer, tls) replaces the top-level one whole, the others are
+/// kept (pilot/pkg/model/destination_rule.go `MergeTrafficPolicy`, without port-level settings).
+pub fn merge_traffic_policy(
+    top: Option<&DestinationRuleTrafficPolicy>,
+    subset: Option<&DestinationRuleSubsetsTrafficPolicy>,
+) -> Option<DestinationRuleTrafficPolicy> {
+    let Some(subset) = subset else {
+        return top.cloned();
+    };
+    // The subset's policy has the top-level one's shape: read it as one.
+    let sub: DestinationRuleTrafficPolicy = serde_json::to_value(subset)
+        .and_then(serde_json::from_value)
+        .unwrap_or_default();
+    let mut merged = top.cloned().unwrap_or_default();
+    if sub.connection_pool.is_some() {
+        merged.connection_pool = sub.connection_pool;
+    }
+    if sub.outlier_detection.is_some() {
+        merged.outlier_detection = sub.outlier_detection;
+    }
+    if sub.load_balancer.is_some() {
+        merged.load_balancer = sub.load_balancer;
+    }
+    if sub.tls.is_some() {
+        merged.tls = sub.tls;
+    }
+    Some(merged)
 }
 
 fn base_cluster(name: &str, addrs: &[SocketAddr]) -> Value {
@@ -102,87 +144,19 @@ fn positive(field: &str, v: Option<i64>) -> Result<Option<u32>, String> {
     }
 }
 
-/// Applies a DestinationRule `trafficPolicy` to a cluster; `Err` names the field.
-pub fn apply_policy(c: &mut Value, tp: &DestinationRuleTrafficPolicy) -> Result<(), String> {
-    let base = "spec.trafficPolicy";
+/// Applies a DestinationRule `trafficPolicy` to an outbound cluster (its connection pool, outlier detection
+/// and load balancer; `tls` is [`apply_tls`]'s); `Err` names the field. `base` is the policy's path in the
+/// object (`spec.trafficPolicy`, `spec.subsets.1.trafficPolicy`).
+pub fn apply_policy(
+    c: &mut Value,
+    tp: &DestinationRuleTrafficPolicy,
+    base: &str,
+) -> Result<(), String> {
     if let Some(pool) = &tp.connection_pool {
-        let t = &mut c["circuit_breakers"]["thresholds"][0];
-        if let Some(tcp) = &pool.tcp {
-            if let Some(n) = positive(
-                "connectionPool.tcp.maxConnections",
-                tcp.max_connections.map(i64::from),
-            )? {
-                t["max_connections"] = json!(n);
-            }
-            if let Some(ct) = &tcp.connect_timeout {
-                c["connect_timeout"] = json!(duration_field(
-                    &format!("{base}.connectionPool.tcp.connectTimeout"),
-                    ct
-                )?);
-            }
-        }
-        if let Some(http) = &pool.http {
-            let t = &mut c["circuit_breakers"]["thresholds"][0];
-            for (field, value, key) in [
-                (
-                    "http1MaxPendingRequests",
-                    http.http1_max_pending_requests,
-                    "max_pending_requests",
-                ),
-                ("http2MaxRequests", http.http2_max_requests, "max_requests"),
-                ("maxRetries", http.max_retries, "max_retries"),
-            ] {
-                if let Some(n) = positive(
-                    &format!("connectionPool.http.{field}"),
-                    value.map(i64::from),
-                )? {
-                    t[key] = json!(n);
-                }
-            }
-            if let Some(n) = positive(
-                "connectionPool.http.maxRequestsPerConnection",
-                http.max_requests_per_connection.map(i64::from),
-            )? {
-                c["typed_extension_protocol_options"] = json!({
-                    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                        "common_http_protocol_options": {"max_requests_per_connection": n},
-                        "explicit_http_config": {"http_protocol_options": {}}
-                    }
-                });
-            }
-        }
+        apply_connection_pool(c, pool, base)?;
     }
     if let Some(od) = &tp.outlier_detection {
-        let mut out = json!({"enforcing_success_rate": 0});
-        if let Some(n) = od.consecutive5xx_errors {
-            out["consecutive_5xx"] = json!(n);
-            out["enforcing_consecutive_5xx"] = json!(if n > 0 { 100 } else { 0 });
-        }
-        if let Some(n) = od.consecutive_gateway_errors {
-            out["consecutive_gateway_failure"] = json!(n);
-            out["enforcing_consecutive_gateway_failure"] = json!(if n > 0 { 100 } else { 0 });
-        }
-        if let Some(i) = &od.interval {
-            out["interval"] = json!(duration_field(
-                &format!("{base}.outlierDetection.interval"),
-                i
-            )?);
-        }
-        if let Some(b) = &od.base_ejection_time {
-            out["base_ejection_time"] = json!(duration_field(
-                &format!("{base}.outlierDetection.baseEjectionTime"),
-                b
-            )?);
-        }
-        if let Some(m) = od.max_ejection_percent.filter(|m| *m > 0) {
-            out["max_ejection_percent"] = json!(m);
-        }
-        c["outlier_detection"] = out;
-        let min_health = od.min_health_percent.unwrap_or(0);
-        if min_health >= 0 {
-            c["common_lb_config"]["healthy_panic_threshold"] = json!({"value": min_health});
-        }
+        apply_outlier_detection(c, od, base)?;
     }
     if let Some(simple) = tp.load_balancer.as_ref().and_then(|lb| lb.simple.as_ref()) {
         c["lb_policy"] = json!(match simple {
@@ -198,6 +172,135 @@ pub fn apply_policy(c: &mut Value, tp: &DestinationRuleTrafficPolicy) -> Result<
     Ok(())
 }
 
+/// `applyConnectionPool`: the circuit-breaker thresholds, the connect timeout, requests per connection.
+pub fn apply_connection_pool(
+    c: &mut Value,
+    pool: &DestinationRuleTrafficPolicyConnectionPool,
+    base: &str,
+) -> Result<(), String> {
+    if let Some(tcp) = &pool.tcp {
+        if let Some(n) = positive(
+            &format!("{base}.connectionPool.tcp.maxConnections"),
+            tcp.max_connections.map(i64::from),
+        )? {
+            c["circuit_breakers"]["thresholds"][0]["max_connections"] = json!(n);
+        }
+        if let Some(ct) = &tcp.connect_timeout {
+            c["connect_timeout"] = json!(duration_field(
+                &format!("{base}.connectionPool.tcp.connectTimeout"),
+                ct
+            )?);
+        }
+    }
+    let Some(http) = &pool.http else {
+        return Ok(());
+    };
+    for (field, value, key) in [
+        (
+            "http1MaxPendingRequests",
+            http.http1_max_pending_requests,
+            "max_pending_requests",
+        ),
+        ("http2MaxRequests", http.http2_max_requests, "max_requests"),
+        ("maxRetries", http.max_retries, "max_retries"),
+    ] {
+        if let Some(n) = positive(
+            &format!("{base}.connectionPool.http.{field}"),
+            value.map(i64::from),
+        )? {
+            c["circuit_breakers"]["thresholds"][0][key] = json!(n);
+        }
+    }
+    if let Some(n) = positive(
+        &format!("{base}.connectionPool.http.maxRequestsPerConnection"),
+        http.max_requests_per_connection.map(i64::from),
+    )? {
+        c["typed_extension_protocol_options"] = json!({
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "common_http_protocol_options": {"max_requests_per_connection": n},
+                "explicit_http_config": {"http_protocol_options": {}}
+            }
+        });
+    }
+    Ok(())
+}
+
+fn apply_outlier_detection(
+    c: &mut Value,
+    od: &DestinationRuleTrafficPolicyOutlierDetection,
+    base: &str,
+) -> Result<(), String> {
+    let mut out = json!({"enforcing_success_rate": 0});
+    if let Some(n) = od.consecutive5xx_errors {
+        out["consecutive_5xx"] = json!(n);
+        out["enforcing_consecutive_5xx"] = json!(if n > 0 { 100 } else { 0 });
+    }
+    if let Some(n) = od.consecutive_gateway_errors {
+        out["consecutive_gateway_failure"] = json!(n);
+        out["enforcing_consecutive_gateway_failure"] = json!(if n > 0 { 100 } else { 0 });
+    }
+    if let Some(i) = &od.interval {
+        out["interval"] = json!(duration_field(
+            &format!("{base}.outlierDetection.interval"),
+            i
+        )?);
+    }
+    if let Some(b) = &od.base_ejection_time {
+        out["base_ejection_time"] = json!(duration_field(
+            &format!("{base}.outlierDetection.baseEjectionTime"),
+            b
+        )?);
+    }
+    if let Some(m) = od.max_ejection_percent.filter(|m| *m > 0) {
+        out["max_ejection_percent"] = json!(m);
+    }
+    c["outlier_detection"] = out;
+    let min_health = od.min_health_percent.unwrap_or(0);
+    if min_health >= 0 {
+        c["common_lb_config"]["healthy_panic_threshold"] = json!({"value": min_health});
+    }
+    Ok(())
+}
+
+/// How a cluster's upstream connections are secured (cluster_tls.go `buildUpstreamTLSSettings`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpstreamTls {
+    /// No `tls` in the policy: auto mTLS, unless the namespace disables mTLS.
+    Auto,
+    /// `tls.mode: ISTIO_MUTUAL`: the mesh certificates on every endpoint, sidecar or not.
+    IstioMutual,
+    /// `tls.mode: DISABLE`: plain text, whatever the servers require.
+    Disable,
+}
+
+/// The `tls.mode` of a (merged) policy; SIMPLE and MUTUAL (TLS origination) are refused by admission and
+/// here again, naming the field.
+pub fn upstream_tls(
+    tp: Option<&DestinationRuleTrafficPolicy>,
+    base: &str,
+) -> Result<UpstreamTls, String> {
+    let Some(tls) = tp.and_then(|t| t.tls.as_ref()) else {
+        return Ok(UpstreamTls::Auto);
+    };
+    match tls.mode.as_ref() {
+        None | Some(TlsMode::Disable) => Ok(UpstreamTls::Disable),
+        Some(TlsMode::IstioMutual) => Ok(UpstreamTls::IstioMutual),
+        Some(m) => Err(format!(
+            "{base}.tls.mode {}: {}",
+            serde_json::to_value(m)
+                .unwrap_or_default()
+                .as_str()
+                .unwrap_or("?"),
+            TLS_ORIGINATION
+        )),
+    }
+}
+
+/// Why SIMPLE and MUTUAL are refused, and what to write instead.
+pub const TLS_ORIGINATION: &str = "TLS origination with certificates of your own is not in the lab's \
+    scope; between the mesh's sidecars write ISTIO_MUTUAL (the mesh certificates) or leave tls out (auto mTLS)";
+
 /// Every outbound cluster of the mesh's Services: the Service's own and one per subset. `client` is the
 /// calling proxy's certificate files (auto mTLS); `None` builds plain-text clusters.
 pub fn mesh_clusters(
@@ -207,7 +310,7 @@ pub fn mesh_clusters(
     client: Option<&CertFiles>,
 ) -> Result<Vec<Value>, String> {
     let mut out = Vec::new();
-    let tls = client.filter(|_| mtls::namespace_mode(resources).mode != MtlsMode::Disable);
+    let auto = client.filter(|_| mtls::namespace_mode(resources).mode != MtlsMode::Disable);
     for svc in services {
         let pods = |extra: &BTreeMap<String, String>| -> Vec<&Endpoint> {
             endpoints
@@ -225,35 +328,57 @@ pub fn mesh_clusters(
         sans.sort();
         sans.dedup();
         let dr = destination_rule(resources, svc, services);
-        let policy = dr.and_then(|d| d.spec.traffic_policy.as_ref());
+        let top = dr.and_then(|d| d.spec.traffic_policy.as_ref());
         let dr_name = dr.and_then(|d| d.metadata.name.clone()).unwrap_or_default();
-        let mut add = |subset: Option<&str>, pods: Vec<&Endpoint>| -> Result<(), String> {
+        let mut add = |subset: Option<&str>,
+                       pods: Vec<&Endpoint>,
+                       policy: Option<&DestinationRuleTrafficPolicy>,
+                       base: &str|
+         -> Result<(), String> {
             let name = subset_cluster_name(&svc.fqdn(), subset, svc.port);
             let addrs: Vec<SocketAddr> = pods.iter().map(|e| e.addr).collect();
             let mut c = base_cluster(&name, &addrs);
-            if let Some(certs) = tls {
-                for (i, e) in pods.iter().enumerate() {
-                    if e.identity.is_some() {
-                        c["load_assignment"]["endpoints"][0]["lb_endpoints"][i]["metadata"] =
-                            mtls::istio_endpoint_metadata();
+            let sni = mtls::sni(&svc.fqdn(), subset, svc.port);
+            let tls = upstream_tls(policy, base);
+            let tls = tls.map_err(|e| format!("DestinationRule {dr_name}: {e}"))?;
+            match (tls, client) {
+                (UpstreamTls::Auto, _) => {
+                    if let Some(certs) = auto {
+                        for (i, e) in pods.iter().enumerate() {
+                            if e.identity.is_some() {
+                                c["load_assignment"]["endpoints"][0]["lb_endpoints"][i]["metadata"] =
+                                    mtls::istio_endpoint_metadata();
+                            }
+                        }
+                        mtls::auto_mtls(&mut c, certs, &sans, &sni);
                     }
                 }
-                mtls::auto_mtls(
-                    &mut c,
-                    certs,
-                    &sans,
-                    &mtls::sni(&svc.fqdn(), subset, svc.port),
-                );
+                (UpstreamTls::IstioMutual, Some(certs)) => {
+                    c["transport_socket"] = mtls::istio_mutual_socket(certs, &sans, &sni);
+                }
+                (UpstreamTls::IstioMutual, None) | (UpstreamTls::Disable, _) => {}
             }
             if let Some(tp) = policy {
-                apply_policy(&mut c, tp).map_err(|e| format!("DestinationRule {dr_name}: {e}"))?;
+                apply_policy(&mut c, tp, base)
+                    .map_err(|e| format!("DestinationRule {dr_name}: {e}"))?;
             }
             out.push(c);
             Ok(())
         };
-        add(None, pods(&BTreeMap::new()))?;
-        for s in dr.iter().flat_map(|d| d.spec.subsets.iter().flatten()) {
-            add(Some(&s.name), pods(&s.labels.clone().unwrap_or_default()))?;
+        add(None, pods(&BTreeMap::new()), top, "spec.trafficPolicy")?;
+        for (i, s) in dr
+            .iter()
+            .flat_map(|d| d.spec.subsets.iter().flatten())
+            .enumerate()
+        {
+            let merged = merge_traffic_policy(top, s.traffic_policy.as_ref());
+            let base = if s.traffic_policy.is_some() {
+                format!("spec.subsets.{i}.trafficPolicy")
+            } else {
+                "spec.trafficPolicy".to_owned()
+            };
+            let selected = pods(&s.labels.clone().unwrap_or_default());
+            add(Some(&s.name), selected, merged.as_ref(), &base)?;
         }
     }
     Ok(out)

@@ -158,3 +158,214 @@ fn endpoints_with_a_sidecar_take_mutual_tls_and_the_others_plain_text() {
     let cs = mesh_clusters(&disable, &recommendation(), &[v1, v3], Some(&certs)).unwrap();
     assert!(cs[0].get("transport_socket_matches").is_none());
 }
+
+fn services() -> Vec<ServiceDef> {
+    ["customer", "preference", "recommendation"]
+        .into_iter()
+        .map(|name| ServiceDef {
+            name: name.into(),
+            port: 8080,
+            selector: [("app".to_owned(), name.to_owned())].into(),
+        })
+        .collect()
+}
+
+fn named<'a>(cs: &'a [Value], name: &str) -> &'a Value {
+    cs.iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no cluster {name}"))
+}
+
+fn thresholds(c: &Value) -> (u64, u64) {
+    let t = &c["circuit_breakers"]["thresholds"][0];
+    (
+        t["max_connections"].as_u64().unwrap(),
+        t["max_pending_requests"].as_u64().unwrap(),
+    )
+}
+
+const SUBSET_POLICY: &str = "
+apiVersion: networking.istio.io/v1alpha3
+kind: DestinationRule
+metadata: {name: recommendation}
+spec:
+  host: recommendation
+  trafficPolicy:
+    loadBalancer: {simple: RANDOM}
+    connectionPool:
+      tcp: {maxConnections: 5}
+      http: {http1MaxPendingRequests: 7}
+    outlierDetection: {consecutive5xxErrors: 2, interval: 2s, baseEjectionTime: 30s}
+  subsets:
+  - name: version-v1
+    labels: {version: v1}
+  - name: version-v2
+    labels: {version: v2}
+    trafficPolicy:
+      loadBalancer: {simple: ROUND_ROBIN}
+      connectionPool:
+        tcp: {maxConnections: 1}
+";
+
+/// MergeTrafficPolicy: a block the subset sets replaces the top-level block whole (v2's pool has no
+/// `http`, so its pending requests are istiod's default again), the blocks it leaves out are inherited.
+#[test]
+fn a_subsets_policy_replaces_the_top_level_blocks_it_sets_and_inherits_the_others() {
+    let cs = mesh_clusters(
+        &crate::fixtures::parse(SUBSET_POLICY),
+        &recommendation(),
+        &[pod("v1", 1), pod("v2", 2)],
+        None,
+    )
+    .unwrap();
+    let (all, v1, v2) = (&cs[0], &cs[1], &cs[2]);
+    assert_eq!(v2["name"], format!("outbound|8080|version-v2|{R}"));
+    assert_eq!(thresholds(all), (5, 7));
+    assert_eq!(thresholds(v1), (5, 7));
+    assert_eq!(thresholds(v2), (1, u64::from(u32::MAX)));
+    assert_eq!(
+        (&all["lb_policy"], &v1["lb_policy"], &v2["lb_policy"]),
+        (&json!("RANDOM"), &json!("RANDOM"), &json!("ROUND_ROBIN"))
+    );
+    let od = json!({"enforcing_success_rate": 0, "consecutive_5xx": 2, "enforcing_consecutive_5xx": 100,
+                    "interval": "2s", "base_ejection_time": "30s"});
+    for c in [all, v1, v2] {
+        assert_eq!(c["outlier_detection"], od, "{}", c["name"]);
+    }
+}
+
+/// A subset policy without a top-level one applies to its subset only.
+#[test]
+fn a_subset_policy_alone_leaves_the_service_cluster_and_the_other_subsets_at_istiods_defaults() {
+    let yaml = SUBSET_POLICY.replace(
+        "  trafficPolicy:\n    loadBalancer: {simple: RANDOM}\n    connectionPool:\n      tcp: {maxConnections: 5}\n      http: {http1MaxPendingRequests: 7}\n    outlierDetection: {consecutive5xxErrors: 2, interval: 2s, baseEjectionTime: 30s}\n",
+        "",
+    );
+    assert_ne!(yaml, SUBSET_POLICY);
+    let cs = mesh_clusters(&crate::fixtures::parse(&yaml), &recommendation(), &[], None).unwrap();
+    let max = u64::from(u32::MAX);
+    assert_eq!(thresholds(&cs[0]), (max, max));
+    assert_eq!(thresholds(&cs[1]), (max, max));
+    assert_eq!(thresholds(&cs[2]), (1, max));
+    assert_eq!(cs[1]["lb_policy"], "LEAST_REQUEST");
+    assert_eq!(cs[2]["lb_policy"], "ROUND_ROBIN");
+    assert!(cs.iter().all(|c| c.get("outlier_detection").is_none()));
+}
+
+const NAMESPACE_WIDE: &str = "
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: default}
+spec:
+  host: '*.tutorial.svc.cluster.local'
+  trafficPolicy:
+    tls: {mode: ISTIO_MUTUAL}
+";
+
+fn mesh_pods() -> Vec<Endpoint> {
+    ["customer", "preference", "recommendation"]
+        .into_iter()
+        .enumerate()
+        .map(|(i, app)| Endpoint {
+            labels: [("app".to_owned(), app.to_owned())].into(),
+            addr: ([127, 0, 0, 1], 10 + i as u16).into(),
+            identity: Some(format!("spiffe://cluster.local/ns/tutorial/sa/{app}")),
+        })
+        .collect()
+}
+
+/// A wildcard host covers every Service of the namespace; ISTIO_MUTUAL is the mesh certificates as the
+/// cluster's one transport socket (user-supplied, not auto-detected: no matches, every endpoint TLS), with
+/// auto mTLS's SNI and SANs (buildUpstreamTLSSettings).
+#[test]
+fn a_namespace_wide_istio_mutual_rule_gives_every_service_the_mesh_certificates_on_every_endpoint()
+{
+    let certs = CertFiles::in_dir(std::path::Path::new("/lab/customer"));
+    let rs = crate::fixtures::parse(NAMESPACE_WIDE);
+    let cs = mesh_clusters(&rs, &services(), &mesh_pods(), Some(&certs)).unwrap();
+    assert_eq!(cs.len(), 3);
+    for (c, app) in cs.iter().zip(["customer", "preference", "recommendation"]) {
+        assert!(c.get("transport_socket_matches").is_none(), "{c}");
+        let fqdn = format!("{app}.tutorial.svc.cluster.local");
+        assert_eq!(
+            c["transport_socket"],
+            mtls::istio_mutual_socket(
+                &certs,
+                &[format!("spiffe://cluster.local/ns/tutorial/sa/{app}")],
+                &format!("outbound_.8080_._.{fqdn}")
+            )
+        );
+        assert!(
+            c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
+                .get("metadata")
+                .is_none()
+        );
+    }
+    // DISABLE: plain text, no socket at all, even where auto mTLS would have used TLS.
+    let disable = NAMESPACE_WIDE.replace("ISTIO_MUTUAL", "DISABLE");
+    let cs = mesh_clusters(
+        &crate::fixtures::parse(&disable),
+        &services(),
+        &mesh_pods(),
+        Some(&certs),
+    )
+    .unwrap();
+    for c in &cs {
+        assert!(c.get("transport_socket").is_none() && c.get("transport_socket_matches").is_none());
+    }
+}
+
+/// The most specific host wins (MostSpecificHostMatch): recommendation's own rule, with its subsets and no
+/// `tls`, beats the namespace-wide one, whose ISTIO_MUTUAL then does not apply to recommendation (auto mTLS);
+/// a subset's `tls` replaces the top level's.
+#[test]
+fn the_rule_with_the_most_specific_host_wins_and_a_subsets_tls_replaces_the_top_levels() {
+    let certs = CertFiles::in_dir(std::path::Path::new("/lab/customer"));
+    let mut rs = crate::fixtures::parse(&NAMESPACE_WIDE.replace("'*.tutorial", "'*"));
+    rs.extend(crate::fixtures::parse(NAMESPACE_WIDE));
+    rs.extend(istio("destination-rule-recommendation-v1-v2.yml"));
+    let mut wide = crate::fixtures::parse(&NAMESPACE_WIDE.replace("ISTIO_MUTUAL", "DISABLE"));
+    wide.extend(rs.clone());
+    let cs = mesh_clusters(&wide, &services(), &mesh_pods(), Some(&certs)).unwrap();
+    let pref = named(&cs, "outbound|8080||preference.tutorial.svc.cluster.local");
+    assert!(
+        pref.get("transport_socket").is_some(),
+        "the last applied of equal hosts"
+    );
+    let rec = named(&cs, &format!("outbound|8080|version-v1|{R}"));
+    assert!(rec.get("transport_socket").is_none());
+    assert_eq!(rec["transport_socket_matches"][0]["name"], "tlsMode-istio");
+    let yaml = "
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: recommendation}
+spec:
+  host: recommendation.tutorial.svc.cluster.local
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+  subsets:
+  - {name: version-v1, labels: {version: v1}, trafficPolicy: {tls: {mode: DISABLE}}}
+  - {name: version-v2, labels: {version: v2}}
+";
+    let cs = mesh_clusters(
+        &crate::fixtures::parse(yaml),
+        &services(),
+        &[],
+        Some(&certs),
+    )
+    .unwrap();
+    assert!(
+        named(&cs, &format!("outbound|8080||{R}"))
+            .get("transport_socket")
+            .is_some()
+    );
+    assert!(
+        named(&cs, &format!("outbound|8080|version-v1|{R}"))
+            .get("transport_socket")
+            .is_none()
+    );
+    let v2 = named(&cs, &format!("outbound|8080|version-v2|{R}"));
+    assert_eq!(
+        v2["transport_socket"]["typed_config"]["sni"],
+        format!("outbound_.8080_.version-v2_.{R}")
+    );
+}
