@@ -143,7 +143,7 @@ pub struct PodContext<'a> {
 /// A pod about to start: its addresses and the app's environment.
 pub struct PodPlan {
     pub workload: Workload,
-    app: SocketAddr,
+    pub app: SocketAddr,
     inbound: SocketAddr,
     outbound: SocketAddr,
     egress: SocketAddr,
@@ -253,8 +253,7 @@ pub async fn start(p: PodPlan, ctx: &PodContext<'_>, config: Dynamic) -> anyhow:
             sidecar: None,
         });
     }
-    let boot =
-        mesh_istiod::bootstrap::sidecar_bootstrap(w, app.addr, p.outbound, p.egress, &p.captures);
+    let boot = mesh_istiod::bootstrap::sidecar_bootstrap(w, p.outbound, p.egress, &p.captures);
     let dir = ctx.dir.join(&w.pod);
     let envoy = match Envoy::start(ctx.envoy_bin, &dir, &boot, &config).await {
         Ok(e) => e,

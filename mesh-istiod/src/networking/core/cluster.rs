@@ -39,7 +39,9 @@ use crate::config::host;
 use crate::model::identity::CertFiles;
 use crate::model::registry::ServiceDef;
 use crate::model::sidecar::Labels;
-use crate::networking::core::cluster_builder::{endpoints_cluster, subset_cluster_name};
+use crate::networking::core::cluster_builder::{
+    endpoints_cluster, inbound_cluster_name, static_cluster, subset_cluster_name,
+};
 use crate::networking::core::route::duration::duration_field;
 use crate::security::authn::mtls::{self, MtlsMode};
 
@@ -382,6 +384,41 @@ pub fn mesh_clusters(
         }
     }
     Ok(out)
+}
+
+/// The sidecar's inbound cluster `inbound|<port>||` in front of the app at `app`, for the workload with
+/// `labels` (pilot/pkg/networking/core/cluster_builder.go `buildInboundCluster`): STATIC, the mesh's connect
+/// timeout, and `applyTrafficPolicy` for the inbound direction — the connection pool only (no outlier
+/// detection, load balancer or TLS), istiod's default thresholds unless the top-level `trafficPolicy` of the
+/// DestinationRule of the Service this workload serves sets `connectionPool` (subsets do not apply inbound:
+/// the rule's own policy, `GetPortLevelTrafficPolicy`), "so that the server has enough capacity" as the
+/// client side — and, with a pool of 1, overflows as the client side does.
+pub fn inbound_cluster(
+    resources: &[Resource],
+    services: &[ServiceDef],
+    labels: &Labels,
+    port: u16,
+    app: SocketAddr,
+) -> Result<Value, String> {
+    let mut c = static_cluster(&inbound_cluster_name(port), app);
+    c["circuit_breakers"] = json!({"thresholds": [{
+        "max_connections": MAX, "max_pending_requests": MAX, "max_requests": MAX, "max_retries": MAX
+    }]});
+    let served = services.iter().find(|s| s.selects(labels));
+    let Some(dr) = served.and_then(|svc| destination_rule(resources, svc, services)) else {
+        return Ok(c);
+    };
+    let pool = dr
+        .spec
+        .traffic_policy
+        .as_ref()
+        .and_then(|tp| tp.connection_pool.as_ref());
+    if let Some(pool) = pool {
+        let name = dr.metadata.name.as_deref().unwrap_or_default();
+        apply_connection_pool(&mut c, pool, "spec.trafficPolicy")
+            .map_err(|e| format!("DestinationRule {name}: {e}"))?;
+    }
+    Ok(c)
 }
 
 #[cfg(test)]

@@ -369,3 +369,38 @@ spec:
         format!("outbound_.8080_.version-v2_.{R}")
     );
 }
+
+/// buildInboundCluster: STATIC to the app, istiod's default thresholds; the top-level connectionPool of the
+/// rule of the Service the workload serves (not a subset's, not outlier detection or the load balancer).
+#[test]
+fn the_inbound_cluster_takes_the_top_level_connection_pool_of_the_served_services_rule() {
+    let app: SocketAddr = ([127, 0, 0, 1], 9).into();
+    let v2 = pod("v2", 2).labels;
+    let max = u64::from(u32::MAX);
+    let plain = inbound_cluster(&[], &services(), &v2, 8080, app).unwrap();
+    assert_eq!(plain["name"], "inbound|8080||");
+    assert_eq!(plain["type"], "STATIC");
+    assert_eq!(ports(&plain), [9]);
+    assert_eq!(thresholds(&plain), (max, max));
+    let rs = crate::fixtures::parse(SUBSET_POLICY);
+    let c = inbound_cluster(&rs, &services(), &v2, 8080, app).unwrap();
+    assert_eq!(thresholds(&c), (5, 7), "the top level's, not subset v2's");
+    assert!(c.get("outlier_detection").is_none() && c.get("lb_policy").is_none());
+    let customer = [("app".to_owned(), "customer".to_owned())].into();
+    let other = inbound_cluster(&rs, &services(), &customer, 8080, app).unwrap();
+    assert_eq!(thresholds(&other), (max, max), "another Service's rule");
+    let cb = inbound_cluster(
+        &istio("destination-rule-recommendation-circuit-breaker.yml"),
+        &services(),
+        &v2,
+        8080,
+        app,
+    )
+    .unwrap();
+    assert_eq!(thresholds(&cb), (1, 1));
+    assert_eq!(
+        cb["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+            ["common_http_protocol_options"]["max_requests_per_connection"],
+        1
+    );
+}
