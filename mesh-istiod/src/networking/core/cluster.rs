@@ -1,8 +1,15 @@
 //! The mesh's outbound clusters: one per Service port and one per DestinationRule subset, with the
 //! DestinationRule's `trafficPolicy`, the way istiod's pilot/pkg/networking/core/cluster.go
-//! (`buildOutboundClusters`) and cluster_traffic_policy.go (`applyTrafficPolicy`) build them.
+//! (`buildOutboundClusters`) and cluster_traffic_policy.go (`applyTrafficPolicy`) build them; and a
+//! sidecar's inbound cluster (cluster_builder.go `buildInboundCluster`).
 //!
 //! - Names: `outbound|<port>|<subset>|<fqdn>` (pilot/pkg/model `BuildSubsetKey`).
+//! - Which DestinationRule: of those whose host covers the Service's FQDN (a Service's names, or a wildcard
+//!   such as `*.tutorial.svc.cluster.local` or `*.local`), the most specific host — the exact name, else the
+//!   longest wildcard (pilot/pkg/model/push_context.go `destinationRule`, config.go `MostSpecificHostMatch`).
+//! - A subset's `trafficPolicy` over the top level's, block by block: each of `connectionPool`,
+//!   `outlierDetection`, `loadBalancer`, `tls` the subset sets replaces the top level's whole
+//!   (pilot/pkg/model/destination_rule.go `MergeTrafficPolicy`).
 //! - Every outbound cluster: `connect_timeout` 10s (mesh default `connectTimeout`,
 //!   pkg/config/mesh/mesh.go), load balancer `LEAST_REQUEST` (cluster_traffic_policy.go
 //!   `defaultLBAlgorithm`), circuit-breaker thresholds at the maximum (`getDefaultCircuitBreakerThresholds`).
@@ -15,10 +22,16 @@
 //!   ejection off, and `healthy_panic_threshold` = `minHealthPercent` (0 when unset: panic mode off, so an
 //!   ejected subset's only pod leaves the subset with no healthy host).
 //! - `loadBalancer.simple` (`applyLoadBalancer`): RANDOM, ROUND_ROBIN, LEAST_REQUEST/LEAST_CONN.
-//!
+//! - `tls.mode` (cluster_tls.go `buildUpstreamTLSSettings`, `buildUpstreamClusterTLSContext`): absent =
+//!   auto mTLS (below); ISTIO_MUTUAL = the same mesh certificates, SNI and SANs as the cluster's one
+//!   `transport_socket` (user-supplied: every endpoint, with or without a sidecar); DISABLE = plain text,
+//!   no socket (a STRICT server then refuses the connection). SIMPLE and MUTUAL are refused.
 //! - Auto mTLS (cluster_tls.go, [`crate::security::authn::mtls`]): the proxy's own certificate for endpoints with a sidecar
 //!   (metadata `tlsMode: istio`), plain text for the others; the peer's SAN must be one of the SPIFFE
 //!   identities of the Service's pods (`serviceAccounts`); none when the namespace disables mTLS.
+//! - Inbound (`buildInboundCluster`, `applyTrafficPolicy` for the inbound direction): `inbound|8080||` to the
+//!   app, istiod's default thresholds, and the `connectionPool` of the top-level `trafficPolicy` of the rule of
+//!   the Service the workload serves; no outlier detection, load balancer or TLS, no subset's policy.
 //!
 //! Endpoints are inline (STATIC) instead of EDS: each pod's sidecar inbound listener, or the app itself
 //! for a pod without a sidecar.
