@@ -343,3 +343,65 @@ spec:
         "{out:?}"
     );
 }
+
+/// The upstream tutorial's way of writing pool ejection, per subset with the deprecated `consecutiveErrors:
+/// 1`, empty pools, RANDOM and `5.000s` durations: istiod reads no `consecutiveErrors`, so Envoy's default
+/// of 5 consecutive 5xx ejects. All traffic to v2, v2 misbehaving: exactly five of v2's 503s, then `no
+/// healthy upstream`.
+#[tokio::test]
+async fn a_deprecated_consecutive_errors_leaves_envoys_default_of_five() {
+    let lab = lab().await;
+    apply(
+        &lab,
+        "dr-pool-ejection-upstream-style.yml",
+        "
+apiVersion: networking.istio.io/v1alpha3
+kind: DestinationRule
+metadata:
+  creationTimestamp: null
+  name: recommendation
+  namespace: tutorial
+spec:
+  host: recommendation
+  subsets:
+  - labels:
+      version: v1
+    name: version-v1
+  - labels:
+      version: v2
+    name: version-v2
+    trafficPolicy:
+      connectionPool:
+        http: {}
+        tcp: {}
+      loadBalancer:
+        simple: RANDOM
+      outlierDetection:
+        baseEjectionTime: 15.000s
+        consecutiveErrors: 1
+        interval: 5.000s
+        maxEjectionPercent: 100
+",
+    )
+    .await;
+    lab.apply_file(&istio("virtual-service-recommendation-v2.yml"))
+        .await
+        .unwrap();
+    let v2 = lab.pod_name("recommendation-v2").await.unwrap();
+    let addr = lab.app_addr("recommendation-v2").await.unwrap();
+    http()
+        .get(format!("http://{addr}/misbehave"))
+        .send()
+        .await
+        .unwrap();
+    let a = requests(&http(), &lab.gateway_url, 7, None).await;
+    lab.stop().await;
+    let bad = format!(
+        "customer => Error: 503 - preference => Error: 503 - recommendation misbehavior from '{v2}'\n"
+    );
+    let uh = "customer => Error: 503 - preference => Error: 503 - no healthy upstream\n";
+    let got: Vec<(u16, &str)> = a.iter().map(|x| (x.status, x.body.as_str())).collect();
+    let mut want = vec![(503, bad.as_str()); 5];
+    want.extend([(503, uh); 2]);
+    assert_eq!(got, want);
+}

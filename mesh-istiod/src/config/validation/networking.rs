@@ -102,6 +102,9 @@ const POLICY_FIELDS: &[&str] = &[
     "outlierDetection.baseEjectionTime",
     "outlierDetection.maxEjectionPercent",
     "outlierDetection.minHealthPercent",
+    // Deprecated, and read by no istiod translation (cluster_traffic_policy.go `applyOutlierDetection`):
+    // taken as on a cluster, where Envoy's default of 5 consecutive 5xx then ejects.
+    "outlierDetection.consecutiveErrors",
     "tls.mode",
 ];
 

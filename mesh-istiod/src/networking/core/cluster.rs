@@ -20,7 +20,8 @@
 //! - `outlierDetection` (`applyOutlierDetection`): `consecutive5xxErrors` → `consecutive_5xx` with
 //!   `enforcing_consecutive_5xx` 100, `interval`, `baseEjectionTime`, `maxEjectionPercent`, success-rate
 //!   ejection off, and `healthy_panic_threshold` = `minHealthPercent` (0 when unset: panic mode off, so an
-//!   ejected subset's only pod leaves the subset with no healthy host).
+//!   ejected subset's only pod leaves the subset with no healthy host). The deprecated `consecutiveErrors`
+//!   is read by nothing, so Envoy's own default (5 consecutive 5xx, enforced) applies, as on a cluster.
 //! - `loadBalancer.simple` (`applyLoadBalancer`): RANDOM, ROUND_ROBIN, LEAST_REQUEST/LEAST_CONN.
 //! - `tls.mode` (cluster_tls.go `buildUpstreamTLSSettings`, `buildUpstreamClusterTLSContext`): absent =
 //!   auto mTLS (below); ISTIO_MUTUAL = the same mesh certificates, SNI and SANs as the cluster's one

@@ -404,3 +404,26 @@ fn the_inbound_cluster_takes_the_top_level_connection_pool_of_the_served_service
         1
     );
 }
+
+/// The deprecated `consecutiveErrors` is read by no istiod translation: the outlier detection has no
+/// `consecutive_5xx`, so Envoy's default (5, enforced) applies.
+#[test]
+fn consecutive_errors_sets_nothing_as_in_istiod() {
+    let yaml = "
+apiVersion: networking.istio.io/v1alpha3
+kind: DestinationRule
+metadata: {name: recommendation}
+spec:
+  host: recommendation
+  trafficPolicy:
+    connectionPool: {http: {}, tcp: {}}
+    outlierDetection: {consecutiveErrors: 1, interval: 5.000s, baseEjectionTime: 15.000s}
+";
+    let cs = mesh_clusters(&crate::fixtures::parse(yaml), &recommendation(), &[], None).unwrap();
+    assert_eq!(
+        cs[0]["outlier_detection"],
+        json!({"enforcing_success_rate": 0, "interval": "5s", "base_ejection_time": "15s"})
+    );
+    let max = u64::from(u32::MAX);
+    assert_eq!(thresholds(&cs[0]), (max, max));
+}
