@@ -225,7 +225,11 @@ fn check_route_and_timeout(i: usize, http: &VirtualServiceHttp) -> Result<(), St
 
 pub(super) fn check_destination_rule(dr: &DestinationRule) -> Result<(), String> {
     let v = to_value(dr);
-    check_dr_host(&dr.spec.host)?;
+    if dr.spec.host == "*" {
+        check_every_host(&v)?;
+    } else {
+        check_dr_host(&dr.spec.host)?;
+    }
     let fields = dr_fields();
     check_fields(&v, &fields.iter().map(String::as_str).collect::<Vec<_>>())?;
     let policies = std::iter::once(("spec.trafficPolicy".to_owned(), &v["spec"]["trafficPolicy"]))
@@ -258,6 +262,24 @@ pub(super) fn check_destination_rule(dr: &DestinationRule) -> Result<(), String>
     Ok(())
 }
 
+/// Host `*` governs the ServiceEntries' external hosts too, whose clusters the lab's DestinationRules do not
+/// reach: taken when that makes no difference, i.e. with no subsets and no policy but `tls.mode: DISABLE`
+/// (the upstream tutorial's way back from mTLS; the lab's egress is plain text already).
+fn check_every_host(v: &serde_json::Value) -> Result<(), String> {
+    let spec = &v["spec"];
+    let tp = &spec["trafficPolicy"];
+    let plain = tp.is_null() || *tp == serde_json::json!({"tls": {"mode": "DISABLE"}});
+    if plain && spec["subsets"].as_array().is_none_or(Vec::is_empty) {
+        return Ok(());
+    }
+    Err(
+        "spec.host \"*\": a DestinationRule for every host also governs the external hosts of ServiceEntries, \
+         which the lab's DestinationRules do not reach (it takes \"*\" with tls.mode DISABLE alone); write \
+         \"*.tutorial.svc.cluster.local\" (or \"*.local\") for the mesh's Services"
+            .into(),
+    )
+}
+
 /// A DestinationRule's host: one of the mesh's Services (by any of its names), or a wildcard that covers
 /// some of them (`*.tutorial.svc.cluster.local`, `*.svc.cluster.local`, `*.local`), which applies to every
 /// Service it covers unless a more specific host names it (cluster.rs `destination_rule`).
@@ -266,14 +288,6 @@ fn check_dr_host(host: &str) -> Result<(), String> {
         return Ok(());
     }
     let services: Vec<String> = egress::MESH_SERVICES.iter().map(|s| fqdn(s)).collect();
-    if host == "*" {
-        return Err(
-            "spec.host \"*\": a DestinationRule for every host also governs the external hosts of \
-             ServiceEntries, which the lab's DestinationRules do not reach; write \"*.tutorial.svc.cluster.local\" \
-             (or \"*.local\") for the mesh's Services"
-                .into(),
-        );
-    }
     if is_wildcarded(host) && services.iter().any(|s| subset_of(s, host)) {
         return Ok(());
     }
