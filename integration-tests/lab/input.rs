@@ -35,7 +35,7 @@ metadata: {name: recommendation}
 spec:
   host: recommendation
   trafficPolicy:
-    tls: {mode: ISTIO_MUTUAL}
+    tls: {mode: SIMPLE}
 ";
     let err = format!(
         "{:#}",
@@ -46,7 +46,7 @@ spec:
     assert!(
         err.contains("istio/two.yml")
             && err.contains("DestinationRule recommendation")
-            && err.contains("spec.trafficPolicy.tls"),
+            && err.contains("spec.trafficPolicy.tls.mode SIMPLE"),
         "{err}"
     );
     // A regex Envoy refuses (RE2 has no look-ahead): Envoy's reason, and v1 keeps answering.

@@ -2,6 +2,7 @@
 //! tools/packaging/common/envoy_bootstrap.json): a sidecar (outbound 8080 and 80, one capture listener per
 //! next hop; its inbound listener comes by LDS, [`crate::security::authn::mtls::inbound_listener`]) and
 //! the ingress gateway. These listeners are static; their route configurations come by RDS, the clusters
+//! (the inbound cluster `inbound|8080||` too, which a DestinationRule's connection pool changes)
 //! by CDS and the dynamic listeners by LDS, from files (written by the `envoy` module).
 //!
 //! Listener names, stat prefixes and HCM settings follow istiod's (pilot/pkg/networking/core/listener.go,
@@ -279,7 +280,6 @@ const CAPTURE_CLUSTER: &str = "capture|outbound";
 /// listener in front of the app comes by LDS, so PeerAuthentication can change it at runtime).
 pub fn sidecar_bootstrap(
     w: &Workload,
-    app: SocketAddr,
     outbound: SocketAddr,
     egress: SocketAddr,
     captures: &[(ServiceDef, SocketAddr)],
@@ -319,9 +319,6 @@ pub fn sidecar_bootstrap(
         ),
         node_cluster: format!("{}.{NAMESPACE}", w.name),
         listeners,
-        static_clusters: vec![
-            static_cluster(&inbound_cluster_name(MESH_PORT), app),
-            static_cluster(CAPTURE_CLUSTER, outbound),
-        ],
+        static_clusters: vec![static_cluster(CAPTURE_CLUSTER, outbound)],
     }
 }

@@ -148,7 +148,7 @@ pub struct PodPlan {
     pub workload: Workload,
     /// [`Pod::seq`].
     pub seq: u64,
-    app: SocketAddr,
+    pub app: SocketAddr,
     inbound: SocketAddr,
     outbound: SocketAddr,
     egress: SocketAddr,
@@ -260,8 +260,7 @@ pub async fn start(p: PodPlan, ctx: &PodContext<'_>, config: Dynamic) -> anyhow:
             sidecar: None,
         });
     }
-    let boot =
-        mesh_istiod::bootstrap::sidecar_bootstrap(w, app.addr, p.outbound, p.egress, &p.captures);
+    let boot = mesh_istiod::bootstrap::sidecar_bootstrap(w, p.outbound, p.egress, &p.captures);
     let dir = ctx.dir.join(&w.pod);
     let envoy = match Envoy::start(ctx.envoy_bin, &dir, &boot, &config).await {
         Ok(e) => e,

@@ -116,12 +116,13 @@ impl Lab {
     fn translate(&self, inner: &Inner, next: &LabState, plan: &Plan) -> anyhow::Result<Configs> {
         let resources = next.resources();
         let jwks = self.issuer.jwks();
-        let config_for = |w: &Workload, inbound: SocketAddr| {
+        let config_for = |w: &Workload, inbound: SocketAddr, app: SocketAddr| {
             let dir = self.dir.join(&w.pod);
             let certs = CertFiles::in_dir(&dir);
             let me = SidecarOf {
                 labels: &w.labels,
                 inbound,
+                app,
                 dir: &dir,
                 certs: &certs,
                 jwks: &jwks,
@@ -146,12 +147,15 @@ impl Lab {
         let mut kept = BTreeMap::new();
         for name in &plan.keep {
             let p = &inner.pods[name];
-            kept.insert(name.clone(), config_for(&p.workload, p.endpoint())?);
+            kept.insert(
+                name.clone(),
+                config_for(&p.workload, p.endpoint(), p.app.addr)?,
+            );
         }
         let started = plan
             .start
             .iter()
-            .map(|p| config_for(&p.workload, p.endpoint()))
+            .map(|p| config_for(&p.workload, p.endpoint(), p.app))
             .collect::<anyhow::Result<_>>()?;
         Ok(Configs {
             gateway,

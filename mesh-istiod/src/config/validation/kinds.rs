@@ -72,7 +72,7 @@ pub const LAB_KINDS: &[LabKind] = &[
     runs(
         "DestinationRule",
         &["dr"],
-        "DestinationRule subsets and trafficPolicy (loadBalancer, connectionPool, outlierDetection)",
+        "DestinationRule subsets and trafficPolicy (loadBalancer, connectionPool, outlierDetection, tls.mode; per subset too)",
     ),
     runs("Gateway", &["gw"], "Gateways"),
     runs("Sidecar", &[], "Sidecar outboundTrafficPolicy"),

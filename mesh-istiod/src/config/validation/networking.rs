@@ -10,6 +10,9 @@ use mesh_manifests::kcr_networking_istio_io::v1::{
 };
 
 use super::{check_fields, to_value};
+use crate::config::host::{is_wildcarded, subset_of};
+use crate::model::registry::{NAMESPACE, fqdn};
+use crate::networking::core::cluster::TLS_ORIGINATION;
 use crate::networking::core::egress::{self};
 use crate::networking::core::httproute;
 
@@ -75,25 +78,46 @@ fn check_mesh_vs_fields(vs: &VirtualService) -> Result<(), String> {
     )
 }
 
-pub(super) const MESH_DR_FIELDS: &[&str] = &[
+/// A DestinationRule's own fields; its `trafficPolicy` fields ([`POLICY_FIELDS`]) are taken at the top level
+/// and per subset (`spec.subsets.*.trafficPolicy`, merged over the top level's block by block).
+const MESH_DR_FIELDS: &[&str] = &[
     "spec.host",
     "spec.exportTo.*",
     "spec.subsets.*.name",
     "spec.subsets.*.labels.**",
-    "spec.trafficPolicy.loadBalancer.simple",
-    "spec.trafficPolicy.connectionPool.tcp.maxConnections",
-    "spec.trafficPolicy.connectionPool.tcp.connectTimeout",
-    "spec.trafficPolicy.connectionPool.http.http1MaxPendingRequests",
-    "spec.trafficPolicy.connectionPool.http.http2MaxRequests",
-    "spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection",
-    "spec.trafficPolicy.connectionPool.http.maxRetries",
-    "spec.trafficPolicy.outlierDetection.consecutive5xxErrors",
-    "spec.trafficPolicy.outlierDetection.consecutiveGatewayErrors",
-    "spec.trafficPolicy.outlierDetection.interval",
-    "spec.trafficPolicy.outlierDetection.baseEjectionTime",
-    "spec.trafficPolicy.outlierDetection.maxEjectionPercent",
-    "spec.trafficPolicy.outlierDetection.minHealthPercent",
 ];
+
+/// The `trafficPolicy` fields networking/core/cluster.rs translates.
+const POLICY_FIELDS: &[&str] = &[
+    "loadBalancer.simple",
+    "connectionPool.tcp.maxConnections",
+    "connectionPool.tcp.connectTimeout",
+    "connectionPool.http.http1MaxPendingRequests",
+    "connectionPool.http.http2MaxRequests",
+    "connectionPool.http.maxRequestsPerConnection",
+    "connectionPool.http.maxRetries",
+    "outlierDetection.consecutive5xxErrors",
+    "outlierDetection.consecutiveGatewayErrors",
+    "outlierDetection.interval",
+    "outlierDetection.baseEjectionTime",
+    "outlierDetection.maxEjectionPercent",
+    "outlierDetection.minHealthPercent",
+    // Deprecated, and read by no istiod translation (cluster_traffic_policy.go `applyOutlierDetection`):
+    // taken as on a cluster, where Envoy's default of 5 consecutive 5xx then ejects.
+    "outlierDetection.consecutiveErrors",
+    "tls.mode",
+];
+
+pub(super) fn dr_fields() -> Vec<String> {
+    let policy = ["spec.trafficPolicy", "spec.subsets.*.trafficPolicy"]
+        .into_iter()
+        .flat_map(|base| POLICY_FIELDS.iter().map(move |f| format!("{base}.{f}")));
+    MESH_DR_FIELDS
+        .iter()
+        .map(|f| (*f).to_owned())
+        .chain(policy)
+        .collect()
+}
 
 pub(super) const GATEWAY_FIELDS: &[&str] = &[
     "spec.selector.**",
@@ -230,13 +254,77 @@ fn check_route_and_timeout(i: usize, http: &VirtualServiceHttp) -> Result<(), St
 
 pub(super) fn check_destination_rule(dr: &DestinationRule) -> Result<(), String> {
     let v = to_value(dr);
-    let host = v["spec"]["host"].as_str().unwrap_or_default().to_owned();
-    if !egress::is_mesh_host(&host) {
-        return Err(format!(
-            "spec.host {host:?}: DestinationRules for external hosts (TLS origination, pools) are not in the lab's scope"
-        ));
+    if dr.spec.host == "*" {
+        check_every_host(&v)?;
+    } else {
+        check_dr_host(&dr.spec.host)?;
     }
-    check_fields(&v, MESH_DR_FIELDS)
+    let fields = dr_fields();
+    check_fields(&v, &fields.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let policies = std::iter::once(("spec.trafficPolicy".to_owned(), &v["spec"]["trafficPolicy"]))
+        .chain(
+            v["spec"]["subsets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, s)| {
+                    (
+                        format!("spec.subsets.{i}.trafficPolicy"),
+                        &s["trafficPolicy"],
+                    )
+                }),
+        );
+    for (base, tp) in policies {
+        if let Some(mode) = tp["tls"]["mode"].as_str()
+            && (mode == "SIMPLE" || mode == "MUTUAL")
+        {
+            return Err(format!("{base}.tls.mode {mode}: {TLS_ORIGINATION}"));
+        }
+        if tp["loadBalancer"]["simple"] == "PASSTHROUGH" {
+            return Err(format!(
+                "{base}.loadBalancer.simple PASSTHROUGH: the lab's clusters have their endpoints inline, there \
+                 is no original destination to pass through to; write ROUND_ROBIN, LEAST_REQUEST or RANDOM"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Host `*` governs the ServiceEntries' external hosts too, whose clusters the lab's DestinationRules do not
+/// reach: taken when that makes no difference, i.e. with no subsets and no policy but `tls.mode: DISABLE`
+/// (the upstream tutorial's way back from mTLS; the lab's egress is plain text already).
+fn check_every_host(v: &serde_json::Value) -> Result<(), String> {
+    let spec = &v["spec"];
+    let tp = &spec["trafficPolicy"];
+    let plain = tp.is_null() || *tp == serde_json::json!({"tls": {"mode": "DISABLE"}});
+    if plain && spec["subsets"].as_array().is_none_or(Vec::is_empty) {
+        return Ok(());
+    }
+    Err(
+        "spec.host \"*\": a DestinationRule for every host also governs the external hosts of ServiceEntries, \
+         which the lab's DestinationRules do not reach (it takes \"*\" with tls.mode DISABLE alone); write \
+         \"*.tutorial.svc.cluster.local\" (or \"*.local\") for the mesh's Services"
+            .into(),
+    )
+}
+
+/// A DestinationRule's host: one of the mesh's Services (by any of its names), or a wildcard that covers
+/// some of them (`*.tutorial.svc.cluster.local`, `*.svc.cluster.local`, `*.local`), which applies to every
+/// Service it covers unless a more specific host names it (cluster.rs `destination_rule`).
+fn check_dr_host(host: &str) -> Result<(), String> {
+    if egress::is_mesh_host(host) {
+        return Ok(());
+    }
+    let services: Vec<String> = egress::MESH_SERVICES.iter().map(|s| fqdn(s)).collect();
+    if is_wildcarded(host) && services.iter().any(|s| subset_of(s, host)) {
+        return Ok(());
+    }
+    Err(format!(
+        "spec.host {host:?}: names none of the mesh's Services ({}, namespace {NAMESPACE}); DestinationRules \
+         for hosts outside the mesh (TLS origination, pools for external hosts) are not in the lab's scope",
+        egress::MESH_SERVICES.join(", ")
+    ))
 }
 
 /// A Gateway's `selector` is not checked: like the API server, the lab takes one that selects another

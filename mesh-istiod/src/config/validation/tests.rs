@@ -33,7 +33,7 @@ fn refusal(yaml: &str) -> String {
 fn each_unsupported_field_is_refused_naming_file_object_and_field() {
     let cases = [
         (
-            "DestinationRule subset-level trafficPolicy",
+            "DestinationRule subset-level portLevelSettings",
             "
 apiVersion: networking.istio.io/v1beta1
 kind: DestinationRule
@@ -43,9 +43,9 @@ spec:
   subsets:
   - name: version-v1
     labels: {version: v1}
-    trafficPolicy: {loadBalancer: {simple: RANDOM}}
+    trafficPolicy: {portLevelSettings: [{port: {number: 8080}, loadBalancer: {simple: RANDOM}}]}
 ",
-            "spec.subsets.0.trafficPolicy",
+            "spec.subsets.0.trafficPolicy.portLevelSettings",
         ),
         (
             "DestinationRule TLS",
@@ -55,9 +55,9 @@ kind: DestinationRule
 metadata: {name: recommendation}
 spec:
   host: recommendation
-  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL, subjectAltNames: [x]}}
 ",
-            "spec.trafficPolicy.tls",
+            "spec.trafficPolicy.tls.subjectAltNames",
         ),
         (
             "VirtualService header operations",

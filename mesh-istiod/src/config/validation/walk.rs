@@ -365,6 +365,7 @@ fn translate(resources: &[Resource]) -> Result<String, String> {
         let me = SidecarOf {
             labels: &w.labels,
             inbound: e.addr,
+            app: SocketAddr::from(([127, 0, 0, 1], 30000 + e.addr.port() % 10000)),
             dir: &dir,
             certs: &certs,
             jwks: JWKS,
@@ -425,8 +426,8 @@ struct Kind {
     world: &'static [&'static str],
     /// Objects of the walk's own the base needs (YAML).
     extra: &'static str,
-    /// The kind's allow-list, when it has one: each pattern must be seen accepted and translated.
-    allowed: &'static [&'static [&'static str]],
+    /// The kind's allow-list (empty when it has none): each pattern must be seen accepted and translated.
+    allowed: fn() -> Vec<String>,
     /// Sample values where the generic one means nothing: `(pattern, value)`.
     samples: &'static [(&'static str, &'static str)],
     /// Fields accepted on purpose without a change in any proxy: `(pattern, why)`.
@@ -515,6 +516,7 @@ fn problems(reg: &Registry) -> Vec<String> {
     let mut problems = Vec::new();
     for kind in kinds::KINDS {
         let outcomes = kind.walk(reg);
+        let allowed = (kind.allowed)();
         let mut covered: BTreeSet<&str> = BTreeSet::new();
         let mut exempted: BTreeSet<&str> = BTreeSet::new();
         for (leaf, outcome) in &outcomes {
@@ -533,11 +535,9 @@ fn problems(reg: &Registry) -> Vec<String> {
                 }
                 Outcome::Translated | Outcome::Exempt => {
                     covered.extend(
-                        kind.allowed
+                        allowed
                             .iter()
-                            .copied()
-                            .flatten()
-                            .copied()
+                            .map(String::as_str)
                             .filter(|p| pattern_matches(p, &path)),
                     );
                 }
@@ -550,13 +550,7 @@ fn problems(reg: &Registry) -> Vec<String> {
                 kind.name
             ));
         }
-        for p in kind
-            .allowed
-            .iter()
-            .copied()
-            .flatten()
-            .filter(|p| !covered.contains(*p))
-        {
+        for p in allowed.iter().filter(|p| !covered.contains(p.as_str())) {
             problems.push(format!(
                 "{} allows {p}, but the walk never saw it accepted and translated",
                 kind.name

@@ -1,8 +1,15 @@
 //! The mesh's outbound clusters: one per Service port and one per DestinationRule subset, with the
 //! DestinationRule's `trafficPolicy`, the way istiod's pilot/pkg/networking/core/cluster.go
-//! (`buildOutboundClusters`) and cluster_traffic_policy.go (`applyTrafficPolicy`) build them.
+//! (`buildOutboundClusters`) and cluster_traffic_policy.go (`applyTrafficPolicy`) build them; and a
+//! sidecar's inbound cluster (cluster_builder.go `buildInboundCluster`).
 //!
 //! - Names: `outbound|<port>|<subset>|<fqdn>` (pilot/pkg/model `BuildSubsetKey`).
+//! - Which DestinationRule: of those whose host covers the Service's FQDN (a Service's names, or a wildcard
+//!   such as `*.tutorial.svc.cluster.local` or `*.local`), the most specific host — the exact name, else the
+//!   longest wildcard (pilot/pkg/model/push_context.go `destinationRule`, config.go `MostSpecificHostMatch`).
+//! - A subset's `trafficPolicy` over the top level's, block by block: each of `connectionPool`,
+//!   `outlierDetection`, `loadBalancer`, `tls` the subset sets replaces the top level's whole
+//!   (pilot/pkg/model/destination_rule.go `MergeTrafficPolicy`).
 //! - Every outbound cluster: `connect_timeout` 10s (mesh default `connectTimeout`,
 //!   pkg/config/mesh/mesh.go), load balancer `LEAST_REQUEST` (cluster_traffic_policy.go
 //!   `defaultLBAlgorithm`), circuit-breaker thresholds at the maximum (`getDefaultCircuitBreakerThresholds`).
@@ -13,12 +20,19 @@
 //! - `outlierDetection` (`applyOutlierDetection`): `consecutive5xxErrors` → `consecutive_5xx` with
 //!   `enforcing_consecutive_5xx` 100, `interval`, `baseEjectionTime`, `maxEjectionPercent`, success-rate
 //!   ejection off, and `healthy_panic_threshold` = `minHealthPercent` (0 when unset: panic mode off, so an
-//!   ejected subset's only pod leaves the subset with no healthy host).
+//!   ejected subset's only pod leaves the subset with no healthy host). The deprecated `consecutiveErrors`
+//!   is read by nothing, so Envoy's own default (5 consecutive 5xx, enforced) applies, as on a cluster.
 //! - `loadBalancer.simple` (`applyLoadBalancer`): RANDOM, ROUND_ROBIN, LEAST_REQUEST/LEAST_CONN.
-//!
+//! - `tls.mode` (cluster_tls.go `buildUpstreamTLSSettings`, `buildUpstreamClusterTLSContext`): absent =
+//!   auto mTLS (below); ISTIO_MUTUAL = the same mesh certificates, SNI and SANs as the cluster's one
+//!   `transport_socket` (user-supplied: every endpoint, with or without a sidecar); DISABLE = plain text,
+//!   no socket (a STRICT server then refuses the connection). SIMPLE and MUTUAL are refused.
 //! - Auto mTLS (cluster_tls.go, [`crate::security::authn::mtls`]): the proxy's own certificate for endpoints with a sidecar
 //!   (metadata `tlsMode: istio`), plain text for the others; the peer's SAN must be one of the SPIFFE
 //!   identities of the Service's pods (`serviceAccounts`); none when the namespace disables mTLS.
+//! - Inbound (`buildInboundCluster`, `applyTrafficPolicy` for the inbound direction): `inbound|8080||` to the
+//!   app, istiod's default thresholds, and the `connectionPool` of the top-level `trafficPolicy` of the rule of
+//!   the Service the workload serves; no outlier detection, load balancer or TLS, no subset's policy.
 //!
 //! Endpoints are inline (STATIC) instead of EDS: each pod's sidecar inbound listener, or the app itself
 //! for a pod without a sidecar.
@@ -28,15 +42,20 @@ use std::net::SocketAddr;
 
 use mesh_manifests::Resource;
 use mesh_manifests::kcr_networking_istio_io::v1::destinationrules::{
-    DestinationRule, DestinationRuleTrafficPolicy,
+    DestinationRule, DestinationRuleSubsetsTrafficPolicy, DestinationRuleTrafficPolicy,
+    DestinationRuleTrafficPolicyConnectionPool,
     DestinationRuleTrafficPolicyLoadBalancerSimple as Simple,
+    DestinationRuleTrafficPolicyOutlierDetection, DestinationRuleTrafficPolicyTlsMode as TlsMode,
 };
 use serde_json::{Value, json};
 
+use crate::config::host;
 use crate::model::identity::CertFiles;
 use crate::model::registry::ServiceDef;
 use crate::model::sidecar::Labels;
-use crate::networking::core::cluster_builder::{endpoints_cluster, subset_cluster_name};
+use crate::networking::core::cluster_builder::{
+    endpoints_cluster, inbound_cluster_name, static_cluster, subset_cluster_name,
+};
 use crate::networking::core::route::duration::duration_field;
 use crate::security::authn::mtls::{self, MtlsMode};
 
@@ -64,23 +83,62 @@ pub fn resolve_host(host: &str, services: &[ServiceDef]) -> String {
         .unwrap_or_else(|| host.to_owned())
 }
 
-/// The DestinationRule in force for a Service (the last applied on its host).
+/// The DestinationRule in force for a Service: of those whose host covers the Service's FQDN, the one with
+/// the most specific host (the exact name, else the longest wildcard: pilot/pkg/model/push_context.go
+/// `destinationRule` → model/config.go `MostSpecificHostMatch`), the last applied of equals.
 pub fn destination_rule<'a>(
     resources: &'a [Resource],
     service: &ServiceDef,
     services: &[ServiceDef],
 ) -> Option<&'a DestinationRule> {
-    resources
-        .iter()
-        .filter_map(|r| match r {
-            Resource::DestinationRule(dr)
-                if resolve_host(&dr.spec.host, services) == service.fqdn() =>
-            {
-                Some(&**dr)
-            }
-            _ => None,
-        })
-        .next_back()
+    let fqdn = service.fqdn();
+    let mut best: Option<(String, &DestinationRule)> = None;
+    for r in resources {
+        let Resource::DestinationRule(dr) = r else {
+            continue;
+        };
+        let host = resolve_host(&dr.spec.host, services);
+        if !host::subset_of(&fqdn, &host) {
+            continue;
+        }
+        let wins = best
+            .as_ref()
+            .is_none_or(|(b, _)| host::more_specific(&host, b).is_le());
+        if wins {
+            best = Some((host, &**dr));
+        }
+    }
+    best.map(|(_, dr)| dr)
+}
+
+/// A subset's `trafficPolicy` over the DestinationRule's own, block by block: a block the subset sets
+/// (connectionPool, outlierDetection, loadBalancer, tls) replaces the top-level one whole, the others are
+/// kept (pilot/pkg/model/destination_rule.go `MergeTrafficPolicy`, without port-level settings).
+pub fn merge_traffic_policy(
+    top: Option<&DestinationRuleTrafficPolicy>,
+    subset: Option<&DestinationRuleSubsetsTrafficPolicy>,
+) -> Option<DestinationRuleTrafficPolicy> {
+    let Some(subset) = subset else {
+        return top.cloned();
+    };
+    // The subset's policy has the top-level one's shape: read it as one.
+    let sub: DestinationRuleTrafficPolicy = serde_json::to_value(subset)
+        .and_then(serde_json::from_value)
+        .unwrap_or_default();
+    let mut merged = top.cloned().unwrap_or_default();
+    if sub.connection_pool.is_some() {
+        merged.connection_pool = sub.connection_pool;
+    }
+    if sub.outlier_detection.is_some() {
+        merged.outlier_detection = sub.outlier_detection;
+    }
+    if sub.load_balancer.is_some() {
+        merged.load_balancer = sub.load_balancer;
+    }
+    if sub.tls.is_some() {
+        merged.tls = sub.tls;
+    }
+    Some(merged)
 }
 
 fn base_cluster(name: &str, addrs: &[SocketAddr]) -> Value {
@@ -102,87 +160,19 @@ fn positive(field: &str, v: Option<i64>) -> Result<Option<u32>, String> {
     }
 }
 
-/// Applies a DestinationRule `trafficPolicy` to a cluster; `Err` names the field.
-pub fn apply_policy(c: &mut Value, tp: &DestinationRuleTrafficPolicy) -> Result<(), String> {
-    let base = "spec.trafficPolicy";
+/// Applies a DestinationRule `trafficPolicy` to an outbound cluster (its connection pool, outlier detection
+/// and load balancer; `tls` is [`apply_tls`]'s); `Err` names the field. `base` is the policy's path in the
+/// object (`spec.trafficPolicy`, `spec.subsets.1.trafficPolicy`).
+pub fn apply_policy(
+    c: &mut Value,
+    tp: &DestinationRuleTrafficPolicy,
+    base: &str,
+) -> Result<(), String> {
     if let Some(pool) = &tp.connection_pool {
-        let t = &mut c["circuit_breakers"]["thresholds"][0];
-        if let Some(tcp) = &pool.tcp {
-            if let Some(n) = positive(
-                "connectionPool.tcp.maxConnections",
-                tcp.max_connections.map(i64::from),
-            )? {
-                t["max_connections"] = json!(n);
-            }
-            if let Some(ct) = &tcp.connect_timeout {
-                c["connect_timeout"] = json!(duration_field(
-                    &format!("{base}.connectionPool.tcp.connectTimeout"),
-                    ct
-                )?);
-            }
-        }
-        if let Some(http) = &pool.http {
-            let t = &mut c["circuit_breakers"]["thresholds"][0];
-            for (field, value, key) in [
-                (
-                    "http1MaxPendingRequests",
-                    http.http1_max_pending_requests,
-                    "max_pending_requests",
-                ),
-                ("http2MaxRequests", http.http2_max_requests, "max_requests"),
-                ("maxRetries", http.max_retries, "max_retries"),
-            ] {
-                if let Some(n) = positive(
-                    &format!("connectionPool.http.{field}"),
-                    value.map(i64::from),
-                )? {
-                    t[key] = json!(n);
-                }
-            }
-            if let Some(n) = positive(
-                "connectionPool.http.maxRequestsPerConnection",
-                http.max_requests_per_connection.map(i64::from),
-            )? {
-                c["typed_extension_protocol_options"] = json!({
-                    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                        "common_http_protocol_options": {"max_requests_per_connection": n},
-                        "explicit_http_config": {"http_protocol_options": {}}
-                    }
-                });
-            }
-        }
+        apply_connection_pool(c, pool, base)?;
     }
     if let Some(od) = &tp.outlier_detection {
-        let mut out = json!({"enforcing_success_rate": 0});
-        if let Some(n) = od.consecutive5xx_errors {
-            out["consecutive_5xx"] = json!(n);
-            out["enforcing_consecutive_5xx"] = json!(if n > 0 { 100 } else { 0 });
-        }
-        if let Some(n) = od.consecutive_gateway_errors {
-            out["consecutive_gateway_failure"] = json!(n);
-            out["enforcing_consecutive_gateway_failure"] = json!(if n > 0 { 100 } else { 0 });
-        }
-        if let Some(i) = &od.interval {
-            out["interval"] = json!(duration_field(
-                &format!("{base}.outlierDetection.interval"),
-                i
-            )?);
-        }
-        if let Some(b) = &od.base_ejection_time {
-            out["base_ejection_time"] = json!(duration_field(
-                &format!("{base}.outlierDetection.baseEjectionTime"),
-                b
-            )?);
-        }
-        if let Some(m) = od.max_ejection_percent.filter(|m| *m > 0) {
-            out["max_ejection_percent"] = json!(m);
-        }
-        c["outlier_detection"] = out;
-        let min_health = od.min_health_percent.unwrap_or(0);
-        if min_health >= 0 {
-            c["common_lb_config"]["healthy_panic_threshold"] = json!({"value": min_health});
-        }
+        apply_outlier_detection(c, od, base)?;
     }
     if let Some(simple) = tp.load_balancer.as_ref().and_then(|lb| lb.simple.as_ref()) {
         c["lb_policy"] = json!(match simple {
@@ -198,6 +188,135 @@ pub fn apply_policy(c: &mut Value, tp: &DestinationRuleTrafficPolicy) -> Result<
     Ok(())
 }
 
+/// `applyConnectionPool`: the circuit-breaker thresholds, the connect timeout, requests per connection.
+pub fn apply_connection_pool(
+    c: &mut Value,
+    pool: &DestinationRuleTrafficPolicyConnectionPool,
+    base: &str,
+) -> Result<(), String> {
+    if let Some(tcp) = &pool.tcp {
+        if let Some(n) = positive(
+            &format!("{base}.connectionPool.tcp.maxConnections"),
+            tcp.max_connections.map(i64::from),
+        )? {
+            c["circuit_breakers"]["thresholds"][0]["max_connections"] = json!(n);
+        }
+        if let Some(ct) = &tcp.connect_timeout {
+            c["connect_timeout"] = json!(duration_field(
+                &format!("{base}.connectionPool.tcp.connectTimeout"),
+                ct
+            )?);
+        }
+    }
+    let Some(http) = &pool.http else {
+        return Ok(());
+    };
+    for (field, value, key) in [
+        (
+            "http1MaxPendingRequests",
+            http.http1_max_pending_requests,
+            "max_pending_requests",
+        ),
+        ("http2MaxRequests", http.http2_max_requests, "max_requests"),
+        ("maxRetries", http.max_retries, "max_retries"),
+    ] {
+        if let Some(n) = positive(
+            &format!("{base}.connectionPool.http.{field}"),
+            value.map(i64::from),
+        )? {
+            c["circuit_breakers"]["thresholds"][0][key] = json!(n);
+        }
+    }
+    if let Some(n) = positive(
+        &format!("{base}.connectionPool.http.maxRequestsPerConnection"),
+        http.max_requests_per_connection.map(i64::from),
+    )? {
+        c["typed_extension_protocol_options"] = json!({
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "common_http_protocol_options": {"max_requests_per_connection": n},
+                "explicit_http_config": {"http_protocol_options": {}}
+            }
+        });
+    }
+    Ok(())
+}
+
+fn apply_outlier_detection(
+    c: &mut Value,
+    od: &DestinationRuleTrafficPolicyOutlierDetection,
+    base: &str,
+) -> Result<(), String> {
+    let mut out = json!({"enforcing_success_rate": 0});
+    if let Some(n) = od.consecutive5xx_errors {
+        out["consecutive_5xx"] = json!(n);
+        out["enforcing_consecutive_5xx"] = json!(if n > 0 { 100 } else { 0 });
+    }
+    if let Some(n) = od.consecutive_gateway_errors {
+        out["consecutive_gateway_failure"] = json!(n);
+        out["enforcing_consecutive_gateway_failure"] = json!(if n > 0 { 100 } else { 0 });
+    }
+    if let Some(i) = &od.interval {
+        out["interval"] = json!(duration_field(
+            &format!("{base}.outlierDetection.interval"),
+            i
+        )?);
+    }
+    if let Some(b) = &od.base_ejection_time {
+        out["base_ejection_time"] = json!(duration_field(
+            &format!("{base}.outlierDetection.baseEjectionTime"),
+            b
+        )?);
+    }
+    if let Some(m) = od.max_ejection_percent.filter(|m| *m > 0) {
+        out["max_ejection_percent"] = json!(m);
+    }
+    c["outlier_detection"] = out;
+    let min_health = od.min_health_percent.unwrap_or(0);
+    if min_health >= 0 {
+        c["common_lb_config"]["healthy_panic_threshold"] = json!({"value": min_health});
+    }
+    Ok(())
+}
+
+/// How a cluster's upstream connections are secured (cluster_tls.go `buildUpstreamTLSSettings`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpstreamTls {
+    /// No `tls` in the policy: auto mTLS, unless the namespace disables mTLS.
+    Auto,
+    /// `tls.mode: ISTIO_MUTUAL`: the mesh certificates on every endpoint, sidecar or not.
+    IstioMutual,
+    /// `tls.mode: DISABLE`: plain text, whatever the servers require.
+    Disable,
+}
+
+/// The `tls.mode` of a (merged) policy; SIMPLE and MUTUAL (TLS origination) are refused by admission and
+/// here again, naming the field.
+pub fn upstream_tls(
+    tp: Option<&DestinationRuleTrafficPolicy>,
+    base: &str,
+) -> Result<UpstreamTls, String> {
+    let Some(tls) = tp.and_then(|t| t.tls.as_ref()) else {
+        return Ok(UpstreamTls::Auto);
+    };
+    match tls.mode.as_ref() {
+        None | Some(TlsMode::Disable) => Ok(UpstreamTls::Disable),
+        Some(TlsMode::IstioMutual) => Ok(UpstreamTls::IstioMutual),
+        Some(m) => Err(format!(
+            "{base}.tls.mode {}: {}",
+            serde_json::to_value(m)
+                .unwrap_or_default()
+                .as_str()
+                .unwrap_or("?"),
+            TLS_ORIGINATION
+        )),
+    }
+}
+
+/// Why SIMPLE and MUTUAL are refused, and what to write instead.
+pub const TLS_ORIGINATION: &str = "TLS origination with certificates of your own is not in the lab's \
+    scope; between the mesh's sidecars write ISTIO_MUTUAL (the mesh certificates) or leave tls out (auto mTLS)";
+
 /// Every outbound cluster of the mesh's Services: the Service's own and one per subset. `client` is the
 /// calling proxy's certificate files (auto mTLS); `None` builds plain-text clusters.
 pub fn mesh_clusters(
@@ -207,7 +326,7 @@ pub fn mesh_clusters(
     client: Option<&CertFiles>,
 ) -> Result<Vec<Value>, String> {
     let mut out = Vec::new();
-    let tls = client.filter(|_| mtls::namespace_mode(resources).mode != MtlsMode::Disable);
+    let auto = client.filter(|_| mtls::namespace_mode(resources).mode != MtlsMode::Disable);
     for svc in services {
         let pods = |extra: &BTreeMap<String, String>| -> Vec<&Endpoint> {
             endpoints
@@ -225,203 +344,96 @@ pub fn mesh_clusters(
         sans.sort();
         sans.dedup();
         let dr = destination_rule(resources, svc, services);
-        let policy = dr.and_then(|d| d.spec.traffic_policy.as_ref());
+        let top = dr.and_then(|d| d.spec.traffic_policy.as_ref());
         let dr_name = dr.and_then(|d| d.metadata.name.clone()).unwrap_or_default();
-        let mut add = |subset: Option<&str>, pods: Vec<&Endpoint>| -> Result<(), String> {
+        let mut add = |subset: Option<&str>,
+                       pods: Vec<&Endpoint>,
+                       policy: Option<&DestinationRuleTrafficPolicy>,
+                       base: &str|
+         -> Result<(), String> {
             let name = subset_cluster_name(&svc.fqdn(), subset, svc.port);
             let addrs: Vec<SocketAddr> = pods.iter().map(|e| e.addr).collect();
             let mut c = base_cluster(&name, &addrs);
-            if let Some(certs) = tls {
-                for (i, e) in pods.iter().enumerate() {
-                    if e.identity.is_some() {
-                        c["load_assignment"]["endpoints"][0]["lb_endpoints"][i]["metadata"] =
-                            mtls::istio_endpoint_metadata();
+            let sni = mtls::sni(&svc.fqdn(), subset, svc.port);
+            let tls = upstream_tls(policy, base);
+            let tls = tls.map_err(|e| format!("DestinationRule {dr_name}: {e}"))?;
+            match (tls, client) {
+                (UpstreamTls::Auto, _) => {
+                    if let Some(certs) = auto {
+                        for (i, e) in pods.iter().enumerate() {
+                            if e.identity.is_some() {
+                                c["load_assignment"]["endpoints"][0]["lb_endpoints"][i]["metadata"] =
+                                    mtls::istio_endpoint_metadata();
+                            }
+                        }
+                        mtls::auto_mtls(&mut c, certs, &sans, &sni);
                     }
                 }
-                mtls::auto_mtls(
-                    &mut c,
-                    certs,
-                    &sans,
-                    &mtls::sni(&svc.fqdn(), subset, svc.port),
-                );
+                (UpstreamTls::IstioMutual, Some(certs)) => {
+                    c["transport_socket"] = mtls::istio_mutual_socket(certs, &sans, &sni);
+                }
+                (UpstreamTls::IstioMutual, None) | (UpstreamTls::Disable, _) => {}
             }
             if let Some(tp) = policy {
-                apply_policy(&mut c, tp).map_err(|e| format!("DestinationRule {dr_name}: {e}"))?;
+                apply_policy(&mut c, tp, base)
+                    .map_err(|e| format!("DestinationRule {dr_name}: {e}"))?;
             }
             out.push(c);
             Ok(())
         };
-        add(None, pods(&BTreeMap::new()))?;
-        for s in dr.iter().flat_map(|d| d.spec.subsets.iter().flatten()) {
-            add(Some(&s.name), pods(&s.labels.clone().unwrap_or_default()))?;
+        add(None, pods(&BTreeMap::new()), top, "spec.trafficPolicy")?;
+        for (i, s) in dr
+            .iter()
+            .flat_map(|d| d.spec.subsets.iter().flatten())
+            .enumerate()
+        {
+            let merged = merge_traffic_policy(top, s.traffic_policy.as_ref());
+            let base = if s.traffic_policy.is_some() {
+                format!("spec.subsets.{i}.trafficPolicy")
+            } else {
+                "spec.trafficPolicy".to_owned()
+            };
+            let selected = pods(&s.labels.clone().unwrap_or_default());
+            add(Some(&s.name), selected, merged.as_ref(), &base)?;
         }
     }
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-
-    use serde_json::json;
-
-    use super::*;
-    use crate::fixtures::istio;
-
-    fn recommendation() -> Vec<ServiceDef> {
-        vec![ServiceDef {
-            name: "recommendation".into(),
-            port: 8080,
-            selector: [("app".to_owned(), "recommendation".to_owned())].into(),
-        }]
+/// The sidecar's inbound cluster `inbound|<port>||` in front of the app at `app`, for the workload with
+/// `labels` (pilot/pkg/networking/core/cluster_builder.go `buildInboundCluster`): STATIC, the mesh's connect
+/// timeout, and `applyTrafficPolicy` for the inbound direction — the connection pool only (no outlier
+/// detection, load balancer or TLS), istiod's default thresholds unless the top-level `trafficPolicy` of the
+/// DestinationRule of the Service this workload serves sets `connectionPool` (subsets do not apply inbound:
+/// the rule's own policy, `GetPortLevelTrafficPolicy`), "so that the server has enough capacity" as the
+/// client side — and, with a pool of 1, overflows as the client side does.
+pub fn inbound_cluster(
+    resources: &[Resource],
+    services: &[ServiceDef],
+    labels: &Labels,
+    port: u16,
+    app: SocketAddr,
+) -> Result<Value, String> {
+    let mut c = static_cluster(&inbound_cluster_name(port), app);
+    c["circuit_breakers"] = json!({"thresholds": [{
+        "max_connections": MAX, "max_pending_requests": MAX, "max_requests": MAX, "max_retries": MAX
+    }]});
+    let served = services.iter().find(|s| s.selects(labels));
+    let Some(dr) = served.and_then(|svc| destination_rule(resources, svc, services)) else {
+        return Ok(c);
+    };
+    let pool = dr
+        .spec
+        .traffic_policy
+        .as_ref()
+        .and_then(|tp| tp.connection_pool.as_ref());
+    if let Some(pool) = pool {
+        let name = dr.metadata.name.as_deref().unwrap_or_default();
+        apply_connection_pool(&mut c, pool, "spec.trafficPolicy")
+            .map_err(|e| format!("DestinationRule {name}: {e}"))?;
     }
-
-    fn pod(version: &str, port: u16) -> Endpoint {
-        Endpoint {
-            labels: [("app", "recommendation"), ("version", version)]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-            addr: ([127, 0, 0, 1], port).into(),
-            identity: None,
-        }
-    }
-
-    fn ports(c: &Value) -> Vec<u64> {
-        c["load_assignment"]["endpoints"][0]["lb_endpoints"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                e["endpoint"]["address"]["socket_address"]["port_value"]
-                    .as_u64()
-                    .unwrap()
-            })
-            .collect()
-    }
-
-    const R: &str = "recommendation.tutorial.svc.cluster.local";
-
-    #[test]
-    fn a_service_without_a_destination_rule_has_one_cluster_with_istiods_defaults() {
-        let cs =
-            mesh_clusters(&[], &recommendation(), &[pod("v1", 1), pod("v2", 2)], None).unwrap();
-        assert_eq!(cs.len(), 1);
-        let c = &cs[0];
-        assert_eq!(c["name"], format!("outbound|8080||{R}"));
-        assert_eq!(c["lb_policy"], "LEAST_REQUEST");
-        assert_eq!(c["connect_timeout"], "10s");
-        assert_eq!(
-            c["circuit_breakers"]["thresholds"][0]["max_pending_requests"],
-            u32::MAX
-        );
-        assert_eq!(ports(c), [1, 2]);
-        assert!(c.get("outlier_detection").is_none());
-    }
-
-    #[test]
-    fn subsets_select_their_pods_and_the_circuit_breaker_policy_applies_to_each() {
-        let cs = mesh_clusters(
-            &istio("destination-rule-recommendation-circuit-breaker.yml"),
-            &recommendation(),
-            &[pod("v1", 1), pod("v2", 2)],
-            None,
-        )
-        .unwrap();
-        let names: Vec<&str> = cs.iter().map(|c| c["name"].as_str().unwrap()).collect();
-        assert_eq!(
-            names,
-            [
-                format!("outbound|8080||{R}"),
-                format!("outbound|8080|version-v1|{R}"),
-                format!("outbound|8080|version-v2|{R}"),
-                format!("outbound|8080|version-v3|{R}"),
-            ]
-        );
-        assert_eq!(ports(&cs[1]), [1]);
-        assert_eq!(ports(&cs[2]), [2]);
-        assert!(ports(&cs[3]).is_empty(), "no v3 pod: no endpoint");
-        for c in &cs {
-            let t = &c["circuit_breakers"]["thresholds"][0];
-            assert_eq!(
-                (
-                    t["max_connections"].as_u64(),
-                    t["max_pending_requests"].as_u64()
-                ),
-                (Some(1), Some(1))
-            );
-            assert_eq!(
-                c["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
-                    ["common_http_protocol_options"]["max_requests_per_connection"],
-                1
-            );
-            assert_eq!(
-                c["outlier_detection"],
-                json!({"enforcing_success_rate": 0, "consecutive_5xx": 1, "enforcing_consecutive_5xx": 100,
-                       "interval": "1s", "base_ejection_time": "180s", "max_ejection_percent": 100})
-            );
-            assert_eq!(
-                c["common_lb_config"]["healthy_panic_threshold"],
-                json!({"value": 0})
-            );
-        }
-    }
-
-    #[test]
-    fn random_load_balancing_is_envoys_random() {
-        let cs = mesh_clusters(
-            &istio("destination-rule-recommendation-random.yml"),
-            &recommendation(),
-            &[],
-            None,
-        )
-        .unwrap();
-        assert!(cs.iter().all(|c| c["lb_policy"] == "RANDOM"));
-    }
-
-    #[test]
-    fn endpoints_with_a_sidecar_take_mutual_tls_and_the_others_plain_text() {
-        let certs = CertFiles::in_dir(std::path::Path::new("/lab/customer"));
-        let mut v1 = pod("v1", 1);
-        v1.identity = Some("spiffe://cluster.local/ns/tutorial/sa/recommendation".into());
-        let v3 = pod("v3", 3);
-        let cs = mesh_clusters(
-            &[],
-            &recommendation(),
-            &[v1.clone(), v3.clone()],
-            Some(&certs),
-        )
-        .unwrap();
-        let c = &cs[0];
-        let eps = &c["load_assignment"]["endpoints"][0]["lb_endpoints"];
-        assert_eq!(
-            eps[0]["metadata"],
-            json!({"filter_metadata": {"envoy.transport_socket_match": {"tlsMode": "istio"}}})
-        );
-        assert!(eps[1].get("metadata").is_none(), "no sidecar: no tlsMode");
-        let m = &c["transport_socket_matches"];
-        assert_eq!(m[0]["name"], "tlsMode-istio");
-        let ctx = &m[0]["transport_socket"]["typed_config"]["common_tls_context"];
-        let default = &ctx["tls_certificate_sds_secret_configs"][0];
-        assert_eq!(default["name"], "default");
-        assert_eq!(
-            default["sds_config"]["path_config_source"]["path"],
-            "/lab/customer/sds/default.json"
-        );
-        let validation = &ctx["combined_validation_context"];
-        assert_eq!(
-            validation["validation_context_sds_secret_config"]["name"],
-            "ROOTCA"
-        );
-        assert_eq!(
-            validation["default_validation_context"]["match_typed_subject_alt_names"][0]["matcher"]
-                ["exact"],
-            "spiffe://cluster.local/ns/tutorial/sa/recommendation"
-        );
-        // A namespace that disables mTLS: clients send plain text (BestEffortInferServiceMTLSMode).
-        let disable = crate::fixtures::parse(
-            "apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\nmetadata:\n  name: default\nspec:\n  mtls:\n    mode: DISABLE\n",
-        );
-        let cs = mesh_clusters(&disable, &recommendation(), &[v1, v3], Some(&certs)).unwrap();
-        assert!(cs[0].get("transport_socket_matches").is_none());
-    }
+    Ok(c)
 }
+
+#[cfg(test)]
+mod tests;

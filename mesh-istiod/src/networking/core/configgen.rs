@@ -13,7 +13,7 @@ use crate::model::identity::CertFiles;
 use crate::model::registry::MESH_PORT;
 use crate::model::registry::ServiceDef;
 use crate::model::sidecar::{Labels, Mode};
-use crate::networking::core::cluster::{Endpoint, mesh_clusters};
+use crate::networking::core::cluster::{Endpoint, inbound_cluster, mesh_clusters};
 use crate::networking::core::egress::{self, Internet};
 use crate::networking::core::httproute::{gateway_routes, outbound_routes};
 use crate::security::authn::mtls;
@@ -34,6 +34,8 @@ pub struct Dynamic {
 pub struct SidecarOf<'a> {
     pub labels: &'a Labels,
     pub inbound: SocketAddr,
+    /// The app behind the inbound listener (the inbound cluster's endpoint).
+    pub app: SocketAddr,
     pub dir: &'a Path,
     /// Its certificate files (the current rotation's).
     pub certs: &'a CertFiles,
@@ -58,6 +60,9 @@ pub fn sidecar_config(
     let certs = me.certs;
     let mut clusters = mesh_clusters(resources, services, endpoints, Some(certs))?;
     clusters.extend(egress.clusters);
+    clusters.push(inbound_cluster(
+        resources, services, me.labels, MESH_PORT, me.app,
+    )?);
     let mode = mtls::workload_mode(resources, me.labels).mode;
     let filters = crate::security::authz::inbound_filter_slots(resources, me.labels, &|_, _| {
         me.jwks.to_owned()

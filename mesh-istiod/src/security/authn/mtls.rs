@@ -275,9 +275,10 @@ pub fn istio_endpoint_metadata() -> Value {
     json!({"filter_metadata": {"envoy.transport_socket_match": {"tlsMode": "istio"}}})
 }
 
-/// Auto mTLS on a cluster: `transport_socket_matches` `tlsMode-istio` (mutual TLS with `certs`, peer SAN
-/// one of `sans`, SNI `sni`) and `tlsMode-disabled` (plain text).
-pub fn auto_mtls(cluster: &mut Value, certs: &CertFiles, sans: &[String], sni: &str) {
+/// The client side of istio mutual TLS (`buildUpstreamClusterTLSContext` for ISTIO_MUTUAL): the proxy's
+/// certificate `certs`, the root, ALPN `istio-peer-exchange`, `istio`, SNI `sni`, the peer's URI SAN one of
+/// `sans` (any, when empty).
+pub fn istio_mutual_socket(certs: &CertFiles, sans: &[String], sni: &str) -> Value {
     let matchers: Vec<Value> = sans
         .iter()
         .map(|s| json!({"san_type": "URI", "matcher": {"exact": s}}))
@@ -290,19 +291,27 @@ pub fn auto_mtls(cluster: &mut Value, certs: &CertFiles, sans: &[String], sni: &
     if !matchers.is_empty() {
         validation["default_validation_context"]["match_typed_subject_alt_names"] = json!(matchers);
     }
+    json!({"name": TLS_TRANSPORT_SOCKET, "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+        "sni": sni,
+        "common_tls_context": {
+            "alpn_protocols": ALPN_IN_MESH_WITH_MXC,
+            "tls_certificate_sds_secret_configs": certificate(certs),
+            "combined_validation_context": validation
+        }
+    }})
+}
+
+/// Auto mTLS on a cluster: `transport_socket_matches` `tlsMode-istio` (mutual TLS with `certs`, peer SAN
+/// one of `sans`, SNI `sni`) and `tlsMode-disabled` (plain text). A DestinationRule's `tls.mode:
+/// ISTIO_MUTUAL` is the same TLS as the cluster's one `transport_socket` instead, for every endpoint
+/// (`applyUpstreamTLSSettings`: matches only for auto-detected mTLS).
+pub fn auto_mtls(cluster: &mut Value, certs: &CertFiles, sans: &[String], sni: &str) {
     cluster["transport_socket_matches"] = json!([
         {
             "name": "tlsMode-istio",
             "match": {"tlsMode": "istio"},
-            "transport_socket": {"name": TLS_TRANSPORT_SOCKET, "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
-                "sni": sni,
-                "common_tls_context": {
-                    "alpn_protocols": ALPN_IN_MESH_WITH_MXC,
-                    "tls_certificate_sds_secret_configs": certificate(certs),
-                    "combined_validation_context": validation
-                }
-            }}
+            "transport_socket": istio_mutual_socket(certs, sans, sni)
         },
         {
             "name": "tlsMode-disabled",

@@ -91,3 +91,77 @@ spec:
 ",
     );
 }
+
+fn refusal(yaml: &str) -> String {
+    let docs = mesh_manifests::parse_str(Path::new("dr.yml"), yaml).expect("loads");
+    check(&docs[0]).expect_err("refused").message
+}
+
+fn dr(host: &str, policy: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1alpha3\nkind: DestinationRule\nmetadata: {{name: d}}\nspec:\n  host: {host}\n{policy}"
+    )
+}
+
+/// Per-subset policies, `tls.mode` and namespace-wide hosts are translated (networking/core/cluster.rs), so
+/// admitted.
+#[test]
+fn subset_policies_tls_modes_and_namespace_wide_hosts_are_admitted() {
+    let subsets = "  trafficPolicy:\n    tls: {mode: ISTIO_MUTUAL}\n  subsets:\n  - name: version-v2\n    labels: {version: v2}\n    trafficPolicy:\n      loadBalancer: {simple: ROUND_ROBIN}\n      connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}}\n      outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 3m, maxEjectionPercent: 100}\n      tls: {mode: DISABLE}\n";
+    admitted("dr.yml", &dr("recommendation", subsets));
+    for host in [
+        "'*.tutorial.svc.cluster.local'",
+        "'*.svc.cluster.local'",
+        "'*.local'",
+    ] {
+        admitted(
+            "dr.yml",
+            &dr(host, "  trafficPolicy:\n    tls: {mode: ISTIO_MUTUAL}\n"),
+        );
+    }
+}
+
+#[test]
+fn hosts_outside_the_mesh_tls_origination_and_passthrough_are_refused_by_name() {
+    let tls = "  trafficPolicy:\n    tls: {mode: ISTIO_MUTUAL}\n";
+    assert_eq!(
+        refusal(&dr("'*'", tls)),
+        "spec.host \"*\": a DestinationRule for every host also governs the external hosts of ServiceEntries, \
+         which the lab's DestinationRules do not reach (it takes \"*\" with tls.mode DISABLE alone); write \
+         \"*.tutorial.svc.cluster.local\" (or \"*.local\") for the mesh's Services"
+    );
+    admitted(
+        "dr.yml",
+        &dr("'*'", "  trafficPolicy:\n    tls: {mode: DISABLE}\n"),
+    );
+    for host in ["'*.other.svc.cluster.local'", "worldclockapi.com"] {
+        let h = host.trim_matches('\'');
+        assert_eq!(
+            refusal(&dr(host, tls)),
+            format!(
+                "spec.host \"{h}\": names none of the mesh's Services (customer, preference, recommendation, \
+                 namespace tutorial); DestinationRules for hosts outside the mesh (TLS origination, pools for \
+                 external hosts) are not in the lab's scope"
+            )
+        );
+    }
+    let simple = "  subsets:\n  - name: v1\n    labels: {version: v1}\n    trafficPolicy:\n      tls: {mode: SIMPLE}\n";
+    assert_eq!(
+        refusal(&dr("recommendation", simple)),
+        "spec.subsets.0.trafficPolicy.tls.mode SIMPLE: TLS origination with certificates of your own is not in \
+         the lab's scope; between the mesh's sidecars write ISTIO_MUTUAL (the mesh certificates) or leave tls \
+         out (auto mTLS)"
+    );
+    let sni = "  trafficPolicy:\n    tls: {mode: ISTIO_MUTUAL, sni: x}\n";
+    assert!(
+        refusal(&dr("recommendation", sni))
+            .starts_with("field spec.trafficPolicy.tls.sni is not supported"),
+        "{}",
+        refusal(&dr("recommendation", sni))
+    );
+    let pass = "  trafficPolicy:\n    loadBalancer: {simple: PASSTHROUGH}\n";
+    assert!(
+        refusal(&dr("recommendation", pass))
+            .starts_with("spec.trafficPolicy.loadBalancer.simple PASSTHROUGH: "),
+    );
+}

@@ -21,6 +21,16 @@ const ONE_PORT: (&str, &str) = (
     "the Services have one port, 8080, the one a destination without a port takes",
 );
 
+/// An allow-list's patterns, owned.
+fn fields(lists: &[&[&str]]) -> Vec<String> {
+    lists
+        .iter()
+        .copied()
+        .flatten()
+        .map(|p| (*p).to_owned())
+        .collect()
+}
+
 pub(super) const KINDS: &[Kind] = &[
     Kind {
         name: "VirtualService (mesh)",
@@ -47,7 +57,7 @@ spec:
 ",
         world: &[SUBSETS, GATEWAY],
         extra: "",
-        allowed: &[n::EGRESS_VS_FIELDS, n::MESH_ONLY_VS_FIELDS],
+        allowed: || fields(&[n::EGRESS_VS_FIELDS, n::MESH_ONLY_VS_FIELDS]),
         samples: &[
             EXPORT_TO,
             ("spec.hosts.*", "\"preference\""),
@@ -92,7 +102,7 @@ spec:
 ",
         world: &[WORLDCLOCK],
         extra: "",
-        allowed: &[n::EGRESS_VS_FIELDS],
+        allowed: || fields(&[n::EGRESS_VS_FIELDS]),
         samples: &[
             EXPORT_TO,
             ("spec.hosts.*", "\"worldclockapi.com\""),
@@ -142,14 +152,31 @@ spec:
 ",
         world: &[GATEWAY],
         extra: "",
-        allowed: &[n::MESH_DR_FIELDS],
+        allowed: n::dr_fields,
         samples: &[
             EXPORT_TO,
             ("spec.host", "\"preference\""),
             ("spec.trafficPolicy.loadBalancer.simple", "\"RANDOM\""),
+            (
+                "spec.subsets.*.trafficPolicy.loadBalancer.simple",
+                "\"RANDOM\"",
+            ),
+            // `tls: {}` is DISABLE, the enum's zero value, as in istiod.
+            ("spec.trafficPolicy.tls.mode", "\"ISTIO_MUTUAL\""),
+            ("spec.subsets.*.trafficPolicy.tls.mode", "\"ISTIO_MUTUAL\""),
             ("spec.subsets.*.labels.**", "{\"version\": \"v3\"}"),
         ],
-        no_change: &[EXPORTED],
+        no_change: &[
+            EXPORTED,
+            (
+                "spec.trafficPolicy.outlierDetection.consecutiveErrors",
+                "deprecated, and read by no istiod translation (cluster_traffic_policy.go `applyOutlierDetection`)",
+            ),
+            (
+                "spec.subsets.*.trafficPolicy.outlierDetection.consecutiveErrors",
+                "deprecated, and read by no istiod translation (cluster_traffic_policy.go `applyOutlierDetection`)",
+            ),
+        ],
     },
     Kind {
         name: "Gateway",
@@ -176,7 +203,7 @@ spec:
   - route:
     - destination: {host: customer, port: {number: 8080}}
 ",
-        allowed: &[n::GATEWAY_FIELDS],
+        allowed: || fields(&[n::GATEWAY_FIELDS]),
         samples: &[
             ("spec.servers.*.hosts.*", "\"customer.example.com\""),
             ("spec.servers.*.port.protocol", "\"HTTP\""),
@@ -199,7 +226,7 @@ spec:
 ",
         world: &[],
         extra: "",
-        allowed: &[n::SERVICE_ENTRY_FIELDS],
+        allowed: || fields(&[n::SERVICE_ENTRY_FIELDS]),
         samples: &[
             EXPORT_TO,
             ("spec.hosts.*", "\"example.org\""),
@@ -232,7 +259,7 @@ spec:
 ",
         world: &[],
         extra: "",
-        allowed: &[n::SIDECAR_FIELDS],
+        allowed: || fields(&[n::SIDECAR_FIELDS]),
         samples: &[
             ("spec.egress.*.hosts.*", "\"./*\""),
             ("spec.outboundTrafficPolicy.mode", "\"REGISTRY_ONLY\""),
@@ -254,7 +281,7 @@ spec:
 ",
         world: &[],
         extra: "",
-        allowed: &[s::PEER_AUTHENTICATION_FIELDS],
+        allowed: || fields(&[s::PEER_AUTHENTICATION_FIELDS]),
         samples: &[("spec.mtls.mode", "\"STRICT\"")],
         no_change: &[],
     },
@@ -279,7 +306,7 @@ spec:
 ",
         world: &[],
         extra: "",
-        allowed: &[],
+        allowed: Vec::new,
         samples: &[
             ("spec.rules.*.when.*.key", "\"request.headers[x-other]\""),
             ("spec.action", "\"DENY\""),
@@ -303,7 +330,7 @@ spec:
 ",
         world: &[],
         extra: "",
-        allowed: &[],
+        allowed: Vec::new,
         samples: &[],
         no_change: &[(
             "spec.jwtRules.*.jwksUri",
