@@ -16,6 +16,7 @@ mod logs;
 mod mtls;
 mod process;
 mod resilience;
+mod route_fields;
 mod routing;
 mod security;
 mod security_claims;
