@@ -79,8 +79,9 @@ fn bodies(a: &[Answer]) -> Vec<(u16, String)> {
 
 /// The gateway's rule sets `user-agent: Safari` on the request, so customer's `baggage-user-agent` makes the
 /// Safari rule send the call to v2; its response operations set, add (to the app's own) and remove headers,
-/// the destination's own set one more. Then the customer sidecar's route to preference sets
-/// `baggage-user-agent` itself (v1 API), with the same effect on a plain request.
+/// the destination's own set one more. A rule removing `user-agent` hides a Safari client from the Safari
+/// rule; then the customer sidecar's route to preference sets `baggage-user-agent` itself (v1 API), with
+/// v2 answering again.
 #[tokio::test]
 async fn header_operations_reach_the_app_and_shape_the_response() {
     let (lab, v1, v2) = safari_lab().await;
@@ -108,7 +109,9 @@ async fn header_operations_reach_the_app_and_shape_the_response() {
     )
     .await;
     let shaped = get(&client, &lab, "").await;
-    gateway_rule(&lab, "v1alpha3", "").await;
+    let remove = "    headers:\n      request:\n        remove:\n        - user-agent\n";
+    gateway_rule(&lab, "v1alpha3", remove).await;
+    let removed = requests(&client, &lab.gateway_url, 2, Some("Safari/605.1.15")).await;
     lab.apply_text(
         Path::new("preference-vs.yml"),
         "apiVersion: networking.istio.io/v1
@@ -154,6 +157,11 @@ spec:
     assert_eq!(
         header(&shaped.1, "x-envoy-upstream-service-time"),
         Vec::<&str>::new()
+    );
+    assert_eq!(
+        bodies(&removed),
+        [(200, line("v1", &v1, 2)), (200, line("v1", &v1, 3))],
+        "the gateway removed the Safari user-agent before customer saw it"
     );
     assert_eq!(
         bodies(&by_sidecar),
