@@ -328,3 +328,6 @@ pub fn sidecar_bootstrap(
         ],
     }
 }
+
+#[cfg(test)]
+mod tests;
