@@ -7,8 +7,10 @@
 //! - one virtual host `<fqdn>:<port>` per Service on that port, domains `<fqdn>`, `<fqdn>.`, `<name>`,
 //!   `<name>.tutorial.svc`, `<name>.tutorial` (the port is ignored in matching, so `recommendation:8080`
 //!   matches too; the ClusterIP domain has no counterpart here);
-//! - its routes come from the VirtualService on that host bound to `mesh`, else istiod's default route to
-//!   `outbound|<port>||<fqdn>` (timeout 0s, default retry policy);
+//! - its routes come from the VirtualService on that host bound to `mesh`, for this sidecar's labels (route.go
+//!   `BuildHTTPRoutesForVirtualService`: the matches `sourceLabels`/`gateways` keep, up to the first catch-all),
+//!   else (no VirtualService, or none of its routes kept) istiod's default route to `outbound|<port>||<fqdn>`
+//!   (timeout 0s, default retry policy);
 //! - a destination without a port takes the Service's only port; virtual hosts sorted by name; the catch-all
 //!   `allow_any`/`block_all` last; `validate_clusters: false`, `ignore_port_in_host_matching: true`.
 //!
@@ -16,8 +18,9 @@
 //! Gateways that select the lab's ingress gateway (push_context.go `mergeGateways`: no selector, or one
 //! within the labels `istio: ingressgateway`, `app: istio-ingressgateway`; any other Gateway configures
 //! nothing) and their servers on that port. For each server and each VirtualService bound to its Gateway
-//! (`VirtualServicesForGateway`), the virtual hosts are the intersection of the server's hosts
-//! (host/names.go `NamesForNamespace`, model/gateway.go `sanitizeServerHostNamespace`) and the
+//! (`VirtualServicesForGateway`; its routes as the gateway sees them: matches naming `tutorial/<Gateway>` or
+//! the gateway's labels kept, none left = no routes), the virtual hosts are the intersection of the server's
+//! hosts (host/names.go `NamesForNamespace`, model/gateway.go `sanitizeServerHostNamespace`) and the
 //! VirtualService's hosts (`Names.Intersection`: the more specific of two matching names, `*` and
 //! `*.example.com` as config/host.rs reads them); a VirtualService sharing no host with a server adds nothing.
 //! One virtual host `<host>:<port>` per lower-cased host, the routes of every VirtualService on it appended;
