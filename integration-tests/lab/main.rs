@@ -18,6 +18,7 @@ mod mtls;
 mod process;
 mod replicas;
 mod resilience;
+mod route_fields;
 mod routing;
 mod security;
 mod security_claims;

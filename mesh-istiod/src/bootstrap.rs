@@ -21,6 +21,7 @@ use crate::model::registry::{MESH_PORT, NAMESPACE, ServiceDef, Workload};
 use crate::networking::core::cluster_builder::{
     inbound_cluster_name, socket_address, static_cluster,
 };
+use crate::networking::core::route::cors::{CORS_FILTER, CORS_TYPE};
 use crate::networking::core::route::fault::{FAULT_FILTER, FAULT_TYPE};
 
 /// The access log file, in each proxy's directory.
@@ -82,7 +83,7 @@ pub struct Listener {
     pub routes: Routes,
     /// Whether requests are logged (capture listeners are not: the outbound listener logs them).
     pub log: bool,
-    /// The fault filter before the router (outbound and gateway listeners, as istiod's HCM).
+    /// The fault and CORS filters before the router (outbound and gateway listeners, as istiod's HCM).
     pub fault: bool,
     /// `server` header: `istio-envoy` inbound; outbound overwrites with Envoy's default name.
     pub server_name: Option<&'static str>,
@@ -139,7 +140,8 @@ fn access_log(dir: &Path, listener: &str) -> Value {
 }
 
 /// The HTTP connection manager of an HTTP listener (its `typed_config`): routes, `server` header, access
-/// log to `dir`, then `http_filters`, the fault filter (when the listener has one) and the router.
+/// log to `dir`, then `http_filters`, the fault and CORS filters (when the listener has them: istiod's
+/// listener_builder.go puts them, in that order, where routes' per-filter configs need them) and the router.
 pub fn http_connection_manager(l: &Listener, dir: &Path, http_filters: Vec<Value>) -> Value {
     let mut hcm = json!({
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
@@ -168,6 +170,7 @@ pub fn http_connection_manager(l: &Listener, dir: &Path, http_filters: Vec<Value
     let mut filters = http_filters;
     if l.fault {
         filters.push(json!({"name": FAULT_FILTER, "typed_config": {"@type": FAULT_TYPE}}));
+        filters.push(json!({"name": CORS_FILTER, "typed_config": {"@type": CORS_TYPE}}));
     }
     filters.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));
     hcm["http_filters"] = json!(filters);
@@ -322,3 +325,6 @@ pub fn sidecar_bootstrap(
         static_clusters: vec![static_cluster(CAPTURE_CLUSTER, outbound)],
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -231,7 +231,9 @@ fn route_target(route: &Value) -> String {
         return format!("direct response {}", d["status"]);
     }
     let action = &route["route"];
-    let mut out = if let Some(c) = action["cluster"].as_str() {
+    let mut out = if let Some(r) = route.get("redirect") {
+        format!("redirect {r}")
+    } else if let Some(c) = action["cluster"].as_str() {
         c.to_owned()
     } else if let Some(ws) = action["weighted_clusters"]["clusters"].as_array() {
         ws.iter()

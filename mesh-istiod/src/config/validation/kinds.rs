@@ -66,8 +66,8 @@ pub const LAB_KINDS: &[LabKind] = &[
     runs(
         "VirtualService",
         &["vs"],
-        "VirtualServices (match on headers, withoutHeaders and uri, weighted routes, mirror, retries, timeout, fault, \
-         rewrite)",
+        "VirtualServices (match on headers, withoutHeaders, uri, sourceLabels and gateways, weighted routes, \
+         header operations, redirect, CORS, mirror, retries, timeout, fault, rewrite)",
     ),
     runs(
         "DestinationRule",

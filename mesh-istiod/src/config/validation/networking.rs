@@ -15,6 +15,7 @@ use crate::model::registry::{NAMESPACE, fqdn};
 use crate::networking::core::cluster::TLS_ORIGINATION;
 use crate::networking::core::egress::{self};
 use crate::networking::core::httproute;
+use crate::networking::core::route::{cors, headers, redirect};
 
 pub(super) const SERVICE_ENTRY_FIELDS: &[&str] = &[
     "spec.hosts.*",
@@ -68,6 +69,36 @@ pub(super) const MESH_ONLY_VS_FIELDS: &[&str] = &[
     "spec.http.*.mirror.port.number",
     "spec.http.*.mirrorPercentage.value",
     "spec.http.*.mirrorPercent",
+    "spec.http.*.match.*.sourceLabels.**",
+    "spec.http.*.match.*.gateways.*",
+    "spec.http.*.headers.request.set.**",
+    "spec.http.*.headers.request.add.**",
+    "spec.http.*.headers.request.remove.*",
+    "spec.http.*.headers.response.set.**",
+    "spec.http.*.headers.response.add.**",
+    "spec.http.*.headers.response.remove.*",
+    "spec.http.*.route.*.headers.request.set.**",
+    "spec.http.*.route.*.headers.request.add.**",
+    "spec.http.*.route.*.headers.request.remove.*",
+    "spec.http.*.route.*.headers.response.set.**",
+    "spec.http.*.route.*.headers.response.add.**",
+    "spec.http.*.route.*.headers.response.remove.*",
+    "spec.http.*.redirect.uri",
+    "spec.http.*.redirect.prefixRewrite",
+    "spec.http.*.redirect.authority",
+    "spec.http.*.redirect.scheme",
+    "spec.http.*.redirect.port",
+    "spec.http.*.redirect.derivePort",
+    "spec.http.*.redirect.redirectCode",
+    "spec.http.*.corsPolicy.allowOrigins.*.exact",
+    "spec.http.*.corsPolicy.allowOrigins.*.prefix",
+    "spec.http.*.corsPolicy.allowOrigins.*.regex",
+    "spec.http.*.corsPolicy.allowMethods.*",
+    "spec.http.*.corsPolicy.allowHeaders.*",
+    "spec.http.*.corsPolicy.exposeHeaders.*",
+    "spec.http.*.corsPolicy.maxAge",
+    "spec.http.*.corsPolicy.allowCredentials",
+    "spec.http.*.corsPolicy.unmatchedPreflights",
 ];
 
 /// In-mesh routing's fields: the egress fields and its own.
@@ -199,7 +230,11 @@ pub(super) fn check_service_entry(se: &ServiceEntry) -> Result<(), String> {
 pub(super) fn check_virtual_service(vs: &VirtualService) -> Result<(), String> {
     let hosts: Vec<&String> = vs.spec.hosts.iter().flatten().collect();
     if !httproute::bound_to_mesh(vs) {
-        return check_mesh_vs_fields(vs);
+        check_mesh_vs_fields(vs)?;
+        for (i, http) in vs.spec.http.iter().flatten().enumerate() {
+            check_rule_values(i, http)?;
+        }
+        return Ok(());
     }
     let external = hosts.iter().filter(|h| !egress::is_mesh_host(h)).count();
     if external > 0 && external < hosts.len() {
@@ -240,14 +275,39 @@ fn check_egress_virtual_service(vs: &VirtualService, hosts: &[&String]) -> Resul
     Ok(())
 }
 
-/// `spec.http.{i}` of a VirtualService bound to the sidecars: a destination, and a timeout Envoy can take.
+/// `spec.http.{i}` of a VirtualService bound to the sidecars: a destination (or a redirect), and a timeout
+/// Envoy can take.
 fn check_route_and_timeout(i: usize, http: &VirtualServiceHttp) -> Result<(), String> {
-    if http.route.as_deref().unwrap_or_default().is_empty() {
-        return Err(format!("spec.http.{i}.route: a destination is required"));
+    check_rule_values(i, http)?;
+    if http.route.as_deref().unwrap_or_default().is_empty() && http.redirect.is_none() {
+        return Err(format!(
+            "spec.http.{i}.route: a destination is required (or a redirect)"
+        ));
     }
     if let Some(t) = &http.timeout {
         crate::networking::core::route::duration::parse_duration(t)
             .map_err(|e| format!("spec.http.{i}.timeout: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The values of `spec.http.{i}`'s header operations, redirect and CORS policy (route/headers.rs,
+/// route/redirect.rs, route/cors.rs hold istiod's rules for each).
+fn check_rule_values(i: usize, http: &VirtualServiceHttp) -> Result<(), String> {
+    let field = format!("spec.http.{i}");
+    let rewrite_authority = http.rewrite.as_ref().and_then(|r| r.authority.as_deref());
+    if let Some(h) = &http.headers {
+        headers::check_headers(&format!("{field}.headers"), h, rewrite_authority)?;
+    }
+    for (j, r) in http.route.iter().flatten().enumerate() {
+        if let Some(h) = &r.headers {
+            let h = headers::of_destination(h);
+            headers::check_headers(&format!("{field}.route.{j}.headers"), &h, None)?;
+        }
+    }
+    redirect::check_redirect(&field, http)?;
+    if let Some(c) = &http.cors_policy {
+        cors::check_cors(&format!("{field}.corsPolicy"), c)?;
     }
     Ok(())
 }

@@ -60,7 +60,7 @@ spec:
             "spec.trafficPolicy.tls.subjectAltNames",
         ),
         (
-            "VirtualService header operations",
+            "VirtualService direct response",
             "
 apiVersion: networking.istio.io/v1beta1
 kind: VirtualService
@@ -68,11 +68,9 @@ metadata: {name: recommendation}
 spec:
   hosts: [recommendation]
   http:
-  - headers: {request: {set: {x-a: b}}}
-    route:
-    - destination: {host: recommendation}
+  - directResponse: {status: 503}
 ",
-            "spec.http.0.headers",
+            "spec.http.0.directResponse",
         ),
         (
             "VirtualService query parameter match",
@@ -90,7 +88,7 @@ spec:
             "spec.http.0.match.0.queryParams",
         ),
         (
-            "VirtualService CORS",
+            "VirtualService CORS with the deprecated allowOrigin (allowOrigins is translated)",
             "
 apiVersion: networking.istio.io/v1beta1
 kind: VirtualService
@@ -98,11 +96,11 @@ metadata: {name: recommendation}
 spec:
   hosts: [recommendation]
   http:
-  - corsPolicy: {allowOrigins: [{exact: x}]}
+  - corsPolicy: {allowOrigin: [x]}
     route:
     - destination: {host: recommendation}
 ",
-            "spec.http.0.corsPolicy",
+            "spec.http.0.corsPolicy.allowOrigin",
         ),
         (
             "Gateway TLS server",

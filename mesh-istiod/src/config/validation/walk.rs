@@ -9,7 +9,7 @@
 //! ([`sample`]), or the kind's override where the generic one would mean nothing (a subset the
 //! DestinationRule does not define, a host outside the mesh).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -511,13 +511,14 @@ impl Kind {
 }
 
 /// The walk's findings for every kind: fields accepted and not translated, refusals that do not name the
-/// field, allow-list patterns never seen translated.
+/// field, allow-list patterns never seen translated (by any kind of the same type: a redirect is walked from a
+/// base that redirects, the rest of a rule's fields from one that routes).
 fn problems(reg: &Registry) -> Vec<String> {
     let mut problems = Vec::new();
+    let mut covered: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for kind in kinds::KINDS {
         let outcomes = kind.walk(reg);
         let allowed = (kind.allowed)();
-        let mut covered: BTreeSet<&str> = BTreeSet::new();
         let mut exempted: BTreeSet<&str> = BTreeSet::new();
         for (leaf, outcome) in &outcomes {
             let path = leaf.pattern_path();
@@ -534,12 +535,12 @@ fn problems(reg: &Registry) -> Vec<String> {
                     problems.push(format!("{} {}: {p}", kind.name, leaf.dotted()))
                 }
                 Outcome::Translated | Outcome::Exempt => {
-                    covered.extend(
+                    covered.entry(kind.spec).or_default().extend(
                         allowed
                             .iter()
-                            .map(String::as_str)
-                            .filter(|p| pattern_matches(p, &path)),
-                    );
+                            .filter(|p| pattern_matches(p, &path))
+                            .cloned(),
+                    )
                 }
                 Outcome::Refused => {}
             }
@@ -550,11 +551,16 @@ fn problems(reg: &Registry) -> Vec<String> {
                 kind.name
             ));
         }
-        for p in allowed.iter().filter(|p| !covered.contains(p.as_str())) {
-            problems.push(format!(
-                "{} allows {p}, but the walk never saw it accepted and translated",
-                kind.name
-            ));
+    }
+    for kind in kinds::KINDS {
+        let seen = covered.get(kind.spec);
+        for p in (kind.allowed)() {
+            if !seen.is_some_and(|s| s.contains(&p)) {
+                problems.push(format!(
+                    "{} allows {p}, but the walk never saw it accepted and translated",
+                    kind.name
+                ));
+            }
         }
     }
     problems

@@ -56,7 +56,7 @@ pub fn sidecar_config(
 ) -> Result<Dynamic, String> {
     let egress =
         egress::to_envoy(resources, mesh_mode, internet, me.labels).map_err(|e| e.to_string())?;
-    let mesh = outbound_routes(resources, services, egress.mode)?;
+    let mesh = outbound_routes(resources, services, egress.mode, me.labels)?;
     let certs = me.certs;
     let mut clusters = mesh_clusters(resources, services, endpoints, Some(certs))?;
     clusters.extend(egress.clusters);

@@ -7,8 +7,10 @@
 //! - one virtual host `<fqdn>:<port>` per Service on that port, domains `<fqdn>`, `<fqdn>.`, `<name>`,
 //!   `<name>.tutorial.svc`, `<name>.tutorial` (the port is ignored in matching, so `recommendation:8080`
 //!   matches too; the ClusterIP domain has no counterpart here);
-//! - its routes come from the VirtualService on that host bound to `mesh`, else istiod's default route to
-//!   `outbound|<port>||<fqdn>` (timeout 0s, default retry policy);
+//! - its routes come from the VirtualService on that host bound to `mesh`, for this sidecar's labels (route.go
+//!   `BuildHTTPRoutesForVirtualService`: the matches `sourceLabels`/`gateways` keep, up to the first catch-all),
+//!   else (no VirtualService, or none of its routes kept) istiod's default route to `outbound|<port>||<fqdn>`
+//!   (timeout 0s, default retry policy);
 //! - a destination without a port takes the Service's only port; virtual hosts sorted by name; the catch-all
 //!   `allow_any`/`block_all` last; `validate_clusters: false`, `ignore_port_in_host_matching: true`.
 //!
@@ -16,8 +18,9 @@
 //! Gateways that select the lab's ingress gateway (push_context.go `mergeGateways`: no selector, or one
 //! within the labels `istio: ingressgateway`, `app: istio-ingressgateway`; any other Gateway configures
 //! nothing) and their servers on that port. For each server and each VirtualService bound to its Gateway
-//! (`VirtualServicesForGateway`), the virtual hosts are the intersection of the server's hosts
-//! (host/names.go `NamesForNamespace`, model/gateway.go `sanitizeServerHostNamespace`) and the
+//! (`VirtualServicesForGateway`; its routes as the gateway sees them: matches naming `tutorial/<Gateway>` or
+//! the gateway's labels kept, none left = no routes), the virtual hosts are the intersection of the server's
+//! hosts (host/names.go `NamesForNamespace`, model/gateway.go `sanitizeServerHostNamespace`) and the
 //! VirtualService's hosts (`Names.Intersection`: the more specific of two matching names, `*` and
 //! `*.example.com` as config/host.rs reads them); a VirtualService sharing no host with a server adds nothing.
 //! One virtual host `<host>:<port>` per lower-cased host, the routes of every VirtualService on it appended;
@@ -33,7 +36,7 @@ use serde_json::{Value, json};
 use crate::config::host;
 use crate::model::registry::MESH_PORT;
 use crate::model::registry::{NAMESPACE, ServiceDef};
-use crate::model::sidecar::Mode;
+use crate::model::sidecar::{Labels, Mode};
 use crate::networking::core::cluster::resolve_host;
 use crate::networking::core::cluster_builder::{PASSTHROUGH_CLUSTER, subset_cluster_name};
 use crate::networking::core::route::{self, Destinations};
@@ -123,14 +126,30 @@ pub fn domains(svc: &ServiceDef) -> Vec<String> {
     ]
 }
 
-fn vs_routes(vs: &VirtualService, dests: &dyn Destinations) -> Result<Vec<Value>, String> {
+/// route.go `BuildHTTPRoutesForVirtualService`: the routes of every rule for the proxy `source`, up to the
+/// first catch-all (a rule without `match`, or a match that translates to prefix `/` without headers);
+/// none when every match leaves the proxy out (istiod then builds no virtual host from the VirtualService).
+fn vs_routes(
+    vs: &VirtualService,
+    dests: &dyn Destinations,
+    source: &route::Source,
+) -> Result<Vec<Value>, String> {
     let name = vs.metadata.name.clone().unwrap_or_default();
     let mut out = Vec::new();
     for (i, http) in vs.spec.http.iter().flatten().enumerate() {
-        out.extend(
-            route::http_routes(http, dests)
-                .map_err(|e| format!("VirtualService {name}: spec.http.{i}: {e}"))?,
-        );
+        let routes = route::http_routes_for(http, dests, Some(source))
+            .map_err(|e| format!("VirtualService {name}: spec.http.{i}: {e}"))?;
+        let no_match = http.r#match.as_deref().unwrap_or_default().is_empty();
+        for r in routes {
+            let last = is_catch_all(&r);
+            out.push(r);
+            if last {
+                return Ok(out);
+            }
+        }
+        if no_match {
+            break;
+        }
     }
     Ok(out)
 }
@@ -140,10 +159,17 @@ pub fn outbound_routes(
     resources: &[Resource],
     services: &[ServiceDef],
     mode: Mode,
+    labels: &Labels,
 ) -> Result<Value, String> {
     let dests = InMesh {
         services,
         listener_port: MESH_PORT,
+    };
+    let gateways = [MESH_GATEWAY.to_owned()];
+    let source = route::Source {
+        labels,
+        gateways: &gateways,
+        listen_port: MESH_PORT,
     };
     let mut vhosts = Vec::new();
     let mut on_port: Vec<&ServiceDef> = services.iter().filter(|s| s.port == MESH_PORT).collect();
@@ -167,12 +193,17 @@ pub fn outbound_routes(
             })
             .next_back();
         let routes = match vs {
-            Some(vs) => vs_routes(vs, &dests)?,
-            None => vec![route::default_route(&subset_cluster_name(
+            Some(vs) => vs_routes(vs, &dests, &source)?,
+            None => Vec::new(),
+        };
+        let routes = if routes.is_empty() {
+            vec![route::default_route(&subset_cluster_name(
                 &svc.fqdn(),
                 None,
                 svc.port,
-            ))],
+            ))]
+        } else {
+            routes
         };
         vhosts.push(virtual_host(
             format!("{}:{}", svc.fqdn(), svc.port),
@@ -262,9 +293,19 @@ pub fn gateway_routes(resources: &[Resource], services: &[ServiceDef]) -> Result
         services,
         listener_port: port,
     };
+    let labels: Labels = INGRESS_GATEWAY_LABELS
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     let mut by_host: Vec<(String, Vec<Value>)> = Vec::new();
     for g in ingress_gateways(resources) {
         let name = g.metadata.name.clone().unwrap_or_default();
+        let gateways = [route::gateway_name(&name)];
+        let source = route::Source {
+            labels: &labels,
+            gateways: &gateways,
+            listen_port: port,
+        };
         let servers = g.spec.servers.iter().flatten();
         for server in servers.filter(|s| s.port.number == i64::from(port)) {
             let server_hosts = host::names_for_namespace(&server.hosts, NAMESPACE, NAMESPACE);
@@ -281,7 +322,10 @@ pub fn gateway_routes(resources: &[Resource], services: &[ServiceDef]) -> Result
                 if hosts.is_empty() {
                     continue;
                 }
-                let routes = vs_routes(vs, &dests)?;
+                let routes = vs_routes(vs, &dests, &source)?;
+                if routes.is_empty() {
+                    continue;
+                }
                 for h in hosts.iter().map(|h| h.to_ascii_lowercase()) {
                     match by_host.iter_mut().find(|(known, _)| *known == h) {
                         Some((_, known)) => known.extend(routes.iter().cloned()),

@@ -100,6 +100,9 @@ fn route_lines_say_where_each_route_goes_and_with_what() {
         ]},
         {"name": "block_all", "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 502}}]},
         {"name": "blackhole:80", "routes": []},
+        {"name": "old:80", "routes": [
+            {"match": {"prefix": "/old"}, "redirect": {"path_redirect": "/new", "response_code": "FOUND"}},
+        ]},
     ]});
     assert_eq!(
         route_lines(&rc, &[]),
@@ -115,6 +118,10 @@ fn route_lines_say_where_each_route_goes_and_with_what() {
             ),
             line("block_all", "direct response 502"),
             line("blackhole:80", "(no route: 404 NR)"),
+            line(
+                "old:80",
+                "if path /old*: redirect {\"path_redirect\":\"/new\",\"response_code\":\"FOUND\"}"
+            ),
         ]
     );
     let lines = route_lines(&rc, &["v2".to_owned()]);

@@ -92,11 +92,6 @@ spec:
     );
 }
 
-fn refusal(yaml: &str) -> String {
-    let docs = mesh_manifests::parse_str(Path::new("dr.yml"), yaml).expect("loads");
-    check(&docs[0]).expect_err("refused").message
-}
-
 fn dr(host: &str, policy: &str) -> String {
     format!(
         "apiVersion: networking.istio.io/v1alpha3\nkind: DestinationRule\nmetadata: {{name: d}}\nspec:\n  host: {host}\n{policy}"
@@ -163,5 +158,111 @@ fn hosts_outside_the_mesh_tls_origination_and_passthrough_are_refused_by_name() 
     assert!(
         refusal(&dr("recommendation", pass))
             .starts_with("spec.trafficPolicy.loadBalancer.simple PASSTHROUGH: "),
+    );
+}
+
+/// The message the admission gives `yaml` (a single object).
+fn refusal(yaml: &str) -> String {
+    let docs =
+        mesh_manifests::parse_str(Path::new("istio/fixture.yml"), yaml).expect("the file loads");
+    match check(&docs[0]) {
+        Err(e) => e.message,
+        Ok(effect) => panic!("admitted ({effect:?}): {yaml}"),
+    }
+}
+
+/// Header operations (rule and destination), redirect, corsPolicy, `sourceLabels` and `match.gateways` are
+/// translated, so admitted on the sidecars and on the gateway; `sourceNamespace` is not, and is refused by name.
+#[test]
+fn header_operations_redirect_cors_and_source_matches_are_admitted() {
+    for gateways in ["", "  gateways: [customer-gateway]\n"] {
+        admitted(
+            "istio/fixture.yml",
+            &format!(
+                "apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata: {{name: customer}}
+spec:
+  hosts: [customer]
+{gateways}  http:
+  - match: [{{sourceLabels: {{app: preference, version: v2}}, gateways: [mesh, customer-gateway]}}]
+    redirect: {{uri: /new, authority: a.example.com, scheme: https, port: 8443, redirectCode: 302}}
+  - match: [{{uri: {{prefix: /old}}}}]
+    redirect: {{prefixRewrite: /new, derivePort: FROM_REQUEST_PORT}}
+  - headers:
+      request: {{set: {{x-a: '1'}}, add: {{x-b: '2'}}, remove: [x-c]}}
+      response: {{set: {{app.example.com/version: v1}}, add: {{x-e: '5'}}, remove: [x-f]}}
+    corsPolicy:
+      allowOrigins: [{{exact: 'https://a.example.com'}}, {{prefix: 'https://b'}}, {{regex: '.*c'}}]
+      allowMethods: [GET, POST]
+      allowHeaders: [x-token]
+      exposeHeaders: [x-version]
+      maxAge: 24h
+      allowCredentials: true
+      unmatchedPreflights: IGNORE
+    route:
+    - destination: {{host: customer}}
+      headers: {{request: {{set: {{x-g: '7'}}}}, response: {{remove: [x-h]}}}}
+"
+            ),
+        );
+    }
+    let source_ns = "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: recommendation}
+spec:
+  hosts: [recommendation]
+  http:
+  - match: [{sourceNamespace: tutorial}]
+    route: [{destination: {host: recommendation}}]
+";
+    assert!(
+        refusal(source_ns)
+            .starts_with("field spec.http.0.match.0.sourceNamespace is not supported"),
+        "{}",
+        refusal(source_ns)
+    );
+}
+
+/// A rule that both routes and redirects is refused, on the gateway as on the sidecars, naming the rule.
+#[test]
+fn route_and_redirect_together_are_refused() {
+    for gateways in ["", "  gateways: [customer-gateway]\n"] {
+        let yaml = format!(
+            "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: customer}}
+spec:
+  hosts: [customer]
+{gateways}  http:
+  - redirect: {{uri: /x}}
+    route: [{{destination: {{host: customer}}}}]
+"
+        );
+        assert_eq!(
+            refusal(&yaml),
+            "spec.http.0: route and redirect together; a rule either redirects or routes (drop one)",
+            "{gateways}"
+        );
+    }
+}
+
+/// istiod takes a timeout, retries or a mirror beside a redirect and drops them (a redirect has no route
+/// action); the lab refuses them by name rather than accept what has no effect.
+#[test]
+fn what_a_redirect_drops_is_refused_by_name() {
+    let yaml = "apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata: {name: customer}
+spec:
+  hosts: [customer]
+  http:
+  - redirect: {uri: /new}
+    timeout: 2s
+";
+    assert_eq!(
+        refusal(yaml),
+        "spec.http.0.timeout: a redirecting rule sends nothing upstream, so istiod drops its timeout (route.go \
+         builds a redirect without a route action); remove timeout or route instead"
     );
 }

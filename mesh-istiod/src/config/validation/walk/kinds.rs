@@ -70,6 +70,8 @@ spec:
             ("spec.http.*.mirror.port.number", "8080"),
             ("spec.http.*.retries.retryOn", "\"5xx\""),
             ("spec.http.*.fault.abort.httpStatus", "500"),
+            ("spec.http.*.corsPolicy.allowMethods.*", "\"GET\""),
+            ("spec.http.*.corsPolicy.unmatchedPreflights", "\"IGNORE\""),
         ],
         no_change: &[
             EXPORTED,
@@ -79,6 +81,35 @@ spec:
                 "the Services have one port, 8080, the one a mirror without a port takes",
             ),
         ],
+    },
+    Kind {
+        name: "VirtualService (redirect)",
+        spec: "VirtualServiceSpec",
+        base: "
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: walk}
+spec:
+  hosts: [recommendation]
+  http:
+  - redirect: {authority: moved.example.com}
+",
+        world: &[SUBSETS, GATEWAY],
+        extra: "",
+        allowed: || fields(&[n::EGRESS_VS_FIELDS, n::MESH_ONLY_VS_FIELDS]),
+        samples: &[
+            EXPORT_TO,
+            ("spec.hosts.*", "\"preference\""),
+            ("spec.gateways.*", "\"customer-gateway\""),
+            ("spec.http.*.redirect.redirectCode", "308"),
+            ("spec.http.*.redirect.port", "8443"),
+            ("spec.http.*.redirect.scheme", "\"https\""),
+            ("spec.http.*.redirect.derivePort", "\"FROM_REQUEST_PORT\""),
+            ("spec.http.*.redirect.prefixRewrite", "\"/moved\""),
+            ("spec.http.*.corsPolicy.allowMethods.*", "\"GET\""),
+            ("spec.http.*.corsPolicy.unmatchedPreflights", "\"IGNORE\""),
+        ],
+        no_change: &[EXPORTED],
     },
     Kind {
         name: "VirtualService (egress)",

@@ -29,7 +29,7 @@ const R: &str = "recommendation.tutorial.svc.cluster.local";
 
 #[test]
 fn without_a_virtual_service_each_service_gets_istiods_domains_and_default_route() {
-    let rc = outbound_routes(&[], &services(), Mode::AllowAny).unwrap();
+    let rc = outbound_routes(&[], &services(), Mode::AllowAny, &Labels::new()).unwrap();
     assert_eq!(rc["name"], "8080");
     assert_eq!(rc["ignore_port_in_host_matching"], true);
     assert_eq!(rc["validate_clusters"], false);
@@ -84,7 +84,7 @@ spec:
     mirrorPercentage: {value: 100.0}
 ",
     );
-    let rc = outbound_routes(&vs, &services(), Mode::AllowAny).unwrap();
+    let rc = outbound_routes(&vs, &services(), Mode::AllowAny, &Labels::new()).unwrap();
     let routes = &vhost(&rc, &format!("{R}:8080"))["routes"];
     assert_eq!(
         routes[0]["match"],
@@ -134,7 +134,7 @@ spec:
       delay: {fixedDelay: 7s, percentage: {value: 50.0}}
 ",
     );
-    let rc = outbound_routes(&vs, &services(), Mode::AllowAny).unwrap();
+    let rc = outbound_routes(&vs, &services(), Mode::AllowAny, &Labels::new()).unwrap();
     let route = &vhost(&rc, &format!("{R}:8080"))["routes"][0];
     assert_eq!(
         route["route"]["cluster"],
@@ -355,4 +355,96 @@ spec:
         "outbound|8080||preference.tutorial.svc.cluster.local"
     );
     assert_eq!(routes[1], customer_route(), "the catch-all comes last");
+}
+
+/// A VirtualService on recommendation whose first rule sends `sourceLabels` proxies to v2, the rest to v1
+/// (`fallback: false`: the first rule only).
+fn from_preference_v2(fallback: bool) -> Vec<Resource> {
+    let rest = if fallback {
+        "  - route: [{destination: {host: recommendation, subset: version-v1}}]\n"
+    } else {
+        ""
+    };
+    parse(&format!(
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: recommendation}}
+spec:
+  hosts: [recommendation]
+  http:
+  - match: [{{sourceLabels: {{app: preference, version: v2}}}}]
+    route: [{{destination: {{host: recommendation, subset: version-v2}}}}]
+{rest}"
+    ))
+}
+
+fn recommendation_routes(resources: &[Resource], labels: &[(&str, &str)]) -> Value {
+    let rc = outbound_routes(
+        resources,
+        &services(),
+        Mode::AllowAny,
+        &crate::fixtures::labels(labels),
+    )
+    .unwrap();
+    vhost(&rc, &format!("{R}:8080"))["routes"].clone()
+}
+
+/// route.go `sourceMatchHTTP`: a match with `sourceLabels` is built only in the proxies whose labels hold
+/// them; there it is a catch-all (no uri or headers), so `BuildHTTPRoutesForVirtualService` stops after it;
+/// in other proxies the next rule routes, and with none left istiod's default route does.
+#[test]
+fn source_labels_keep_a_match_in_the_proxies_they_select_only() {
+    let to = |subset: &str| format!("outbound|8080|{subset}|{R}");
+    let vs = from_preference_v2(true);
+    let v2 = recommendation_routes(&vs, &[("app", "preference"), ("version", "v2")]);
+    let v1 = recommendation_routes(&vs, &[("app", "preference"), ("version", "v1")]);
+    assert_eq!(v2.as_array().unwrap().len(), 1, "{v2}");
+    assert_eq!(
+        v2[0]["match"],
+        json!({"prefix": "/", "case_sensitive": true})
+    );
+    assert_eq!(v2[0]["route"]["cluster"], to("version-v2"));
+    assert_eq!(v1.as_array().unwrap().len(), 1, "{v1}");
+    assert_eq!(v1[0]["match"], json!({"prefix": "/"}));
+    assert_eq!(v1[0]["route"]["cluster"], to("version-v1"));
+    let only = recommendation_routes(&from_preference_v2(false), &[("app", "customer")]);
+    assert_eq!(only, json!([route::default_route(&to(""))]));
+}
+
+/// `match.gateways`: a match naming the Gateway is built in the ingress gateway only, one naming `mesh` in
+/// the sidecars only (short names read in the VirtualService's namespace).
+#[test]
+fn match_gateways_keep_a_match_in_the_named_gateways_proxies() {
+    let mut resources = ingress("{istio: ingressgateway}", "['*']", "['*']");
+    resources.retain(|r| !matches!(r, Resource::VirtualService(_)));
+    resources.extend(parse(
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: customer}
+spec:
+  hosts: [customer]
+  gateways: [customer-gateway, mesh]
+  http:
+  - match: [{gateways: [tutorial/customer-gateway], uri: {prefix: /gw}}]
+    redirect: {uri: /, derivePort: FROM_REQUEST_PORT}
+  - match: [{gateways: [mesh], uri: {prefix: /mesh}}]
+    redirect: {uri: /, derivePort: FROM_REQUEST_PORT}
+  - route: [{destination: {host: customer}}]
+",
+    ));
+    let gw = gateway_routes(&resources, &services()).unwrap();
+    let gw_routes = &vhost(&gw, "customer:80")["routes"];
+    assert_eq!(gw_routes[0]["match"]["prefix"], "/gw");
+    // The gateway's port 80 is plain HTTP's own: no port in the Location.
+    assert_eq!(gw_routes[0]["redirect"], json!({"path_redirect": "/"}));
+    assert_eq!(gw_routes[1]["match"], json!({"prefix": "/"}));
+    assert_eq!(gw_routes.as_array().unwrap().len(), 2, "{gw_routes}");
+    let mesh = outbound_routes(&resources, &services(), Mode::AllowAny, &Labels::new()).unwrap();
+    let mesh_routes = &vhost(&mesh, "customer.tutorial.svc.cluster.local:8080")["routes"];
+    assert_eq!(mesh_routes[0]["match"]["prefix"], "/mesh");
+    assert_eq!(
+        mesh_routes[0]["redirect"],
+        json!({"path_redirect": "/", "port_redirect": 8080})
+    );
+    assert_eq!(mesh_routes.as_array().unwrap().len(), 2, "{mesh_routes}");
 }

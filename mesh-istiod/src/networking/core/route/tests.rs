@@ -34,7 +34,7 @@ fn http_rules(resources: Vec<Resource>) -> Vec<VirtualServiceHttp> {
 
 /// The `http` rules of a VirtualService on recommendation whose `http:` list is `rules` (YAML indented
 /// by two spaces).
-fn rules(rules: &str) -> Vec<VirtualServiceHttp> {
+pub(super) fn rules(rules: &str) -> Vec<VirtualServiceHttp> {
     http_rules(fixtures::parse(&format!(
         "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: recommendation}}\n\
          spec:\n  hosts: [recommendation]\n  http:\n{rules}"
