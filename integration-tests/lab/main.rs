@@ -12,6 +12,7 @@ mod egress;
 mod gateway_hosts;
 mod graph;
 mod input;
+mod istio_versions;
 mod logs;
 mod mtls;
 mod process;

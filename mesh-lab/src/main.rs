@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mesh_istiod::model::release::IstioRelease;
 use mesh_lab::cli::control::{self, Client};
 use mesh_lab::lab::inspect::LogsQuery;
 use mesh_lab::state::FileVerb;
@@ -96,6 +97,13 @@ enum Command {
         /// The repository root (Services, Deployments, the gateway)
         #[arg(long, default_value = ".")]
         repo: PathBuf,
+        /// Which Istio release's istiod defaults: 1.20 to 1.30 (e.g. 1.20, 1.20.8, 1.24) or current.
+        /// Before 1.24 a 503 is retried by default (the retry chapter)
+        #[arg(long, default_value = "current", value_parser = parse_istio)]
+        istio: IstioRelease,
+        /// The OpenShift Service Mesh release instead: 2.6 (Istio 1.20), 3.0 (Istio 1.24), 3.1 (Istio 1.26)
+        #[arg(long, conflicts_with = "istio", value_parser = parse_ossm)]
+        ossm: Option<IstioRelease>,
     },
     /// Apply files, like `oc apply -f FILE -n tutorial` (istio/ files and the recommendation Deployments)
     Apply {
@@ -223,6 +231,14 @@ fn main() -> ExitCode {
 
 /// An error as printed: kubectl's own (`error: …`, `Error from server (…): …`) as kubectl prints them, the
 /// others after the program's name.
+fn parse_istio(s: &str) -> Result<IstioRelease, String> {
+    s.parse()
+}
+
+fn parse_ossm(s: &str) -> Result<IstioRelease, String> {
+    IstioRelease::of_ossm(s)
+}
+
 fn error_line(e: &anyhow::Error) -> String {
     let text = format!("{e:#}");
     if text.starts_with("error: ") || text.starts_with("Error from server (") {
@@ -365,11 +381,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dir,
             now,
             repo,
+            istio,
+            ossm,
         } => {
             let mut options = LabOptions {
                 gateway_port: port,
                 standin_now: now,
                 repo,
+                istio: ossm.unwrap_or(istio),
                 ..LabOptions::default()
             };
             if let Some(d) = dir {

@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 use crate::config::host;
 use crate::model::registry::MESH_PORT;
 use crate::model::registry::{NAMESPACE, ServiceDef};
+use crate::model::release::IstioRelease;
 use crate::model::sidecar::Mode;
 use crate::networking::core::cluster::resolve_host;
 use crate::networking::core::cluster_builder::{PASSTHROUGH_CLUSTER, subset_cluster_name};
@@ -123,12 +124,16 @@ pub fn domains(svc: &ServiceDef) -> Vec<String> {
     ]
 }
 
-fn vs_routes(vs: &VirtualService, dests: &dyn Destinations) -> Result<Vec<Value>, String> {
+fn vs_routes(
+    vs: &VirtualService,
+    dests: &dyn Destinations,
+    istio: IstioRelease,
+) -> Result<Vec<Value>, String> {
     let name = vs.metadata.name.clone().unwrap_or_default();
     let mut out = Vec::new();
     for (i, http) in vs.spec.http.iter().flatten().enumerate() {
         out.extend(
-            route::http_routes(http, dests)
+            route::http_routes(http, dests, istio)
                 .map_err(|e| format!("VirtualService {name}: spec.http.{i}: {e}"))?,
         );
     }
@@ -140,6 +145,7 @@ pub fn outbound_routes(
     resources: &[Resource],
     services: &[ServiceDef],
     mode: Mode,
+    istio: IstioRelease,
 ) -> Result<Value, String> {
     let dests = InMesh {
         services,
@@ -167,12 +173,11 @@ pub fn outbound_routes(
             })
             .next_back();
         let routes = match vs {
-            Some(vs) => vs_routes(vs, &dests)?,
-            None => vec![route::default_route(&subset_cluster_name(
-                &svc.fqdn(),
-                None,
-                svc.port,
-            ))],
+            Some(vs) => vs_routes(vs, &dests, istio)?,
+            None => vec![route::default_route(
+                &subset_cluster_name(&svc.fqdn(), None, svc.port),
+                istio,
+            )],
         };
         vhosts.push(virtual_host(
             format!("{}:{}", svc.fqdn(), svc.port),
@@ -256,7 +261,11 @@ fn collapse_and_sort(mut by_host: Vec<(String, Vec<Value>)>, port: u16) -> Vec<V
 }
 
 /// The ingress gateway's route configuration `http.<port>` (gateway.go `buildGatewayHTTPRouteConfig`).
-pub fn gateway_routes(resources: &[Resource], services: &[ServiceDef]) -> Result<Value, String> {
+pub fn gateway_routes(
+    resources: &[Resource],
+    services: &[ServiceDef],
+    istio: IstioRelease,
+) -> Result<Value, String> {
     let port = gateway_port(resources);
     let dests = InMesh {
         services,
@@ -281,7 +290,7 @@ pub fn gateway_routes(resources: &[Resource], services: &[ServiceDef]) -> Result
                 if hosts.is_empty() {
                     continue;
                 }
-                let routes = vs_routes(vs, &dests)?;
+                let routes = vs_routes(vs, &dests, istio)?;
                 for h in hosts.iter().map(|h| h.to_ascii_lowercase()) {
                     match by_host.iter_mut().find(|(known, _)| *known == h) {
                         Some((_, known)) => known.extend(routes.iter().cloned()),

@@ -8,7 +8,7 @@
 //! header matchers sorted by name, the `withoutHeaders` ones with `invert_match`), timeout `0s` (disabled) unless
 //! given, the default retry policy unless `retries` says otherwise (`attempts: 0` = none), weighted
 //! clusters skipping weight 0, mirror policies with the shadow-host suffix disabled (istiod's
-//! `DISABLE_SHADOW_HOST_SUFFIX` default), fault filter config per route.
+//! `DISABLE_SHADOW_HOST_SUFFIX` default from 1.28: [`IstioRelease`]), fault filter config per route.
 
 pub mod duration;
 pub mod fault;
@@ -19,6 +19,7 @@ use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
 };
 use serde_json::{Value, json};
 
+use crate::model::release::IstioRelease;
 use crate::networking::core::route::duration::duration_field;
 use crate::networking::core::route::fault::{FAULT_FILTER, fault_config};
 use crate::networking::core::route::retry::{default_retry_policy, retry_policy};
@@ -110,6 +111,7 @@ fn port_of(n: Option<i64>) -> Result<Option<u16>, String> {
 pub fn http_routes(
     http: &VirtualServiceHttp,
     dests: &dyn Destinations,
+    istio: IstioRelease,
 ) -> Result<Vec<Value>, String> {
     let targets = http.route.as_deref().unwrap_or_default();
     if targets.is_empty() {
@@ -163,11 +165,14 @@ pub fn http_routes(
                 "cluster": c,
                 "runtime_fraction": {"default_value": pct},
                 "trace_sampled": false,
-                "disable_shadow_host_suffix_append": true,
             }]);
+            if istio.shadow_host_suffix_disabled() {
+                action["request_mirror_policies"][0]["disable_shadow_host_suffix_append"] =
+                    json!(true);
+            }
         }
     }
-    if let Some(policy) = retry_policy(http.retries.as_ref())? {
+    if let Some(policy) = retry_policy(http.retries.as_ref(), istio)? {
         action["retry_policy"] = policy;
     }
     let fault = http.fault.as_ref().map(fault_config).transpose()?;
@@ -197,11 +202,11 @@ pub fn http_routes(
 }
 
 /// istiod's default route towards a service port without a VirtualService (`BuildDefaultHTTPOutboundRoute`).
-pub fn default_route(cluster: &str) -> Value {
+pub fn default_route(cluster: &str, istio: IstioRelease) -> Value {
     json!({
         "name": "default",
         "match": {"prefix": "/"},
-        "route": {"cluster": cluster, "timeout": "0s", "retry_policy": default_retry_policy()},
+        "route": {"cluster": cluster, "timeout": "0s", "retry_policy": default_retry_policy(istio)},
     })
 }
 
