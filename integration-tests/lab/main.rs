@@ -21,6 +21,7 @@ mod routing;
 mod security;
 mod security_claims;
 mod security_filters;
+mod security_jwks;
 mod security_tokens;
 mod served;
 mod upstream_deployments;

@@ -78,6 +78,17 @@ struct LogsArgs {
     tail: i64,
 }
 
+/// `mesh-lab jwks`'s verbs.
+#[derive(Subcommand)]
+enum JwksCommand {
+    /// FILE (downloaded from URI on a machine with internet) is the key set for jwksUri URI
+    Set { uri: String, file: PathBuf },
+    /// The lab's own key set answers URI again
+    Unset { uri: String },
+    /// The jwksUris given a key set and their keys' ids
+    List,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Start the mesh (gateway, pods with sidecars, stand-in time API), serve commands and the traffic graph until Ctrl-C
@@ -188,6 +199,10 @@ enum Command {
         #[arg(long = "claim", value_name = "KEY=VALUE")]
         claims: Vec<String>,
     },
+    /// The key set istiod would fetch for a RequestAuthentication jwksUri the lab cannot reach (it has no
+    /// internet; every other jwksUri gets the lab's own key set, the one `mesh-lab token` signs with)
+    #[command(subcommand)]
+    Jwks(JwksCommand),
     /// Back to the start: the tutorial's setup only, ALLOW_ANY, no fault
     Reset,
     /// Run chapters of the tutorial on a mesh of their own, with the oc commands, the replies and verdicts
@@ -204,6 +219,9 @@ enum Command {
         /// At the end, write the traffic graph (SVG) to this file
         #[arg(long, value_name = "FILE.svg")]
         graph: Option<PathBuf>,
+        /// Which Istio release's istiod defaults, as `up --istio` (1.20: the 503 is retried by default)
+        #[arg(long, default_value = "current", value_parser = parse_istio)]
+        istio: IstioRelease,
     },
 }
 
@@ -458,13 +476,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .token(iss.as_deref(), sub.as_deref(), exp.as_deref(), &claims)
                 .await?
         }
+        Command::Jwks(JwksCommand::Set { uri, file }) => client()?.jwks_set(&uri, &file).await?,
+        Command::Jwks(JwksCommand::Unset { uri }) => client()?.jwks_unset(&uri).await?,
+        Command::Jwks(JwksCommand::List) => client()?.jwks_list().await?,
         Command::Reset => client()?.reset().await?,
         Command::Guided {
             chapter,
             repo,
             port,
             graph,
-        } => return guided_chapters(&chapter, repo, port, graph.as_deref()).await,
+            istio,
+        } => {
+            let options = LabOptions {
+                gateway_port: port,
+                repo,
+                istio,
+                ..LabOptions::default()
+            };
+            return guided_chapters(&chapter, options, graph.as_deref()).await;
+        }
     };
     // A closed pipe (`mesh-lab show | head`) is not an error worth a panic.
     let _ = writeln!(std::io::stdout(), "{}", text.trim_end());
@@ -546,18 +576,12 @@ async fn up(options: LabOptions, addr: &str, graph_port: u16) -> anyhow::Result<
 /// `mesh-lab guided CHAPTER`: a lab of its own, the chapters with verdicts, the graph written if asked.
 async fn guided_chapters(
     chapter: &str,
-    repo: PathBuf,
-    port: u16,
+    options: LabOptions,
     graph: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     let chapters = guided::chapters(chapter)?;
-    let files = guided::guide::LabFiles::find(&repo.join("istio"))?;
-    let lab = Lab::start(LabOptions {
-        gateway_port: port,
-        repo,
-        ..LabOptions::default()
-    })
-    .await?;
+    let files = guided::guide::LabFiles::find(&options.repo.join("istio"))?;
+    let lab = Lab::start(options).await?;
     let outcome = guided::run_chapters(&lab, &files, &chapters, std::io::stdout()).await;
     let written = match &graph {
         Some(f) => std::fs::write(f, mesh_lab::observe::graph::svg::render(&lab.graph().await))
