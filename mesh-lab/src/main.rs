@@ -110,10 +110,10 @@ enum Command {
         repo: PathBuf,
         /// Which Istio release's istiod defaults: 1.20 to 1.30 (e.g. 1.20, 1.20.8, 1.24) or current.
         /// Before 1.24 a 503 is retried by default (the retry chapter)
-        #[arg(long, default_value = "current", value_parser = parse_istio)]
+        #[arg(long, default_value = "current")]
         istio: IstioRelease,
         /// The OpenShift Service Mesh release instead: 2.6 (Istio 1.20), 3.0 (Istio 1.24), 3.1 (Istio 1.26)
-        #[arg(long, conflicts_with = "istio", value_parser = parse_ossm)]
+        #[arg(long, conflicts_with = "istio", value_parser = IstioRelease::of_ossm)]
         ossm: Option<IstioRelease>,
     },
     /// Apply files, like `oc apply -f FILE -n tutorial` (istio/ files and the recommendation Deployments)
@@ -220,7 +220,7 @@ enum Command {
         #[arg(long, value_name = "FILE.svg")]
         graph: Option<PathBuf>,
         /// Which Istio release's istiod defaults, as `up --istio` (1.20: the 503 is retried by default)
-        #[arg(long, default_value = "current", value_parser = parse_istio)]
+        #[arg(long, default_value = "current")]
         istio: IstioRelease,
     },
 }
@@ -249,14 +249,6 @@ fn main() -> ExitCode {
 
 /// An error as printed: kubectl's own (`error: …`, `Error from server (…): …`) as kubectl prints them, the
 /// others after the program's name.
-fn parse_istio(s: &str) -> Result<IstioRelease, String> {
-    s.parse()
-}
-
-fn parse_ossm(s: &str) -> Result<IstioRelease, String> {
-    IstioRelease::of_ossm(s)
-}
-
 fn error_line(e: &anyhow::Error) -> String {
     let text = format!("{e:#}");
     if text.starts_with("error: ") || text.starts_with("Error from server (") {
