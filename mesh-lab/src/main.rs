@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use mesh_istiod::model::release::IstioRelease;
 use mesh_lab::cli::control::{self, Client};
 use mesh_lab::lab::inspect::LogsQuery;
@@ -89,33 +89,37 @@ enum JwksCommand {
     List,
 }
 
+/// `mesh-lab up`'s options.
+#[derive(Args)]
+struct UpArgs {
+    /// The gateway's port on 127.0.0.1 (the $GATEWAY_URL of scripts/run.sh)
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// The traffic graph's port on 127.0.0.1 (Kiali's 20001; 0 = any free one)
+    #[arg(long, default_value_t = mesh_lab::observe::graph::DEFAULT_PORT)]
+    graph_port: u16,
+    /// Directory for the proxies' files and access logs (default: a temporary one)
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Freeze the stand-in's clock, e.g. 2020-04-06T18:31+02:00
+    #[arg(long)]
+    now: Option<String>,
+    /// The repository root (Services, Deployments, the gateway)
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// Which Istio release's istiod defaults: 1.20 to 1.30 (e.g. 1.20, 1.20.8, 1.24) or current.
+    /// Before 1.24 a 503 is retried by default (the retry chapter)
+    #[arg(long, default_value = "current")]
+    istio: IstioRelease,
+    /// The OpenShift Service Mesh release instead: 2.6 (Istio 1.20), 3.0 (Istio 1.24), 3.1 (Istio 1.26)
+    #[arg(long, conflicts_with = "istio", value_parser = IstioRelease::of_ossm)]
+    ossm: Option<IstioRelease>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Start the mesh (gateway, pods with sidecars, stand-in time API), serve commands and the traffic graph until Ctrl-C
-    Up {
-        /// The gateway's port on 127.0.0.1 (the $GATEWAY_URL of scripts/run.sh)
-        #[arg(long, default_value_t = 8080)]
-        port: u16,
-        /// The traffic graph's port on 127.0.0.1 (Kiali's 20001; 0 = any free one)
-        #[arg(long, default_value_t = mesh_lab::observe::graph::DEFAULT_PORT)]
-        graph_port: u16,
-        /// Directory for the proxies' files and access logs (default: a temporary one)
-        #[arg(long)]
-        dir: Option<PathBuf>,
-        /// Freeze the stand-in's clock, e.g. 2020-04-06T18:31+02:00
-        #[arg(long)]
-        now: Option<String>,
-        /// The repository root (Services, Deployments, the gateway)
-        #[arg(long, default_value = ".")]
-        repo: PathBuf,
-        /// Which Istio release's istiod defaults: 1.20 to 1.30 (e.g. 1.20, 1.20.8, 1.24) or current.
-        /// Before 1.24 a 503 is retried by default (the retry chapter)
-        #[arg(long, default_value = "current")]
-        istio: IstioRelease,
-        /// The OpenShift Service Mesh release instead: 2.6 (Istio 1.20), 3.0 (Istio 1.24), 3.1 (Istio 1.26)
-        #[arg(long, conflicts_with = "istio", value_parser = IstioRelease::of_ossm)]
-        ossm: Option<IstioRelease>,
-    },
+    Up(UpArgs),
     /// Apply files, like `oc apply -f FILE -n tutorial` (istio/ files and the recommendation Deployments)
     Apply {
         #[command(flatten)]
@@ -385,27 +389,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let addr = control::control_addr(cli.control.as_deref());
     let client = || Client::new(&addr);
     let text = match cli.command {
-        Command::Up {
-            port,
-            graph_port,
-            dir,
-            now,
-            repo,
-            istio,
-            ossm,
-        } => {
-            let mut options = LabOptions {
-                gateway_port: port,
-                standin_now: now,
-                repo,
-                istio: ossm.unwrap_or(istio),
-                ..LabOptions::default()
-            };
-            if let Some(d) = dir {
-                options.dir = d;
-            }
-            return up(options, &addr, graph_port).await;
-        }
+        Command::Up(args) => return up(args, &addr).await,
         Command::Apply { files } => {
             let files = match files_of(&files) {
                 Ok(f) => f,
@@ -468,9 +452,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .token(iss.as_deref(), sub.as_deref(), exp.as_deref(), &claims)
                 .await?
         }
-        Command::Jwks(JwksCommand::Set { uri, file }) => client()?.jwks_set(&uri, &file).await?,
-        Command::Jwks(JwksCommand::Unset { uri }) => client()?.jwks_unset(&uri).await?,
-        Command::Jwks(JwksCommand::List) => client()?.jwks_list().await?,
+        Command::Jwks(verb) => jwks(&client()?, verb).await?,
         Command::Reset => client()?.reset().await?,
         Command::Guided {
             chapter,
@@ -493,9 +475,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn jwks(client: &Client, verb: JwksCommand) -> anyhow::Result<String> {
+    match verb {
+        JwksCommand::Set { uri, file } => client.jwks_set(&uri, &file).await,
+        JwksCommand::Unset { uri } => client.jwks_unset(&uri).await,
+        JwksCommand::List => client.jwks_list().await,
+    }
+}
+
 /// `mesh-lab up`: the lab, its graph and its control endpoint, until Ctrl-C. Ports are checked before any
 /// Envoy starts.
-async fn up(options: LabOptions, addr: &str, graph_port: u16) -> anyhow::Result<ExitCode> {
+async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
+    let mut options = LabOptions {
+        gateway_port: args.port,
+        standin_now: args.now,
+        repo: args.repo,
+        istio: args.ossm.unwrap_or(args.istio),
+        ..LabOptions::default()
+    };
+    if let Some(d) = args.dir {
+        options.dir = d;
+    }
+    let graph_port = args.graph_port;
     let control_addr = addr
         .parse()
         .map_err(|e| anyhow::anyhow!("--control {addr}: {e}"))?;
