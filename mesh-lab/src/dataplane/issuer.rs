@@ -1,7 +1,7 @@
 //! The lab's token issuer: an RS256 key (RSA 2048, the algorithm of Istio's demo key set and of the
 //! tutorial's tokens) kept in the lab's directory, its public key set (what every RequestAuthentication
-//! `jwksUri` resolves to in the lab, with the key's `kid` and `alg`), and tokens minted on demand for
-//! `mesh-lab token`. Envoy's jwt_authn picks the keys whose `kid` and `alg` match the token's and fails
+//! `jwksUri` resolves to in the lab unless `mesh-lab jwks set` gave that URI one, checked by
+//! [`check_key_set`]; with the key's `kid` and `alg`), and tokens minted on demand for `mesh-lab token`. Envoy's jwt_authn picks the keys whose `kid` and `alg` match the token's and fails
 //! with `Jwt verification fails` only when one matched and no signature verified; a token whose
 //! algorithm or key id the set has not gets `Jwks doesn't have key to match kid or alg from Jwt` instead.
 
