@@ -52,6 +52,8 @@ async fn a_key_set_given_for_the_jwks_uri_verifies_tokens_the_lab_did_not_sign()
     let bad_arg = bad.to_str().unwrap();
 
     let before = get(&lab, Some(&token)).await;
+    let not_a_uri = served.run(&["jwks", "set", "jwks.json", file_arg]).await;
+    let not_given = served.run(&["jwks", "unset", URI]).await;
     let refused = served.run(&["jwks", "set", URI, bad_arg]).await;
     let still = get(&lab, Some(&token)).await;
     let set = served.run(&["jwks", "set", URI, file_arg]).await;
@@ -84,6 +86,22 @@ async fn a_key_set_given_for_the_jwks_uri_verifies_tokens_the_lab_did_not_sign()
         )
     );
     assert_answer(&still, 401, unknown_key, "a refused file changes nothing");
+    assert_eq!(
+        not_a_uri,
+        (
+            1,
+            String::new(),
+            "mesh-lab: jwks.json: a jwksUri is an http:// or https:// URL\n".to_owned()
+        )
+    );
+    assert_eq!(
+        not_given,
+        (
+            1,
+            String::new(),
+            format!("mesh-lab: jwksUri {URI}: no key set was given for it (mesh-lab jwks list)\n")
+        )
+    );
     assert_eq!(
         set,
         (
