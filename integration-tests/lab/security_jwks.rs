@@ -54,7 +54,7 @@ async fn a_key_set_given_for_the_jwks_uri_verifies_tokens_the_lab_did_not_sign()
     let before = get(&lab, Some(&token)).await;
     let not_a_uri = served.run(&["jwks", "set", "jwks.json", file_arg]).await;
     let not_given = served.run(&["jwks", "unset", URI]).await;
-    let refused = served.run(&["jwks", "set", URI, bad_arg]).await;
+    let refused_file = served.run(&["jwks", "set", URI, bad_arg]).await;
     let still = get(&lab, Some(&token)).await;
     let set = served.run(&["jwks", "set", URI, file_arg]).await;
     let after = get(&lab, Some(&token)).await;
@@ -74,73 +74,51 @@ async fn a_key_set_given_for_the_jwks_uri_verifies_tokens_the_lab_did_not_sign()
         unknown_key,
         "the lab's own key set answers the jwksUri",
     );
-    assert_eq!(
-        refused,
-        (
-            1,
-            String::new(),
-            format!(
-                "mesh-lab: {bad_arg}: not a JSON Web Key Set: not JSON: expected value at line 1 column 1; \
-                 download what {URI} serves on a machine with internet (curl -o FILE {URI}) and give that file\n"
-            )
-        )
+    refused(
+        &refused_file,
+        &format!(
+            "{bad_arg}: not a JSON Web Key Set: not JSON: expected value at line 1 column 1; \
+             download what {URI} serves on a machine with internet (curl -o FILE {URI}) and give that file"
+        ),
     );
     assert_answer(&still, 401, unknown_key, "a refused file changes nothing");
-    assert_eq!(
-        not_a_uri,
-        (
-            1,
-            String::new(),
-            "mesh-lab: jwks.json: a jwksUri is an http:// or https:// URL\n".to_owned()
-        )
+    refused(
+        &not_a_uri,
+        "jwks.json: a jwksUri is an http:// or https:// URL",
     );
-    assert_eq!(
-        not_given,
-        (
-            1,
-            String::new(),
-            format!("mesh-lab: jwksUri {URI}: no key set was given for it (mesh-lab jwks list)\n")
-        )
+    refused(
+        &not_given,
+        &format!("jwksUri {URI}: no key set was given for it (mesh-lab jwks list)"),
     );
-    assert_eq!(
-        set,
-        (
-            0,
-            format!(
-                "jwksUri {URI}: the key set of {file_arg} (kid {KID}), inlined on every sidecar as istiod would after fetching it\n"
-            ),
-            String::new()
-        )
+    done(
+        &set,
+        &format!(
+            "jwksUri {URI}: the key set of {file_arg} (kid {KID}), inlined on every sidecar as istiod would after fetching it"
+        ),
     );
     assert_chain(&pods, &after, "a token of the given key set");
-    assert_answer(
-        &own,
-        401,
-        unknown_key,
-        "the given key set replaces the lab's for that jwksUri",
-    );
-    assert_eq!(listed, (0, format!("{URI}  kid {KID}\n"), String::new()));
-    assert!(
-        show.1.contains(&format!(
-            "jwksUri {URI}: the key set given by mesh-lab jwks set\n"
-        )),
-        "{show:?}"
-    );
-    assert_eq!(
-        unset,
-        (
-            0,
-            format!("jwksUri {URI}: the lab's own key set answers it again\n"),
-            String::new()
-        )
+    let replaced = "the given key set replaces the lab's for that jwksUri";
+    assert_answer(&own, 401, unknown_key, replaced);
+    done(&listed, &format!("{URI}  kid {KID}"));
+    let line = format!("jwksUri {URI}: the key set given by mesh-lab jwks set\n");
+    assert!(show.1.contains(&line), "{show:?}");
+    done(
+        &unset,
+        &format!("jwksUri {URI}: the lab's own key set answers it again"),
     );
     assert_answer(&again, 401, unknown_key, "after unset");
-    assert_eq!(
-        empty,
-        (
-            0,
-            "no key set given: the lab's own key set answers every jwksUri\n".to_owned(),
-            String::new()
-        )
+    done(
+        &empty,
+        "no key set given: the lab's own key set answers every jwksUri",
     );
+}
+
+/// `mesh-lab …` answered `line` and exited 0.
+fn done(out: &(i32, String, String), line: &str) {
+    assert_eq!(out, &(0, format!("{line}\n"), String::new()));
+}
+
+/// `mesh-lab …` refused with `message` on stderr and exited 1.
+fn refused(out: &(i32, String, String), message: &str) {
+    assert_eq!(out, &(1, String::new(), format!("mesh-lab: {message}\n")));
 }
