@@ -285,6 +285,7 @@ async fn an_inbound_listener_envoy_rejects_by_lds_is_reported_and_the_previous_o
             MtlsMode::Permissive,
             &certs,
             vec![],
+            mesh_istiod::model::release::IstioRelease::CURRENT,
         )],
         ..Dynamic::default()
     };
@@ -302,6 +303,7 @@ async fn an_inbound_listener_envoy_rejects_by_lds_is_reported_and_the_previous_o
             MtlsMode::Strict,
             &missing,
             vec![],
+            mesh_istiod::model::release::IstioRelease::CURRENT,
         )],
         ..Dynamic::default()
     };

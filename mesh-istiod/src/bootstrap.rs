@@ -223,10 +223,11 @@ pub fn to_json(b: &Bootstrap, admin: SocketAddr, dir: &Path) -> Value {
 }
 
 /// The inbound route configuration in front of the app (`buildSidecarInboundHTTPRouteConfig`,
-/// `BuildDefaultHTTPInboundRoute`: no timeout, the inbound retry policy `reset-before-request`).
-pub fn inbound_routes(port: u16) -> Value {
+/// `BuildDefaultHTTPInboundRoute`: no timeout, the inbound retry policy `reset-before-request` from
+/// Istio 1.24, `ENABLE_INBOUND_RETRY_POLICY`'s default; none before).
+pub fn inbound_routes(port: u16, istio: crate::model::release::IstioRelease) -> Value {
     let cluster = inbound_cluster_name(port);
-    json!({
+    let mut routes = json!({
         "name": cluster,
         "validate_clusters": false,
         "virtual_hosts": [{
@@ -235,11 +236,15 @@ pub fn inbound_routes(port: u16) -> Value {
             "routes": [{
                 "name": "default",
                 "match": {"prefix": "/"},
-                "route": {"cluster": cluster, "timeout": "0s",
-                          "retry_policy": {"retry_on": "reset-before-request", "num_retries": 2}}
+                "route": {"cluster": cluster, "timeout": "0s"}
             }]
         }]
-    })
+    });
+    if istio.inbound_retry_policy() {
+        routes["virtual_hosts"][0]["routes"][0]["route"]["retry_policy"] =
+            json!({"retry_on": "reset-before-request", "num_retries": 2});
+    }
+    routes
 }
 
 /// A capture listener's routes: the Host the app would have sent on a cluster, to the outbound listener.

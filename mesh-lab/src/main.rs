@@ -4,7 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use mesh_istiod::model::release::IstioRelease;
 use mesh_lab::cli::control::{self, Client};
 use mesh_lab::lab::inspect::LogsQuery;
 use mesh_lab::state::FileVerb;
@@ -90,26 +91,48 @@ struct LogsArgs {
     tail: i64,
 }
 
+/// `mesh-lab jwks`'s verbs.
+#[derive(Subcommand)]
+enum JwksCommand {
+    /// FILE (downloaded from URI on a machine with internet) is the key set for jwksUri URI
+    Set { uri: String, file: PathBuf },
+    /// The lab's own key set answers URI again
+    Unset { uri: String },
+    /// The jwksUris given a key set and their keys' ids
+    List,
+}
+
+/// `mesh-lab up`'s options.
+#[derive(Args)]
+struct UpArgs {
+    /// The gateway's port on 127.0.0.1 (the $GATEWAY_URL of scripts/run.sh)
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// The traffic graph's port on 127.0.0.1 (Kiali's 20001; 0 = any free one)
+    #[arg(long, default_value_t = mesh_lab::observe::graph::DEFAULT_PORT)]
+    graph_port: u16,
+    /// Directory for the proxies' files and access logs (default: a temporary one)
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Freeze the stand-in's clock, e.g. 2020-04-06T18:31+02:00
+    #[arg(long)]
+    now: Option<String>,
+    /// The repository root (Services, Deployments, the gateway)
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// Which Istio release's istiod defaults: 1.20 to 1.30 (e.g. 1.20, 1.20.8, 1.24) or current.
+    /// Before 1.24 a 503 is retried by default (the retry chapter)
+    #[arg(long, default_value = "current")]
+    istio: IstioRelease,
+    /// The OpenShift Service Mesh release instead: 2.6 (Istio 1.20), 3.0 (Istio 1.24), 3.1 (Istio 1.26)
+    #[arg(long, conflicts_with = "istio", value_parser = IstioRelease::of_ossm)]
+    ossm: Option<IstioRelease>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Start the mesh (gateway, pods with sidecars, stand-in time API), serve commands and the traffic graph until Ctrl-C
-    Up {
-        /// The gateway's port on 127.0.0.1 (the $GATEWAY_URL of scripts/run.sh)
-        #[arg(long, default_value_t = 8080)]
-        port: u16,
-        /// The traffic graph's port on 127.0.0.1 (Kiali's 20001; 0 = any free one)
-        #[arg(long, default_value_t = mesh_lab::observe::graph::DEFAULT_PORT)]
-        graph_port: u16,
-        /// Directory for the proxies' files and access logs (default: a temporary one)
-        #[arg(long)]
-        dir: Option<PathBuf>,
-        /// Freeze the stand-in's clock, e.g. 2020-04-06T18:31+02:00
-        #[arg(long)]
-        now: Option<String>,
-        /// The repository root (Services, Deployments, the gateway)
-        #[arg(long, default_value = ".")]
-        repo: PathBuf,
-    },
+    Up(UpArgs),
     /// Apply files, like `oc apply -f FILE -n tutorial` (istio/ files and the recommendation Deployments)
     Apply {
         #[command(flatten)]
@@ -200,6 +223,10 @@ enum Command {
         #[arg(long = "claim", value_name = "KEY=VALUE")]
         claims: Vec<String>,
     },
+    /// The key set istiod would fetch for a RequestAuthentication jwksUri the lab cannot reach (it has no
+    /// internet; every other jwksUri gets the lab's own key set, the one `mesh-lab token` signs with)
+    #[command(subcommand)]
+    Jwks(JwksCommand),
     /// Back to the start: the tutorial's setup only, ALLOW_ANY, no fault
     Reset,
     /// Run chapters of the tutorial on a mesh of their own, with the oc commands, the replies and verdicts
@@ -216,6 +243,9 @@ enum Command {
         /// At the end, write the traffic graph (SVG) to this file
         #[arg(long, value_name = "FILE.svg")]
         graph: Option<PathBuf>,
+        /// Which Istio release's istiod defaults, as `up --istio` (1.20: the 503 is retried by default)
+        #[arg(long, default_value = "current")]
+        istio: IstioRelease,
     },
 }
 
@@ -379,24 +409,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let addr = control::control_addr(cli.control.as_deref());
     let client = || Client::new(&addr);
     let text = match cli.command {
-        Command::Up {
-            port,
-            graph_port,
-            dir,
-            now,
-            repo,
-        } => {
-            let mut options = LabOptions {
-                gateway_port: port,
-                standin_now: now,
-                repo,
-                ..LabOptions::default()
-            };
-            if let Some(d) = dir {
-                options.dir = d;
-            }
-            return up(options, &addr, graph_port).await;
-        }
+        Command::Up(args) => return up(args, &addr).await,
         Command::Apply { files } => {
             let files = match files_of(&files) {
                 Ok(f) => f,
@@ -463,22 +476,51 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .token(iss.as_deref(), sub.as_deref(), exp.as_deref(), &claims)
                 .await?
         }
+        Command::Jwks(verb) => jwks(&client()?, verb).await?,
         Command::Reset => client()?.reset().await?,
         Command::Guided {
             chapter,
             repo,
             port,
             graph,
-        } => return guided_chapters(&chapter, repo, port, graph.as_deref()).await,
+            istio,
+        } => {
+            let options = LabOptions {
+                gateway_port: port,
+                repo,
+                istio,
+                ..LabOptions::default()
+            };
+            return guided_chapters(&chapter, options, graph.as_deref()).await;
+        }
     };
     // A closed pipe (`mesh-lab show | head`) is not an error worth a panic.
     let _ = writeln!(std::io::stdout(), "{}", text.trim_end());
     Ok(ExitCode::SUCCESS)
 }
 
+async fn jwks(client: &Client, verb: JwksCommand) -> anyhow::Result<String> {
+    match verb {
+        JwksCommand::Set { uri, file } => client.jwks_set(&uri, &file).await,
+        JwksCommand::Unset { uri } => client.jwks_unset(&uri).await,
+        JwksCommand::List => client.jwks_list().await,
+    }
+}
+
 /// `mesh-lab up`: the lab, its graph and its control endpoint, until Ctrl-C. Ports are checked before any
 /// Envoy starts.
-async fn up(options: LabOptions, addr: &str, graph_port: u16) -> anyhow::Result<ExitCode> {
+async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
+    let mut options = LabOptions {
+        gateway_port: args.port,
+        standin_now: args.now,
+        repo: args.repo,
+        istio: args.ossm.unwrap_or(args.istio),
+        ..LabOptions::default()
+    };
+    if let Some(d) = args.dir {
+        options.dir = d;
+    }
+    let graph_port = args.graph_port;
     let control_addr = addr
         .parse()
         .map_err(|e| anyhow::anyhow!("--control {addr}: {e}"))?;
@@ -551,18 +593,12 @@ async fn up(options: LabOptions, addr: &str, graph_port: u16) -> anyhow::Result<
 /// `mesh-lab guided CHAPTER`: a lab of its own, the chapters with verdicts, the graph written if asked.
 async fn guided_chapters(
     chapter: &str,
-    repo: PathBuf,
-    port: u16,
+    options: LabOptions,
     graph: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     let chapters = guided::chapters(chapter)?;
-    let files = guided::guide::LabFiles::find(&repo.join("istio"))?;
-    let lab = Lab::start(LabOptions {
-        gateway_port: port,
-        repo,
-        ..LabOptions::default()
-    })
-    .await?;
+    let files = guided::guide::LabFiles::find(&options.repo.join("istio"))?;
+    let lab = Lab::start(options).await?;
     let outcome = guided::run_chapters(&lab, &files, &chapters, std::io::stdout()).await;
     let written = match &graph {
         Some(f) => std::fs::write(f, mesh_lab::observe::graph::svg::render(&lab.graph().await))

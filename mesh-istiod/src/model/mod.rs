@@ -4,4 +4,5 @@ pub mod identity;
 pub mod images;
 pub mod policy;
 pub mod registry;
+pub mod release;
 pub mod sidecar;

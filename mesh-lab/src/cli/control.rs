@@ -7,7 +7,8 @@
 //! `GET /logs?workload=&container=&tail=&since=` (`kubectl logs`: JSON `{pod, container, notes, lines, next}`,
 //! `next` the `since` of the lines to come), `GET /graph.svg`,
 //! `POST /token?iss=&sub=&exp=&claim=` (a JWT signed with the lab's key; `exp` a duration, `-` in front: expired;
-//! `claim=KEY=VALUE` repeatable). Answers are text lines;
+//! `claim=KEY=VALUE` repeatable), `POST /jwks` (JSON `{uri, file, content}`: the key set for a jwksUri),
+//! `POST /jwks/unset?uri=`, `GET /jwks`. Answers are text lines;
 //! errors are 4xx with the message.
 
 use std::net::SocketAddr;
@@ -186,6 +187,30 @@ async fn token(lab: web::Data<Lab>, q: web::Query<Vec<(String, String)>>) -> Htt
     answer(lab.token(&req).await)
 }
 
+#[derive(Serialize, Deserialize)]
+struct JwksBody {
+    uri: String,
+    file: String,
+    content: String,
+}
+
+#[derive(Deserialize)]
+struct JwksQuery {
+    uri: String,
+}
+
+async fn jwks_set(lab: web::Data<Lab>, body: web::Json<JwksBody>) -> HttpResponse {
+    answer(lab.set_jwks(&body.uri, &body.file, &body.content).await)
+}
+
+async fn jwks_unset(lab: web::Data<Lab>, q: web::Query<JwksQuery>) -> HttpResponse {
+    answer(lab.unset_jwks(&q.uri).await)
+}
+
+async fn jwks_list(lab: web::Data<Lab>) -> HttpResponse {
+    answer(Ok(lab.list_jwks().await))
+}
+
 async fn show(lab: web::Data<Lab>, q: web::Query<ShowQuery>) -> HttpResponse {
     match lab.show().await {
         Ok(s) if q.format.as_deref() == Some("json") => HttpResponse::Ok().json(s),
@@ -213,6 +238,9 @@ pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<actix_web::dev::Serve
             .route("/show", web::get().to(show))
             .route("/logs", web::get().to(logs))
             .route("/token", web::post().to(token))
+            .route("/jwks", web::post().to(jwks_set))
+            .route("/jwks/unset", web::post().to(jwks_unset))
+            .route("/jwks", web::get().to(jwks_list))
             .route("/graph.svg", web::get().to(crate::observe::graph::svg_handler))
     })
     .workers(1)
@@ -377,6 +405,29 @@ impl Client {
             .chain(claims.iter().map(|c| ("claim", c.as_str())))
             .collect();
         self.call(self.http.post(format!("{}/token", self.base)).query(&q))
+            .await
+    }
+
+    /// `mesh-lab jwks set URI FILE`: FILE's text as the key set for `uri`.
+    pub async fn jwks_set(&self, uri: &str, file: &Path) -> anyhow::Result<String> {
+        let content =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let body = JwksBody {
+            uri: uri.into(),
+            file: file.display().to_string(),
+            content,
+        };
+        self.call(self.http.post(format!("{}/jwks", self.base)).json(&body))
+            .await
+    }
+
+    pub async fn jwks_unset(&self, uri: &str) -> anyhow::Result<String> {
+        let req = self.http.post(format!("{}/jwks/unset", self.base));
+        self.call(req.query(&[("uri", uri)])).await
+    }
+
+    pub async fn jwks_list(&self) -> anyhow::Result<String> {
+        self.call(self.http.get(format!("{}/jwks", self.base)))
             .await
     }
 

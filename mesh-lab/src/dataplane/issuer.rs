@@ -1,7 +1,7 @@
 //! The lab's token issuer: an RS256 key (RSA 2048, the algorithm of Istio's demo key set and of the
 //! tutorial's tokens) kept in the lab's directory, its public key set (what every RequestAuthentication
-//! `jwksUri` resolves to in the lab, with the key's `kid` and `alg`), and tokens minted on demand for
-//! `mesh-lab token`. Envoy's jwt_authn picks the keys whose `kid` and `alg` match the token's and fails
+//! `jwksUri` resolves to in the lab unless `mesh-lab jwks set` gave that URI one, checked by
+//! [`check_key_set`]; with the key's `kid` and `alg`), and tokens minted on demand for `mesh-lab token`. Envoy's jwt_authn picks the keys whose `kid` and `alg` match the token's and fails
 //! with `Jwt verification fails` only when one matched and no signature verified; a token whose
 //! algorithm or key id the set has not gets `Jwks doesn't have key to match kid or alg from Jwt` instead.
 
@@ -162,9 +162,88 @@ impl Issuer {
     }
 }
 
+/// The members each key type needs (RFC 7518 section 6, RFC 8037 for OKP): what Envoy's jwt_authn reads.
+const KEY_MEMBERS: &[(&str, &[&str])] = &[
+    ("RSA", &["n", "e"]),
+    ("EC", &["crv", "x", "y"]),
+    ("OKP", &["crv", "x"]),
+    ("oct", &["k"]),
+];
+
+/// Checks `text` is a JSON Web Key Set (RFC 7517 section 5) of public keys Envoy can use: an object whose
+/// `keys` is a non-empty list of keys, each with a known `kty` and that type's members, none holding a
+/// private part (`d`). Returns each key's `kid` (`-` for a key without one).
+pub fn check_key_set(text: &str) -> Result<Vec<String>, String> {
+    let set: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let keys = match set.get("keys") {
+        Some(Value::Array(keys)) if !keys.is_empty() => keys,
+        Some(Value::Array(_)) => return Err("its \"keys\" list is empty".into()),
+        _ => return Err("no \"keys\" list (a JWKS is {\"keys\": [...]})".into()),
+    };
+    let mut kids = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let kty = key.get("kty").and_then(Value::as_str).unwrap_or_default();
+        let Some((_, members)) = KEY_MEMBERS.iter().find(|(t, _)| *t == kty) else {
+            return Err(format!(
+                "keys[{i}]: kty {kty:?} is not one of RSA, EC, OKP, oct"
+            ));
+        };
+        if let Some(m) = members
+            .iter()
+            .find(|m| !key.get(**m).is_some_and(Value::is_string))
+        {
+            return Err(format!(
+                "keys[{i}]: a {kty} key needs the string member {m:?}"
+            ));
+        }
+        if kty != "oct" && key.get("d").is_some() {
+            return Err(format!(
+                "keys[{i}]: holds a private key (\"d\"); a jwksUri serves public keys only"
+            ));
+        }
+        kids.push(
+            key.get("kid")
+                .and_then(Value::as_str)
+                .unwrap_or("-")
+                .to_owned(),
+        );
+    }
+    Ok(kids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_set_is_checked_as_envoy_reads_it() {
+        let issuer = Issuer::generate().unwrap();
+        assert_eq!(
+            check_key_set(&issuer.jwks()),
+            Ok(vec![issuer.kid().to_owned()])
+        );
+        let ec = r#"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b"}]}"#;
+        assert_eq!(check_key_set(ec), Ok(vec!["-".to_owned()]));
+        for (text, err) in [
+            ("<html>", "not JSON: expected value at line 1 column 1"),
+            ("{}", "no \"keys\" list (a JWKS is {\"keys\": [...]})"),
+            (r#"{"keys":[]}"#, "its \"keys\" list is empty"),
+            (
+                r#"{"keys":[{"kty":"XX"}]}"#,
+                "keys[0]: kty \"XX\" is not one of RSA, EC, OKP, oct",
+            ),
+            (
+                r#"{"keys":[{"kty":"RSA","n":"a"}]}"#,
+                "keys[0]: a RSA key needs the string member \"e\"",
+            ),
+            (
+                r#"{"keys":[{"kty":"RSA","n":"a","e":"b","d":"c"}]}"#,
+                "keys[0]: holds a private key (\"d\"); a jwksUri serves public keys only",
+            ),
+        ] {
+            assert_eq!(check_key_set(text), Err(err.to_owned()), "{text}");
+        }
+    }
 
     #[test]
     fn tokens_verify_against_the_published_key_set_and_the_key_survives_a_reload() {

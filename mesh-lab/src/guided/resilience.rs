@@ -40,24 +40,46 @@ async fn misbehave<W: Write>(g: &mut Guide<'_, W>, on: bool) -> anyhow::Result<(
     Ok(())
 }
 
-/// Step 1: v2 misbehaves; without a rule, the calls that land on it fail.
+/// Step 1: v2 misbehaves; without a rule, the calls that land on it fail under current Istio, whose default
+/// retry policy leaves a 503 alone (`EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY`, from 1.24). Under Istio 1.20
+/// (`up --istio 1.20`, OpenShift Service Mesh 2.6) the default policy retries the 503 on v1 and every call
+/// answers.
 async fn v2_misbehaves<W: Write>(g: &mut Guide<'_, W>) -> anyhow::Result<()> {
-    g.step(
-        "1",
-        "v2 misbehaves: without a rule, the calls that land on it fail",
-    );
+    let retried = g.lab.istio.retries_503_by_default();
+    let title = if retried {
+        "v2 misbehaves: without a rule, Istio before 1.24 retries its 503 on v1"
+    } else {
+        "v2 misbehaves: without a rule, the calls that land on it fail"
+    };
+    g.step("1", title);
     misbehave(g, true).await?;
     let a = g.send(20, None).await;
-    let failing = a.iter().any(|a| {
-        a.body.starts_with(
-            "customer => Error: 503 - preference => Error: 503 - recommendation misbehavior from '",
-        )
-    });
-    g.verdict(
-        failing,
-        "some calls fail with v2's 503 (the default retry policy does not retry a 503)",
-        "expected v2's 503 among the answers".into(),
-    );
+    let failing = a
+        .iter()
+        .filter(|a| {
+            a.body.starts_with(
+                "customer => Error: 503 - preference => Error: 503 - recommendation misbehavior from '",
+            )
+        })
+        .count();
+    let release = g.lab.istio;
+    if retried {
+        g.verdict(
+            failing == 0 && a.iter().all(|a| a.status == 200),
+            &format!(
+                "every call answers: under Istio {release} the default retry policy retries v2's 503 on v1 (from Istio 1.24 the 503s reach the client)"
+            ),
+            format!("expected no 503 under Istio {release}, got {failing} of v2's"),
+        );
+    } else {
+        g.verdict(
+            failing > 0,
+            &format!(
+                "some calls fail with v2's 503 (under Istio {release} the default retry policy does not retry a 503; Istio 1.20, OpenShift Service Mesh 2.6, retried it: `mesh-lab up --istio 1.20`)"
+            ),
+            "expected v2's 503 among the answers".into(),
+        );
+    }
     Ok(())
 }
 
@@ -92,7 +114,11 @@ async fn timeout<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles, v1: &str) {
             .await
     {
         let a = g.send(12, None).await;
-        timeout_verdict(g, &a, v1);
+        if g.lab.istio.retries_503_by_default() {
+            retried_timeout_verdict(g, &a, v1);
+        } else {
+            timeout_verdict(g, &a, v1);
+        }
     }
     g.oc("oc apply -f recommendation/kubernetes/Deployment-v2.yml -n tutorial");
     g.apply(
@@ -136,6 +162,34 @@ fn timeout_verdict<W: Write>(g: &mut Guide<'_, W>, a: &[Answer], v1: &str) {
     );
 }
 
+/// Before Istio 1.24 the default retry policy of customer's sidecar retries preference's 503 (its answer
+/// to the 504 timeout), so the calls cut after ~1s are tried again and mostly answer from v1, later.
+fn retried_timeout_verdict<W: Write>(g: &mut Guide<'_, W>, a: &[Answer], v1: &str) {
+    let timeout_body =
+        "customer => Error: 503 - preference => Error: 504 - upstream request timeout
+";
+    let from_v1 = |a: &&Answer| a.body.starts_with(&chain_prefix("v1", v1));
+    let late_v1 = a
+        .iter()
+        .filter(from_v1)
+        .filter(|a| a.elapsed >= Duration::from_millis(950))
+        .count();
+    let ok = late_v1 > 0 && a.iter().all(|a| from_v1(&a) || a.body == timeout_body);
+    g.verdict(
+        ok,
+        &format!(
+            "under Istio {} customer's sidecar retries preference's 503 after each ~1s timeout: v1 answers, {late_v1} of them after the timeout",
+            g.lab.istio
+        ),
+        format!(
+            "expected v1 answers, some after ~1s, got {:?}",
+            a.iter()
+                .map(|a| (a.body.trim_end().to_owned(), a.elapsed))
+                .collect::<Vec<_>>()
+        ),
+    );
+}
+
 /// Step 4: the circuit breaker with the 50/50 split: v2's first 503 ejects it, and beyond the pool of one
 /// connection the sidecar answers 503 overflow.
 async fn circuit_breaker<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Result<()> {
@@ -167,6 +221,15 @@ async fn circuit_breaker<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> an
             a.body == "customer => Error: 503 - preference => Error: 503 - no healthy upstream\n"
         })
         .count();
+    if g.lab.istio.retries_503_by_default() {
+        g.verdict(
+            a.iter().all(|x| x.version() == Some("v1")),
+            &format!("under Istio {} the sidecars retry v2's 503 and `no healthy upstream`: every call answers from v1", g.lab.istio),
+            format!("expected only v1 answers, got {first} misbehavior 503s and {uh} `no healthy upstream`"),
+        );
+        pool_overflow(g).await;
+        return misbehave(g, false).await;
+    }
     g.verdict(
         first == 1 && uh > 0 && a.iter().all(|x| x.version() == Some("v1") || x.status == 503),
         &format!("v2's first 503 ejects it: then its half gets `no healthy upstream` ({uh}), v1 answers the rest"),
@@ -191,5 +254,15 @@ async fn pool_overflow<W: Write>(g: &mut Guide<'_, W>) {
         })
         .await
         .len();
+    if g.lab.istio.retries_503_by_default() {
+        let flags = g
+            .lab
+            .wait_proxy_log("preference-v1", "outbound_0.0.0.0_8080", 1, |e| {
+                e.response_flags.as_deref() == Some("UO")
+            })
+            .await
+            .len();
+        return g.verdict(flags > 0, &format!("beyond the pool of 1, preference's sidecar answers 503 overflow (flag UO {flags} times in its access log); under Istio {} customer's sidecar retries them ({overflow} of 40 still overflow)", g.lab.istio), format!("expected UO flags, got {flags}"));
+    }
     g.verdict(overflow > 0 && flags > 0, &format!("beyond the pool of 1, the sidecar answers 503 overflow ({overflow} of 40, flag UO in its access log)"), format!("expected overflow 503s, got {overflow} (UO flags {flags})"));
 }

@@ -206,7 +206,19 @@ async fn mirror_to_v2<W: Write>(
         &format!("v2's log shows the 10 mirrored requests ({seen})"),
         format!("v2's log shows {seen} mirrored requests, expected 10"),
     );
-    // istiod sets disable_shadow_host_suffix_append: v2's sidecar sees the Host unchanged.
+    // istiod sets disable_shadow_host_suffix_append from Istio 1.28: v2's sidecar sees the Host unchanged;
+    // before, Envoy appends -shadow to it.
+    let (host, why) = if g.lab.istio.shadow_host_suffix_disabled() {
+        (
+            "recommendation:8080",
+            "no -shadow suffix, as istiod sets it from 1.28",
+        )
+    } else {
+        (
+            "recommendation-shadow:8080",
+            "Envoy's -shadow suffix, as istiod leaves it before 1.28",
+        )
+    };
     let hosts: Vec<String> = g
         .lab
         .wait_proxy_log(
@@ -220,10 +232,10 @@ async fn mirror_to_v2<W: Write>(
         .skip(inbound_before)
         .filter_map(|e| e.authority)
         .collect();
-    let plain = hosts.iter().filter(|h| *h == "recommendation:8080").count();
+    let plain = hosts.iter().filter(|h| *h == host).count();
     g.verdict(
         plain == 10 && hosts.len() == 10,
-        "the mirrored requests reach v2 with Host recommendation:8080 (no -shadow suffix, as current istiod sets it)",
+        &format!("the mirrored requests reach v2 with Host {host} ({why})"),
         format!("mirrored Hosts at v2: {hosts:?}"),
     );
     Ok(())

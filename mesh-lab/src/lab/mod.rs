@@ -29,7 +29,8 @@ use crate::state::LabState;
 use mesh_istiod::bootstrap::gateway_bootstrap;
 use mesh_istiod::model::identity::CertFiles;
 use mesh_istiod::model::registry::{self, ServiceDef, Workload};
-use mesh_istiod::networking::core::configgen::gateway_config;
+use mesh_istiod::model::release::IstioRelease;
+use mesh_istiod::networking::core::configgen::{MeshSettings, gateway_config};
 use mesh_istiod::networking::core::egress::Internet;
 use mesh_istiod::networking::core::httproute::gateway_port;
 
@@ -64,6 +65,8 @@ pub struct LabOptions {
     /// How long workload certificates are valid (default Istio's 24 h); the lab renews every proxy's at
     /// half of it, as istio-agent does (`SECRET_GRACE_PERIOD_RATIO` 0.5).
     pub cert_lifetime: Option<Duration>,
+    /// Which Istio release's defaults istiod's translation follows (`up --istio`).
+    pub istio: IstioRelease,
 }
 
 static LABS: AtomicU64 = AtomicU64::new(0);
@@ -78,6 +81,7 @@ impl Default for LabOptions {
             standin_now: None,
             repo: PathBuf::from("."),
             cert_lifetime: None,
+            istio: IstioRelease::CURRENT,
         }
     }
 }
@@ -95,6 +99,8 @@ pub(crate) struct Inner {
     pub services: Vec<ServiceDef>,
     /// Stopped pods and their Service endpoint: the graph still names them in older access-log entries.
     pub gone: Vec<(Workload, SocketAddr)>,
+    /// The key sets given for a `jwksUri` (`mesh-lab jwks set`), by URI.
+    pub jwks: BTreeMap<String, String>,
     nonce: u64,
 }
 
@@ -139,6 +145,8 @@ pub struct Lab {
     renewals: Arc<AtomicU64>,
     /// The lab's JWT issuer (its key in `<dir>`): every `jwksUri` resolves to its key set.
     pub(crate) issuer: Arc<crate::dataplane::issuer::Issuer>,
+    /// Which Istio release's defaults the lab runs.
+    pub istio: IstioRelease,
     http: reqwest::Client,
     /// `http://127.0.0.1:PORT/`: the lab's `$GATEWAY_URL`.
     pub gateway_url: String,
@@ -264,8 +272,13 @@ impl Lab {
             crate::dataplane::issuer::Issuer::load_or_create(&options.dir)
                 .map_err(|e| anyhow!("{e}"))?,
         );
+        let mesh = MeshSettings {
+            outbound: state.mesh_mode,
+            istio: options.istio,
+        };
         let gw_config = gateway_config(
             &state.resources(),
+            &mesh,
             &services,
             &[],
             &CertFiles::in_dir(&gateway_dir),
@@ -288,10 +301,12 @@ impl Lab {
                 fault: "none".into(),
                 services,
                 gone: Vec::new(),
+                jwks: BTreeMap::new(),
                 nonce,
             })),
             standin: Arc::new(Mutex::new(Some(standin))),
             issuer,
+            istio: options.istio,
             ca,
             renewal: Arc::new(std::sync::Mutex::new(None)),
             identities: Arc::new(std::sync::Mutex::new(BTreeMap::from([(

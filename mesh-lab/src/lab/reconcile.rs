@@ -11,7 +11,7 @@ use mesh_istiod::model::identity::CertFiles;
 use mesh_istiod::model::registry::{self, Workload};
 use mesh_istiod::networking::core::cluster::Endpoint;
 use mesh_istiod::networking::core::configgen::{
-    Dynamic, SidecarOf, gateway_config, sidecar_config,
+    Dynamic, MeshSettings, SidecarOf, gateway_config, sidecar_config,
 };
 
 use super::{Inner, Lab, gateway_dir_of};
@@ -116,6 +116,10 @@ impl Lab {
     fn translate(&self, inner: &Inner, next: &LabState, plan: &Plan) -> anyhow::Result<Configs> {
         let resources = next.resources();
         let jwks = self.issuer.jwks();
+        let mesh = MeshSettings {
+            outbound: next.mesh_mode,
+            istio: self.istio,
+        };
         let config_for = |w: &Workload, inbound: SocketAddr, app: SocketAddr| {
             let dir = self.dir.join(&w.pod);
             let certs = CertFiles::in_dir(&dir);
@@ -126,10 +130,11 @@ impl Lab {
                 dir: &dir,
                 certs: &certs,
                 jwks: &jwks,
+                fetched: &inner.jwks,
             };
             sidecar_config(
                 &resources,
-                next.mesh_mode,
+                &mesh,
                 &inner.services,
                 &plan.endpoints,
                 &inner.internet,
@@ -139,6 +144,7 @@ impl Lab {
         };
         let gateway = gateway_config(
             &resources,
+            &mesh,
             &inner.services,
             &plan.endpoints,
             &CertFiles::in_dir(&gateway_dir_of(&self.dir)),

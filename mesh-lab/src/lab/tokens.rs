@@ -1,7 +1,13 @@
 //! `mesh-lab token`: a JWT the running lab's sidecars verify. istiod fetches a RequestAuthentication's
-//! `jwksUri` and inlines the key set into the sidecar's jwt_authn filter; the lab resolves every `jwksUri`
-//! to the key set of its own issuer ([`crate::dataplane::issuer::Issuer`], kept in the lab's directory), so the tokens it
-//! mints verify for the applied file's issuer — and nothing from the internet is needed.
+//! `jwksUri` and inlines the key set into the sidecar's jwt_authn filter (pilot/pkg/model/jwks_resolver.go);
+//! the lab resolves every `jwksUri` to the key set of its own issuer ([`crate::dataplane::issuer::Issuer`],
+//! kept in the lab's directory), so the tokens it mints verify for the applied file's issuer — and nothing
+//! from the internet is needed.
+//!
+//! `mesh-lab jwks set URI FILE`: the key set istiod would have fetched from `URI`, which the lab cannot
+//! reach (a token signed elsewhere, e.g. the upstream tutorial's demo token, needs it). Checked as a key set
+//! ([`crate::dataplane::issuer::check_key_set`]), kept by the lab and inlined for that `URI` on every
+//! sidecar; the lab's own key set still answers every other `jwksUri`. `unset` removes it, `list` lists them.
 
 use mesh_manifests::Resource;
 use serde_json::{Map, Value};
@@ -130,6 +136,75 @@ impl Lab {
         self.issuer
             .mint(&iss, &sub, expires_in, extra)
             .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+/// How the trainer gets the key set the lab cannot fetch.
+fn download_hint(uri: &str) -> String {
+    format!(
+        "download what {uri} serves on a machine with internet (curl -o FILE {uri}) and give that file"
+    )
+}
+
+impl Lab {
+    /// `mesh-lab jwks set URI FILE`: `text` (FILE's) becomes the key set inlined for `uri` on every sidecar.
+    pub async fn set_jwks(&self, uri: &str, file: &str, text: &str) -> anyhow::Result<String> {
+        if !(uri.starts_with("https://") || uri.starts_with("http://")) {
+            anyhow::bail!("{uri}: a jwksUri is an http:// or https:// URL");
+        }
+        let kids = crate::dataplane::issuer::check_key_set(text).map_err(|e| {
+            anyhow::anyhow!(
+                "{file}: not a JSON Web Key Set: {e}; {}",
+                download_hint(uri)
+            )
+        })?;
+        let mut inner = self.inner.lock().await;
+        let before = inner.jwks.insert(uri.to_owned(), text.to_owned());
+        let state = inner.state.clone();
+        if let Err(e) = self.reconcile(&mut inner, state).await {
+            match before {
+                Some(b) => inner.jwks.insert(uri.to_owned(), b),
+                None => inner.jwks.remove(uri),
+            };
+            return Err(e);
+        }
+        Ok(format!(
+            "jwksUri {uri}: the key set of {file} (kid {}), inlined on every sidecar as istiod would after fetching it",
+            kids.join(", ")
+        ))
+    }
+
+    /// `mesh-lab jwks unset URI`: the lab's own key set answers `uri` again.
+    pub async fn unset_jwks(&self, uri: &str) -> anyhow::Result<String> {
+        let mut inner = self.inner.lock().await;
+        let Some(before) = inner.jwks.remove(uri) else {
+            anyhow::bail!("jwksUri {uri}: no key set was given for it (mesh-lab jwks list)");
+        };
+        let state = inner.state.clone();
+        if let Err(e) = self.reconcile(&mut inner, state).await {
+            inner.jwks.insert(uri.to_owned(), before);
+            return Err(e);
+        }
+        Ok(format!(
+            "jwksUri {uri}: the lab's own key set answers it again"
+        ))
+    }
+
+    /// `mesh-lab jwks list`: each `jwksUri` given a key set and its keys' ids.
+    pub async fn list_jwks(&self) -> String {
+        let inner = self.inner.lock().await;
+        if inner.jwks.is_empty() {
+            return "no key set given: the lab's own key set answers every jwksUri".into();
+        }
+        inner
+            .jwks
+            .iter()
+            .map(|(uri, text)| {
+                let kids = crate::dataplane::issuer::check_key_set(text).unwrap_or_default();
+                format!("{uri}  kid {}", kids.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 

@@ -67,6 +67,10 @@ pub struct Show {
     pub gateway_url: String,
     pub mesh_mode: String,
     pub mesh_mode_source: String,
+    /// Which Istio release's defaults the lab runs (`up --istio`).
+    pub istio: String,
+    /// The `jwksUri`s given a key set (`mesh-lab jwks set`).
+    pub jwks: Vec<String>,
     pub fault: String,
     pub workloads: Vec<WorkloadRow>,
     pub objects: Vec<ObjectSummary>,
@@ -189,6 +193,8 @@ impl Lab {
             gateway_url: self.gateway_url.clone(),
             mesh_mode: inner.state.mesh_mode.to_string(),
             mesh_mode_source: inner.state.mesh_mode_source.clone(),
+            istio: self.istio.describe(),
+            jwks: inner.jwks.keys().cloned().collect(),
             fault: inner.fault.clone(),
             workloads,
             objects: inner.state.summaries(),
@@ -391,6 +397,10 @@ pub fn egress_notes(state: &LabState, config: &EnvoyConfig, log: &[AccessLogEntr
 pub fn render(s: &Show) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "gateway: {}", s.gateway_url);
+    let _ = writeln!(out, "istiod defaults: {} (mesh-lab up --istio)", s.istio);
+    for uri in &s.jwks {
+        let _ = writeln!(out, "jwksUri {uri}: the key set given by mesh-lab jwks set");
+    }
     let _ = writeln!(
         out,
         "mesh outboundTrafficPolicy mode: {} (from {}); time API fault: {}",

@@ -22,9 +22,10 @@ use serde_reflection::{ContainerFormat, Format, Registry, Samples, Tracer, Trace
 use super::pattern_matches;
 use crate::model::identity::CertFiles;
 use crate::model::registry::{self, Workload};
+use crate::model::release::IstioRelease;
 use crate::model::sidecar::Mode;
 use crate::networking::core::cluster::Endpoint;
-use crate::networking::core::configgen::{SidecarOf, gateway_config, sidecar_config};
+use crate::networking::core::configgen::{MeshSettings, SidecarOf, gateway_config, sidecar_config};
 
 mod kinds;
 mod tests;
@@ -247,9 +248,12 @@ fn scalar(reg: &Registry, format: &Format, name: &str) -> Value {
             _ => json!({}),
         },
         _ if is_duration(name) => json!("3s"),
-        _ => json!("x"),
+        _ => json!(SAMPLE),
     }
 }
+
+/// The walk's string.
+const SAMPLE: &str = "x";
 
 /// Istio's duration fields, by name.
 fn is_duration(name: &str) -> bool {
@@ -358,6 +362,16 @@ fn translate(resources: &[Resource]) -> Result<String, String> {
         })
         .collect();
     let internet = crate::fixtures::internet();
+    let mesh = MeshSettings {
+        outbound: Mode::AllowAny,
+        istio: IstioRelease::CURRENT,
+    };
+    // A key set given for the URI the walk samples (`mesh-lab jwks set`), so a jwksUri shows its effect.
+    let fetched = [(
+        SAMPLE.to_owned(),
+        r#"{"keys":[{"kty":"oct","k":"d2Fsaw"}]}"#.to_owned(),
+    )]
+    .into();
     let mut out = String::new();
     for (w, e) in workloads.iter().zip(&endpoints) {
         let dir = PathBuf::from("/walk").join(&w.name);
@@ -369,19 +383,14 @@ fn translate(resources: &[Resource]) -> Result<String, String> {
             dir: &dir,
             certs: &certs,
             jwks: JWKS,
+            fetched: &fetched,
         };
-        let d = sidecar_config(
-            resources,
-            Mode::AllowAny,
-            &services,
-            &endpoints,
-            &internet,
-            &me,
-        )?;
+        let d = sidecar_config(resources, &mesh, &services, &endpoints, &internet, &me)?;
         out.push_str(&format!("{}: {d:?}\n", w.name));
     }
     let gw = gateway_config(
         resources,
+        &mesh,
         &services,
         &endpoints,
         &CertFiles::in_dir(Path::new("/walk/gateway")),

@@ -3,6 +3,7 @@
 //! dynamic configuration, put together from [`crate::networking::core::httproute`],
 //! [`crate::networking::core::cluster`], [`crate::networking::core::egress`] and the security filters.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -12,6 +13,7 @@ use serde_json::Value;
 use crate::model::identity::CertFiles;
 use crate::model::registry::MESH_PORT;
 use crate::model::registry::ServiceDef;
+use crate::model::release::IstioRelease;
 use crate::model::sidecar::{Labels, Mode};
 use crate::networking::core::cluster::{Endpoint, inbound_cluster, mesh_clusters};
 use crate::networking::core::egress::{self, Internet};
@@ -29,6 +31,15 @@ pub struct Dynamic {
     pub filters: Vec<Value>,
 }
 
+/// The mesh-wide settings every proxy's translation follows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MeshSettings {
+    /// The outbound traffic policy mode (the mesh config's).
+    pub outbound: Mode,
+    /// Which Istio release's defaults (`mesh-lab up --istio`).
+    pub istio: IstioRelease,
+}
+
 /// Which sidecar a configuration is for: its pod's labels, its inbound listener's address and its
 /// directory (access log, certificates: [`CertFiles::in_dir`]).
 pub struct SidecarOf<'a> {
@@ -39,24 +50,27 @@ pub struct SidecarOf<'a> {
     pub dir: &'a Path,
     /// Its certificate files (the current rotation's).
     pub certs: &'a CertFiles,
-    /// The key set every RequestAuthentication `jwksUri` resolves to (the lab's own issuer; istiod
-    /// fetches the URI and inlines what it serves).
+    /// The key set a RequestAuthentication `jwksUri` resolves to when `fetched` has none for it (the
+    /// lab's own issuer; istiod fetches the URI and inlines what it serves).
     pub jwks: &'a str,
+    /// The key sets given for a `jwksUri` (`mesh-lab jwks set`): what istiod would have fetched there.
+    pub fetched: &'a BTreeMap<String, String>,
 }
 
 /// The Dynamic configuration of one sidecar: outbound routes and clusters (auto mTLS with its
 /// certificate), and its inbound listener for the workload's PeerAuthentication mode.
 pub fn sidecar_config(
     resources: &[Resource],
-    mesh_mode: Mode,
+    mesh: &MeshSettings,
     services: &[ServiceDef],
     endpoints: &[Endpoint],
     internet: &Internet,
     me: &SidecarOf<'_>,
 ) -> Result<Dynamic, String> {
-    let egress =
-        egress::to_envoy(resources, mesh_mode, internet, me.labels).map_err(|e| e.to_string())?;
-    let mesh = outbound_routes(resources, services, egress.mode, me.labels)?;
+    let istio = mesh.istio;
+    let egress = egress::to_envoy(resources, mesh.outbound, internet, me.labels, istio)
+        .map_err(|e| e.to_string())?;
+    let outbound = outbound_routes(resources, services, egress.mode, me.labels, istio)?;
     let certs = me.certs;
     let mut clusters = mesh_clusters(resources, services, endpoints, Some(certs))?;
     clusters.extend(egress.clusters);
@@ -64,18 +78,21 @@ pub fn sidecar_config(
         resources, services, me.labels, MESH_PORT, me.app,
     )?);
     let mode = mtls::workload_mode(resources, me.labels).mode;
-    let filters = crate::security::authz::inbound_filter_slots(resources, me.labels, &|_, _| {
-        me.jwks.to_owned()
+    let filters = crate::security::authz::inbound_filter_slots(resources, me.labels, &|_, uri| {
+        me.fetched
+            .get(uri)
+            .map_or(me.jwks, String::as_str)
+            .to_owned()
     })?;
     let by_ecds = crate::security::authz::INBOUND_SLOTS
         .iter()
         .map(|(name, _, type_url)| crate::bootstrap::ecds_filter(me.dir, name, type_url))
         .collect();
     Ok(Dynamic {
-        route_configs: vec![mesh, egress.route_config],
+        route_configs: vec![outbound, egress.route_config],
         clusters,
         listeners: vec![mtls::inbound_listener(
-            me.inbound, MESH_PORT, me.dir, mode, certs, by_ecds,
+            me.inbound, MESH_PORT, me.dir, mode, certs, by_ecds, istio,
         )],
         filters,
     })
@@ -84,12 +101,13 @@ pub fn sidecar_config(
 /// The gateway's routes and clusters (auto mTLS with the gateway's certificate, in `gateway_dir`).
 pub fn gateway_config(
     resources: &[Resource],
+    mesh: &MeshSettings,
     services: &[ServiceDef],
     endpoints: &[Endpoint],
     certs: &CertFiles,
 ) -> Result<Dynamic, String> {
     Ok(Dynamic {
-        route_configs: vec![gateway_routes(resources, services)?],
+        route_configs: vec![gateway_routes(resources, services, mesh.istio)?],
         clusters: mesh_clusters(resources, services, endpoints, Some(certs))?,
         listeners: Vec::new(),
         filters: Vec::new(),

@@ -30,6 +30,7 @@ use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
 };
 
 use crate::model::registry::{NAMESPACE, fqdn};
+use crate::model::release::IstioRelease;
 use crate::model::sidecar::{Labels, Mode, effective_mode};
 use crate::networking::core::cluster_builder::{
     PASSTHROUGH_CLUSTER, cluster_name, static_cluster, subset_cluster_name,
@@ -127,8 +128,8 @@ impl Destinations for External {
 }
 
 /// One `http` rule of an egress VirtualService → its Envoy routes.
-fn http_route(http: &VirtualServiceHttp) -> Result<Vec<Value>, String> {
-    route::http_routes(http, &External)
+fn http_route(http: &VirtualServiceHttp, istio: IstioRelease) -> Result<Vec<Value>, String> {
+    route::http_routes(http, &External, istio)
 }
 
 fn se_ports(se: &ServiceEntry) -> Result<Vec<u16>, TranslateError> {
@@ -175,6 +176,7 @@ pub fn to_envoy(
     mesh_mode: Mode,
     internet: &Internet,
     labels: &Labels,
+    istio: IstioRelease,
 ) -> Result<EnvoyConfig, TranslateError> {
     let mode = effective_mode(resources, mesh_mode, labels);
     let mut clusters: BTreeMap<String, Value> = BTreeMap::new();
@@ -195,7 +197,7 @@ pub fn to_envoy(
         };
         let mut routes = Vec::new();
         for http in vs.spec.http.iter().flatten() {
-            routes.extend(http_route(http).map_err(err)?);
+            routes.extend(http_route(http, istio).map_err(err)?);
         }
         if routes.is_empty() {
             continue;
@@ -225,7 +227,7 @@ pub fn to_envoy(
             if ports.contains(&HTTP_PORT) && !vhosts.iter().any(|(h, _)| h == host) {
                 vhosts.push((
                     host.clone(),
-                    vec![route::default_route(&cluster_name(host, HTTP_PORT))],
+                    vec![route::default_route(&cluster_name(host, HTTP_PORT), istio)],
                 ));
             }
         }

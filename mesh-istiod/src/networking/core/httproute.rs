@@ -36,6 +36,7 @@ use serde_json::{Value, json};
 use crate::config::host;
 use crate::model::registry::MESH_PORT;
 use crate::model::registry::{NAMESPACE, ServiceDef};
+use crate::model::release::IstioRelease;
 use crate::model::sidecar::{Labels, Mode};
 use crate::networking::core::cluster::resolve_host;
 use crate::networking::core::cluster_builder::{PASSTHROUGH_CLUSTER, subset_cluster_name};
@@ -133,11 +134,12 @@ fn vs_routes(
     vs: &VirtualService,
     dests: &dyn Destinations,
     source: &route::Source,
+    istio: IstioRelease,
 ) -> Result<Vec<Value>, String> {
     let name = vs.metadata.name.clone().unwrap_or_default();
     let mut out = Vec::new();
     for (i, http) in vs.spec.http.iter().flatten().enumerate() {
-        let routes = route::http_routes_for(http, dests, Some(source))
+        let routes = route::http_routes_for(http, dests, Some(source), istio)
             .map_err(|e| format!("VirtualService {name}: spec.http.{i}: {e}"))?;
         let no_match = http.r#match.as_deref().unwrap_or_default().is_empty();
         for r in routes {
@@ -160,6 +162,7 @@ pub fn outbound_routes(
     services: &[ServiceDef],
     mode: Mode,
     labels: &Labels,
+    istio: IstioRelease,
 ) -> Result<Value, String> {
     let dests = InMesh {
         services,
@@ -193,15 +196,14 @@ pub fn outbound_routes(
             })
             .next_back();
         let routes = match vs {
-            Some(vs) => vs_routes(vs, &dests, &source)?,
+            Some(vs) => vs_routes(vs, &dests, &source, istio)?,
             None => Vec::new(),
         };
         let routes = if routes.is_empty() {
-            vec![route::default_route(&subset_cluster_name(
-                &svc.fqdn(),
-                None,
-                svc.port,
-            ))]
+            vec![route::default_route(
+                &subset_cluster_name(&svc.fqdn(), None, svc.port),
+                istio,
+            )]
         } else {
             routes
         };
@@ -287,7 +289,11 @@ fn collapse_and_sort(mut by_host: Vec<(String, Vec<Value>)>, port: u16) -> Vec<V
 }
 
 /// The ingress gateway's route configuration `http.<port>` (gateway.go `buildGatewayHTTPRouteConfig`).
-pub fn gateway_routes(resources: &[Resource], services: &[ServiceDef]) -> Result<Value, String> {
+pub fn gateway_routes(
+    resources: &[Resource],
+    services: &[ServiceDef],
+    istio: IstioRelease,
+) -> Result<Value, String> {
     let port = gateway_port(resources);
     let dests = InMesh {
         services,
@@ -322,7 +328,7 @@ pub fn gateway_routes(resources: &[Resource], services: &[ServiceDef]) -> Result
                 if hosts.is_empty() {
                     continue;
                 }
-                let routes = vs_routes(vs, &dests, &source)?;
+                let routes = vs_routes(vs, &dests, &source, istio)?;
                 if routes.is_empty() {
                     continue;
                 }

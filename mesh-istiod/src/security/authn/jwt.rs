@@ -11,7 +11,9 @@
 //! Key sets: istiod fetches `jwksUri` itself and inlines the answer (`PILOT_JWT_ENABLE_REMOTE_JWKS`
 //! defaults to `false`, i.e. istiod fetches; pilot/pkg/model/jwks_resolver.go `BuildLocalJwks`). The
 //! lab has no network: every `jwksUri` is resolved by the caller's `jwks` function — the lab answers
-//! with its own key set — and an inline `jwks:` is used as written.
+//! with the key set the trainer gave for that URI (`mesh-lab jwks set`, what istiod would have fetched),
+//! else with its own key set (configgen.rs `SidecarOf`: `fetched`, then `jwks`) — and an inline `jwks:`
+//! is used as written.
 
 use kcr_security_istio_io::v1::requestauthentications::{
     RequestAuthentication, RequestAuthenticationJwtRules,

@@ -215,11 +215,12 @@ pub fn inbound_listener(
     mode: MtlsMode,
     certs: &CertFiles,
     http_filters: Vec<Value>,
+    istio: crate::model::release::IstioRelease,
 ) -> Value {
     let l = Listener {
         name: "virtualInbound".into(),
         addr,
-        routes: Routes::Static(bootstrap::inbound_routes(port)),
+        routes: Routes::Static(bootstrap::inbound_routes(port, istio)),
         log: true,
         fault: false,
         server_name: Some("istio-envoy"),
@@ -399,7 +400,15 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
     fn inbound_filter_chains_per_mode_follow_istiods_http_port_options() {
         let addr: SocketAddr = ([127, 0, 0, 1], 9000).into();
         let dir = Path::new("/lab/pod");
-        let p = inbound_listener(addr, 8080, dir, MtlsMode::Permissive, &certs(), vec![]);
+        let p = inbound_listener(
+            addr,
+            8080,
+            dir,
+            MtlsMode::Permissive,
+            &certs(),
+            vec![],
+            crate::model::release::IstioRelease::CURRENT,
+        );
         assert_eq!(
             chains(&p),
             [
@@ -430,9 +439,25 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
         let hcm = &p["filter_chains"][1]["filters"][0]["typed_config"];
         assert_eq!(hcm["forward_client_cert_details"], "APPEND_FORWARD");
         assert!(p["filter_chains"][1].get("transport_socket").is_none());
-        let s = inbound_listener(addr, 8080, dir, MtlsMode::Strict, &certs(), vec![]);
+        let s = inbound_listener(
+            addr,
+            8080,
+            dir,
+            MtlsMode::Strict,
+            &certs(),
+            vec![],
+            crate::model::release::IstioRelease::CURRENT,
+        );
         assert_eq!(chains(&s), [json!({"transport_protocol": "tls"})]);
-        let d = inbound_listener(addr, 8080, dir, MtlsMode::Disable, &certs(), vec![]);
+        let d = inbound_listener(
+            addr,
+            8080,
+            dir,
+            MtlsMode::Disable,
+            &certs(),
+            vec![],
+            crate::model::release::IstioRelease::CURRENT,
+        );
         assert_eq!(chains(&d), [json!({"transport_protocol": "raw_buffer"})]);
         assert!(d.get("listener_filters").is_none());
     }
@@ -448,6 +473,7 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
             MtlsMode::Permissive,
             &certs(),
             vec![rbac],
+            crate::model::release::IstioRelease::CURRENT,
         );
         for c in l["filter_chains"].as_array().unwrap() {
             let names: Vec<&str> = c["filters"][0]["typed_config"]["http_filters"]

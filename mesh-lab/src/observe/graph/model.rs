@@ -194,6 +194,17 @@ fn is_inbound(listener: &str) -> bool {
     listener == "virtualInbound" || listener.starts_with("inbound")
 }
 
+/// The primary request's Host of a shadow copy: Envoy appends `-shadow` to the host of a mirrored request
+/// unless told not to (istiod tells it from Istio 1.28; `mesh-lab up --istio` before that).
+fn unshadowed(authority: &str) -> String {
+    let (host, port) = authority.rsplit_once(':').unwrap_or((authority, ""));
+    match host.strip_suffix("-shadow") {
+        Some(h) if port.is_empty() => h.to_owned(),
+        Some(h) => format!("{h}:{port}"),
+        None => authority.to_owned(),
+    }
+}
+
 fn host_of(authority: &str) -> &str {
     authority.rsplit_once(':').map_or(authority, |(h, _)| h)
 }
@@ -437,7 +448,7 @@ impl Builder<'_> {
                 }
                 let key = (
                     e.request_id.clone().unwrap_or_default(),
-                    e.authority.clone().unwrap_or_default(),
+                    unshadowed(e.authority.as_deref().unwrap_or_default()),
                 );
                 let senders = sent.get(&key).map(Vec::as_slice).unwrap_or_default();
                 if senders.iter().any(|(_, t, _, _)| *t == node) {

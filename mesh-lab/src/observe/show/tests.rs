@@ -145,7 +145,14 @@ fn applied(files: &[&str]) -> (LabState, EnvoyConfig) {
                 .unwrap_or_else(|e| panic!("{f}: {e}"));
         state.apply(&docs).unwrap_or_else(|e| panic!("{f}: {e}"));
     }
-    let config = egress::to_envoy(&state.resources(), state.mesh_mode, &internet(), &v3()).unwrap();
+    let config = egress::to_envoy(
+        &state.resources(),
+        state.mesh_mode,
+        &internet(),
+        &v3(),
+        mesh_istiod::model::release::IstioRelease::CURRENT,
+    )
+    .unwrap();
     (state, config)
 }
 
@@ -266,6 +273,8 @@ fn show() -> Show {
         gateway_url: "http://127.0.0.1:18080".into(),
         mesh_mode: "ALLOW_ANY".into(),
         mesh_mode_source: "default".into(),
+        istio: "Istio 1.20: a 503 is retried by default".into(),
+        jwks: vec!["https://keys.example/jwks.json".into()],
         fault: "none".into(),
         workloads: vec![
             workload("customer-1", true, &["AuthorizationPolicy customer: ALLOW"]),
@@ -292,6 +301,8 @@ fn render_prints_pods_objects_shared_routes_once_and_notes() {
     let pod = |name: &str, rest: &str| format!("  {name}{} {rest}", " ".repeat(42 - name.len()));
     let want = [
         "gateway: http://127.0.0.1:18080".to_owned(),
+        "istiod defaults: Istio 1.20: a 503 is retried by default (mesh-lab up --istio)".into(),
+        "jwksUri https://keys.example/jwks.json: the key set given by mesh-lab jwks set".into(),
         "mesh outboundTrafficPolicy mode: ALLOW_ANY (from default); time API fault: none".into(),
         String::new(),
         "Pods:".into(),

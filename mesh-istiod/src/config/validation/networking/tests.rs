@@ -1,6 +1,7 @@
 //! The networking kinds' admission held to the translation: what the check accepts as egress is what the
 //! egress translation runs, written either way istiod reads alike.
 
+use crate::model::release::IstioRelease;
 use std::path::Path;
 
 use mesh_manifests::Resource;
@@ -48,7 +49,14 @@ fn an_egress_virtual_service_with_empty_gateways_is_checked_and_translated_as_th
             "istio/virtual-service-worldclockapi-timeout.yml",
             &vs,
         ));
-        let config = to_envoy(&applied, Mode::AllowAny, &internet(), &v3()).unwrap();
+        let config = to_envoy(
+            &applied,
+            Mode::AllowAny,
+            &internet(),
+            &v3(),
+            IstioRelease::CURRENT,
+        )
+        .unwrap();
         let vhost = config
             .virtual_host("worldclockapi.com:80")
             .unwrap_or_else(|| panic!("no route for worldclockapi.com (gateways: [] is {empty})"));

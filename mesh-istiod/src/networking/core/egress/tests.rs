@@ -8,7 +8,27 @@ use super::*;
 use crate::fixtures::{internet, parse, v3};
 use crate::model::sidecar::Mode;
 use crate::networking::core::route::duration::{envoy_duration, parse_duration};
-use crate::networking::core::route::retry::default_retry_policy;
+use crate::networking::core::route::retry;
+
+/// The translation with current istiod's defaults.
+fn to_envoy(
+    resources: &[Resource],
+    mesh_mode: Mode,
+    internet: &Internet,
+    labels: &Labels,
+) -> Result<EnvoyConfig, TranslateError> {
+    super::to_envoy(
+        resources,
+        mesh_mode,
+        internet,
+        labels,
+        IstioRelease::CURRENT,
+    )
+}
+
+fn default_retry_policy() -> serde_json::Value {
+    retry::default_retry_policy(IstioRelease::CURRENT)
+}
 
 // The shipped files themselves, so a change to one of them is seen here.
 const SE_81: &str =

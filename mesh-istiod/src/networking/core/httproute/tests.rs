@@ -1,5 +1,6 @@
 //! The route configurations of httproute.rs: a sidecar's outbound `"8080"` and the gateway's `http.80`.
 
+use crate::model::release::IstioRelease;
 use serde_json::json;
 
 use super::*;
@@ -29,7 +30,14 @@ const R: &str = "recommendation.tutorial.svc.cluster.local";
 
 #[test]
 fn without_a_virtual_service_each_service_gets_istiods_domains_and_default_route() {
-    let rc = outbound_routes(&[], &services(), Mode::AllowAny, &Labels::new()).unwrap();
+    let rc = outbound_routes(
+        &[],
+        &services(),
+        Mode::AllowAny,
+        &Labels::new(),
+        IstioRelease::CURRENT,
+    )
+    .unwrap();
     assert_eq!(rc["name"], "8080");
     assert_eq!(rc["ignore_port_in_host_matching"], true);
     assert_eq!(rc["validate_clusters"], false);
@@ -46,7 +54,10 @@ fn without_a_virtual_service_each_service_gets_istiods_domains_and_default_route
     );
     assert_eq!(
         vh["routes"],
-        json!([route::default_route(&format!("outbound|8080||{R}"))])
+        json!([route::default_route(
+            &format!("outbound|8080||{R}"),
+            IstioRelease::CURRENT
+        )])
     );
     assert_eq!(vh["routes"][0]["route"]["timeout"], "0s");
     let names: Vec<&str> = rc["virtual_hosts"]
@@ -84,7 +95,14 @@ spec:
     mirrorPercentage: {value: 100.0}
 ",
     );
-    let rc = outbound_routes(&vs, &services(), Mode::AllowAny, &Labels::new()).unwrap();
+    let rc = outbound_routes(
+        &vs,
+        &services(),
+        Mode::AllowAny,
+        &Labels::new(),
+        IstioRelease::CURRENT,
+    )
+    .unwrap();
     let routes = &vhost(&rc, &format!("{R}:8080"))["routes"];
     assert_eq!(
         routes[0]["match"],
@@ -110,7 +128,7 @@ spec:
     );
     assert_eq!(
         routes[1]["route"]["retry_policy"],
-        route::retry::default_retry_policy()
+        route::retry::default_retry_policy(IstioRelease::CURRENT)
     );
 }
 
@@ -134,7 +152,14 @@ spec:
       delay: {fixedDelay: 7s, percentage: {value: 50.0}}
 ",
     );
-    let rc = outbound_routes(&vs, &services(), Mode::AllowAny, &Labels::new()).unwrap();
+    let rc = outbound_routes(
+        &vs,
+        &services(),
+        Mode::AllowAny,
+        &Labels::new(),
+        IstioRelease::CURRENT,
+    )
+    .unwrap();
     let route = &vhost(&rc, &format!("{R}:8080"))["routes"][0];
     assert_eq!(
         route["route"]["cluster"],
@@ -165,7 +190,7 @@ fn the_gateway_routes_its_virtual_service_with_the_prefix_rewrite() {
         ))
         .unwrap(),
     );
-    let rc = gateway_routes(&gw, &services()).unwrap();
+    let rc = gateway_routes(&gw, &services(), IstioRelease::CURRENT).unwrap();
     assert_eq!(rc["name"], "http.80");
     let vh = vhost(&rc, "*:80");
     assert_eq!(vh["domains"], json!(["*"]));
@@ -182,7 +207,7 @@ fn the_gateway_routes_its_virtual_service_with_the_prefix_rewrite() {
             "outbound|8080||customer.tutorial.svc.cluster.local"
         );
     }
-    let none = gateway_routes(&[], &services()).unwrap();
+    let none = gateway_routes(&[], &services(), IstioRelease::CURRENT).unwrap();
     assert_eq!(
         none["virtual_hosts"],
         json!([{"name": "blackhole:80", "domains": ["*"], "routes": []}])
@@ -256,6 +281,7 @@ fn a_star_virtual_service_on_a_specific_server_host_answers_that_host_only() {
     let rc = gateway_routes(
         &ingress(ISTIO_INGRESS, "[customer.example.com]", "['*']"),
         &services(),
+        IstioRelease::CURRENT,
     );
     assert_eq!(
         rc.unwrap(),
@@ -268,6 +294,7 @@ fn specific_virtual_service_hosts_on_a_star_server_keep_theirs_and_share_one_vir
     let rc = gateway_routes(
         &ingress(ISTIO_INGRESS, "['*']", "[b.example.com, Long.Example.com]"),
         &services(),
+        IstioRelease::CURRENT,
     );
     assert_eq!(
         rc.unwrap(),
@@ -288,6 +315,7 @@ fn wildcard_hosts_intersect_to_the_more_specific_and_others_are_dropped() {
             "[customer.example.com, other.org, '*', '*.a.example.com', example.com]",
         ),
         &services(),
+        IstioRelease::CURRENT,
     );
     assert_eq!(
         rc.unwrap(),
@@ -302,7 +330,10 @@ fn wildcard_hosts_intersect_to_the_more_specific_and_others_are_dropped() {
         "[customer.example.com]",
         "[other.example.com]",
     );
-    assert_eq!(gateway_routes(&none, &services()).unwrap(), blackhole());
+    assert_eq!(
+        gateway_routes(&none, &services(), IstioRelease::CURRENT).unwrap(),
+        blackhole()
+    );
 }
 
 #[test]
@@ -311,7 +342,11 @@ fn a_gateway_whose_selector_misses_the_ingress_gateway_configures_nothing() {
         "{istio: myingressgateway}",
         "{istio: ingressgateway, version: v2}",
     ] {
-        let rc = gateway_routes(&ingress(selector, "['*']", "['*']"), &services());
+        let rc = gateway_routes(
+            &ingress(selector, "['*']", "['*']"),
+            &services(),
+            IstioRelease::CURRENT,
+        );
         assert_eq!(rc.unwrap(), blackhole(), "{selector}");
     }
     for selector in [
@@ -319,7 +354,11 @@ fn a_gateway_whose_selector_misses_the_ingress_gateway_configures_nothing() {
         "{app: istio-ingressgateway}",
         "{istio: ingressgateway, app: istio-ingressgateway}",
     ] {
-        let rc = gateway_routes(&ingress(selector, "['*']", "['*']"), &services());
+        let rc = gateway_routes(
+            &ingress(selector, "['*']", "['*']"),
+            &services(),
+            IstioRelease::CURRENT,
+        );
         assert_eq!(rc.unwrap(), gateway_rc(&[("*:80", &["*"])]), "{selector}");
     }
 }
@@ -341,7 +380,7 @@ spec:
     - destination: {host: preference}
 ",
     ));
-    let rc = gateway_routes(&resources, &services()).unwrap();
+    let rc = gateway_routes(&resources, &services(), IstioRelease::CURRENT).unwrap();
     let vh = vhost(&rc, "customer.example.com:80");
     assert_eq!(vh["domains"], json!(["customer.example.com"]));
     let routes = vh["routes"].as_array().unwrap();
@@ -384,6 +423,7 @@ fn recommendation_routes(resources: &[Resource], labels: &[(&str, &str)]) -> Val
         &services(),
         Mode::AllowAny,
         &crate::fixtures::labels(labels),
+        IstioRelease::CURRENT,
     )
     .unwrap();
     vhost(&rc, &format!("{R}:8080"))["routes"].clone()
@@ -408,7 +448,10 @@ fn source_labels_keep_a_match_in_the_proxies_they_select_only() {
     assert_eq!(v1[0]["match"], json!({"prefix": "/"}));
     assert_eq!(v1[0]["route"]["cluster"], to("version-v1"));
     let only = recommendation_routes(&from_preference_v2(false), &[("app", "customer")]);
-    assert_eq!(only, json!([route::default_route(&to(""))]));
+    assert_eq!(
+        only,
+        json!([route::default_route(&to(""), IstioRelease::CURRENT)])
+    );
 }
 
 /// `match.gateways`: a match naming the Gateway is built in the ingress gateway only, one naming `mesh` in
@@ -432,14 +475,21 @@ spec:
   - route: [{destination: {host: customer}}]
 ",
     ));
-    let gw = gateway_routes(&resources, &services()).unwrap();
+    let gw = gateway_routes(&resources, &services(), IstioRelease::CURRENT).unwrap();
     let gw_routes = &vhost(&gw, "customer:80")["routes"];
     assert_eq!(gw_routes[0]["match"]["prefix"], "/gw");
     // The gateway's port 80 is plain HTTP's own: no port in the Location.
     assert_eq!(gw_routes[0]["redirect"], json!({"path_redirect": "/"}));
     assert_eq!(gw_routes[1]["match"], json!({"prefix": "/"}));
     assert_eq!(gw_routes.as_array().unwrap().len(), 2, "{gw_routes}");
-    let mesh = outbound_routes(&resources, &services(), Mode::AllowAny, &Labels::new()).unwrap();
+    let mesh = outbound_routes(
+        &resources,
+        &services(),
+        Mode::AllowAny,
+        &Labels::new(),
+        IstioRelease::CURRENT,
+    )
+    .unwrap();
     let mesh_routes = &vhost(&mesh, "customer.tutorial.svc.cluster.local:8080")["routes"];
     assert_eq!(mesh_routes[0]["match"]["prefix"], "/mesh");
     assert_eq!(

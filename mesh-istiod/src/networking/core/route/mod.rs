@@ -14,8 +14,8 @@
 //! route action: timeout `0s` (disabled) unless given, the default retry policy unless `retries` says
 //! otherwise (`attempts: 0` = none), one destination as `cluster` (its header operations on the route) or
 //! weighted clusters skipping weight 0 (each with its own header operations), mirror policies with the
-//! shadow-host suffix disabled (istiod's `DISABLE_SHADOW_HOST_SUFFIX` default); the fault and CORS filter
-//! configs per route.
+//! shadow-host suffix disabled (istiod's `DISABLE_SHADOW_HOST_SUFFIX` default from 1.28: [`IstioRelease`]);
+//! the fault and CORS filter configs per route.
 
 pub mod cors;
 pub mod duration;
@@ -31,6 +31,7 @@ use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
 use serde_json::{Value, json};
 
 use crate::model::registry::{MESH_PORT, NAMESPACE};
+use crate::model::release::IstioRelease;
 use crate::model::sidecar::Labels;
 use crate::networking::core::route::cors::{CORS_FILTER, cors_policy};
 use crate::networking::core::route::duration::duration_field;
@@ -164,6 +165,7 @@ fn route_action(
     dests: &dyn Destinations,
     authority: Option<&str>,
     route: &mut Value,
+    istio: IstioRelease,
 ) -> Result<Value, String> {
     let targets = http.route.as_deref().unwrap_or_default();
     if targets.is_empty() {
@@ -221,10 +223,10 @@ fn route_action(
         }
         action["weighted_clusters"] = json!({"clusters": clusters});
     }
-    if let Some(m) = mirror_policy(http, dests)? {
+    if let Some(m) = mirror_policy(http, dests, istio)? {
         action["request_mirror_policies"] = json!([m]);
     }
-    if let Some(policy) = retry_policy(http.retries.as_ref())? {
+    if let Some(policy) = retry_policy(http.retries.as_ref(), istio)? {
         action["retry_policy"] = policy;
     }
     Ok(action)
@@ -234,6 +236,7 @@ fn route_action(
 fn mirror_policy(
     http: &VirtualServiceHttp,
     dests: &dyn Destinations,
+    istio: IstioRelease,
 ) -> Result<Option<Value>, String> {
     let Some(m) = &http.mirror else {
         return Ok(None);
@@ -251,12 +254,15 @@ fn mirror_policy(
         m.subset.as_deref(),
         port_of(m.port.as_ref().and_then(|p| p.number))?,
     );
-    Ok(Some(json!({
+    let mut policy = json!({
         "cluster": c,
         "runtime_fraction": {"default_value": pct},
         "trace_sampled": false,
-        "disable_shadow_host_suffix_append": true,
-    })))
+    });
+    if istio.shadow_host_suffix_disabled() {
+        policy["disable_shadow_host_suffix_append"] = json!(true);
+    }
+    Ok(Some(policy))
 }
 
 /// One `http` rule → its Envoy routes (one per `match` entry) as every proxy sees it: for rules none of
@@ -264,8 +270,9 @@ fn mirror_policy(
 pub fn http_routes(
     http: &VirtualServiceHttp,
     dests: &dyn Destinations,
+    istio: IstioRelease,
 ) -> Result<Vec<Value>, String> {
-    http_routes_for(http, dests, None)
+    http_routes_for(http, dests, None, istio)
 }
 
 /// `TranslateRoute` for each `match` entry of one rule, for the proxy `source` (a match whose
@@ -275,6 +282,7 @@ pub fn http_routes_for(
     http: &VirtualServiceHttp,
     dests: &dyn Destinations,
     source: Option<&Source>,
+    istio: IstioRelease,
 ) -> Result<Vec<Value>, String> {
     let mut base = json!({});
     let ops = http
@@ -287,7 +295,7 @@ pub fn http_routes_for(
         let port = source.map_or(MESH_PORT, |s| s.listen_port);
         base["redirect"] = redirect_action(r, port)?;
     } else {
-        base["route"] = route_action(http, dests, ops.authority.as_deref(), &mut base)?;
+        base["route"] = route_action(http, dests, ops.authority.as_deref(), &mut base, istio)?;
     }
     let mut per_filter = serde_json::Map::new();
     if let Some(f) = &http.fault {
@@ -324,11 +332,11 @@ pub fn http_routes_for(
 }
 
 /// istiod's default route towards a service port without a VirtualService (`BuildDefaultHTTPOutboundRoute`).
-pub fn default_route(cluster: &str) -> Value {
+pub fn default_route(cluster: &str, istio: IstioRelease) -> Value {
     json!({
         "name": "default",
         "match": {"prefix": "/"},
-        "route": {"cluster": cluster, "timeout": "0s", "retry_policy": default_retry_policy()},
+        "route": {"cluster": cluster, "timeout": "0s", "retry_policy": default_retry_policy(istio)},
     })
 }
 

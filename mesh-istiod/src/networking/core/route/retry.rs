@@ -1,5 +1,7 @@
 //! A route's retry policy, after istiod's pilot/pkg/networking/core/route/retry/retry.go: `DefaultPolicy`
-//! (with `EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY` on, as current istiod) and `ConvertPolicy` with
+//! (with `EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY` on, as istiod from 1.24; before, as Istio 1.20's
+//! pilot/pkg/networking/core/v1alpha3/route/retry/retry.go, it also holds `retriable_status_codes: [503]`,
+//! which `ConvertPolicy` keeps unless `retryOn` is given: [`IstioRelease`]) and `ConvertPolicy` with
 //! `parseRetryOn` (status codes move to `retriable_status_codes`; `attempts: 0` means no policy;
 //! `retryRemoteLocalities: true` adds the `previous_priorities` retry priority with istiod's
 //! `buildPreviousPrioritiesConfig`, `update_frequency: 2`).
@@ -7,13 +9,14 @@
 use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::VirtualServiceHttpRetries;
 use serde_json::{Value, json};
 
+use crate::model::release::IstioRelease;
 use crate::networking::core::route::duration::duration_field;
 
 const PREVIOUS_HOSTS: &str = "envoy.retry_host_predicates.previous_hosts";
 
-/// istiod's default retry policy for outbound routes (route/retry/retry.go `DefaultPolicy`).
-pub fn default_retry_policy() -> Value {
-    json!({
+/// istiod's default retry policy for outbound routes (route/retry/retry.go `DefaultPolicy`) in `istio`.
+pub fn default_retry_policy(istio: IstioRelease) -> Value {
+    let mut policy = json!({
         "retry_on": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
         "num_retries": 2,
         "host_selection_retry_max_attempts": 5,
@@ -21,12 +24,19 @@ pub fn default_retry_policy() -> Value {
             "name": PREVIOUS_HOSTS,
             "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}
         }]
-    })
+    });
+    if istio.retries_503_by_default() {
+        policy["retriable_status_codes"] = json!([503]);
+    }
+    policy
 }
 
-/// istiod's `ConvertPolicy`: `None` means "no retry policy at all" (attempts 0).
-pub fn retry_policy(r: Option<&VirtualServiceHttpRetries>) -> Result<Option<Value>, String> {
-    let mut out = default_retry_policy();
+/// istiod's `ConvertPolicy` in `istio`: `None` means "no retry policy at all" (attempts 0).
+pub fn retry_policy(
+    r: Option<&VirtualServiceHttpRetries>,
+    istio: IstioRelease,
+) -> Result<Option<Value>, String> {
+    let mut out = default_retry_policy(istio);
     let Some(r) = r else { return Ok(Some(out)) };
     let attempts = r.attempts.unwrap_or(0);
     if attempts <= 0 {
@@ -36,8 +46,10 @@ pub fn retry_policy(r: Option<&VirtualServiceHttpRetries>) -> Result<Option<Valu
     if let Some(on) = r.retry_on.as_deref().filter(|s| !s.is_empty()) {
         let (retry_on, codes) = parse_retry_on(on);
         out["retry_on"] = json!(retry_on);
-        if !codes.is_empty() {
-            out["retriable_status_codes"] = json!(codes);
+        // `out.RetryOn, out.RetriableStatusCodes = parseRetryOn(...)`: the default's 503 goes too.
+        match out.as_object_mut() {
+            Some(o) if codes.is_empty() => _ = o.remove("retriable_status_codes"),
+            _ => out["retriable_status_codes"] = json!(codes),
         }
     }
     if let Some(t) = r.per_try_timeout.as_deref() {

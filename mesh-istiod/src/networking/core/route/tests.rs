@@ -1,6 +1,7 @@
 //! The expectations follow istiod's pilot/pkg/networking/core/route/route.go (read for each rule; see
 //! docs/LOCAL-MESH.md), not this module.
 
+use crate::model::release::IstioRelease;
 use mesh_manifests::Resource;
 use serde_json::{Value, json};
 
@@ -43,7 +44,12 @@ pub(super) fn rules(rules: &str) -> Vec<VirtualServiceHttp> {
 
 /// The routes of one rule given as the fields of an `http` entry (one flow mapping's contents).
 pub(super) fn routes_of(fields: &str) -> Result<Vec<Value>, String> {
-    http_routes(&rules(&format!("  - {{{fields}}}\n"))[0], &Tutorial)
+    routes_in(fields, IstioRelease::CURRENT)
+}
+
+/// One rule's routes with `istio`'s defaults.
+pub(super) fn routes_in(fields: &str, istio: IstioRelease) -> Result<Vec<Value>, String> {
+    http_routes(&rules(&format!("  - {{{fields}}}\n"))[0], &Tutorial, istio)
 }
 
 pub(super) fn route_action(fields: &str) -> Value {
@@ -71,7 +77,7 @@ pub(super) fn istiod_default_retry() -> Value {
 #[test]
 fn the_default_route_is_istiods_build_default_http_outbound_route() {
     assert_eq!(
-        default_route("outbound|8080||x"),
+        default_route("outbound|8080||x", IstioRelease::CURRENT),
         json!({
             "name": "default",
             "match": {"prefix": "/"},
@@ -217,7 +223,10 @@ fn each_shipped_virtual_service_gives_istiods_routes() {
     for (file, want) in cases {
         let got: Vec<Vec<Value>> = http_rules(fixtures::istio(file))
             .iter()
-            .map(|h| http_routes(h, &Tutorial).unwrap_or_else(|e| panic!("{file}: {e}")))
+            .map(|h| {
+                http_routes(h, &Tutorial, IstioRelease::CURRENT)
+                    .unwrap_or_else(|e| panic!("{file}: {e}"))
+            })
             .collect();
         assert_eq!(got, want, "{file}");
     }

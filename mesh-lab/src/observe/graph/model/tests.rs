@@ -470,3 +470,53 @@ fn the_pods_of_one_version_are_one_node_with_their_requests_summed() {
         .count();
     assert_eq!(v2_nodes, 1, "{:#?}", g.nodes);
 }
+
+/// Before Istio 1.28 (`up --istio 1.20`) the copy arrives with Envoy's `-shadow` Host: still a mirror.
+#[test]
+fn a_mirrored_copy_with_the_shadow_host_is_still_a_mirror() {
+    let sent = with_id(
+        entry(
+            "outbound_0.0.0.0_8080",
+            "recommendation:8080",
+            200,
+            "-",
+            REC,
+            "127.0.0.1:2001",
+        ),
+        "a",
+    );
+    let inbound = |host| {
+        with_id(
+            entry(
+                "virtualInbound",
+                host,
+                200,
+                "-",
+                "inbound|8080||",
+                "127.0.0.1:3",
+            ),
+            "a",
+        )
+    };
+    let g = build(&Input {
+        pods: pods(),
+        logs: vec![
+            ProxyLog {
+                proxy: "preference-v1".into(),
+                entries: vec![sent],
+            },
+            ProxyLog {
+                proxy: "recommendation-v1".into(),
+                entries: vec![inbound("recommendation:8080")],
+            },
+            ProxyLog {
+                proxy: "recommendation-v2".into(),
+                entries: vec![inbound("recommendation-shadow:8080")],
+            },
+        ],
+        now: now(),
+    });
+    let mirror = edge(&g, "preference-v1", "recommendation-v2", true);
+    assert_eq!((mirror.requests, mirror.via), (1, WayOut::Mirror));
+    assert_eq!(g.edges.len(), 2, "{:#?}", g.edges);
+}
