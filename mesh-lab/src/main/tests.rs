@@ -1,4 +1,6 @@
 use super::*;
+use logs::logs_query;
+use mesh_lab::lab::inspect::LogsQuery;
 
 fn parse(args: &[&str]) -> Cli {
     Cli::try_parse_from([&["mesh-lab"], args].concat()).unwrap()
