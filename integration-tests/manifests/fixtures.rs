@@ -236,17 +236,24 @@ fn unknown_field_names_file_document_and_path() {
             index,
             kind,
             path,
+            line,
+            did_you_mean,
         } => {
             assert_eq!(
                 (f, *index, kind.as_str(), path.as_str()),
                 (&file, 1, "DestinationRule", "spec.subset")
+            );
+            assert_eq!(
+                (*line, did_you_mean.as_deref()),
+                (Some(21), Some("subsets"))
             );
         }
         other => panic!("expected UnknownField, got {other:?}"),
     }
     assert!(
         err.to_string().ends_with(
-            "unknown-field.yml: document 1 (DestinationRule): unknown field `spec.subset`"
+            "unknown-field.yml: document 1 (DestinationRule): unknown field `spec.subset` (line 21); \
+             did you mean `subsets`?"
         ),
         "{err}"
     );

@@ -49,6 +49,7 @@ mod load;
 pub mod openshift;
 mod pods;
 mod resource;
+mod suggest;
 mod validate;
 
 pub use api::{Kind, Refusal};

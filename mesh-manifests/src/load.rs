@@ -38,13 +38,22 @@ pub enum LoadError {
         index: usize,
         refusal: Refusal,
     },
-    #[error("{}: document {index} ({kind}): unknown field `{path}`", file.display())]
+    #[error(
+        "{}: document {index} ({kind}): unknown field `{path}`{}{}",
+        file.display(),
+        line.map(|l| format!(" (line {l})")).unwrap_or_default(),
+        did_you_mean.as_ref().map(|f| format!("; did you mean `{f}`?")).unwrap_or_default()
+    )]
     UnknownField {
         file: PathBuf,
         index: usize,
         kind: String,
         /// Dotted path from the document root, sequence items by index: `spec.http.0.timeout2`.
         path: String,
+        /// The file's line (from 1) where the field is written, when it can be found.
+        line: Option<usize>,
+        /// The field the type takes there whose name is closest, when one is close enough.
+        did_you_mean: Option<String>,
     },
     #[error("{}: document {index} ({kind}): {message}", file.display())]
     Invalid {
@@ -82,7 +91,24 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Vec<Document>, LoadError> {
         if value.is_null() {
             continue;
         }
-        let (api_version, resource) = parse_value(file, index, value)?;
+        let (api_version, resource) = parse_value(file, index, value).map_err(|e| match e {
+            LoadError::UnknownField {
+                file,
+                index,
+                kind,
+                path,
+                line: None,
+                did_you_mean,
+            } => LoadError::UnknownField {
+                line: line_of(text, index, &path),
+                file,
+                index,
+                kind,
+                path,
+                did_you_mean,
+            },
+            e => e,
+        })?;
         docs.push(Document {
             file: file.to_path_buf(),
             index,
@@ -241,11 +267,44 @@ impl Parse for Ctx<'_> {
                 file: self.file.to_path_buf(),
                 index: self.index,
                 kind: self.kind.to_owned(),
+                did_you_mean: crate::suggest::did_you_mean::<T>(&path),
                 path,
+                line: None,
             });
         }
         Ok(Box::new(parsed))
     }
+}
+
+/// The line (from 1) of document `index` of `text` where the last field of `path` is written: the first
+/// line of that document whose key it is (`key:` or `- key:`), the path's parents not being followed. YAML
+/// documents are split at `---` lines, a leading one opening the first.
+fn line_of(text: &str, index: usize, path: &str) -> Option<usize> {
+    let key = path.rsplit('.').next()?;
+    let mut doc = 0;
+    let mut content = false;
+    for (n, line) in text.lines().enumerate() {
+        if line == "---" || line.starts_with("--- ") {
+            if content {
+                doc += 1;
+                content = false;
+            }
+            continue;
+        }
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        content = true;
+        let item = trimmed.strip_prefix("- ").unwrap_or(trimmed).trim_start();
+        let written = item
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with(':'));
+        if doc == index && written {
+            return Some(n + 1);
+        }
+    }
+    None
 }
 
 /// `spec.ports.0.targetPortt`: serde_ignored's path without its `?` (Option) and newtype steps.
@@ -266,5 +325,31 @@ fn dotted(path: &serde_ignored::Path<'_>) -> String {
         segment
     } else {
         format!("{prefix}.{segment}")
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+
+    #[test]
+    fn a_misspelt_field_is_found_on_its_line_in_its_document() {
+        let text =
+            "# c\n---\nkind: A\nspec:\n  wieght: 1\n---\nkind: B\nspec:\n  http:\n  - wieght: 2\n";
+        assert_eq!(line_of(text, 0, "spec.wieght"), Some(5));
+        assert_eq!(line_of(text, 1, "spec.http.0.wieght"), Some(10));
+        assert_eq!(line_of(text, 2, "spec.wieght"), None);
+        assert_eq!(line_of(text, 0, "spec.nothere"), None);
+    }
+
+    #[test]
+    fn a_loaded_file_names_the_line_and_the_field_meant() {
+        let text = "apiVersion: networking.istio.io/v1alpha3\nkind: VirtualService\nmetadata: {name: r}\nspec:\n  hosts: [r]\n  http:\n  - route:\n    - destination: {host: r}\n      wieght: 100\n";
+        let err = parse_str(Path::new("vs.yml"), text).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "vs.yml: document 0 (VirtualService): unknown field `spec.http.0.route.0.wieght` (line 9); did you \
+             mean `weight`?"
+        );
     }
 }
