@@ -20,9 +20,13 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// A source file's module path under `src` (`networking/core/egress/tests.rs` → `networking::core::egress`,
-/// a `mod.rs` names its folder, a `tests.rs` its parent module).
+/// a `mod.rs` names its folder, a `tests.rs` its parent module). The binary's own modules (`main/`, beside
+/// `main.rs`) sit above every layer with it: empty, as `main.rs`.
 fn module_of(src: &Path, file: &Path) -> Vec<String> {
     let rel = file.strip_prefix(src).expect("the file is under src");
+    if rel.starts_with("main") {
+        return Vec::new();
+    }
     let mut parts: Vec<String> = rel
         .iter()
         .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_owned())
