@@ -8,6 +8,7 @@
 mod api_versions;
 mod chaos;
 mod chapters;
+mod control_access;
 mod destination_rules;
 mod egress;
 mod gateway_hosts;

@@ -444,7 +444,7 @@ async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
         options.dir = d;
     }
     let graph_port = args.graph_port;
-    let control_addr = addr
+    let control_addr: std::net::SocketAddr = addr
         .parse()
         .map_err(|e| anyhow::anyhow!("--control {addr}: {e}"))?;
     // Fail before starting any Envoy when the control port is taken.
@@ -461,20 +461,31 @@ async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
             anyhow::anyhow!("the graph cannot listen on {graph_addr} ({e}; another `mesh-lab up`, or Kiali?): pass --graph-port PORT (0 = any free one)")
         })?);
     }
-    let lab = Lab::start(options).await?;
+    // The control secret, where only this user reads it (mesh_lab::lab::access), before any Envoy starts.
+    let secret = mesh_lab::lab::access::ControlSecret::generate()?;
+    let secret_file = secret.write(control_addr.port())?;
+    let lab = match Lab::start(options).await {
+        Ok(lab) => lab,
+        Err(e) => {
+            let _ = std::fs::remove_file(&secret_file);
+            return Err(e);
+        }
+    };
     let (graph, graph_addr) = match mesh_lab::observe::graph::serve(lab.clone(), graph_addr) {
         Ok(g) => g,
         Err(e) => {
             lab.stop().await;
+            let _ = std::fs::remove_file(&secret_file);
             return Err(e);
         }
     };
     let graph_handle = graph.handle();
     let graphing = tokio::spawn(graph);
-    let server = match control::serve(lab.clone(), control_addr) {
+    let server = match control::serve(lab.clone(), control_addr, secret) {
         Ok(s) => s,
         Err(e) => {
             lab.stop().await;
+            let _ = std::fs::remove_file(&secret_file);
             return Err(e);
         }
     };
@@ -495,6 +506,10 @@ async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
     println!("  graph:    http://{graph_addr}/  (the traffic graph, like Kiali; JSON: /api/graph)");
     println!("  files:    {}", lab.dir.display());
     println!("  control:  http://{addr}  (mesh-lab apply/delete/mode/show/logs/fault/reset)");
+    println!(
+        "  export GATEWAY_URL={} MESH_LAB_CONTROL={addr}",
+        lab.gateway_url
+    );
     print!(
         "{}",
         mesh_lab::observe::show::render(&lab.show().await?)
@@ -510,6 +525,7 @@ async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
     let _ = serving.await;
     let _ = graphing.await;
     lab.stop().await;
+    let _ = std::fs::remove_file(&secret_file);
     Ok(ExitCode::SUCCESS)
 }
 

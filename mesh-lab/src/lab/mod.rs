@@ -3,6 +3,7 @@
 //! is applied into every proxy's configuration ([`reconcile`], all or nothing), the `kubectl` verbs that
 //! change what is applied ([`verbs`]) and certificate renewal ([`certificates`]). docs/LOCAL-MESH.md.
 
+pub mod access;
 mod certificates;
 pub mod inspect;
 mod reconcile;
