@@ -538,7 +538,15 @@ async fn guided_chapters(
     let chapters = guided::chapters(chapter)?;
     let files = guided::guide::LabFiles::find(&options.repo.join("istio"))?;
     let lab = Lab::start(options).await?;
-    let outcome = guided::run_chapters(&lab, &files, &chapters, std::io::stdout()).await;
+    let outcome = tokio::select! {
+        outcome = guided::run_chapters(&lab, &files, &chapters, std::io::stdout()) => outcome,
+        reason = tutorial_common::shutdown::signal() => {
+            // Ctrl-C: the pods stop and the lab's directory (its keys with it) goes, as at the end.
+            println!("\nguided stopping ({reason}): the chapter was not finished");
+            lab.stop().await;
+            return Ok(ExitCode::from(130));
+        }
+    };
     let written = match &graph {
         Some(f) => std::fs::write(f, mesh_lab::observe::graph::svg::render(&lab.graph().await))
             .map_err(|e| anyhow::anyhow!("--graph {}: {e}", f.display())),
