@@ -88,17 +88,21 @@ fn up() -> integration_tests::process::Proc {
         "127.0.0.1:{}",
         mesh_lab::dataplane::ports::free_port().unwrap()
     );
+    up_on(&control, 0)
+}
+
+fn up_on(control: &str, gateway_port: u16) -> integration_tests::process::Proc {
     let repo = crate::repo();
     spawn(
         "mesh-lab",
         &[
             "up",
             "--port",
-            "0",
+            &gateway_port.to_string(),
             "--graph-port",
             "0",
             "--control",
-            &control,
+            control,
             "--repo",
             repo.to_str().unwrap(),
         ],
@@ -137,4 +141,40 @@ fn a_lab_leaves_no_keys_behind_past_the_next_start() {
     next.signal("INT");
     assert!(next.wait_exit(Duration::from_secs(30)).success());
     assert!(!next_dir.exists(), "Ctrl-C removed {}", next_dir.display());
+}
+
+/// The control endpoint listens before the lab starts (its socket bound first), so a command sent while the
+/// pods are still starting waits for the lab instead of failing with "no lab answers".
+#[test]
+fn a_command_sent_while_the_lab_starts_waits_for_it() {
+    let control = format!(
+        "127.0.0.1:{}",
+        mesh_lab::dataplane::ports::free_port().unwrap()
+    );
+    let gateway = mesh_lab::dataplane::ports::free_port().unwrap();
+    let mut lab = up_on(&control, gateway);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&control).is_err() {
+        assert!(Instant::now() < deadline, "the control port never listened");
+        std::thread::yield_now();
+    }
+    // The gateway's Envoy takes a while to start: the control port was there before it.
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", gateway)).is_err(),
+        "the control port listened only once the gateway did"
+    );
+    // Bounded: the command's own client waits up to 60 s for an answer.
+    let show = std::process::Command::new(integration_tests::process::binary("mesh-lab"))
+        .args(["show", "--json"])
+        .env("MESH_LAB_CONTROL", &control)
+        .output()
+        .unwrap();
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    lab.wait_for_line("Ctrl-C stops the lab", Duration::from_secs(60));
+    lab.signal("INT");
+    assert!(lab.wait_exit(Duration::from_secs(30)).success());
 }

@@ -433,6 +433,8 @@ async fn jwks(client: &Client, verb: JwksCommand) -> anyhow::Result<String> {
 /// `mesh-lab up`: the lab, its graph and its control endpoint, until Ctrl-C. Ports are checked before any
 /// Envoy starts.
 async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
+    // Ctrl-C from now on stops the lab cleanly: the handler is in place before the banner invites it.
+    let stopping = tokio::spawn(tutorial_common::shutdown::signal());
     let mut options = LabOptions {
         gateway_port: args.port,
         standin_now: args.now,
@@ -447,13 +449,14 @@ async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
     let control_addr: std::net::SocketAddr = addr
         .parse()
         .map_err(|e| anyhow::anyhow!("--control {addr}: {e}"))?;
-    // Fail before starting any Envoy when the control port is taken.
-    drop(std::net::TcpListener::bind(control_addr).map_err(|e| {
+    // Fail before starting any Envoy when the control port is taken; keep it bound, so a command sent as
+    // soon as the gateway answers waits for the endpoint instead of finding nothing there.
+    let control_listener = std::net::TcpListener::bind(control_addr).map_err(|e| {
         anyhow::anyhow!(
             "the control endpoint cannot listen on {addr} ({e}; another `mesh-lab up`?): pass --control ADDR or set {}",
             control::ENV_CONTROL
         )
-    })?);
+    })?;
     let graph_addr = std::net::SocketAddr::from(([127, 0, 0, 1], graph_port));
     // Fail before starting any Envoy when the graph's port is taken (0 is bound for real below).
     if graph_port != 0 {
@@ -481,7 +484,7 @@ async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
     };
     let graph_handle = graph.handle();
     let graphing = tokio::spawn(graph);
-    let server = match control::serve(lab.clone(), control_addr, secret) {
+    let server = match control::serve_on(lab.clone(), control_listener, secret) {
         Ok(s) => s,
         Err(e) => {
             lab.stop().await;
@@ -518,7 +521,7 @@ async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
             .unwrap_or_default()
     );
     println!("\nmesh mode ALLOW_ANY. Ctrl-C stops the lab.");
-    let reason = tutorial_common::shutdown::signal().await;
+    let reason = stopping.await.unwrap_or("SIGINT");
     println!("local mesh stopping ({reason})");
     handle.stop(true).await;
     graph_handle.stop(true).await;

@@ -237,8 +237,21 @@ pub fn serve(
     addr: SocketAddr,
     secret: ControlSecret,
 ) -> anyhow::Result<actix_web::dev::Server> {
+    let listener = std::net::TcpListener::bind(addr).with_context(|| {
+        format!("the control endpoint cannot listen on {addr} (another `mesh-lab up`?): pass --control ADDR or set {ENV_CONTROL}")
+    })?;
+    serve_on(lab, listener, secret)
+}
+
+/// [`serve`] on a socket bound before the lab started: a command sent as soon as the gateway answers waits
+/// in its queue instead of finding nothing listening.
+pub fn serve_on(
+    lab: Lab,
+    listener: std::net::TcpListener,
+    secret: ControlSecret,
+) -> anyhow::Result<actix_web::dev::Server> {
     let data = web::Data::new(lab);
-    let port = addr.port();
+    let port = listener.local_addr()?.port();
     Ok(HttpServer::new(move || {
         let secret = secret.clone();
         App::new()
@@ -260,14 +273,14 @@ pub fn serve(
             .route("/jwks", web::post().to(jwks_set))
             .route("/jwks/unset", web::post().to(jwks_unset))
             .route("/jwks", web::get().to(jwks_list))
-            .route("/graph.svg", web::get().to(crate::observe::graph::svg_handler))
+            .route(
+                "/graph.svg",
+                web::get().to(crate::observe::graph::svg_handler),
+            )
     })
     .workers(1)
     .disable_signals()
-    .bind(addr)
-    .with_context(|| {
-        format!("the control endpoint cannot listen on {addr} (another `mesh-lab up`?): pass --control ADDR or set {ENV_CONTROL}")
-    })?
+    .listen(listener)?
     .run())
 }
 
