@@ -177,16 +177,7 @@ spec:
         .unwrap();
     let v1 = lab.pod_name("recommendation-v1").await.unwrap();
     let v2 = lab.pod_name("recommendation-v2").await.unwrap();
-    let addr = lab.app_addr("recommendation-v2").await.unwrap();
-    let misbehaving = http()
-        .get(format!("http://{addr}/misbehave"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(misbehaving, "Following requests to / will return a 503\n");
+    crate::misbehave_at(lab.app_addr("recommendation-v2").await.unwrap()).await;
     let a = requests(&http(), &lab.gateway_url, N, None).await;
     let log = crate::routing::preference_calls(&lab, N).await;
     lab.stop().await;
@@ -404,12 +395,7 @@ spec:
         .await
         .unwrap();
     let v2 = lab.pod_name("recommendation-v2").await.unwrap();
-    let addr = lab.app_addr("recommendation-v2").await.unwrap();
-    http()
-        .get(format!("http://{addr}/misbehave"))
-        .send()
-        .await
-        .unwrap();
+    crate::misbehave_at(lab.app_addr("recommendation-v2").await.unwrap()).await;
     let a = requests(&http(), &lab.gateway_url, 7, None).await;
     lab.stop().await;
     let bad = format!(

@@ -108,15 +108,7 @@ async fn misbehaving_v2(options: &[&str]) -> (Up, Vec<Answer>, String, String, S
     let show = up.show();
     let (v1, _) = pod(&show, "recommendation-v1");
     let (v2, v2_app) = pod(&show, "recommendation-v2");
-    let body = http()
-        .get(format!("http://{v2_app}/misbehave"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(body, "Following requests to / will return a 503\n");
+    crate::misbehave_at(&v2_app).await;
     let gateway = show["gateway_url"].as_str().unwrap().to_owned();
     let answers = requests(&http(), &gateway, N, None).await;
     (

@@ -91,7 +91,9 @@ async fn logs_takes_kubectls_targets_containers_and_tail() {
         (
             1,
             String::new(),
-            "error: error from server (NotFound): deployments.apps \"recommendation-v9\" not found in namespace \"tutorial\"\n"
+            "error: error from server (NotFound): deployments.apps \"recommendation-v9\" not found in namespace \"tutorial\"\n\
+             the lab's Deployments: customer, preference-v1, recommendation-v1, recommendation-v2 (mesh-lab logs \
+             deploy/NAME)\n"
                 .into()
         )
     );
@@ -100,7 +102,9 @@ async fn logs_takes_kubectls_targets_containers_and_tail() {
         (
             1,
             String::new(),
-            "error: error from server (NotFound): pods \"recommendation-v1-x\" not found in namespace \"tutorial\"\n"
+            "error: error from server (NotFound): pods \"recommendation-v1-x\" not found in namespace \"tutorial\"\n\
+             the lab's Deployments: customer, preference-v1, recommendation-v1, recommendation-v2 (mesh-lab logs \
+             deploy/NAME)\n"
                 .into()
         )
     );

@@ -8,6 +8,7 @@
 mod api_versions;
 mod chaos;
 mod chapters;
+mod control_access;
 mod destination_rules;
 mod egress;
 mod gateway_hosts;
@@ -57,6 +58,20 @@ pub async fn lab() -> Lab {
 
 pub fn http() -> reqwest::Client {
     tutorial_common::client::client(Duration::from_secs(30), None).unwrap()
+}
+
+/// `oc exec POD -- curl -s localhost:8080/misbehave` for the app at `addr` (`show --json`'s `app`): from
+/// now on it answers 503 (docs/SERVICES.md); checks the app's own answer.
+pub async fn misbehave_at(addr: impl std::fmt::Display) {
+    let body = http()
+        .get(format!("http://{addr}/misbehave"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "Following requests to / will return a 503\n");
 }
 
 /// Pins the chain to v1 (its subsets and the all-to-v1 VirtualService) so the gateway's answer is exact;

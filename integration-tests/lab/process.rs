@@ -81,3 +81,100 @@ fn a_killed_lab_leaves_no_envoy_behind() {
     );
     assert!(left.is_empty(), "Envoys outlived the killed lab: {left:?}");
 }
+
+/// `mesh-lab up` on ephemeral ports, its directory the default temporary one.
+fn up() -> integration_tests::process::Proc {
+    let control = format!(
+        "127.0.0.1:{}",
+        mesh_lab::dataplane::ports::free_port().unwrap()
+    );
+    up_on(&control, 0)
+}
+
+fn up_on(control: &str, gateway_port: u16) -> integration_tests::process::Proc {
+    let repo = crate::repo();
+    spawn(
+        "mesh-lab",
+        &[
+            "up",
+            "--port",
+            &gateway_port.to_string(),
+            "--graph-port",
+            "0",
+            "--control",
+            control,
+            "--repo",
+            repo.to_str().unwrap(),
+        ],
+        &[],
+    )
+}
+
+/// The lab's directory, from the banner's `files:` line.
+fn files_dir(lab: &integration_tests::process::Proc) -> std::path::PathBuf {
+    let line = lab.wait_for_line("  files:", Duration::from_secs(60));
+    line.trim().trim_start_matches("files:").trim().into()
+}
+
+/// The lab's keys never outlive it: a lab stopped with Ctrl-C removes its directory; one killed with SIGKILL
+/// cannot, and the next `up` removes it before starting (its process is gone).
+#[test]
+fn a_lab_leaves_no_keys_behind_past_the_next_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut killed = up();
+    let killed_dir = files_dir(&killed);
+    killed.wait_for_line("Ctrl-C stops the lab", Duration::from_secs(60));
+    let mode = std::fs::metadata(&killed_dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the lab's directory is its user's only");
+    killed.signal("KILL");
+    let _ = killed.wait_exit(Duration::from_secs(10));
+    assert!(killed_dir.exists(), "SIGKILL leaves the directory");
+
+    let mut next = up();
+    let next_dir = files_dir(&next);
+    next.wait_for_line("Ctrl-C stops the lab", Duration::from_secs(60));
+    assert!(
+        !killed_dir.exists(),
+        "the next up removed {}",
+        killed_dir.display()
+    );
+    next.signal("INT");
+    assert!(next.wait_exit(Duration::from_secs(30)).success());
+    assert!(!next_dir.exists(), "Ctrl-C removed {}", next_dir.display());
+}
+
+/// The control endpoint listens before the lab starts (its socket bound first), so a command sent while the
+/// pods are still starting waits for the lab instead of failing with "no lab answers".
+#[test]
+fn a_command_sent_while_the_lab_starts_waits_for_it() {
+    let control = format!(
+        "127.0.0.1:{}",
+        mesh_lab::dataplane::ports::free_port().unwrap()
+    );
+    let gateway = mesh_lab::dataplane::ports::free_port().unwrap();
+    let mut lab = up_on(&control, gateway);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&control).is_err() {
+        assert!(Instant::now() < deadline, "the control port never listened");
+        std::thread::yield_now();
+    }
+    // The gateway's Envoy takes a while to start: the control port was there before it.
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", gateway)).is_err(),
+        "the control port listened only once the gateway did"
+    );
+    // Bounded: the command's own client waits up to 60 s for an answer.
+    let show = std::process::Command::new(integration_tests::process::binary("mesh-lab"))
+        .args(["show", "--json"])
+        .env("MESH_LAB_CONTROL", &control)
+        .output()
+        .unwrap();
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    lab.wait_for_line("Ctrl-C stops the lab", Duration::from_secs(60));
+    lab.signal("INT");
+    assert!(lab.wait_exit(Duration::from_secs(30)).success());
+}

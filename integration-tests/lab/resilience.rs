@@ -13,16 +13,7 @@ const CLUSTER: &str = "outbound|8080||recommendation.tutorial.svc.cluster.local"
 
 /// `oc exec deploy/recommendation-v2 -c istio-proxy -- curl -s localhost:8080/misbehave`.
 async fn misbehave(lab: &Lab) {
-    let addr = lab.app_addr("recommendation-v2").await.unwrap();
-    let body = http()
-        .get(format!("http://{addr}/misbehave"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(body, "Following requests to / will return a 503\n");
+    crate::misbehave_at(lab.app_addr("recommendation-v2").await.unwrap()).await;
 }
 
 fn misbehavior(v2: &str) -> String {

@@ -9,6 +9,8 @@ use crate::lab;
 pub(crate) struct Served {
     pub(crate) lab: Lab,
     pub(crate) addr: String,
+    /// The control secret's file, as `mesh-lab up` writes it.
+    pub(crate) secret_file: std::path::PathBuf,
     handle: actix_web::dev::ServerHandle,
     serving: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -21,12 +23,16 @@ impl Served {
             mesh_lab::dataplane::ports::free_port().unwrap(),
         )
             .into();
-        let server = mesh_lab::cli::control::serve(lab.clone(), addr).unwrap();
+        // As `mesh-lab up`: the secret written where the commands look for it, for this port.
+        let secret = mesh_lab::lab::access::ControlSecret::generate().unwrap();
+        let secret_file = secret.write(addr.port()).unwrap();
+        let server = mesh_lab::cli::control::serve(lab.clone(), addr, secret).unwrap();
         let handle = server.handle();
         let serving = tokio::spawn(server);
         Self {
             lab,
             addr: addr.to_string(),
+            secret_file,
             handle,
             serving,
         }
@@ -75,5 +81,6 @@ impl Served {
         self.handle.stop(true).await;
         self.serving.await.unwrap().unwrap();
         self.lab.stop().await;
+        std::fs::remove_file(&self.secret_file).unwrap();
     }
 }

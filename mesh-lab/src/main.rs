@@ -433,6 +433,8 @@ async fn jwks(client: &Client, verb: JwksCommand) -> anyhow::Result<String> {
 /// `mesh-lab up`: the lab, its graph and its control endpoint, until Ctrl-C. Ports are checked before any
 /// Envoy starts.
 async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
+    // Ctrl-C from now on stops the lab cleanly: the handler is in place before the banner invites it.
+    let stopping = tokio::spawn(tutorial_common::shutdown::signal());
     let mut options = LabOptions {
         gateway_port: args.port,
         standin_now: args.now,
@@ -444,16 +446,17 @@ async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
         options.dir = d;
     }
     let graph_port = args.graph_port;
-    let control_addr = addr
+    let control_addr: std::net::SocketAddr = addr
         .parse()
         .map_err(|e| anyhow::anyhow!("--control {addr}: {e}"))?;
-    // Fail before starting any Envoy when the control port is taken.
-    drop(std::net::TcpListener::bind(control_addr).map_err(|e| {
+    // Fail before starting any Envoy when the control port is taken; keep it bound, so a command sent as
+    // soon as the gateway answers waits for the endpoint instead of finding nothing there.
+    let control_listener = std::net::TcpListener::bind(control_addr).map_err(|e| {
         anyhow::anyhow!(
             "the control endpoint cannot listen on {addr} ({e}; another `mesh-lab up`?): pass --control ADDR or set {}",
             control::ENV_CONTROL
         )
-    })?);
+    })?;
     let graph_addr = std::net::SocketAddr::from(([127, 0, 0, 1], graph_port));
     // Fail before starting any Envoy when the graph's port is taken (0 is bound for real below).
     if graph_port != 0 {
@@ -461,20 +464,31 @@ async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
             anyhow::anyhow!("the graph cannot listen on {graph_addr} ({e}; another `mesh-lab up`, or Kiali?): pass --graph-port PORT (0 = any free one)")
         })?);
     }
-    let lab = Lab::start(options).await?;
+    // The control secret, where only this user reads it (mesh_lab::lab::access), before any Envoy starts.
+    let secret = mesh_lab::lab::access::ControlSecret::generate()?;
+    let secret_file = secret.write(control_addr.port())?;
+    let lab = match Lab::start(options).await {
+        Ok(lab) => lab,
+        Err(e) => {
+            let _ = std::fs::remove_file(&secret_file);
+            return Err(e);
+        }
+    };
     let (graph, graph_addr) = match mesh_lab::observe::graph::serve(lab.clone(), graph_addr) {
         Ok(g) => g,
         Err(e) => {
             lab.stop().await;
+            let _ = std::fs::remove_file(&secret_file);
             return Err(e);
         }
     };
     let graph_handle = graph.handle();
     let graphing = tokio::spawn(graph);
-    let server = match control::serve(lab.clone(), control_addr) {
+    let server = match control::serve_on(lab.clone(), control_listener, secret) {
         Ok(s) => s,
         Err(e) => {
             lab.stop().await;
+            let _ = std::fs::remove_file(&secret_file);
             return Err(e);
         }
     };
@@ -495,6 +509,10 @@ async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
     println!("  graph:    http://{graph_addr}/  (the traffic graph, like Kiali; JSON: /api/graph)");
     println!("  files:    {}", lab.dir.display());
     println!("  control:  http://{addr}  (mesh-lab apply/delete/mode/show/logs/fault/reset)");
+    println!(
+        "  export GATEWAY_URL={} MESH_LAB_CONTROL={addr}",
+        lab.gateway_url
+    );
     print!(
         "{}",
         mesh_lab::observe::show::render(&lab.show().await?)
@@ -503,13 +521,14 @@ async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
             .unwrap_or_default()
     );
     println!("\nmesh mode ALLOW_ANY. Ctrl-C stops the lab.");
-    let reason = tutorial_common::shutdown::signal().await;
+    let reason = stopping.await.unwrap_or("SIGINT");
     println!("local mesh stopping ({reason})");
     handle.stop(true).await;
     graph_handle.stop(true).await;
     let _ = serving.await;
     let _ = graphing.await;
     lab.stop().await;
+    let _ = std::fs::remove_file(&secret_file);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -522,7 +541,15 @@ async fn guided_chapters(
     let chapters = guided::chapters(chapter)?;
     let files = guided::guide::LabFiles::find(&options.repo.join("istio"))?;
     let lab = Lab::start(options).await?;
-    let outcome = guided::run_chapters(&lab, &files, &chapters, std::io::stdout()).await;
+    let outcome = tokio::select! {
+        outcome = guided::run_chapters(&lab, &files, &chapters, std::io::stdout()) => outcome,
+        reason = tutorial_common::shutdown::signal() => {
+            // Ctrl-C: the pods stop and the lab's directory (its keys with it) goes, as at the end.
+            println!("\nguided stopping ({reason}): the chapter was not finished");
+            lab.stop().await;
+            return Ok(ExitCode::from(130));
+        }
+    };
     let written = match &graph {
         Some(f) => std::fs::write(f, mesh_lab::observe::graph::svg::render(&lab.graph().await))
             .map_err(|e| anyhow::anyhow!("--graph {}: {e}", f.display())),

@@ -9,7 +9,8 @@
 //! `POST /token?iss=&sub=&exp=&claim=` (a JWT signed with the lab's key; `exp` a duration, `-` in front: expired;
 //! `claim=KEY=VALUE` repeatable), `POST /jwks` (JSON `{uri, file, content}`: the key set for a jwksUri),
 //! `POST /jwks/unset?uri=`, `GET /jwks`. Answers are text lines;
-//! errors are 4xx with the message.
+//! errors are 4xx with the message. Every request carries the lab's secret and comes from the loopback
+//! address without a web page's `Origin` (`crate::lab::access`).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -20,6 +21,7 @@ use anyhow::{Context, anyhow};
 use serde::{Deserialize, Serialize};
 
 use crate::lab::Lab;
+use crate::lab::access::{self, ControlSecret};
 use crate::lab::inspect::{LogsPage, LogsQuery};
 use crate::state::patch::PatchType;
 use crate::state::{FileVerb, Outcome};
@@ -30,11 +32,18 @@ pub const DEFAULT_CONTROL: &str = "127.0.0.1:15080";
 /// Overrides [`DEFAULT_CONTROL`] for every command.
 pub const ENV_CONTROL: &str = "MESH_LAB_CONTROL";
 
-/// The control address: the flag, else `$MESH_LAB_CONTROL`, else the default.
+/// The control address (`host:port`): the flag, else `$MESH_LAB_CONTROL`, else the default; the
+/// `http://…/` form the banner prints is taken too.
 pub fn control_addr(flag: Option<&str>) -> String {
-    flag.map(str::to_owned)
+    let given = flag
+        .map(str::to_owned)
         .or_else(|| std::env::var(ENV_CONTROL).ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| DEFAULT_CONTROL.to_owned())
+        .unwrap_or_else(|| DEFAULT_CONTROL.to_owned());
+    given
+        .strip_prefix("http://")
+        .unwrap_or(&given)
+        .trim_end_matches('/')
+        .to_owned()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -221,11 +230,34 @@ async fn show(lab: web::Data<Lab>, q: web::Query<ShowQuery>) -> HttpResponse {
     }
 }
 
-/// Serves the control endpoint for `lab` on `addr` until the returned server is stopped.
-pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<actix_web::dev::Server> {
+/// Serves the control endpoint for `lab` on `addr` until the returned server is stopped, to requests that
+/// carry `secret` (`crate::lab::access`).
+pub fn serve(
+    lab: Lab,
+    addr: SocketAddr,
+    secret: ControlSecret,
+) -> anyhow::Result<actix_web::dev::Server> {
+    let listener = std::net::TcpListener::bind(addr).with_context(|| {
+        format!("the control endpoint cannot listen on {addr} (another `mesh-lab up`?): pass --control ADDR or set {ENV_CONTROL}")
+    })?;
+    serve_on(lab, listener, secret)
+}
+
+/// [`serve`] on a socket bound before the lab started: a command sent as soon as the gateway answers waits
+/// in its queue instead of finding nothing listening.
+pub fn serve_on(
+    lab: Lab,
+    listener: std::net::TcpListener,
+    secret: ControlSecret,
+) -> anyhow::Result<actix_web::dev::Server> {
     let data = web::Data::new(lab);
+    let port = listener.local_addr()?.port();
     Ok(HttpServer::new(move || {
+        let secret = secret.clone();
         App::new()
+            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                access::guard(Some(secret.clone()), port, req, next)
+            }))
             .app_data(data.clone())
             .route("/apply", web::post().to(apply))
             .route("/delete", web::post().to(delete))
@@ -241,14 +273,14 @@ pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<actix_web::dev::Serve
             .route("/jwks", web::post().to(jwks_set))
             .route("/jwks/unset", web::post().to(jwks_unset))
             .route("/jwks", web::get().to(jwks_list))
-            .route("/graph.svg", web::get().to(crate::observe::graph::svg_handler))
+            .route(
+                "/graph.svg",
+                web::get().to(crate::observe::graph::svg_handler),
+            )
     })
     .workers(1)
     .disable_signals()
-    .bind(addr)
-    .with_context(|| {
-        format!("the control endpoint cannot listen on {addr} (another `mesh-lab up`?): pass --control ADDR or set {ENV_CONTROL}")
-    })?
+    .listen(listener)?
     .run())
 }
 
@@ -268,17 +300,29 @@ fn read(file: &Path) -> anyhow::Result<(String, String)> {
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    secret: Option<ControlSecret>,
 }
 
 impl Client {
+    /// A client of the lab at `addr`, with the secret `mesh-lab up` wrote for it (or `$MESH_LAB_SECRET`).
     pub fn new(addr: &str) -> anyhow::Result<Self> {
+        Self::with_secret(addr, ControlSecret::for_client(addr))
+    }
+
+    /// A client sending `secret`.
+    pub fn with_secret(addr: &str, secret: Option<ControlSecret>) -> anyhow::Result<Self> {
         Ok(Self {
             base: format!("http://{addr}"),
             http: tutorial_common::client::client(Duration::from_secs(60), None)?,
+            secret,
         })
     }
 
     async fn call(&self, req: reqwest::RequestBuilder) -> anyhow::Result<String> {
+        let req = match &self.secret {
+            Some(s) => req.header(reqwest::header::AUTHORIZATION, s.header_value()),
+            None => req,
+        };
         let r = req.send().await.map_err(|e| {
             anyhow!(
                 "no lab answers at {} ({e}); start one with `mesh-lab up` (or set {ENV_CONTROL})",

@@ -149,10 +149,12 @@ fn file_lines_since(file: &Path, from: u64) -> (Vec<String>, u64) {
     (lines, from + whole as u64)
 }
 
-/// kubectl's NotFound, as `kubectl logs` words it (the namespace added).
-fn not_found(resource: &str, name: &str) -> anyhow::Error {
+/// kubectl's NotFound, as `kubectl logs` words it (the namespace added), and the Deployments there are.
+fn not_found(resource: &str, name: &str, deployments: &[&str]) -> anyhow::Error {
     anyhow!(
-        "error: error from server (NotFound): {resource} \"{name}\" not found in namespace \"{NAMESPACE}\""
+        "error: error from server (NotFound): {resource} \"{name}\" not found in namespace \"{NAMESPACE}\"\n\
+         the lab's Deployments: {} (mesh-lab logs deploy/NAME)",
+        deployments.join(", ")
     )
 }
 
@@ -172,12 +174,14 @@ impl Inner {
             });
             pods.first().map(|p| (*p, note))
         };
+        let names: Vec<&str> = self.state.deployments().map(|o| o.name.as_str()).collect();
+        let missing = |resource, name| not_found(resource, name, &names);
         match target {
-            LogsTarget::Deployment(d) => first(d).ok_or_else(|| not_found("deployments.apps", d)),
-            LogsTarget::Pod(p) => by_pod(p).ok_or_else(|| not_found("pods", p)),
+            LogsTarget::Deployment(d) => first(d).ok_or_else(|| missing("deployments.apps", d)),
+            LogsTarget::Pod(p) => by_pod(p).ok_or_else(|| missing("pods", p)),
             LogsTarget::PodOrDeployment(n) => by_pod(n)
                 .or_else(|| first(n))
-                .ok_or_else(|| not_found("pods", n)),
+                .ok_or_else(|| missing("pods", n)),
         }
     }
 

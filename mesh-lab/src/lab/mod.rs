@@ -3,6 +3,7 @@
 //! is applied into every proxy's configuration ([`reconcile`], all or nothing), the `kubectl` verbs that
 //! change what is applied ([`verbs`]) and certificate renewal ([`certificates`]). docs/LOCAL-MESH.md.
 
+pub mod access;
 mod certificates;
 pub mod inspect;
 mod reconcile;
@@ -238,8 +239,26 @@ impl Lab {
         let envoy_bin = envoy_of(&options)?;
         loopback_free(options.gateway_port)?;
         crate::dataplane::logs::book();
-        std::fs::create_dir_all(&options.dir)
-            .with_context(|| format!("creating {}", options.dir.display()))?;
+        remove_stale_dirs();
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            // The lab CA's key and the token issuer's key live here: this user's only.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&options.dir)
+                .with_context(|| format!("creating {}", options.dir.display()))?;
+        }
+        let dir = options.dir.clone();
+        let started = Self::start_in(options, envoy_bin).await;
+        if started.is_err() && is_temporary(&dir) {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        started
+    }
+
+    /// [`Lab::start`]'s work once the directory exists (which a failure here leaves to `start` to remove).
+    async fn start_in(options: LabOptions, envoy_bin: PathBuf) -> anyhow::Result<Self> {
         let (services, state) = setup(&options.repo)?;
         let standin = start_standin(options.standin_now.as_deref())?;
         let internet = Internet {
@@ -369,13 +388,44 @@ impl Lab {
         if let Some(s) = self.standin.lock().await.take() {
             s.stop().await;
         }
-        let temporary = self.dir.parent() == Some(std::env::temp_dir().as_path())
-            && self
-                .dir
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("mesh-lab-"));
-        if temporary {
+        if is_temporary(&self.dir) {
             let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A directory [`LabOptions::default`] made: `<temp dir>/mesh-lab-<pid>-<n>`; its pid.
+fn temporary_pid(dir: &Path) -> Option<u32> {
+    if dir.parent() != Some(std::env::temp_dir().as_path()) {
+        return None;
+    }
+    let name = dir.file_name()?.to_str()?;
+    let (pid, n) = name.strip_prefix("mesh-lab-")?.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+fn is_temporary(dir: &Path) -> bool {
+    temporary_pid(dir).is_some()
+}
+
+/// Removes the temporary directories of this user's labs whose process is gone (killed with SIGKILL, or
+/// the machine stopped): their keys do not outlive them past the next start.
+fn remove_stale_dirs() {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for dir in entries.flatten().map(|e| e.path()) {
+        let Some(pid) = temporary_pid(&dir) else {
+            continue;
+        };
+        let ours = std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir() && m.uid() == me);
+        if ours && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(&dir);
         }
     }
 }

@@ -99,8 +99,13 @@ pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<(actix_web::dev::Serv
     })?;
     let bound = listener.local_addr()?;
     let data = web::Data::new(lab);
+    let port = bound.port();
     let server = HttpServer::new(move || {
         App::new()
+            // Host and Origin only: a DNS-rebinding page cannot read the lab's traffic.
+            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                crate::lab::access::guard(None, port, req, next)
+            }))
             .app_data(data.clone())
             .route("/", web::get().to(page_handler))
             .route("/graph.svg", web::get().to(svg_handler))
@@ -116,13 +121,13 @@ pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<(actix_web::dev::Serv
 /// `mesh-lab show --graph FILE`: the running lab's picture, from its control endpoint.
 pub async fn fetch_svg(control: &str) -> anyhow::Result<String> {
     let http = tutorial_common::client::client(std::time::Duration::from_secs(30), None)?;
-    let r = http
-        .get(format!("http://{control}/graph.svg"))
-        .send()
-        .await
-        .with_context(|| {
-            format!("no lab answers at http://{control}; start one with `mesh-lab up`")
-        })?;
+    let mut req = http.get(format!("http://{control}/graph.svg"));
+    if let Some(s) = crate::lab::access::ControlSecret::for_client(control) {
+        req = req.header(reqwest::header::AUTHORIZATION, s.header_value());
+    }
+    let r = req.send().await.with_context(|| {
+        format!("no lab answers at http://{control}; start one with `mesh-lab up`")
+    })?;
     let ok = r.status().is_success();
     let text = r.text().await?;
     anyhow::ensure!(ok, "the lab refused the graph: {}", text.trim_end());
