@@ -6,13 +6,13 @@
 use std::process::Output;
 use std::time::Duration;
 
-use integration_tests::process::{Proc, run_to_end, spawn};
+use integration_tests::process::{Proc, run_to_end};
 use mesh_lab::dataplane::envoy::AccessLogEntry;
 use mesh_lab::guided::send::{Answer, requests};
 use serde_json::Value;
 
+use crate::http;
 use crate::routing::{PREFERENCE_OUT, tally};
-use crate::{http, repo};
 
 const N: usize = 20;
 
@@ -25,24 +25,8 @@ struct Up {
 impl Up {
     fn start(options: &[&str]) -> Self {
         tutorial_common::boot::install_crypto_provider();
-        let control = format!(
-            "127.0.0.1:{}",
-            mesh_lab::dataplane::ports::free_port().unwrap()
-        );
-        let repo = repo();
-        let mut args = vec![
-            "up",
-            "--port",
-            "0",
-            "--graph-port",
-            "0",
-            "--control",
-            &control,
-            "--repo",
-            repo.to_str().unwrap(),
-        ];
-        args.extend_from_slice(options);
-        let proc = spawn("mesh-lab", &args, &[]);
+        let control = crate::process::free_control();
+        let proc = crate::process::up_on(&control, 0, options);
         proc.wait_for_line("Ctrl-C stops the lab", Duration::from_secs(90));
         Self { proc, control }
     }

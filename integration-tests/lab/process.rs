@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use integration_tests::process::spawn;
+use integration_tests::process::{Proc, spawn};
 
 /// The pids of the processes whose parent is `pid` and whose command line names Envoy's bootstrap.
 fn envoy_children(pid: u32) -> Vec<u32> {
@@ -40,26 +40,7 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn a_killed_lab_leaves_no_envoy_behind() {
-    let control = format!(
-        "127.0.0.1:{}",
-        mesh_lab::dataplane::ports::free_port().unwrap()
-    );
-    let repo = crate::repo();
-    let mut lab = spawn(
-        "mesh-lab",
-        &[
-            "up",
-            "--port",
-            "0",
-            "--graph-port",
-            "0",
-            "--control",
-            &control,
-            "--repo",
-            repo.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let mut lab = up();
     lab.wait_for_line("Ctrl-C stops the lab", Duration::from_secs(60));
     let envoys = envoy_children(lab.child.id());
     lab.signal("KILL");
@@ -83,35 +64,40 @@ fn a_killed_lab_leaves_no_envoy_behind() {
 }
 
 /// `mesh-lab up` on ephemeral ports, its directory the default temporary one.
-fn up() -> integration_tests::process::Proc {
-    let control = format!(
-        "127.0.0.1:{}",
-        mesh_lab::dataplane::ports::free_port().unwrap()
-    );
-    up_on(&control, 0)
+fn up() -> Proc {
+    up_on(&free_control(), 0, &[])
 }
 
-fn up_on(control: &str, gateway_port: u16) -> integration_tests::process::Proc {
-    let repo = crate::repo();
-    spawn(
-        "mesh-lab",
-        &[
-            "up",
-            "--port",
-            &gateway_port.to_string(),
-            "--graph-port",
-            "0",
-            "--control",
-            control,
-            "--repo",
-            repo.to_str().unwrap(),
-        ],
-        &[],
+/// A free loopback address for a lab's control endpoint.
+pub(crate) fn free_control() -> String {
+    format!(
+        "127.0.0.1:{}",
+        mesh_lab::dataplane::ports::free_port().unwrap()
     )
 }
 
+/// `mesh-lab up` as a process with its control endpoint on `control`, the gateway on `gateway_port` (0: any)
+/// and `options` after the rest.
+pub(crate) fn up_on(control: &str, gateway_port: u16, options: &[&str]) -> Proc {
+    let repo = crate::repo();
+    let port = gateway_port.to_string();
+    let mut args = vec![
+        "up",
+        "--port",
+        &port,
+        "--graph-port",
+        "0",
+        "--control",
+        control,
+        "--repo",
+        repo.to_str().unwrap(),
+    ];
+    args.extend_from_slice(options);
+    spawn("mesh-lab", &args, &[])
+}
+
 /// The lab's directory, from the banner's `files:` line.
-fn files_dir(lab: &integration_tests::process::Proc) -> std::path::PathBuf {
+fn files_dir(lab: &Proc) -> std::path::PathBuf {
     let line = lab.wait_for_line("  files:", Duration::from_secs(60));
     line.trim().trim_start_matches("files:").trim().into()
 }
@@ -147,12 +133,9 @@ fn a_lab_leaves_no_keys_behind_past_the_next_start() {
 /// pods are still starting waits for the lab instead of failing with "no lab answers".
 #[test]
 fn a_command_sent_while_the_lab_starts_waits_for_it() {
-    let control = format!(
-        "127.0.0.1:{}",
-        mesh_lab::dataplane::ports::free_port().unwrap()
-    );
+    let control = free_control();
     let gateway = mesh_lab::dataplane::ports::free_port().unwrap();
-    let mut lab = up_on(&control, gateway);
+    let mut lab = up_on(&control, gateway, &[]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(&control).is_err() {
         assert!(Instant::now() < deadline, "the control port never listened");

@@ -270,9 +270,9 @@ fn unknown_kind_is_an_error_naming_the_file() {
         "{err:?}"
     );
     assert!(
-        err.to_string().contains(
+        err.to_string().ends_with(
             "unknown-kind.yml: document 0: VirtualServise at apiVersion networking.istio.io/v1beta1: \
-             not a kind the local mesh or the manifest checks take; they take Namespace,"
+             no such kind; did you mean kind: VirtualService?"
         ),
         "{err}"
     );

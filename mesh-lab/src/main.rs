@@ -1,4 +1,4 @@
-//! `mesh-lab`: the whole Istio tutorial on a laptop, on real Envoy sidecars. Run `cargo run -p mesh-lab -- guided all`.
+//! `mesh-lab`: the whole Istio tutorial on a laptop, on real Envoy sidecars. Run `mesh-lab guided all` (`cargo install --path mesh-lab` puts it on the PATH).
 
 use std::io::Write;
 use std::path::PathBuf;

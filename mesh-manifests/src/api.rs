@@ -351,11 +351,13 @@ pub enum Refusal {
         kind: String,
         not_run: &'static NotRun,
     },
-    /// No kind of that name is taken; `spelled` is the kind it matches but for case.
+    /// No kind of that name is taken; `spelled` is the kind it matches but for case, `meant` the one its
+    /// name is a typo of (two edits at most).
     Kind {
         api_version: String,
         kind: String,
         spelled: Option<&'static Kind>,
+        meant: Option<&'static Kind>,
     },
 }
 
@@ -396,13 +398,19 @@ impl Refusal {
         if let Some(row) = NOT_RUN.iter().find(|r| r.served.kind == kind) {
             return not_run(row);
         }
+        let kinds = || crate::KINDS.iter().chain(NOT_RUN.iter().map(|r| &r.served));
+        let spelled = kinds().find(|r| r.kind.eq_ignore_ascii_case(kind));
+        let meant = kinds()
+            .map(|r| (strsim::damerau_levenshtein(kind, r.kind), r))
+            .filter(|(d, _)| *d <= 2)
+            .min_by_key(|(d, _)| *d)
+            .map(|(_, r)| r)
+            .filter(|_| spelled.is_none());
         Err(Refusal::Kind {
             api_version: a,
             kind: k,
-            spelled: crate::KINDS
-                .iter()
-                .chain(NOT_RUN.iter().map(|r| &r.served))
-                .find(|r| r.kind.eq_ignore_ascii_case(kind)),
+            spelled,
+            meant,
         })
     }
 
@@ -457,6 +465,9 @@ impl fmt::Display for Refusal {
             Refusal::Kind {
                 spelled: Some(row), ..
             } => write!(f, "kinds are case-sensitive: write kind: {}", row.kind),
+            Refusal::Kind {
+                meant: Some(row), ..
+            } => write!(f, "no such kind; did you mean kind: {}?", row.kind),
             Refusal::Kind { spelled: None, .. } => write!(
                 f,
                 "not a kind the local mesh or the manifest checks take; they take {}",
@@ -615,6 +626,24 @@ mod tests {
         let err = parse_str(Path::new("x.yml"), &text).expect_err("refused");
         assert!(matches!(err, LoadError::UnknownKind { .. }), "{err:?}");
         err.to_string()
+    }
+
+    #[test]
+    fn a_misspelt_kind_is_told_the_kind_it_was_meant_to_be() {
+        assert_eq!(
+            refusal("networking.istio.io/v1", "VirtualServis"),
+            "x.yml: document 0: VirtualServis at apiVersion networking.istio.io/v1: no such kind; did you \
+             mean kind: VirtualService?"
+        );
+        assert_eq!(
+            refusal("networking.istio.io/v1", "DestinatonRule"),
+            "x.yml: document 0: DestinatonRule at apiVersion networking.istio.io/v1: no such kind; did you \
+             mean kind: DestinationRule?"
+        );
+        assert!(
+            refusal("v1", "Banana")
+                .contains("not a kind the local mesh or the manifest checks take")
+        );
     }
 
     #[test]

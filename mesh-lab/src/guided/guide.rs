@@ -44,6 +44,13 @@ fn find(
 impl LabFiles {
     /// Finds the lab's files under `istio_dir` by content.
     pub fn find(istio_dir: &Path) -> anyhow::Result<Self> {
+        if !istio_dir.is_dir() {
+            return Err(anyhow!(
+                "{} is not here: run mesh-lab guided from the repository root (where istio/ and \
+                 recommendation/ are), or pass --repo DIR",
+                istio_dir.display()
+            ));
+        }
         let (docs, _errors) = mesh_manifests::load_paths_collecting([istio_dir]);
         let se_port = |r: &Resource, port: i64| match r {
             Resource::ServiceEntry(se) => {
@@ -54,7 +61,10 @@ impl LabFiles {
         };
         let deployment_v3 = istio_dir.join("../recommendation/kubernetes/Deployment-v3.yml");
         if !deployment_v3.is_file() {
-            return Err(anyhow!("{} is missing", deployment_v3.display()));
+            return Err(anyhow!(
+                "{} is missing (run mesh-lab guided from the repository root, or pass --repo DIR)",
+                deployment_v3.display()
+            ));
         }
         Ok(Self {
             istio: istio_dir.to_owned(),

@@ -82,7 +82,9 @@ impl Lab {
             .state
             .patched(kind, name, &patch, PatchType::Merge)
             .map_err(|e| anyhow!("{e}"))?;
-        if let Some(doc) = patched {
+        if let Some(mut doc) = patched {
+            // Where `show` says the object came from: the command that changed it last.
+            doc.file = format!("oc scale deployment {name} --replicas={replicas}").into();
             let mut next = inner.state.clone();
             next.apply(&[doc]).map_err(|e| anyhow!("{e}"))?;
             self.reconcile(&mut inner, next).await?;
