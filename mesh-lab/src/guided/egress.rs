@@ -355,7 +355,12 @@ async fn clean_up<W: Write>(g: &mut Guide<'_, W>) {
 /// Step 10: REGISTRY_ONLY (here the namespace Sidecar): the catch-all block_all answers 502.
 async fn registry_only<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
     g.step("10", "switch the mesh to REGISTRY_ONLY");
-    g.oc("oc get configmap istio -n istio-system -o yaml | sed 's/mode: ALLOW_ANY/mode: REGISTRY_ONLY/g' | oc replace -n istio-system -f -");
+    // The blog's ConfigMap edit is history, not a command to paste: scripts/egress-lab.sh refuses it alike.
+    g.say(
+        "  the blog's `oc get configmap istio … | sed … | oc replace …` does not work on OpenShift Service Mesh \
+         (OSSM 2's ConfigMap is istio-<control plane>, OSSM 3's has no 'mode:' line, and both operators undo \
+         hand edits: docs/EGRESS-LAB-OPENSHIFT.md, step 10); on a cluster use one of:",
+    );
     g.oc("OSSM 2: oc patch smcp basic -n istio-system --type merge --patch-file istio/registry-only-ossm2-smcp-patch.yml");
     g.oc("OSSM 3: oc patch istio default --type merge --patch-file istio/registry-only-ossm3-istio-patch.yml");
     g.oc(&format!(
