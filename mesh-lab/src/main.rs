@@ -380,7 +380,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mode { mode } => client()?.mode(&mode).await?,
         Command::Show { json, graph } => match graph {
             Some(file) => {
-                let svg = mesh_lab::observe::graph::fetch_svg(&addr).await?;
+                let svg = client()?.graph_svg().await?;
                 std::fs::write(&file, svg)
                     .map_err(|e| anyhow::anyhow!("--graph {}: {e}", file.display()))?;
                 format!("wrote the traffic graph to {}", file.display())

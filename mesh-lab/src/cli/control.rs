@@ -482,4 +482,10 @@ impl Client {
         }
         self.call(req).await
     }
+
+    /// `mesh-lab show --graph FILE`: the running lab's picture.
+    pub async fn graph_svg(&self) -> anyhow::Result<String> {
+        self.call(self.http.get(format!("{}/graph.svg", self.base)))
+            .await
+    }
 }

@@ -117,19 +117,3 @@ pub fn serve(lab: Lab, addr: SocketAddr) -> anyhow::Result<(actix_web::dev::Serv
     .run();
     Ok((server, bound))
 }
-
-/// `mesh-lab show --graph FILE`: the running lab's picture, from its control endpoint.
-pub async fn fetch_svg(control: &str) -> anyhow::Result<String> {
-    let http = tutorial_common::client::client(std::time::Duration::from_secs(30), None)?;
-    let mut req = http.get(format!("http://{control}/graph.svg"));
-    if let Some(s) = crate::lab::access::ControlSecret::for_client(control) {
-        req = req.header(reqwest::header::AUTHORIZATION, s.header_value());
-    }
-    let r = req.send().await.with_context(|| {
-        format!("no lab answers at http://{control}; start one with `mesh-lab up`")
-    })?;
-    let ok = r.status().is_success();
-    let text = r.text().await?;
-    anyhow::ensure!(ok, "the lab refused the graph: {}", text.trim_end());
-    Ok(text)
-}
