@@ -42,7 +42,7 @@ async fn a_web_page_cannot_drive_the_lab_and_its_own_command_line_can() {
     assert_eq!(token.status(), 401);
     assert_eq!(applied(&served).await, before, "the lab is unchanged");
     // The secret, but from a page (Origin) or by another name (DNS rebinding): still refused.
-    let secret = std::fs::read_to_string(&served.secret_file).unwrap();
+    let secret = std::fs::read_to_string(served.secret_file.path()).unwrap();
     let bearer = format!("Bearer {}", secret.trim());
     let from_page = http()
         .post(url("/reset"))
@@ -71,7 +71,7 @@ async fn a_web_page_cannot_drive_the_lab_and_its_own_command_line_can() {
     assert_ne!(applied(&served).await, before, "reset went through");
     // The secret's file: its user's only.
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(&served.secret_file), 0o600);
-    assert_eq!(mode(served.secret_file.parent().unwrap()), 0o700);
+    assert_eq!(mode(served.secret_file.path()), 0o600);
+    assert_eq!(mode(served.secret_file.path().parent().unwrap()), 0o700);
     served.stop().await;
 }

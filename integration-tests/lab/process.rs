@@ -116,9 +116,13 @@ fn a_lab_leaves_no_keys_behind_past_the_next_start() {
     let _ = killed.wait_exit(Duration::from_secs(10));
     assert!(killed_dir.exists(), "SIGKILL leaves the directory");
 
-    let mut next = up();
+    let control = free_control();
+    let mut next = up_on(&control, 0, &[]);
     let next_dir = files_dir(&next);
     next.wait_for_line("Ctrl-C stops the lab", Duration::from_secs(60));
+    let port = control.rsplit(':').next().unwrap().parse().unwrap();
+    let secret = mesh_lab::lab::access::secret_file(port).unwrap();
+    assert!(secret.exists(), "up wrote {}", secret.display());
     assert!(
         !killed_dir.exists(),
         "the next up removed {}",
@@ -127,6 +131,7 @@ fn a_lab_leaves_no_keys_behind_past_the_next_start() {
     next.signal("INT");
     assert!(next.wait_exit(Duration::from_secs(30)).success());
     assert!(!next_dir.exists(), "Ctrl-C removed {}", next_dir.display());
+    assert!(!secret.exists(), "Ctrl-C removed {}", secret.display());
 }
 
 /// The control endpoint listens before the lab starts (its socket bound first), so a command sent while the

@@ -10,7 +10,7 @@ pub(crate) struct Served {
     pub(crate) lab: Lab,
     pub(crate) addr: String,
     /// The control secret's file, as `mesh-lab up` writes it.
-    pub(crate) secret_file: std::path::PathBuf,
+    pub(crate) secret_file: mesh_lab::lab::access::SecretFile,
     handle: actix_web::dev::ServerHandle,
     serving: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -81,6 +81,5 @@ impl Served {
         self.handle.stop(true).await;
         self.serving.await.unwrap().unwrap();
         self.lab.stop().await;
-        std::fs::remove_file(&self.secret_file).unwrap();
     }
 }

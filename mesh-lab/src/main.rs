@@ -466,19 +466,13 @@ async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
     }
     // The control secret, where only this user reads it (mesh_lab::lab::access), before any Envoy starts.
     let secret = mesh_lab::lab::access::ControlSecret::generate()?;
-    let secret_file = secret.write(control_addr.port())?;
-    let lab = match Lab::start(options).await {
-        Ok(lab) => lab,
-        Err(e) => {
-            let _ = std::fs::remove_file(&secret_file);
-            return Err(e);
-        }
-    };
+    // Removed when `up` returns, however it ends.
+    let _secret_file = secret.write(control_addr.port())?;
+    let lab = Lab::start(options).await?;
     let (graph, graph_addr) = match mesh_lab::observe::graph::serve(lab.clone(), graph_addr) {
         Ok(g) => g,
         Err(e) => {
             lab.stop().await;
-            let _ = std::fs::remove_file(&secret_file);
             return Err(e);
         }
     };
@@ -488,7 +482,6 @@ async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(e) => {
             lab.stop().await;
-            let _ = std::fs::remove_file(&secret_file);
             return Err(e);
         }
     };
@@ -528,7 +521,6 @@ async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
     let _ = serving.await;
     let _ = graphing.await;
     lab.stop().await;
-    let _ = std::fs::remove_file(&secret_file);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -53,12 +53,13 @@ impl ControlSecret {
         Some(Self(text.trim().to_owned()))
     }
 
-    /// Writes the secret for the lab listening on `port`, readable by this user only; the path written.
-    pub fn write(&self, port: u16) -> anyhow::Result<PathBuf> {
+    /// Writes the secret for the lab listening on `port`, readable by this user only; the file goes when
+    /// the returned [`SecretFile`] is dropped, however the lab ends.
+    pub fn write(&self, port: u16) -> anyhow::Result<SecretFile> {
         let file = secret_file(port)?;
         crate::dataplane::files::write_atomically(&file, self.0.as_bytes(), true)
             .with_context(|| format!("writing the control secret {}", file.display()))?;
-        Ok(file)
+        Ok(SecretFile(file))
     }
 
     /// `Authorization: Bearer <secret>`.
@@ -70,6 +71,22 @@ impl ControlSecret {
     pub fn admits(&self, given: Option<&str>) -> bool {
         let given = given.and_then(|g| g.strip_prefix("Bearer ")).unwrap_or("");
         constant_time_eq(given.as_bytes(), self.0.as_bytes())
+    }
+}
+
+/// The secret's file, removed when dropped.
+#[derive(Debug)]
+pub struct SecretFile(PathBuf);
+
+impl SecretFile {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for SecretFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
