@@ -8,6 +8,13 @@ use std::path::Path;
 
 use anyhow::Context;
 
+/// The user this process runs as (the owner of `/proc/self`): whose private files and directories are
+/// whose.
+pub fn user_id() -> std::io::Result<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.uid())
+}
+
 /// Writes `bytes` to `path` atomically; `private`: mode 0600 (on Unix).
 pub fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
     let name = path

@@ -117,9 +117,7 @@ pub fn secret_file(port: u16) -> anyhow::Result<PathBuf> {
 
 fn private_dir() -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
-    let uid = std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .context("reading this process's user")?;
+    let uid = crate::dataplane::files::user_id().context("reading this process's user")?;
     let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(d) => Path::new(&d).join("mesh-lab"),
         None => std::env::temp_dir().join(format!("mesh-lab-{uid}")),

@@ -77,7 +77,7 @@ impl Default for LabOptions {
         let n = LABS.fetch_add(1, Ordering::Relaxed);
         Self {
             gateway_port: 0,
-            dir: std::env::temp_dir().join(format!("mesh-lab-{}-{n}", std::process::id())),
+            dir: temporary_dir(std::process::id(), n),
             envoy_bin: None,
             standin_now: None,
             repo: PathBuf::from("."),
@@ -394,7 +394,12 @@ impl Lab {
     }
 }
 
-/// A directory [`LabOptions::default`] made: `<temp dir>/mesh-lab-<pid>-<n>`; its pid.
+/// The `n`th temporary directory of the lab process `pid`: `<temp dir>/mesh-lab-<pid>-<n>`.
+fn temporary_dir(pid: u32, n: u64) -> PathBuf {
+    std::env::temp_dir().join(format!("mesh-lab-{pid}-{n}"))
+}
+
+/// The pid of a directory [`temporary_dir`] names.
 fn temporary_pid(dir: &Path) -> Option<u32> {
     if dir.parent() != Some(std::env::temp_dir().as_path()) {
         return None;
@@ -413,7 +418,7 @@ fn is_temporary(dir: &Path) -> bool {
 /// the machine stopped): their keys do not outlive them past the next start.
 fn remove_stale_dirs() {
     use std::os::unix::fs::MetadataExt;
-    let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+    let Ok(me) = crate::dataplane::files::user_id() else {
         return;
     };
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
@@ -427,5 +432,26 @@ fn remove_stale_dirs() {
         if ours && !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = std::fs::remove_dir_all(&dir);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sweep finds the pid in the names `LabOptions::default` gives, and in nothing else.
+    #[test]
+    fn a_temporary_directory_names_its_process() {
+        assert_eq!(temporary_pid(&temporary_dir(4242, 7)), Some(4242));
+        let tmp = std::env::temp_dir();
+        for other in [
+            "mesh-lab-0",
+            "mesh-lab-jwt-4242",
+            "mesh-lab-4242-x",
+            "other-4242-1",
+        ] {
+            assert_eq!(temporary_pid(&tmp.join(other)), None, "{other}");
+        }
+        assert_eq!(temporary_pid(Path::new("/elsewhere/mesh-lab-4242-1")), None);
     }
 }
