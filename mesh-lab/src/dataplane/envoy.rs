@@ -115,7 +115,7 @@ fn with_parent_death(bin: &Path) -> Command {
 }
 
 /// One line of the access log.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 pub struct AccessLogEntry {
     pub listener: Option<String>,
     pub start_time: Option<String>,
