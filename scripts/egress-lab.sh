@@ -38,10 +38,14 @@ Options:
                       ossm3      the Istio resource (found by oc get istio)
                     (The blog's `oc get configmap istio | sed | oc replace` cannot work on
                     OSSM: docs/EGRESS-LAB-OPENSHIFT.md, step 10, says why.)
-  --fix             step 2: when the v3 pod runs 1/1, apply the label fix and check again
+  --fix             step 2: when the v3 pod runs 1/1, apply the fix the check prints
+                    and check again
   --without-sidecar step 2: start v3 without its sidecar, as the blog's Deployment-v3.yml did
-                    (patches the inject label to "false"), to show the 1/1 check; add
-                    --fix to show the repair too
+                    (removes the inject label: nothing asks for one), to show the 1/1 check;
+                    add --fix to show the repair too: the blog's annotation patch on OSSM 2;
+                    on OSSM 3, whose webhook selects pods by label, the label patch (and in
+                    a namespace labelled for injection the 1/1 needs the label "false").
+                    The mesh: --mesh ossm2/ossm3, else found (oc get smcp -A, oc get istio)
   --dry-run         print the commands a real run runs, in order, and run nothing;
                     pasted in order they do what the real run does. A value only
                     the cluster knows is read into a shell variable ($GATEWAY_URL,
@@ -473,6 +477,59 @@ time_api_answers() {
     return 1
 }
 
+# ---------------------------------------------------------------------------------------------------
+# Step 2's blog moment (--without-sidecar) and its fix (--fix). The blog's v3 pod ran 1/1 because nothing
+# asked for a sidecar, and its fix was `oc patch ... annotations ... "true"`. Whether that annotation
+# injects depends on the injector (docs/EGRESS-LAB-OPENSHIFT.md, step 2, says why):
+#   OSSM 2: maistra's webhook is called for every pod of a member namespace (namespaceSelector
+#     maistra.io/member-of, no objectSelector) and injects those that ask, by label or annotation (istio's
+#     pkg/kube/inject/inject.go injectRequired, label first): the blog's patch is the fix.
+#   OSSM 3, namespace without injection label (the default revision; deploy.sh leaves it so): the webhook is
+#     called only for pods labelled sidecar.istio.io/inject=true (its objectSelector, istio's
+#     manifests/charts/istio-control/istio-discovery/templates/mutatingwebhook.yaml); a selector reads labels,
+#     so the annotation alone starts a new pod, 1/1 again: the label is the fix.
+#   OSSM 3, namespace labelled istio.io/rev or istio-injection=enabled: every pod is injected unless labelled
+#     "false", so the blog's 1/1 needs that label, and no annotation counts under it: the label "true" is the fix.
+INJECTION=
+
+# find_injection: how NAMESPACE's pods get a sidecar: INJECTION=request (only pods that ask) or namespace
+# (every pod but those labelled "false"), and SIDECAR_REQUEST=annotations where the annotation asks (OSSM 2).
+find_injection() {
+    [ -z "$INJECTION" ] || return 0
+    if [ "$MESH" = sidecar ]; then detect_mesh auto; else find_control_plane; fi
+    INJECTION=request
+    if [ "$MESH_KIND" = ossm2 ]; then
+        SIDECAR_REQUEST=annotations
+        info "OSSM 2 injects the pods of a member namespace that ask, by label or annotation: the blog's annotation patch is the fix"
+        return 0
+    fi
+    if [ "$DRY_RUN" = 1 ]; then
+        info "(dry run: namespace $NAMESPACE assumed without injection label, as deploy.sh leaves it for the default revision)"
+    else
+        labels=$("$KUBE" get namespace "$NAMESPACE" -o 'jsonpath={.metadata.labels}' 2>/dev/null) || labels=
+        case $labels in
+            *'"istio-injection":"enabled"'* | *'"istio.io/rev":'*) INJECTION=namespace ;;
+        esac
+    fi
+    if [ "$INJECTION" = namespace ]; then
+        info "OSSM 3, namespace $NAMESPACE labelled for injection: every pod there gets a sidecar unless labelled \"false\", so the blog's 1/1 needs that label, and no annotation counts under it (the label wins): the fix is the label \"true\""
+    else
+        info "OSSM 3: the blog's annotation patch would start a new pod, 1/1 again: the webhook is called only for pods labelled $INJECT_LABEL=true (its objectSelector; a selector reads labels, not annotations): the fix is the label"
+    fi
+}
+
+# without_sidecar: the blog's moment: v3's pod template asks for no sidecar (the inject label removed; the
+# patch also works when the label is absent), or, where the namespace injects every pod, refuses one.
+without_sidecar() {
+    find_injection
+    if [ "$INJECTION" = namespace ]; then
+        must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" -p "$(inject_patch false)"
+        return
+    fi
+    info "(re-creating the blog's moment: its Deployment-v3.yml did not ask for a sidecar)"
+    must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" -p "$(printf '{"spec":{"template":{"metadata":{"labels":{"%s":null}}}}}' "$INJECT_LABEL")"
+}
+
 step_2() {
     say "Step 2: deploy recommendation v3 (it calls worldclockapi.com for the time)"
     # A subshell, as the script runs it: pasted, the line leaves the terminal in the directory it was in.
@@ -483,8 +540,7 @@ step_2() {
     must set_image "$N_V3_DEPLOYMENT" recommendation || return 1
     point_v3_at_time_api || return 1
     if [ "$WITHOUT_SIDECAR" = 1 ]; then
-        info "(re-creating the blog's moment: its Deployment-v3.yml did not ask for a sidecar)"
-        must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" -p "$(inject_patch false)" || return 1
+        without_sidecar || return 1
     fi
     wait_rollout "$N_V3_DEPLOYMENT" recommendation v3 || return 1
     if check_sidecar "$N_V3_DEPLOYMENT" recommendation v3; then
@@ -497,15 +553,15 @@ step_2() {
             time_api_answers
             return
         fi
-        info "(dry run: the pod runs 1/1 here, without its sidecar; the fix: $KUBE_NAME patch deployment $N_V3_DEPLOYMENT -n $NAMESPACE -p '$(inject_patch true)')"
+        info "(dry run: the pod runs 1/1 here, without its sidecar; the fix: $KUBE_NAME patch deployment $N_V3_DEPLOYMENT -n $NAMESPACE -p '$(request_patch)')"
     fi
     if [ "$FIX_SIDECAR" = 1 ]; then
-        # In a dry run the template is the one --without-sidecar labelled "false": the label fix.
+        # In a dry run the template is the one --without-sidecar left asking for nothing: the request fix.
         if [ "$DRY_RUN" != 1 ] && template_asks_for_sidecar "$N_V3_DEPLOYMENT"; then
             # Asking again changes nothing; a new pod, now that the namespace is in the mesh, does.
             must kube rollout restart "deployment/$N_V3_DEPLOYMENT" -n "$NAMESPACE" || return 1
         else
-            must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" -p "$(inject_patch true)" || return 1
+            must kube patch deployment "$N_V3_DEPLOYMENT" -n "$NAMESPACE" -p "$(request_patch)" || return 1
         fi
         wait_rollout "$N_V3_DEPLOYMENT" recommendation v3 || return 1
         if check_sidecar "$N_V3_DEPLOYMENT" recommendation v3; then

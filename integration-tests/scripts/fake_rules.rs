@@ -82,9 +82,43 @@ fn injection_follows_the_webhooks_selectors_and_never_inject_selector() {
             never_inject_keys: never.iter().map(|k| (*k).to_owned()).collect(),
         };
         assert_eq!(
-            rules::injects(*mesh, &injector, ns_labels, pod_labels),
+            rules::injects(*mesh, &injector, ns_labels, pod_labels, &json!({})),
             *want,
             "{why}: {mesh:?} revision {revision}, namespace {ns_labels}, pod {pod_labels}"
+        );
+    }
+}
+
+/// The egress blog's annotation: mesh, namespace labels, pod labels, pod annotations, injected, why.
+type AnnotationCase = (Mesh, Value, Value, Value, bool, &'static str);
+
+#[test]
+fn the_inject_annotation_counts_only_where_the_webhook_sees_the_pod_and_no_label_decides() {
+    let member = json!({"maistra.io/member-of": "istio-system"});
+    #[rustfmt::skip]
+    let rows: &[AnnotationCase] = &[
+        (Mesh::Ossm2, member.clone(), json!({}), json!({INJECT: "true"}), true,
+         "OSSM 2: maistra's webhook sees every member pod; injectRequired reads the annotation"),
+        (Mesh::Ossm2, member.clone(), json!({INJECT: "false"}), json!({INJECT: "true"}), false,
+         "OSSM 2: the label wins over the annotation"),
+        (Mesh::Ossm2, member, json!({INJECT: "true"}), json!({INJECT: "false"}), true,
+         "OSSM 2: the label wins the other way too"),
+        (Mesh::Ossm3, json!({}), json!({}), json!({INJECT: "true"}), false,
+         "OSSM 3, unlabelled namespace: the `object` webhook selects by label; no selector sees the annotation"),
+        (Mesh::Ossm3, json!({"istio-injection": "enabled"}), json!({}), json!({INJECT: "false"}), false,
+         "OSSM 3, labelled namespace: the webhook sees the pod and injectRequired reads the annotation \"false\""),
+        (Mesh::Ossm3, json!({"istio-injection": "enabled"}), json!({INJECT: "false"}), json!({INJECT: "true"}), false,
+         "OSSM 3: a pod labelled \"false\" is not even sent to the webhook"),
+    ];
+    let injector = Injector {
+        revision: "default",
+        never_inject_keys: Vec::new(),
+    };
+    for (mesh, ns_labels, pod_labels, annotations, want, why) in rows {
+        assert_eq!(
+            rules::injects(*mesh, &injector, ns_labels, pod_labels, annotations),
+            *want,
+            "{why}: {mesh:?} namespace {ns_labels}, pod labels {pod_labels}, annotations {annotations}"
         );
     }
 }

@@ -11,8 +11,13 @@ use crate::sandbox::*;
 
 const POD_1_OF_1: &str = "recommendation-v3-7b9c5d8f6d-x2x4q   1/1   Running   0   41s";
 const POD_2_OF_2: &str = "recommendation-v3-5f7d9c8b7-abcde   2/2   Running   0   9s";
-/// The look-up step 2 makes to choose the fix for a 1/1 pod; the dry run names the fix instead.
-const TEMPLATE_LABEL: &str = r"oc get deployment recommendation-v3 -n tutorial -o jsonpath={.spec.template.metadata.labels.sidecar\.istio\.io/inject}";
+/// The look-ups step 2 makes to choose the fix for a 1/1 pod (the template's inject label, on OSSM 2 also
+/// its annotation) and, on OSSM 3, how the namespace injects; the dry run names its assumption instead.
+const LOOK_UPS: [&str; 3] = [
+    r"oc get deployment recommendation-v3 -n tutorial -o jsonpath={.spec.template.metadata.labels.sidecar\.istio\.io/inject}",
+    r"oc get deployment recommendation-v3 -n tutorial -o jsonpath={.spec.template.metadata.annotations.sidecar\.istio\.io/inject}",
+    "oc get namespace tutorial -o jsonpath={.metadata.labels}",
+];
 
 /// The commands a run printed, in order, without their `$ ` prompt.
 pub(crate) fn printed(run: &Run) -> Vec<String> {
@@ -47,7 +52,7 @@ pub(crate) fn paste(sandbox: &Sandbox, lines: &[String]) -> Run {
 }
 
 /// The real run's calls as its printed lines name them: without its own login check (the first call), the
-/// look-up that picks step 2's fix, and `--no-headers`, which the script adds to the pod listing it parses
+/// look-ups that pick step 2's fix, and `--no-headers`, which the script adds to the pod listing it parses
 /// (printed as a trainer types it).
 pub(crate) fn as_printed(mut calls: Vec<String>) -> Vec<String> {
     if calls.first().map(String::as_str) == Some(WHOAMI) {
@@ -55,7 +60,7 @@ pub(crate) fn as_printed(mut calls: Vec<String>) -> Vec<String> {
     }
     calls
         .into_iter()
-        .filter(|call| call != TEMPLATE_LABEL)
+        .filter(|call| !LOOK_UPS.contains(&call.as_str()))
         .map(|call| call.replace(" --no-headers", ""))
         .collect()
 }
@@ -181,25 +186,30 @@ fn egress_lab_all_dry_run_pasted_in_order_makes_the_real_runs_calls_by_each_mesh
 }
 
 #[test]
-fn step_2_dry_run_without_sidecar_with_fix_prints_the_fix_the_real_run_applies() {
-    // The v3 pod runs 1/1 (its template labelled "false"), then 2/2 once the label fix is applied.
+fn step_2_dry_run_without_sidecar_with_fix_prints_the_fix_the_real_run_applies_on_each_mesh() {
+    // The v3 pod runs 1/1 (its template asks for nothing), then 2/2 once the fix is applied: on OSSM 2 the
+    // blog's annotation patch, on OSSM 3 (namespace without injection label) the label patch.
     let rules = format!(
         "{WHOAMI_OK}{TIME_API_IP}{TIME_API_ANSWERS}0!|oc get pods *version=v3*|{POD_1_OF_1}\n\
          0|oc get pods *version=v3*|{POD_2_OF_2}\n\
-         0|oc get deployment recommendation-v3 -n tutorial -o jsonpath=*|false\n"
+         0|oc get namespace tutorial -o jsonpath=*|{{\"kubernetes.io/metadata.name\":\"tutorial\"}}\n"
     );
-    let (real_run, dry_run, pasted, real, pasted_calls) = rehearse(
-        "egress-lab.sh",
-        &["--step", "2", "--without-sidecar", "--fix"],
-        &[],
-        &rules,
-        &[V1_BODY],
-    );
-    real_run.assert_code(0);
-    dry_run
-        .assert_code(0)
-        .assert_stdout_has(&format!("$ {PATCH_V3}"));
-    assert_same_calls(&real, &pasted_calls, &dry_run, &pasted);
+    for (mesh, fix) in [("ossm2", BLOG_PATCH_V3), ("ossm3", PATCH_V3)] {
+        let (real_run, dry_run, pasted, real, pasted_calls) = rehearse(
+            "egress-lab.sh",
+            &["--step", "2", "--without-sidecar", "--fix", "--mesh", mesh],
+            &[("SMCP_NAME", "basic"), ("ISTIO_NAME", "default")],
+            &rules,
+            &[V1_BODY],
+        );
+        real_run
+            .assert_code(0)
+            .assert_stdout_has(&format!("$ {fix}\n"));
+        dry_run
+            .assert_code(0)
+            .assert_stdout_has(&format!("$ {fix}\n"));
+        assert_same_calls(&real, &pasted_calls, &dry_run, &pasted);
+    }
 }
 
 #[test]
@@ -210,10 +220,10 @@ fn step_2_dry_run_without_sidecar_stops_where_the_real_run_stops() {
         &["--all", "--without-sidecar", "--dry-run"],
     );
     run.assert_code(1)
-        .assert_stdout_has(&format!("the fix: {PATCH_V3}"))
+        .assert_stdout_has(&format!("the fix: {BLOG_PATCH_V3}"))
         .assert_stderr_has("Stopped at step 2");
     assert!(
-        !run.stdout().contains(&format!("$ {PATCH_V3}")),
+        !run.stdout().contains(&format!("$ {BLOG_PATCH_V3}")),
         "{}",
         run.all()
     );

@@ -66,6 +66,58 @@ fn the_egress_lab_runs_all_13_steps_on_every_profile() {
     }
 }
 
+/// The blog's 1/1 moment on each profile: `--step 2 --without-sidecar` removes the inject label, so nothing
+/// asks for a sidecar and the new v3 pod runs 1/1 (the fake's injection rule decides, fake_openshift/rules.rs
+/// `injects`); with `--fix` the script applies the fix its injector takes, the blog's annotation on OSSM 2,
+/// the label on OSSM 3 (whose webhook never sees the annotation), and the new pod runs 2/2.
+#[test]
+fn step_2_without_sidecar_runs_1_of_1_and_the_fix_for_the_profiles_injector_gives_2_of_2() {
+    for (profile, mesh, asks_by) in [
+        ("ossm2.6", "ossm2", "annotations"),
+        ("ossm3.1", "ossm3", "labels"),
+        ("ossm3.2", "sidecar", "labels"),
+    ] {
+        let sandbox = deployed(profile);
+        let bare = sandbox.run(
+            "egress-lab.sh",
+            &["--step", "2", "--without-sidecar", "--mesh", mesh],
+        );
+        sandbox.assert_strictly_answered(&bare);
+        bare.assert_code(1)
+            .assert_stdout_has("READY 1/1 (Running): no sidecar");
+        let template = |sandbox: &Sandbox| {
+            sandbox.cluster()["objects"]["Deployment/tutorial/recommendation-v3"]["spec"]["template"]
+                ["metadata"]
+                .clone()
+        };
+        let before = template(&sandbox);
+        assert!(
+            before["labels"]["sidecar.istio.io/inject"].is_null()
+                && before["annotations"]["sidecar.istio.io/inject"].is_null(),
+            "{profile}: the template asks for nothing: {before:#}"
+        );
+        let fixed = sandbox.run(
+            "egress-lab.sh",
+            &["--step", "2", "--without-sidecar", "--fix", "--mesh", mesh],
+        );
+        sandbox.assert_strictly_answered(&fixed);
+        fixed.assert_code(0);
+        assert!(
+            fixed
+                .verdicts()
+                .iter()
+                .any(|v| v.ends_with("runs with its sidecar (2/2) after the fix")),
+            "{profile}: {}",
+            fixed.all()
+        );
+        let after = template(&sandbox);
+        assert_eq!(
+            after[asks_by]["sidecar.istio.io/inject"], "true",
+            "{profile}: {after:#}"
+        );
+    }
+}
+
 /// The control plane's outbound policy on the profile's mesh ("unset" without the field), and the lab's
 /// record of the policy before it (None without).
 fn policy_and_record(sandbox: &Sandbox, profile: &str) -> (String, Option<String>) {

@@ -10,6 +10,13 @@ const ROLLOUT_V3: &str =
 const PODS_V3: &str = "oc get pods -n tutorial -l app=recommendation,version=v3 --no-headers";
 const GET_IP: &str = "oc get service worldclock -n worldclock -o jsonpath={.spec.clusterIP}";
 const TEMPLATE_LABEL: &str = r"oc get deployment recommendation-v3 -n tutorial -o jsonpath={.spec.template.metadata.labels.sidecar\.istio\.io/inject}";
+const TEMPLATE_ANNOTATION: &str = r"oc get deployment recommendation-v3 -n tutorial -o jsonpath={.spec.template.metadata.annotations.sidecar\.istio\.io/inject}";
+/// `--without-sidecar`'s patch: the inject label removed (a strategic merge patch's null; unlike a JSON
+/// patch's `remove` it also succeeds when the label is absent).
+const REMOVE_LABEL: &str = r#"oc patch deployment recommendation-v3 -n tutorial -p {"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":null}}}}}"#;
+const SMCP_LOOKUP: &str = r#"oc get smcp -A -o jsonpath={range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{"\n"}{end}"#;
+const ISTIO_LOOKUP: &str = "oc get istio -o jsonpath={.items[*].metadata.name}";
+const NAMESPACE_LABELS: &str = "oc get namespace tutorial -o jsonpath={.metadata.labels}";
 /// The rule answering TEMPLATE_LABEL (a glob: its backslashes would escape in a pattern).
 const TEMPLATE_LABEL_RULE: &str = "oc get deployment recommendation-v3 -n tutorial -o jsonpath=*";
 const POD_1_OF_1: &str = "recommendation-v3-7b9c5d8f6d-x2x4q   1/1   Running   0   41s";
@@ -200,15 +207,108 @@ fn step_2_with_fix_patches_then_sees_2_of_2() {
     );
 }
 
-#[test]
-fn step_2_without_sidecar_shows_the_blogs_1_of_1_and_the_fix() {
+/// `--step 2 --without-sidecar --fix` on a cluster whose mesh answers MESH (fake-kube.sh rules): v3 starts
+/// 1/1, then 2/2 once the fix is applied.
+fn without_sidecar_then_fix(mesh: &str) -> (Sandbox, Run) {
     let sandbox = Sandbox::new();
-    sandbox.scenario(&first_1_of_1_then_2_of_2());
+    sandbox.scenario(&format!(
+        "{WHOAMI_OK}{TIME_API_IP}{TIME_API_ANSWERS}{mesh}0!|oc get pods *version=v3*|{POD_1_OF_1}\n\
+         0|oc get pods *version=v3*|{POD_2_OF_2}\n"
+    ));
     let run = sandbox.run(
         "egress-lab.sh",
         &["--step", "2", "--without-sidecar", "--fix"],
     );
-    run.assert_code(0).assert_stdout_has(PATCH_V3);
+    (sandbox, run)
+}
+
+/// The printed command as the fake records it (without the shell's quotes).
+fn issued(printed: &str) -> String {
+    printed.replace('\'', "")
+}
+
+#[test]
+fn step_2_without_sidecar_on_ossm_2_removes_the_label_and_fixes_with_the_blogs_annotation() {
+    let (sandbox, run) = without_sidecar_then_fix(SMCP_FOUND);
+    run.assert_code(0)
+        .assert_stdout_has(&format!("    Fix: add the injection annotation; the pod restarts with 2/2:\n      {BLOG_PATCH_V3}\n"))
+        .assert_stdout_has(&format!("$ {BLOG_PATCH_V3}\n"))
+        .assert_stdout_has("the blog's annotation patch is the fix");
+    assert_calls(
+        &sandbox.kube_calls(),
+        &[
+            WHOAMI,
+            APPLY_V3,
+            GET_IP,
+            HOST_ALIAS_PATCH,
+            SMCP_LOOKUP,
+            REMOVE_LABEL,
+            ROLLOUT_V3,
+            PODS_V3,
+            TEMPLATE_LABEL,      // which fix to print: no label,
+            TEMPLATE_ANNOTATION, // no annotation either
+            TEMPLATE_LABEL,      // which fix --fix applies
+            TEMPLATE_ANNOTATION,
+            &issued(BLOG_PATCH_V3),
+            ROLLOUT_V3,
+            PODS_V3,
+            TIME_API_CHECK,
+        ],
+        &run,
+    );
+    let verdicts = run.verdicts();
+    assert!(verdicts[0].starts_with(&format!(
+        "{FAIL} recommendation-v3-7b9c5d8f6d-x2x4q READY 1/1"
+    )));
+    assert_eq!(
+        verdicts.last().unwrap(),
+        &format!(
+            "{PASS} step 2: the time API answers from the v3 pod (http://worldclockapi.com/api/json/cet/now)"
+        )
+    );
+}
+
+#[test]
+fn step_2_without_sidecar_on_ossm_3_says_the_annotation_injects_nothing_and_fixes_with_the_label() {
+    let namespace = "0|oc get namespace tutorial -o jsonpath=*|{\"kubernetes.io/metadata.name\":\"tutorial\"}\n";
+    let (sandbox, run) =
+        without_sidecar_then_fix(&format!("{SMCP_NO_CRD}{ISTIO_FOUND}{namespace}"));
+    run.assert_code(0)
+        .assert_stdout_has(&format!("    Fix: add the injection label; the pod restarts with 2/2:\n      {PATCH_V3}\n"))
+        .assert_stdout_has("OSSM 3: the blog's annotation patch would start a new pod, 1/1 again: the webhook is called only for pods labelled sidecar.istio.io/inject=true");
+    assert!(!run.stdout().contains(BLOG_PATCH_V3), "{}", run.all());
+    let calls = sandbox.kube_calls();
+    let tail: Vec<&str> = calls.iter().skip(4).map(String::as_str).collect();
+    assert_eq!(
+        tail,
+        [
+            SMCP_LOOKUP,
+            ISTIO_LOOKUP,
+            NAMESPACE_LABELS,
+            REMOVE_LABEL,
+            ROLLOUT_V3,
+            PODS_V3,
+            TEMPLATE_LABEL,
+            TEMPLATE_LABEL,
+            &issued(PATCH_V3),
+            ROLLOUT_V3,
+            PODS_V3,
+            TIME_API_CHECK,
+        ],
+        "{}",
+        run.all()
+    );
+}
+
+#[test]
+fn step_2_without_sidecar_in_a_namespace_labelled_for_injection_needs_the_label_false() {
+    // A named revision: deploy.sh labelled the namespace, so every pod there gets a sidecar unless it refuses.
+    let namespace = "0|oc get namespace tutorial -o jsonpath=*|{\"istio.io/rev\":\"default-v1-26-3\",\"kubernetes.io/metadata.name\":\"tutorial\"}\n";
+    let rules = format!("{SMCP_NO_CRD}{ISTIO_FOUND}{namespace}0|{TEMPLATE_LABEL_RULE}|false\n");
+    let (sandbox, run) = without_sidecar_then_fix(&rules);
+    run.assert_code(0)
+        .assert_stdout_has("every pod there gets a sidecar unless labelled \"false\"")
+        .assert_stdout_has(PATCH_V3);
     let calls = sandbox.kube_calls();
     let (off, on) = (label_patch("false"), label_patch("true"));
     let at = |c: &str| {
@@ -217,17 +317,30 @@ fn step_2_without_sidecar_shows_the_blogs_1_of_1_and_the_fix() {
             .position(|x| x == c)
             .unwrap_or_else(|| panic!("{c} not in {calls:?}"))
     };
-    assert!(at(APPLY_V3) < at(&off));
+    assert!(at(NAMESPACE_LABELS) < at(&off));
     assert!(at(&off) < at(&on));
-    let verdicts = run.verdicts();
-    assert!(verdicts[0].starts_with(&format!(
-        "{FAIL} recommendation-v3-7b9c5d8f6d-x2x4q READY 1/1"
-    )));
+    assert!(!calls.iter().any(|c| c == REMOVE_LABEL), "{calls:?}");
+}
+
+#[test]
+fn step_2_without_sidecar_names_the_mesh_from_mesh_without_looking_it_up() {
+    let mut sandbox = Sandbox::new();
+    sandbox.set("SMCP_NAME", "basic");
+    sandbox.scenario(&format!(
+        "{WHOAMI_OK}{TIME_API_IP}0|oc get pods *version=v3*|{POD_1_OF_1}\n"
+    ));
+    let run = sandbox.run(
+        "egress-lab.sh",
+        &["--step", "2", "--without-sidecar", "--mesh", "ossm2"],
+    );
+    run.assert_code(1).assert_stdout_has(BLOG_PATCH_V3);
     assert!(
-        verdicts
-            .last()
-            .unwrap()
-            .starts_with(&format!("{PASS} step 2"))
+        !sandbox
+            .kube_calls()
+            .iter()
+            .any(|c| c.starts_with("oc get smcp") || c.starts_with("oc get istio")),
+        "{:?}",
+        sandbox.kube_calls()
     );
 }
 

@@ -12,6 +12,8 @@ pub(crate) const FAIL: &str = "\u{2718}";
 
 /// The patch the lab prints for a pod that started without its sidecar (egress lab step 2).
 pub(crate) const PATCH_V3: &str = r#"oc patch deployment recommendation-v3 -n tutorial -p '{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"true"}}}}}'"#;
+/// The egress blog's own fix, as the blog prints it: the inject annotation (OSSM 2's injector reads it).
+pub(crate) const BLOG_PATCH_V3: &str = r#"oc patch deployment recommendation-v3 -n tutorial -p '{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"true"}}}}}'"#;
 
 pub(crate) const V3_BODY: &str =
     "customer => preference => recommendation v3 2020-04-06T18:31+02:00 from '83bbb6d11a7e': 1";

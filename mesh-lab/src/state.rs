@@ -10,6 +10,7 @@ use mesh_istiod::config::validation::{self, Effect, Unsupported};
 use mesh_istiod::model::registry::{self, Workload};
 use mesh_istiod::model::sidecar::Mode;
 
+pub mod injection;
 pub mod patch;
 use patch::PatchType;
 

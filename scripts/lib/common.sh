@@ -320,12 +320,12 @@ EOF
     return "$ok"
 }
 
-# sidecar_fix DEPLOYMENT: the fix for a pod without sidecar. A template without the inject label gets it
+# sidecar_fix DEPLOYMENT: the fix for a pod without sidecar. A template that does not ask gets the request
 # (the pods restart 2/2); a template that asks already means the namespace is not (yet) in the mesh.
 sidecar_fix() {
     if ! template_asks_for_sidecar "$1"; then
-        info "Fix: add the injection label; the pod restarts with 2/2:"
-        info "  $KUBE_NAME patch deployment $1 -n $NAMESPACE -p '$(inject_patch true)'"
+        info "Fix: add the injection ${SIDECAR_REQUEST%s}; the pod restarts with 2/2:"
+        info "  $KUBE_NAME patch deployment $1 -n $NAMESPACE -p '$(request_patch)'"
     else
         info "Its template asks for a sidecar already, so namespace $NAMESPACE was not in the mesh when the pod started. Fix:"
         info "  OSSM 2: oc apply -f $F_SERVICE_MESH_MEMBER -n $NAMESPACE (a ServiceMeshMember; sh scripts/deploy.sh does it)"
@@ -336,10 +336,27 @@ sidecar_fix() {
     fi
 }
 
-# template_asks_for_sidecar DEPLOYMENT: does its pod template carry the inject label "true"?
+# How a pod template asks for a sidecar: by the inject label (OSSM 3's webhook selects pods by it; OSSM 2
+# reads it too), or, with SIDECAR_REQUEST=annotations (egress-lab.sh on OSSM 2, as the egress blog patches
+# it), by the annotation of the same name, which the injector reads when the label is absent (istio's
+# pkg/kube/inject/inject.go injectRequired: the label wins).
+SIDECAR_REQUEST=labels
+
+# template_asks_for_sidecar DEPLOYMENT: does its pod template ask for a sidecar ("true")?
 template_asks_for_sidecar() {
-    asks=$("$KUBE" get deployment "$1" -n "$NAMESPACE" -o 'jsonpath={.spec.template.metadata.labels.sidecar\.istio\.io/inject}' 2>/dev/null) || asks=
+    asks=$(template_inject labels "$1")
+    [ -n "$asks" ] || [ "$SIDECAR_REQUEST" != annotations ] || asks=$(template_inject annotations "$1")
     [ "$asks" = true ]
+}
+
+# template_inject labels|annotations DEPLOYMENT: the pod template's inject label or annotation, empty when unset.
+template_inject() {
+    "$KUBE" get deployment "$2" -n "$NAMESPACE" -o "jsonpath={.spec.template.metadata.$1.sidecar\\.istio\\.io/inject}" 2>/dev/null || true
+}
+
+# request_patch: the merge patch that asks for a sidecar the SIDECAR_REQUEST way.
+request_patch() {
+    printf '{"spec":{"template":{"metadata":{"%s":{"%s":"true"}}}}}' "$SIDECAR_REQUEST" "$INJECT_LABEL"
 }
 
 # inject_patch true|false: the merge patch that sets the pod template's inject label.

@@ -200,6 +200,12 @@ impl Cluster {
             ) => Ok(text(
                 "/spec/template/metadata/labels/sidecar.istio.io~1inject",
             )),
+            (
+                "Deployment",
+                Some(r"jsonpath={.spec.template.metadata.annotations.sidecar\.istio\.io/inject}"),
+            ) => Ok(text(
+                "/spec/template/metadata/annotations/sidecar.istio.io~1inject",
+            )),
             _ => self.strict("no such output for this object in the fake"),
         }
     }

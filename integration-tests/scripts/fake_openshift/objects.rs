@@ -313,6 +313,7 @@ impl Cluster {
             self.admit_template(&ns, &mut obj);
         }
         let changed = before["spec"]["template"] != obj["spec"]["template"];
+        let after = obj.clone();
         self.put(kind, &ns, &name, obj);
         if kind == "Deployment" {
             self.reconcile_triggers(&ns, Some(&name));
@@ -320,7 +321,13 @@ impl Cluster {
                 self.roll(&ns, &name);
             }
         }
-        Ok(format!("{}/{name} patched\n", group_of(kind)))
+        // kubectl's answer to a patch that changes nothing.
+        let verdict = if before == after {
+            "patched (no change)"
+        } else {
+            "patched"
+        };
+        Ok(format!("{}/{name} {verdict}\n", group_of(kind)))
     }
 
     pub(crate) fn annotate(&mut self, a: &Args) -> Reply {

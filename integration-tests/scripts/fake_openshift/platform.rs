@@ -136,6 +136,7 @@ impl Cluster {
             &self.injector(),
             &ns_labels,
             &pod["metadata"]["labels"],
+            &pod["metadata"]["annotations"],
         );
         if injected {
             let gateway = pod["metadata"]["annotations"]["inject.istio.io/templates"].as_str()

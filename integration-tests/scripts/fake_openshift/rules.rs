@@ -72,14 +72,23 @@ pub struct Injector<'a> {
 /// (istio-ecosystem/sail-operator `pkg/istiovalues/overrides.go` empties it for the revision named `default`),
 /// `namespace` = namespace `istio-injection=enabled` and `object` = unlabelled namespace and pod
 /// `sidecar.istio.io/inject=true`;
-/// a pod labelled `sidecar.istio.io/inject=false` never), then `pkg/kube/inject/webhook.go` injectRequired: a
-/// pod without an explicit inject label or annotation is skipped when a neverInjectSelector matches it.
+/// a pod labelled `sidecar.istio.io/inject=false` never: the selectors read labels only), then
+/// `pkg/kube/inject/inject.go` injectRequired: the inject label, else the annotation of the same name (the
+/// label wins), `"false"` refuses; a pod without either is skipped when a neverInjectSelector matches it.
 /// Build pods (label `openshift.io/build.name`) are pods like any other here.
 ///
-/// OSSM 2 (maistra's injector, opt-in): only pods that ask (`sidecar.istio.io/inject: "true"`) in a namespace
-/// that is a member (label `maistra.io/member-of`, set by the member controller).
-pub fn injects(mesh: Mesh, injector: &Injector, ns_labels: &Value, pod_labels: &Value) -> bool {
-    let asks = label(pod_labels, POD_INJECT_LABEL);
+/// OSSM 2 (maistra's injector, opt-in): its webhook sees every pod of a member namespace (label
+/// `maistra.io/member-of`, set by the member controller; no objectSelector), and injectRequired with the
+/// policy `disabled` injects those that ask (`"true"`), by label or annotation.
+pub fn injects(
+    mesh: Mesh,
+    injector: &Injector,
+    ns_labels: &Value,
+    pod_labels: &Value,
+    pod_annotations: &Value,
+) -> bool {
+    let labelled = label(pod_labels, POD_INJECT_LABEL);
+    let asks = labelled.or_else(|| label(pod_annotations, POD_INJECT_LABEL));
     if asks == Some("false") {
         return false;
     }
@@ -97,7 +106,7 @@ pub fn injects(mesh: Mesh, injector: &Injector, ns_labels: &Value, pod_labels: &
                 || (is_default
                     && ns_rev.is_none()
                     && ns_injection.is_none()
-                    && asks == Some("true")
+                    && labelled == Some("true")
                     && pod_rev.is_none());
             if !selected {
                 return false;

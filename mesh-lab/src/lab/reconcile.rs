@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use anyhow::anyhow;
 use mesh_istiod::model::identity::CertFiles;
-use mesh_istiod::model::registry::{self, Workload};
+use mesh_istiod::model::registry::Workload;
 use mesh_istiod::networking::core::cluster::Endpoint;
 use mesh_istiod::networking::core::configgen::{
     Dynamic, MeshSettings, SidecarOf, gateway_config, sidecar_config,
@@ -286,8 +286,8 @@ impl Lab {
 /// A pod to start: its [`Pod::seq`] and what it runs.
 type NewPod = (u64, Workload);
 
-/// What each Deployment's ReplicaSet does for `next`: the running pods of its current template, oldest
-/// first, stay up to `spec.replicas` (scaling down removes the newest; a new template replaces them all),
+/// What each Deployment's ReplicaSet does for `next`: the running pods of its current template (same
+/// [`replica_set`]), oldest first, stay up to `spec.replicas` (scaling down removes the newest; a new template replaces them all),
 /// and new pods (their `seq`, each with a pod name no running pod has) make up the count.
 fn replica_sets(inner: &mut Inner, next: &LabState) -> anyhow::Result<(Vec<String>, Vec<NewPod>)> {
     let mut keep = Vec::new();
@@ -299,9 +299,7 @@ fn replica_sets(inner: &mut Inner, next: &LabState) -> anyhow::Result<(Vec<Strin
         let mut running: Vec<&Pod> = inner
             .pods
             .values()
-            .filter(|p| {
-                p.workload.name == template.name && registry::same_template(&template, &p.workload)
-            })
+            .filter(|p| replica_set(&p.workload.pod) == replica_set(&template.pod))
             .collect();
         running.sort_by_key(|p| p.seq);
         let replicas = want.replicas as usize;
@@ -322,6 +320,14 @@ fn replica_sets(inner: &mut Inner, next: &LabState) -> anyhow::Result<(Vec<Strin
         }
     }
     Ok((keep, new))
+}
+
+/// The ReplicaSet a pod belongs to: its name without the per-pod suffix, `<deployment>-<template hash>`
+/// ([`mesh_istiod::model::registry::pod_name`] hashes the whole pod template, as Kubernetes' `pod-template-hash`). Pods of one
+/// template share it, so any template change, an annotation's too, starts new pods, and a change to
+/// `spec.replicas` alone does not.
+fn replica_set(pod: &str) -> &str {
+    pod.rsplit_once('-').map_or(pod, |(rs, _)| rs)
 }
 
 /// The Envoy of the gateway (`None`) or of a pod's sidecar.

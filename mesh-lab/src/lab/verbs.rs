@@ -54,12 +54,14 @@ impl Lab {
             .patched(kind, name, patch, how)
             .map_err(|e| anyhow!("{e}"))?
         else {
-            return Ok(format!("deployment.apps/{name} patched (no change)"));
+            let line = format!("deployment.apps/{name} patched (no change)");
+            return Ok(with_label_warning(line, &inner.state, name));
         };
         let mut next = inner.state.clone();
         next.apply(&[doc]).map_err(|e| anyhow!("{e}"))?;
         self.reconcile(&mut inner, next).await?;
-        Ok(format!("deployment.apps/{name} patched"))
+        let line = format!("deployment.apps/{name} patched");
+        Ok(with_label_warning(line, &inner.state, name))
     }
 
     /// `kubectl scale deployment NAME --replicas N`: a patch of `spec.replicas`, the pod template unchanged,
@@ -191,5 +193,14 @@ impl Lab {
             "up" | "none" => format!("{EXTERNAL_HOST} answers normally"),
             _ => format!("{EXTERNAL_HOST} stand-in {}", body.trim()),
         })
+    }
+}
+
+/// kubectl's `line`, then, when the Deployment's pod label overrides its inject annotation (the patch may
+/// have changed the one that does not count), a warning that says so.
+fn with_label_warning(line: String, state: &LabState, name: &str) -> String {
+    match state.label_wins_in(name) {
+        Some(why) => format!("{line}\nWarning: {why}"),
+        None => line,
     }
 }

@@ -148,6 +148,7 @@ impl Lab {
                 ));
             }
         }
+        notes.extend(inner.state.label_wins_notes());
         // One proxy per Deployment: its pods share one configuration; the traffic is all its pods' together.
         for (name, pods) in inner.deployments() {
             let name = name.to_owned();
