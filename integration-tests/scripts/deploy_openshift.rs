@@ -338,6 +338,21 @@ fn deploy_sh_names_the_control_plane_it_found_in_the_member() {
 }
 
 #[test]
+fn a_control_plane_named_in_the_environment_is_taken_as_ossm_2() {
+    // SMCP_NAME set and no --mesh: the named ServiceMeshControlPlane, not a search for OSSM 3's Istio.
+    let mut sandbox = staged("ossm2.6");
+    sandbox.set("FAKE_SMCP_NAME", "production");
+    sandbox.set("SMCP_NAME", "production");
+    let run = sandbox.run("deploy.sh", &[]);
+    sandbox.assert_strictly_answered(&run);
+    chain_answered(&run);
+    run.assert_stdout_has(
+        "OpenShift Service Mesh 2: ServiceMeshControlPlane production in istio-system",
+    );
+    assert!(!run.all().contains("get istio"), "{}", run.all());
+}
+
+#[test]
 fn deploy_sh_builds_from_the_sources_when_only_oc_is_at_hand() {
     // Nothing staged (no Rust toolchain here): the cluster builds container/Dockerfile.
     let mut sandbox = Sandbox::openshift("ossm3.1");

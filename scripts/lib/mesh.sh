@@ -42,7 +42,9 @@ detect_mesh() {
             esac
         fi
     fi
-    if [ "$MESH_KIND" = ossm2 ] && [ -n "${SMCP_NAME:-}" ]; then
+    # A control plane named in the environment (SMCP_NAME) is an OSSM 2 one, whether or not --mesh said so.
+    if [ "$MESH_KIND" != ossm3 ] && [ -n "${SMCP_NAME:-}" ]; then
+        MESH_KIND=ossm2
         info "OpenShift Service Mesh 2: ServiceMeshControlPlane $SMCP_NAME in $CONTROL_PLANE_NAMESPACE"
         return 0
     fi
