@@ -51,6 +51,48 @@ async fn guided_all_runs_every_chapter_to_the_end_with_every_step_passing() {
             "{line}"
         );
     }
+    // The blog's moment: v3 without injection (1/1), then the blog's annotation patch, as printed, to 2/2.
+    for promise in [
+        "  on a cluster: oc patch deployment recommendation-v3 -n tutorial -p \
+         '{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"sidecar.istio.io/inject\":\"true\"}}}}}'",
+        "runs 1/1: nothing asks for injection",
+        "2/2 (app and sidecar): the annotation asks for injection",
+    ] {
+        assert!(text.contains(promise), "missing {promise:?} in\n{text}");
+    }
+    every_step_shows_what_its_preview_says(&text);
+}
+
+/// Each chapter's table says what `-i` shows before a step: every step's title, `oc` commands and lab
+/// commands are what the full run printed; the steps are numbered 1 to N (the egress chapter as
+/// scripts/egress-lab.sh, whose step 13 is the end of the run).
+fn every_step_shows_what_its_preview_says(text: &str) {
+    for chapter in mesh_lab::guided::chapters("all").unwrap() {
+        let steps = chapter.steps::<Vec<u8>>();
+        let numbers: Vec<u32> = steps.iter().map(|s| s.number).collect();
+        assert_eq!(numbers, (1..=steps.len() as u32).collect::<Vec<_>>());
+        for s in &steps {
+            let title = format!("━━ Step {}: {}", s.number, s.title);
+            assert!(text.contains(&title), "{chapter:?}: missing {title:?}");
+            for oc in s.oc {
+                let line = format!("  on a cluster: {oc}");
+                assert!(
+                    text.contains(&line),
+                    "{chapter:?} step {}: missing {line:?}",
+                    s.number
+                );
+            }
+            for cmd in s.lab {
+                let line = format!("  $ {cmd}");
+                assert!(
+                    text.contains(&line),
+                    "{chapter:?} step {}: missing {line:?}",
+                    s.number
+                );
+            }
+        }
+    }
+    assert_eq!(mesh_lab::guided::Chapter::Egress.numbers().len(), 12);
 }
 
 /// Every file of istio/ applies on the local mesh, the security chapter's too.
