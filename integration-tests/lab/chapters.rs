@@ -216,3 +216,34 @@ async fn applies_and_rolling_updates_take_effect_at_once_with_no_failed_request(
     );
     assert!(v2.starts_with("recommendation-v2-"), "{v2}");
 }
+
+/// `guided --graph` draws the traffic since the last step began: the access-log entries that started before
+/// are left out, the others drawn as they are.
+#[tokio::test]
+async fn the_graph_since_a_time_draws_only_the_requests_that_began_then_or_later() {
+    use integration_tests::wait::until_async;
+    use mesh_lab::observe::graph::model::{GATEWAY, Graph};
+    let from_gateway = |g: &Graph| -> usize {
+        g.edges
+            .iter()
+            .filter(|e| e.source == GATEWAY)
+            .map(|e| e.requests)
+            .sum()
+    };
+    let lab = lab().await;
+    requests(&http(), &lab.gateway_url, 2, None).await;
+    let within = Duration::from_secs(10);
+    until_async("2 requests logged", within, || async {
+        (from_gateway(&lab.graph().await) == 2).then_some(())
+    })
+    .await;
+    let since = chrono::Utc::now();
+    requests(&http(), &lab.gateway_url, 1, None).await;
+    until_async("3 requests logged", within, || async {
+        (from_gateway(&lab.graph().await) == 3).then_some(())
+    })
+    .await;
+    let recent = mesh_lab::guided::graph_since(&lab, since).await;
+    lab.stop().await;
+    assert_eq!(from_gateway(&recent), 1, "{recent:#?}");
+}
