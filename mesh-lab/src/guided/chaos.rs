@@ -15,15 +15,13 @@ pub(crate) fn steps<W: Write>() -> Vec<Step<W>> {
         step!(
             1,
             "abort 50 % with 503",
-            &["oc apply -f istio/virtual-service-recommendation-fault-abort.yml -n tutorial"],
-            &["mesh-lab apply -f istio/virtual-service-recommendation-fault-abort.yml"],
+            apply "virtual-service-recommendation-fault-abort.yml",
             abort_half
         ),
         step!(
             2,
             "delay 7s on 50 %",
-            &["oc apply -f istio/virtual-service-recommendation-fault-delay.yml -n tutorial"],
-            &["mesh-lab apply -f istio/virtual-service-recommendation-fault-delay.yml"],
+            apply "virtual-service-recommendation-fault-delay.yml",
             delay_half
         ),
     ]

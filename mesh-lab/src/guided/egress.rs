@@ -42,6 +42,14 @@ pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Resul
 /// The chapter's steps, numbered as scripts/egress-lab.sh numbers them. Its step 13 (revert everything) has
 /// no step here: the guided lab goes at the end of the run (`mesh-lab reset` reverts a running lab).
 pub(crate) fn steps<W: Write>() -> Vec<Step<W>> {
+    let mut steps = up_to_the_entry();
+    steps.extend(with_the_entry());
+    steps
+}
+
+/// Steps 1 to 6: the baseline, v3 (1/1, then 2/2), all traffic to it, egress open, the ServiceEntry on the
+/// wrong port and the timeout VirtualService.
+fn up_to_the_entry<W: Write>() -> Vec<Step<W>> {
     vec![
         step!(
             1,
@@ -80,20 +88,14 @@ pub(crate) fn steps<W: Write>() -> Vec<Step<W>> {
             &["sh scripts/run.sh 3 $GATEWAY_URL"],
             egress_open
         ),
-        step!(
-            5,
-            "ServiceEntry worldclockapi-egress-rule, port 81 (wrong on purpose)",
-            &["oc apply -f istio/service-entry-egress-worldclockapi-wrong-port.yml -n tutorial"],
-            &["mesh-lab apply -f istio/service-entry-egress-worldclockapi-wrong-port.yml"],
-            wrong_port_entry
-        ),
-        step!(
-            6,
-            "VirtualService worldclockapi-timeout (timeout 3s)",
-            &["oc apply -f istio/virtual-service-worldclockapi-timeout.yml -n tutorial"],
-            &["mesh-lab apply -f istio/virtual-service-worldclockapi-timeout.yml"],
-            timeout_rule
-        ),
+        step!(5, "ServiceEntry worldclockapi-egress-rule, port 81 (wrong on purpose)", apply "service-entry-egress-worldclockapi-wrong-port.yml", wrong_port_entry),
+        step!(6, "VirtualService worldclockapi-timeout (timeout 3s)", apply "virtual-service-worldclockapi-timeout.yml", timeout_rule),
+    ]
+}
+
+/// Steps 7 to 12: the ServiceEntry fixed, egress cleaned up, REGISTRY_ONLY, the graph.
+fn with_the_entry<W: Write>() -> Vec<Step<W>> {
+    vec![
         step!(
             7,
             "the wrong port shows",
@@ -132,13 +134,7 @@ pub(crate) fn steps<W: Write>() -> Vec<Step<W>> {
             &["mesh-lab apply -f istio/sidecar-registry-only.yml"],
             registry_only
         ),
-        step!(
-            11,
-            "re-create the ServiceEntry (port 80)",
-            &["oc apply -f istio/service-entry-egress-worldclockapi.yml -n tutorial"],
-            &["mesh-lab apply -f istio/service-entry-egress-worldclockapi.yml"],
-            recreate_entry
-        ),
+        step!(11, "re-create the ServiceEntry (port 80)", apply "service-entry-egress-worldclockapi.yml", recreate_entry),
         step!(
             12,
             "the graph (Kiali on a cluster; here `mesh-lab show` and the graph page)",

@@ -7,8 +7,18 @@
 //! its title and commands, then a wait for Enter on the standard input.
 
 /// A [`Step`] of a chapter's table: `step!(number, title, oc commands, lab commands, function)`, the
-/// function an `async fn(&mut Guide<W>, &LabFiles)` that returns `()` or `anyhow::Result<()>`.
+/// function an `async fn(&mut Guide<W>, &LabFiles)` that returns `()` or `anyhow::Result<()>`; or
+/// `step!(number, title, apply "FILE", function)` for a step that applies istio/FILE.
 macro_rules! step {
+    ($n:expr, $title:expr, apply $file:literal, $f:path) => {
+        step!(
+            $n,
+            $title,
+            &[concat!("oc apply -f istio/", $file, " -n tutorial")],
+            &[concat!("mesh-lab apply -f istio/", $file)],
+            $f
+        )
+    };
     ($n:expr, $title:expr, $oc:expr, $lab:expr, $f:path) => {{
         fn run<'a, 'b, W: std::io::Write>(
             g: &'a mut crate::guided::guide::Guide<'b, W>,

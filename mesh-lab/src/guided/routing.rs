@@ -12,28 +12,8 @@ use crate::guided::guide::{Guide, LabFiles};
 use crate::guided::send::{Answer, pods};
 use crate::lab::Lab;
 
-/// `oc apply -f istio/FILE -n tutorial` and the lab's apply, for a step's preview.
-macro_rules! apply {
-    ($file:literal) => {
-        (
-            &[concat!("oc apply -f istio/", $file, " -n tutorial")],
-            &[concat!("mesh-lab apply -f istio/", $file)],
-        )
-    };
-}
-
 /// The chapter's steps.
 pub(crate) fn steps<W: Write>() -> Vec<Step<W>> {
-    let (v1_oc, v1_lab) = apply!("virtual-service-recommendation-v1.yml");
-    let (v2_oc, v2_lab) = apply!("virtual-service-recommendation-v2.yml");
-    let (dr_oc, dr_lab) = apply!("destination-rule-recommendation-v1-v2.yml");
-    let (c90_oc, c90_lab) = apply!("virtual-service-recommendation-v1-v2-90-10.yml");
-    let (c75_oc, c75_lab) = apply!("virtual-service-recommendation-v1-v2-75-25.yml");
-    let (c50_oc, c50_lab) = apply!("virtual-service-recommendation-v1-v2-50-50.yml");
-    let (sa_oc, sa_lab) = apply!("virtual-service-recommendation-safari.yml");
-    let (ff_oc, ff_lab) = apply!("virtual-service-recommendation-firefox.yml");
-    let (mo_oc, mo_lab) = apply!("virtual-service-recommendation-mobile.yml");
-    let (mi_oc, mi_lab) = apply!("virtual-service-recommendation-mirror-v2.yml");
     vec![
         step!(
             1,
@@ -45,29 +25,26 @@ pub(crate) fn steps<W: Write>() -> Vec<Step<W>> {
         step!(
             2,
             "subsets version-v1 and version-v2: nothing changes yet",
-            dr_oc,
-            dr_lab,
+            apply "destination-rule-recommendation-v1-v2.yml",
             subsets
         ),
-        step!(3, "all traffic to v1", v1_oc, v1_lab, all_to_v1),
-        step!(4, "all traffic to v2", v2_oc, v2_lab, all_to_v2),
-        step!(5, "canary 90/10", c90_oc, c90_lab, canary_90_10),
-        step!(6, "canary 75/25", c75_oc, c75_lab, canary_75_25),
-        step!(7, "50/50", c50_oc, c50_lab, split_50_50),
+        step!(3, "all traffic to v1", apply "virtual-service-recommendation-v1.yml", all_to_v1),
+        step!(4, "all traffic to v2", apply "virtual-service-recommendation-v2.yml", all_to_v2),
+        step!(5, "canary 90/10", apply "virtual-service-recommendation-v1-v2-90-10.yml", canary_90_10),
+        step!(6, "canary 75/25", apply "virtual-service-recommendation-v1-v2-75-25.yml", canary_75_25),
+        step!(7, "50/50", apply "virtual-service-recommendation-v1-v2-50-50.yml", split_50_50),
         step!(
             8,
             "user-agent Safari to v2 (customer copies it into baggage-user-agent)",
-            sa_oc,
-            sa_lab,
+            apply "virtual-service-recommendation-safari.yml",
             safari_to_v2
         ),
-        step!(9, "user-agent Firefox to v2", ff_oc, ff_lab, firefox_to_v2),
-        step!(10, "user-agent Mobile to v2", mo_oc, mo_lab, mobile_to_v2),
+        step!(9, "user-agent Firefox to v2", apply "virtual-service-recommendation-firefox.yml", firefox_to_v2),
+        step!(10, "user-agent Mobile to v2", apply "virtual-service-recommendation-mobile.yml", mobile_to_v2),
         step!(
             11,
             "mirror every request to v2; v1 answers",
-            mi_oc,
-            mi_lab,
+            apply "virtual-service-recommendation-mirror-v2.yml",
             mirror_to_v2
         ),
         step!(

@@ -34,24 +34,8 @@ pub async fn plain_text(inbound: &str) -> Result<(u16, String), String> {
     }
 }
 
-/// `oc apply -f istio/FILE -n tutorial` and the lab's apply, for a step's preview.
-macro_rules! apply {
-    ($file:literal) => {
-        (
-            &[concat!("oc apply -f istio/", $file, " -n tutorial")],
-            &[concat!("mesh-lab apply -f istio/", $file)],
-        )
-    };
-}
-
 /// The chapter's steps.
 pub(crate) fn steps<W: Write>() -> Vec<Step<W>> {
-    let (strict_oc, strict_lab) = apply!("peer-authentication-tutorial-strict.yml");
-    let (deny_oc, deny_lab) = apply!("authorization-policy-deny-all.yml");
-    let (cust_oc, cust_lab) = apply!("authorization-policy-customer.yml");
-    let (pref_oc, pref_lab) = apply!("authorization-policy-preference.yml");
-    let (rec_oc, rec_lab) = apply!("authorization-policy-recommendation.yml");
-    let (jwt_oc, jwt_lab) = apply!("request-authentication-customer-jwt.yml");
     vec![
         step!(
             1,
@@ -63,43 +47,37 @@ pub(crate) fn steps<W: Write>() -> Vec<Step<W>> {
         step!(
             2,
             "PeerAuthentication STRICT: only mutual TLS",
-            strict_oc,
-            strict_lab,
+            apply "peer-authentication-tutorial-strict.yml",
             strict_mtls
         ),
         step!(
             3,
             "AuthorizationPolicy deny-all (ALLOW with no rules)",
-            deny_oc,
-            deny_lab,
+            apply "authorization-policy-deny-all.yml",
             deny_all
         ),
         step!(
             4,
             "anyone may call customer",
-            cust_oc,
-            cust_lab,
+            apply "authorization-policy-customer.yml",
             allow_customer
         ),
         step!(
             5,
             "preference only from cluster.local/ns/tutorial/sa/customer",
-            pref_oc,
-            pref_lab,
+            apply "authorization-policy-preference.yml",
             allow_preference
         ),
         step!(
             6,
             "recommendation only from cluster.local/ns/tutorial/sa/preference",
-            rec_oc,
-            rec_lab,
+            apply "authorization-policy-recommendation.yml",
             allow_recommendation
         ),
         step!(
             7,
             "end-user JWT: RequestAuthentication + AuthorizationPolicy customer with requestPrincipals",
-            jwt_oc,
-            jwt_lab,
+            apply "request-authentication-customer-jwt.yml",
             end_user_jwt
         ),
         step!(
