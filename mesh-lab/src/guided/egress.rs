@@ -130,7 +130,11 @@ fn with_the_entry<W: Write>() -> Vec<Step<W>> {
         step!(
             10,
             "switch the mesh to REGISTRY_ONLY",
-            &["any version: oc apply -f istio/sidecar-registry-only.yml -n tutorial"],
+            &[
+                REGISTRY_ONLY_OSSM2,
+                REGISTRY_ONLY_OSSM3,
+                "any version: oc apply -f istio/sidecar-registry-only.yml -n tutorial"
+            ],
             &["mesh-lab apply -f istio/sidecar-registry-only.yml"],
             registry_only
         ),
@@ -144,6 +148,10 @@ fn with_the_entry<W: Write>() -> Vec<Step<W>> {
         ),
     ]
 }
+
+/// Step 10's switch on OpenShift Service Mesh 2 and 3.
+const REGISTRY_ONLY_OSSM2: &str = "OSSM 2: oc patch smcp basic -n istio-system --type merge --patch-file istio/registry-only-ossm2-smcp-patch.yml";
+const REGISTRY_ONLY_OSSM3: &str = "OSSM 3: oc patch istio default --type merge --patch-file istio/registry-only-ossm3-istio-patch.yml";
 
 /// Step 2's commands on a cluster and in the lab.
 const V3_APPLY: &str = "(cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial)   # the blog's file: no injection";
@@ -484,8 +492,8 @@ async fn registry_only<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
          (OSSM 2's ConfigMap is istio-<control plane>, OSSM 3's has no 'mode:' line, and both operators undo \
          hand edits: docs/EGRESS-LAB-OPENSHIFT.md, step 10); on a cluster use one of:",
     );
-    g.oc("OSSM 2: oc patch smcp basic -n istio-system --type merge --patch-file istio/registry-only-ossm2-smcp-patch.yml");
-    g.oc("OSSM 3: oc patch istio default --type merge --patch-file istio/registry-only-ossm3-istio-patch.yml");
+    g.oc(REGISTRY_ONLY_OSSM2);
+    g.oc(REGISTRY_ONLY_OSSM3);
     g.oc(&format!(
         "any version: oc apply -f {} -n tutorial",
         shown(&files.sidecar_registry_only)
