@@ -218,6 +218,11 @@ fn lines_until(p: &Proc, needle: &str, within: Duration) -> Vec<String> {
                     return seen;
                 }
             }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                panic!(
+                    "the process ended before a line containing {needle:?} (its stderr is above); saw {seen:#?}"
+                )
+            }
             Err(_) => panic!("no line containing {needle:?} within {within:?}; saw {seen:#?}"),
         }
     }
