@@ -51,6 +51,48 @@ async fn guided_all_runs_every_chapter_to_the_end_with_every_step_passing() {
             "{line}"
         );
     }
+    // The blog's moment: v3 without injection (1/1), then the blog's annotation patch, as printed, to 2/2.
+    for promise in [
+        "  on a cluster: oc patch deployment recommendation-v3 -n tutorial -p \
+         '{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"sidecar.istio.io/inject\":\"true\"}}}}}'",
+        "runs 1/1: nothing asks for injection",
+        "2/2 (app and sidecar): the annotation asks for injection",
+    ] {
+        assert!(text.contains(promise), "missing {promise:?} in\n{text}");
+    }
+    every_step_shows_what_its_preview_says(&text);
+}
+
+/// Each chapter's table says what `-i` shows before a step: every step's title, `oc` commands and lab
+/// commands are what the full run printed; the steps are numbered 1 to N (the egress chapter as
+/// scripts/egress-lab.sh, whose step 13 is the end of the run).
+fn every_step_shows_what_its_preview_says(text: &str) {
+    for chapter in mesh_lab::guided::chapters("all").unwrap() {
+        let steps = chapter.steps::<Vec<u8>>();
+        let numbers: Vec<u32> = steps.iter().map(|s| s.number).collect();
+        assert_eq!(numbers, (1..=steps.len() as u32).collect::<Vec<_>>());
+        for s in &steps {
+            let title = format!("━━ Step {}: {}", s.number, s.title);
+            assert!(text.contains(&title), "{chapter:?}: missing {title:?}");
+            for oc in s.oc {
+                let line = format!("  on a cluster: {oc}");
+                assert!(
+                    text.contains(&line),
+                    "{chapter:?} step {}: missing {line:?}",
+                    s.number
+                );
+            }
+            for cmd in s.lab {
+                let line = format!("  $ {cmd}");
+                assert!(
+                    text.contains(&line),
+                    "{chapter:?} step {}: missing {line:?}",
+                    s.number
+                );
+            }
+        }
+    }
+    assert_eq!(mesh_lab::guided::Chapter::Egress.numbers().len(), 12);
 }
 
 /// Every file of istio/ applies on the local mesh, the security chapter's too.
@@ -173,4 +215,35 @@ async fn applies_and_rolling_updates_take_effect_at_once_with_no_failed_request(
         effective[3]
     );
     assert!(v2.starts_with("recommendation-v2-"), "{v2}");
+}
+
+/// `guided --graph` draws the traffic since the last step began: the access-log entries that started before
+/// are left out, the others drawn as they are.
+#[tokio::test]
+async fn the_graph_since_a_time_draws_only_the_requests_that_began_then_or_later() {
+    use integration_tests::wait::until_async;
+    use mesh_lab::observe::graph::model::{GATEWAY, Graph};
+    let from_gateway = |g: &Graph| -> usize {
+        g.edges
+            .iter()
+            .filter(|e| e.source == GATEWAY)
+            .map(|e| e.requests)
+            .sum()
+    };
+    let lab = lab().await;
+    requests(&http(), &lab.gateway_url, 2, None).await;
+    let within = Duration::from_secs(10);
+    until_async("2 requests logged", within, || async {
+        (from_gateway(&lab.graph().await) == 2).then_some(())
+    })
+    .await;
+    let since = chrono::Utc::now();
+    requests(&http(), &lab.gateway_url, 1, None).await;
+    until_async("3 requests logged", within, || async {
+        (from_gateway(&lab.graph().await) == 3).then_some(())
+    })
+    .await;
+    let recent = mesh_lab::guided::graph_since(&lab, since).await;
+    lab.stop().await;
+    assert_eq!(from_gateway(&recent), 1, "{recent:#?}");
 }

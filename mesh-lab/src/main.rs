@@ -8,9 +8,10 @@ use clap::{Args, Parser, Subcommand};
 use logs::{LogsArgs, logs};
 use mesh_istiod::model::release::IstioRelease;
 use mesh_lab::cli::control::{self, Client};
+use mesh_lab::cli::serve::{Endpoints, Serving};
 use mesh_lab::state::FileVerb;
 use mesh_lab::state::patch::PatchType;
-use mesh_lab::{Lab, LabOptions, guided};
+use mesh_lab::{Lab, LabOptions};
 
 const AFTER_HELP: &str = "\
 The local mesh runs an ingress gateway on 127.0.0.1:8080 ($GATEWAY_URL, / and /customer) and the tutorial's
@@ -39,7 +40,8 @@ See docs/LOCAL-MESH.md.";
 #[derive(Parser)]
 #[command(name = "mesh-lab", version, about = "The Istio tutorial on real Envoy sidecars, no cluster needed", after_help = AFTER_HELP)]
 struct Cli {
-    /// Control endpoint of the running lab (default 127.0.0.1:15080, or $MESH_LAB_CONTROL)
+    /// Control endpoint: where `up` and `guided` listen, where the other commands send (default
+    /// 127.0.0.1:15080, or $MESH_LAB_CONTROL)
     #[arg(long, global = true)]
     control: Option<String>,
     /// The namespace, as kubectl's -n: the lab plays one, tutorial (any other is refused)
@@ -109,6 +111,49 @@ struct UpArgs {
     #[arg(long, conflicts_with = "istio", value_parser = IstioRelease::of_ossm)]
     ossm: Option<IstioRelease>,
 }
+
+/// `mesh-lab guided`'s options.
+#[derive(Args)]
+struct GuidedArgs {
+    /// egress, routing, resilience, chaos, security or all
+    #[arg(default_value = "all")]
+    chapter: String,
+    /// Show step N (repeatable); the steps before it run first, quietly, one line each
+    #[arg(long = "step", value_name = "N")]
+    steps: Vec<u32>,
+    /// Show the steps from N to the chapter's end; the steps before N run first, quietly
+    #[arg(long, value_name = "N", conflicts_with = "steps")]
+    from: Option<u32>,
+    /// Before each step shown: its title and commands, then wait for Enter (end of input stops)
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    /// The repository root (its istio/ directory and Deployments)
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// The gateway's port on 127.0.0.1 (the $GATEWAY_URL of scripts/run.sh; 0 = any free one)
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// The traffic graph's port on 127.0.0.1 (Kiali's 20001; 0 = any free one)
+    #[arg(long, default_value_t = mesh_lab::observe::graph::DEFAULT_PORT)]
+    graph_port: u16,
+    /// At the end, write the traffic graph (SVG) of the last step's traffic to this file
+    #[arg(long, value_name = "FILE.svg")]
+    graph: Option<PathBuf>,
+    /// Which Istio release's istiod defaults, as `up --istio` (1.20: the 503 is retried by default)
+    #[arg(long, default_value = "current")]
+    istio: IstioRelease,
+}
+
+const GUIDED_HELP: &str = "\
+The lab starts fresh: with --step or --from, the steps before the first one shown run first, quietly
+(`(catching up) step 3 … ✔`). While it runs, the graph page and the control endpoint are served as by
+`mesh-lab up`, so `mesh-lab show`, `logs` or `apply` work from another terminal (paste the printed
+`export GATEWAY_URL=… MESH_LAB_CONTROL=…` line). Ctrl-C stops it (exit 130), its directory removed.
+Examples:
+  mesh-lab guided egress --from 8 -i
+  mesh-lab guided routing --step 5 --step 11 --port 0 --graph-port 0
+The egress chapter's steps are numbered as scripts/egress-lab.sh numbers them (1 to 12; its step 13,
+revert everything, is the end of the run: the lab goes).";
 
 #[derive(Subcommand)]
 enum Command {
@@ -210,24 +255,10 @@ enum Command {
     Jwks(JwksCommand),
     /// Back to the start: the tutorial's setup only, ALLOW_ANY, no fault
     Reset,
-    /// Run chapters of the tutorial on a mesh of their own, with the oc commands, the replies and verdicts
-    Guided {
-        /// egress, routing, resilience, chaos, security or all
-        #[arg(default_value = "all")]
-        chapter: String,
-        /// The repository root (its istio/ directory and Deployments)
-        #[arg(long, default_value = ".")]
-        repo: PathBuf,
-        /// The gateway's port (0 = any free one)
-        #[arg(long, default_value_t = 0)]
-        port: u16,
-        /// At the end, write the traffic graph (SVG) to this file
-        #[arg(long, value_name = "FILE.svg")]
-        graph: Option<PathBuf>,
-        /// Which Istio release's istiod defaults, as `up --istio` (1.20: the 503 is retried by default)
-        #[arg(long, default_value = "current")]
-        istio: IstioRelease,
-    },
+    /// Run chapters of the tutorial on a mesh of their own, with the oc commands, the replies and verdicts;
+    /// the graph and the control endpoint are served meanwhile, as by `up`
+    #[command(after_help = GUIDED_HELP)]
+    Guided(GuidedArgs),
 }
 
 fn main() -> ExitCode {
@@ -401,21 +432,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Jwks(verb) => jwks(&client()?, verb).await?,
         Command::Reset => client()?.reset().await?,
-        Command::Guided {
-            chapter,
-            repo,
-            port,
-            graph,
-            istio,
-        } => {
-            let options = LabOptions {
-                gateway_port: port,
-                repo,
-                istio,
-                ..LabOptions::default()
-            };
-            return guided_chapters(&chapter, options, graph.as_deref()).await;
-        }
+        Command::Guided(args) => return guided_chapters(args, &addr).await,
     };
     // A closed pipe (`mesh-lab show | head`) is not an error worth a panic.
     let _ = writeln!(std::io::stdout(), "{}", text.trim_end());
@@ -445,67 +462,10 @@ async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
     if let Some(d) = args.dir {
         options.dir = d;
     }
-    let graph_port = args.graph_port;
-    let control_addr: std::net::SocketAddr = addr
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--control {addr}: {e}"))?;
-    // Fail before starting any Envoy when the control port is taken; keep it bound, so a command sent as
-    // soon as the gateway answers waits for the endpoint instead of finding nothing there.
-    let control_listener = std::net::TcpListener::bind(control_addr).map_err(|e| {
-        anyhow::anyhow!(
-            "the control endpoint cannot listen on {addr} ({e}; another `mesh-lab up`?): pass --control ADDR or set {}",
-            control::ENV_CONTROL
-        )
-    })?;
-    let graph_addr = std::net::SocketAddr::from(([127, 0, 0, 1], graph_port));
-    // Fail before starting any Envoy when the graph's port is taken (0 is bound for real below).
-    if graph_port != 0 {
-        drop(std::net::TcpListener::bind(graph_addr).map_err(|e| {
-            anyhow::anyhow!("the graph cannot listen on {graph_addr} ({e}; another `mesh-lab up`, or Kiali?): pass --graph-port PORT (0 = any free one)")
-        })?);
-    }
-    // The control secret, where only this user reads it (mesh_lab::lab::access), before any Envoy starts.
-    let secret = mesh_lab::lab::access::ControlSecret::generate()?;
-    // Removed when `up` returns, however it ends.
-    let _secret_file = secret.write(control_addr.port())?;
+    let endpoints = Endpoints::bind(addr, args.graph_port)?;
     let lab = Lab::start(options).await?;
-    let (graph, graph_addr) = match mesh_lab::observe::graph::serve(lab.clone(), graph_addr) {
-        Ok(g) => g,
-        Err(e) => {
-            lab.stop().await;
-            return Err(e);
-        }
-    };
-    let graph_handle = graph.handle();
-    let graphing = tokio::spawn(graph);
-    let server = match control::serve_on(lab.clone(), control_listener, secret) {
-        Ok(s) => s,
-        Err(e) => {
-            lab.stop().await;
-            return Err(e);
-        }
-    };
-    let handle = server.handle();
-    let serving = tokio::spawn(server);
-    println!(
-        "local mesh up (Envoy {})",
-        mesh_lab::dataplane::envoy::version(&lab.envoy_bin)
-    );
-    println!(
-        "  gateway:  {}   e.g. sh scripts/run.sh 4 {}",
-        lab.gateway_url, lab.gateway_url
-    );
-    println!(
-        "  stand-in time API (worldclockapi.com on the lab's internet): {}",
-        lab.standin_url
-    );
-    println!("  graph:    http://{graph_addr}/  (the traffic graph, like Kiali; JSON: /api/graph)");
-    println!("  files:    {}", lab.dir.display());
-    println!("  control:  http://{addr}  (mesh-lab apply/delete/mode/show/logs/fault/reset)");
-    println!(
-        "  export GATEWAY_URL={} MESH_LAB_CONTROL={addr}",
-        lab.gateway_url
-    );
+    let serving = serve(endpoints, &lab).await?;
+    println!("{}", serving.banner(&lab));
     print!(
         "{}",
         mesh_lab::observe::show::render(&lab.show().await?)
@@ -516,46 +476,25 @@ async fn up(args: UpArgs, addr: &str) -> anyhow::Result<ExitCode> {
     println!("\nmesh mode ALLOW_ANY. Ctrl-C stops the lab.");
     let reason = stopping.await.unwrap_or("SIGINT");
     println!("local mesh stopping ({reason})");
-    handle.stop(true).await;
-    graph_handle.stop(true).await;
-    let _ = serving.await;
-    let _ = graphing.await;
+    serving.stop().await;
     lab.stop().await;
     Ok(ExitCode::SUCCESS)
 }
 
-/// `mesh-lab guided CHAPTER`: a lab of its own, the chapters with verdicts, the graph written if asked.
-async fn guided_chapters(
-    chapter: &str,
-    options: LabOptions,
-    graph: Option<&std::path::Path>,
-) -> anyhow::Result<ExitCode> {
-    let chapters = guided::chapters(chapter)?;
-    let files = guided::guide::LabFiles::find(&options.repo.join("istio"))?;
-    let lab = Lab::start(options).await?;
-    let outcome = tokio::select! {
-        outcome = guided::run_chapters(&lab, &files, &chapters, std::io::stdout()) => outcome,
-        reason = tutorial_common::shutdown::signal() => {
-            // Ctrl-C: the pods stop and the lab's directory (its keys with it) goes, as at the end.
-            println!("\nguided stopping ({reason}): the chapter was not finished");
+/// The graph and the control endpoint served on `lab`; if they cannot start, the lab is stopped.
+async fn serve(endpoints: Endpoints, lab: &Lab) -> anyhow::Result<Serving> {
+    match endpoints.serve(lab) {
+        Ok(s) => Ok(s),
+        Err(e) => {
             lab.stop().await;
-            return Ok(ExitCode::from(130));
+            Err(e)
         }
-    };
-    let written = match &graph {
-        Some(f) => std::fs::write(f, mesh_lab::observe::graph::svg::render(&lab.graph().await))
-            .map_err(|e| anyhow::anyhow!("--graph {}: {e}", f.display())),
-        None => Ok(()),
-    };
-    lab.stop().await;
-    written?;
-    let outcome = outcome?;
-    Ok(if outcome.failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    }
 }
+
+#[path = "main/guided.rs"]
+mod guided_cmd;
+use guided_cmd::guided_chapters;
 
 #[path = "main/logs.rs"]
 mod logs;

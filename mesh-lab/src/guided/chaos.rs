@@ -5,22 +5,30 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::guided::guide::{Guide, LabFiles, Outcome};
+use crate::guided::Step;
+use crate::guided::guide::{Guide, LabFiles};
 use crate::guided::send::parallel;
-use crate::lab::Lab;
 
-/// Runs the chaos chapter on `lab` (fresh or reset), writing to `out`.
-pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Result<Outcome> {
-    let mut g = Guide::new(lab, out, 0)?;
-    g.say("Chaos chapter: fault injection by the caller's sidecar.");
-    abort_half(&mut g, files).await;
-    delay_half(&mut g, files).await;
-    Ok(g.outcome)
+/// The chapter's steps.
+pub(crate) fn steps<W: Write>() -> Vec<Step<W>> {
+    vec![
+        step!(
+            1,
+            "abort 50 % with 503",
+            apply "virtual-service-recommendation-fault-abort.yml",
+            abort_half
+        ),
+        step!(
+            2,
+            "delay 7s on 50 %",
+            apply "virtual-service-recommendation-fault-delay.yml",
+            delay_half
+        ),
+    ]
 }
 
 /// Step 1: half of 100 requests aborted with 503 by the fault filter.
 async fn abort_half<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
-    g.step("1", "abort 50 % with 503");
     if g.apply_step(&files.istio_file("virtual-service-recommendation-fault-abort.yml"))
         .await
     {
@@ -38,7 +46,6 @@ async fn abort_half<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
 
 /// Step 2: half of 16 requests at once delayed 7s, all answered.
 async fn delay_half<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
-    g.step("2", "delay 7s on 50 %");
     if g.apply_step(&files.istio_file("virtual-service-recommendation-fault-delay.yml"))
         .await
     {

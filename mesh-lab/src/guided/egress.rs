@@ -11,6 +11,7 @@ use anyhow::Context;
 use crate::dataplane::envoy::AccessLogEntry;
 use crate::guided::guide::{Guide, LabFiles, Outcome, shown};
 use crate::guided::send::{Answer, curl};
+use crate::guided::{Chapter, Pick, Step, run_chapter};
 use crate::lab::Lab;
 use crate::observe::show::WorkloadRow;
 
@@ -18,40 +19,157 @@ use crate::observe::show::WorkloadRow;
 /// port 80 (empty without v3).
 const EGRESS_LOG: (&str, &str) = ("recommendation-v3", "outbound_0.0.0.0_80");
 
-/// Runs the egress chapter on `lab` (fresh or reset: the tutorial's setup, ALLOW_ANY), writing to `out`.
-pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Result<Outcome> {
+/// The chapter's first lines.
+pub(crate) const INTRO: &str =
+    "Egress chapter on the local mesh: customer -> preference -> recommendation v3, whose calls to
+worldclockapi.com go through its sidecar, configured from istio/ like istiod configures one.";
+
+/// The blog's fix for a pod without its sidecar: ask for injection in the pod template's annotations.
+const INJECT_PATCH: &str =
+    r#"{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"true"}}}}}"#;
+
+/// How many entries of v3's egress log are there before the chapter (after a reset, a gone v3's).
+pub(crate) async fn log_seen(lab: &Lab) -> usize {
     let (proxy, listener) = EGRESS_LOG;
-    let mut g = Guide::new(lab, out, lab.proxy_log(proxy, listener).await.len())?;
-    g.say("Egress chapter on the local mesh: customer -> preference -> recommendation v3, whose calls to");
-    g.say("worldclockapi.com go through its sidecar, configured from istio/ like istiod configures one.");
-    deploy_v3_with_sidecar(&mut g, files).await?;
-    route_all_to_v3(&mut g, files).await;
-    egress_open(&mut g).await;
-    wrong_port_entry(&mut g, files).await;
-    timeout_rule(&mut g, files).await;
-    wrong_port_shows(&mut g).await;
-    fix_the_port(&mut g, files).await;
-    timeout_cuts_a_slow_api(&mut g).await;
-    clean_up(&mut g).await;
-    registry_only(&mut g, files).await;
-    recreate_entry(&mut g, files).await;
-    graph(&mut g).await;
-    let n = g.outcome.passed;
-    let failed = g.outcome.failed.len();
-    g.say(&format!(
-        "\n{} {n} checks passed, {failed} failed",
-        if failed == 0 { "✔" } else { "✘" }
-    ));
-    Ok(g.outcome)
+    lab.proxy_log(proxy, listener).await.len()
 }
+
+/// Runs the whole egress chapter on `lab` (fresh or reset: the tutorial's setup, ALLOW_ANY), writing to `out`.
+pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Result<Outcome> {
+    run_chapter(lab, files, Chapter::Egress, &Pick::All, None, out).await
+}
+
+/// The chapter's steps, numbered as scripts/egress-lab.sh numbers them. Its step 13 (revert everything) has
+/// no step here: the guided lab goes at the end of the run (`mesh-lab reset` reverts a running lab).
+pub(crate) fn steps<W: Write>() -> Vec<Step<W>> {
+    let mut steps = up_to_the_entry();
+    steps.extend(with_the_entry());
+    steps
+}
+
+/// Steps 1 to 6: the baseline, v3 (1/1, then 2/2), all traffic to it, egress open, the ServiceEntry on the
+/// wrong port and the timeout VirtualService.
+fn up_to_the_entry<W: Write>() -> Vec<Step<W>> {
+    vec![
+        step!(
+            1,
+            "baseline: the chain answers through the gateway",
+            &["curl $GATEWAY_URL"],
+            &["curl -s $GATEWAY_URL"],
+            baseline
+        ),
+        step!(
+            2,
+            "recommendation v3 as the blog deploys it (1/1), then its sidecar (2/2)",
+            &[V3_APPLY, V3_PATCH],
+            &[
+                "mesh-lab apply -f recommendation/kubernetes/Deployment-v3.yml   (without the sidecar.istio.io/inject label, as the blog's)",
+                V3_LAB_PATCH
+            ],
+            deploy_v3_with_sidecar
+        ),
+        step!(
+            3,
+            "route all traffic to recommendation v3",
+            &[
+                "oc apply -f istio/destination-rule-recommendation-v1-v2-v3.yml -n tutorial",
+                "oc apply -f istio/virtual-service-recommendation-v3.yml -n tutorial"
+            ],
+            &[
+                "mesh-lab apply -f istio/destination-rule-recommendation-v1-v2-v3.yml",
+                "mesh-lab apply -f istio/virtual-service-recommendation-v3.yml"
+            ],
+            route_all_to_v3
+        ),
+        step!(
+            4,
+            "egress is open (mode ALLOW_ANY)",
+            &[],
+            &["sh scripts/run.sh 3 $GATEWAY_URL"],
+            egress_open
+        ),
+        step!(5, "ServiceEntry worldclockapi-egress-rule, port 81 (wrong on purpose)", apply "service-entry-egress-worldclockapi-wrong-port.yml", wrong_port_entry),
+        step!(6, "VirtualService worldclockapi-timeout (timeout 3s)", apply "virtual-service-worldclockapi-timeout.yml", timeout_rule),
+    ]
+}
+
+/// Steps 7 to 12: the ServiceEntry fixed, egress cleaned up, REGISTRY_ONLY, the graph.
+fn with_the_entry<W: Write>() -> Vec<Step<W>> {
+    vec![
+        step!(
+            7,
+            "the wrong port shows",
+            &[],
+            &["sh scripts/run.sh 1 $GATEWAY_URL"],
+            wrong_port_shows
+        ),
+        step!(
+            8,
+            "fix the ServiceEntry: port 80 (and, in the lab, the 3s timeout against a slow time API)",
+            &["oc apply -f istio/service-entry-egress-worldclockapi.yml -n tutorial"],
+            &[
+                "mesh-lab apply -f istio/service-entry-egress-worldclockapi.yml",
+                "mesh-lab fault slow --delay 10s",
+                "mesh-lab fault none"
+            ],
+            fix_the_port
+        ),
+        step!(
+            9,
+            "clean up: egress allowed again (ALLOW_ANY)",
+            &[
+                "oc delete serviceentry worldclockapi-egress-rule -n tutorial",
+                "oc delete virtualservice worldclockapi-timeout -n tutorial"
+            ],
+            &[
+                "mesh-lab delete serviceentry worldclockapi-egress-rule",
+                "mesh-lab delete virtualservice worldclockapi-timeout"
+            ],
+            clean_up
+        ),
+        step!(
+            10,
+            "switch the mesh to REGISTRY_ONLY",
+            &[
+                REGISTRY_ONLY_OSSM2,
+                REGISTRY_ONLY_OSSM3,
+                "any version: oc apply -f istio/sidecar-registry-only.yml -n tutorial"
+            ],
+            &["mesh-lab apply -f istio/sidecar-registry-only.yml"],
+            registry_only
+        ),
+        step!(11, "re-create the ServiceEntry (port 80)", apply "service-entry-egress-worldclockapi.yml", recreate_entry),
+        step!(
+            12,
+            "the graph (Kiali on a cluster; here `mesh-lab show` and the graph page)",
+            &[],
+            &["sh scripts/run.sh 3 $GATEWAY_URL", "mesh-lab show"],
+            graph
+        ),
+    ]
+}
+
+/// Step 10's switch on OpenShift Service Mesh 2 and 3.
+const REGISTRY_ONLY_OSSM2: &str = "OSSM 2: oc patch smcp basic -n istio-system --type merge --patch-file istio/registry-only-ossm2-smcp-patch.yml";
+const REGISTRY_ONLY_OSSM3: &str = "OSSM 3: oc patch istio default --type merge --patch-file istio/registry-only-ossm3-istio-patch.yml";
+
+/// Step 2's commands on a cluster and in the lab.
+const V3_APPLY: &str = "(cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial)   # the blog's file: no injection";
+const V3_PATCH: &str = concat!(
+    "oc patch deployment recommendation-v3 -n tutorial -p '",
+    r#"{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"true"}}}}}"#,
+    "'"
+);
+const V3_LAB_PATCH: &str = concat!(
+    "mesh-lab patch deployment recommendation-v3 -p '",
+    r#"{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"true"}}}}}"#,
+    "'"
+);
 
 impl<W: Write> Guide<'_, W> {
     /// `sh run.sh n $GATEWAY_URL`: prints `# i: body` lines.
     async fn run_sh(&mut self, n: usize) -> Vec<Answer> {
-        self.say(&format!(
-            "  $ sh scripts/run.sh {n} {}",
-            self.lab.gateway_url
-        ));
+        self.say(&format!("  $ sh scripts/run.sh {n} $GATEWAY_URL"));
         let mut replies = Vec::new();
         for i in 0..n {
             let reply = curl(self.http.get(&self.lab.gateway_url)).await;
@@ -128,27 +246,50 @@ fn all_through(log: &[AccessLogEntry], cluster: &str) -> bool {
         .all(|e| e.upstream_cluster.as_deref() == Some(cluster))
 }
 
-/// Steps 1-2: recommendation v3 as the blog deploys it (no sidecar), then patched to get one.
+/// Step 1: before anything, the chain answers through the gateway (v1 or v2).
+async fn baseline<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) {
+    g.oc("curl $GATEWAY_URL");
+    g.say("  $ curl -s $GATEWAY_URL");
+    let a = curl(g.http.get(&g.lab.gateway_url)).await;
+    g.say(&format!("  {}", a.body.trim_end()));
+    g.verdict(
+        a.status == 200 && a.version().is_some_and(|v| v == "v1" || v == "v2"),
+        "the chain answers: customer => preference => recommendation v1 or v2",
+        format!(
+            "expected the chain's answer, got {} `{}`",
+            a.status,
+            a.body.trim_end()
+        ),
+    );
+}
+
+/// The text of `deployment_v3` as the blog's Deployment has it: no `sidecar.istio.io/inject` label (nor
+/// annotation), so nothing asks for injection and the pod runs without a sidecar.
+fn as_the_blogs(deployment_v3: &str) -> String {
+    deployment_v3
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("sidecar.istio.io/inject:"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Step 2: recommendation v3 as the blog deploys it (no sidecar, 1/1), then the blog's annotation patch:
+/// a new pod with its sidecar (2/2). The lab injects as istio's webhook does
+/// (mesh-istiod/src/model/registry.rs): the label wins over the annotation, "true" injects.
 async fn deploy_v3_with_sidecar<W: Write>(
     g: &mut Guide<'_, W>,
     files: &LabFiles,
 ) -> anyhow::Result<()> {
     let lab = g.lab;
-    g.step("1-2", "baseline and recommendation v3 with its sidecar");
-    g.oc("curl $GATEWAY_URL");
     // A subshell, so a pasted line leaves the trainer's shell where it was (as scripts/egress-lab.sh prints it).
-    g.oc("(cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial)   # the blog's file: no injection");
+    g.oc(V3_APPLY);
     let ours = std::fs::read_to_string(&files.deployment_v3)
         .with_context(|| format!("reading {}", files.deployment_v3.display()))?;
-    let blogs = ours.replace(
-        "sidecar.istio.io/inject: \"true\"",
-        "sidecar.istio.io/inject: \"false\"",
-    );
-    g.say("  $ mesh-lab apply -f recommendation/kubernetes/Deployment-v3.yml   (with sidecar.istio.io/inject: \"false\", as the blog's)");
+    g.say("  $ mesh-lab apply -f recommendation/kubernetes/Deployment-v3.yml   (without the sidecar.istio.io/inject label, as the blog's)");
     let one = match lab
         .apply_text(
             Path::new("recommendation/kubernetes/Deployment-v3.yml"),
-            &blogs,
+            &as_the_blogs(&ours),
         )
         .await
     {
@@ -161,7 +302,10 @@ async fn deploy_v3_with_sidecar<W: Write>(
     if let Some(w) = one {
         g.verdict(
             w.ready == "1/1",
-            &format!("{} runs 1/1: no sidecar, its calls bypass the mesh", w.pod),
+            &format!(
+                "{} runs 1/1: nothing asks for injection, so no sidecar; its calls bypass the mesh",
+                w.pod
+            ),
             format!("expected 1/1, got {}", w.ready),
         );
         inject_sidecar(g, &w.pod).await;
@@ -178,18 +322,15 @@ async fn v3_workload(lab: &Lab) -> Option<WorkloadRow> {
     })
 }
 
-/// The patch that turns injection on: v3's pod `old` restarts with a sidecar.
+/// The blog's patch that turns injection on (the annotation): v3's pod `old` is replaced by one with a sidecar.
 async fn inject_sidecar<W: Write>(g: &mut Guide<'_, W>, old: &str) {
     let lab = g.lab;
-    let patch =
-        r#"{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"true"}}}}}"#;
-    g.oc(&format!(
-        "oc patch deployment recommendation-v3 -n tutorial --type merge -p '{patch}'"
-    ));
-    g.say(&format!(
-        "  $ mesh-lab patch deployment recommendation-v3 -p '{patch}'"
-    ));
-    match lab.patch("deployment", "recommendation-v3", patch).await {
+    g.oc(V3_PATCH);
+    g.say(&format!("  $ {V3_LAB_PATCH}"));
+    match lab
+        .patch("deployment", "recommendation-v3", INJECT_PATCH)
+        .await
+    {
         Ok(l) => {
             g.say(&format!("  {l}"));
             let pod = lab.pod_name("recommendation-v3").await.unwrap_or_default();
@@ -199,7 +340,7 @@ async fn inject_sidecar<W: Write>(g: &mut Guide<'_, W>, old: &str) {
                 .is_some_and(|t| t.ready == "2/2" && t.pod != old);
             g.verdict(
                 ok,
-                &format!("the pod restarted as {pod}, 2/2 (app and sidecar)"),
+                &format!("the pod rolled to {pod}, 2/2 (app and sidecar): the annotation asks for injection"),
                 format!("expected a new 2/2 pod, got {two:?}"),
             );
         }
@@ -209,7 +350,6 @@ async fn inject_sidecar<W: Write>(g: &mut Guide<'_, W>, old: &str) {
 
 /// Step 3: recommendation's DestinationRule and the VirtualService sending everything to v3.
 async fn route_all_to_v3<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
-    g.step("3", "route all traffic to recommendation v3");
     g.oc(&format!(
         "oc apply -f {} -n tutorial",
         shown(&files.destination_rule)
@@ -225,8 +365,7 @@ async fn route_all_to_v3<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
 }
 
 /// Step 4: with ALLOW_ANY, v3's call to the time API leaves through PassthroughCluster.
-async fn egress_open<W: Write>(g: &mut Guide<'_, W>) {
-    g.step("4", "egress is open (mode ALLOW_ANY)");
+async fn egress_open<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) {
     let r = g.run_sh(3).await;
     let log = g.envoy_saw(3).await;
     let via_passthrough = all_through(&log, "PassthroughCluster");
@@ -240,10 +379,6 @@ async fn egress_open<W: Write>(g: &mut Guide<'_, W>) {
 
 /// Step 5: the ServiceEntry on port 81, which alone changes nothing.
 async fn wrong_port_entry<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
-    g.step(
-        "5",
-        "ServiceEntry worldclockapi-egress-rule, port 81 (wrong on purpose)",
-    );
     g.apply_step(&files.service_entry_wrong_port).await;
     g.say("  lab extra: without a VirtualService the wrong port goes unnoticed —");
     let r = g.run_sh(1).await;
@@ -259,13 +394,11 @@ async fn wrong_port_entry<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
 
 /// Step 6: the VirtualService with the 3s timeout.
 async fn timeout_rule<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
-    g.step("6", "VirtualService worldclockapi-timeout (timeout 3s)");
     g.apply_step(&files.virtual_service_timeout).await;
 }
 
 /// Step 7: the VirtualService routes to a port-80 cluster the ServiceEntry does not make: 503 NC.
-async fn wrong_port_shows<W: Write>(g: &mut Guide<'_, W>) {
-    g.step("7", "the wrong port shows");
+async fn wrong_port_shows<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) {
     let r = g.run_sh(1).await;
     let log = g.envoy_saw(1).await;
     let nc = log.iter().any(|e| {
@@ -285,7 +418,6 @@ async fn wrong_port_shows<W: Write>(g: &mut Guide<'_, W>) {
 
 /// Step 8: the ServiceEntry on port 80; the calls go through its cluster.
 async fn fix_the_port<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
-    g.step("8", "fix the ServiceEntry: port 80");
     g.apply_step(&files.service_entry).await;
     let (proxy, listener) = EGRESS_LOG;
     let before = g.lab.proxy_log(proxy, listener).await.len();
@@ -299,6 +431,7 @@ async fn fix_the_port<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
         "v3 lines again, the counter going on (the failed calls counted too), through outbound|80||worldclockapi.com",
         format!("expected ten v3 lines through outbound|80||worldclockapi.com, counters {counters:?}"),
     );
+    timeout_cuts_a_slow_api(g).await;
 }
 
 /// Step 8's lab extra: the time API hangs for 10s, the VirtualService's 3s timeout answers 504 UT.
@@ -337,8 +470,7 @@ async fn timeout_cuts_a_slow_api<W: Write>(g: &mut Guide<'_, W>) {
 }
 
 /// Step 9: the ServiceEntry and VirtualService deleted, the call leaves through PassthroughCluster again.
-async fn clean_up<W: Write>(g: &mut Guide<'_, W>) {
-    g.step("9", "clean up: egress allowed again (ALLOW_ANY)");
+async fn clean_up<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) {
     g.oc("oc delete serviceentry worldclockapi-egress-rule -n tutorial");
     g.oc("oc delete virtualservice worldclockapi-timeout -n tutorial");
     g.delete("serviceentry", "worldclockapi-egress-rule").await;
@@ -354,15 +486,14 @@ async fn clean_up<W: Write>(g: &mut Guide<'_, W>) {
 
 /// Step 10: REGISTRY_ONLY (here the namespace Sidecar): the catch-all block_all answers 502.
 async fn registry_only<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
-    g.step("10", "switch the mesh to REGISTRY_ONLY");
     // The blog's ConfigMap edit is history, not a command to paste: scripts/egress-lab.sh refuses it alike.
     g.say(
         "  the blog's `oc get configmap istio … | sed … | oc replace …` does not work on OpenShift Service Mesh \
          (OSSM 2's ConfigMap is istio-<control plane>, OSSM 3's has no 'mode:' line, and both operators undo \
          hand edits: docs/EGRESS-LAB-OPENSHIFT.md, step 10); on a cluster use one of:",
     );
-    g.oc("OSSM 2: oc patch smcp basic -n istio-system --type merge --patch-file istio/registry-only-ossm2-smcp-patch.yml");
-    g.oc("OSSM 3: oc patch istio default --type merge --patch-file istio/registry-only-ossm3-istio-patch.yml");
+    g.oc(REGISTRY_ONLY_OSSM2);
+    g.oc(REGISTRY_ONLY_OSSM3);
     g.oc(&format!(
         "any version: oc apply -f {} -n tutorial",
         shown(&files.sidecar_registry_only)
@@ -382,7 +513,6 @@ async fn registry_only<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
 
 /// Step 11: the ServiceEntry on port 80 puts the time API in the registry again.
 async fn recreate_entry<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
-    g.step("11", "re-create the ServiceEntry (port 80)");
     g.apply_step(&files.service_entry).await;
     let r = g.run_sh(1).await;
     let log = g.envoy_saw(1).await;
@@ -393,9 +523,17 @@ async fn recreate_entry<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
     );
 }
 
-/// Step 12: `mesh-lab show`, where a cluster has Kiali's graph.
-async fn graph<W: Write>(g: &mut Guide<'_, W>) {
-    g.step("12", "the graph (Kiali on a cluster; here `mesh-lab show`)");
+/// Step 12: a few requests to look at (Kiali's graph shows the last minutes' traffic; `--graph FILE` draws
+/// this step's), then `mesh-lab show`, where a cluster has Kiali's graph.
+async fn graph<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) {
+    let r = g.run_sh(3).await;
+    let log = g.envoy_saw(3).await;
+    g.verdict(
+        all_v3(&r) && all_through(&log, "outbound|80||worldclockapi.com"),
+        "v3 reaches worldclockapi.com through the ServiceEntry: the graph's worldclockapi.com node (the page, or `mesh-lab show --graph FILE.svg`)",
+        format!("expected three v3 lines, got {:?}", first_reply(&r)),
+    );
+    g.say("  $ mesh-lab show");
     match g.lab.show().await {
         Ok(s) => {
             let text = crate::observe::show::render(&s);

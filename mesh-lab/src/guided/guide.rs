@@ -126,6 +126,10 @@ impl LabFiles {
 pub struct Outcome {
     pub passed: usize,
     pub failed: Vec<String>,
+    /// When the last step shown began (`--graph` draws the traffic since).
+    pub last_step_started: Option<chrono::DateTime<chrono::Utc>>,
+    /// The standard input ended before every step asked for ran (`-i`).
+    pub stopped: bool,
 }
 
 pub(crate) struct Guide<'a, W: Write> {
@@ -135,12 +139,18 @@ pub(crate) struct Guide<'a, W: Write> {
     pub(crate) outcome: Outcome,
     /// How many entries of the access log a chapter follows it has shown already (the egress chapter follows v3's).
     pub(crate) log_seen: usize,
+    /// A step caught up on: its lines are not printed (its verdicts still count).
+    pub(crate) quiet: bool,
+    /// The `oc` commands shown before the Enter that runs the step (`-i`): not printed again.
+    pub(crate) previewed: &'static [&'static str],
 }
 
 pub(crate) fn shown(p: &Path) -> String {
-    // Print paths the way the tutorial writes them: istio/<file>.
+    // Print paths the way the tutorial writes them, from the repository root: istio/<file>,
+    // recommendation/kubernetes/<file>.
     let s = p.display().to_string();
-    match s.rfind("istio/") {
+    // The later of the two: LabFiles' repo is `istio/..`, so a Deployment's path holds both.
+    match s.rfind("istio/").max(s.rfind("recommendation/")) {
         Some(i) => s[i..].to_owned(),
         None => s,
     }
@@ -155,10 +165,15 @@ impl<'a, W: Write> Guide<'a, W> {
             http: tutorial_common::client::client(Duration::from_secs(30), None)?,
             outcome: Outcome::default(),
             log_seen,
+            quiet: false,
+            previewed: &[],
         })
     }
 
     pub(crate) fn say(&mut self, text: &str) {
+        if self.quiet {
+            return;
+        }
         let _ = writeln!(self.out, "{text}");
         let _ = self.out.flush();
     }
@@ -168,6 +183,9 @@ impl<'a, W: Write> Guide<'a, W> {
     }
 
     pub(crate) fn oc(&mut self, cmd: &str) {
+        if self.previewed.contains(&cmd) {
+            return;
+        }
         self.say(&format!("  on a cluster: {cmd}"));
     }
 
@@ -208,6 +226,29 @@ impl<'a, W: Write> Guide<'a, W> {
         match self.lab.delete(kind, name).await {
             Ok(l) => self.say(&format!("  {l}")),
             Err(e) => self.verdict(false, "", format!("delete {kind} {name} failed: {e:#}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_shown_from_the_repository_root() {
+        for (path, want) in [
+            (
+                "/r/istio/../recommendation/kubernetes/Deployment-v2.yml",
+                "recommendation/kubernetes/Deployment-v2.yml",
+            ),
+            (
+                "./istio/virtual-service-recommendation-v1.yml",
+                "istio/virtual-service-recommendation-v1.yml",
+            ),
+            ("/home/recommendation/x/istio/a.yml", "istio/a.yml"),
+            ("/elsewhere/a.yml", "/elsewhere/a.yml"),
+        ] {
+            assert_eq!(shown(Path::new(path)), want);
         }
     }
 }

@@ -5,21 +5,64 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::guided::guide::{Guide, LabFiles, Outcome};
+use crate::guided::Step;
+use crate::guided::guide::{Guide, LabFiles};
 use crate::guided::send::{Answer, chain_prefix, parallel, pods};
-use crate::lab::Lab;
 
-/// Runs the resilience chapter on `lab` (fresh or reset), writing to `out`.
-pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Result<Outcome> {
-    let mut g = Guide::new(lab, out, 0)?;
-    let (v1, _) = pods(&g).await?;
-    g.say("Resilience chapter: retries, timeout, circuit breaker.");
-    v2_misbehaves(&mut g).await?;
-    retries(&mut g, files, &v1).await;
-    misbehave(&mut g, false).await?;
-    timeout(&mut g, files, &v1).await;
-    circuit_breaker(&mut g, files).await?;
-    Ok(g.outcome)
+const MISBEHAVE: &str =
+    "oc exec deploy/recommendation-v2 -c istio-proxy -- curl -s localhost:8080/misbehave";
+const BEHAVE: &str =
+    "oc exec deploy/recommendation-v2 -c istio-proxy -- curl -s localhost:8080/behave";
+
+/// The chapter's steps.
+pub(crate) fn steps<W: Write>() -> Vec<Step<W>> {
+    vec![
+        step!(
+            1,
+            "v2 misbehaves: without a rule, what becomes of its 503",
+            &[MISBEHAVE],
+            &["for i in $(seq 20); do curl -s $GATEWAY_URL; done"],
+            v2_misbehaves
+        ),
+        step!(
+            2,
+            "retries: 3 attempts, 2s each, on 5xx",
+            &["oc apply -f istio/virtual-service-recommendation-retry.yml -n tutorial"],
+            &["mesh-lab apply -f istio/virtual-service-recommendation-retry.yml"],
+            retries
+        ),
+        step!(
+            3,
+            "timeout 1s against the slow v2 (Deployment-v2-timeout.yml: v2 sleeps 3s)",
+            &[
+                BEHAVE,
+                "oc apply -f recommendation/kubernetes/Deployment-v2-timeout.yml -n tutorial",
+                "oc apply -f istio/virtual-service-recommendation-timeout.yml -n tutorial",
+                "oc apply -f recommendation/kubernetes/Deployment-v2.yml -n tutorial",
+            ],
+            &[
+                "mesh-lab apply -f recommendation/kubernetes/Deployment-v2-timeout.yml",
+                "mesh-lab apply -f istio/virtual-service-recommendation-timeout.yml",
+                "mesh-lab apply -f recommendation/kubernetes/Deployment-v2.yml",
+            ],
+            timeout
+        ),
+        step!(
+            4,
+            "circuit breaker with the 50/50 VirtualService, v2 misbehaving",
+            &[
+                "oc apply -f istio/destination-rule-recommendation-circuit-breaker.yml -n tutorial",
+                "oc apply -f istio/virtual-service-recommendation-v1-v2-50-50.yml -n tutorial",
+                MISBEHAVE,
+                BEHAVE,
+            ],
+            &[
+                "mesh-lab apply -f istio/destination-rule-recommendation-circuit-breaker.yml",
+                "mesh-lab apply -f istio/virtual-service-recommendation-v1-v2-50-50.yml",
+            ],
+            circuit_breaker
+        ),
+    ]
 }
 
 /// `curl localhost:8080/misbehave` (or `/behave`) in v2's pod: v2 answers 503 from then on (or no longer).
@@ -44,14 +87,14 @@ async fn misbehave<W: Write>(g: &mut Guide<'_, W>, on: bool) -> anyhow::Result<(
 /// retry policy leaves a 503 alone (`EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY`, from 1.24). Under Istio 1.20
 /// (`up --istio 1.20`, OpenShift Service Mesh 2.6) the default policy retries the 503 on v1 and every call
 /// answers.
-async fn v2_misbehaves<W: Write>(g: &mut Guide<'_, W>) -> anyhow::Result<()> {
+async fn v2_misbehaves<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) -> anyhow::Result<()> {
     let retried = g.lab.istio.retries_503_by_default();
     let title = if retried {
         "v2 misbehaves: without a rule, Istio before 1.24 retries its 503 on v1"
     } else {
         "v2 misbehaves: without a rule, the calls that land on it fail"
     };
-    g.step("1", title);
+    g.say(&format!("  {title}"));
     misbehave(g, true).await?;
     let a = g.send(20, None).await;
     let failing = a
@@ -84,8 +127,8 @@ async fn v2_misbehaves<W: Write>(g: &mut Guide<'_, W>) -> anyhow::Result<()> {
 }
 
 /// Step 2: the retry rule sends the failed calls to v1.
-async fn retries<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles, v1: &str) {
-    g.step("2", "retries: 3 attempts, 2s each, on 5xx");
+async fn retries<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Result<()> {
+    let (v1, _) = pods(g).await?;
     if g.apply_step(&files.istio_file("virtual-service-recommendation-retry.yml"))
         .await
     {
@@ -93,18 +136,18 @@ async fn retries<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles, v1: &str) {
         g.all_from(
             &a,
             "v1",
-            v1,
+            &v1,
             "only v1 answers, no errors (the retry goes to the other pod)",
         );
     }
+    Ok(())
 }
 
-/// Step 3: v2 sleeps 3s, the 1s timeout cuts it; then v2 as it was.
-async fn timeout<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles, v1: &str) {
-    g.step(
-        "3",
-        "timeout 1s against the slow v2 (Deployment-v2-timeout.yml: v2 sleeps 3s)",
-    );
+/// Step 3: v2 behaves again, then sleeps 3s, the 1s timeout cuts it; then v2 as it was.
+async fn timeout<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Result<()> {
+    misbehave(g, false).await?;
+    let (v1, _) = pods(g).await?;
+    let v1 = v1.as_str();
     g.oc("oc apply -f recommendation/kubernetes/Deployment-v2-timeout.yml -n tutorial");
     let slow = files
         .repo
@@ -127,6 +170,7 @@ async fn timeout<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles, v1: &str) {
             .join("recommendation/kubernetes/Deployment-v2.yml"),
     )
     .await;
+    Ok(())
 }
 
 /// v1 answers at once, v2's calls end after about 1s with Envoy's `upstream request timeout`.
@@ -193,10 +237,6 @@ fn retried_timeout_verdict<W: Write>(g: &mut Guide<'_, W>, a: &[Answer], v1: &st
 /// Step 4: the circuit breaker with the 50/50 split: v2's first 503 ejects it, and beyond the pool of one
 /// connection the sidecar answers 503 overflow.
 async fn circuit_breaker<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Result<()> {
-    g.step(
-        "4",
-        "circuit breaker with the 50/50 VirtualService, v2 misbehaving",
-    );
     let cb = g
         .apply_step(&files.istio_file("destination-rule-recommendation-circuit-breaker.yml"))
         .await

@@ -7,24 +7,73 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::guided::guide::{Guide, LabFiles, Outcome};
+use crate::guided::Step;
+use crate::guided::guide::{Guide, LabFiles};
 use crate::guided::send::{Answer, pods};
 use crate::lab::Lab;
 
-/// Runs the routing chapter on `lab` (fresh or reset), writing to `out`.
-pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Result<Outcome> {
-    let mut g = Guide::new(lab, out, 0)?;
-    let (v1, v2) = pods(&g).await?;
-    g.say("Routing chapter: customer -> preference -> recommendation v1 and v2, each pod with its sidecar.");
-    no_rule(&mut g).await;
-    subsets(&mut g, files).await;
-    all_to_one_version(&mut g, files, &v1, &v2).await;
-    weighted_splits(&mut g, files).await;
-    user_agent_to_v2(&mut g, files, &v1, &v2).await;
-    mirror_to_v2(&mut g, files, &v1, &v2).await?;
-    random_balancing(&mut g, files).await;
-    three_replicas(&mut g).await;
-    Ok(g.outcome)
+/// The chapter's steps.
+pub(crate) fn steps<W: Write>() -> Vec<Step<W>> {
+    vec![
+        step!(
+            1,
+            "no rule: both versions answer (Envoy's default LEAST_REQUEST over both pods)",
+            &[],
+            &["for i in $(seq 40); do curl -s $GATEWAY_URL; done"],
+            no_rule
+        ),
+        step!(
+            2,
+            "subsets version-v1 and version-v2: nothing changes yet",
+            apply "destination-rule-recommendation-v1-v2.yml",
+            subsets
+        ),
+        step!(3, "all traffic to v1", apply "virtual-service-recommendation-v1.yml", all_to_v1),
+        step!(4, "all traffic to v2", apply "virtual-service-recommendation-v2.yml", all_to_v2),
+        step!(5, "canary 90/10", apply "virtual-service-recommendation-v1-v2-90-10.yml", canary_90_10),
+        step!(6, "canary 75/25", apply "virtual-service-recommendation-v1-v2-75-25.yml", canary_75_25),
+        step!(7, "50/50", apply "virtual-service-recommendation-v1-v2-50-50.yml", split_50_50),
+        step!(
+            8,
+            "user-agent Safari to v2 (customer copies it into baggage-user-agent)",
+            apply "virtual-service-recommendation-safari.yml",
+            safari_to_v2
+        ),
+        step!(9, "user-agent Firefox to v2", apply "virtual-service-recommendation-firefox.yml", firefox_to_v2),
+        step!(10, "user-agent Mobile to v2", apply "virtual-service-recommendation-mobile.yml", mobile_to_v2),
+        step!(
+            11,
+            "mirror every request to v2; v1 answers",
+            apply "virtual-service-recommendation-mirror-v2.yml",
+            mirror_to_v2
+        ),
+        step!(
+            12,
+            "random load balancing (the VirtualService deleted first)",
+            &[
+                "oc delete virtualservice recommendation -n tutorial",
+                "oc apply -f istio/destination-rule-recommendation-random.yml -n tutorial"
+            ],
+            &[
+                "mesh-lab delete virtualservice recommendation",
+                "mesh-lab apply -f istio/destination-rule-recommendation-random.yml"
+            ],
+            random_balancing
+        ),
+        step!(
+            13,
+            "three replicas behind the load balancer (recommendation-v2 scaled to 2)",
+            &[
+                "oc scale --replicas=2 deployment/recommendation-v2 -n tutorial",
+                "oc scale --replicas=1 deployment/recommendation-v2 -n tutorial"
+            ],
+            &[
+                "mesh-lab scale --replicas=2 deployment/recommendation-v2",
+                "mesh-lab scale --replicas=1 deployment/recommendation-v2"
+            ],
+            three_replicas
+        ),
+    ]
 }
 
 /// The share of `answers` from version `v`.
@@ -65,11 +114,7 @@ impl<W: Write> Guide<'_, W> {
 }
 
 /// Step 1: no rule, both versions answer.
-async fn no_rule<W: Write>(g: &mut Guide<'_, W>) {
-    g.step(
-        "1",
-        "no rule: both versions answer (Envoy's default LEAST_REQUEST over both pods)",
-    );
+async fn no_rule<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) {
     let a = g.send(40, None).await;
     let ok = both(&a) && a.iter().all(|a| a.status == 200);
     g.verdict(
@@ -81,10 +126,6 @@ async fn no_rule<W: Write>(g: &mut Guide<'_, W>) {
 
 /// Step 2: the DestinationRule's subsets alone change nothing.
 async fn subsets<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
-    g.step(
-        "2",
-        "subsets version-v1 and version-v2: nothing changes yet",
-    );
     if g.apply_step(&files.istio_file("destination-rule-recommendation-v1-v2.yml"))
         .await
     {
@@ -97,83 +138,133 @@ async fn subsets<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
     }
 }
 
-/// Step 3: all traffic to v1, then to v2.
-async fn all_to_one_version<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles, v1: &str, v2: &str) {
-    for (f, v, pod) in [
-        ("virtual-service-recommendation-v1.yml", "v1", v1),
-        ("virtual-service-recommendation-v2.yml", "v2", v2),
-    ] {
-        g.step("3", &format!("all traffic to {v}"));
-        if g.apply_step(&files.istio_file(f)).await {
-            let a = g.send(10, None).await;
-            g.all_from(
-                &a,
-                v,
-                pod,
-                &format!("only `recommendation {v} from '{pod}': N`"),
-            );
-        }
-    }
-}
-
-/// Step 4: the canaries 90/10 and 75/25, then 50/50, each judged on 300 requests.
-async fn weighted_splits<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
-    for (f, lo, hi, what) in [
-        (
-            "virtual-service-recommendation-v1-v2-90-10.yml",
-            0.04,
-            0.16,
-            "canary 90/10",
-        ),
-        (
-            "virtual-service-recommendation-v1-v2-75-25.yml",
-            0.17,
-            0.33,
-            "canary 75/25",
-        ),
-        (
-            "virtual-service-recommendation-v1-v2-50-50.yml",
-            0.40,
-            0.60,
-            "50/50",
-        ),
-    ] {
-        g.step("4", what);
-        if g.apply_step(&files.istio_file(f)).await {
-            let a = g.send(300, None).await;
-            g.split(&a, (lo, hi), what);
-        }
-    }
-}
-
-/// Step 5: Safari, Firefox, then Mobile user agents to v2, everyone else to v1.
-async fn user_agent_to_v2<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles, v1: &str, v2: &str) {
-    for (f, agent) in [
-        ("virtual-service-recommendation-safari.yml", "Safari"),
-        ("virtual-service-recommendation-firefox.yml", "Firefox"),
-        ("virtual-service-recommendation-mobile.yml", "Mobile"),
-    ] {
-        g.step(
-            "5",
-            &format!("user-agent {agent} to v2 (customer copies it into baggage-user-agent)"),
-        );
-        if g.apply_step(&files.istio_file(f)).await {
-            let a = g.send(5, Some(agent)).await;
-            g.all_from(&a, "v2", v2, &format!("curl -A {agent}: v2"));
-            let a = g.send(5, None).await;
-            g.all_from(&a, "v1", v1, "plain curl: v1");
-        }
-    }
-}
-
-/// Step 6: every request mirrored to v2 while v1 answers; v2's log and its sidecar's show the copies.
-async fn mirror_to_v2<W: Write>(
+/// Steps 3 and 4: all traffic to `v` (the VirtualService `file`); only its pod answers.
+async fn all_to<W: Write>(
     g: &mut Guide<'_, W>,
     files: &LabFiles,
-    v1: &str,
-    v2: &str,
+    file: &str,
+    v: &str,
 ) -> anyhow::Result<()> {
-    g.step("6", "mirror every request to v2; v1 answers");
+    let (v1, v2) = pods(g).await?;
+    let pod = if v == "v1" { v1 } else { v2 };
+    if g.apply_step(&files.istio_file(file)).await {
+        let a = g.send(10, None).await;
+        g.all_from(
+            &a,
+            v,
+            &pod,
+            &format!("only `recommendation {v} from '{pod}': N`"),
+        );
+    }
+    Ok(())
+}
+
+async fn all_to_v1<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Result<()> {
+    all_to(g, files, "virtual-service-recommendation-v1.yml", "v1").await
+}
+
+async fn all_to_v2<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Result<()> {
+    all_to(g, files, "virtual-service-recommendation-v2.yml", "v2").await
+}
+
+/// Steps 5 to 7: the weighted split of `file`, v2's share judged on 300 requests against `lo..=hi`.
+async fn weighted<W: Write>(
+    g: &mut Guide<'_, W>,
+    files: &LabFiles,
+    file: &str,
+    (lo, hi): (f64, f64),
+    what: &str,
+) {
+    if g.apply_step(&files.istio_file(file)).await {
+        let a = g.send(300, None).await;
+        g.split(&a, (lo, hi), what);
+    }
+}
+
+async fn canary_90_10<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
+    weighted(
+        g,
+        files,
+        "virtual-service-recommendation-v1-v2-90-10.yml",
+        (0.04, 0.16),
+        "canary 90/10",
+    )
+    .await;
+}
+
+async fn canary_75_25<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
+    weighted(
+        g,
+        files,
+        "virtual-service-recommendation-v1-v2-75-25.yml",
+        (0.17, 0.33),
+        "canary 75/25",
+    )
+    .await;
+}
+
+async fn split_50_50<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
+    weighted(
+        g,
+        files,
+        "virtual-service-recommendation-v1-v2-50-50.yml",
+        (0.40, 0.60),
+        "50/50",
+    )
+    .await;
+}
+
+/// Steps 8 to 10: the VirtualService `file` sends the User-Agent `agent` to v2, everyone else to v1.
+async fn agent_to_v2<W: Write>(
+    g: &mut Guide<'_, W>,
+    files: &LabFiles,
+    file: &str,
+    agent: &str,
+) -> anyhow::Result<()> {
+    let (v1, v2) = pods(g).await?;
+    if g.apply_step(&files.istio_file(file)).await {
+        let a = g.send(5, Some(agent)).await;
+        g.all_from(&a, "v2", &v2, &format!("curl -A {agent}: v2"));
+        let a = g.send(5, None).await;
+        g.all_from(&a, "v1", &v1, "plain curl: v1");
+    }
+    Ok(())
+}
+
+async fn safari_to_v2<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Result<()> {
+    agent_to_v2(
+        g,
+        files,
+        "virtual-service-recommendation-safari.yml",
+        "Safari",
+    )
+    .await
+}
+
+async fn firefox_to_v2<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Result<()> {
+    agent_to_v2(
+        g,
+        files,
+        "virtual-service-recommendation-firefox.yml",
+        "Firefox",
+    )
+    .await
+}
+
+async fn mobile_to_v2<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Result<()> {
+    agent_to_v2(
+        g,
+        files,
+        "virtual-service-recommendation-mobile.yml",
+        "Mobile",
+    )
+    .await
+}
+
+/// Step 11: every request mirrored to v2 while v1 answers; v2's log and its sidecar's show the copies.
+async fn mirror_to_v2<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Result<()> {
+    let (v1, v2) = pods(g).await?;
+    let (v1, v2) = (v1.as_str(), v2.as_str());
     if !g
         .apply_step(&files.istio_file("virtual-service-recommendation-mirror-v2.yml"))
         .await
@@ -260,12 +351,9 @@ async fn mirrored_lines(lab: &Lab, before: usize, v2: &str) -> anyhow::Result<us
     Ok(seen)
 }
 
-/// Step 7: the VirtualService deleted, the DestinationRule's RANDOM load balancer.
+/// Step 12: the VirtualService deleted, the DestinationRule's RANDOM load balancer.
 async fn random_balancing<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
-    g.step(
-        "7",
-        "random load balancing (the VirtualService deleted first)",
-    );
+    g.oc("oc delete virtualservice recommendation -n tutorial");
     g.delete("virtualservice", "recommendation").await;
     if g.apply_step(&files.istio_file("destination-rule-recommendation-random.yml"))
         .await
@@ -303,13 +391,9 @@ async fn scale_v2<W: Write>(g: &mut Guide<'_, W>, replicas: u32) -> bool {
     }
 }
 
-/// Step 8: two v2 replicas, three pods behind the load balancer: each answers (a pod is missed by 60
+/// Step 13: two v2 replicas, three pods behind the load balancer: each answers (a pod is missed by 60
 /// RANDOM picks over three only with probability (2/3)^60, about 3e-11); back to one v2 pod.
-async fn three_replicas<W: Write>(g: &mut Guide<'_, W>) {
-    g.step(
-        "8",
-        "three replicas behind the load balancer (recommendation-v2 scaled to 2)",
-    );
+async fn three_replicas<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) {
     if !scale_v2(g, 2).await {
         return;
     }

@@ -6,9 +6,9 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::guided::guide::{Guide, LabFiles, Outcome};
+use crate::guided::Step;
+use crate::guided::guide::{Guide, LabFiles};
 use crate::guided::send::{Answer, send};
-use crate::lab::Lab;
 use crate::lab::tokens::TokenRequest;
 
 /// What the chain answers with the whole chain allowed (v1 or v2, any counter).
@@ -34,19 +34,69 @@ pub async fn plain_text(inbound: &str) -> Result<(u16, String), String> {
     }
 }
 
-/// Runs the security chapter on `lab` (fresh or reset).
-pub async fn run<W: Write>(lab: &Lab, files: &LabFiles, out: W) -> anyhow::Result<Outcome> {
-    let mut g = Guide::new(lab, out, 0)?;
-    g.say("Security chapter: mutual TLS between the sidecars, authorization by identity, end-user JWT.");
-    mtls_is_on(&mut g).await?;
-    strict_mtls(&mut g, files).await?;
-    deny_all(&mut g, files).await;
-    allow_customer(&mut g, files).await;
-    allow_preference(&mut g, files).await;
-    allow_recommendation(&mut g, files).await;
-    end_user_jwt(&mut g, files).await?;
-    clean_up(&mut g).await?;
-    Ok(g.outcome)
+/// The chapter's steps.
+pub(crate) fn steps<W: Write>() -> Vec<Step<W>> {
+    vec![
+        step!(
+            1,
+            "mutual TLS is already on (auto mTLS, PERMISSIVE): every sidecar has an identity",
+            &["istioctl proxy-config secret deploy/preference-v1 -n tutorial"],
+            &[],
+            mtls_is_on
+        ),
+        step!(
+            2,
+            "PeerAuthentication STRICT: only mutual TLS",
+            apply "peer-authentication-tutorial-strict.yml",
+            strict_mtls
+        ),
+        step!(
+            3,
+            "AuthorizationPolicy deny-all (ALLOW with no rules)",
+            apply "authorization-policy-deny-all.yml",
+            deny_all
+        ),
+        step!(
+            4,
+            "anyone may call customer",
+            apply "authorization-policy-customer.yml",
+            allow_customer
+        ),
+        step!(
+            5,
+            "preference only from cluster.local/ns/tutorial/sa/customer",
+            apply "authorization-policy-preference.yml",
+            allow_preference
+        ),
+        step!(
+            6,
+            "recommendation only from cluster.local/ns/tutorial/sa/preference",
+            apply "authorization-policy-recommendation.yml",
+            allow_recommendation
+        ),
+        step!(
+            7,
+            "end-user JWT: RequestAuthentication + AuthorizationPolicy customer with requestPrincipals",
+            apply "request-authentication-customer-jwt.yml",
+            end_user_jwt
+        ),
+        step!(
+            8,
+            "clean up",
+            &[
+                "oc delete authorizationpolicy,requestauthentication,peerauthentication --all -n tutorial"
+            ],
+            &[
+                "mesh-lab delete authorizationpolicy customer",
+                "mesh-lab delete authorizationpolicy preference",
+                "mesh-lab delete authorizationpolicy recommendation",
+                "mesh-lab delete authorizationpolicy deny-all",
+                "mesh-lab delete requestauthentication customer-jwt",
+                "mesh-lab delete peerauthentication default"
+            ],
+            clean_up
+        ),
+    ]
 }
 
 impl<W: Write> Guide<'_, W> {
@@ -144,11 +194,7 @@ impl<W: Write> Guide<'_, W> {
 }
 
 /// Step 1: auto mTLS, PERMISSIVE: every sidecar has an identity, and plain text still gets in.
-async fn mtls_is_on<W: Write>(g: &mut Guide<'_, W>) -> anyhow::Result<()> {
-    g.step(
-        "1",
-        "mutual TLS is already on (auto mTLS, PERMISSIVE): every sidecar has an identity",
-    );
+async fn mtls_is_on<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) -> anyhow::Result<()> {
     g.oc("istioctl proxy-config secret deploy/preference-v1 -n tutorial");
     let show = g.lab.show().await?;
     for w in &show.workloads {
@@ -165,7 +211,6 @@ async fn mtls_is_on<W: Write>(g: &mut Guide<'_, W>) -> anyhow::Result<()> {
 
 /// Step 2: PeerAuthentication STRICT: the chain still answers, plain text no longer gets in.
 async fn strict_mtls<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Result<()> {
-    g.step("2", "PeerAuthentication STRICT: only mutual TLS");
     if g.apply_step(&files.istio_file("peer-authentication-tutorial-strict.yml"))
         .await
     {
@@ -178,7 +223,6 @@ async fn strict_mtls<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow
 
 /// Step 3: an ALLOW policy with no rules denies everything.
 async fn deny_all<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
-    g.step("3", "AuthorizationPolicy deny-all (ALLOW with no rules)");
     if g.apply_step(&files.istio_file("authorization-policy-deny-all.yml"))
         .await
     {
@@ -188,7 +232,6 @@ async fn deny_all<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
 
 /// Step 4: customer lets anyone in; preference still denies it.
 async fn allow_customer<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
-    g.step("4", "anyone may call customer");
     if g.apply_step(&files.istio_file("authorization-policy-customer.yml"))
         .await
     {
@@ -199,10 +242,6 @@ async fn allow_customer<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
 
 /// Step 5: preference lets customer's identity in; recommendation still denies it.
 async fn allow_preference<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
-    g.step(
-        "5",
-        "preference only from cluster.local/ns/tutorial/sa/customer",
-    );
     if g.apply_step(&files.istio_file("authorization-policy-preference.yml"))
         .await
     {
@@ -217,10 +256,6 @@ async fn allow_preference<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
 
 /// Step 6: recommendation lets preference's identity in: the whole chain answers.
 async fn allow_recommendation<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
-    g.step(
-        "6",
-        "recommendation only from cluster.local/ns/tutorial/sa/preference",
-    );
     if g.apply_step(&files.istio_file("authorization-policy-recommendation.yml"))
         .await
     {
@@ -230,10 +265,6 @@ async fn allow_recommendation<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) 
 
 /// Step 7: the end user's JWT: none is refused, a forged one fails verification, the lab's token gets in.
 async fn end_user_jwt<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyhow::Result<()> {
-    g.step(
-        "7",
-        "end-user JWT: RequestAuthentication + AuthorizationPolicy customer with requestPrincipals",
-    );
     if g.apply_step(&files.istio_file("request-authentication-customer-jwt.yml"))
         .await
     {
@@ -252,8 +283,7 @@ async fn end_user_jwt<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) -> anyho
 }
 
 /// Step 8: every policy deleted: the chain answers without a token, plain text gets in again.
-async fn clean_up<W: Write>(g: &mut Guide<'_, W>) -> anyhow::Result<()> {
-    g.step("8", "clean up");
+async fn clean_up<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) -> anyhow::Result<()> {
     g.oc(
         "oc delete authorizationpolicy,requestauthentication,peerauthentication --all -n tutorial",
     );

@@ -91,3 +91,26 @@ fn scale_takes_kubectls_spellings() {
         );
     }
 }
+
+#[test]
+fn guided_takes_ups_serving_flags_and_the_pacing_ones() {
+    let Command::Guided(g) =
+        parse(&["guided", "egress", "--step", "2", "--step", "4", "-i"]).command
+    else {
+        panic!("not guided")
+    };
+    assert_eq!((g.steps, g.from, g.interactive), (vec![2, 4], None, true));
+    // up's defaults: the gateway on 8080, the graph on Kiali's port.
+    assert_eq!(
+        (g.port, g.graph_port),
+        (8080, mesh_lab::observe::graph::DEFAULT_PORT)
+    );
+    let Command::Guided(g) =
+        parse(&["guided", "routing", "--from", "5", "--graph-port", "0"]).command
+    else {
+        panic!("not guided")
+    };
+    assert_eq!((g.from, g.graph_port, g.interactive), (Some(5), 0, false));
+    let both = Cli::try_parse_from(["mesh-lab", "guided", "egress", "--step", "2", "--from", "3"]);
+    assert!(both.is_err(), "--step and --from together are refused");
+}
