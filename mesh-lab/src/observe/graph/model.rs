@@ -57,6 +57,11 @@ pub fn window_words(seconds: i64) -> String {
 /// entry when the response completes, and flushes every 50 ms): they are judged later.
 const SETTLE_MS: i64 = 2000;
 
+/// How long after the lab's readiness ([`Input::since`]) a proxy may still answer `503 UH` from before it had
+/// the pods' endpoints: Envoy reports a configuration version (what the lab waits for) just before its worker
+/// threads have the updated clusters.
+const STARTUP_GRACE_MS: i64 = 1000;
+
 /// The gateway's proxy name in the lab.
 pub const GATEWAY: &str = "istio-ingressgateway";
 
@@ -463,6 +468,33 @@ impl Builder<'_> {
     }
 }
 
+/// Which of a proxy's entries are refusals from the lab's start, not the mesh's traffic: `503 UH` with no
+/// upstream host within [`STARTUP_GRACE_MS`] of [`Input::since`] and before the proxy first reached a pod.
+fn refused_while_starting(
+    since: Option<DateTime<Utc>>,
+    log: &[AccessLogEntry],
+) -> impl Fn(&AccessLogEntry) -> bool + use<> {
+    let reached = |e: &&AccessLogEntry| is_set(e.upstream_host.as_deref()).is_some();
+    let first_reached = log
+        .iter()
+        .filter(reached)
+        .filter_map(time_of)
+        .filter(|t| since.is_some_and(|s| *t >= s))
+        .min();
+    let until = since.map(|s| {
+        let grace = s + chrono::Duration::milliseconds(STARTUP_GRACE_MS);
+        first_reached.map_or(grace, |f| f.min(grace))
+    });
+    move |e: &AccessLogEntry| {
+        let refused = e.response_flags.as_deref() == Some("UH")
+            && is_set(e.upstream_host.as_deref()).is_none();
+        match (since, until, time_of(e)) {
+            (Some(s), Some(u), Some(t)) => refused && t >= s && t < u,
+            _ => false,
+        }
+    }
+}
+
 /// Who sent a request, as its sender logged it: the sender, the target node, the upstream attempts and the
 /// route.
 type Sent = (String, String, u64, Option<String>);
@@ -478,9 +510,10 @@ impl Builder<'_> {
             } else {
                 log.proxy.clone()
             };
+            let starting = refused_while_starting(self.input.since, &log.entries);
             for e in &log.entries {
                 let listener = e.listener.as_deref().unwrap_or("");
-                if is_inbound(listener) {
+                if is_inbound(listener) || starting(e) {
                     continue;
                 }
                 let via = WayOut::of_outbound(e);

@@ -216,7 +216,7 @@ header select, header button { font-size: 14px; }
 #details .detail, #details .close { display: none; }
 body:not(.js) #details .detail:target, #details .detail.shown { display: block; }
 body:not(.js) #details:has(.detail:target) .close, #details:has(.shown) .close { display: block; }
-#details { position: fixed; right: 16px; top: 56px; max-width: 460px; max-height: 80vh; overflow: auto; font-size: 14px; }
+#details { position: fixed; right: 16px; bottom: 16px; max-width: 460px; max-height: 50vh; overflow: auto; font-size: 14px; }
 #details .detail { background: #fff; border: 2px solid #06c; border-radius: 6px; padding: 8px 12px; box-shadow: 0 2px 8px rgba(0,0,0,.3); }
 #details .close { text-align: right; background: #fff; padding: 2px 8px; }
 #details h2 { font-size: 16px; margin: 0 0 6px; }

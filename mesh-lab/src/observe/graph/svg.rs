@@ -87,13 +87,17 @@ pub fn node_detail_id(n: &Node) -> String {
     detail_id("node", &[&n.id])
 }
 
-/// A node's lines: its name, what to know about it, and what is missing (split at its dashes).
+/// A node's lines: its name, what to know about it, and what is missing (a line per clause, so the node stays
+/// narrow).
 pub fn node_lines(n: &Node) -> Vec<String> {
     let (name, note) = node_name_note(n);
     let mut lines = vec![name, note];
     if let Some(m) = &n.missing {
-        for part in m.split("; ") {
-            lines.extend(part.split(" — ").map(str::to_owned));
+        for part in m.split("; ").flat_map(|p| p.split(" — ")) {
+            match part.split_once(": ") {
+                Some((what, why)) => lines.extend([format!("{what}:"), why.to_owned()]),
+                None => lines.push(part.to_owned()),
+            }
         }
     }
     lines

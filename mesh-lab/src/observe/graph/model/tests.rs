@@ -739,3 +739,52 @@ fn missing_clusters_are_the_routed_ones_the_proxy_does_not_have() {
         BTreeSet::from([v("version-v3"), v("version-v4")])
     );
 }
+
+#[test]
+fn no_healthy_upstream_right_after_readiness_before_the_first_pod_reached_is_the_start_not_an_error()
+ {
+    let gw = |code, flags: &str, host: &str, ms: i64| {
+        let t = now() + chrono::Duration::milliseconds(ms);
+        let e = entry(
+            "0.0.0.0_8080",
+            "127.0.0.1:8080",
+            code,
+            flags,
+            "outbound|8080||customer.tutorial.svc.cluster.local",
+            host,
+        );
+        at(e, &t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    };
+    let mut pods = pods();
+    pods.push(pod("customer", "v1", "127.0.0.1:3001", true, true));
+    let input = |entries| Input {
+        pods: pods.clone(),
+        logs: vec![ProxyLog {
+            proxy: GATEWAY.into(),
+            entries,
+        }],
+        now: now() + chrono::Duration::seconds(5),
+        since: Some(now()),
+        ..Input::default()
+    };
+    // Refused while the gateway's workers had no endpoint yet, then routed: only the 200 is drawn.
+    let g = build(&input(vec![
+        gw(503, "UH", "-", 10),
+        gw(200, "-", "127.0.0.1:3001", 40),
+    ]));
+    assert_eq!(g.edges.len(), 1, "{:#?}", g.edges);
+    assert_eq!(
+        (g.edges[0].target.as_str(), g.edges[0].errors),
+        ("customer", 0)
+    );
+    // After the first pod was reached, or after the grace, a 503 UH is the mesh's: drawn.
+    let g = build(&input(vec![
+        gw(200, "-", "127.0.0.1:3001", 10),
+        gw(503, "UH", "-", 40),
+        gw(503, "UH", "-", 3000),
+    ]));
+    let svc = edge(&g, GATEWAY, "service:customer", false);
+    assert_eq!((svc.requests, svc.errors), (2, 2));
+    let late = build(&input(vec![gw(503, "UH", "-", 1500)]));
+    assert_eq!(edge(&late, GATEWAY, "service:customer", false).errors, 1);
+}

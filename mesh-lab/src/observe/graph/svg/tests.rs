@@ -508,7 +508,8 @@ fn a_failure_reason_is_said_in_words_on_the_edge_and_what_is_missing_on_the_node
         [
             "recommendation",
             "service",
-            "subset version-v3: no cluster (503 NC)",
+            "subset version-v3:",
+            "no cluster (503 NC)",
             "no DestinationRule defines it"
         ]
     );
