@@ -286,6 +286,12 @@ async fn the_graph_reads_on_a_projector_turns_green_after_a_fix_and_reset_clears
     let _ = serving.await;
     lab.stop().await;
     assert_eq!(after["edges"], serde_json::json!([]), "{after:#}");
+    assert!(
+        after["since"].as_str() > g["since"].as_str(),
+        "reset moves the start: {} then {}",
+        g["since"],
+        after["since"]
+    );
     let ids: Vec<&str> = after["nodes"]
         .as_array()
         .unwrap()

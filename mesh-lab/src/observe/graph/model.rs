@@ -183,6 +183,9 @@ pub struct Graph {
     pub edges: Vec<Edge>,
     pub window_seconds: i64,
     pub generated_at: String,
+    /// The requests drawn started at or after this (RFC 3339): the lab's readiness, its last reset, or a
+    /// guided step's start; none when everything logged is drawn.
+    pub since: Option<String>,
 }
 
 /// One of Kiali's default health tolerances (`config.go` `AddHealthDefault`): a code class, and the error
@@ -672,6 +675,7 @@ pub fn build_view(input: &Input, since: Option<DateTime<Utc>>, window_seconds: i
         edges,
         window_seconds,
         generated_at: input.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        since: since.map(|s| s.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
     }
 }
 

@@ -273,12 +273,16 @@ pub fn render_scaled(g: &Graph, scale: f64) -> String {
          <meta name=\"viewport\" content=\"width=device-width\">\
          <title>mesh-lab graph</title><style>{STYLE}</style></head><body>\
          <header><h1>Traffic graph of the local mesh</h1>{}<span id=\"updated\">from the proxies' access logs, \
-         {}; reloads every {} s</span></header>\
+         {}{}; reloads every {} s</span></header>\
          <main><div id=\"graph\">{svg}</div><aside id=\"details\" aria-live=\"polite\">{}</aside>\
          <div id=\"table\">{}</div></main>\
          <script>{SCRIPT}setInterval(reload, {REFRESH_MS});\n</script></body></html>\n",
         controls(g.window_seconds, scale),
         esc(&g.generated_at),
+        g.since.as_deref().map_or_else(String::new, |s| format!(
+            " (requests since {}: the lab's start or its last reset)",
+            clock(s)
+        )),
         REFRESH_MS / 1000,
         details(g),
         table(g)

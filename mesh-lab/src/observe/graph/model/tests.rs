@@ -649,6 +649,7 @@ fn requests_before_since_are_not_drawn_nor_the_nodes_only_they_named() {
     assert_eq!(build(&input).edges.len(), 3, "without since, all of it");
     input.since = Some(now() - chrono::Duration::seconds(10));
     let g = build(&input);
+    assert_eq!(g.since.as_deref(), Some("2026-01-01T11:59:50.000Z"));
     assert_eq!(g.edges.len(), 1, "{:#?}", g.edges);
     assert_eq!(
         edge(&g, "preference-v1", "recommendation-v2", false).requests,

@@ -213,6 +213,7 @@ fn graph(nodes: Vec<Node>, edges: Vec<Edge>) -> Graph {
         edges,
         window_seconds: 60,
         generated_at: "2026-12-01T13:06:10Z".into(),
+        since: Some("2026-12-01T13:00:00.250Z".into()),
     }
 }
 
@@ -551,5 +552,9 @@ fn every_node_and_edge_links_to_its_details_on_the_page() {
     assert!(
         page.contains("<option value=\"1m\" selected>last 1 min</option>"),
         "the window"
+    );
+    assert!(
+        page.contains("requests since 13:00:00"),
+        "since when it counts"
     );
 }
