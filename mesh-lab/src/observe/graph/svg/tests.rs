@@ -557,4 +557,8 @@ fn every_node_and_edge_links_to_its_details_on_the_page() {
         page.contains("requests since 13:00:00"),
         "since when it counts"
     );
+    // Nothing in the page's style sizes the picture: it keeps its width and height in CSS px.
+    let style = &page[page.find("<style>").unwrap()..page.find("</style>").unwrap()];
+    let svg_rules: Vec<&str> = style.lines().filter(|l| l.contains("svg")).collect();
+    assert_eq!(svg_rules, ["#graph svg { display: block; }"]);
 }
