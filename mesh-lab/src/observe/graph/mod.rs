@@ -45,18 +45,12 @@ impl Lab {
             .collect();
         let mut logs = Vec::new();
         let mut missing_clusters = Vec::new();
-        let mut missing_of = |proxy: &str, envoy: &crate::dataplane::envoy::Envoy| {
-            let config = envoy.current();
-            for c in model::missing_clusters(&config.route_configs, &config.clusters) {
-                missing_clusters.push((proxy.to_owned(), c));
-            }
-        };
         if let Some(g) = &inner.gateway {
             logs.push(ProxyLog {
                 proxy: GATEWAY.into(),
                 entries: g.access_log(),
             });
-            missing_of(GATEWAY, g);
+            missing_clusters.extend(missing_of(GATEWAY, g));
         }
         for p in inner.pods.values() {
             pods.push(info(&p.workload, p.endpoint(), p.sidecar.is_some(), true));
@@ -65,7 +59,7 @@ impl Lab {
                     proxy: p.workload.name.clone(),
                     entries: s.envoy.access_log(),
                 });
-                missing_of(&p.workload.name, &s.envoy);
+                missing_clusters.extend(missing_of(&p.workload.name, &s.envoy));
             }
         }
         missing_clusters.sort();
@@ -90,6 +84,15 @@ impl Lab {
         let input = self.graph_input().await;
         model::build_view(&input, input.since, window_seconds)
     }
+}
+
+/// (proxy, cluster) for each cluster the proxy's routes name now that its configuration lacks.
+fn missing_of(proxy: &str, envoy: &crate::dataplane::envoy::Envoy) -> Vec<(String, String)> {
+    let config = envoy.current();
+    model::missing_clusters(&config.route_configs, &config.clusters)
+        .into_iter()
+        .map(|c| (proxy.to_owned(), c))
+        .collect()
 }
 
 /// The query the page, the picture and the JSON take: `?window=1m&scale=1.5`.
