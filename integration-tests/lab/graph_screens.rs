@@ -145,6 +145,12 @@ async fn screenshots(bin: &Path, addr: std::net::SocketAddr, detail: &str) {
         dom.contains(&format!("href=\"#{detail}\"")),
         "the edge links to it"
     );
+    let shown = &dom[dom.find(&format!("id=\"{detail}\"")).unwrap()..];
+    let shown = &shown[..shown.find("</article>").unwrap()];
+    assert!(
+        shown.contains("<dd class=\"why\">503 NC (no cluster: the route names a cluster"),
+        "the flag in words:\n{shown}"
+    );
 }
 
 #[tokio::test]
