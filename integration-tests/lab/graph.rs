@@ -12,10 +12,10 @@ use serde_json::Value;
 
 use crate::{http, istio, lab};
 
-const CHROMIUM_HINT: &str = "chromium not found: install it with `apt-get install -y chromium` (Debian's \
+pub(crate) const CHROMIUM_HINT: &str = "chromium not found: install it with `apt-get install -y chromium` (Debian's \
 package; scripts/test.sh does it), or set CHROMIUM=/path/to/chromium";
 
-fn chromium() -> PathBuf {
+pub(crate) fn chromium() -> PathBuf {
     let bin = std::env::var_os("CHROMIUM")
         .filter(|s| !s.is_empty())
         .map_or_else(|| PathBuf::from("chromium"), PathBuf::from);
@@ -30,7 +30,7 @@ fn chromium() -> PathBuf {
 }
 
 /// Runs headless Chromium with `args`, at most 60 s; its stdout.
-fn headless(bin: &PathBuf, args: &[String]) -> String {
+pub(crate) fn headless(bin: &PathBuf, args: &[String]) -> String {
     let mut child = Command::new(bin)
         .args(["--headless", "--no-sandbox", "--disable-gpu"])
         .args(args)
@@ -101,7 +101,8 @@ async fn the_graph_counts_a_split_and_a_fault_exactly_and_chromium_shows_it() {
     );
 
     // Poll (bounded) until every proxy has flushed its log.
-    let url = format!("http://{addr}/api/graph");
+    // Over a minute: the rates below count every request of the test.
+    let url = format!("http://{addr}/api/graph?window=1m");
     let deadline = Instant::now() + Duration::from_secs(10);
     let started = Instant::now();
     let (g, body_len) = loop {
@@ -166,6 +167,7 @@ async fn the_graph_counts_a_split_and_a_fault_exactly_and_chromium_shows_it() {
         (&healthy["errors"], &healthy["health"]),
         (&Value::from(0), &Value::from("healthy"))
     );
+    assert_eq!(g["window_seconds"], 60);
     let rps = healthy["rps"].as_f64().unwrap();
     assert!((rps - v1 as f64 / 60.0).abs() < 1e-9, "rps {rps}");
 

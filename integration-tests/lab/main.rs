@@ -13,6 +13,7 @@ mod destination_rules;
 mod egress;
 mod gateway_hosts;
 mod graph;
+mod graph_screens;
 mod injection;
 mod input;
 mod istio_versions;

@@ -302,16 +302,7 @@ fn preview<W: Write>(g: &mut Guide<'_, W>, step: &Step<W>) {
 }
 
 /// The graph of the traffic since `since` (the last step's start): only the access-log entries that began
-/// then or later are drawn.
+/// then or later are drawn, coloured over the whole step.
 pub async fn graph_since(lab: &Lab, since: DateTime<Utc>) -> crate::observe::graph::model::Graph {
-    let mut input = lab.graph_input().await;
-    for log in &mut input.logs {
-        log.entries.retain(|e| {
-            e.start_time
-                .as_deref()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .is_some_and(|t| t >= since)
-        });
-    }
-    crate::observe::graph::model::build(&input)
+    crate::observe::graph::model::build_since(&lab.graph_input().await, since)
 }

@@ -102,6 +102,8 @@ pub(crate) struct Inner {
     pub gone: Vec<(Workload, SocketAddr)>,
     /// The key sets given for a `jwksUri` (`mesh-lab jwks set`), by URI.
     pub jwks: BTreeMap<String, String>,
+    /// The traffic graph draws requests that started from here on: the lab's readiness, then each `reset`.
+    pub graph_since: Option<chrono::DateTime<chrono::Utc>>,
     nonce: u64,
 }
 
@@ -321,6 +323,7 @@ impl Lab {
                 services,
                 gone: Vec::new(),
                 jwks: BTreeMap::new(),
+                graph_since: None,
                 nonce,
             })),
             standin: Arc::new(Mutex::new(Some(standin))),
@@ -342,6 +345,7 @@ impl Lab {
         };
         match lab.bring_up(state, gateway).await {
             Ok(()) => {
+                lab.inner.lock().await.graph_since = Some(chrono::Utc::now());
                 lab.renew_certificates_in_time(first_issued);
                 Ok(lab)
             }

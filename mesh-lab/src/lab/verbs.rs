@@ -142,6 +142,7 @@ impl Lab {
         next.apply(&docs).map_err(|e| anyhow!("{e}"))?;
         let mut inner = self.inner.lock().await;
         self.reconcile(&mut inner, next).await?;
+        inner.graph_since = Some(chrono::Utc::now());
         for p in inner.pods.values() {
             let _ = self
                 .http

@@ -1,7 +1,9 @@
 //! The traffic graph from the proxies' access logs (pure: no processes): nodes per workload (grouped by app,
 //! one per version), per external host (grouped by how the request left), edges per (source proxy, target)
-//! with request counts, the rate over the last [`WINDOW_SECONDS`], response codes with Envoy's flags, routes and
-//! clusters, and Kiali's health colours.
+//! with request counts, the rate over a recent window ([`WINDOWS`], [`DEFAULT_WINDOW_SECONDS`]), response codes
+//! with Envoy's flags and their meaning in words ([`crate::observe::flags`]), routes and clusters, and Kiali's
+//! health colours. Only requests that started at or after a moment count ([`Input::since`]: the lab's start or
+//! its last reset; [`build_since`]: a guided step's start).
 //!
 //! Like Kiali's versioned-app graph, an edge's source is the proxy that sent the request (it logged it on its
 //! outbound listener: the gateway's `0.0.0.0_8080`, a sidecar's `outbound_0.0.0.0_8080` / `_80`), its target
@@ -17,13 +19,48 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::dataplane::envoy::AccessLogEntry;
+use crate::observe::flags::{self, cluster_subset};
 use crate::observe::way_out::WayOut;
 
-/// The recent window for the rates and the colours: Kiali's default duration (1 minute).
-pub const WINDOW_SECONDS: i64 = 60;
+/// The recent windows a reader can pick for the rates and the colours (`?window=`): 10 s, and Kiali's 1, 5
+/// and 10 minutes.
+pub const WINDOWS: [i64; 4] = [10, 60, 300, 600];
+
+/// The default window: 10 s, not Kiali's 1 minute. With Kiali's tolerances a single 5xx in the window makes
+/// an edge degraded (5xx: degraded above 0 %), so an edge turns green only once its last error has left the
+/// window, however much good traffic follows: the window is the time from a fix to green. 10 s shows a fix
+/// within 10 s (Kiali adds Prometheus's 15 s scrape interval to its minute).
+pub const DEFAULT_WINDOW_SECONDS: i64 = 10;
+
+/// A window from `?window=`: seconds (`10`, `60s`) or minutes (`1m`), one of [`WINDOWS`].
+pub fn parse_window(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let seconds = if let Some(m) = s.strip_suffix('m') {
+        m.parse::<i64>().ok().and_then(|m| m.checked_mul(60))
+    } else {
+        s.strip_suffix('s').unwrap_or(s).parse::<i64>().ok()
+    };
+    seconds.filter(|w| WINDOWS.contains(w)).ok_or_else(|| {
+        format!("window={s} is not one of the graph's windows: use 10s, 1m, 5m or 10m")
+    })
+}
+
+/// A window in words: `10 s`, `1 min`.
+pub fn window_words(seconds: i64) -> String {
+    if seconds % 60 == 0 {
+        format!("{} min", seconds / 60)
+    } else {
+        format!("{seconds} s")
+    }
+}
 /// Inbound entries younger than this may still wait for their sender's entry (Envoy logs the outbound
 /// entry when the response completes, and flushes every 50 ms): they are judged later.
 const SETTLE_MS: i64 = 2000;
+
+/// How long after the lab's readiness ([`Input::since`]) a proxy may still answer `503 UH` from before it had
+/// the pods' endpoints: Envoy reports a configuration version (what the lab waits for) just before its worker
+/// threads have the updated clusters.
+const STARTUP_GRACE_MS: i64 = 1000;
 
 /// The gateway's proxy name in the lab.
 pub const GATEWAY: &str = "istio-ingressgateway";
@@ -50,11 +87,20 @@ pub struct ProxyLog {
 }
 
 /// What the graph is drawn from.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Input {
     pub pods: Vec<PodInfo>,
     pub logs: Vec<ProxyLog>,
     pub now: DateTime<Utc>,
+    /// Requests that started before this are not drawn: the lab's readiness (what it refused while its pods
+    /// started is not the mesh's traffic) or its last `reset`.
+    pub since: Option<DateTime<Utc>>,
+    /// The mesh's Services, by FQDN (`recommendation.tutorial.svc.cluster.local`): a request to one of them
+    /// whose cluster is missing still goes to the Service's node.
+    pub services: Vec<String>,
+    /// (proxy, cluster) for each cluster a proxy's routes name now that the proxy does not have
+    /// ([`missing_clusters`]): what a `503 NC` is missing.
+    pub missing_clusters: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -71,6 +117,8 @@ pub struct Node {
     pub missing_sidecar: bool,
     /// False for a workload whose pod is gone but still appears in the logs.
     pub running: bool,
+    /// A service node its callers' routes send to a cluster they do not have: what is missing, in words.
+    pub missing: Option<String>,
 }
 
 /// Kiali's edge health.
@@ -103,7 +151,7 @@ pub struct Edge {
     pub requests: usize,
     /// Of those, answered 4xx/5xx or not at all.
     pub errors: usize,
-    /// Requests per second over the last [`WINDOW_SECONDS`].
+    /// Requests per second over the window ([`Graph::window_seconds`]).
     pub rps: f64,
     pub window_requests: usize,
     pub window_errors: usize,
@@ -125,6 +173,8 @@ pub struct Edge {
     /// traffic took each way (first through PassthroughCluster, then through the ServiceEntry, …).
     pub first: Option<String>,
     pub last: Option<String>,
+    /// Why its requests failed, in words ([`flags::Why::line`]), each distinct line once.
+    pub why: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -133,6 +183,9 @@ pub struct Graph {
     pub edges: Vec<Edge>,
     pub window_seconds: i64,
     pub generated_at: String,
+    /// The requests drawn started at or after this (RFC 3339): the lab's readiness, its last reset, or a
+    /// guided step's start; none when everything logged is drawn.
+    pub since: Option<String>,
 }
 
 /// One of Kiali's default health tolerances (`config.go` `AddHealthDefault`): a code class, and the error
@@ -240,6 +293,7 @@ struct Acc {
     retries: u64,
     first: Option<DateTime<Utc>>,
     last: Option<DateTime<Utc>>,
+    why: BTreeSet<String>,
 }
 
 impl Acc {
@@ -255,6 +309,7 @@ impl Acc {
             retries: 0,
             first: None,
             last: None,
+            why: BTreeSet::new(),
         }
     }
 
@@ -277,6 +332,9 @@ impl Acc {
             self.clusters.insert(c.to_owned());
         }
         self.retries += e.attempts.unwrap_or(1).saturating_sub(1);
+        if let Some(w) = flags::why(e) {
+            self.why.insert(w.line());
+        }
         if let Some(t) = time_of(e) {
             self.first = Some(self.first.map_or(t, |f| f.min(t)));
             self.last = Some(self.last.map_or(t, |l| l.max(t)));
@@ -286,6 +344,10 @@ impl Acc {
 
 struct Builder<'a> {
     input: &'a Input,
+    /// Requests that started before this are not drawn.
+    since: Option<DateTime<Utc>>,
+    /// Requests that started from this on are in the window.
+    window_start: DateTime<Utc>,
     nodes: BTreeMap<String, Node>,
     edges: BTreeMap<(String, String, bool), Acc>,
 }
@@ -319,6 +381,7 @@ impl Builder<'_> {
             group: p.app.clone(),
             missing_sidecar: running_sidecar == Some(false),
             running: running_sidecar.is_some(),
+            missing: None,
         });
         id
     }
@@ -332,6 +395,7 @@ impl Builder<'_> {
             group: group.into(),
             missing_sidecar: false,
             running: true,
+            missing: None,
         });
         id
     }
@@ -363,12 +427,37 @@ impl Builder<'_> {
             }
             return self.other_node("unknown".into(), "unknown", "unknown", "unknown");
         }
+        if via == WayOut::MissingCluster
+            && let Some(svc) = self.mesh_service(&host)
+        {
+            // An in-mesh destination stays its Service's node, marked with what is missing (see `mark_missing`).
+            return self.other_node(format!("service:{svc}"), &svc, "service", &svc);
+        }
         self.other_node(
             format!("{}:{host}", via.name()),
             &host,
             "external",
             via.name(),
         )
+    }
+
+    /// The Service of the mesh `host` names (`recommendation`, `recommendation.tutorial`, its FQDN).
+    fn mesh_service(&self, host: &str) -> Option<String> {
+        self.input
+            .services
+            .iter()
+            .find(|fqdn| *fqdn == host || fqdn.starts_with(&format!("{host}.")))
+            .and_then(|fqdn| fqdn.split('.').next())
+            .map(str::to_owned)
+    }
+
+    /// Does `e` count (it started at or after `since`), and is it in the window?
+    fn counts(&self, e: &AccessLogEntry) -> Option<bool> {
+        let t = time_of(e);
+        match self.since {
+            Some(s) if t.is_none_or(|t| t < s) => None,
+            _ => Some(t.is_some_and(|t| t >= self.window_start)),
+        }
     }
 
     /// The edge's requests so far, now counted as leaving `via`.
@@ -382,18 +471,41 @@ impl Builder<'_> {
     }
 }
 
+/// Which of a proxy's entries are refusals from the lab's start, not the mesh's traffic: `503 UH` with no
+/// upstream host within [`STARTUP_GRACE_MS`] of [`Input::since`] and before the proxy first reached a pod.
+fn refused_while_starting(
+    since: Option<DateTime<Utc>>,
+    log: &[AccessLogEntry],
+) -> impl Fn(&AccessLogEntry) -> bool + use<> {
+    let reached = |e: &&AccessLogEntry| is_set(e.upstream_host.as_deref()).is_some();
+    let first_reached = log
+        .iter()
+        .filter(reached)
+        .filter_map(time_of)
+        .filter(|t| since.is_some_and(|s| *t >= s))
+        .min();
+    let until = since.map(|s| {
+        let grace = s + chrono::Duration::milliseconds(STARTUP_GRACE_MS);
+        first_reached.map_or(grace, |f| f.min(grace))
+    });
+    move |e: &AccessLogEntry| {
+        let refused = e.response_flags.as_deref() == Some("UH")
+            && is_set(e.upstream_host.as_deref()).is_none();
+        match (since, until, time_of(e)) {
+            (Some(s), Some(u), Some(t)) => refused && t >= s && t < u,
+            _ => false,
+        }
+    }
+}
+
 /// Who sent a request, as its sender logged it: the sender, the target node, the upstream attempts and the
 /// route.
 type Sent = (String, String, u64, Option<String>);
 
-fn in_window(e: &AccessLogEntry, window_start: DateTime<Utc>) -> bool {
-    time_of(e).is_some_and(|t| t >= window_start)
-}
-
 impl Builder<'_> {
     /// An edge per (sender, target) from every outbound entry; returns the sent requests by (request id,
     /// Host), which explain the receivers' inbound entries.
-    fn outbound(&mut self, window_start: DateTime<Utc>) -> BTreeMap<(String, String), Vec<Sent>> {
+    fn outbound(&mut self) -> BTreeMap<(String, String), Vec<Sent>> {
         let mut sent: BTreeMap<(String, String), Vec<Sent>> = BTreeMap::new();
         for log in &self.input.logs {
             let source = if log.proxy == GATEWAY {
@@ -401,9 +513,10 @@ impl Builder<'_> {
             } else {
                 log.proxy.clone()
             };
+            let starting = refused_while_starting(self.input.since, &log.entries);
             for e in &log.entries {
                 let listener = e.listener.as_deref().unwrap_or("");
-                if is_inbound(listener) {
+                if is_inbound(listener) || starting(e) {
                     continue;
                 }
                 let via = WayOut::of_outbound(e);
@@ -418,19 +531,16 @@ impl Builder<'_> {
                             is_set(e.route_name.as_deref()).map(str::to_owned),
                         ));
                 }
-                let acc = self.edge(source.clone(), target, false, via);
-                acc.add(e, in_window(e, window_start));
+                if let Some(recent) = self.counts(e) {
+                    self.edge(source.clone(), target, false, via).add(e, recent);
+                }
             }
         }
         sent
     }
 
     /// Inbound entries that no sender's entry explains: mirrored copies, or callers without a sidecar.
-    fn unexplained_inbound(
-        &mut self,
-        sent: &BTreeMap<(String, String), Vec<Sent>>,
-        window_start: DateTime<Utc>,
-    ) {
+    fn unexplained_inbound(&mut self, sent: &BTreeMap<(String, String), Vec<Sent>>) {
         let input = self.input;
         let settled = input.now - chrono::Duration::milliseconds(SETTLE_MS);
         for log in &input.logs {
@@ -456,10 +566,13 @@ impl Builder<'_> {
                 }
                 // The sender's own entry went elsewhere: a shadow copy if it took one attempt; with retries
                 // it is an earlier attempt, counted in the sender's `retries`.
+                let Some(recent) = self.counts(e) else {
+                    continue;
+                };
                 if let Some((sender, _, attempts, route)) = senders.first() {
                     if *attempts <= 1 {
                         let acc = self.edge(sender.clone(), node.clone(), true, WayOut::Mirror);
-                        acc.add(e, in_window(e, window_start));
+                        acc.add(e, recent);
                         // The receiver's inbound route and cluster say nothing: name the sender's route.
                         acc.routes.clear();
                         acc.clusters.clear();
@@ -471,8 +584,8 @@ impl Builder<'_> {
                     continue;
                 }
                 let unknown = self.other_node("unknown".into(), "unknown", "unknown", "unknown");
-                let acc = self.edge(unknown, node.clone(), false, WayOut::Mesh);
-                acc.add(e, in_window(e, window_start));
+                self.edge(unknown, node.clone(), false, WayOut::Mesh)
+                    .add(e, recent);
             }
         }
     }
@@ -480,14 +593,14 @@ impl Builder<'_> {
 
 impl Acc {
     /// The edge these requests make.
-    fn into_edge(self, source: String, target: String, mirror: bool) -> Edge {
+    fn into_edge(self, source: String, target: String, mirror: bool, window: i64) -> Edge {
         let window_errors = self.window.iter().filter(|c| is_error(**c)).count();
         Edge {
             source,
             target,
             requests: self.requests,
             errors: self.errors,
-            rps: self.window.len() as f64 / WINDOW_SECONDS as f64,
+            rps: self.window.len() as f64 / window as f64,
             window_requests: self.window.len(),
             window_errors,
             error_pct: if self.window.is_empty() {
@@ -508,35 +621,121 @@ impl Acc {
             last: self
                 .last
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            why: self.why.into_iter().collect(),
         }
     }
 }
 
-/// The graph of everything the proxies logged so far.
+/// The graph of what the proxies logged since [`Input::since`], with the default window.
 pub fn build(input: &Input) -> Graph {
+    build_view(input, input.since, DEFAULT_WINDOW_SECONDS)
+}
+
+/// The graph of the requests that started at or after `since` only (and after [`Input::since`]): a guided
+/// step's traffic, its rates and colours over the whole time since then (at least the default window), so
+/// a step longer than the window is drawn whole.
+pub fn build_since(input: &Input, since: DateTime<Utc>) -> Graph {
+    let since = input.since.map_or(since, |s| s.max(since));
+    let window = (input.now - since).num_seconds() + 1;
+    build_view(input, Some(since), window.max(DEFAULT_WINDOW_SECONDS))
+}
+
+/// The graph of the requests that started at or after `since`, rates and colours over the last
+/// `window_seconds`.
+pub fn build_view(input: &Input, since: Option<DateTime<Utc>>, window_seconds: i64) -> Graph {
     let mut b = Builder {
         input,
+        since,
+        window_start: input.now - chrono::Duration::seconds(window_seconds),
         nodes: BTreeMap::new(),
         edges: BTreeMap::new(),
     };
-    let window_start = input.now - chrono::Duration::seconds(WINDOW_SECONDS);
     b.other_node(GATEWAY.into(), GATEWAY, "gateway", GATEWAY);
     for p in input.pods.iter().filter(|p| p.running) {
         b.workload_node(p);
     }
-    let sent = b.outbound(window_start);
-    b.unexplained_inbound(&sent, window_start);
-    let edges = b
+    let sent = b.outbound();
+    b.unexplained_inbound(&sent);
+    let edges: Vec<Edge> = b
         .edges
         .into_iter()
-        .map(|((source, target, mirror), a)| a.into_edge(source, target, mirror))
+        .map(|((source, target, mirror), a)| a.into_edge(source, target, mirror, window_seconds))
         .collect();
+    // Nodes only the requests before `since` named (a gone pod, a host, a service) are not drawn.
+    let mut nodes: Vec<Node> = b
+        .nodes
+        .into_values()
+        .filter(|n| {
+            n.kind == "gateway"
+                || (n.kind == "workload" && n.running)
+                || edges.iter().any(|e| e.source == n.id || e.target == n.id)
+        })
+        .collect();
+    mark_missing(&mut nodes, &edges, &input.missing_clusters);
     Graph {
-        nodes: b.nodes.into_values().collect(),
+        nodes,
         edges,
-        window_seconds: WINDOW_SECONDS,
+        window_seconds,
         generated_at: input.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        since: since.map(|s| s.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
     }
+}
+
+/// Marks each service node its callers sent `503 NC` to with what their routes miss now: `subset version-v3:
+/// no cluster (503 NC) — no DestinationRule defines it`.
+fn mark_missing(nodes: &mut [Node], edges: &[Edge], missing: &[(String, String)]) {
+    for n in nodes.iter_mut().filter(|n| n.kind == "service") {
+        let mut lines = BTreeSet::new();
+        for e in edges
+            .iter()
+            .filter(|e| e.target == n.id && e.via == WayOut::MissingCluster)
+        {
+            for (_, cluster) in missing.iter().filter(|(p, _)| *p == e.source) {
+                match cluster_subset(cluster) {
+                    Some((svc, Some(subset))) if svc == n.app => lines.insert(format!(
+                        "subset {subset}: no cluster (503 NC) — no DestinationRule defines it"
+                    )),
+                    Some((svc, None)) if svc == n.app => {
+                        lines.insert(format!("{cluster}: no cluster (503 NC)"))
+                    }
+                    _ => false,
+                };
+            }
+        }
+        if !lines.is_empty() {
+            n.missing = Some(lines.into_iter().collect::<Vec<_>>().join("; "));
+        }
+    }
+}
+
+/// The clusters a proxy's routes name (`route.cluster`, `route.weighted_clusters`) that its configuration
+/// does not have: Envoy answers `503 NC` on them.
+pub fn missing_clusters(
+    route_configs: &[serde_json::Value],
+    clusters: &[serde_json::Value],
+) -> BTreeSet<String> {
+    let have: BTreeSet<&str> = clusters.iter().filter_map(|c| c["name"].as_str()).collect();
+    let mut named = BTreeSet::new();
+    for rc in route_configs {
+        for vh in rc["virtual_hosts"].as_array().into_iter().flatten() {
+            for r in vh["routes"].as_array().into_iter().flatten() {
+                let action = &r["route"];
+                named.extend(action["cluster"].as_str());
+                for w in action["weighted_clusters"]["clusters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    named.extend(w["name"].as_str());
+                }
+            }
+        }
+    }
+    named
+        .into_iter()
+        .filter(|c| !have.contains(c))
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! written with the `svg` crate. layout-rs has no clusters (subgraphs), so the app and egress boxes are drawn
 //! around the positions it gives each group's nodes (a group's members share callers, so they land next to
 //! each other in one layer). Each node and edge carries a `<title>` (hover: codes with Envoy's flags, routes,
-//! clusters), labels are text, and colour is never the only sign: every edge label names its health.
+//! clusters) and is a link to its details on the page ([`detail_id`]), labels are text, and colour is never the
+//! only sign: every edge label names its health. The picture is drawn at its natural size in CSS pixels (text
+//! 13 px and up, the same size whatever the window; browser zoom enlarges it), `scale` multiplies it.
 
 mod legend;
 mod placement;
@@ -13,10 +15,11 @@ use std::fmt::Write;
 use layout::core::geometry::Point;
 use svg::Document;
 use svg::node::element::{
-    Definitions, Description, Group, Marker, Path, Rectangle, Style, Text, Title,
+    Anchor, Definitions, Description, Group, Marker, Path, Rectangle, Style, Text, Title,
 };
 
-use super::model::{Edge, Graph, Health, Node};
+use super::model::{Edge, Graph, Health, Node, window_words};
+use crate::observe::flags::flag_words;
 use crate::observe::way_out::WayOut;
 use legend::render_legend;
 use placement::{Placed, place};
@@ -44,8 +47,63 @@ fn text_colour(h: Health) -> &'static str {
 const GROUP_PAD: f64 = 14.0;
 const GROUP_TITLE: f64 = 20.0;
 
-/// A node's two lines: its name and what to know about it.
-pub fn node_lines(n: &Node) -> (String, String) {
+/// The picture's sizes a reader can ask for (`?scale=`): from half to three times the natural size.
+pub const SCALES: std::ops::RangeInclusive<f64> = 0.5..=3.0;
+
+/// A scale from `?scale=` (`1.5`), within [`SCALES`].
+pub fn parse_scale(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|f| SCALES.contains(f))
+        .ok_or_else(|| format!("scale={s} is not a size the graph draws: use a number from 0.5 to 3 (1 = natural size)"))
+}
+
+/// The id of a node's or an edge's details on the page (`d-` and the id, each character outside
+/// `[A-Za-z0-9-]` written `_XX` in hex): unique, and the same from one reload to the next.
+pub fn detail_id(kind: &str, parts: &[&str]) -> String {
+    let mut id = format!("d-{kind}");
+    for p in parts {
+        id.push_str("--");
+        for b in p.bytes() {
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                id.push(b as char);
+            } else {
+                let _ = write!(id, "_{b:02x}");
+            }
+        }
+    }
+    id
+}
+
+/// An edge's details id.
+pub fn edge_detail_id(e: &Edge) -> String {
+    let mirror = if e.mirror { "mirror" } else { "sent" };
+    detail_id("edge", &[&e.source, &e.target, mirror])
+}
+
+/// A node's details id.
+pub fn node_detail_id(n: &Node) -> String {
+    detail_id("node", &[&n.id])
+}
+
+/// A node's lines: its name, what to know about it, and what is missing (a line per clause, so the node stays
+/// narrow).
+pub fn node_lines(n: &Node) -> Vec<String> {
+    let (name, note) = node_name_note(n);
+    let mut lines = vec![name, note];
+    if let Some(m) = &n.missing {
+        for part in m.split("; ").flat_map(|p| p.split(" — ")) {
+            match part.split_once(": ") {
+                Some((what, why)) => lines.extend([format!("{what}:"), why.to_owned()]),
+                None => lines.push(part.to_owned()),
+            }
+        }
+    }
+    lines
+}
+
+fn node_name_note(n: &Node) -> (String, String) {
     match n.kind.as_str() {
         "workload" => (
             n.version.clone().unwrap_or_default(),
@@ -68,7 +126,22 @@ fn fmt_rps(rps: f64) -> String {
     format!("{rps:.2}/s")
 }
 
-/// An edge's label: requests and rate, errors and the health in words (colour is not the only sign).
+/// A failure's flag and the first words of its meaning (`503 NC: no cluster`), from a [`Why::line`]
+/// (`503 NC (no cluster: …)`).
+///
+/// [`Why::line`]: crate::observe::flags::Why::line
+pub fn short_why(line: &str) -> String {
+    let (head, _) = line.split_once(" (").unwrap_or((line, ""));
+    let flag = head.split_whitespace().nth(1).unwrap_or_default();
+    let first = flag.split(',').next().unwrap_or_default();
+    match flag_words(first).and_then(|w| w.split_once(": ")) {
+        Some((short, _)) => format!("{head}: {short}"),
+        None => head.to_owned(),
+    }
+}
+
+/// An edge's label: requests and rate, errors and the health in words (colour is not the only sign), and
+/// why its requests failed (the first reason, and how many more).
 pub fn edge_label(e: &Edge) -> String {
     let first = if e.mirror {
         format!("mirror {} req {}", e.requests, fmt_rps(e.rps))
@@ -93,20 +166,25 @@ pub fn edge_label(e: &Edge) -> String {
     if e.retries > 0 {
         let _ = write!(second, " +{} retries", e.retries);
     }
-    format!("{first}\n{second}")
+    match e.why.split_first() {
+        Some((w, [])) => format!("{first}\n{second}\n{}", short_why(w)),
+        Some((w, more)) => format!("{first}\n{second}\n{} +{} more", short_why(w), more.len()),
+        None => format!("{first}\n{second}"),
+    }
 }
 
-/// The hover text of an edge: both ends, counts, codes with Envoy's flags, routes and clusters.
-pub fn edge_title(e: &Edge) -> String {
+/// The hover text of an edge: both ends, counts, codes with Envoy's flags, routes and clusters, and why its
+/// requests failed.
+pub fn edge_title(e: &Edge, window_seconds: i64) -> String {
     let codes: Vec<String> = e.codes.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
     let mut t = format!(
-        "{} → {}{}: {} requests, {} errors; last {} s: {} requests ({}), {:.1}% errors, {}; codes: {}",
+        "{} → {}{}: {} requests, {} errors; last {}: {} requests ({}), {:.1}% errors, {}; codes: {}",
         e.source,
         e.target,
         if e.mirror { " (mirrored copies)" } else { "" },
         e.requests,
         e.errors,
-        super::model::WINDOW_SECONDS,
+        window_words(window_seconds),
         e.window_requests,
         fmt_rps(e.rps),
         e.error_pct,
@@ -134,6 +212,9 @@ pub fn edge_title(e: &Edge) -> String {
     if let (Some(first), Some(last)) = (&e.first, &e.last) {
         let _ = write!(t, "; first {}, last {}", clock(first), clock(last));
     }
+    for w in &e.why {
+        let _ = write!(t, "; {w}");
+    }
     t
 }
 
@@ -144,8 +225,9 @@ pub fn clock(rfc3339: &str) -> &str {
         .map_or(rfc3339, |(_, t)| t.get(..8).unwrap_or(t))
 }
 
-fn node_title(n: &Node, g: &Graph) -> String {
-    let (a, b) = node_lines(n);
+/// The hover text of a node: its name, state, requests in and out, and what is missing.
+pub fn node_title(n: &Node, g: &Graph) -> String {
+    let (a, b) = node_name_note(n);
     // The requests of the edges whose `end` is this node.
     let requests = |end: fn(&Edge) -> &str| -> usize {
         g.edges
@@ -164,6 +246,9 @@ fn node_title(n: &Node, g: &Graph) -> String {
         t.push_str(
             "; without a sidecar it logs nothing, so its outgoing traffic is invisible (Kiali: missing sidecar)",
         );
+    }
+    if let Some(m) = &n.missing {
+        let _ = write!(t, "; {m}");
     }
     t
 }
@@ -210,19 +295,21 @@ const CSS: &str = "
 text { font-family: 'DejaVu Sans', Verdana, Arial, sans-serif; fill: #151515; }
 .group-box { fill: #f5f5f5; stroke: #8a8d90; stroke-width: 1; }
 .group-box.external { fill: #fdf7e7; stroke-dasharray: 6 3; }
-.group-title { font-size: 13px; font-weight: bold; }
+.group-title { font-size: 14px; font-weight: bold; }
 .node-box { fill: #ffffff; stroke: #4f5255; stroke-width: 1.5; }
 .node-box.gateway { fill: #e7f1fa; stroke: #06c; }
 .node-box.missing { stroke: #c9190b; stroke-dasharray: 4 2; }
 .node-box.gone { fill: #eeeeee; }
-.node-name { font-size: 14px; font-weight: bold; }
-.node-note { font-size: 11px; fill: #4f5255; }
+.node-name { font-size: 15px; font-weight: bold; }
+.node-note { font-size: 13px; fill: #4f5255; }
 .node-note.missing { fill: #a30000; font-weight: bold; }
 .edge-line { fill: none; stroke-width: 2.5; }
-.edge-label { font-size: 11px; }
+.edge-label { font-size: 13px; }
 .edge-label-bg { fill: #ffffff; opacity: 0.9; }
-.legend-text { font-size: 12px; }
-.legend-title { font-size: 13px; font-weight: bold; }
+.legend-text { font-size: 13px; }
+.legend-title { font-size: 14px; font-weight: bold; }
+a:focus rect, a:hover rect.node-box { stroke-width: 3; }
+a:focus path.edge-line, a:hover path.edge-line { stroke-width: 4.5; }
 .empty { font-size: 14px; fill: #4f5255; }
 ";
 
@@ -290,8 +377,9 @@ fn group_boxes<'a>(
     groups
 }
 
-/// The document's head: size, title, a description for screen readers, the style and the arrow markers.
-fn document(g: &Graph, width: f64, height: f64) -> Document {
+/// The document's head: size (the natural one times `scale`, in CSS pixels), title, a description for
+/// screen readers, the style and the arrow markers.
+fn document(g: &Graph, width: f64, height: f64, scale: f64) -> Document {
     let total: usize = g
         .edges
         .iter()
@@ -305,8 +393,8 @@ fn document(g: &Graph, width: f64, height: f64) -> Document {
         .count();
     let doc = Document::new()
         .set("viewBox", format!("0 0 {width:.0} {height:.0}"))
-        .set("width", format!("{width:.0}"))
-        .set("height", format!("{height:.0}"))
+        .set("width", format!("{:.0}px", width * scale))
+        .set("height", format!("{:.0}px", height * scale))
         .set("role", "img")
         .set("aria-labelledby", "graph-title graph-desc")
         .add(Title::new("Traffic graph of the local mesh").set("id", "graph-title"))
@@ -314,11 +402,11 @@ fn document(g: &Graph, width: f64, height: f64) -> Document {
             Description::new().add(svg::node::Text::new(format!(
                 "{} nodes and {} edges from the proxies' access logs at {}: {total} requests in all; {failing} \
                  edge(s) failing. Colours follow Kiali: green healthy, orange degraded, red failing, grey idle \
-                 (no request in the last {} s); dashed edges are mirrored copies.",
+                 (no request in the last {}); dashed edges are mirrored copies.",
                 g.nodes.len(),
                 g.edges.len(),
                 g.generated_at,
-                g.window_seconds
+                window_words(g.window_seconds)
             )))
             .set("id", "graph-desc"),
         )
@@ -379,12 +467,17 @@ fn draw_groups(
     doc
 }
 
+/// A label line's height (13 px text).
+pub(super) const LABEL_LINE: f64 = 16.0;
+/// A label character's width, generously (13 px DejaVu Sans).
+pub(super) const LABEL_CHAR: f64 = 8.0;
+
 /// An edge's label at `l`: a white box and one text line per label line, in the health's darker tone.
 fn draw_edge_label(mut group: Group, e: &Edge, l: Point) -> Group {
     let label = edge_label(e);
     let lines: Vec<&str> = label.lines().collect();
-    let w = lines.iter().map(|s| s.chars().count()).max().unwrap_or(0) as f64 * 6.4 + 8.0;
-    let h = lines.len() as f64 * 14.0 + 4.0;
+    let w = lines.iter().map(|s| s.chars().count()).max().unwrap_or(0) as f64 * LABEL_CHAR + 8.0;
+    let h = lines.len() as f64 * LABEL_LINE + 4.0;
     group = group.add(
         Rectangle::new()
             .set("x", format!("{:.1}", l.x - w / 2.0))
@@ -395,7 +488,7 @@ fn draw_edge_label(mut group: Group, e: &Edge, l: Point) -> Group {
             .set("class", "edge-label-bg"),
     );
     for (k, s) in lines.iter().enumerate() {
-        let y = l.y - h / 2.0 + 13.0 + k as f64 * 14.0;
+        let y = l.y - h / 2.0 + 15.0 + k as f64 * LABEL_LINE;
         group = group.add(
             text(l.x, y, "edge-label", *s)
                 .set("text-anchor", "middle")
@@ -431,12 +524,12 @@ fn draw_edges(
             .set("data-target", e.target.as_str())
             .set("data-requests", e.requests)
             .set("data-errors", e.errors)
-            .add(Title::new(edge_title(e)))
+            .add(Title::new(edge_title(e, g.window_seconds)))
             .add(line);
         if let Some(l) = placed.labels[i] {
             group = draw_edge_label(group, e, at(l));
         }
-        doc = doc.add(group);
+        doc = doc.add(details_link(&edge_detail_id(e)).add(group));
     }
     doc
 }
@@ -449,7 +542,6 @@ fn draw_nodes(
 ) -> Document {
     for (n, (xy, size)) in g.nodes.iter().zip(&placed.boxes) {
         let xy = at(*xy);
-        let (name, note) = node_lines(n);
         let mut class = String::from("node-box");
         if n.kind == "gateway" {
             class.push_str(" gateway");
@@ -460,42 +552,54 @@ fn draw_nodes(
         if !n.running {
             class.push_str(" gone");
         }
+        if n.missing.is_some() {
+            class.push_str(" missing");
+        }
         let cx = xy.x + size.x / 2.0;
-        doc = doc.add(
-            Group::new()
-                .set("class", format!("node {}", n.kind))
-                .set("data-id", n.id.as_str())
-                .add(Title::new(node_title(n, g)))
-                .add(
-                    Rectangle::new()
-                        .set("x", format!("{:.1}", xy.x))
-                        .set("y", format!("{:.1}", xy.y))
-                        .set("width", format!("{:.1}", size.x))
-                        .set("height", format!("{:.1}", size.y))
-                        .set("rx", 6)
-                        .set("class", class),
-                )
-                .add(text(cx, xy.y + 19.0, "node-name", name).set("text-anchor", "middle"))
-                .add(
-                    text(
-                        cx,
-                        xy.y + 36.0,
-                        if n.missing_sidecar {
-                            "node-note missing"
-                        } else {
-                            "node-note"
-                        },
-                        note,
-                    )
-                    .set("text-anchor", "middle"),
-                ),
-        );
+        let mut group = Group::new()
+            .set("class", format!("node {}", n.kind))
+            .set("data-id", n.id.as_str())
+            .add(Title::new(node_title(n, g)))
+            .add(
+                Rectangle::new()
+                    .set("x", format!("{:.1}", xy.x))
+                    .set("y", format!("{:.1}", xy.y))
+                    .set("width", format!("{:.1}", size.x))
+                    .set("height", format!("{:.1}", size.y))
+                    .set("rx", 6)
+                    .set("class", class),
+            );
+        for (k, line) in node_lines(n).into_iter().enumerate() {
+            let class = match k {
+                0 => "node-name",
+                1 if !n.missing_sidecar => "node-note",
+                _ => "node-note missing",
+            };
+            let y = xy.y + 20.0 + k as f64 * NODE_LINE;
+            group = group.add(text(cx, y, class, line).set("text-anchor", "middle"));
+        }
+        doc = doc.add(details_link(&node_detail_id(n)).add(group));
     }
     doc
 }
 
-/// The graph as a standalone SVG document.
+/// A node's line height.
+pub(super) const NODE_LINE: f64 = 18.0;
+
+/// A link to a node's or an edge's details on the page (`#d-…`): a click, or Enter on it, shows them.
+fn details_link(id: &str) -> Anchor {
+    Anchor::new()
+        .set("href", format!("#{id}"))
+        .set("class", "details-link")
+}
+
+/// The graph as a standalone SVG document at its natural size.
 pub fn render(g: &Graph) -> String {
+    render_scaled(g, 1.0)
+}
+
+/// The graph as a standalone SVG document, `scale` times its natural size.
+pub fn render_scaled(g: &Graph, scale: f64) -> String {
     let placed = place(g);
     // Bounds of everything laid out.
     let mut bounds = Bounds {
@@ -512,8 +616,11 @@ pub fn render(g: &Graph) -> String {
             bounds.grow(*b);
         }
         if let Some(l) = placed.labels[i] {
-            bounds.grow(Point::new(l.x - 90.0, l.y - 20.0));
-            bounds.grow(Point::new(l.x + 90.0, l.y + 20.0));
+            let label = edge_label(&g.edges[i]);
+            let w = label.lines().map(|s| s.chars().count()).max().unwrap_or(0) as f64 * LABEL_CHAR;
+            let h = label.lines().count() as f64 * LABEL_LINE;
+            bounds.grow(Point::new(l.x - w / 2.0 - 8.0, l.y - h / 2.0 - 4.0));
+            bounds.grow(Point::new(l.x + w / 2.0 + 8.0, l.y + h / 2.0 + 4.0));
         }
     }
     if g.nodes.is_empty() {
@@ -525,13 +632,13 @@ pub fn render(g: &Graph) -> String {
         };
     }
     let margin = 20.0;
-    let legend_h = 84.0;
-    let width = (bounds.max_x - bounds.min_x + 2.0 * margin).max(900.0);
+    let legend_h = 92.0;
+    let width = (bounds.max_x - bounds.min_x + 2.0 * margin).max(legend::WIDTH);
     let height = bounds.max_y - bounds.min_y + 2.0 * margin + legend_h;
     let (ox, oy) = (margin - bounds.min_x, margin - bounds.min_y);
     let at = |p: Point| Point::new(p.x + ox, p.y + oy);
 
-    let mut doc = document(g, width, height);
+    let mut doc = document(g, width, height, scale);
     doc = draw_groups(doc, &groups, at);
     doc = draw_edges(doc, g, &placed, at);
     doc = draw_nodes(doc, g, &placed, at);

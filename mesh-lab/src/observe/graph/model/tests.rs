@@ -147,13 +147,14 @@ fn outbound_entries_become_edges_to_the_pod_of_the_upstream_host_or_the_service(
             entries: log,
         }],
         now: now(),
+        ..Input::default()
     });
     let v1 = edge(&g, "preference-v1", "recommendation-v1", false);
     assert_eq!((v1.requests, v1.errors, v1.health), (1, 0, Health::Healthy));
     let v2 = edge(&g, "preference-v1", "recommendation-v2", false);
     assert_eq!(v2.requests, 2);
     assert_eq!(v2.codes, BTreeMap::from([("200".to_owned(), 2)]));
-    assert_eq!(v2.rps, 2.0 / 60.0);
+    assert_eq!(v2.rps, 2.0 / DEFAULT_WINDOW_SECONDS as f64);
     let fault = edge(&g, "preference-v1", "service:recommendation", false);
     assert_eq!((fault.requests, fault.errors), (1, 1));
     assert_eq!(fault.codes, BTreeMap::from([("503 FI".to_owned(), 1)]));
@@ -206,6 +207,7 @@ fn egress_goes_to_one_node_per_host_and_way_out() {
             entries: log,
         }],
         now: now(),
+        ..Input::default()
     });
     let pass = edge(
         &g,
@@ -309,6 +311,7 @@ fn a_mirrored_copy_is_the_receivers_inbound_entry_whose_sender_went_elsewhere_in
             },
         ],
         now: now(),
+        ..Input::default()
     });
     let primary = edge(&g, "preference-v1", "recommendation-v1", false);
     assert_eq!((primary.requests, primary.retries), (2, 1));
@@ -353,6 +356,7 @@ fn old_requests_leave_the_window_and_a_gone_pod_is_still_named() {
             entries: vec![old],
         }],
         now: now(),
+        ..Input::default()
     });
     let e = edge(&g, "preference-v1", "recommendation-v3", false);
     assert_eq!(
@@ -385,6 +389,7 @@ fn an_inbound_entry_younger_than_the_settling_time_waits_for_its_sender() {
             entries: vec![e],
         }],
         now: now(),
+        ..Input::default()
     });
     assert!(g.edges.is_empty(), "{:#?}", g.edges);
 }
@@ -401,6 +406,7 @@ fn a_running_pod_without_a_sidecar_is_marked() {
         )],
         logs: vec![],
         now: now(),
+        ..Input::default()
     });
     let n = g
         .nodes
@@ -460,6 +466,7 @@ fn the_pods_of_one_version_are_one_node_with_their_requests_summed() {
             },
         ],
         now: now(),
+        ..Input::default()
     });
     let v2 = edge(&g, "preference-v1", "recommendation-v2", false);
     assert_eq!(v2.requests, 3);
@@ -515,8 +522,270 @@ fn a_mirrored_copy_with_the_shadow_host_is_still_a_mirror() {
             },
         ],
         now: now(),
+        ..Input::default()
     });
     let mirror = edge(&g, "preference-v1", "recommendation-v2", true);
     assert_eq!((mirror.requests, mirror.via), (1, WayOut::Mirror));
     assert_eq!(g.edges.len(), 2, "{:#?}", g.edges);
+}
+
+fn at(mut e: AccessLogEntry, time: &str) -> AccessLogEntry {
+    e.start_time = Some(time.into());
+    e
+}
+
+fn preference_log(entries: Vec<AccessLogEntry>) -> Vec<ProxyLog> {
+    vec![ProxyLog {
+        proxy: "preference-v1".into(),
+        entries,
+    }]
+}
+
+#[test]
+fn the_window_is_picked_from_kialis_durations_and_a_fix_turns_green_once_the_errors_leave_it() {
+    for (s, want) in [
+        ("10s", 10),
+        ("10", 10),
+        ("1m", 60),
+        ("60s", 60),
+        ("5m", 300),
+        ("10m", 600),
+    ] {
+        assert_eq!(parse_window(s), Ok(want), "{s}");
+    }
+    for bad in ["2m", "0", "abc", "", "-1m"] {
+        let e = parse_window(bad).unwrap_err();
+        assert!(e.contains("use 10s, 1m, 5m or 10m"), "{bad}: {e}");
+    }
+    let out = |code, flags: &str, host: &str| {
+        entry(
+            "outbound_0.0.0.0_8080",
+            "recommendation:8080",
+            code,
+            flags,
+            REC,
+            host,
+        )
+    };
+    // Errors until 12 s ago (the fault), then only good answers.
+    let mut log = vec![];
+    for t in ["11:59:30", "11:59:40", "11:59:48"] {
+        log.push(at(
+            out(503, "UF", "127.0.0.1:2001"),
+            &format!("2026-01-01T{t}Z"),
+        ));
+    }
+    for t in ["11:59:52", "11:59:55", "11:59:59"] {
+        log.push(at(
+            out(200, "-", "127.0.0.1:2001"),
+            &format!("2026-01-01T{t}Z"),
+        ));
+    }
+    let input = Input {
+        pods: pods(),
+        logs: preference_log(log),
+        now: now(),
+        ..Input::default()
+    };
+    let short = build(&input);
+    let e = edge(&short, "preference-v1", "recommendation-v1", false);
+    assert_eq!(
+        (
+            e.requests,
+            e.errors,
+            e.window_requests,
+            e.health,
+            short.window_seconds
+        ),
+        (6, 3, 3, Health::Healthy, 10)
+    );
+    assert_eq!(e.rps, 0.3);
+    let minute = build_view(&input, None, 60);
+    let e = edge(&minute, "preference-v1", "recommendation-v1", false);
+    assert_eq!((e.window_requests, e.health), (6, Health::Failure));
+}
+
+#[test]
+fn requests_before_since_are_not_drawn_nor_the_nodes_only_they_named() {
+    let old = at(
+        entry(
+            "outbound_0.0.0.0_80",
+            "worldclockapi.com",
+            200,
+            "-",
+            "PassthroughCluster",
+            "127.0.0.1:7",
+        ),
+        "2026-01-01T11:59:40Z",
+    );
+    let refused = at(
+        entry(
+            "outbound_0.0.0.0_8080",
+            "recommendation:8080",
+            503,
+            "UH",
+            REC,
+            "-",
+        ),
+        "2026-01-01T11:59:41Z",
+    );
+    let new = at(
+        entry(
+            "outbound_0.0.0.0_8080",
+            "recommendation:8080",
+            200,
+            "-",
+            REC,
+            "127.0.0.1:2002",
+        ),
+        "2026-01-01T11:59:55Z",
+    );
+    let mut input = Input {
+        pods: pods(),
+        logs: preference_log(vec![old, refused, new]),
+        now: now(),
+        ..Input::default()
+    };
+    assert_eq!(build(&input).edges.len(), 3, "without since, all of it");
+    input.since = Some(now() - chrono::Duration::seconds(10));
+    let g = build(&input);
+    assert_eq!(g.since.as_deref(), Some("2026-01-01T11:59:50.000Z"));
+    assert_eq!(g.edges.len(), 1, "{:#?}", g.edges);
+    assert_eq!(
+        edge(&g, "preference-v1", "recommendation-v2", false).requests,
+        1
+    );
+    let ids: Vec<&str> = g.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "istio-ingressgateway",
+            "preference-v1",
+            "recommendation-v1",
+            "recommendation-v2"
+        ]
+    );
+    // A later `since` (a guided step) narrows it; an earlier one cannot widen past the input's.
+    let later = build_since(&input, now() - chrono::Duration::seconds(2));
+    assert!(later.edges.is_empty(), "{:#?}", later.edges);
+    let earlier = build_since(&input, now() - chrono::Duration::seconds(60));
+    assert_eq!(earlier.edges, g.edges);
+}
+
+#[test]
+fn a_missing_subset_of_a_mesh_service_stays_its_service_node_marked_with_what_is_missing() {
+    let mut nc = entry(
+        "outbound_0.0.0.0_8080",
+        "recommendation:8080",
+        503,
+        "NC",
+        "-",
+        "-",
+    );
+    nc.route_name = None;
+    nc.response_code_details = Some("cluster_not_found".into());
+    let v3 = "outbound|8080|version-v3|recommendation.tutorial.svc.cluster.local";
+    let g = build(&Input {
+        pods: pods(),
+        logs: preference_log(vec![nc.clone(), nc]),
+        now: now(),
+        services: vec!["recommendation.tutorial.svc.cluster.local".into()],
+        missing_clusters: vec![
+            ("preference-v1".into(), v3.into()),
+            (
+                "customer".into(),
+                "outbound|8080|version-v9|recommendation.tutorial.svc.cluster.local".into(),
+            ),
+        ],
+        ..Input::default()
+    });
+    let e = edge(&g, "preference-v1", "service:recommendation", false);
+    assert_eq!(
+        (e.requests, e.errors, e.via, e.health),
+        (2, 2, WayOut::MissingCluster, Health::Failure)
+    );
+    assert_eq!(e.why.len(), 1, "{:?}", e.why);
+    assert!(e.why[0].starts_with("503 NC (no cluster: "), "{:?}", e.why);
+    let n = g
+        .nodes
+        .iter()
+        .find(|n| n.id == "service:recommendation")
+        .unwrap();
+    assert_eq!(
+        (n.kind.as_str(), n.group.as_str()),
+        ("service", "recommendation")
+    );
+    assert_eq!(
+        n.missing.as_deref(),
+        Some("subset version-v3: no cluster (503 NC) — no DestinationRule defines it")
+    );
+    assert!(
+        g.nodes.iter().all(|n| n.kind != "external"),
+        "{:#?}",
+        g.nodes
+    );
+}
+
+#[test]
+fn missing_clusters_are_the_routed_ones_the_proxy_does_not_have() {
+    let v = |s: &str| format!("outbound|8080|{s}|recommendation.tutorial.svc.cluster.local");
+    let routes = serde_json::json!([{"virtual_hosts": [
+        {"routes": [{"route": {"cluster": v("version-v3")}}]},
+        {"routes": [{"route": {"weighted_clusters": {"clusters": [
+            {"name": v("version-v1"), "weight": 50}, {"name": v("version-v4"), "weight": 50}]}}},
+                    {"direct_response": {"status": 502}}]}]}]);
+    let clusters = vec![serde_json::json!({"name": v("version-v1")})];
+    assert_eq!(
+        missing_clusters(routes.as_array().unwrap(), &clusters),
+        BTreeSet::from([v("version-v3"), v("version-v4")])
+    );
+}
+
+#[test]
+fn no_healthy_upstream_right_after_readiness_before_the_first_pod_reached_is_the_start_not_an_error()
+ {
+    let gw = |code, flags: &str, host: &str, ms: i64| {
+        let t = now() + chrono::Duration::milliseconds(ms);
+        let e = entry(
+            "0.0.0.0_8080",
+            "127.0.0.1:8080",
+            code,
+            flags,
+            "outbound|8080||customer.tutorial.svc.cluster.local",
+            host,
+        );
+        at(e, &t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    };
+    let mut pods = pods();
+    pods.push(pod("customer", "v1", "127.0.0.1:3001", true, true));
+    let input = |entries| Input {
+        pods: pods.clone(),
+        logs: vec![ProxyLog {
+            proxy: GATEWAY.into(),
+            entries,
+        }],
+        now: now() + chrono::Duration::seconds(5),
+        since: Some(now()),
+        ..Input::default()
+    };
+    // Refused while the gateway's workers had no endpoint yet, then routed: only the 200 is drawn.
+    let g = build(&input(vec![
+        gw(503, "UH", "-", 10),
+        gw(200, "-", "127.0.0.1:3001", 40),
+    ]));
+    assert_eq!(g.edges.len(), 1, "{:#?}", g.edges);
+    assert_eq!(
+        (g.edges[0].target.as_str(), g.edges[0].errors),
+        ("customer", 0)
+    );
+    // After the first pod was reached, or after the grace, a 503 UH is the mesh's: drawn.
+    let g = build(&input(vec![
+        gw(200, "-", "127.0.0.1:3001", 10),
+        gw(503, "UH", "-", 40),
+        gw(503, "UH", "-", 3000),
+    ]));
+    let svc = edge(&g, GATEWAY, "service:customer", false);
+    assert_eq!((svc.requests, svc.errors), (2, 2));
+    let late = build(&input(vec![gw(503, "UH", "-", 1500)]));
+    assert_eq!(edge(&late, GATEWAY, "service:customer", false).errors, 1);
 }

@@ -3,10 +3,14 @@
 use svg::Document;
 use svg::node::element::{Group, Path, Title};
 
-use super::super::model::Health;
+use super::super::model::{Health, window_words};
 use super::{colour, text};
 
+/// The legend's width: the narrowest the picture is drawn.
+pub(super) const WIDTH: f64 = 940.0;
+
 pub(super) fn render_legend(mut doc: Document, y: f64, window: i64) -> Document {
+    let window = window_words(window);
     let mut legend = Group::new()
         .set("class", "legend")
         .add(Title::new("Legend"))
@@ -27,7 +31,7 @@ pub(super) fn render_legend(mut doc: Document, y: f64, window: i64) -> Document 
                     .set("stroke-width", 4),
             )
             .add(text(x + 34.0, y + 12.0, "legend-text", w));
-        x += 40.0 + w.chars().count() as f64 * 6.8;
+        x += 40.0 + w.chars().count() as f64 * 7.6;
     }
     legend = legend
         .add(
@@ -45,11 +49,10 @@ pub(super) fn render_legend(mut doc: Document, y: f64, window: i64) -> Document 
         ));
     let lines = [
         format!(
-            "Colour: errors in the last {window} s with Kiali's default thresholds (4xx: degraded from 10 %, failing \
-             from 20 %). Numbers: requests and errors so far, rate over the last {window} s."
+            "Colour: errors in the last {window}, Kiali's default thresholds (4xx: degraded from 10 %, failing from 20 %)."
         ),
-        "Grey boxes: an app and its versions. Dashed boxes: how egress left the mesh. Hover an edge for its \
-         codes with Envoy's flags, its routes and clusters."
+        format!("Numbers: requests and errors so far, rate over the last {window}; the reason of failures in words."),
+        "Grey boxes: an app and its versions. Dashed boxes: how egress left. Click a node or an edge for details."
             .to_owned(),
     ];
     for (k, l) in lines.into_iter().enumerate() {

@@ -12,11 +12,15 @@ use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
 use super::super::model::{Graph, Node};
-use super::{edge_label, node_lines};
+use super::{LABEL_CHAR, LABEL_LINE, NODE_LINE, edge_label, node_lines};
 
-const NODE_H: f64 = 46.0;
-const CHAR_W: f64 = 8.6;
-const LABEL_FONT: usize = 7;
+/// A node name's character width (15 px bold) and a note's (13 px), generously.
+const NAME_CHAR: f64 = 9.6;
+const NOTE_CHAR: f64 = 8.0;
+/// layout-rs sizes a label as `font_size` per character and per line: the width of a drawn character, with an
+/// empty line after each drawn one so the height matches too ([`layout_label`]).
+const LABEL_FONT: usize = LABEL_CHAR as usize;
+const _: () = assert!(LABEL_LINE == 2.0 * LABEL_CHAR);
 
 /// What layout-rs drew, captured instead of drawn: node boxes and edge paths by the index in their
 /// `properties`, edge-label positions by their text (connectors are drawn in edge order).
@@ -66,9 +70,27 @@ impl RenderBackend for Capture {
     }
 }
 
-fn node_width(n: &Node) -> f64 {
-    let (a, b) = node_lines(n);
-    (a.chars().count().max(b.chars().count()) as f64 * CHAR_W + 28.0).max(96.0)
+/// A node's size: wide enough for its lines, tall enough for all of them.
+fn node_size(n: &Node) -> Point {
+    let lines = node_lines(n);
+    let width = lines
+        .iter()
+        .enumerate()
+        .map(|(k, l)| l.chars().count() as f64 * if k == 0 { NAME_CHAR } else { NOTE_CHAR })
+        .fold(0.0, f64::max);
+    Point::new(
+        (width + 28.0).max(110.0),
+        14.0 + lines.len() as f64 * NODE_LINE,
+    )
+}
+
+/// The text layout-rs sizes an edge's label by: its lines, each followed by an empty one.
+fn layout_label(label: &str) -> String {
+    label
+        .lines()
+        .map(|l| format!("{l}\n "))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Node positions (top-left, size), edge paths and label positions from layout-rs.
@@ -93,7 +115,7 @@ pub(super) fn place(g: &Graph) -> Placed {
             shape,
             StyleAttr::simple(),
             Orientation::LeftToRight,
-            Point::new(node_width(n), NODE_H),
+            node_size(n),
             i.to_string(),
         );
         handles.push(vg.add_node(el));
@@ -106,7 +128,7 @@ pub(super) fn place(g: &Graph) -> Placed {
             continue;
         };
         has_in[t] = true;
-        let label = edge_label(e);
+        let label = layout_label(&edge_label(e));
         capture
             .labels
             .entry(label.clone())
@@ -167,7 +189,7 @@ pub(super) fn place(g: &Graph) -> Placed {
                     .boxes
                     .get(&i)
                     .copied()
-                    .unwrap_or((Point::zero(), Point::new(96.0, NODE_H)))
+                    .unwrap_or_else(|| (Point::zero(), node_size(&g.nodes[i])))
             })
             .collect(),
         paths: (0..g.edges.len())

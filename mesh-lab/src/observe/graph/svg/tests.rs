@@ -19,6 +19,7 @@ fn node(id: &str, app: &str, version: Option<&str>, kind: &str, group: &str) -> 
         group: group.into(),
         missing_sidecar: false,
         running: true,
+        missing: None,
     }
 }
 
@@ -48,6 +49,7 @@ fn edge(source: &str, target: &str, requests: usize, errors: usize, health: Heal
         retries: 0,
         first: None,
         last: None,
+        why: Vec::new(),
     }
 }
 
@@ -121,7 +123,7 @@ fn node_lines_name_each_kind_and_its_state() {
     for (n, (name, note)) in cases {
         assert_eq!(
             node_lines(&n),
-            (name.to_owned(), note.to_owned()),
+            [name.to_owned(), note.to_owned()],
             "{}",
             n.id
         );
@@ -173,8 +175,8 @@ fn edge_titles_carry_codes_routes_clusters_and_times() {
     e.first = Some("2026-12-01T13:05:02.123Z".into());
     e.last = Some("2026-12-01T13:06:10.000Z".into());
     assert_eq!(
-        edge_title(&e),
-        "customer-v1 → preference-v1: 20 requests, 2 errors; last 60 s: 20 requests (0.33/s), 10.0% errors, \
+        edge_title(&e, 60),
+        "customer-v1 → preference-v1: 20 requests, 2 errors; last 1 min: 20 requests (0.33/s), 10.0% errors, \
          failure; codes: 200 ×18, 503 UF ×2; route default; cluster \
          outbound|8080||preference.tutorial.svc.cluster.local; 1 retries; via mesh; first 13:05:02, last 13:06:10"
     );
@@ -182,12 +184,13 @@ fn edge_titles_carry_codes_routes_clusters_and_times() {
     m.mirror = true;
     m.routes.clear();
     assert!(
-        edge_title(&m).starts_with("customer-v1 → recommendation-v2 (mirrored copies): 1 requests"),
+        edge_title(&m, 60)
+            .starts_with("customer-v1 → recommendation-v2 (mirrored copies): 1 requests"),
         "{}",
-        edge_title(&m)
+        edge_title(&m, 60)
     );
     assert!(
-        !edge_title(&m).contains("; route "),
+        !edge_title(&m, 60).contains("; route "),
         "no routes: no route part"
     );
 }
@@ -210,6 +213,7 @@ fn graph(nodes: Vec<Node>, edges: Vec<Edge>) -> Graph {
         edges,
         window_seconds: 60,
         generated_at: "2026-12-01T13:06:10Z".into(),
+        since: Some("2026-12-01T13:00:00.250Z".into()),
     }
 }
 
@@ -416,4 +420,145 @@ fn a_graph_without_edges_says_there_is_no_traffic_yet_and_keeps_the_legend() {
             h.word()
         );
     }
+}
+
+/// Every `font-size: Npx` of the SVG's style.
+fn font_sizes(svg: &str) -> Vec<f64> {
+    svg.split("font-size: ")
+        .skip(1)
+        .map(|s| s.split("px").next().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// An attribute of the `<svg>` element.
+fn svg_attr<'a>(svg: &'a str, name: &str) -> &'a str {
+    let head = &svg[..svg.find('>').unwrap()];
+    let at = head.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+    &head[at..at + head[at..].find('"').unwrap()]
+}
+
+#[test]
+fn the_picture_keeps_its_natural_size_with_text_of_13_px_and_up_and_scales_on_request() {
+    let svg = render(&sample());
+    let sizes = font_sizes(&svg);
+    assert!(
+        !sizes.is_empty() && sizes.iter().all(|s| *s >= 13.0),
+        "{sizes:?}"
+    );
+    let view: Vec<f64> = svg_attr(&svg, "viewBox")
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(
+        svg_attr(&svg, "width"),
+        format!("{}px", view[2]),
+        "not scaled down to a width"
+    );
+    assert_eq!(svg_attr(&svg, "height"), format!("{}px", view[3]));
+    let big = render_scaled(&sample(), 1.5);
+    assert_eq!(svg_attr(&big, "viewBox"), svg_attr(&svg, "viewBox"));
+    assert_eq!(svg_attr(&big, "width"), format!("{:.0}px", view[2] * 1.5));
+    assert_eq!(parse_scale("1.5"), Ok(1.5));
+    for bad in ["0.1", "4", "big", ""] {
+        assert!(
+            parse_scale(bad).unwrap_err().contains("from 0.5 to 3"),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn a_failure_reason_is_said_in_words_on_the_edge_and_what_is_missing_on_the_node() {
+    let mut e = edge(
+        "preference-v1",
+        "service:recommendation",
+        3,
+        3,
+        Health::Failure,
+    );
+    e.why = vec![
+        "503 NC (no cluster: the route names a cluster the proxy does not have)".into(),
+        "503 UH (no healthy upstream: the cluster has no endpoint)".into(),
+    ];
+    assert_eq!(
+        edge_label(&e),
+        "3 req 0.05/s\n3 err (100% now) failing\n503 NC: no cluster +1 more"
+    );
+    assert_eq!(
+        short_why("403 RBAC (denied: no rule allows it (RBAC: access denied))"),
+        "403 RBAC"
+    );
+    assert_eq!(
+        short_why("503 URX,UF (retries exhausted: …)"),
+        "503 URX,UF: retries exhausted"
+    );
+    assert!(
+        edge_title(&e, 10).ends_with("; 503 UH (no healthy upstream: the cluster has no endpoint)")
+    );
+    let mut n = node(
+        "service:recommendation",
+        "recommendation",
+        None,
+        "service",
+        "recommendation",
+    );
+    n.missing =
+        Some("subset version-v3: no cluster (503 NC) — no DestinationRule defines it".into());
+    assert_eq!(
+        node_lines(&n),
+        [
+            "recommendation",
+            "service",
+            "subset version-v3:",
+            "no cluster (503 NC)",
+            "no DestinationRule defines it"
+        ]
+    );
+    let svg = render(&graph(vec![n.clone()], vec![]));
+    assert!(svg.contains("node-box missing"), "{svg}");
+    assert!(
+        svg.contains(&text_of("no DestinationRule defines it")),
+        "{svg}"
+    );
+}
+
+#[test]
+fn every_node_and_edge_links_to_its_details_on_the_page() {
+    let mut g = sample();
+    g.edges[1].why = vec!["503 UF (upstream connection failure: nothing listens)".into()];
+    let page = super::super::page::render(&g);
+    let links: Vec<&str> = page
+        .split("href=\"#d-")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert_eq!(links.len(), g.nodes.len() + g.edges.len(), "{page}");
+    for l in &links {
+        assert_eq!(page.matches(&format!("id=\"d-{l}\"")).count(), 1, "d-{l}");
+    }
+    assert_eq!(
+        edge_detail_id(&g.edges[2]),
+        "d-edge--customer-v1--passthrough_3aa_26b_3cc_3e_2eexample--sent"
+    );
+    assert!(
+        page.contains(
+            "<dd class=\"why\">503 UF (upstream connection failure: nothing listens)</dd>"
+        )
+    );
+    assert!(
+        page.contains("<td>503 UF (upstream connection failure: nothing listens)</td>"),
+        "the table's why"
+    );
+    assert!(
+        page.contains("<option value=\"1m\" selected>last 1 min</option>"),
+        "the window"
+    );
+    assert!(
+        page.contains("requests since 13:00:00"),
+        "since when it counts"
+    );
+    // Nothing in the page's style sizes the picture: it keeps its width and height in CSS px.
+    let style = &page[page.find("<style>").unwrap()..page.find("</style>").unwrap()];
+    let svg_rules: Vec<&str> = style.lines().filter(|l| l.contains("svg")).collect();
+    assert_eq!(svg_rules, ["#graph svg { display: block; }"]);
 }
