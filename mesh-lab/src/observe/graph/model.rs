@@ -636,7 +636,7 @@ pub fn build(input: &Input) -> Graph {
 /// a step longer than the window is drawn whole.
 pub fn build_since(input: &Input, since: DateTime<Utc>) -> Graph {
     let since = input.since.map_or(since, |s| s.max(since));
-    let window = (input.now - since).num_seconds() + 1;
+    let window = (input.now - since).num_seconds();
     build_view(input, Some(since), window.max(DEFAULT_WINDOW_SECONDS))
 }
 
