@@ -8,6 +8,7 @@ pub mod resilience;
 pub mod routing;
 pub mod security;
 pub mod send;
+pub mod why;
 
 use std::io::Write;
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::explain::Explanation;
 use super::way_out::WayOut;
 use crate::dataplane::envoy::AccessLogEntry;
 use crate::lab::Lab;
@@ -77,6 +78,8 @@ pub struct Show {
     pub routes: Vec<ProxyRoutes>,
     pub traffic: Vec<TrafficRow>,
     pub notes: Vec<String>,
+    /// Why requests failed so far, proxy by proxy, with the fix the lab knows.
+    pub explained: Vec<Explanation>,
 }
 
 fn status_key(e: &AccessLogEntry) -> String {
@@ -189,6 +192,9 @@ impl Lab {
                 notes.extend(egress_notes(&inner.state, &config, &egress));
             }
         }
+        let facts = inner.facts(&self.repo);
+        notes.extend(super::explain::static_notes(&facts));
+        let explained = inner.explanations(&facts, None);
         Ok(Show {
             gateway_url: self.gateway_url.clone(),
             mesh_mode: inner.state.mesh_mode.to_string(),
@@ -201,6 +207,7 @@ impl Lab {
             routes,
             traffic,
             notes,
+            explained,
         })
     }
 }
@@ -232,7 +239,7 @@ fn workload_row(p: &crate::dataplane::pods::Pod, resources: &[Resource]) -> Work
     }
 }
 
-fn route_target(route: &Value) -> String {
+pub(crate) fn route_target(route: &Value) -> String {
     if let Some(d) = route.get("direct_response") {
         return format!("direct response {}", d["status"]);
     }
@@ -479,6 +486,12 @@ pub fn render(s: &Show) -> String {
             t.requests,
             statuses.join(", ")
         );
+    }
+    if !s.explained.is_empty() {
+        let _ = writeln!(out, "\nWhy requests failed (access logs):");
+        for x in &s.explained {
+            let _ = writeln!(out, "  ✘ x{} {}", x.requests, x.line());
+        }
     }
     if !s.notes.is_empty() {
         let _ = writeln!(out, "\nNotes:");

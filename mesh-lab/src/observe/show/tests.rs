@@ -293,6 +293,7 @@ fn show() -> Show {
         ],
         traffic: vec![],
         notes: vec!["look here".into()],
+        explained: vec![],
     }
 }
 
