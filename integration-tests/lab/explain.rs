@@ -110,6 +110,10 @@ async fn a_subset_no_destination_rule_defines_and_a_subset_no_pod_runs_are_expla
         &[
             "which no running pod carries the labels of: requests get 503 UH",
             no_pod,
+            &format!(
+                "{V3}, retries 2 on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes (NO POD OF THAT SUBSET RUNS: 503, flag UH)"
+            ),
+            "istio/virtual-service-recommendation-v3.yml]  ! see Notes",
         ],
     );
     let (a, x) = send(&lab, 1, None).await;

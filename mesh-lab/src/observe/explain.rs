@@ -219,38 +219,69 @@ fn same(a: &Explanation, b: &Explanation) -> bool {
         == (&b.proxy, &b.why, &b.route, &b.cluster, &b.fix)
 }
 
-/// What the applied VirtualServices will get before any request: a route to a subset no DestinationRule
-/// defines (503 NC), or to one no running pod carries the labels of (503 UH).
-pub fn static_notes(facts: &Facts) -> Vec<String> {
-    let mut notes = Vec::new();
+/// What a VirtualService's route to a subset will get before any request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubsetProblem {
+    /// No DestinationRule defines it: 503 NC.
+    Undefined,
+    /// No running pod carries its labels: 503 UH.
+    NoPod,
+}
+
+/// Every (VirtualService, host, subset) the applied VirtualServices route or mirror to that will fail, and
+/// how, once each.
+pub fn subset_problems(facts: &Facts) -> Vec<(&Object, String, String, SubsetProblem)> {
+    let mut out: Vec<(&Object, String, String, SubsetProblem)> = Vec::new();
     for vs in facts.applied("VirtualService") {
         for (host, subset) in destinations(vs) {
-            let note = match facts.subset(&host, &subset) {
-                None => format!(
-                    "VirtualService {} routes to subset {subset} of {host}, which no DestinationRule defines: \
-                     requests get 503 NC (no cluster) and an empty body; {}",
-                    vs.name,
-                    rules::missing_subset(facts, &host, &subset)
-                ),
-                Some((_, labels)) if facts.pods_with(facts::short(&host), &labels).is_empty() => {
-                    format!(
-                        "VirtualService {} routes to subset {subset} of {host}, which no running pod carries the labels \
-                     of: requests get 503 UH (no healthy upstream); {}",
-                        vs.name,
-                        rules::no_healthy(
-                            facts,
-                            &format!("outbound|8080|{subset}|{}", registry_fqdn(&host))
-                        )
-                    )
+            let problem = match facts.subset(&host, &subset) {
+                None => SubsetProblem::Undefined,
+                Some((_, l)) if facts.pods_with(facts::short(&host), &l).is_empty() => {
+                    SubsetProblem::NoPod
                 }
                 Some(_) => continue,
             };
-            if !notes.contains(&note) {
-                notes.push(note);
+            if !out
+                .iter()
+                .any(|(v, h, s, _)| v.name == vs.name && *h == host && *s == subset)
+            {
+                out.push((vs, host, subset, problem));
             }
         }
     }
-    notes
+    out
+}
+
+/// What the applied VirtualServices will get before any request: a route to a subset no DestinationRule
+/// defines (503 NC), or to one no running pod carries the labels of (503 UH), with the fix.
+pub fn static_notes(facts: &Facts) -> Vec<String> {
+    subset_problems(facts)
+        .into_iter()
+        .map(|(vs, host, subset, problem)| match problem {
+            SubsetProblem::Undefined => format!(
+                "VirtualService {} routes to subset {subset} of {host}, which no DestinationRule defines: \
+                 requests get 503 NC (no cluster) and an empty body; {}",
+                vs.name,
+                rules::missing_subset(facts, &host, &subset)
+            ),
+            SubsetProblem::NoPod => format!(
+                "VirtualService {} routes to subset {subset} of {host}, which no running pod carries the labels \
+                 of: requests get 503 UH (no healthy upstream); {}",
+                vs.name,
+                rules::no_healthy(facts, &format!("outbound|8080|{subset}|{}", registry_fqdn(&host)))
+            ),
+        })
+        .collect()
+}
+
+/// The `|subset|fqdn` tails of the outbound clusters no running pod serves (a route line naming one is
+/// marked 503 UH).
+pub fn podless_clusters(facts: &Facts) -> Vec<String> {
+    subset_problems(facts)
+        .into_iter()
+        .filter(|(.., p)| *p == SubsetProblem::NoPod)
+        .map(|(_, host, subset, _)| format!("|{subset}|{}", registry_fqdn(&host)))
+        .collect()
 }
 
 fn registry_fqdn(host: &str) -> String {

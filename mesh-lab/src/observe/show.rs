@@ -194,6 +194,15 @@ impl Lab {
         }
         let facts = inner.facts(&self.repo);
         notes.extend(super::explain::static_notes(&facts));
+        let podless = super::explain::podless_clusters(&facts);
+        for l in routes.iter_mut().flat_map(|r| r.routes.iter_mut()) {
+            if podless
+                .iter()
+                .any(|c| l.contains(&format!("{c},")) || l.ends_with(c.as_str()))
+            {
+                l.push_str(" (NO POD OF THAT SUBSET RUNS: 503, flag UH)");
+            }
+        }
         let explained = inner.explanations(&facts, None);
         Ok(Show {
             gateway_url: self.gateway_url.clone(),
@@ -431,13 +440,18 @@ pub fn render(s: &Show) -> String {
     }
     let _ = writeln!(out, "\nApplied objects:");
     for o in &s.objects {
+        let noted = s
+            .notes
+            .iter()
+            .any(|n| n.starts_with(&format!("{} {} ", o.kind, o.name)));
         let _ = writeln!(
             out,
-            "  {}/{}  {}  [{}]",
+            "  {}/{}  {}  [{}]{}",
             crate::state::kubectl_kind(&o.kind),
             o.name,
             o.summary,
-            o.file
+            o.file,
+            if noted { "  ! see Notes" } else { "" }
         );
     }
     let mut seen: Vec<(&str, &Vec<String>)> = Vec::new();

@@ -369,3 +369,18 @@ fn render_prints_one_traffic_line_per_row_and_no_notes_heading_without_notes() {
     );
     assert!(!text.contains("Notes:"));
 }
+
+#[test]
+fn an_object_a_note_is_about_is_marked() {
+    let mut s = show();
+    s.notes = vec![
+        "VirtualService recommendation routes to subset version-v3 of recommendation, …".into(),
+    ];
+    assert!(
+        render(&s).contains("[istio/virtual-service-recommendation-v1.yml]  ! see Notes\n"),
+        "{}",
+        render(&s)
+    );
+    s.notes = vec!["VirtualService recommendation-other routes …".into()];
+    assert!(!render(&s).contains("! see Notes"), "another object's note");
+}
