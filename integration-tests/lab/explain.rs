@@ -319,29 +319,26 @@ async fn denials_name_the_policies_and_the_token() {
     );
 }
 
-/// The egress chapter's step 6: the ServiceEntry on port 81 and the VirtualService for port 80 give v3's
-/// sidecar a route to a cluster nobody declared (NC); the fix is the ServiceEntry on port 80.
+/// The egress chapter: step 6's ServiceEntry on port 81 with the VirtualService for port 80 gives v3's sidecar a
+/// route to a cluster nobody declared (NC), fixed by the ServiceEntry on port 80; a down time API is the
+/// connection failure naming `mesh-lab fault none`; REGISTRY_ONLY without a ServiceEntry is block_all's 502
+/// naming the ServiceEntry to apply.
 #[tokio::test]
-async fn the_service_entry_on_the_wrong_port_is_explained_at_v3s_sidecar() {
+async fn egress_failures_name_the_service_entry_and_the_time_api() {
     let lab = lab().await;
+    for f in [
+        "destination-rule-recommendation-v1-v2-v3.yml",
+        "virtual-service-recommendation-v3.yml",
+        "service-entry-egress-worldclockapi-wrong-port.yml",
+        "virtual-service-worldclockapi-timeout.yml",
+    ] {
+        lab.apply_file(&istio(f)).await.unwrap();
+    }
     lab.apply_file(&repo().join("recommendation/kubernetes/Deployment-v3.yml"))
-        .await
-        .unwrap();
-    lab.apply_file(&istio("destination-rule-recommendation-v1-v2-v3.yml"))
-        .await
-        .unwrap();
-    lab.apply_file(&istio("virtual-service-recommendation-v3.yml"))
-        .await
-        .unwrap();
-    lab.apply_file(&istio("service-entry-egress-worldclockapi-wrong-port.yml"))
-        .await
-        .unwrap();
-    lab.apply_file(&istio("virtual-service-worldclockapi-timeout.yml"))
         .await
         .unwrap();
     let (_, x) = send(&lab, 1, None).await;
     let shown = shown(&lab).await;
-    lab.stop().await;
     let (nc, line) = one(&x, "recommendation-v3", "NC");
     assert_eq!(nc.cluster, "outbound|80||worldclockapi.com");
     has(
@@ -353,4 +350,43 @@ async fn the_service_entry_on_the_wrong_port_is_explained_at_v3s_sidecar() {
         ],
     );
     has(&shown, &[&nc.line()]);
+
+    lab.apply_file(&istio("service-entry-egress-worldclockapi.yml"))
+        .await
+        .unwrap();
+    lab.fault("down", None).await.unwrap();
+    let (_, x) = send(&lab, 1, None).await;
+    let down: Vec<&Explanation> = x.iter().filter(|e| e.why.flag.contains("UF")).collect();
+    assert_eq!(down.len(), 1, "{x:#?}");
+    has(
+        &down[0].line(),
+        &[
+            "recommendation-v3's sidecar: 503 ",
+            "503 URX,UF (retries exhausted: ",
+            "failed (nothing listens, or the mutual-TLS handshake failed); the default retry policy gave up; ",
+            "the time API worldclockapi.com misbehaves (mesh-lab fault down); fix: mesh-lab fault none",
+        ],
+    );
+
+    lab.fault("none", None).await.unwrap();
+    lab.delete("virtualservice", "worldclockapi-timeout")
+        .await
+        .unwrap();
+    lab.delete("serviceentry", "worldclockapi-egress-rule")
+        .await
+        .unwrap();
+    lab.set_mode(mesh_istiod::model::sidecar::Mode::RegistryOnly)
+        .await
+        .unwrap();
+    let (_, x) = send(&lab, 1, None).await;
+    lab.stop().await;
+    let (_, line) = one(&x, "recommendation-v3", "block_all");
+    has(
+        &line,
+        &[
+            "502 block_all (blocked: the outbound policy is REGISTRY_ONLY",
+            "no ServiceEntry declares worldclockapi.com; fix: mesh-lab apply -f \
+             istio/service-entry-egress-worldclockapi.yml",
+        ],
+    );
 }

@@ -159,6 +159,7 @@ fn fix(facts: &Facts, p: &Proxy<'_>, e: &AccessLogEntry, why: &Why, cluster: &st
     for flag in why.flag.split(',') {
         let text = match flag {
             "NC" => rules::no_cluster(facts, cluster),
+            "block_all" => rules::blocked(facts, e),
             "UH" => rules::no_healthy(facts, cluster),
             "UO" => rules::overflow(facts, &host),
             "UT" => rules::timeout(facts, &host, e),
@@ -325,6 +326,7 @@ impl Inner {
                 .filter_map(|o| Object::of(&o.resource, o.file.clone()))
                 .collect(),
             shipped: facts::shipped(repo),
+            fault: Some(self.fault.clone()).filter(|f| f != "none"),
             ..Facts::default()
         };
         for p in self.pods.values() {

@@ -60,6 +60,8 @@ pub struct Facts {
     pub pods: Vec<PodFacts>,
     /// The applied AuthorizationPolicies and RequestAuthentications in force per Deployment's pods.
     pub policies: BTreeMap<String, Vec<String>>,
+    /// The time API's fault (`mesh-lab fault`), none when it behaves.
+    pub fault: Option<String>,
 }
 
 /// The directories whose files a fix may name.

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::facts::{Facts, Object, names_host, short, subset_labels, template_labels};
 use crate::dataplane::envoy::AccessLogEntry;
+use crate::lab::EXTERNAL_HOST;
 use crate::observe::flags::cluster_subset;
 
 /// The applied objects of `kind` for `host` that set `field` on one of their `http` routes, with its value
@@ -141,6 +142,14 @@ fn missing_service_entry(facts: &Facts, host: &str, port: &str) -> String {
     }
 }
 
+/// REGISTRY_ONLY's `block_all`: the host called is in no ServiceEntry on that port (istiod builds the catch-all
+/// from the outbound policy, pilot/pkg/networking/core/httproute.go).
+pub fn blocked(facts: &Facts, e: &AccessLogEntry) -> String {
+    let authority = e.authority.as_deref().unwrap_or_default();
+    let (host, port) = authority.split_once(':').unwrap_or((authority, "80"));
+    missing_service_entry(facts, host, port)
+}
+
 /// UH: the cluster has no endpoint. No pod carries the subset's labels (which Deployment to apply or
 /// scale; istioctl analyze's IST0173 DestinationRuleSubsetNotSelectPods,
 /// pkg/config/analysis/analyzers/destinationrule/subset.go), or every pod is ejected by outlierDetection.
@@ -249,16 +258,31 @@ fn upstream(facts: &Facts, e: &AccessLogEntry) -> String {
     }
 }
 
+/// What heals the upstream: the time API's own fault when the host is the one the lab plays and it is
+/// made to misbehave (`mesh-lab fault`), else the pod.
+fn heal(facts: &Facts, host: &str) -> String {
+    match &facts.fault {
+        Some(f) if host == EXTERNAL_HOST => {
+            format!("the time API {host} misbehaves (mesh-lab fault {f}); fix: mesh-lab fault none")
+        }
+        _ => "fix: heal the upstream (curl http://APP/behave in its pod)".into(),
+    }
+}
+
 /// UT: the route's timeout (VirtualService `timeout`, or `retries.perTryTimeout`) passed.
 pub fn timeout(facts: &Facts, host: &str, e: &AccessLogEntry) -> String {
     let who = upstream(facts, e);
     match route_field(facts, host, "timeout").first() {
         Some((o, t)) => format!(
-            "VirtualService {}'s timeout {} passed before {who} answered; fix: heal the slow upstream, or raise the timeout",
+            "VirtualService {}'s timeout {} passed before {who} answered; {}, or raise the timeout",
             o.name,
-            compact(t)
+            compact(t),
+            heal(facts, host)
         ),
-        None => format!("{who} answered after the route's timeout; fix: heal the slow upstream"),
+        None => format!(
+            "{who} answered after the route's timeout; {}",
+            heal(facts, host)
+        ),
     }
 }
 
@@ -274,12 +298,15 @@ pub fn retries(facts: &Facts, host: &str, e: &AccessLogEntry, flag: &str) -> Str
     };
     match route_field(facts, host, "retries").first() {
         Some((o, r)) => format!(
-            "VirtualService {}'s retries ({}) were all used: {failing}; fix: heal the upstream \
-             (curl http://APP/behave in its pod)",
+            "VirtualService {}'s retries ({}) were all used: {failing}; {}",
             o.name,
-            compact(r)
+            compact(r),
+            heal(facts, host)
         ),
-        None => format!("{failing}; the default retry policy gave up; fix: heal the upstream"),
+        None => format!(
+            "{failing}; the default retry policy gave up; {}",
+            heal(facts, host)
+        ),
     }
 }
 

@@ -38,6 +38,7 @@ fn facts(files: &[&str], pods: &[(&str, &str, &str)]) -> Facts {
             })
             .collect(),
         policies: BTreeMap::new(),
+        fault: None,
     }
 }
 
