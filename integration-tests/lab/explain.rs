@@ -290,7 +290,7 @@ async fn denials_name_the_policies_and_the_token() {
         &[
             "customer's sidecar: 403 RBAC (denied: no AuthorizationPolicy rule allows it (RBAC: access denied)); route inbound",
             "in force on customer: AuthorizationPolicy deny-all",
-            "mesh-lab delete authorizationpolicy NAME",
+            "fix: mesh-lab delete authorizationpolicy deny-all, or give it a rule that allows the caller",
         ],
     );
     lab.delete("authorizationpolicy", "deny-all").await.unwrap();
@@ -388,5 +388,47 @@ async fn egress_failures_name_the_service_entry_and_the_time_api() {
             "no ServiceEntry declares worldclockapi.com; fix: mesh-lab apply -f \
              istio/service-entry-egress-worldclockapi.yml",
         ],
+    );
+}
+
+/// `guided` prints the reason under a failing answer and its ✘ carries the same words: the chaos chapter run
+/// on a lab where a learner left deny-all applied fails its first step, and says it is customer's RBAC.
+#[tokio::test]
+async fn guided_says_why_under_a_failing_answer_and_on_its_cross() {
+    let lab = lab().await;
+    lab.apply_file(&istio("authorization-policy-deny-all.yml"))
+        .await
+        .unwrap();
+    let files = mesh_lab::guided::guide::LabFiles::find(&repo().join("istio")).unwrap();
+    let chapters = mesh_lab::guided::chapters("chaos").unwrap();
+    let mut out = Vec::new();
+    let outcome = mesh_lab::guided::run_chapters(&lab, &files, &chapters, &mut out).await;
+    lab.stop().await;
+    let text = String::from_utf8_lossy(&out);
+    let outcome = outcome.unwrap();
+    let why = "customer's sidecar: 403 RBAC (denied: no AuthorizationPolicy rule allows it (RBAC: access \
+               denied)); route inbound; cluster ";
+    has(
+        &text,
+        &[
+            &format!("  RBAC: access denied\n  … (97 more)\n  ↳ {why}"),
+            "in force on customer: AuthorizationPolicy deny-all: ALLOW, no rules (allows nothing); \
+             AuthorizationPolicy deny-all has no rules, so it allows nothing; fix: mesh-lab delete \
+             authorizationpolicy deny-all",
+        ],
+    );
+    assert_eq!(outcome.failed.len(), 2, "{text}");
+    has(
+        &outcome.failed[0],
+        &[
+            "expected about half aborted, got 0 aborted and 0 answers; why: ",
+            why,
+            "(x100)",
+        ],
+    );
+    assert!(
+        !outcome.failed[1].contains("why:"),
+        "step 2 sent no request through Guide::send: {}",
+        outcome.failed[1]
     );
 }

@@ -326,18 +326,46 @@ pub fn fault(facts: &Facts, host: &str, which: &str) -> String {
     }
 }
 
-/// RBAC: the AuthorizationPolicies in force on the proxy's pods (istiod's RBAC filter: ALLOW policies
-/// deny what no rule matches, pilot/pkg/security/authz/builder).
+/// RBAC: the AuthorizationPolicies in force on the proxy's pods and what each lets through (istiod's RBAC
+/// filter: a DENY rule that matches denies; with ALLOW policies, what no rule matches is denied, and one
+/// without rules allows nothing: pilot/pkg/security/authz/builder/builder.go).
 pub fn denied(facts: &Facts, deployment: &str) -> String {
     let policies = facts.policies.get(deployment).cloned().unwrap_or_default();
-    let wants_jwt = facts
+    let labels = facts
+        .pods
+        .iter()
+        .find(|p| p.deployment == deployment)
+        .map(|p| p.labels.clone())
+        .unwrap_or_default();
+    let on_pod: Vec<&Object> = facts
         .applied("AuthorizationPolicy")
-        .any(|o| o.spec.to_string().contains("requestPrincipals"));
-    let fix = if wants_jwt {
+        .filter(|o| {
+            let wanted = o.spec["selector"]["matchLabels"].as_object();
+            wanted
+                .into_iter()
+                .flatten()
+                .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
+        })
+        .collect();
+    let allows_nothing = on_pod.iter().find(|o| {
+        o.spec["action"].as_str().is_none_or(|a| a == "ALLOW")
+            && o.spec["rules"].as_array().is_none_or(Vec::is_empty)
+    });
+    let fix = if let Some(o) = allows_nothing {
+        format!(
+            "AuthorizationPolicy {} has no rules, so it allows nothing; fix: mesh-lab delete authorizationpolicy {}, \
+             or give it a rule that allows the caller",
+            o.name, o.name
+        )
+    } else if on_pod
+        .iter()
+        .any(|o| o.spec.to_string().contains("requestPrincipals"))
+    {
         "fix: send the JWT the policy asks for: curl -H \"Authorization: Bearer $(mesh-lab token)\" $GATEWAY_URL"
             .to_owned()
     } else {
-        "fix: add an ALLOW rule for the caller (its principal), or mesh-lab delete authorizationpolicy NAME".to_owned()
+        "fix: add an ALLOW rule for the caller (its principal), or delete the policy that denies it"
+            .to_owned()
     };
     format!("in force on {deployment}: {}; {fix}", policies.join("; "))
 }
