@@ -269,7 +269,7 @@ pub fn static_notes(facts: &Facts) -> Vec<String> {
                 "VirtualService {} routes to subset {subset} of {host}, which no running pod carries the labels \
                  of: requests get 503 UH (no healthy upstream); {}",
                 vs.name,
-                rules::no_healthy(facts, &format!("outbound|8080|{subset}|{}", registry_fqdn(&host)))
+                rules::no_endpoint(facts, facts::short(&host), Some(&subset))
             ),
         })
         .collect()

@@ -194,15 +194,7 @@ impl Lab {
         }
         let facts = inner.facts(&self.repo);
         notes.extend(super::explain::static_notes(&facts));
-        let podless = super::explain::podless_clusters(&facts);
-        for l in routes.iter_mut().flat_map(|r| r.routes.iter_mut()) {
-            if podless
-                .iter()
-                .any(|c| l.contains(&format!("{c},")) || l.ends_with(c.as_str()))
-            {
-                l.push_str(" (NO POD OF THAT SUBSET RUNS: 503, flag UH)");
-            }
-        }
+        mark_podless(&mut routes, &super::explain::podless_clusters(&facts));
         let explained = inner.explanations(&facts, None);
         Ok(Show {
             gateway_url: self.gateway_url.clone(),
@@ -218,6 +210,15 @@ impl Lab {
             notes,
             explained,
         })
+    }
+}
+
+/// Marks the route lines naming a cluster no running pod serves (its `|subset|fqdn` tail in `podless`).
+fn mark_podless(routes: &mut [ProxyRoutes], podless: &[String]) {
+    for l in routes.iter_mut().flat_map(|r| r.routes.iter_mut()) {
+        if podless.iter().any(|c| l.contains(c.as_str())) {
+            l.push_str(" (NO POD OF THAT SUBSET RUNS: 503, flag UH)");
+        }
     }
 }
 

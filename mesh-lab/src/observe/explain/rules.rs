@@ -154,9 +154,14 @@ pub fn blocked(facts: &Facts, e: &AccessLogEntry) -> String {
 /// scale; istioctl analyze's IST0173 DestinationRuleSubsetNotSelectPods,
 /// pkg/config/analysis/analyzers/destinationrule/subset.go), or every pod is ejected by outlierDetection.
 pub fn no_healthy(facts: &Facts, cluster: &str) -> String {
-    let Some((service, subset)) = cluster_subset(cluster) else {
-        return format!("nothing serves {cluster}");
-    };
+    match cluster_subset(cluster) {
+        Some((service, subset)) => no_endpoint(facts, service, subset),
+        None => format!("nothing serves {cluster}"),
+    }
+}
+
+/// Why `service` (its `subset`, if any) has no endpoint, and the fix.
+pub fn no_endpoint(facts: &Facts, service: &str, subset: Option<&str>) -> String {
     let labels = match subset {
         Some(s) => match facts.subset(service, s) {
             Some((_, l)) => l,

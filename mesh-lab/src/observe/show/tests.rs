@@ -384,3 +384,20 @@ fn an_object_a_note_is_about_is_marked() {
     s.notes = vec!["VirtualService recommendation-other routes …".into()];
     assert!(!render(&s).contains("! see Notes"), "another object's note");
 }
+
+#[test]
+fn a_route_line_naming_a_podless_subset_is_marked_once_whatever_its_weight() {
+    let mut routes = vec![proxy_routes(
+        "preference-v1",
+        &[
+            "[r] -> outbound|8080|version-v1|r.tutorial.svc.cluster.local 50%, outbound|8080|version-v3|r.tutorial.svc.cluster.local 50%",
+            "[s] -> outbound|8080|version-v1|r.tutorial.svc.cluster.local",
+        ],
+    )];
+    mark_podless(
+        &mut routes,
+        &["|version-v3|r.tutorial.svc.cluster.local".to_owned()],
+    );
+    assert!(routes[0].routes[0].ends_with("50% (NO POD OF THAT SUBSET RUNS: 503, flag UH)"));
+    assert!(!routes[0].routes[1].contains("NO POD"));
+}
