@@ -169,7 +169,7 @@ fn fix(facts: &Facts, p: &Proxy<'_>, e: &AccessLogEntry, why: &Why, cluster: &st
             "RBAC" => rules::denied(facts, p.name),
             "JWT" => rules::jwt(facts),
             "NR" => rules::no_route(e, p.name, &domains(p)),
-            "DC" => "the caller hung up first (its own timeout); nothing in the mesh to fix".into(),
+            "DC" => "the caller gave up first (its own timeout, or a route timeout at the calling proxy: look for its UT); nothing to fix at this proxy".into(),
             _ => continue,
         };
         return text;

@@ -234,6 +234,6 @@ fn entries_alike_are_counted_once_and_answers_without_a_reason_are_left_out() {
     );
     assert_eq!(
         x[1].fix,
-        "the caller hung up first (its own timeout); nothing in the mesh to fix"
+        "the caller gave up first (its own timeout, or a route timeout at the calling proxy: look for its UT); nothing to fix at this proxy"
     );
 }
