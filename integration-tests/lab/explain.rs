@@ -243,6 +243,8 @@ async fn resilience_failures_name_the_rules_fields_and_the_upstream() {
         &[
             "503 URX (retries exhausted",
             "VirtualService recommendation's retries (attempts: 3",
+            "kept failing; fix: heal the upstream: curl http://",
+            "/behave (its app)",
         ],
     );
 
@@ -266,7 +268,11 @@ async fn resilience_failures_name_the_rules_fields_and_the_upstream() {
         &line,
         &[
             "504 UT (upstream request timeout",
-            &format!("VirtualService recommendation's timeout 1s passed before pod {v2} ("),
+            &format!(
+                "VirtualService recommendation's timeout 1s passed before pod {v2} (127.0.0.1:"
+            ),
+            ", Deployment recommendation-v2 from Deployment-v2-timeout.yml) answered; fix: make the upstream \
+             answer in time, or raise the timeout",
         ],
     );
 }

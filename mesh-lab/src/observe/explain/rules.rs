@@ -254,23 +254,36 @@ pub fn overflow(facts: &Facts, host: &str) -> String {
     }
 }
 
-/// The pod that answered (or failed to), by the access log's `upstream_host`.
+/// The pod that answered (or failed to), by the access log's `upstream_host`: its name and the file its
+/// Deployment came from.
 fn upstream(facts: &Facts, e: &AccessLogEntry) -> String {
     let addr = e.upstream_host.as_deref().unwrap_or("-");
-    match facts.pod_at(addr) {
-        Some(p) => format!("pod {} ({addr})", p.pod),
-        None => format!("upstream {addr}"),
-    }
+    let Some(p) = facts.pod_at(addr) else {
+        return format!("upstream {addr}");
+    };
+    let file = facts
+        .applied("Deployment")
+        .find(|d| d.name == p.deployment)
+        .and_then(|d| std::path::Path::new(&d.file).file_name())
+        .map(|f| format!(", Deployment {} from {}", p.deployment, f.to_string_lossy()))
+        .unwrap_or_default();
+    format!("pod {} ({addr}{file})", p.pod)
 }
 
-/// What heals the upstream: the time API's own fault when the host is the one the lab plays and it is
-/// made to misbehave (`mesh-lab fault`), else the pod.
-fn heal(facts: &Facts, host: &str) -> String {
-    match &facts.fault {
-        Some(f) if host == EXTERNAL_HOST => {
+/// What heals the upstream that failed `e`: the time API's own fault when the host is the one the lab plays
+/// and it is made to misbehave (`mesh-lab fault`), else the pod's app (`/behave`, what `oc exec POD -- curl
+/// localhost:8080/behave` reaches).
+fn heal(facts: &Facts, host: &str, e: &AccessLogEntry) -> String {
+    let pod = facts.pod_at(e.upstream_host.as_deref().unwrap_or("-"));
+    match (&facts.fault, pod) {
+        (Some(f), _) if host == EXTERNAL_HOST => {
             format!("the time API {host} misbehaves (mesh-lab fault {f}); fix: mesh-lab fault none")
         }
-        _ => "fix: heal the upstream (curl http://APP/behave in its pod)".into(),
+        (_, Some(p)) => format!(
+            "fix: heal the upstream: curl http://{}/behave (its app)",
+            p.addrs[0]
+        ),
+        _ => "fix: heal the upstream".into(),
     }
 }
 
@@ -279,15 +292,12 @@ pub fn timeout(facts: &Facts, host: &str, e: &AccessLogEntry) -> String {
     let who = upstream(facts, e);
     match route_field(facts, host, "timeout").first() {
         Some((o, t)) => format!(
-            "VirtualService {}'s timeout {} passed before {who} answered; {}, or raise the timeout",
+            "VirtualService {}'s timeout {} passed before {who} answered; fix: make the upstream answer \
+             in time, or raise the timeout",
             o.name,
-            compact(t),
-            heal(facts, host)
+            compact(t)
         ),
-        None => format!(
-            "{who} answered after the route's timeout; {}",
-            heal(facts, host)
-        ),
+        None => format!("{who} answered after the route's timeout (retries.perTryTimeout)"),
     }
 }
 
@@ -306,11 +316,11 @@ pub fn retries(facts: &Facts, host: &str, e: &AccessLogEntry, flag: &str) -> Str
             "VirtualService {}'s retries ({}) were all used: {failing}; {}",
             o.name,
             compact(r),
-            heal(facts, host)
+            heal(facts, host, e)
         ),
         None => format!(
             "{failing}; the default retry policy gave up; {}",
-            heal(facts, host)
+            heal(facts, host, e)
         ),
     }
 }
