@@ -93,54 +93,53 @@ fn route_clusters(r: &Value) -> Vec<&str> {
     one.chain(weighted).collect()
 }
 
-/// The virtual host and route of the proxy that took `e`, and the cluster it names: the logged one, else
-/// (NC logs none) the route's cluster the proxy lacks.
-fn resolve(p: &Proxy<'_>, e: &AccessLogEntry) -> (String, String) {
-    let logged = e.upstream_cluster.clone().filter(|c| c != "-");
-    if e.listener.as_deref() == Some("virtualInbound") {
-        return ("inbound".into(), logged.unwrap_or_else(|| "-".into()));
-    }
-    let authority = e.authority.as_deref().unwrap_or_default();
-    let path = e.path.as_deref().unwrap_or("/");
-    let vhosts = p
-        .route_configs
+/// The virtual host of the proxy taking the Host `authority`: one naming it before the catch-all `*`.
+fn virtual_host<'a>(p: &Proxy<'a>, authority: &str) -> Option<&'a Value> {
+    p.route_configs
         .iter()
-        .flat_map(|rc| rc["virtual_hosts"].as_array().into_iter().flatten());
-    let Some(vh) = vhosts
+        .flat_map(|rc| rc["virtual_hosts"].as_array().into_iter().flatten())
         .filter(|vh| takes(vh, authority))
         .min_by_key(|vh| vh["domains"][0] == "*")
-    else {
-        return (
-            "(no virtual host)".into(),
-            logged.unwrap_or_else(|| "-".into()),
-        );
-    };
+}
+
+/// The route of `vh` that sent to the `logged` cluster (or, with none logged, the one naming a cluster the
+/// proxy lacks), else the first whose prefix takes `path`.
+fn pick_route<'a>(
+    p: &Proxy<'_>,
+    vh: &'a Value,
+    logged: Option<&str>,
+    path: &str,
+) -> Option<&'a Value> {
     let routes: Vec<&Value> = vh["routes"].as_array().into_iter().flatten().collect();
-    let missing = |r: &&Value| {
-        route_clusters(r)
-            .iter()
-            .any(|c| !p.clusters.iter().any(|n| n == c))
-    };
-    let fits = |r: &&Value| match &logged {
-        Some(c) => route_clusters(r).contains(&c.as_str()),
-        None => missing(r),
+    let lacks = |c: &&str| !p.clusters.iter().any(|n| n == c);
+    let fits = |r: &&Value| match logged {
+        Some(c) => route_clusters(r).contains(&c),
+        None => route_clusters(r).iter().any(lacks),
     };
     let prefix = |r: &&Value| {
         r["match"]["prefix"]
             .as_str()
             .is_some_and(|pre| path.starts_with(pre))
     };
-    let route = routes
-        .iter()
-        .copied()
-        .find(fits)
-        .or_else(|| routes.iter().copied().find(prefix));
+    let found = routes.iter().copied().find(fits);
+    found.or_else(|| routes.iter().copied().find(prefix))
+}
+
+/// The virtual host and route of the proxy that took `e`, and the cluster it names: the logged one, else
+/// (NC logs none) the route's cluster the proxy lacks.
+fn resolve(p: &Proxy<'_>, e: &AccessLogEntry) -> (String, String) {
+    let logged = e.upstream_cluster.clone().filter(|c| c != "-");
+    let or_dash = |c: Option<String>| c.unwrap_or_else(|| "-".into());
+    if e.listener.as_deref() == Some("virtualInbound") {
+        return ("inbound".into(), or_dash(logged));
+    }
+    let Some(vh) = virtual_host(p, e.authority.as_deref().unwrap_or_default()) else {
+        return ("(no virtual host)".into(), or_dash(logged));
+    };
     let name = format!("[{}]", vh["name"].as_str().unwrap_or_default());
-    let Some(r) = route else {
-        return (
-            format!("{name} (no route)"),
-            logged.unwrap_or_else(|| "-".into()),
-        );
+    let path = e.path.as_deref().unwrap_or("/");
+    let Some(r) = pick_route(p, vh, logged.as_deref(), path) else {
+        return (format!("{name} (no route)"), or_dash(logged));
     };
     let cluster = logged.unwrap_or_else(|| {
         let cs = route_clusters(r);
