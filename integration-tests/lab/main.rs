@@ -11,6 +11,7 @@ mod chapters;
 mod control_access;
 mod destination_rules;
 mod egress;
+mod explain;
 mod gateway_hosts;
 mod graph;
 mod graph_screens;

@@ -190,10 +190,15 @@ impl<'a, W: Write> Guide<'a, W> {
     }
 
     pub(crate) fn verdict(&mut self, ok: bool, good: &str, bad: String) {
+        let reasons = crate::guided::why::take(self.lab);
         if ok {
             self.outcome.passed += 1;
             self.say(&format!("  ✔ {good}"));
         } else {
+            let bad = match reasons.is_empty() {
+                true => bad,
+                false => format!("{bad}; why: {}", reasons.join(" | ")),
+            };
             self.say(&format!("  ✘ {bad}"));
             self.outcome.failed.push(bad);
         }

@@ -44,6 +44,7 @@ pub mod resilience;
 pub mod routing;
 pub mod security;
 pub mod send;
+pub mod why;
 
 use std::future::Future;
 use std::io::Write;

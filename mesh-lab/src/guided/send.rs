@@ -99,6 +99,7 @@ impl<W: Write> Guide<'_, W> {
         self.say(&format!(
             "  $ for i in $(seq {n}); do curl -s {a}$GATEWAY_URL; done"
         ));
+        let since = chrono::Utc::now();
         let answers = requests(&self.http, &self.lab.gateway_url, n, agent).await;
         for a in answers.iter().take(3) {
             self.say(&format!("  {}", a.body.trim_end()));
@@ -106,6 +107,14 @@ impl<W: Write> Guide<'_, W> {
         if n > 3 {
             self.say(&format!("  … ({} more)", n - 3));
         }
+        let mut reasons = Vec::new();
+        if answers.iter().any(|a| a.status != 200) {
+            reasons = crate::guided::why::lines(&self.lab.explain_since(since, n).await);
+            for r in &reasons {
+                self.say(&format!("  ↳ {r}"));
+            }
+        }
+        crate::guided::why::remember(self.lab, reasons);
         answers
     }
 

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::dataplane::envoy::AccessLogEntry;
+use mesh_istiod::networking::core::httproute::BLOCK_ALL;
 
 /// Envoy's short flag names the lab's chapters produce or a learner's mistake can, with their meaning.
 const FLAGS: &[(&str, &str)] = &[
@@ -89,8 +90,9 @@ impl Why {
     }
 }
 
-/// Why `e` failed, when it did: by its response flags, else by the filter that denied it; `None` for an answer
-/// no flag or denial explains (2xx, or an app's own error passed through).
+/// Why `e` failed, when it did: by its response flags, else by istiod's catch-all `block_all` (REGISTRY_ONLY,
+/// a direct 502 without a flag), else by the filter that denied it; `None` for an answer no flag or denial
+/// explains (2xx, or an app's own error passed through).
 pub fn why(e: &AccessLogEntry) -> Option<Why> {
     let status = e.response_code.unwrap_or(0);
     let details = e.response_code_details.as_deref().unwrap_or("");
@@ -113,6 +115,15 @@ pub fn why(e: &AccessLogEntry) -> Option<Why> {
             status,
             flag: flags.join(","),
             words: words.join("; "),
+        });
+    }
+    if e.route_name.as_deref() == Some(BLOCK_ALL) {
+        return Some(Why {
+            status,
+            flag: BLOCK_ALL.into(),
+            words: "blocked: the outbound policy is REGISTRY_ONLY and no ServiceEntry declares this host, so \
+                    istiod's catch-all route block_all answered"
+                .into(),
         });
     }
     if let Some(rest) = details.strip_prefix("rbac_access_denied") {
@@ -218,6 +229,22 @@ mod tests {
         let w = why(&entry(401, "-", "jwt_authn_access_denied{Jwt_is_missing}")).unwrap();
         assert_eq!(w.flag, "JWT");
         assert!(w.words.ends_with("Jwt is missing"), "{}", w.words);
+    }
+
+    #[test]
+    fn registry_onlys_catch_all_is_named_by_its_route() {
+        let e = AccessLogEntry {
+            route_name: Some("block_all".into()),
+            ..entry(502, "-", "direct_response")
+        };
+        let w = why(&e).unwrap();
+        assert_eq!((w.status, w.flag.as_str()), (502, "block_all"));
+        assert!(
+            w.words
+                .starts_with("blocked: the outbound policy is REGISTRY_ONLY"),
+            "{}",
+            w.words
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::explain::Explanation;
 use super::way_out::WayOut;
 use crate::dataplane::envoy::AccessLogEntry;
 use crate::lab::Lab;
@@ -77,6 +78,8 @@ pub struct Show {
     pub routes: Vec<ProxyRoutes>,
     pub traffic: Vec<TrafficRow>,
     pub notes: Vec<String>,
+    /// Why requests failed so far, proxy by proxy, with the fix the lab knows.
+    pub explained: Vec<Explanation>,
 }
 
 fn status_key(e: &AccessLogEntry) -> String {
@@ -190,6 +193,10 @@ impl Lab {
                 notes.extend(egress_notes(&inner.state, &config, &egress));
             }
         }
+        let facts = inner.facts(&self.repo);
+        notes.extend(super::explain::static_notes(&facts));
+        mark_podless(&mut routes, &super::explain::podless_clusters(&facts));
+        let explained = inner.explanations(&facts, None);
         Ok(Show {
             gateway_url: self.gateway_url.clone(),
             mesh_mode: inner.state.mesh_mode.to_string(),
@@ -202,7 +209,17 @@ impl Lab {
             routes,
             traffic,
             notes,
+            explained,
         })
+    }
+}
+
+/// Marks the route lines naming a cluster no running pod serves (its `|subset|fqdn` tail in `podless`).
+fn mark_podless(routes: &mut [ProxyRoutes], podless: &[String]) {
+    for l in routes.iter_mut().flat_map(|r| r.routes.iter_mut()) {
+        if podless.iter().any(|c| l.contains(c.as_str())) {
+            l.push_str(" (NO POD OF THAT SUBSET RUNS: 503, flag UH)");
+        }
     }
 }
 
@@ -233,7 +250,7 @@ fn workload_row(p: &crate::dataplane::pods::Pod, resources: &[Resource]) -> Work
     }
 }
 
-fn route_target(route: &Value) -> String {
+pub(crate) fn route_target(route: &Value) -> String {
     if let Some(d) = route.get("direct_response") {
         return format!("direct response {}", d["status"]);
     }
@@ -425,13 +442,18 @@ pub fn render(s: &Show) -> String {
     }
     let _ = writeln!(out, "\nApplied objects:");
     for o in &s.objects {
+        let noted = s
+            .notes
+            .iter()
+            .any(|n| n.starts_with(&format!("{} {} ", o.kind, o.name)));
         let _ = writeln!(
             out,
-            "  {}/{}  {}  [{}]",
+            "  {}/{}  {}  [{}]{}",
             crate::state::kubectl_kind(&o.kind),
             o.name,
             o.summary,
-            o.file
+            o.file,
+            if noted { "  ! see Notes" } else { "" }
         );
     }
     let mut seen: Vec<(&str, &Vec<String>)> = Vec::new();
@@ -480,6 +502,12 @@ pub fn render(s: &Show) -> String {
             t.requests,
             statuses.join(", ")
         );
+    }
+    if !s.explained.is_empty() {
+        let _ = writeln!(out, "\nWhy requests failed (access logs):");
+        for x in &s.explained {
+            let _ = writeln!(out, "  ✘ x{} {}", x.requests, x.line());
+        }
     }
     if !s.notes.is_empty() {
         let _ = writeln!(out, "\nNotes:");

@@ -293,6 +293,7 @@ fn show() -> Show {
         ],
         traffic: vec![],
         notes: vec!["look here".into()],
+        explained: vec![],
     }
 }
 
@@ -367,4 +368,36 @@ fn render_prints_one_traffic_line_per_row_and_no_notes_heading_without_notes() {
         "columns of 22, 20, 28, 14 and 58 characters, then the count right-aligned in 4"
     );
     assert!(!text.contains("Notes:"));
+}
+
+#[test]
+fn an_object_a_note_is_about_is_marked() {
+    let mut s = show();
+    s.notes = vec![
+        "VirtualService recommendation routes to subset version-v3 of recommendation, …".into(),
+    ];
+    assert!(
+        render(&s).contains("[istio/virtual-service-recommendation-v1.yml]  ! see Notes\n"),
+        "{}",
+        render(&s)
+    );
+    s.notes = vec!["VirtualService recommendation-other routes …".into()];
+    assert!(!render(&s).contains("! see Notes"), "another object's note");
+}
+
+#[test]
+fn a_route_line_naming_a_podless_subset_is_marked_once_whatever_its_weight() {
+    let mut routes = vec![proxy_routes(
+        "preference-v1",
+        &[
+            "[r] -> outbound|8080|version-v1|r.tutorial.svc.cluster.local 50%, outbound|8080|version-v3|r.tutorial.svc.cluster.local 50%",
+            "[s] -> outbound|8080|version-v1|r.tutorial.svc.cluster.local",
+        ],
+    )];
+    mark_podless(
+        &mut routes,
+        &["|version-v3|r.tutorial.svc.cluster.local".to_owned()],
+    );
+    assert!(routes[0].routes[0].ends_with("50% (NO POD OF THAT SUBSET RUNS: 503, flag UH)"));
+    assert!(!routes[0].routes[1].contains("NO POD"));
 }
