@@ -143,6 +143,8 @@ pub(crate) struct Guide<'a, W: Write> {
     pub(crate) quiet: bool,
     /// The `oc` commands shown before the Enter that runs the step (`-i`): not printed again.
     pub(crate) previewed: &'static [&'static str],
+    /// Why the last send's failing answers failed ([`crate::guided::why::lines`]), for the next verdict.
+    pub(crate) why: Vec<String>,
 }
 
 pub(crate) fn shown(p: &Path) -> String {
@@ -167,6 +169,7 @@ impl<'a, W: Write> Guide<'a, W> {
             log_seen,
             quiet: false,
             previewed: &[],
+            why: Vec::new(),
         })
     }
 
@@ -190,7 +193,7 @@ impl<'a, W: Write> Guide<'a, W> {
     }
 
     pub(crate) fn verdict(&mut self, ok: bool, good: &str, bad: String) {
-        let reasons = crate::guided::why::take(self.lab);
+        let reasons = std::mem::take(&mut self.why);
         if ok {
             self.outcome.passed += 1;
             self.say(&format!("  ✔ {good}"));

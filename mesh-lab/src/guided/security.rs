@@ -111,8 +111,10 @@ impl<W: Write> Guide<'_, W> {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
+        let since = chrono::Utc::now();
         let a = send(req).await;
         self.say(&format!("  {} {}", a.status, a.body.trim_end()));
+        self.explain_failures(since, std::slice::from_ref(&a)).await;
         a
     }
 

@@ -107,15 +107,26 @@ impl<W: Write> Guide<'_, W> {
         if n > 3 {
             self.say(&format!("  … ({} more)", n - 3));
         }
+        self.explain_failures(since, &answers).await;
+        answers
+    }
+
+    /// Under `answers` sent since `since`, when some failed: why, one `↳` line per failing hop, kept for the
+    /// next verdict's ✘ ([`crate::guided::why`]).
+    pub(crate) async fn explain_failures(
+        &mut self,
+        since: chrono::DateTime<chrono::Utc>,
+        answers: &[Answer],
+    ) {
         let mut reasons = Vec::new();
         if answers.iter().any(|a| a.status != 200) {
-            reasons = crate::guided::why::lines(&self.lab.explain_since(since, n).await);
+            let explained = self.lab.explain_since(since, answers.len()).await;
+            reasons = crate::guided::why::lines(&explained);
             for r in &reasons {
                 self.say(&format!("  ↳ {r}"));
             }
         }
-        crate::guided::why::remember(self.lab, reasons);
-        answers
+        self.why = reasons;
     }
 
     /// The verdict that every answer came from `pod` of version `v` (`good` when so).
