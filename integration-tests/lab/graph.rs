@@ -54,7 +54,8 @@ pub(crate) fn headless(bin: &PathBuf, args: &[String]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn edge<'a>(g: &'a Value, source: &str, target: &str) -> Option<&'a Value> {
+/// The edge from `source` to `target` of `/api/graph`'s JSON (not a mirror's).
+pub(crate) fn edge<'a>(g: &'a Value, source: &str, target: &str) -> Option<&'a Value> {
     g["edges"]
         .as_array()
         .unwrap()

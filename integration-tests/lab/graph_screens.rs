@@ -14,7 +14,7 @@ use mesh_lab::guided::send::requests;
 use mesh_lab::{Lab, LabOptions};
 use serde_json::Value;
 
-use crate::graph::{chromium, headless};
+use crate::graph::{chromium, edge, headless};
 use crate::{http, istio, repo};
 
 /// Polls `url` back to back until `stop`, counting the answers that were not 200 (a connection refused is
@@ -39,14 +39,6 @@ fn poll_while_starting(url: String, stop: Arc<AtomicBool>, refused: Arc<AtomicUs
 async fn graph(client: &reqwest::Client, addr: std::net::SocketAddr, query: &str) -> Value {
     let url = format!("http://{addr}/api/graph{query}");
     client.get(url).send().await.unwrap().json().await.unwrap()
-}
-
-fn edge<'a>(g: &'a Value, source: &str, target: &str) -> Option<&'a Value> {
-    g["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["source"] == source && e["target"] == target && e["mirror"] == false)
 }
 
 /// The PNG's width and height.

@@ -258,14 +258,7 @@ fn a_paced_guided_run_waits_for_enter_and_serves_show_and_the_graph_meanwhile() 
     let graph = lines_until(&run, "  graph:    http://", Duration::from_secs(60));
     let graph = graph.last().unwrap().split("http://").nth(1).unwrap();
     let graph = graph.split('/').next().unwrap().to_owned();
-    let dir = lines_until(&run, "  files:", Duration::from_secs(5));
-    let dir: std::path::PathBuf = dir
-        .last()
-        .unwrap()
-        .trim()
-        .trim_start_matches("files:")
-        .trim()
-        .into();
+    let dir = files_dir(&run);
     let export = lines_until(&run, "  export GATEWAY_URL=", Duration::from_secs(5));
     let control = export
         .last()
@@ -386,14 +379,7 @@ fn guided_steps_show_the_steps_asked_for_after_catching_up() {
 #[test]
 fn ctrl_c_while_a_paced_run_waits_stops_it_with_130_and_no_keys_left() {
     let (mut run, control) = guided(&["chaos", "-i"]);
-    let dir = lines_until(&run, "  files:", Duration::from_secs(60));
-    let dir: std::path::PathBuf = dir
-        .last()
-        .unwrap()
-        .trim()
-        .trim_start_matches("files:")
-        .trim()
-        .into();
+    let dir = files_dir(&run);
     lines_until(&run, "press Enter to run step 1", Duration::from_secs(60));
     let port = control.rsplit(':').next().unwrap().parse().unwrap();
     let secret = mesh_lab::lab::access::secret_file(port).unwrap();
