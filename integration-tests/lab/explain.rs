@@ -1,6 +1,7 @@
 //! Every learner's mistake explained where it shows: the chapters' failures through the gateway with the
 //! shipped files, and for each the proxy, Envoy's response flag in words, the route and cluster, and the fix
-//! the lab knows, as `show` prints it and as `guided` prints under a failing answer (`guided::why::lines`).
+//! the lab knows, as `show` prints it, as `guided` prints under a failing answer (`guided::why::lines`) and
+//! as the graph says it on the edge.
 //! The bodies stay Envoy's (asserted exactly where the chapter's tests do not already).
 
 use chrono::Utc;
@@ -44,6 +45,20 @@ fn one<'a>(x: &'a [Explanation], proxy: &str, flag: &str) -> (&'a Explanation, S
     (found[0], line)
 }
 
+/// The graph says it too: an edge from `proxy` (or, for its own inbound denial, to it) names `flag` in words.
+async fn in_graph(lab: &Lab, proxy: &str, flag: &str) {
+    let g = lab.graph().await;
+    let said = format!(" {flag} (");
+    assert!(
+        g.edges
+            .iter()
+            .any(|e| (e.source == proxy || e.target == proxy)
+                && e.why.iter().any(|w| w.contains(&said))),
+        "no edge at {proxy} says {flag} in words: {:#?}",
+        g.edges
+    );
+}
+
 fn has(text: &str, words: &[&str]) {
     for w in words {
         assert!(text.contains(w), "{w:?} not in:\n{text}");
@@ -83,6 +98,7 @@ async fn a_subset_no_destination_rule_defines_and_a_subset_no_pod_runs_are_expla
         );
     }
     let (nc, line) = one(&x, "preference-v1", "NC");
+    in_graph(&lab, "preference-v1", "NC").await;
     assert_eq!((nc.requests, nc.cluster.as_str()), (2, V3));
     has(
         &line,
@@ -122,6 +138,7 @@ async fn a_subset_no_destination_rule_defines_and_a_subset_no_pod_runs_are_expla
         "customer => Error: 503 - preference => Error: 503 - no healthy upstream\n"
     );
     let (_, line) = one(&x, "preference-v1", "UH");
+    in_graph(&lab, "preference-v1", "UH").await;
     has(&line, &["503 UH (no healthy upstream: ", V3, no_pod]);
 
     lab.apply_file(&repo().join("recommendation/kubernetes/Deployment-v3.yml"))
@@ -132,6 +149,7 @@ async fn a_subset_no_destination_rule_defines_and_a_subset_no_pod_runs_are_expla
         .unwrap();
     let (_, x) = send(&lab, 1, None).await;
     let (_, line) = one(&x, "preference-v1", "UH");
+    in_graph(&lab, "preference-v1", "UH").await;
     lab.stop().await;
     has(
         &line,
@@ -157,6 +175,7 @@ async fn injected_faults_name_the_virtual_services_fault() {
         }
     }
     let (_, line) = one(&x, "preference-v1", "FI");
+    in_graph(&lab, "preference-v1", "FI").await;
     has(
         &line,
         &[
@@ -178,6 +197,7 @@ async fn injected_faults_name_the_virtual_services_fault() {
     .unwrap();
     let (a, x) = send(&lab, 1, None).await;
     let shown = shown(&lab).await;
+    in_graph(&lab, "preference-v1", "DI").await;
     lab.stop().await;
     assert_eq!(a[0].status, 200, "a delay still answers");
     let (_, line) = one(&x, "preference-v1", "DI");
@@ -209,6 +229,7 @@ async fn resilience_failures_name_the_rules_fields_and_the_upstream() {
     misbehave_at(lab.app_addr("recommendation-v2").await.unwrap()).await;
     let (_, x) = send(&lab, 12, None).await;
     let (uh, line) = one(&x, "preference-v1", "UH");
+    in_graph(&lab, "preference-v1", "UH").await;
     assert_eq!(uh.cluster, V2);
     has(
         &line,
@@ -220,6 +241,7 @@ async fn resilience_failures_name_the_rules_fields_and_the_upstream() {
     let burst = parallel(&http(), &lab.gateway_url, 40).await;
     let x = lab.explain_since(since, burst.len()).await;
     let (_, line) = one(&x, "preference-v1", "UO");
+    in_graph(&lab, "preference-v1", "UO").await;
     has(
         &line,
         &[
@@ -238,6 +260,7 @@ async fn resilience_failures_name_the_rules_fields_and_the_upstream() {
     misbehave_at(v1).await;
     let (_, x) = send(&lab, 1, None).await;
     let (_, line) = one(&x, "preference-v1", "URX");
+    in_graph(&lab, "preference-v1", "URX").await;
     has(
         &line,
         &[
@@ -262,6 +285,7 @@ async fn resilience_failures_name_the_rules_fields_and_the_upstream() {
         }
     }
     let v2 = lab.pod_name("recommendation-v2").await.unwrap();
+    in_graph(&lab, "preference-v1", "UT").await;
     lab.stop().await;
     let (_, line) = one(&x, "preference-v1", "UT");
     has(
@@ -291,6 +315,7 @@ async fn denials_name_the_policies_and_the_token() {
         (403, "RBAC: access denied")
     );
     let (_, line) = one(&x, "customer", "RBAC");
+    in_graph(&lab, "customer", "RBAC").await;
     has(
         &line,
         &[
@@ -305,6 +330,7 @@ async fn denials_name_the_policies_and_the_token() {
         .unwrap();
     let (_, x) = send(&lab, 1, None).await;
     let (_, line) = one(&x, "customer", "RBAC");
+    in_graph(&lab, "customer", "RBAC").await;
     has(
         &line,
         &[
@@ -312,6 +338,7 @@ async fn denials_name_the_policies_and_the_token() {
         ],
     );
     let (a, x) = send(&lab, 1, Some(("authorization", "Bearer not.a.jwt"))).await;
+    in_graph(&lab, "customer", "JWT").await;
     lab.stop().await;
     assert_eq!(a[0].status, 401);
     let (_, line) = one(&x, "customer", "JWT");
@@ -346,6 +373,7 @@ async fn egress_failures_name_the_service_entry_and_the_time_api() {
     let (_, x) = send(&lab, 1, None).await;
     let shown = shown(&lab).await;
     let (nc, line) = one(&x, "recommendation-v3", "NC");
+    in_graph(&lab, "recommendation-v3", "NC").await;
     assert_eq!(nc.cluster, "outbound|80||worldclockapi.com");
     has(
         &line,
@@ -385,6 +413,7 @@ async fn egress_failures_name_the_service_entry_and_the_time_api() {
         .await
         .unwrap();
     let (_, x) = send(&lab, 1, None).await;
+    in_graph(&lab, "recommendation-v3", "block_all").await;
     lab.stop().await;
     let (_, line) = one(&x, "recommendation-v3", "block_all");
     has(

@@ -540,6 +540,21 @@ impl Builder<'_> {
     }
 
     /// Inbound entries that no sender's entry explains: mirrored copies, or callers without a sidecar.
+    /// What the receiving sidecar itself answered (an RBAC or JWT denial: the sender logs only the code) is
+    /// said on the sender's edge too.
+    fn receivers_why(&mut self, sender: &str, receiver: &str, e: &AccessLogEntry) {
+        let Some(why) = flags::why(e) else {
+            return;
+        };
+        if self.counts(e).is_none() {
+            return;
+        }
+        let key = (sender.to_owned(), receiver.to_owned(), false);
+        if let Some(acc) = self.edges.get_mut(&key) {
+            acc.why.insert(why.line());
+        }
+    }
+
     fn unexplained_inbound(&mut self, sent: &BTreeMap<(String, String), Vec<Sent>>) {
         let input = self.input;
         let settled = input.now - chrono::Duration::milliseconds(SETTLE_MS);
@@ -561,7 +576,8 @@ impl Builder<'_> {
                     unshadowed(e.authority.as_deref().unwrap_or_default()),
                 );
                 let senders = sent.get(&key).map(Vec::as_slice).unwrap_or_default();
-                if senders.iter().any(|(_, t, _, _)| *t == node) {
+                if let Some((sender, ..)) = senders.iter().find(|(_, t, _, _)| *t == node) {
+                    self.receivers_why(sender, &node, e);
                     continue;
                 }
                 // The sender's own entry went elsewhere: a shadow copy if it took one attempt; with retries

@@ -789,3 +789,62 @@ fn no_healthy_upstream_right_after_readiness_before_the_first_pod_reached_is_the
     let late = build(&input(vec![gw(503, "UH", "-", 1500)]));
     assert_eq!(edge(&late, GATEWAY, "service:customer", false).errors, 1);
 }
+
+#[test]
+fn a_denial_by_the_receivers_sidecar_is_said_on_the_senders_edge() {
+    // preference's entry only logs the 403 it got; recommendation-v1's inbound says RBAC denied it.
+    let sent = with_id(
+        entry(
+            "outbound_0.0.0.0_8080",
+            "recommendation:8080",
+            403,
+            "-",
+            REC,
+            "127.0.0.1:2001",
+        ),
+        "a",
+    );
+    let mut denied = with_id(
+        entry("virtualInbound", "recommendation:8080", 403, "-", "-", "-"),
+        "a",
+    );
+    denied.response_code_details = Some("rbac_access_denied_matched_policy[none]".into());
+    let logs = |inbound: AccessLogEntry| {
+        vec![
+            ProxyLog {
+                proxy: "preference-v1".into(),
+                entries: vec![sent.clone()],
+            },
+            ProxyLog {
+                proxy: "recommendation-v1".into(),
+                entries: vec![inbound],
+            },
+        ]
+    };
+    let g = build(&Input {
+        pods: pods(),
+        logs: logs(denied.clone()),
+        now: now(),
+        ..Input::default()
+    });
+    let e = edge(&g, "preference-v1", "recommendation-v1", false);
+    assert_eq!(e.codes.get("403"), Some(&1));
+    assert_eq!(
+        e.why,
+        ["403 RBAC (denied: no AuthorizationPolicy rule allows it (RBAC: access denied))"]
+    );
+    assert_eq!(g.edges.len(), 1, "no edge of its own: {:#?}", g.edges);
+    // The app's own 403 passed through says nothing more.
+    denied.response_code_details = Some("via_upstream".into());
+    let g = build(&Input {
+        pods: pods(),
+        logs: logs(denied),
+        now: now(),
+        ..Input::default()
+    });
+    assert!(
+        edge(&g, "preference-v1", "recommendation-v1", false)
+            .why
+            .is_empty()
+    );
+}
