@@ -235,6 +235,11 @@ fn start_standin(now: Option<&str>) -> anyhow::Result<App> {
     )?))
 }
 
+/// Whether a start failed because a port it was given was taken meanwhile (Envoy's or an app's bind).
+fn port_taken(e: &anyhow::Error) -> bool {
+    format!("{e:#}").contains("Address already in use")
+}
+
 impl Lab {
     /// Starts the stand-in, the tutorial's pods from the repository's Deployments and the gateway.
     pub async fn start(options: LabOptions) -> anyhow::Result<Self> {
@@ -252,7 +257,13 @@ impl Lab {
                 .with_context(|| format!("creating {}", options.dir.display()))?;
         }
         let dir = options.dir.clone();
-        let started = Self::start_in(options, envoy_bin).await;
+        let mut started = Self::start_in(options.clone(), envoy_bin.clone()).await;
+        if started.as_ref().err().is_some_and(port_taken) {
+            // Another process bound one of the ports between the check that it was free and Envoy's bind
+            // (labs of several processes side by side; see dataplane/ports.rs). The failed start stopped all it
+            // had started; once more, on ports this process never handed out before.
+            started = Self::start_in(options, envoy_bin).await;
+        }
         if started.is_err() && is_temporary(&dir) {
             let _ = std::fs::remove_dir_all(&dir);
         }
@@ -442,6 +453,21 @@ fn remove_stale_dirs() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A port taken meanwhile is told apart from other failures: the kernel's words, as an app's bind and
+    /// Envoy's log (`cannot bind '127.0.0.1:P': Address already in use`) say them.
+    #[test]
+    fn a_start_that_lost_a_port_race_is_told_apart() {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let bind = std::net::TcpListener::bind(held.local_addr().unwrap()).unwrap_err();
+        let e = anyhow::Error::from(bind).context("starting the app");
+        assert!(port_taken(&e), "{e:#}");
+        let envoy = anyhow!(
+            "Envoy exited (exit status: 1) at start: cannot bind '127.0.0.1:21635': Address already in use"
+        );
+        assert!(port_taken(&envoy));
+        assert!(!port_taken(&anyhow!("Envoy not ready after 20s: …")));
+    }
 
     /// The sweep finds the pid in the names `LabOptions::default` gives, and in nothing else.
     #[test]
