@@ -95,7 +95,18 @@ impl Why {
 /// explains (2xx, or an app's own error passed through).
 pub fn why(e: &AccessLogEntry) -> Option<Why> {
     let status = e.response_code.unwrap_or(0);
-    let details = e.response_code_details.as_deref().unwrap_or("");
+    let (flag, words) = flagged(e)
+        .or_else(|| blocked(e))
+        .or_else(|| denied(e.response_code_details.as_deref().unwrap_or("")))?;
+    Some(Why {
+        status,
+        flag,
+        words,
+    })
+}
+
+/// Envoy's response flags of `e` (`URX,UF`) and their words, when it logged any.
+fn flagged(e: &AccessLogEntry) -> Option<(String, String)> {
     let flags: Vec<&str> = e
         .response_flags
         .as_deref()
@@ -103,61 +114,55 @@ pub fn why(e: &AccessLogEntry) -> Option<Why> {
         .split(',')
         .filter(|f| !f.is_empty() && *f != "-")
         .collect();
-    if !flags.is_empty() {
-        let words: Vec<String> = flags
-            .iter()
-            .map(|f| match flag_words(f) {
-                Some(w) => w.to_owned(),
-                None => format!("Envoy's response flag {f}"),
-            })
-            .collect();
-        return Some(Why {
-            status,
-            flag: flags.join(","),
-            words: words.join("; "),
-        });
+    if flags.is_empty() {
+        return None;
     }
-    if e.route_name.as_deref() == Some(BLOCK_ALL) {
-        return Some(Why {
-            status,
-            flag: BLOCK_ALL.into(),
-            words: "blocked: the outbound policy is REGISTRY_ONLY and no ServiceEntry declares this host, so \
-                    istiod's catch-all route block_all answered"
+    let words: Vec<String> = flags
+        .iter()
+        .map(|f| match flag_words(f) {
+            Some(w) => w.to_owned(),
+            None => format!("Envoy's response flag {f}"),
+        })
+        .collect();
+    Some((flags.join(","), words.join("; ")))
+}
+
+/// istiod's catch-all `block_all` answered `e` (REGISTRY_ONLY: a direct 502 Envoy logs no flag for).
+fn blocked(e: &AccessLogEntry) -> Option<(String, String)> {
+    (e.route_name.as_deref() == Some(BLOCK_ALL)).then(|| {
+        (
+            BLOCK_ALL.into(),
+            "blocked: the outbound policy is REGISTRY_ONLY and no ServiceEntry declares this host, so \
+             istiod's catch-all route block_all answered"
                 .into(),
-        });
-    }
+        )
+    })
+}
+
+/// The filter that denied a request without a flag, by its response code details: RBAC or JWT.
+fn denied(details: &str) -> Option<(String, String)> {
     if let Some(rest) = details.strip_prefix("rbac_access_denied") {
         let policy = rest
             .strip_prefix("_matched_policy[")
             .and_then(|p| p.strip_suffix(']'))
             .filter(|p| *p != "none");
-        return Some(Why {
-            status,
-            flag: "RBAC".into(),
-            words: match policy {
-                Some(p) => format!("denied by AuthorizationPolicy rule {p} (RBAC: access denied)"),
-                None => {
-                    "denied: no AuthorizationPolicy rule allows it (RBAC: access denied)".into()
-                }
-            },
-        });
+        let words = match policy {
+            Some(p) => format!("denied by AuthorizationPolicy rule {p} (RBAC: access denied)"),
+            None => "denied: no AuthorizationPolicy rule allows it (RBAC: access denied)".into(),
+        };
+        return Some(("RBAC".into(), words));
     }
-    if let Some(rest) = details.strip_prefix("jwt_authn_access_denied") {
-        let reason = rest
-            .trim_start_matches('{')
-            .trim_end_matches('}')
-            .replace('_', " ");
-        return Some(Why {
-            status,
-            flag: "JWT".into(),
-            words: if reason.is_empty() {
-                "the RequestAuthentication rejected the request's JWT".into()
-            } else {
-                format!("the RequestAuthentication rejected the request's JWT: {reason}")
-            },
-        });
-    }
-    None
+    let rest = details.strip_prefix("jwt_authn_access_denied")?;
+    let reason = rest
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .replace('_', " ");
+    let words = if reason.is_empty() {
+        "the RequestAuthentication rejected the request's JWT".into()
+    } else {
+        format!("the RequestAuthentication rejected the request's JWT: {reason}")
+    };
+    Some(("JWT".into(), words))
 }
 
 /// The Service and subset of an outbound cluster name (`outbound|8080|version-v3|recommendation.tutorial.svc.cluster.local`

@@ -424,6 +424,27 @@ pub fn render(s: &Show) -> String {
         "mesh outboundTrafficPolicy mode: {} (from {}); time API fault: {}",
         s.mesh_mode, s.mesh_mode_source, s.fault
     );
+    render_pods(&mut out, s);
+    render_objects(&mut out, s);
+    render_routes(&mut out, s);
+    render_traffic(&mut out, s);
+    if !s.explained.is_empty() {
+        let _ = writeln!(out, "\nWhy requests failed (access logs):");
+        for x in &s.explained {
+            let _ = writeln!(out, "  ✘ x{} {}", x.requests, x.line());
+        }
+    }
+    if !s.notes.is_empty() {
+        let _ = writeln!(out, "\nNotes:");
+        for n in &s.notes {
+            let _ = writeln!(out, "  ! {n}");
+        }
+    }
+    out
+}
+
+/// `Pods:`, each with its readiness, addresses, mTLS mode and identity, and the policies on it.
+fn render_pods(out: &mut String, s: &Show) {
     let _ = writeln!(out, "\nPods:");
     for w in &s.workloads {
         let _ = writeln!(
@@ -440,6 +461,10 @@ pub fn render(s: &Show) -> String {
             let _ = writeln!(out, "      {p}");
         }
     }
+}
+
+/// `Applied objects:`, an object a note is about marked `! see Notes`.
+fn render_objects(out: &mut String, s: &Show) {
     let _ = writeln!(out, "\nApplied objects:");
     for o in &s.objects {
         let noted = s
@@ -456,6 +481,10 @@ pub fn render(s: &Show) -> String {
             if noted { "  ! see Notes" } else { "" }
         );
     }
+}
+
+/// Each distinct route configuration once, with the proxies that have it.
+fn render_routes(out: &mut String, s: &Show) {
     let mut seen: Vec<(&str, &Vec<String>)> = Vec::new();
     for r in &s.routes {
         if seen
@@ -481,6 +510,10 @@ pub fn render(s: &Show) -> String {
             let _ = writeln!(out, "  {l}");
         }
     }
+}
+
+/// `Traffic so far (access logs):`, a row per proxy, listener, host, route and cluster.
+fn render_traffic(out: &mut String, s: &Show) {
     let _ = writeln!(out, "\nTraffic so far (access logs):");
     if s.traffic.is_empty() {
         let _ = writeln!(out, "  (none)");
@@ -503,19 +536,6 @@ pub fn render(s: &Show) -> String {
             statuses.join(", ")
         );
     }
-    if !s.explained.is_empty() {
-        let _ = writeln!(out, "\nWhy requests failed (access logs):");
-        for x in &s.explained {
-            let _ = writeln!(out, "  ✘ x{} {}", x.requests, x.line());
-        }
-    }
-    if !s.notes.is_empty() {
-        let _ = writeln!(out, "\nNotes:");
-        for n in &s.notes {
-            let _ = writeln!(out, "  ! {n}");
-        }
-    }
-    out
 }
 
 #[cfg(test)]
