@@ -109,6 +109,9 @@ struct ProxyConfigArgs {
     /// endpoints: the health status (e.g. HEALTHY)
     #[arg(long)]
     status: Option<String>,
+    /// listeners: HTTP, TCP, HTTP+TCP or UNKNOWN
+    #[arg(long = "type", value_name = "TYPE")]
+    listener_type: Option<String>,
 }
 
 impl From<ProxyConfigArgs> for ProxyConfigQuery {
@@ -125,6 +128,7 @@ impl From<ProxyConfigArgs> for ProxyConfigQuery {
             address: a.address,
             cluster: a.cluster,
             status: a.status,
+            listener_type: a.listener_type,
         }
     }
 }

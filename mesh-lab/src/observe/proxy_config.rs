@@ -48,6 +48,9 @@ pub struct ProxyConfigQuery {
     pub cluster: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// Listeners: HTTP, TCP, HTTP+TCP or UNKNOWN (`--type`).
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub listener_type: Option<String>,
 }
 
 /// The sections istioctl's `proxy-config` prints, with its names and aliases of each.
@@ -79,7 +82,7 @@ impl Section {
         match self {
             Self::Routes => &["--name"],
             Self::Clusters => &["--fqdn", "--subset", "--direction", "--port"],
-            Self::Listeners => &["--address", "--port"],
+            Self::Listeners => &["--address", "--port", "--type"],
             Self::Endpoints => &["--address", "--cluster", "--status", "--port"],
             Self::Secret => &[],
         }
@@ -114,6 +117,7 @@ fn given_filters(q: &ProxyConfigQuery) -> Vec<&'static str> {
         ("--address", q.address.is_some()),
         ("--cluster", q.cluster.is_some()),
         ("--status", q.status.is_some()),
+        ("--type", q.listener_type.is_some()),
     ]
     .into_iter()
     .filter_map(|(flag, on)| on.then_some(flag))

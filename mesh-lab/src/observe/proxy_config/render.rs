@@ -295,7 +295,7 @@ fn listener_type(l: &Value) -> &'static str {
     }
 }
 
-/// The listeners that `--address` and `--port` keep (`ListenerFilter.Verify`).
+/// The listeners that `--address`, `--port` and `--type` keep (`ListenerFilter.Verify`).
 pub fn listeners(dump: &Value, q: &ProxyConfigQuery) -> anyhow::Result<Vec<Value>> {
     let d = dump_of(dump, "ListenersConfigDump").ok_or_else(|| anyhow!("listener dump: none"))?;
     let dynamic = d["dynamic_listeners"].as_array().into_iter().flatten();
@@ -317,6 +317,9 @@ pub fn listeners(dump: &Value, q: &ProxyConfigQuery) -> anyhow::Result<Vec<Value
                 .as_deref()
                 .is_none_or(|a| addresses.iter().any(|x| x.eq_ignore_ascii_case(a)))
                 && q.port.is_none_or(|p| listener_port(l) == u64::from(p))
+                && q.listener_type
+                    .as_deref()
+                    .is_none_or(|t| listener_type(l).eq_ignore_ascii_case(t))
         })
         .collect())
 }

@@ -108,6 +108,12 @@ fn listeners_describe_each_filter_chain_with_single_space_padding() {
                 127.0.0.1 29945 Trans: tls; App: TCP TLS Cluster: inbound|8080||\n\
                 127.0.0.1 29946 ALL                      Route: 8080\n";
     assert_eq!(short("listeners", ProxyConfigQuery::default()), want);
+    let http = ProxyConfigQuery {
+        listener_type: Some("http".into()),
+        ..ProxyConfigQuery::default()
+    };
+    let only = "ADDRESSES PORT  MATCH DESTINATION\n127.0.0.1 29946 ALL   Route: 8080\n";
+    assert_eq!(short("listeners", http), only);
 }
 
 #[test]
