@@ -21,6 +21,7 @@ mod istio_versions;
 mod logs;
 mod mtls;
 mod process;
+mod proxy_config;
 mod replicas;
 mod resilience;
 mod route_fields;

@@ -9,6 +9,7 @@ use logs::{LogsArgs, logs};
 use mesh_istiod::model::release::IstioRelease;
 use mesh_lab::cli::control::{self, Client};
 use mesh_lab::cli::serve::{Endpoints, Serving};
+use mesh_lab::observe::proxy_config::ProxyConfigQuery;
 use mesh_lab::state::FileVerb;
 use mesh_lab::state::patch::PatchType;
 use mesh_lab::{Lab, LabOptions};
@@ -72,6 +73,64 @@ struct Files {
     /// Process the directories of -f recursively
     #[arg(short = 'R', long)]
     recursive: bool,
+}
+
+/// `istioctl proxy-config`'s arguments: the section, the pod, the output and the section's filters.
+#[derive(clap::Args)]
+struct ProxyConfigArgs {
+    /// routes (r), clusters (c), listeners (l), endpoints (ep) or secret (s)
+    section: String,
+    /// A pod as `mesh-lab show` lists it, deploy/NAME, or istio-ingressgateway
+    pod: String,
+    /// json, yaml or short (the table)
+    #[arg(short = 'o', long)]
+    output: Option<String>,
+    /// routes: the route configuration's name (e.g. 8080)
+    #[arg(long)]
+    name: Option<String>,
+    /// clusters: a part of the service's FQDN
+    #[arg(long)]
+    fqdn: Option<String>,
+    /// clusters: the subset (e.g. version-v1)
+    #[arg(long)]
+    subset: Option<String>,
+    /// clusters: inbound or outbound
+    #[arg(long)]
+    direction: Option<String>,
+    /// clusters, listeners, endpoints: the port
+    #[arg(long)]
+    port: Option<u32>,
+    /// listeners, endpoints: the address
+    #[arg(long)]
+    address: Option<String>,
+    /// endpoints: the cluster's name
+    #[arg(long)]
+    cluster: Option<String>,
+    /// endpoints: the health status (e.g. HEALTHY)
+    #[arg(long)]
+    status: Option<String>,
+    /// listeners: HTTP, TCP, HTTP+TCP or UNKNOWN
+    #[arg(long = "type", value_name = "TYPE")]
+    listener_type: Option<String>,
+}
+
+impl From<ProxyConfigArgs> for ProxyConfigQuery {
+    fn from(a: ProxyConfigArgs) -> Self {
+        Self {
+            section: a.section,
+            pod: a.pod,
+            output: a.output,
+            name: a.name,
+            fqdn: a.fqdn,
+            subset: a.subset,
+            direction: a.direction,
+            port: a.port,
+            address: a.address,
+            cluster: a.cluster,
+            status: a.status,
+            listener_type: a.listener_type,
+        }
+    }
 }
 
 /// `mesh-lab jwks`'s verbs.
@@ -225,6 +284,10 @@ enum Command {
     /// A container's log lines, like `oc logs deploy/NAME` (the app's) or `oc logs POD -c istio-proxy`
     /// (the sidecar's access log)
     Logs(LogsArgs),
+    /// What a proxy's Envoy has, like `istioctl proxy-config routes|clusters|listeners|endpoints|secret POD`
+    /// (POD as `show` lists it, deploy/NAME, or istio-ingressgateway)
+    #[command(name = "proxy-config", visible_alias = "pc")]
+    ProxyConfig(ProxyConfigArgs),
     /// Make the time API misbehave: slow, down, error, malformed, missing-field, bad-time; none/up to heal
     Fault {
         /// slow | down | error | malformed | missing-field | bad-time | none | up
@@ -419,6 +482,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             None => client()?.show(json).await?,
         },
         Command::Logs(args) => return logs(&client()?, args).await,
+        Command::ProxyConfig(args) => {
+            let text = client()?.proxy_config(&args.into()).await?;
+            // Exactly istioctl's text: the cells' trailing spaces kept.
+            let _ = write!(
+                std::io::stdout(),
+                "{}",
+                text.strip_suffix('\n').unwrap_or(&text)
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Fault { mode, delay } => client()?.fault(&mode, delay.as_deref()).await?,
         Command::Token {
             iss,

@@ -4,6 +4,7 @@
 //! answering JSON `{lines, errors}`), `POST /delete?kind=&name=`, `POST /patch` (JSON `{kind, name, patch, type}`,
 //! `type` strategic, merge or json), `POST /scale?kind=&name=&replicas=`, `POST /mode?mode=`,
 //! `POST /fault?mode=&delay=`, `POST /reset`, `GET /show[?format=json]`,
+//! `GET /proxy-config?section=&pod=&output=&name=…` (`istioctl proxy-config`, read from the pod's Envoy),
 //! `GET /logs?workload=&container=&tail=&since=` (`kubectl logs`: JSON `{pod, container, notes, lines, next}`,
 //! `next` the `since` of the lines to come), `GET /graph.svg`,
 //! `POST /token?iss=&sub=&exp=&claim=` (a JWT signed with the lab's key; `exp` a duration, `-` in front: expired;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::lab::Lab;
 use crate::lab::access::{self, ControlSecret};
 use crate::lab::inspect::{LogsPage, LogsQuery};
+use crate::observe::proxy_config::ProxyConfigQuery;
 use crate::state::patch::PatchType;
 use crate::state::{FileVerb, Outcome};
 use mesh_istiod::model::sidecar::Mode;
@@ -230,6 +232,11 @@ async fn show(lab: web::Data<Lab>, q: web::Query<ShowQuery>) -> HttpResponse {
     }
 }
 
+/// `GET /proxy-config?section=&pod=&output=&name=…`: `mesh-lab proxy-config`, read from the pod's Envoy.
+async fn proxy_config(lab: web::Data<Lab>, q: web::Query<ProxyConfigQuery>) -> HttpResponse {
+    answer(crate::observe::proxy_config::proxy_config(&lab, &q).await)
+}
+
 /// Serves the control endpoint for `lab` on `addr` until the returned server is stopped, to requests that
 /// carry `secret` (`crate::lab::access`).
 pub fn serve(
@@ -269,6 +276,7 @@ pub fn serve_on(
             .route("/reset", web::post().to(reset))
             .route("/show", web::get().to(show))
             .route("/logs", web::get().to(logs))
+            .route("/proxy-config", web::get().to(proxy_config))
             .route("/token", web::post().to(token))
             .route("/jwks", web::post().to(jwks_set))
             .route("/jwks/unset", web::post().to(jwks_unset))
@@ -481,6 +489,12 @@ impl Client {
             req = req.query(&[("format", "json")]);
         }
         self.call(req).await
+    }
+
+    /// `mesh-lab proxy-config SECTION POD`: the table (or `-o json|yaml`) istioctl prints.
+    pub async fn proxy_config(&self, q: &ProxyConfigQuery) -> anyhow::Result<String> {
+        let req = self.http.get(format!("{}/proxy-config", self.base));
+        self.call(req.query(q)).await
     }
 
     /// `mesh-lab show --graph FILE`: the running lab's picture.

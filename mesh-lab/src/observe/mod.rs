@@ -4,5 +4,6 @@
 pub mod explain;
 pub mod flags;
 pub mod graph;
+pub mod proxy_config;
 pub mod show;
 pub mod way_out;
