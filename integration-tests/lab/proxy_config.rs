@@ -87,12 +87,17 @@ async fn proxy_config_reads_each_section_from_the_sidecars_envoy() {
 
     let routes = table(&pc(&served, &["routes", &customer]).await, ROUTES);
     assert_eq!(routes[0], row(ROUTES));
-    // The lab's translation records no `filter_metadata.istio.config`: the column is empty, as it is
-    // for any route Envoy has without that metadata.
+    // The route names its VirtualService as istiod records it (`filter_metadata.istio.config`).
     let vhost = format!("{REC}:8080");
     let domains = format!("{REC}., recommendation + 1 more...");
     assert!(
-        routes.contains(&row(&["8080", &vhost, &domains, "/*", ""])),
+        routes.contains(&row(&[
+            "8080",
+            &vhost,
+            &domains,
+            "/*",
+            "recommendation.tutorial"
+        ])),
         "{routes:?}"
     );
     // That route is the VirtualService's 90/10 split, as Envoy has it.
@@ -140,9 +145,30 @@ async fn proxy_config_reads_each_section_from_the_sidecars_envoy() {
         clusters,
         [
             row(CLUSTERS),
-            row(&[REC, "8080", "-", "outbound", "STATIC", ""]),
-            row(&[REC, "8080", "version-v1", "outbound", "STATIC", ""]),
-            row(&[REC, "8080", "version-v2", "outbound", "STATIC", ""]),
+            row(&[
+                REC,
+                "8080",
+                "-",
+                "outbound",
+                "STATIC",
+                "recommendation.tutorial"
+            ]),
+            row(&[
+                REC,
+                "8080",
+                "version-v1",
+                "outbound",
+                "STATIC",
+                "recommendation.tutorial"
+            ]),
+            row(&[
+                REC,
+                "8080",
+                "version-v2",
+                "outbound",
+                "STATIC",
+                "recommendation.tutorial"
+            ]),
         ]
     );
 

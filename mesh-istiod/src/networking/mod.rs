@@ -1,3 +1,4 @@
 //! Networking configuration (pilot/pkg/networking).
 
 pub mod core;
+pub mod util;

@@ -378,6 +378,15 @@ pub fn mesh_clusters(
                 apply_policy(&mut c, tp, base)
                     .map_err(|e| format!("DestinationRule {dr_name}: {e}"))?;
             }
+            // cluster_builder.go: a cluster a DestinationRule shapes names it (`AddConfigInfoMetadata`), a
+            // subset's cluster its subset too (`AddSubsetToMetadata`).
+            if dr.is_some() {
+                c["metadata"] =
+                    crate::networking::util::config_info_metadata("DestinationRule", &dr_name);
+                if let Some(s) = subset {
+                    c["metadata"]["filter_metadata"]["istio"]["subset"] = s.into();
+                }
+            }
             out.push(c);
             Ok(())
         };

@@ -142,8 +142,10 @@ fn vs_routes(
         let routes = route::http_routes_for(http, dests, Some(source), istio)
             .map_err(|e| format!("VirtualService {name}: spec.http.{i}: {e}"))?;
         let no_match = http.r#match.as_deref().unwrap_or_default().is_empty();
-        for r in routes {
+        for mut r in routes {
             let last = is_catch_all(&r);
+            // route.go `translateRoute`: every route names the VirtualService it came from.
+            r["metadata"] = crate::networking::util::config_info_metadata("VirtualService", &name);
             out.push(r);
             if last {
                 return Ok(out);

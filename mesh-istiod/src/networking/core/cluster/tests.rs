@@ -51,6 +51,29 @@ fn a_service_without_a_destination_rule_has_one_cluster_with_istiods_defaults() 
     );
     assert_eq!(ports(c), [1, 2]);
     assert!(c.get("outlier_detection").is_none());
+    assert!(c.get("metadata").is_none(), "no DestinationRule to name");
+}
+
+/// cluster_builder.go: each cluster a DestinationRule shapes names it, a subset's its subset too, as
+/// `istioctl proxy-config clusters` reads them back.
+#[test]
+fn the_clusters_of_a_destination_rule_name_it_and_their_subset() {
+    let cs = mesh_clusters(
+        &istio("destination-rule-recommendation-circuit-breaker.yml"),
+        &recommendation(),
+        &[pod("v1", 1), pod("v2", 2)],
+        None,
+    )
+    .unwrap();
+    let config = "/apis/networking.istio.io/v1/namespaces/tutorial/destination-rule/recommendation";
+    assert_eq!(
+        cs[0]["metadata"],
+        serde_json::json!({"filter_metadata": {"istio": {"config": config}}})
+    );
+    assert_eq!(
+        cs[2]["metadata"],
+        serde_json::json!({"filter_metadata": {"istio": {"config": config, "subset": "version-v2"}}})
+    );
 }
 
 #[test]

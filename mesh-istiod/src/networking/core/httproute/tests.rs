@@ -241,7 +241,8 @@ spec:
     ))
 }
 
-/// The route istiod writes for `route: [{destination: {host: customer}}]`, written out.
+/// The route istiod writes for `route: [{destination: {host: customer}}]` of the VirtualService `customer`,
+/// written out.
 fn customer_route() -> Value {
     json!({"match": {"prefix": "/"}, "route": {
         "cluster": "outbound|8080||customer.tutorial.svc.cluster.local",
@@ -253,7 +254,8 @@ fn customer_route() -> Value {
                 "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}}],
             "host_selection_retry_max_attempts": 5,
         },
-    }})
+    }, "metadata": {"filter_metadata": {"istio": {
+        "config": "/apis/networking.istio.io/v1/namespaces/tutorial/virtual-service/customer"}}}})
 }
 
 /// The route configuration `http.80` with these virtual hosts (name, domains), each routing to customer.
