@@ -7,6 +7,15 @@ use crate::served::Served;
 
 const NO_ISSUES: &str = "✔ No validation issues found when analyzing namespace: tutorial.\n";
 const MISSING_V3: &str = "Error [IST0101] (VirtualService tutorial/recommendation) Referenced host+subset in destinationrule not found: \"recommendation+version-v3\"\n";
+
+/// [`MISSING_V3`] on the object of `file` (the subset's destination is on its line 13), as istioctl names an
+/// object read from a file.
+fn missing_v3_in(file: &str) -> String {
+    MISSING_V3.replace(
+        "tutorial/recommendation)",
+        &format!("tutorial/recommendation {file}:13)"),
+    )
+}
 const FOUND_ISSUES: &str = "Error: Analyzers found issues when analyzing namespace: tutorial.\n\
     See https://istio.io/latest/docs/reference/config/analysis for more information about causes and resolutions.\n";
 
@@ -26,7 +35,10 @@ async fn analyze_finds_the_missing_subset_before_and_after_apply() {
 
     // A file before it is applied, with the lab's objects: the lab's Service answers its host.
     let before = served.run(&["analyze", "-f", &vs]).await;
-    assert_eq!(before, (79, format!("{MISSING_V3}\n"), FOUND_ISSUES.into()));
+    assert_eq!(
+        before,
+        (79, format!("{}\n", missing_v3_in(&vs)), FOUND_ISSUES.into())
+    );
     let with_rule = served.run(&["analyze", "-f", &vs, "-f", &dr]).await;
     let both = format!("✔ No validation issues found when analyzing:\n  - {vs}\n  - {dr}\n");
     assert_eq!(with_rule, (0, "\n".into(), both));
@@ -79,7 +91,9 @@ fn use_kube_false_analyses_files_alone_without_a_lab() {
         .display()
         .to_string();
     let alone = without_lab(&["--use-kube=false", "-f", &vs, "-f", &dr]);
-    let no_service = "Error [IST0101] (VirtualService tutorial/recommendation) Referenced host not found: \"recommendation\"\n";
+    let no_service = format!(
+        "Error [IST0101] (VirtualService tutorial/recommendation {vs}:13) Referenced host not found: \"recommendation\"\n"
+    );
     assert_eq!(alone, (79, format!("{no_service}\n"), FOUND_ISSUES.into()));
     let whole = without_lab(&["--use-kube=false", "-f", &vs, "-f", &dr, "-f", &service]);
     let names = format!(
@@ -87,10 +101,8 @@ fn use_kube_false_analyses_files_alone_without_a_lab() {
     );
     assert_eq!(whole, (0, "\n".into(), names));
     let missing = without_lab(&["--use-kube=false", "-f", &vs, "-f", &service]);
-    assert_eq!(
-        missing,
-        (79, format!("{MISSING_V3}\n"), FOUND_ISSUES.into())
-    );
+    let expected = format!("{}\n", missing_v3_in(&vs));
+    assert_eq!(missing, (79, expected, FOUND_ISSUES.into()));
     let lab_needed = without_lab(&["-f", &vs]);
     assert_eq!(lab_needed.0, 1);
     assert!(lab_needed.2.contains("no lab answers at"), "{lab_needed:?}");

@@ -28,6 +28,7 @@ use crate::lab::inspect::{LogsPage, LogsQuery};
 use crate::observe::proxy_config::ProxyConfigQuery;
 use crate::state::patch::PatchType;
 use crate::state::{FileVerb, Outcome};
+use mesh_istiod::config::analysis;
 use mesh_istiod::model::sidecar::Mode;
 
 /// Where `mesh-lab up` listens for commands unless told otherwise.
@@ -248,19 +249,25 @@ pub struct AnalysisLine {
 /// The lab's objects as `istioctl analyze` reads a cluster's: the applied ones and the Services of the
 /// registry (the setup's), with `files`' objects over them.
 async fn analyze(lab: web::Data<Lab>, files: web::Json<Vec<ApplyBody>>) -> HttpResponse {
-    let mut resources: Vec<mesh_manifests::Resource> = {
+    let resources: Vec<mesh_manifests::Resource> = {
         let inner = lab.inner.lock().await;
         let services = inner.services.iter().map(service_object);
         let applied = inner.state.objects.iter().map(|o| o.resource.clone());
         services.chain(applied).collect()
     };
-    for f in files.iter() {
-        match mesh_manifests::parse_str(Path::new(&f.file), &f.content) {
-            Ok(docs) => resources.extend(docs.into_iter().map(|d| d.resource)),
-            Err(e) => return answer(Err(anyhow!("{e}"))),
-        }
-    }
-    let lines: Vec<AnalysisLine> = mesh_istiod::config::analysis::analyze(&resources)
+    let sources: Vec<analysis::Source> = files
+        .into_inner()
+        .into_iter()
+        .map(|f| analysis::Source {
+            file: f.file,
+            text: f.content,
+        })
+        .collect();
+    let messages = match analysis::analyze_files(resources, &sources) {
+        Ok(m) => m,
+        Err(e) => return answer(Err(anyhow!("{e}"))),
+    };
+    let lines: Vec<AnalysisLine> = messages
         .iter()
         .map(|m| AnalysisLine {
             level: m.level.to_string(),

@@ -23,14 +23,22 @@ pub(crate) struct AnalyzeArgs {
     use_kube: bool,
 }
 
-/// The files alone, analysed here.
+/// The files alone, analysed here, named as given.
 fn analyze_files(files: &[PathBuf]) -> anyhow::Result<Vec<AnalysisLine>> {
-    let mut resources = Vec::new();
-    for f in files {
-        let docs = mesh_manifests::load_file(f).map_err(|e| anyhow::anyhow!("{e}"))?;
-        resources.extend(docs.into_iter().map(|d| d.resource));
-    }
-    Ok(analysis::analyze(&resources)
+    let sources = files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", f.display()))?;
+            Ok(analysis::Source {
+                file: f.display().to_string(),
+                text,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let messages =
+        analysis::analyze_files(Vec::new(), &sources).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(messages
         .iter()
         .map(|m| AnalysisLine {
             level: m.level.to_string(),

@@ -51,13 +51,17 @@ pub(super) fn analyze(vs: &Object, objects: &[Object]) -> Vec<Message> {
         .collect();
     let mut out = Vec::new();
     let gateways = vs.spec["gateways"].as_array().into_iter().flatten();
-    for name in gateways.filter_map(Value::as_str).filter(|g| *g != "mesh") {
+    for (i, name) in gateways.filter_map(Value::as_str).enumerate() {
+        if name == "mesh" {
+            continue;
+        }
+        let field = format!("{{.spec.gateways[{i}]}}");
         let (ns, short) = full_name(&vs.namespace, name);
         let gateway = objects
             .iter()
             .find(|o| o.kind == "Gateway" && o.namespace == ns && o.name == short);
         if gateway.is_none() {
-            out.push(vs.not_found("gateway", name));
+            out.push(vs.not_found("gateway", name).at(field.clone()));
         }
         let served = gateway
             .map(|g| served_hosts(g, &vs.namespace))
@@ -72,7 +76,7 @@ pub(super) fn analyze(vs: &Object, objects: &[Object]) -> Vec<Message> {
                 vs.namespace,
                 vs.name
             );
-            out.push(vs.message(Level::Warning, "IST0132", text));
+            out.push(vs.message(Level::Warning, "IST0132", text).at(field));
         }
     }
     out

@@ -20,6 +20,7 @@ use serde_json::Value;
 use crate::model::registry::NAMESPACE;
 
 mod gateways;
+mod lines;
 mod routes;
 mod rules;
 #[cfg(test)]
@@ -53,14 +54,31 @@ pub struct Message {
     pub name: String,
     /// The template of messages.yaml filled in.
     pub text: String,
+    /// The field the message is about, as upstream's `util.ErrorLine` keys name it
+    /// (`{.spec.http[0].route[0].destination.host}`).
+    pub field: Option<String>,
+    /// Where a file's object was written, `FILE:LINE` ([`locate`]); `None` for a cluster's (the lab's).
+    pub reference: Option<String>,
+}
+
+impl Message {
+    fn at(mut self, field: String) -> Self {
+        self.field = Some(field);
+        self
+    }
 }
 
 impl fmt::Display for Message {
     /// `Error [IST0101] (VirtualService tutorial/recommendation) Referenced …`, as `Message.String()`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reference = self
+            .reference
+            .as_deref()
+            .map(|r| format!(" {r}"))
+            .unwrap_or_default();
         write!(
             f,
-            "{} [{}] ({} {}/{}) {}",
+            "{} [{}] ({} {}/{}{reference}) {}",
             self.level, self.code, self.kind, self.namespace, self.name, self.text
         )
     }
@@ -103,6 +121,8 @@ impl Object {
             namespace: self.namespace.clone(),
             name: self.name.clone(),
             text,
+            field: None,
+            reference: None,
         }
     }
 
@@ -134,6 +154,8 @@ pub fn objects(resources: &[Resource]) -> Vec<Object> {
     out
 }
 
+pub use lines::{Source, locate};
+
 /// Every analyzer on `resources`: istioctl's messages, sorted and deduplicated as it prints them
 /// (`Messages.SortedDedupedCopy`: level, code, then the object).
 pub fn analyze(resources: &[Resource]) -> Vec<Message> {
@@ -145,6 +167,27 @@ pub fn analyze(resources: &[Resource]) -> Vec<Message> {
         messages.extend(gateways::analyze(vs, &objects));
         messages.extend(routes::unreachable(vs));
     }
+    sort(&mut messages);
+    messages
+}
+
+/// `istioctl analyze -f FILE…`: the objects of `sources` over `cluster`'s (none with `--use-kube=false`),
+/// analysed, each message on a file's object naming its `FILE:LINE`. `Err` names a file that does not parse.
+pub fn analyze_files(
+    mut cluster: Vec<Resource>,
+    sources: &[Source],
+) -> Result<Vec<Message>, mesh_manifests::LoadError> {
+    for s in sources {
+        let docs = mesh_manifests::parse_str(std::path::Path::new(&s.file), &s.text)?;
+        cluster.extend(docs.into_iter().map(|d| d.resource));
+    }
+    let mut messages = analyze(&cluster);
+    locate(&mut messages, sources);
+    Ok(messages)
+}
+
+/// istioctl's order, duplicates dropped (`Messages.SortedDedupedCopy`): level, code, the object, then the line.
+fn sort(messages: &mut Vec<Message>) {
     messages.sort_by(|a, b| {
         (
             a.level,
@@ -164,7 +207,6 @@ pub fn analyze(resources: &[Resource]) -> Vec<Message> {
             ))
     });
     messages.dedup_by(|a, b| a.to_string() == b.to_string());
-    messages
 }
 
 /// Whether istioctl exits non-zero for `messages`: one at `--failure-threshold`'s default, Error, or worse

@@ -12,6 +12,8 @@ struct Destination<'a> {
     host: &'a str,
     subset: Option<&'a str>,
     mirror: bool,
+    /// Its `host` field, as upstream's `util.ErrorLine` keys name it.
+    field: String,
 }
 
 /// Every destination of `spec`: the routes of `http`, `tcp` and `tls`, then `http`'s mirrors.
@@ -19,26 +21,30 @@ fn destinations(spec: &Value) -> Vec<Destination<'_>> {
     let rules = |field: &str| spec[field].as_array().into_iter().flatten();
     let mut out = Vec::new();
     for field in ["http", "tcp", "tls"] {
-        for rule in rules(field) {
-            for route in rule["route"].as_array().into_iter().flatten() {
-                out.extend(destination(&route["destination"], false));
+        for (r, rule) in rules(field).enumerate() {
+            for (d, route) in rule["route"].as_array().into_iter().flatten().enumerate() {
+                let key = format!("{{.spec.{field}[{r}].route[{d}].destination.host}}");
+                out.extend(destination(&route["destination"], false, key));
             }
         }
     }
-    for rule in rules("http") {
-        out.extend(destination(&rule["mirror"], true));
-        for m in rule["mirrors"].as_array().into_iter().flatten() {
-            out.extend(destination(&m["destination"], true));
+    for (r, rule) in rules("http").enumerate() {
+        let key = format!("{{.spec.http[{r}].mirror.host}}");
+        out.extend(destination(&rule["mirror"], true, key));
+        for (d, m) in rule["mirrors"].as_array().into_iter().flatten().enumerate() {
+            let key = format!("{{.spec.http[{r}].mirrors[{d}].destination.host}}");
+            out.extend(destination(&m["destination"], true, key));
         }
     }
     out
 }
 
-fn destination(d: &Value, mirror: bool) -> Option<Destination<'_>> {
+fn destination(d: &Value, mirror: bool, field: String) -> Option<Destination<'_>> {
     Some(Destination {
         host: d["host"].as_str()?,
         subset: d["subset"].as_str().filter(|s| !s.is_empty()),
         mirror,
+        field,
     })
 }
 
@@ -68,6 +74,7 @@ pub(super) fn destination_subsets(vs: &Object, objects: &[Object]) -> Vec<Messag
                     &format!("{what}+subset in destinationrule"),
                     &format!("{}+{subset}", d.host),
                 )
+                .at(d.field)
             })
         })
         .collect()
@@ -110,7 +117,7 @@ pub(super) fn destination_hosts(vs: &Object, objects: &[Object]) -> Vec<Message>
         })
         .map(|d| {
             let what = if d.mirror { "mirror host" } else { "host" };
-            vs.not_found(what, d.host)
+            vs.not_found(what, d.host).at(d.field)
         })
         .collect()
 }

@@ -323,3 +323,122 @@ fn a_file_replaces_the_object_of_the_same_name() {
         Vec::<String>::new()
     );
 }
+
+/// `analyze` on `texts` (the lab's) and `files` (given with `-f`), located as istioctl prints them.
+fn located(texts: &[&str], files: &[(&str, &str)]) -> Vec<String> {
+    let sources: Vec<super::Source> = files
+        .iter()
+        .map(|(file, text)| super::Source {
+            file: (*file).into(),
+            text: (*text).into(),
+        })
+        .collect();
+    super::analyze_files(objects(texts), &sources)
+        .expect("parses")
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn a_files_object_is_named_with_the_line_of_the_field() {
+    let v3 = "# All traffic to recommendation v3.
+# oc apply -f istio/virtual-service-recommendation-v3.yml -n tutorial
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata:
+  name: recommendation
+spec:
+  hosts:
+  - recommendation
+  http:
+  - route:
+    - destination:
+        host: recommendation
+        subset: version-v3
+      weight: 100
+";
+    assert_eq!(
+        located(&[SERVICES, DR_V1_V2], &[("istio/v3.yml", v3)]),
+        [
+            "Error [IST0101] (VirtualService tutorial/recommendation istio/v3.yml:13) Referenced host+subset in destinationrule not found: \"recommendation+version-v3\""
+        ]
+    );
+    // The lab's own objects have no file: the same message without it.
+    assert_eq!(
+        located(&[SERVICES, DR_V1_V2, v3], &[]),
+        [
+            "Error [IST0101] (VirtualService tutorial/recommendation) Referenced host+subset in destinationrule not found: \"recommendation+version-v3\""
+        ]
+    );
+}
+
+#[test]
+fn the_second_document_and_the_second_rule_are_found_by_their_lines() {
+    let file = "apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: customer-gateway
+spec:
+  selector:
+    istio: ingressgateway
+  servers:
+  - port:
+      number: 80
+      name: http
+      protocol: HTTP
+    hosts:
+    - \"*\"
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: customer-gateway
+spec:
+  hosts:
+  - \"*\"
+  gateways:
+  - mesh
+  - customer-gw
+  http:
+  - route:
+    - destination:
+        host: customer
+  - route:
+    - destination:
+        host: customers
+";
+    assert_eq!(
+        located(&[SERVICES], &[("gw.yml", file)]),
+        [
+            "Error [IST0101] (VirtualService tutorial/customer-gateway gw.yml:25) Referenced gateway not found: \"customer-gw\"",
+            "Error [IST0101] (VirtualService tutorial/customer-gateway gw.yml:32) Referenced host not found: \"customers\"",
+            "Warning [IST0130] (VirtualService tutorial/customer-gateway gw.yml:16) VirtualService rule #1 not used (only the last rule can have no matches).",
+            "Warning [IST0132] (VirtualService tutorial/customer-gateway gw.yml:25) one or more host [*] defined in VirtualService tutorial/customer-gateway not found in Gateway tutorial/customer-gw.",
+        ]
+    );
+}
+
+#[test]
+fn a_message_on_no_field_names_the_documents_first_line() {
+    let file = "---
+# two catch-alls
+apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata:
+  name: recommendation
+spec:
+  hosts: [recommendation]
+  http:
+  - route:
+    - destination: {host: recommendation}
+  - route:
+    - destination: {host: recommendation}
+";
+    assert_eq!(
+        located(&[SERVICES], &[("two.yml", file)]),
+        [
+            "Warning [IST0130] (VirtualService tutorial/recommendation two.yml:3) VirtualService rule #1 not used (only the last rule can have no matches)."
+        ]
+    );
+}
