@@ -39,6 +39,12 @@ async fn analyze_finds_the_missing_subset_before_and_after_apply() {
         before,
         (79, format!("{}\n", missing_v3_in(&vs)), FOUND_ISSUES.into())
     );
+    let text = std::fs::read_to_string(&vs).unwrap();
+    let stdin = served.run_with(&["analyze", "-f", "-"], &text).await;
+    assert_eq!(
+        stdin,
+        (79, format!("{}\n", missing_v3_in("-")), FOUND_ISSUES.into())
+    );
     let with_rule = served.run(&["analyze", "-f", &vs, "-f", &dr]).await;
     let both = format!("✔ No validation issues found when analyzing:\n  - {vs}\n  - {dr}\n");
     assert_eq!(with_rule, (0, "\n".into(), both));

@@ -561,7 +561,16 @@ impl Client {
     pub async fn analyze(&self, files: &[std::path::PathBuf]) -> anyhow::Result<Vec<AnalysisLine>> {
         let bodies = files
             .iter()
-            .map(|f| read(f).map(|(file, content)| ApplyBody { file, content }))
+            .map(|f| {
+                // istioctl analyze names the standard input `-` (apply names it STDIN).
+                let (file, content) = read(f)?;
+                let file = if f.as_os_str() == "-" {
+                    "-".into()
+                } else {
+                    file
+                };
+                Ok(ApplyBody { file, content })
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let req = self
             .http

@@ -28,12 +28,14 @@ fn analyze_files(files: &[PathBuf]) -> anyhow::Result<Vec<AnalysisLine>> {
     let sources = files
         .iter()
         .map(|f| {
-            let text = std::fs::read_to_string(f)
-                .map_err(|e| anyhow::anyhow!("reading {}: {e}", f.display()))?;
-            Ok(analysis::Source {
-                file: f.display().to_string(),
-                text,
-            })
+            // `-` is the standard input, named `-` as istioctl analyze names it.
+            let (file, text) = if f.as_os_str() == "-" {
+                ("-".to_owned(), std::io::read_to_string(std::io::stdin()))
+            } else {
+                (f.display().to_string(), std::fs::read_to_string(f))
+            };
+            let text = text.map_err(|e| anyhow::anyhow!("reading {file}: {e}"))?;
+            Ok(analysis::Source { file, text })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let messages =
