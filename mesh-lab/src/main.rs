@@ -322,6 +322,9 @@ enum Command {
     /// the graph and the control endpoint are served meanwhile, as by `up`
     #[command(after_help = GUIDED_HELP)]
     Guided(GuidedArgs),
+    /// Find what istioctl analyze finds (a subset no DestinationRule defines, a host or gateway that does not
+    /// exist, a rule after a catch-all), in the lab's objects and -f files; exit 79 on an error
+    Analyze(analyze_cmd::AnalyzeArgs),
 }
 
 fn main() -> ExitCode {
@@ -506,6 +509,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Jwks(verb) => jwks(&client()?, verb).await?,
         Command::Reset => client()?.reset().await?,
         Command::Guided(args) => return guided_chapters(args, &addr).await,
+        Command::Analyze(args) => return analyze_cmd::analyze(client, args).await,
     };
     // A closed pipe (`mesh-lab show | head`) is not an error worth a panic.
     let _ = writeln!(std::io::stdout(), "{}", text.trim_end());
@@ -568,6 +572,9 @@ async fn serve(endpoints: Endpoints, lab: &Lab) -> anyhow::Result<Serving> {
 #[path = "main/guided.rs"]
 mod guided_cmd;
 use guided_cmd::guided_chapters;
+
+#[path = "main/analyze.rs"]
+mod analyze_cmd;
 
 #[path = "main/logs.rs"]
 mod logs;

@@ -9,7 +9,8 @@
 //! `next` the `since` of the lines to come), `GET /graph.svg`,
 //! `POST /token?iss=&sub=&exp=&claim=` (a JWT signed with the lab's key; `exp` a duration, `-` in front: expired;
 //! `claim=KEY=VALUE` repeatable), `POST /jwks` (JSON `{uri, file, content}`: the key set for a jwksUri),
-//! `POST /jwks/unset?uri=`, `GET /jwks`. Answers are text lines;
+//! `POST /jwks/unset?uri=`, `GET /jwks`, `POST /analyze` (JSON `[{file, content}]`: istioctl analyze's messages
+//! on the applied objects with the files' over them, JSON `[{level, line}]`). Answers are text lines;
 //! errors are 4xx with the message. Every request carries the lab's secret and comes from the loopback
 //! address without a web page's `Origin` (`crate::lab::access`).
 
@@ -27,6 +28,7 @@ use crate::lab::inspect::{LogsPage, LogsQuery};
 use crate::observe::proxy_config::ProxyConfigQuery;
 use crate::state::patch::PatchType;
 use crate::state::{FileVerb, Outcome};
+use mesh_istiod::config::analysis;
 use mesh_istiod::model::sidecar::Mode;
 
 /// Where `mesh-lab up` listens for commands unless told otherwise.
@@ -237,6 +239,63 @@ async fn proxy_config(lab: web::Data<Lab>, q: web::Query<ProxyConfigQuery>) -> H
     answer(crate::observe::proxy_config::proxy_config(&lab, &q).await)
 }
 
+/// One `istioctl analyze` message as the endpoint answers it: its level (for the exit status) and its line.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AnalysisLine {
+    pub level: String,
+    pub line: String,
+}
+
+/// The lab's objects as `istioctl analyze` reads a cluster's: the applied ones and the Services of the
+/// registry (the setup's), with `files`' objects over them.
+async fn analyze(lab: web::Data<Lab>, files: web::Json<Vec<ApplyBody>>) -> HttpResponse {
+    let resources: Vec<mesh_manifests::Resource> = {
+        let inner = lab.inner.lock().await;
+        let services = inner.services.iter().map(service_object);
+        let applied = inner.state.objects.iter().map(|o| o.resource.clone());
+        services.chain(applied).collect()
+    };
+    let sources: Vec<analysis::Source> = files
+        .into_inner()
+        .into_iter()
+        .map(|f| analysis::Source {
+            file: f.file,
+            text: f.content,
+        })
+        .collect();
+    let messages = match analysis::analyze_files(resources, &sources) {
+        Ok(m) => m,
+        Err(e) => return answer(Err(anyhow!("{e}"))),
+    };
+    let lines: Vec<AnalysisLine> = messages
+        .iter()
+        .map(|m| AnalysisLine {
+            level: m.level.to_string(),
+            line: m.to_string(),
+        })
+        .collect();
+    HttpResponse::Ok().json(lines)
+}
+
+/// A registry Service as the `Service` object it was read from (name, port, selector).
+fn service_object(s: &mesh_istiod::model::registry::ServiceDef) -> mesh_manifests::Resource {
+    use mesh_manifests::k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
+    let spec = ServiceSpec {
+        ports: Some(vec![ServicePort {
+            port: s.port.into(),
+            ..ServicePort::default()
+        }]),
+        selector: Some(s.selector.clone()),
+        ..ServiceSpec::default()
+    };
+    let mut service = Service {
+        spec: Some(spec),
+        ..Service::default()
+    };
+    service.metadata.name = Some(s.name.clone());
+    mesh_manifests::Resource::Service(Box::new(service))
+}
+
 /// Serves the control endpoint for `lab` on `addr` until the returned server is stopped, to requests that
 /// carry `secret` (`crate::lab::access`).
 pub fn serve(
@@ -281,6 +340,7 @@ pub fn serve_on(
             .route("/jwks", web::post().to(jwks_set))
             .route("/jwks/unset", web::post().to(jwks_unset))
             .route("/jwks", web::get().to(jwks_list))
+            .route("/analyze", web::post().to(analyze))
             .route(
                 "/graph.svg",
                 web::get().to(crate::observe::graph::svg_handler),
@@ -495,6 +555,29 @@ impl Client {
     pub async fn proxy_config(&self, q: &ProxyConfigQuery) -> anyhow::Result<String> {
         let req = self.http.get(format!("{}/proxy-config", self.base));
         self.call(req.query(q)).await
+    }
+
+    /// `mesh-lab analyze [-f FILE…]`: istioctl analyze's messages on the lab's objects with `files`' over them.
+    pub async fn analyze(&self, files: &[std::path::PathBuf]) -> anyhow::Result<Vec<AnalysisLine>> {
+        let bodies = files
+            .iter()
+            .map(|f| {
+                // istioctl analyze names the standard input `-` (apply names it STDIN).
+                let (file, content) = read(f)?;
+                let file = if f.as_os_str() == "-" {
+                    "-".into()
+                } else {
+                    file
+                };
+                Ok(ApplyBody { file, content })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let req = self
+            .http
+            .post(format!("{}/analyze", self.base))
+            .json(&bodies);
+        let json = self.call(req).await?;
+        serde_json::from_str(&json).with_context(|| format!("the lab's answer: {json}"))
     }
 
     /// `mesh-lab show --graph FILE`: the running lab's picture.
