@@ -23,10 +23,10 @@ impl Served {
             mesh_lab::dataplane::ports::free_port().unwrap(),
         )
             .into();
-        // As `mesh-lab up`: the secret written where the commands look for it, for this port.
+        // As `mesh-lab up`: the port bound, then the secret written where the commands look for it.
         let secret = mesh_lab::lab::access::ControlSecret::generate().unwrap();
+        let server = mesh_lab::cli::control::serve(lab.clone(), addr, secret.clone()).unwrap();
         let secret_file = secret.write(addr.port()).unwrap();
-        let server = mesh_lab::cli::control::serve(lab.clone(), addr, secret).unwrap();
         let handle = server.handle();
         let serving = tokio::spawn(server);
         Self {

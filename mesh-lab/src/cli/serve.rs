@@ -40,18 +40,21 @@ impl Endpoints {
     pub fn bind(addr: &str, graph_port: u16) -> anyhow::Result<Self> {
         let control_addr: SocketAddr =
             addr.parse().map_err(|e| anyhow!("--control {addr}: {e}"))?;
-        let control = TcpListener::bind(control_addr).map_err(|e| {
-            anyhow!(
-                "the control endpoint cannot listen on {addr} ({e}; another `mesh-lab up` or `guided`?): pass --control ADDR or set {}",
-                control::ENV_CONTROL
-            )
-        })?;
         let graph = SocketAddr::from(([127, 0, 0, 1], graph_port));
         if graph_port != 0 {
             drop(TcpListener::bind(graph).map_err(|e| {
                 anyhow!("the graph cannot listen on {graph} ({e}; another `mesh-lab up` or `guided`, or Kiali?): pass --graph-port PORT (0 = any free one)")
             })?);
         }
+        // The secret files of labs that are gone (killed with SIGKILL), before this one's port is bound.
+        crate::lab::access::sweep_stale_secrets()?;
+        let control = TcpListener::bind(control_addr).map_err(|e| {
+            anyhow!(
+                "the control endpoint cannot listen on {addr} ({e}; another `mesh-lab up` or `guided`?): pass --control ADDR or set {}",
+                control::ENV_CONTROL
+            )
+        })?;
+        // Right after the bind: a command that finds the port listening finds the secret too.
         let secret = ControlSecret::generate()?;
         let secret_file = secret.write(control_addr.port())?;
         Ok(Self {

@@ -57,9 +57,6 @@ impl ControlSecret {
     /// the returned [`SecretFile`] is dropped, however the lab ends.
     pub fn write(&self, port: u16) -> anyhow::Result<SecretFile> {
         let file = secret_file(port)?;
-        if let Some(dir) = file.parent() {
-            remove_stale_secrets(dir);
-        }
         crate::dataplane::files::write_atomically(&file, self.0.as_bytes(), true)
             .with_context(|| format!("writing the control secret {}", file.display()))?;
         Ok(SecretFile(file))
@@ -118,10 +115,18 @@ pub fn secret_file(port: u16) -> anyhow::Result<PathBuf> {
     Ok(dir.join(format!("control-{port}")))
 }
 
+/// [`remove_stale_secrets`] in this user's private directory: called by a lab before it binds its control
+/// port, so it never sweeps a file whose lab is between its bind and its write.
+pub fn sweep_stale_secrets() -> anyhow::Result<()> {
+    remove_stale_secrets(&private_dir()?);
+    Ok(())
+}
+
 /// Removes the secret files in `dir` whose lab is gone: no socket of this machine listens on their port
 /// any more (a lab killed with SIGKILL never removed its file; a live lab holds its control port from before
 /// its file is written until after the file goes). Read from the kernel's table of TCP sockets
-/// (`/proc/net/tcp`, `/proc/net/tcp6`); where it cannot be read, nothing is removed.
+/// (`/proc/net/tcp`, `/proc/net/tcp6`); where it cannot be read, nothing is removed. Every lab binds its
+/// control port before it writes its file.
 pub fn remove_stale_secrets(dir: &Path) {
     let Some(listening) = listening_ports() else {
         return;
