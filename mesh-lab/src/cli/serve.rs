@@ -46,8 +46,6 @@ impl Endpoints {
                 anyhow!("the graph cannot listen on {graph} ({e}; another `mesh-lab up` or `guided`, or Kiali?): pass --graph-port PORT (0 = any free one)")
             })?);
         }
-        // The secret files of labs that are gone (killed with SIGKILL), before this one's port is bound.
-        crate::lab::access::sweep_stale_secrets()?;
         let control = TcpListener::bind(control_addr).map_err(|e| {
             anyhow!(
                 "the control endpoint cannot listen on {addr} ({e}; another `mesh-lab up` or `guided`?): pass --control ADDR or set {}",

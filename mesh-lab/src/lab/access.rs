@@ -115,62 +115,6 @@ pub fn secret_file(port: u16) -> anyhow::Result<PathBuf> {
     Ok(dir.join(format!("control-{port}")))
 }
 
-/// [`remove_stale_secrets`] in this user's private directory: called by a lab before it binds its control
-/// port, so it never sweeps a file whose lab is between its bind and its write.
-pub fn sweep_stale_secrets() -> anyhow::Result<()> {
-    remove_stale_secrets(&private_dir()?);
-    Ok(())
-}
-
-/// Removes the secret files in `dir` whose lab is gone: no socket of this machine listens on their port
-/// any more (a lab killed with SIGKILL never removed its file; a live lab holds its control port from before
-/// its file is written until after the file goes). Read from the kernel's table of TCP sockets
-/// (`/proc/net/tcp`, `/proc/net/tcp6`); where it cannot be read, nothing is removed. Every lab binds its
-/// control port before it writes its file.
-pub fn remove_stale_secrets(dir: &Path) {
-    let Some(listening) = listening_ports() else {
-        return;
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let port = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("control-"))
-            .and_then(|p| p.parse::<u16>().ok());
-        if let Some(port) = port
-            && !listening.contains(&port)
-        {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// The ports some TCP socket of this machine listens on (state 0A in `/proc/net/tcp{,6}`), `None` where
-/// the table cannot be read.
-fn listening_ports() -> Option<std::collections::BTreeSet<u16>> {
-    let mut ports = std::collections::BTreeSet::new();
-    let mut read = false;
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        read = true;
-        for line in text.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            if let [_, local, _, "0A", ..] = fields.as_slice()
-                && let Some(port) = local.rsplit(':').next()
-                && let Ok(port) = u16::from_str_radix(port, 16)
-            {
-                ports.insert(port);
-            }
-        }
-    }
-    read.then_some(ports)
-}
-
 fn private_dir() -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     let uid = crate::dataplane::files::user_id().context("reading this process's user")?;
@@ -254,35 +198,6 @@ pub fn refusal(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The file of a port nothing listens on goes; the file of a port a lab holds stays, as does anything
-    /// that is not a secret file.
-    #[test]
-    fn the_secret_of_a_lab_that_is_gone_is_swept_and_a_live_ones_kept() {
-        let dir = std::env::temp_dir().join(format!("mesh-lab-access-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let live = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let live_port = live.local_addr().unwrap().port();
-        let gone_port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        for name in [
-            format!("control-{live_port}"),
-            format!("control-{gone_port}"),
-            "notes".into(),
-        ] {
-            std::fs::write(dir.join(name), "x").unwrap();
-        }
-        remove_stale_secrets(&dir);
-        let mut left: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(left, [format!("control-{live_port}"), "notes".into()]);
-    }
 
     #[test]
     fn the_secret_is_admitted_only_whole_and_as_a_bearer_token() {
