@@ -227,7 +227,56 @@ pub(super) fn check_service_entry(se: &ServiceEntry) -> Result<(), String> {
     Ok(())
 }
 
+/// Istio's longest regex (pkg/config/validation/validation.go `validateStringRegexp`: length stands in for
+/// RE2's program size, which istio-agent lets Envoy take up to 32768).
+const MAX_REGEX_LENGTH: usize = 1024;
+
+/// Every `regex` of a StringMatch in `v` (at `path`) as Istio's validation checks it
+/// (`validateStringRegexp`): not empty, at most 1024 long, and RE2 syntax (no look-around, no
+/// back-reference), or the object is refused with Istio's words.
+fn check_regexes(v: &serde_json::Value, path: &str) -> Result<(), String> {
+    match v {
+        serde_json::Value::Object(o) => {
+            for (k, child) in o {
+                let here = format!("{path}.{k}");
+                match (k.as_str(), child) {
+                    ("regex", serde_json::Value::String(re)) => check_regex(re, &here)?,
+                    _ => check_regexes(child, &here)?,
+                }
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                check_regexes(child, &format!("{path}.{i}"))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn check_regex(re: &str, at: &str) -> Result<(), String> {
+    if re.is_empty() {
+        return Err(format!("{at:?}: regex string match should not be empty"));
+    }
+    if re.len() > MAX_REGEX_LENGTH {
+        return Err(format!(
+            "{at:?}: regex is too large, max length allowed is {MAX_REGEX_LENGTH}"
+        ));
+    }
+    regex_syntax::ast::parse::Parser::new()
+        .parse(re)
+        .map(drop)
+        .map_err(|e| {
+            format!(
+                "{at:?}: error parsing regexp: {}: `{re}`; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)",
+                e.kind()
+            )
+        })
+}
+
 pub(super) fn check_virtual_service(vs: &VirtualService) -> Result<(), String> {
+    check_regexes(&to_value(vs)["spec"]["http"], "spec.http")?;
     let hosts: Vec<&String> = vs.spec.hosts.iter().flatten().collect();
     if !httproute::bound_to_mesh(vs) {
         check_mesh_vs_fields(vs)?;

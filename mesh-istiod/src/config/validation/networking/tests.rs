@@ -274,3 +274,50 @@ spec:
          builds a redirect without a route action); remove timeout or route instead"
     );
 }
+
+/// A VirtualService whose rule to v2 matches `user-agent` against `regex`, in v1alpha3 as the tutorial writes.
+fn regex_vs(regex: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata: {{name: recommendation}}
+spec:
+  hosts: [recommendation]
+  http:
+  - match: [{{headers: {{baggage-user-agent: {{regex: '{regex}'}}}}}}]
+    route:
+    - destination: {{host: recommendation, subset: version-v2}}
+  - route:
+    - destination: {{host: recommendation, subset: version-v1}}
+"
+    )
+}
+
+/// Istio's validation (pkg/config/validation/validation.go `validateStringRegexp`) refuses what RE2 cannot
+/// parse and a regex over 1024 long, in Istio's words; what it accepts, the lab accepts, however large its
+/// RE2 program (Envoy may still NACK it: `proxy-status`).
+#[test]
+fn regexes_are_held_to_istios_re2_rules() {
+    const AT: &str = "\"spec.http.0.match.0.headers.baggage-user-agent.regex\"";
+    let look_ahead = refusal(&regex_vs("(?=Safari)"));
+    assert!(
+        look_ahead.contains(&format!("{AT}: error parsing regexp: "))
+            && look_ahead.contains("look-around")
+            && look_ahead.contains("Istio uses RE2 style regex-based match"),
+        "{look_ahead}"
+    );
+    let back_reference = refusal(&regex_vs("(a)\\1"));
+    assert!(
+        back_reference.contains("error parsing regexp: "),
+        "{back_reference}"
+    );
+    let long = refusal(&regex_vs(&"a".repeat(1025)));
+    assert!(
+        long.contains(&format!(
+            "{AT}: regex is too large, max length allowed is 1024"
+        )),
+        "{long}"
+    );
+    admitted("istio/regex.yml", &regex_vs(".*Safari.*"));
+    admitted("istio/regex.yml", &regex_vs(&"[a-z]{1000}".repeat(40)));
+}
