@@ -56,17 +56,6 @@ else
     fi
     kubectl_bin="$pip_kubectl"
 fi
-# Every Envoy of the local mesh watches its configuration files with inotify (10 instances per sidecar, about
-# 55 per lab); the lab tests run labs side by side, past the common default of 128 per user.
-inotify="$(cat /proc/sys/fs/inotify/max_user_instances 2>/dev/null || echo 0)"
-if [ "$inotify" -lt 1024 ]; then
-    if as_root sysctl -q -w fs.inotify.max_user_instances=1024 >/dev/null 2>&1 ||
-        as_root sh -c 'echo 1024 > /proc/sys/fs/inotify/max_user_instances' 2>/dev/null; then
-        echo "fs.inotify.max_user_instances: $inotify -> 1024"
-    else
-        echo "warning: fs.inotify.max_user_instances is $inotify and cannot be raised here; the lab tests may fail naming it" >&2
-    fi
-fi
 echo "shellcheck $(shellcheck --version | sed -n 's/^version: //p'), envoy: $(python3 -c 'import envoy,os;print(os.path.dirname(envoy.__file__))' 2>/dev/null || command -v envoy)"
 echo "kubectl: $kubectl_bin ($("$kubectl_bin" version --client 2>/dev/null | sed -n 's/^Kustomize Version: /kustomize /p')), $(podman-compose version 2>/dev/null | grep -i 'compose.* version' | head -n 1)"
 

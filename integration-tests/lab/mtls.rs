@@ -251,6 +251,8 @@ async fn an_unsupported_peer_authentication_field_is_refused_naming_file_and_fie
     );
 }
 
+/// A listener update Envoy NACKs (a filter chain twice) leaves the proxy on what it had, serving, and
+/// the NACK on record with Envoy's reason, as istiod records it.
 #[tokio::test]
 async fn an_inbound_listener_envoy_rejects_by_lds_is_reported_and_the_previous_one_stays() {
     use mesh_istiod::bootstrap::Bootstrap;
@@ -289,34 +291,44 @@ async fn an_inbound_listener_envoy_rejects_by_lds_is_reported_and_the_previous_o
         )],
         ..Dynamic::default()
     };
-    let mut envoy = Envoy::start(&bin, &dir, &boot, &good).await.unwrap();
+    let xds = mesh_lab::xds::Xds::start().await.unwrap();
+    let mut envoy = Envoy::start(&bin, &dir, &boot, &good, &xds).await.unwrap();
     let before = plain_get(&addr.to_string());
-    // A secret file that does not exist: Envoy refuses the listener naming it.
-    let mut missing = certs.clone();
-    missing.sds = dir.join("no-such-secrets");
-    std::fs::create_dir_all(&missing.sds).unwrap();
+    // STRICT with its filter chain twice: Envoy refuses the listener naming it, and keeps the one it had.
+    let mut strict = inbound_listener(
+        addr,
+        8080,
+        &dir,
+        MtlsMode::Strict,
+        &certs,
+        vec![],
+        mesh_istiod::model::release::IstioRelease::CURRENT,
+    );
+    let chains = strict["filter_chains"].as_array_mut().unwrap();
+    chains.push(chains[0].clone());
     let bad = Dynamic {
-        listeners: vec![inbound_listener(
-            addr,
-            8080,
-            &dir,
-            MtlsMode::Strict,
-            &missing,
-            vec![],
-            mesh_istiod::model::release::IstioRelease::CURRENT,
-        )],
+        listeners: vec![strict],
         ..Dynamic::default()
     };
     let err = envoy.update(&bad).await.unwrap_err();
     let kept = envoy.current() == &good;
     let after = plain_get(&addr.to_string());
+    let status = xds.status();
     envoy.kill();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(before.starts_with("HTTP/1.1 503 "), "{before:?}");
     let err = format!("{err:#}");
     assert!(
-        err.contains("rejected") && err.contains("no-such-secrets/default.json"),
+        err.contains("rejected configuration version 3 (LDS)") && err.contains("virtualInbound"),
         "{err}"
+    );
+    let lds = &status[0].status[mesh_lab::xds::LISTENER];
+    assert_eq!(lds.sync_status(), "STALE", "{status:?}");
+    assert!(
+        lds.nack
+            .as_ref()
+            .is_some_and(|n| n.message.contains("virtualInbound")),
+        "the NACK and Envoy's reason are on record: {status:?}"
     );
     assert!(kept, "the previous configuration stays in force");
     assert!(

@@ -3,7 +3,9 @@
 //! next hop; its inbound listener comes by LDS, [`crate::security::authn::mtls::inbound_listener`]) and
 //! the ingress gateway. These listeners are static; their route configurations come by RDS, the clusters
 //! (the inbound cluster `inbound|8080||` too, which a DestinationRule's connection pool changes)
-//! by CDS and the dynamic listeners by LDS, from files (written by the `envoy` module).
+//! by CDS, the dynamic listeners by LDS, the policy filters by ECDS and the certificates by SDS, all over
+//! one ADS stream to the lab's xDS server (the `xds-grpc` cluster, as istio-agent's bootstrap,
+//! tools/packaging/common/envoy_bootstrap.json `dynamic_resources`).
 //!
 //! Listener names, stat prefixes and HCM settings follow istiod's (pilot/pkg/networking/core/listener.go,
 //! listener_inbound.go, httproute.go `buildSidecarInboundHTTPRouteConfig`): outbound `0.0.0.0_<port>` with
@@ -26,42 +28,23 @@ use crate::networking::core::route::fault::{FAULT_FILTER, FAULT_TYPE};
 
 /// The access log file, in each proxy's directory.
 pub const ACCESS_LOG: &str = "access.log";
-pub const CDS_FILE: &str = "cds.json";
-pub const LDS_FILE: &str = "lds.json";
+/// The static cluster of the xDS server (istio-agent's bootstrap names it so).
+pub const XDS_CLUSTER: &str = "xds-grpc";
 
-/// The ECDS file of a dynamically configured HTTP filter.
-pub fn ecds_file(filter: &str) -> String {
-    format!("ecds-{filter}.json")
-}
-
-/// An HTTP filter whose configuration comes by ECDS from its file in the proxy's `xds` directory: a new
-/// configuration is in force for the next request, also on connections already open (a listener change
-/// would leave those on the old filters until they drain).
-pub fn ecds_filter(dir: &Path, name: &str, type_url: &str) -> Value {
+/// An HTTP filter whose configuration comes by ECDS over ADS: a new configuration is in force for the
+/// next request, also on connections already open (a listener change would leave those on the old
+/// filters until they drain).
+pub fn ecds_filter(name: &str, type_url: &str) -> Value {
     json!({"name": name, "config_discovery": {
-        "config_source": file_config_source(dir, &ecds_file(name)),
+        "config_source": ads_config_source(),
         "type_urls": [type_url]
     }})
 }
 
-/// The directory of a proxy's xDS files (in the proxy's directory `dir`), which its Envoy watches.
-pub fn xds_dir(dir: &Path) -> std::path::PathBuf {
-    dir.join("xds")
-}
-
-/// An xDS config source that is the file `file` in the proxy's [`xds_dir`], read again whenever that
-/// directory changes.
-fn file_config_source(dir: &Path, file: &str) -> Value {
-    let dyn_dir = xds_dir(dir);
-    json!({"resource_api_version": "V3", "path_config_source": {
-        "path": dyn_dir.join(file).display().to_string(),
-        "watched_directory": {"path": dyn_dir.display().to_string()}
-    }})
-}
-
-/// The RDS file of a route configuration.
-pub fn rds_file(route: &str) -> String {
-    format!("rds-{route}.json")
+/// A config source that is the ADS stream (`"ads": {}`), with istiod's `initial_fetch_timeout` of 0
+/// (wait for the first response however long it takes).
+pub fn ads_config_source() -> Value {
+    json!({"ads": {}, "initial_fetch_timeout": "0s", "resource_api_version": "V3"})
 }
 
 /// Where a listener's routes come from.
@@ -151,8 +134,7 @@ pub fn http_connection_manager(l: &Listener, dir: &Path, http_filters: Vec<Value
     });
     match &l.routes {
         Routes::Rds(name) => {
-            hcm["rds"] = json!({"route_config_name": name,
-                                "config_source": file_config_source(dir, &rds_file(name))});
+            hcm["rds"] = json!({"route_config_name": name, "config_source": ads_config_source()});
         }
         Routes::Static(rc) => hcm["route_config"] = rc.clone(),
         // A TCP listener has no connection manager (`listener_json` builds its tcp_proxy).
@@ -200,19 +182,54 @@ fn listener_json(l: &Listener, dir: &Path) -> Value {
     })
 }
 
-/// The bootstrap JSON: admin on loopback, the listeners, CDS from a file.
-pub fn to_json(b: &Bootstrap, admin: SocketAddr, dir: &Path) -> Value {
+/// The static cluster of the xDS server at `xds` (envoy_bootstrap.json's `xds-grpc`, on TCP loopback
+/// where istio-agent uses a Unix socket): gRPC, so HTTP/2.
+fn xds_cluster(xds: SocketAddr) -> Value {
+    let mut c = static_cluster(XDS_CLUSTER, xds);
+    c["connect_timeout"] = json!("1s");
+    c["typed_extension_protocol_options"] = json!({
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            "explicit_http_config": {"http2_protocol_options": {}}
+        }
+    });
+    c
+}
+
+/// istio-agent's runtime flags that change what Envoy accepts or does with a request
+/// (pkg/bootstrap/config.go `extractRuntimeFlags`): a regex of up to 32768 RE2 instructions (Envoy's own
+/// limit is 100, and Istio's validation accepts any regex Go compiles), a `#fragment` stripped from the
+/// path rather than rejected. Then the admin layer, as envoy_bootstrap.json's `layered_runtime`.
+fn runtime() -> Value {
+    json!({"layers": [
+        {"name": "global config", "static_layer": {
+            "re2.max_program_size.error_level": "32768",
+            "envoy.reloadable_features.http_reject_path_with_fragment": false
+        }},
+        {"name": "admin", "admin_layer": {}}
+    ]})
+}
+
+/// The bootstrap JSON: admin on loopback, the listeners, CDS and LDS by ADS from the xDS server at `xds`.
+pub fn to_json(b: &Bootstrap, admin: SocketAddr, dir: &Path, xds: SocketAddr) -> Value {
+    let clusters = b.static_clusters.iter().cloned().chain([xds_cluster(xds)]);
     json!({
         "node": {"id": b.node_id, "cluster": b.node_cluster},
         "admin": {"address": socket_address(admin)},
+        "layered_runtime": runtime(),
         "dynamic_resources": {
-            "cds_config": file_config_source(dir, CDS_FILE),
-            "lds_config": file_config_source(dir, LDS_FILE)
+            "ads_config": {
+                "api_type": "GRPC",
+                "set_node_on_first_message_only": true,
+                "transport_api_version": "V3",
+                "grpc_services": [{"envoy_grpc": {"cluster_name": XDS_CLUSTER}}]
+            },
+            "cds_config": ads_config_source(),
+            "lds_config": ads_config_source()
         },
         "static_resources": {
             "listeners": b.listeners.iter().map(|l| listener_json(l, dir)).collect::<Vec<_>>(),
-            "clusters": b.static_clusters.iter().map(|c| {
-                let mut c = c.clone();
+            "clusters": clusters.map(|mut c| {
                 if let Some(o) = c.as_object_mut() {
                     o.remove("@type");
                 }

@@ -6,6 +6,8 @@
 //!
 //! - [`state`]: what has been applied (the files, checked by `mesh_istiod::config::validation`) and the
 //!   mesh-wide mode — the lab's API server;
+//! - [`xds`]: the lab's ADS server, which hands every Envoy its configuration and records its ACKs and
+//!   NACKs (istiod's pilot/pkg/xds);
 //! - [`dataplane`]: the Envoy processes, the pods, kube-proxy, the CA and the token issuer;
 //! - [`lab`]: the running mesh, [`Lab`], whose control loop turns the state into every proxy's
 //!   configuration with `mesh_istiod` (istiod's translation, a crate of its own) and hands it to the Envoys;
@@ -21,5 +23,6 @@ pub mod guided;
 pub mod lab;
 pub mod observe;
 pub mod state;
+pub mod xds;
 
 pub use lab::{Lab, LabOptions};

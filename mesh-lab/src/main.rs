@@ -288,6 +288,14 @@ enum Command {
     /// (POD as `show` lists it, deploy/NAME, or istio-ingressgateway)
     #[command(name = "proxy-config", visible_alias = "pc")]
     ProxyConfig(ProxyConfigArgs),
+    /// Which proxies took their configuration, like `istioctl proxy-status`: per proxy and type SYNCED
+    /// (ACKed), STALE (not ACKed, or rejected: Envoy's reason below the table) or NOT SENT
+    #[command(name = "proxy-status", visible_alias = "ps")]
+    ProxyStatus {
+        /// Output format: json or yaml (istiod's sync status, with a rejection's details)
+        #[arg(short = 'o', long = "output", value_name = "FORMAT")]
+        output: Option<String>,
+    },
     /// Make the time API misbehave: slow, down, error, malformed, missing-field, bad-time; none/up to heal
     Fault {
         /// slow | down | error | malformed | missing-field | bad-time | none | up
@@ -493,6 +501,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "{}",
                 text.strip_suffix('\n').unwrap_or(&text)
             );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::ProxyStatus { output } => {
+            let text = client()?.proxy_status(output.as_deref()).await?;
+            let _ = write!(std::io::stdout(), "{text}");
             return Ok(ExitCode::SUCCESS);
         }
         Command::Fault { mode, delay } => client()?.fault(&mode, delay.as_deref()).await?,

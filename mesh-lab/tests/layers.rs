@@ -1,12 +1,20 @@
 //! The layers a newcomer sees in the folders hold in the code: in mesh-lab no module uses one from a
-//! layer above its own (state → dataplane → lab → observe → guided → cli), and in mesh-istiod no two
+//! layer above its own (state → xds → dataplane → lab → observe → guided → cli), and in mesh-istiod no two
 //! modules use each other, directly or through others. Read from the sources' `crate::` paths.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// mesh-lab's layers, lowest first.
-const LAYERS: &[&str] = &["state", "dataplane", "lab", "observe", "guided", "cli"];
+const LAYERS: &[&str] = &[
+    "state",
+    "xds",
+    "dataplane",
+    "lab",
+    "observe",
+    "guided",
+    "cli",
+];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("the source folder reads") {

@@ -3,7 +3,7 @@
 //! authority that issues them is the runtime's (mesh-lab's `dataplane::ca`).
 //!
 //! Envoy gets a proxy's certificates as istio-agent hands them over, as SDS secrets (`default`, `ROOTCA`),
-//! here from files it watches ([`CertFiles`]).
+//! here from files ([`CertFiles`]) the lab's xDS server hands over by SDS on the proxy's ADS stream.
 
 use std::path::{Path, PathBuf};
 
@@ -37,7 +37,7 @@ pub const SDS_DEFAULT: &str = "default";
 pub const SDS_ROOT: &str = "ROOTCA";
 
 /// Where one proxy's certificates are: the PEM files istio-agent writes for file-mounted certificates
-/// (`<proxy dir>/certs/`), and the two SDS secrets its Envoy watches (`<proxy dir>/sds/default.json`,
+/// (`<proxy dir>/certs/`), and the two SDS secrets its Envoy gets (`<proxy dir>/sds/default.json`,
 /// `ROOTCA.json`), each an xDS response holding one `Secret` with the PEM inline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertFiles {
@@ -47,7 +47,7 @@ pub struct CertFiles {
     pub key: PathBuf,
     /// The lab CA's root certificate, to validate peers with.
     pub root: PathBuf,
-    /// The directory of the SDS secret files, watched by Envoy for files moved into it.
+    /// The directory of the SDS secret files, which the lab's xDS server reads.
     pub sds: PathBuf,
 }
 

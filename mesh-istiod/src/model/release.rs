@@ -53,6 +53,13 @@ impl IstioRelease {
     }
 
     /// What `show` prints: the release and which retry default it brings.
+    pub fn version(self) -> String {
+        match self.patch {
+            Some(p) => format!("1.{}.{p}", self.minor()),
+            None => format!("1.{}", self.minor()),
+        }
+    }
+
     pub fn describe(self) -> String {
         let retry = if self.retries_503_by_default() {
             "a 503 is retried by default"

@@ -5,6 +5,7 @@
 //! `type` strategic, merge or json), `POST /scale?kind=&name=&replicas=`, `POST /mode?mode=`,
 //! `POST /fault?mode=&delay=`, `POST /reset`, `GET /show[?format=json]`,
 //! `GET /proxy-config?section=&pod=&output=&name=…` (`istioctl proxy-config`, read from the pod's Envoy),
+//! `GET /proxy-status?output=` (`istioctl proxy-status`, from the lab's xDS server),
 //! `GET /logs?workload=&container=&tail=&since=` (`kubectl logs`: JSON `{pod, container, notes, lines, next}`,
 //! `next` the `since` of the lines to come), `GET /graph.svg`,
 //! `POST /token?iss=&sub=&exp=&claim=` (a JWT signed with the lab's key; `exp` a duration, `-` in front: expired;
@@ -239,6 +240,31 @@ async fn proxy_config(lab: web::Data<Lab>, q: web::Query<ProxyConfigQuery>) -> H
     answer(crate::observe::proxy_config::proxy_config(&lab, &q).await)
 }
 
+/// `GET /proxy-status?output=json|yaml`: `mesh-lab proxy-status`, what each proxy did with its configuration.
+async fn proxy_status(lab: web::Data<Lab>, q: web::Query<OutputQuery>) -> HttpResponse {
+    use crate::observe::proxy_status;
+    let statuses = lab.xds.status();
+    let version = lab.istio.version();
+    answer(match q.output.as_deref() {
+        None | Some("" | "table") => Ok(proxy_status::table(&statuses, &version)),
+        Some("json") => serde_json::to_string_pretty(&proxy_status::json(&statuses, &version))
+            .map_err(Into::into),
+        Some("yaml") => {
+            serde_yaml_ng::to_string(&proxy_status::json(&statuses, &version)).map_err(Into::into)
+        }
+        Some(o) => Err(anyhow!(
+            "output format {o:?} not supported: json, yaml or table"
+        )),
+    })
+}
+
+/// An `-o` query.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct OutputQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+}
+
 /// One `istioctl analyze` message as the endpoint answers it: its level (for the exit status) and its line.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AnalysisLine {
@@ -336,6 +362,7 @@ pub fn serve_on(
             .route("/show", web::get().to(show))
             .route("/logs", web::get().to(logs))
             .route("/proxy-config", web::get().to(proxy_config))
+            .route("/proxy-status", web::get().to(proxy_status))
             .route("/token", web::post().to(token))
             .route("/jwks", web::post().to(jwks_set))
             .route("/jwks/unset", web::post().to(jwks_unset))
@@ -555,6 +582,15 @@ impl Client {
     pub async fn proxy_config(&self, q: &ProxyConfigQuery) -> anyhow::Result<String> {
         let req = self.http.get(format!("{}/proxy-config", self.base));
         self.call(req.query(q)).await
+    }
+
+    /// `mesh-lab proxy-status [-o json|yaml]`: istioctl's table (or JSON, YAML).
+    pub async fn proxy_status(&self, output: Option<&str>) -> anyhow::Result<String> {
+        let q = OutputQuery {
+            output: output.map(str::to_owned),
+        };
+        let req = self.http.get(format!("{}/proxy-status", self.base));
+        self.call(req.query(&q)).await
     }
 
     /// `mesh-lab analyze [-f FILE…]`: istioctl analyze's messages on the lab's objects with `files`' over them.

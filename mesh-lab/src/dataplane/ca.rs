@@ -19,8 +19,9 @@
 //!
 //! Keys are ECDSA P-256 (istio-agent's `ECC_SIGNATURE_ALGORITHM=ECDSA`; its default is RSA 2048, which the
 //! `rcgen` crate cannot generate). Envoy gets them as istio-agent hands them over, as SDS secrets (`default`,
-//! `ROOTCA`), here from files it watches ([`CertFiles`]); the lab renews every proxy's certificate at half
-//! its lifetime by replacing those files ([`crate::Lab::renew_certificates`]).
+//! `ROOTCA`), here from the files ([`CertFiles`]) the lab's xDS server reads and hands over by SDS; the lab
+//! renews every proxy's certificate at half its lifetime by replacing those files and pushing them
+//! ([`crate::Lab::renew_certificates`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

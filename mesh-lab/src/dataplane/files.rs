@@ -1,7 +1,6 @@
-//! How the lab writes a file a running Envoy (or a later `mesh-lab` command) reads: into a temporary file
-//! in the same directory, then renamed over the old one — readers see the old file or the new one, never a
-//! half-written one, and the move is the event Envoy's `watched_directory` reloads on. A private file (a
-//! key) is owner-only from its first byte.
+//! How the lab writes a file the lab's xDS server (or a later `mesh-lab` command) reads: into a temporary
+//! file in the same directory, then renamed over the old one — readers see the old file or the new one,
+//! never a half-written one. A private file (a key) is owner-only from its first byte.
 
 use std::io::Write;
 use std::path::Path;

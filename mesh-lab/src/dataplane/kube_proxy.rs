@@ -53,6 +53,7 @@ impl KubeProxy {
         dir: &Path,
         services: &[ServiceDef],
         endpoints: &[Endpoint],
+        xds: &crate::xds::Xds,
     ) -> anyhow::Result<Self> {
         let mut cluster_ips = BTreeMap::new();
         let mut listeners = Vec::new();
@@ -79,6 +80,7 @@ impl KubeProxy {
             &dir.join("kube-proxy"),
             &boot,
             &config(services, endpoints),
+            xds,
         )
         .await?;
         Ok(Self { envoy, cluster_ips })

@@ -137,6 +137,7 @@ fn lookup(env: BTreeMap<String, String>) -> impl Fn(&str) -> Option<String> {
 /// What a pod needs from the lab to start.
 pub struct PodContext<'a> {
     pub envoy_bin: &'a Path,
+    pub xds: &'a crate::xds::Xds,
     pub dir: &'a Path,
     pub services: &'a [ServiceDef],
     /// The internet's web address (the stand-in): a pod without sidecar reaches it directly.
@@ -262,7 +263,7 @@ pub async fn start(p: PodPlan, ctx: &PodContext<'_>, config: Dynamic) -> anyhow:
     }
     let boot = mesh_istiod::bootstrap::sidecar_bootstrap(w, p.outbound, p.egress, &p.captures);
     let dir = ctx.dir.join(&w.pod);
-    let envoy = match Envoy::start(ctx.envoy_bin, &dir, &boot, &config).await {
+    let envoy = match Envoy::start(ctx.envoy_bin, &dir, &boot, &config, ctx.xds).await {
         Ok(e) => e,
         Err(e) => {
             app.stop().await;

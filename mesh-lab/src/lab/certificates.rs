@@ -32,8 +32,8 @@ impl Lab {
     }
 
     /// Issues every proxy (the gateway, each sidecar) a new certificate, replacing its SDS secret files in
-    /// place: each Envoy swaps the secret it watches, no listener or cluster changes, no connection is
-    /// drained (istio-agent pushes a renewed `default` secret the same way). Does not wait for a
+    /// place, and the xDS server pushes the new secrets: each Envoy swaps them in place, no listener or
+    /// cluster changes, no connection is drained (istio-agent pushes a renewed `default` secret the same way). Does not wait for a
     /// configuration change in progress. Returns how many proxies were renewed.
     pub async fn renew_certificates(&self) -> anyhow::Result<usize> {
         let proxies: Vec<(PathBuf, String)> = self
@@ -48,6 +48,9 @@ impl Lab {
             if let Err(e) = self.ca.issue(identity, &CertFiles::in_dir(dir)) {
                 failed.push(format!("{}: {e:#}", dir.display()));
             }
+        }
+        if let Err(e) = self.xds.refresh_secrets() {
+            failed.push(format!("handing the renewed secrets to the proxies: {e:#}"));
         }
         self.renewals.fetch_add(1, Ordering::Relaxed);
         if !failed.is_empty() {

@@ -104,6 +104,8 @@ pub(crate) struct Inner {
     pub jwks: BTreeMap<String, String>,
     /// The traffic graph draws requests that started from here on: the lab's readiness, then each `reset`.
     pub graph_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// The NACKs of the last change, one line each (`apply` prints them as warnings).
+    pub rejections: Vec<String>,
     nonce: u64,
 }
 
@@ -156,6 +158,8 @@ pub struct Lab {
     pub standin_url: String,
     pub dir: PathBuf,
     pub envoy_bin: PathBuf,
+    /// The ADS server every proxy of the lab gets its configuration from.
+    pub xds: crate::xds::Xds,
     /// The repository root the setup came from.
     pub repo: PathBuf,
 }
@@ -319,10 +323,11 @@ impl Lab {
         // The gateway's Envoy starts while the pods start; it gets their endpoints right after.
         let gw_boot = gateway_bootstrap(gw_addr, &route);
         let gw_bin = envoy_bin.clone();
-        let gateway =
-            tokio::spawn(
-                async move { Envoy::start(&gw_bin, &gateway_dir, &gw_boot, &gw_config).await },
-            );
+        let xds = crate::xds::Xds::start().await?;
+        let gw_xds = xds.clone();
+        let gateway = tokio::spawn(async move {
+            Envoy::start(&gw_bin, &gateway_dir, &gw_boot, &gw_config, &gw_xds).await
+        });
         let lab = Self {
             inner: Arc::new(Mutex::new(Inner {
                 state: LabState::new(),
@@ -335,6 +340,7 @@ impl Lab {
                 gone: Vec::new(),
                 jwks: BTreeMap::new(),
                 graph_since: None,
+                rejections: Vec::new(),
                 nonce,
             })),
             standin: Arc::new(Mutex::new(Some(standin))),
@@ -352,6 +358,7 @@ impl Lab {
             standin_url,
             dir: options.dir,
             envoy_bin,
+            xds,
             repo: options.repo,
         };
         match lab.bring_up(state, gateway).await {

@@ -1,12 +1,13 @@
 //! The control loop's one step: make the running pods and proxies what the applied state says. Everything
 //! is checked and translated for every proxy first (a bad object changes nothing), then new pods start,
 //! every running Envoy takes its new configuration in xDS order, and replaced pods stop — a Deployment
-//! change is a rolling update, and an Envoy rejection puts the previous configuration back everywhere.
+//! change is a rolling update. What an Envoy NACKs stays as it was in that Envoy, as on a cluster
+//! (`proxy-status` shows it STALE); any other failure puts the previous configuration back everywhere.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
 use mesh_istiod::model::identity::CertFiles;
 use mesh_istiod::model::registry::Workload;
 use mesh_istiod::networking::core::cluster::Endpoint;
@@ -19,6 +20,7 @@ use crate::dataplane::envoy::Envoy;
 use crate::dataplane::kube_proxy::KubeProxy;
 use crate::dataplane::pods::{self, Pod, PodContext, PodPlan};
 use crate::state::LabState;
+use crate::xds::Rejected;
 
 /// What one step changes: the pods kept as they run, the pods to start (planned: their addresses known),
 /// and every Service endpoint once the step is done.
@@ -49,6 +51,7 @@ fn endpoint_of(p: &Pod) -> Endpoint {
 impl Lab {
     /// Makes the running mesh what `next` says; on any failure the running mesh stays as it was.
     pub(super) async fn reconcile(&self, inner: &mut Inner, next: LabState) -> anyhow::Result<()> {
+        inner.rejections.clear();
         let plan = self.plan(inner, &next).await?;
         let configs = self.translate(inner, &next, &plan)?;
         let started = self.start_pods(inner, plan.start, configs.started).await?;
@@ -86,7 +89,14 @@ impl Lab {
                 .any(|(_, w)| pods::needs_cluster_ip(w, &inner.services))
         {
             inner.kube_proxy = Some(
-                KubeProxy::start(&self.envoy_bin, &self.dir, &inner.services, &endpoints).await?,
+                KubeProxy::start(
+                    &self.envoy_bin,
+                    &self.dir,
+                    &inner.services,
+                    &endpoints,
+                    &self.xds,
+                )
+                .await?,
             );
         }
         let cluster_ips = inner.kube_proxy.as_ref().map(|k| k.cluster_ips.clone());
@@ -179,6 +189,7 @@ impl Lab {
     ) -> anyhow::Result<Vec<Pod>> {
         let ctx = PodContext {
             envoy_bin: &self.envoy_bin,
+            xds: &self.xds,
             dir: &self.dir,
             services: &inner.services,
             internet: inner.internet.web,
@@ -208,7 +219,9 @@ impl Lab {
     }
 
     /// Every running proxy takes its new configuration: the gateway, kube-proxy, the kept sidecars. A
-    /// rejection puts the previous configuration back on the ones already updated.
+    /// proxy that NACKs keeps what it had of the rejected resources and the others go on, as with istiod: the
+    /// NACK is noted in [`Inner::rejections`]. Any other failure puts the previous configuration back on
+    /// the ones already updated.
     async fn update_proxies(
         &self,
         inner: &mut Inner,
@@ -218,31 +231,29 @@ impl Lab {
         endpoints: &[Endpoint],
     ) -> anyhow::Result<()> {
         let mut updated: Vec<(Option<String>, Dynamic)> = Vec::new();
-        let mut error = None;
-        if let Some(envoy) = inner.gateway.as_mut() {
-            let old = envoy.current().clone();
-            match envoy.update(gateway).await {
-                Ok(()) => updated.push((None, old)),
-                Err(e) => error = Some(e.context("istio-ingressgateway")),
-            }
-        }
-        if let (None, Some(kp)) = (&error, inner.kube_proxy.as_mut()) {
+        let mut targets: Vec<(Option<String>, Dynamic)> = vec![(None, gateway.clone())];
+        targets.extend(keep.iter().map(|n| (Some(n.clone()), kept[n].clone())));
+        if let Some(kp) = inner.kube_proxy.as_mut() {
             let config = crate::dataplane::kube_proxy::config(&inner.services, endpoints);
-            if let Err(e) = kp.envoy.update(&config).await {
-                error = Some(e.context("kube-proxy"));
-            }
+            kp.envoy.update(&config).await.context("kube-proxy")?;
         }
-        if error.is_none() {
-            for name in keep {
-                let Some(sc) = inner.pods.get_mut(name).and_then(|p| p.sidecar.as_mut()) else {
-                    continue;
-                };
-                let old = sc.envoy.current().clone();
-                if let Err(e) = sc.envoy.update(&kept[name]).await {
-                    error = Some(e.context(format!("the sidecar of {name}")));
+        let mut error = None;
+        for (name, config) in targets {
+            let Some(envoy) = proxy_of(inner, name.as_deref()) else {
+                continue;
+            };
+            let old = envoy.current().clone();
+            match envoy.update(&config).await {
+                Ok(()) => updated.push((name, old)),
+                Err(e) if e.is::<Rejected>() => {
+                    inner
+                        .rejections
+                        .push(format!("{}: {e}", proxy_name(name.as_deref())));
+                }
+                Err(e) => {
+                    error = Some(e.context(proxy_name(name.as_deref())));
                     break;
                 }
-                updated.push((Some(name.clone()), old));
             }
         }
         let Some(e) = error else {
@@ -331,6 +342,14 @@ fn replica_set(pod: &str) -> &str {
 }
 
 /// The Envoy of the gateway (`None`) or of a pod's sidecar.
+/// How messages name a proxy: the gateway, or a pod's sidecar.
+fn proxy_name(pod: Option<&str>) -> String {
+    match pod {
+        None => "istio-ingressgateway".into(),
+        Some(n) => format!("the sidecar of {n}"),
+    }
+}
+
 fn proxy_of<'a>(inner: &'a mut Inner, pod: Option<&str>) -> Option<&'a mut Envoy> {
     match pod {
         None => inner.gateway.as_mut(),

@@ -17,8 +17,11 @@ impl Lab {
     pub async fn apply_documents(&self, docs: &[Document]) -> anyhow::Result<Vec<String>> {
         let mut inner = self.inner.lock().await;
         let mut next = inner.state.clone();
-        let lines = next.apply(docs).map_err(|e| anyhow!("{e}"))?;
+        let mut lines = next.apply(docs).map_err(|e| anyhow!("{e}"))?;
         self.reconcile(&mut inner, next).await?;
+        lines.extend(inner.rejections.drain(..).map(|r| {
+            format!("Warning: {r} — what it rejected stays as it was (mesh-lab proxy-status)")
+        }));
         Ok(lines)
     }
 

@@ -5,5 +5,6 @@ pub mod explain;
 pub mod flags;
 pub mod graph;
 pub mod proxy_config;
+pub mod proxy_status;
 pub mod show;
 pub mod way_out;

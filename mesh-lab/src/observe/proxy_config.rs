@@ -255,7 +255,7 @@ fn dump_of<'a>(dump: &'a Value, kind: &str) -> Option<&'a Value> {
 
 /// Go's `text/tabwriter` with `minwidth 0`, padding `padding` and spaces: every cell but a line's last is
 /// padded to its column's widest cell plus `padding`.
-fn tabwrite(rows: &[Vec<String>], padding: usize) -> String {
+pub(crate) fn tabwrite(rows: &[Vec<String>], padding: usize) -> String {
     let mut widths: Vec<usize> = Vec::new();
     for row in rows {
         for (i, cell) in row.iter().enumerate().take(row.len().saturating_sub(1)) {

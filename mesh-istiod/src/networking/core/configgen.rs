@@ -86,7 +86,7 @@ pub fn sidecar_config(
     })?;
     let by_ecds = crate::security::authz::INBOUND_SLOTS
         .iter()
-        .map(|(name, _, type_url)| crate::bootstrap::ecds_filter(me.dir, name, type_url))
+        .map(|(name, _, type_url)| crate::bootstrap::ecds_filter(name, type_url))
         .collect();
     Ok(Dynamic {
         route_configs: vec![outbound, egress.route_config],

@@ -25,9 +25,9 @@
 //!   only, not at workload-level ones).
 //!
 //! Certificates come by SDS, as istio-agent serves them: the workload certificate as secret `default`, the
-//! root as `ROOTCA` (security/pkg/nodeagent/sds/sdsservice.go); here from files Envoy watches (file-based
-//! SDS) instead of istio-agent's socket, so renewing one swaps the secret in place (see
-//! [`crate::model::identity`]).
+//! root as `ROOTCA` (security/pkg/nodeagent/sds/sdsservice.go); here by SDS on the proxy's ADS stream
+//! from the lab's xDS server instead of istio-agent's socket, so renewing one swaps the secret in place
+//! (see [`crate::model::identity`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -158,20 +158,13 @@ pub const SUPPORTED_CIPHERS: &[&str] = &[
     "AES128-GCM-SHA256",
 ];
 
-/// An `SdsSecretConfig` for secret `name` of `certs`: file-based SDS, the secret's file reloaded when a
-/// file is moved into its directory (`path_config_source` with `watched_directory`). istiod points the
-/// same two names at istio-agent's SDS socket (pilot/pkg/security/model/authentication.go
-/// `ConstructSdsSecretConfig`).
-pub fn sds_secret(certs: &CertFiles, name: &str) -> Value {
+/// An `SdsSecretConfig` for secret `name`: by SDS over the proxy's ADS stream, where the lab's xDS
+/// server hands the secrets of the proxy's certificate files. istiod points the same two names at
+/// istio-agent's SDS socket (pilot/pkg/security/model/authentication.go `ConstructSdsSecretConfig`).
+pub fn sds_secret(_certs: &CertFiles, name: &str) -> Value {
     json!({
         "name": name,
-        "sds_config": {
-            "resource_api_version": "V3",
-            "path_config_source": {
-                "path": certs.secret_file(name).display().to_string(),
-                "watched_directory": {"path": certs.sds.display().to_string()}
-            }
-        }
+        "sds_config": {"ads": {}, "resource_api_version": "V3"}
     })
 }
 
@@ -425,8 +418,8 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
         let root = &tls["common_tls_context"]["validation_context_sds_secret_config"];
         assert_eq!(root["name"], "ROOTCA");
         assert_eq!(
-            root["sds_config"]["path_config_source"],
-            json!({"path": "/lab/pod/sds/ROOTCA.json", "watched_directory": {"path": "/lab/pod/sds"}})
+            root["sds_config"],
+            json!({"ads": {}, "resource_api_version": "V3"})
         );
         assert_eq!(
             tls["common_tls_context"]["tls_certificate_sds_secret_configs"][0]["name"],

@@ -162,8 +162,8 @@ fn endpoints_with_a_sidecar_take_mutual_tls_and_the_others_plain_text() {
     let default = &ctx["tls_certificate_sds_secret_configs"][0];
     assert_eq!(default["name"], "default");
     assert_eq!(
-        default["sds_config"]["path_config_source"]["path"],
-        "/lab/customer/sds/default.json"
+        default["sds_config"],
+        json!({"ads": {}, "resource_api_version": "V3"})
     );
     let validation = &ctx["combined_validation_context"];
     assert_eq!(
