@@ -288,6 +288,16 @@ enum Command {
     /// (POD as `show` lists it, deploy/NAME, or istio-ingressgateway)
     #[command(name = "proxy-config", visible_alias = "pc")]
     ProxyConfig(ProxyConfigArgs),
+    /// What shapes a pod's traffic, like `istioctl x describe pod POD` (istioctl/pkg/describe/describe.go):
+    /// its Services, the DestinationRule and VirtualService its own Envoy has for them, RBAC policies,
+    /// PeerAuthentication, and the gateway's VirtualService to it
+    #[command(visible_alias = "des")]
+    Describe {
+        /// pod (po)
+        kind: String,
+        /// A pod as `mesh-lab show` lists it, or deploy/NAME
+        pod: String,
+    },
     /// Make the time API misbehave: slow, down, error, malformed, missing-field, bad-time; none/up to heal
     Fault {
         /// slow | down | error | malformed | missing-field | bad-time | none | up
@@ -488,6 +498,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ProxyConfig(args) => {
             let text = client()?.proxy_config(&args.into()).await?;
             // Exactly istioctl's text: the cells' trailing spaces kept.
+            let _ = write!(
+                std::io::stdout(),
+                "{}",
+                text.strip_suffix('\n').unwrap_or(&text)
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Describe { kind, pod } => {
+            if !matches!(kind.as_str(), "pod" | "po") {
+                anyhow::bail!(
+                    "error: unknown resource type {kind:?}: the lab describes pods (describe pod POD)"
+                );
+            }
+            let text = client()?.describe(&pod).await?;
+            // Exactly istioctl's text, which ends with its last line's line feed.
             let _ = write!(
                 std::io::stdout(),
                 "{}",
