@@ -118,11 +118,18 @@ fn print_pod(f: &Facts) -> String {
             "{L1}WARNING: User ID (UID) 1337 is reserved for the sidecar proxy."
         );
     }
+    out.push_str(&suggestions(f));
+    out
+}
+
+/// printPod's advice for a pod without the canonical service's name or revision label (pkg/kube/labels:
+/// each label in its order of preference).
+fn suggestions(f: &Facts) -> String {
+    let mut out = String::new();
     let url = format!(
         "https://istio.io/{}/docs/ops/deployment/requirements/",
         f.docs_version
     );
-    // pkg/kube/labels: the canonical service's name and revision labels, in their order.
     let has = |keys: [&str; 3]| keys.iter().any(|k| f.pod.labels.contains_key(*k));
     if !has([
         "service.istio.io/canonical-name",
@@ -380,6 +387,49 @@ fn extend_fqdn(host: &str) -> String {
     }
 }
 
+/// Why a destination to the Service's `subset` cannot reach the pod: a subset of other pods, or one the
+/// DestinationRule does not define (`None`: no subset, or the pod's).
+fn subset_mismatch(
+    subset: &str,
+    route: &Value,
+    subsets: &Subsets,
+    dr: Option<&Value>,
+) -> Option<String> {
+    if subset.is_empty() || subsets.matching.iter().any(|n| n == subset) {
+        return None;
+    }
+    if subsets.nonmatching.iter().any(|n| n == subset) {
+        return Some(format!(
+            "Route to non-matching subset {subset} for ({})",
+            render_matches(&route["match"])
+        ));
+    }
+    Some(match dr {
+        None => {
+            format!("Warning: Route to subset {subset} but NO DESTINATION RULE defining subsets!")
+        }
+        Some(dr) => format!(
+            "Warning: Route to UNKNOWN subset {subset}; check DestinationRule {}",
+            s(&dr["metadata"]["name"])
+        ),
+    })
+}
+
+/// What a route that reaches the pod does to requests: its fault, then its matches, on one line.
+fn request_facts(route: &Value) -> Option<String> {
+    let mut req = Vec::new();
+    if !route["fault"].is_null() {
+        req.push(format!(
+            "Fault injection {}",
+            super::prototext::fault(&route["fault"])
+        ));
+    }
+    for m in route["match"].as_array().into_iter().flatten() {
+        req.push(render_match(m));
+    }
+    (!req.is_empty()).then(|| req.join(", "))
+}
+
 /// One HTTP route's verdict for the Service's pods (`httpRouteMatchSvc`): whether it can reach them, and
 /// the facts to print (or, when it cannot, why).
 fn http_route_match_svc(
@@ -402,26 +452,9 @@ fn http_route_match_svc(
             });
             continue;
         }
-        if !subset.is_empty() {
-            if subsets.nonmatching.iter().any(|n| n == subset) {
-                mismatch.push(format!(
-                    "Route to non-matching subset {subset} for ({})",
-                    render_matches(&route["match"])
-                ));
-                continue;
-            }
-            if !subsets.matching.iter().any(|n| n == subset) {
-                mismatch.push(match dr {
-                    None => format!(
-                        "Warning: Route to subset {subset} but NO DESTINATION RULE defining subsets!"
-                    ),
-                    Some(dr) => format!(
-                        "Warning: Route to UNKNOWN subset {subset}; check DestinationRule {}",
-                        s(&dr["metadata"]["name"])
-                    ),
-                });
-                continue;
-            }
+        if let Some(why) = subset_mismatch(subset, route, subsets, dr) {
+            mismatch.push(why);
+            continue;
         }
         matched = true;
         if weight > 0 {
@@ -433,22 +466,10 @@ fn http_route_match_svc(
             facts.push(fact);
         }
     }
-    if matched {
-        let mut req = Vec::new();
-        if !route["fault"].is_null() {
-            req.push(format!(
-                "Fault injection {}",
-                super::prototext::fault(&route["fault"])
-            ));
-        }
-        for m in route["match"].as_array().into_iter().flatten() {
-            req.push(render_match(m));
-        }
-        if !req.is_empty() {
-            facts.push(req.join(", "));
-        }
-    } else {
+    if !matched {
         facts.extend(mismatch);
+    } else if let Some(req) = request_facts(route) {
+        facts.push(req);
     }
     (matched, facts)
 }
@@ -532,14 +553,9 @@ fn print_virtual_service(
         }
     };
     if matches == 0 {
-        for (kind, n) in [("HTTP", count("http")), ("TCP", count("tcp"))] {
-            if n > 0 {
-                let _ = writeln!(
-                    out,
-                    "{L1}WARNING: No destinations match pod subsets (checked {n} {kind} routes)"
-                );
-            }
-        }
+        out.push_str(&per_kind(vs, |n, kind| {
+            format!("{L1}WARNING: No destinations match pod subsets (checked {n} {kind} routes)")
+        }));
         notes(&mut out);
         return out;
     }
@@ -556,13 +572,19 @@ fn print_virtual_service(
         return out;
     }
     if facts == 0 {
-        for (kind, n) in [("HTTP", count("http")), ("TCP", count("tcp"))] {
-            if n > 0 {
-                let _ = writeln!(out, "{L1}{n} {kind} route(s)");
-            }
-        }
+        out.push_str(&per_kind(vs, |n, kind| format!("{L1}{n} {kind} route(s)")));
     }
     out
+}
+
+/// `line(count, kind)` for each kind of route the VirtualService has, HTTP then TCP.
+fn per_kind(vs: &Value, line: impl Fn(usize, &str) -> String) -> String {
+    [("HTTP", "http"), ("TCP", "tcp")]
+        .into_iter()
+        .map(|(kind, k)| (kind, vs["spec"][k].as_array().map_or(0, Vec::len)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(kind, n)| line(n, kind) + "\n")
+        .collect()
 }
 
 /// `describePeerAuthentication`: the effective mTLS mode (composed as istiod composes it) and the
