@@ -7,6 +7,7 @@
 //! [`render`]'s, a pure function of what was gathered.
 
 mod dump;
+mod networking;
 mod prototext;
 pub mod render;
 #[cfg(test)]
@@ -20,6 +21,15 @@ use crate::observe::proxy_config::{self, GATEWAY, Target};
 use mesh_manifests::Resource;
 use mesh_manifests::k8s_openapi::api::core::v1::{Container, ContainerPort};
 use render::{Facts, Ingress, PodFacts};
+
+/// describe.go's indentation: `printLevel1`, `printLevel2`.
+const L1: &str = "   ";
+const L2: &str = "      ";
+
+/// A JSON string's text, empty for anything else.
+fn s(v: &serde_json::Value) -> &str {
+    v.as_str().unwrap_or_default()
+}
 
 /// `GET /describe?pod=`: the pod as `proxy-config` takes it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
