@@ -10,6 +10,7 @@ mod api_versions;
 mod chaos;
 mod chapters;
 mod control_access;
+mod describe;
 mod destination_rules;
 mod egress;
 mod explain;

@@ -296,6 +296,16 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "FORMAT")]
         output: Option<String>,
     },
+    /// What shapes a pod's traffic, like `istioctl x describe pod POD` (istioctl/pkg/describe/describe.go):
+    /// its Services, the DestinationRule and VirtualService its own Envoy has for them, RBAC policies,
+    /// PeerAuthentication, and the gateway's VirtualService to it
+    #[command(visible_alias = "des")]
+    Describe {
+        /// pod (po)
+        kind: String,
+        /// A pod as `mesh-lab show` lists it, or deploy/NAME
+        pod: String,
+    },
     /// Make the time API misbehave: slow, down, error, malformed, missing-field, bad-time; none/up to heal
     Fault {
         /// slow | down | error | malformed | missing-field | bad-time | none | up
@@ -506,6 +516,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ProxyStatus { output } => {
             let text = client()?.proxy_status(output.as_deref()).await?;
             let _ = write!(std::io::stdout(), "{text}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Describe { kind, pod } => {
+            if !matches!(kind.as_str(), "pod" | "po") {
+                anyhow::bail!(
+                    "error: unknown resource type {kind:?}: the lab describes pods (describe pod POD)"
+                );
+            }
+            let text = client()?.describe(&pod).await?;
+            // Exactly istioctl's text, which ends with its last line's line feed.
+            let _ = write!(
+                std::io::stdout(),
+                "{}",
+                text.strip_suffix('\n').unwrap_or(&text)
+            );
             return Ok(ExitCode::SUCCESS);
         }
         Command::Fault { mode, delay } => client()?.fault(&mode, delay.as_deref()).await?,

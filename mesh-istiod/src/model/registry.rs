@@ -15,6 +15,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use mesh_manifests::Resource;
 use mesh_manifests::k8s_openapi::api::apps::v1::Deployment;
 use mesh_manifests::k8s_openapi::api::core::v1::{PodSpec, Service};
+use mesh_manifests::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::model::images;
 
@@ -31,11 +32,16 @@ pub fn fqdn(service: &str) -> String {
 }
 
 /// A Kubernetes Service of the mesh: one HTTP port.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServiceDef {
     pub name: String,
     pub port: u16,
     pub selector: BTreeMap<String, String>,
+    /// The port's name, `appProtocol` and `targetPort` as the Service declares them (what
+    /// `istioctl x describe` prints of it; the lab serves every Service port as HTTP).
+    pub port_name: Option<String>,
+    pub app_protocol: Option<String>,
+    pub target_port: Option<IntOrString>,
 }
 
 impl ServiceDef {
@@ -64,6 +70,9 @@ impl ServiceDef {
                 .map_err(|_| format!("spec.ports.0.port {}", port.port))?,
             selector: spec.selector.clone().unwrap_or_default(),
             name,
+            port_name: port.name.clone(),
+            app_protocol: port.app_protocol.clone(),
+            target_port: port.target_port.clone(),
         })
     }
 }

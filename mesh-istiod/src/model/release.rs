@@ -52,6 +52,11 @@ impl IstioRelease {
         self.minor() >= 28
     }
 
+    /// The release's documentation on istio.io, as istioctl links it (pkg/url `DocsVersion`: `v1.30`).
+    pub fn docs_version(self) -> String {
+        format!("v1.{}", self.minor())
+    }
+
     /// What `show` prints: the release and which retry default it brings.
     pub fn version(self) -> String {
         match self.patch {

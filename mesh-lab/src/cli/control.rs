@@ -6,6 +6,7 @@
 //! `POST /fault?mode=&delay=`, `POST /reset`, `GET /show[?format=json]`,
 //! `GET /proxy-config?section=&pod=&output=&name=…` (`istioctl proxy-config`, read from the pod's Envoy),
 //! `GET /proxy-status?output=` (`istioctl proxy-status`, from the lab's xDS server),
+//! `GET /describe?pod=` (`istioctl x describe pod`),
 //! `GET /logs?workload=&container=&tail=&since=` (`kubectl logs`: JSON `{pod, container, notes, lines, next}`,
 //! `next` the `since` of the lines to come), `GET /graph.svg`,
 //! `POST /token?iss=&sub=&exp=&claim=` (a JWT signed with the lab's key; `exp` a duration, `-` in front: expired;
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::lab::Lab;
 use crate::lab::access::{self, ControlSecret};
 use crate::lab::inspect::{LogsPage, LogsQuery};
+use crate::observe::describe::DescribeQuery;
 use crate::observe::proxy_config::ProxyConfigQuery;
 use crate::state::patch::PatchType;
 use crate::state::{FileVerb, Outcome};
@@ -265,6 +267,11 @@ pub struct OutputQuery {
     pub output: Option<String>,
 }
 
+/// `GET /describe?pod=`: `mesh-lab describe pod`, istioctl's text for the pod.
+async fn describe(lab: web::Data<Lab>, q: web::Query<DescribeQuery>) -> HttpResponse {
+    answer(crate::observe::describe::describe(&lab, &q.pod).await)
+}
+
 /// One `istioctl analyze` message as the endpoint answers it: its level (for the exit status) and its line.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AnalysisLine {
@@ -363,6 +370,7 @@ pub fn serve_on(
             .route("/logs", web::get().to(logs))
             .route("/proxy-config", web::get().to(proxy_config))
             .route("/proxy-status", web::get().to(proxy_status))
+            .route("/describe", web::get().to(describe))
             .route("/token", web::post().to(token))
             .route("/jwks", web::post().to(jwks_set))
             .route("/jwks/unset", web::post().to(jwks_unset))
@@ -590,6 +598,13 @@ impl Client {
             output: output.map(str::to_owned),
         };
         let req = self.http.get(format!("{}/proxy-status", self.base));
+        self.call(req.query(&q)).await
+    }
+
+    /// `mesh-lab describe pod POD`: the text `istioctl x describe pod` prints.
+    pub async fn describe(&self, pod: &str) -> anyhow::Result<String> {
+        let q = DescribeQuery { pod: pod.into() };
+        let req = self.http.get(format!("{}/describe", self.base));
         self.call(req.query(&q)).await
     }
 

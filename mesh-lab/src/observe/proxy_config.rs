@@ -17,7 +17,9 @@ use anyhow::{Context, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::lab::Lab;
+use crate::dataplane::envoy::Envoy;
+use crate::dataplane::pods::Pod;
+use crate::lab::{Inner, Lab};
 use mesh_istiod::model::registry::NAMESPACE;
 
 /// The gateway's pod name, as `show` lists it and as `istioctl proxy-config` names Istio's.
@@ -124,17 +126,22 @@ fn given_filters(q: &ProxyConfigQuery) -> Vec<&'static str> {
     .collect()
 }
 
-/// The admin address of the Envoy `pod` names: a pod as `show` lists it (`NAME.tutorial` too),
-/// `deploy/NAME` (its oldest pod), or the gateway.
-async fn admin_of(lab: &Lab, pod: &str) -> anyhow::Result<SocketAddr> {
-    let inner = lab.inner.lock().await;
+/// What a pod argument names: an application pod, or the ingress gateway's Envoy.
+pub(crate) enum Target<'a> {
+    Gateway(&'a Envoy),
+    Pod(&'a Pod),
+}
+
+/// The pod `pod` names: a pod as `show` lists it (`NAME.tutorial` too), `deploy/NAME` (its oldest pod),
+/// or the gateway; kubectl's NotFound, with the lab's pods, for any other.
+pub(crate) fn resolve<'a>(inner: &'a Inner, pod: &str) -> anyhow::Result<Target<'a>> {
     let pod = pod.strip_suffix(&format!(".{NAMESPACE}")).unwrap_or(pod);
     let pod = pod.strip_prefix("pod/").unwrap_or(pod);
     if pod == GATEWAY {
         return inner
             .gateway
             .as_ref()
-            .map(|g| g.admin)
+            .map(Target::Gateway)
             .ok_or_else(|| anyhow!("the ingress gateway is not running yet"));
     }
     let deployment = ["deploy/", "deployment/", "deployments/"]
@@ -157,17 +164,31 @@ async fn admin_of(lab: &Lab, pod: &str) -> anyhow::Result<SocketAddr> {
             names.join(", ")
         );
     };
-    match &found.sidecar {
+    Ok(Target::Pod(found))
+}
+
+/// The admin address of a pod's sidecar; the error says there is none when its Deployment is not injected.
+pub(crate) fn sidecar_admin(pod: &Pod) -> anyhow::Result<SocketAddr> {
+    match &pod.sidecar {
         Some(s) => Ok(s.envoy.admin),
         None => bail!(
             "error: pod {} has no istio-proxy container (its Deployment is not injected): there is no Envoy to read",
-            found.workload.pod
+            pod.workload.pod
         ),
     }
 }
 
+/// The admin address of the Envoy `pod` names ([`resolve`]).
+async fn admin_of(lab: &Lab, pod: &str) -> anyhow::Result<SocketAddr> {
+    let inner = lab.inner.lock().await;
+    match resolve(&inner, pod)? {
+        Target::Gateway(g) => Ok(g.admin),
+        Target::Pod(p) => sidecar_admin(p),
+    }
+}
+
 /// One admin endpoint's JSON.
-async fn admin_json(admin: SocketAddr, path: &str) -> anyhow::Result<Value> {
+pub(crate) async fn admin_json(admin: SocketAddr, path: &str) -> anyhow::Result<Value> {
     let http = tutorial_common::client::client(Duration::from_secs(10), None)?;
     let url = format!("http://{admin}{path}");
     let r = http
@@ -245,7 +266,7 @@ fn serialize(v: &Value, output: Output) -> anyhow::Result<String> {
 }
 
 /// The config dump's section of type `envoy.admin.v3.<kind>`.
-fn dump_of<'a>(dump: &'a Value, kind: &str) -> Option<&'a Value> {
+pub(crate) fn dump_of<'a>(dump: &'a Value, kind: &str) -> Option<&'a Value> {
     dump["configs"].as_array()?.iter().find(|c| {
         c["@type"]
             .as_str()

@@ -26,6 +26,7 @@ fn services() -> Vec<ServiceDef> {
             name: name.into(),
             port: 8080,
             selector: [("app".to_owned(), name.to_owned())].into(),
+            ..ServiceDef::default()
         })
         .into()
 }

@@ -8,6 +8,7 @@ fn recommendation() -> Vec<ServiceDef> {
         name: "recommendation".into(),
         port: 8080,
         selector: [("app".to_owned(), "recommendation".to_owned())].into(),
+        ..ServiceDef::default()
     }]
 }
 
@@ -189,6 +190,7 @@ fn services() -> Vec<ServiceDef> {
             name: name.into(),
             port: 8080,
             selector: [("app".to_owned(), name.to_owned())].into(),
+            ..ServiceDef::default()
         })
         .collect()
 }

@@ -13,6 +13,7 @@ fn services() -> Vec<ServiceDef> {
             name: (*n).into(),
             port: 8080,
             selector: [("app".to_owned(), (*n).to_owned())].into(),
+            ..ServiceDef::default()
         })
         .collect()
 }
