@@ -1,6 +1,7 @@
 //! Observing a running lab: `show` ([`show`]) and the traffic graph ([`graph`]), both read from the
 //! proxies' access logs and say how each request left ([`way_out`]) and why one failed ([`flags`]).
 
+pub mod analyze;
 pub mod explain;
 pub mod flags;
 pub mod graph;
