@@ -236,7 +236,7 @@ pub(crate) fn mesh_error(replies: &[Answer], status: u16, marker: &str) -> bool 
 }
 
 /// The first reply's status and body, for a failing verdict's explanation.
-fn first_reply(replies: &[Answer]) -> Option<(u16, &str)> {
+pub(crate) fn first_reply(replies: &[Answer]) -> Option<(u16, &str)> {
     replies.first().map(|r| (r.status, r.body.trim_end()))
 }
 

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::guided::Step;
-use crate::guided::egress::{all_v3, mesh_error};
+use crate::guided::egress::{all_v3, first_reply, mesh_error};
 use crate::guided::guide::{Guide, LabFiles};
 use crate::guided::send::Answer;
 use crate::observe::proxy_config::{GATEWAY, ProxyConfigQuery, proxy_config};
@@ -255,18 +255,14 @@ impl<W: Write> Guide<'_, W> {
     ) -> Result<Vec<String>, String> {
         self.oc(oc);
         self.say(&format!("  $ {lab}"));
-        let r = proxy_config(self.lab, &q).await;
-        let text = match &r {
-            Ok(t) => t.clone(),
-            Err(e) => format!("{e:#}"),
-        };
+        let r = proxy_config(self.lab, &q)
+            .await
+            .map_err(|e| format!("{e:#}"));
+        let (Ok(text) | Err(text)) = &r;
         for l in text.lines() {
             self.say(&format!("  {l}"));
         }
-        match r {
-            Ok(t) => Ok(t.lines().map(str::to_owned).collect()),
-            Err(e) => Err(format!("{e:#}")),
-        }
+        r.map(|t| t.lines().map(str::to_owned).collect())
     }
 
     /// Preference's clusters for recommendation (`CLUSTERS_PREFERENCE_*`): the subsets they name.
@@ -290,23 +286,6 @@ impl<W: Write> Guide<'_, W> {
             })
             .collect()
     }
-
-    /// `oc apply -f FILE -n tutorial` of a file outside istio/ (`oc`), the lab's (`lab`) of `path`: whether it
-    /// applied.
-    async fn apply_as(&mut self, oc: &str, lab: &str, path: &Path) -> bool {
-        self.oc(oc);
-        self.say(&format!("  $ {lab}"));
-        match self.lab.apply_file(path).await {
-            Ok(lines) => {
-                lines.iter().for_each(|l| self.say(&format!("  {l}")));
-                true
-            }
-            Err(e) => {
-                self.verdict(false, "", format!("apply failed: {e:#}"));
-                false
-            }
-        }
-    }
 }
 
 /// Whether every answer is the chain's 503 for a missing cluster at preference.
@@ -315,11 +294,6 @@ fn all_no_cluster(answers: &[Answer]) -> bool {
         && answers
             .iter()
             .all(|a| a.status == 503 && a.body.trim_end() == NO_CLUSTER)
-}
-
-/// The first answer's status and body, for a failing verdict.
-fn first(answers: &[Answer]) -> Option<(u16, &str)> {
-    answers.first().map(|a| (a.status, a.body.trim_end()))
 }
 
 /// Step 1: v3 deployed, the routing chapter's DestinationRule (v1 and v2), the VirtualService to version-v3.
@@ -337,7 +311,10 @@ async fn missing_subset<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
         &format!(
             "`{NO_CLUSTER} `: the route names subset version-v3, and no DestinationRule defines it"
         ),
-        format!("expected `{NO_CLUSTER} ` three times, got {:?}", first(&a)),
+        format!(
+            "expected `{NO_CLUSTER} ` three times, got {:?}",
+            first_reply(&a)
+        ),
     );
 }
 
@@ -371,7 +348,7 @@ async fn fix_missing_subset<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
     g.verdict(
         all_v3(&a),
         "v3 answers with the time",
-        format!("expected v3's answers, got {:?}", first(&a)),
+        format!("expected v3's answers, got {:?}", first_reply(&a)),
     );
     let subsets = g.recommendation_subsets().await;
     g.verdict(
@@ -402,7 +379,7 @@ async fn wrong_gateway<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) {
     g.verdict(
         a.iter().all(|a| a.status == 404 && a.body.is_empty()),
         "404 with an empty body: no VirtualService is bound to the Gateway customer-gateway",
-        format!("expected 404 with no body, got {:?}", first(&a)),
+        format!("expected 404 with no body, got {:?}", first_reply(&a)),
     );
 }
 
@@ -443,17 +420,14 @@ async fn find_wrong_gateway<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) {
 
 /// Step 6: the tutorial's gateway file again: the chain answers, analyze is clean.
 async fn fix_wrong_gateway<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
-    if !g
-        .apply_as(GATEWAY_OC, GATEWAY_LAB, &files.repo.join(GATEWAY_FILE))
-        .await
-    {
+    if !g.apply_step(&files.repo.join(GATEWAY_FILE)).await {
         return;
     }
     let a = g.send(3, None).await;
     g.verdict(
         all_v3(&a),
         "the chain answers through the gateway again (v3, as routed)",
-        format!("expected v3's answers, got {:?}", first(&a)),
+        format!("expected v3's answers, got {:?}", first_reply(&a)),
     );
     g.analyze_clean("the VirtualService's gateway exists").await;
 }
@@ -471,7 +445,7 @@ async fn wrong_port<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
         "customer => Error: 503 - preference => Error: 500 - …: v3's sidecar answered its time lookup 503",
         format!(
             "expected the 503/500 chain from v3's sidecar, got {:?}",
-            first(&a)
+            first_reply(&a)
         ),
     );
 }
@@ -516,7 +490,7 @@ async fn fix_wrong_port<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
     g.verdict(
         all_v3(&a),
         "v3 shows the time again",
-        format!("expected v3's answers, got {:?}", first(&a)),
+        format!("expected v3's answers, got {:?}", first_reply(&a)),
     );
     let ports = time_api_ports(g).await;
     g.verdict(
@@ -573,7 +547,7 @@ async fn strict_without_sidecar<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles
         a.iter().all(refused),
         "`customer => Error: 503 - preference => connection reset: …`: recommendation's sidecar refuses \
          preference's plain text",
-        format!("expected preference's connection reset, got {:?}", first(&a)),
+        format!("expected preference's connection reset, got {:?}", first_reply(&a)),
     );
 }
 
@@ -631,6 +605,6 @@ async fn fix_no_sidecar<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) {
     g.verdict(
         all_v3(&a),
         "the chain answers (v3) over mutual TLS: preference has its sidecar and identity again",
-        format!("expected v3's answers, got {:?}", first(&a)),
+        format!("expected v3's answers, got {:?}", first_reply(&a)),
     );
 }
