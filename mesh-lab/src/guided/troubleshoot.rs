@@ -210,8 +210,9 @@ fn wrong_port_and_strict<W: Write>() -> Vec<Step<W>> {
 const NO_CLUSTER: &str = "customer => Error: 503 - preference => Error: 503 -";
 
 impl<W: Write> Guide<'_, W> {
-    /// `istioctl analyze -n tutorial` and the lab's: its lines as printed (istioctl's no-issues line when none).
-    async fn analyze(&mut self) -> Vec<String> {
+    /// `istioctl analyze -n tutorial` and the lab's: its lines as printed (istioctl's no-issues line when none);
+    /// `None` when it failed (a ✘ already).
+    async fn analyze(&mut self) -> Option<Vec<String>> {
         self.oc(ANALYZE_OC);
         self.say(&format!("  $ {ANALYZE_LAB}"));
         match self.lab.analyze(&[]).await {
@@ -226,18 +227,20 @@ impl<W: Write> Guide<'_, W> {
                         mesh_istiod::config::analysis::no_issues(&[])
                     ));
                 }
-                lines
+                Some(lines)
             }
             Err(e) => {
                 self.verdict(false, "", format!("analyze failed: {e:#}"));
-                Vec::new()
+                None
             }
         }
     }
 
     /// The verdict that analyze finds no issue.
     async fn analyze_clean(&mut self, what: &str) {
-        let lines = self.analyze().await;
+        let Some(lines) = self.analyze().await else {
+            return;
+        };
         self.verdict(
             lines.is_empty(),
             &format!("analyze: no issues ({what})"),
@@ -320,7 +323,7 @@ async fn missing_subset<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
 
 /// Step 2: analyze's IST0101 on the subset; preference's sidecar has version-v1 and -v2 clusters, no -v3.
 async fn find_missing_subset<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) {
-    let lines = g.analyze().await;
+    let lines = g.analyze().await.unwrap_or_default();
     let found = lines
         .iter()
         .any(|l| l.contains("[IST0101]") && l.contains("\"recommendation+version-v3\""));
@@ -385,7 +388,7 @@ async fn wrong_gateway<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) {
 
 /// Step 5: analyze's IST0101 on the gateway; the ingress gateway's routes lead nowhere near customer.
 async fn find_wrong_gateway<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) {
-    let lines = g.analyze().await;
+    let lines = g.analyze().await.unwrap_or_default();
     let on_it = |code: &str| {
         lines.iter().any(|l| {
             l.contains(&format!(
