@@ -174,7 +174,7 @@ struct UpArgs {
 /// `mesh-lab guided`'s options.
 #[derive(Args)]
 struct GuidedArgs {
-    /// egress, routing, resilience, chaos, security or all
+    /// egress, routing, resilience, chaos, security, troubleshoot or all
     #[arg(default_value = "all")]
     chapter: String,
     /// Show step N (repeatable); the steps before it run first, quietly, one line each

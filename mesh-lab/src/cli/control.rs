@@ -279,15 +279,9 @@ pub struct AnalysisLine {
     pub line: String,
 }
 
-/// The lab's objects as `istioctl analyze` reads a cluster's: the applied ones and the Services of the
-/// registry (the setup's), with `files`' objects over them.
+/// `mesh-lab analyze`: the lab's objects as `istioctl analyze` reads a cluster's, with `files`' objects over
+/// them (`Lab::analyze`, crate::observe::analyze).
 async fn analyze(lab: web::Data<Lab>, files: web::Json<Vec<ApplyBody>>) -> HttpResponse {
-    let resources: Vec<mesh_manifests::Resource> = {
-        let inner = lab.inner.lock().await;
-        let services = inner.services.iter().map(service_object);
-        let applied = inner.state.objects.iter().map(|o| o.resource.clone());
-        services.chain(applied).collect()
-    };
     let sources: Vec<analysis::Source> = files
         .into_inner()
         .into_iter()
@@ -296,9 +290,9 @@ async fn analyze(lab: web::Data<Lab>, files: web::Json<Vec<ApplyBody>>) -> HttpR
             text: f.content,
         })
         .collect();
-    let messages = match analysis::analyze_files(resources, &sources) {
+    let messages = match lab.analyze(&sources).await {
         Ok(m) => m,
-        Err(e) => return answer(Err(anyhow!("{e}"))),
+        Err(e) => return answer(Err(e)),
     };
     let lines: Vec<AnalysisLine> = messages
         .iter()
@@ -308,25 +302,6 @@ async fn analyze(lab: web::Data<Lab>, files: web::Json<Vec<ApplyBody>>) -> HttpR
         })
         .collect();
     HttpResponse::Ok().json(lines)
-}
-
-/// A registry Service as the `Service` object it was read from (name, port, selector).
-fn service_object(s: &mesh_istiod::model::registry::ServiceDef) -> mesh_manifests::Resource {
-    use mesh_manifests::k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
-    let spec = ServiceSpec {
-        ports: Some(vec![ServicePort {
-            port: s.port.into(),
-            ..ServicePort::default()
-        }]),
-        selector: Some(s.selector.clone()),
-        ..ServiceSpec::default()
-    };
-    let mut service = Service {
-        spec: Some(spec),
-        ..Service::default()
-    };
-    service.metadata.name = Some(s.name.clone());
-    mesh_manifests::Resource::Service(Box::new(service))
 }
 
 /// Serves the control endpoint for `lab` on `addr` until the returned server is stopped, to requests that

@@ -204,7 +204,7 @@ impl<W: Write> Guide<'_, W> {
 }
 
 /// Whether every reply is v3's answer with the time.
-fn all_v3(replies: &[Answer]) -> bool {
+pub(crate) fn all_v3(replies: &[Answer]) -> bool {
     !replies.is_empty()
         && replies.iter().all(|r| {
             r.status == 200
@@ -223,7 +223,7 @@ fn counters(replies: &[Answer]) -> Vec<u64> {
 }
 
 /// Whether the one reply is the chain's error for the mesh proxy answering v3 `status`, its body holding `marker`.
-fn mesh_error(replies: &[Answer], status: u16, marker: &str) -> bool {
+pub(crate) fn mesh_error(replies: &[Answer], status: u16, marker: &str) -> bool {
     replies.len() == 1
         && replies[0].status == 503
         && replies[0]
@@ -236,7 +236,7 @@ fn mesh_error(replies: &[Answer], status: u16, marker: &str) -> bool {
 }
 
 /// The first reply's status and body, for a failing verdict's explanation.
-fn first_reply(replies: &[Answer]) -> Option<(u16, &str)> {
+pub(crate) fn first_reply(replies: &[Answer]) -> Option<(u16, &str)> {
     replies.first().map(|r| (r.status, r.body.trim_end()))
 }
 

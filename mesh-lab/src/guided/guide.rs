@@ -151,7 +151,10 @@ pub(crate) fn shown(p: &Path) -> String {
     // Print paths the way the tutorial writes them, from the repository root: istio/<file>,
     // recommendation/kubernetes/<file>.
     let s = p.display().to_string();
-    // The later of the two: LabFiles' repo is `istio/..`, so a Deployment's path holds both.
+    // LabFiles' repo is `istio/..`: what follows it is the path from the repository root.
+    if let Some(i) = s.find("istio/../") {
+        return s[i + "istio/../".len()..].to_owned();
+    }
     match s.rfind("istio/").max(s.rfind("recommendation/")) {
         Some(i) => s[i..].to_owned(),
         None => s,
@@ -254,6 +257,10 @@ mod tests {
                 "istio/virtual-service-recommendation-v1.yml",
             ),
             ("/home/recommendation/x/istio/a.yml", "istio/a.yml"),
+            (
+                "/r/istio/../kubernetes/app/customer-gateway.yml",
+                "kubernetes/app/customer-gateway.yml",
+            ),
             ("/elsewhere/a.yml", "/elsewhere/a.yml"),
         ] {
             assert_eq!(shown(Path::new(path)), want);

@@ -1,4 +1,4 @@
-//! `mesh-lab guided [egress|routing|resilience|chaos|security|all]`: which chapters, in the tutorial's order, each
+//! `mesh-lab guided [egress|routing|resilience|chaos|security|troubleshoot|all]`: which chapters, in the tutorial's order, each
 //! on the lab reset to the setup, with one summary of every verdict at the end.
 //!
 //! Each chapter is a table of [`Step`]s (its number as printed, its title, the `oc` and `mesh-lab` commands it
@@ -44,6 +44,7 @@ pub mod resilience;
 pub mod routing;
 pub mod security;
 pub mod send;
+pub mod troubleshoot;
 pub mod why;
 
 use std::future::Future;
@@ -65,6 +66,7 @@ pub enum Chapter {
     Chaos,
     Egress,
     Security,
+    Troubleshoot,
 }
 
 /// What a step's function returns: done (its verdicts are in the guide), or an error that ends the run.
@@ -108,6 +110,7 @@ impl Chapter {
             Chapter::Chaos => "chaos",
             Chapter::Egress => "egress",
             Chapter::Security => "security",
+            Chapter::Troubleshoot => "troubleshoot",
         }
     }
 
@@ -119,6 +122,7 @@ impl Chapter {
             Chapter::Chaos => chaos::steps(),
             Chapter::Egress => egress::steps(),
             Chapter::Security => security::steps(),
+            Chapter::Troubleshoot => troubleshoot::steps(),
         }
     }
 
@@ -142,11 +146,13 @@ impl Chapter {
             Chapter::Security => {
                 "Security chapter: mutual TLS between the sidecars, authorization by identity, end-user JWT."
             }
+            Chapter::Troubleshoot => troubleshoot::INTRO,
         }
     }
 }
 
-/// `egress`, `routing`, `resilience`, `chaos`, `security` or `all` (in the tutorial's order).
+/// `egress`, `routing`, `resilience`, `chaos`, `security`, `troubleshoot` or `all` (in the tutorial's order,
+/// troubleshooting last).
 pub fn chapters(name: &str) -> anyhow::Result<Vec<Chapter>> {
     Ok(match name {
         "all" => vec![
@@ -155,15 +161,17 @@ pub fn chapters(name: &str) -> anyhow::Result<Vec<Chapter>> {
             Chapter::Chaos,
             Chapter::Egress,
             Chapter::Security,
+            Chapter::Troubleshoot,
         ],
         "routing" => vec![Chapter::Routing],
         "resilience" => vec![Chapter::Resilience],
         "chaos" => vec![Chapter::Chaos],
         "egress" => vec![Chapter::Egress],
         "security" => vec![Chapter::Security],
+        "troubleshoot" => vec![Chapter::Troubleshoot],
         other => {
             return Err(anyhow!(
-                "unknown chapter {other:?}: egress, routing, resilience, chaos, security or all"
+                "unknown chapter {other:?}: egress, routing, resilience, chaos, security, troubleshoot or all"
             ));
         }
     })

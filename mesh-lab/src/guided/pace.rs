@@ -66,8 +66,8 @@ impl Pick {
     pub fn check_all(&self, chapters: &[Chapter]) -> anyhow::Result<()> {
         if *self != Pick::All && chapters.len() > 1 {
             bail!(
-                "--step and --from pick steps of one chapter, and `all` is five: name the chapter \
-                 (egress, routing, resilience, chaos or security), e.g. mesh-lab guided egress --from 8"
+                "--step and --from pick steps of one chapter, and `all` is six: name the chapter \
+                 (egress, routing, resilience, chaos, security or troubleshoot), e.g. mesh-lab guided egress --from 8"
             );
         }
         Ok(())

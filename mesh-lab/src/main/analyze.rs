@@ -70,7 +70,8 @@ pub(crate) async fn analyze(
     }
     let _ = writeln!(out);
     if lines.is_empty() {
-        eprintln!("{}", no_issues(&files));
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        eprintln!("{}", analysis::no_issues(&names));
         return Ok(ExitCode::SUCCESS);
     }
     if !lines.iter().any(|l| l.level == Level::Error.to_string()) {
@@ -81,17 +82,4 @@ pub(crate) async fn analyze(
          See https://istio.io/latest/docs/reference/config/analysis for more information about causes and resolutions."
     );
     Ok(ExitCode::from(EXIT_FOUND_ISSUES))
-}
-
-/// istioctl's line when nothing is found: the files it read, else the namespace.
-fn no_issues(files: &[PathBuf]) -> String {
-    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    match names.as_slice() {
-        [] => format!("✔ No validation issues found when analyzing namespace: {NAMESPACE}."),
-        [one] => format!("✔ No validation issues found when analyzing {one}."),
-        many => format!(
-            "✔ No validation issues found when analyzing:\n  - {}",
-            many.join("\n  - ")
-        ),
-    }
 }

@@ -186,6 +186,18 @@ pub fn analyze_files(
     Ok(messages)
 }
 
+/// istioctl analyze's line when it finds nothing: the files it read (`names`), else the namespace.
+pub fn no_issues(names: &[String]) -> String {
+    match names {
+        [] => format!("✔ No validation issues found when analyzing namespace: {NAMESPACE}."),
+        [one] => format!("✔ No validation issues found when analyzing {one}."),
+        many => format!(
+            "✔ No validation issues found when analyzing:\n  - {}",
+            many.join("\n  - ")
+        ),
+    }
+}
+
 /// istioctl's order, duplicates dropped (`Messages.SortedDedupedCopy`): level, code, the object, then the line.
 fn sort(messages: &mut Vec<Message>) {
     messages.sort_by(|a, b| {
