@@ -65,8 +65,8 @@ async fn guided_all_runs_every_chapter_to_the_end_with_every_step_passing() {
     troubleshooting_finds_each_mistake(&text);
 }
 
-/// The troubleshooting chapter (last): each mistake's symptom, what analyze and proxy-config show, and
-/// every one of its verdicts passed (istioctl analyze's own `✔ No validation issues` lines aside).
+/// The troubleshooting chapter (last): each mistake's symptom, what analyze, proxy-config and proxy-status
+/// show, and every one of its verdicts passed (istioctl analyze's own `✔ No validation issues` lines aside).
 fn troubleshooting_finds_each_mistake(text: &str) {
     let start = text
         .find("Troubleshooting chapter:")
@@ -86,6 +86,11 @@ fn troubleshooting_finds_each_mistake(text: &str) {
         "  customer => Error: 503 - preference => connection reset: http://127.0.0.1:",
         "  preference-v1        1/1  (no sidecar: no identity)                            none\n",
         "has no istio-proxy container (its Deployment is not injected)",
+        "Envoy rejected configuration version",
+        "RDS (version ",
+        "RE2 program size of 40004 > max program size of 32768",
+        "✔ proxy-status: every sidecar STALE on RDS",
+        "✔ proxy-status: every proxy SYNCED",
     ] {
         assert!(
             chapter.contains(promise),
@@ -98,7 +103,7 @@ fn troubleshooting_finds_each_mistake(text: &str) {
             .filter(|l| l.starts_with(mark) && !l.contains("No validation issues found"))
             .count()
     };
-    assert_eq!((verdicts("  ✔ "), verdicts("  ✘ ")), (19, 0), "{chapter}");
+    assert_eq!((verdicts("  ✔ "), verdicts("  ✘ ")), (25, 0), "{chapter}");
 }
 
 /// Each chapter's table says what `-i` shows before a step: every step's title, `oc` commands and lab

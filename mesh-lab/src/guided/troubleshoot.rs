@@ -2,8 +2,10 @@
 //! kind of file, its symptom through the gateway, found the way istioctl finds it (`istioctl analyze`,
 //! `istioctl proxy-config`, the pods' READY column) and fixed, every verdict read from the lab's real
 //! answers: a VirtualService naming a subset no DestinationRule defines, a VirtualService bound to a
-//! Gateway that does not exist, the egress ServiceEntry on the wrong port, and STRICT mutual TLS with a
-//! client outside the mesh.
+//! Gateway that does not exist, the egress ServiceEntry on the wrong port, STRICT mutual TLS with a
+//! client outside the mesh, and a configuration Envoy rejects ([`rejected`], found with `proxy-status`).
+
+mod rejected;
 
 use std::io::Write;
 use std::path::Path;
@@ -16,7 +18,7 @@ use crate::observe::proxy_config::{GATEWAY, ProxyConfigQuery, proxy_config};
 
 /// The chapter's first line.
 pub(crate) const INTRO: &str = "Troubleshooting chapter: the classic mistakes, each made with the tutorial's files, \
-its symptom, found with istioctl analyze and proxy-config, and fixed.";
+its symptom, found with istioctl analyze, proxy-config and proxy-status, and fixed.";
 
 const ANALYZE_OC: &str = "istioctl analyze -n tutorial";
 const ANALYZE_LAB: &str = "mesh-lab analyze";
@@ -87,6 +89,7 @@ spec:
 pub(crate) fn steps<W: Write>() -> Vec<Step<W>> {
     let mut steps = missing_subset_and_wrong_gateway();
     steps.extend(wrong_port_and_strict());
+    steps.extend(rejected::steps());
     steps
 }
 
