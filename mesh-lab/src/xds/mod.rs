@@ -386,3 +386,6 @@ fn read_secrets(dir: &Path) -> anyhow::Result<BTreeMap<String, Any>> {
     }
     Ok(secrets)
 }
+
+#[cfg(test)]
+mod tests;
