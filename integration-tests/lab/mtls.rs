@@ -285,7 +285,6 @@ async fn an_inbound_listener_envoy_rejects_by_lds_is_reported_and_the_previous_o
             8080,
             &dir,
             MtlsMode::Permissive,
-            &certs,
             vec![],
             mesh_istiod::model::release::IstioRelease::CURRENT,
         )],
@@ -300,7 +299,6 @@ async fn an_inbound_listener_envoy_rejects_by_lds_is_reported_and_the_previous_o
         8080,
         &dir,
         MtlsMode::Strict,
-        &certs,
         vec![],
         mesh_istiod::model::release::IstioRelease::CURRENT,
     );

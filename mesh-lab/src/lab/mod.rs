@@ -312,14 +312,8 @@ impl Lab {
             outbound: state.mesh_mode,
             istio: options.istio,
         };
-        let gw_config = gateway_config(
-            &state.resources(),
-            &mesh,
-            &services,
-            &[],
-            &CertFiles::in_dir(&gateway_dir),
-        )
-        .map_err(|e| anyhow!("{e}"))?;
+        let gw_config = gateway_config(&state.resources(), &mesh, &services, &[])
+            .map_err(|e| anyhow!("{e}"))?;
         // The gateway's Envoy starts while the pods start; it gets their endpoints right after.
         let gw_boot = gateway_bootstrap(gw_addr, &route);
         let gw_bin = envoy_bin.clone();

@@ -132,13 +132,11 @@ impl Lab {
         };
         let config_for = |w: &Workload, inbound: SocketAddr, app: SocketAddr| {
             let dir = self.dir.join(&w.pod);
-            let certs = CertFiles::in_dir(&dir);
             let me = SidecarOf {
                 labels: &w.labels,
                 inbound,
                 app,
                 dir: &dir,
-                certs: &certs,
                 jwks: &jwks,
                 fetched: &inner.jwks,
             };
@@ -152,14 +150,8 @@ impl Lab {
             )
             .map_err(|e| anyhow!("{e}"))
         };
-        let gateway = gateway_config(
-            &resources,
-            &mesh,
-            &inner.services,
-            &plan.endpoints,
-            &CertFiles::in_dir(&gateway_dir_of(&self.dir)),
-        )
-        .map_err(|e| anyhow!("{e}"))?;
+        let gateway = gateway_config(&resources, &mesh, &inner.services, &plan.endpoints)
+            .map_err(|e| anyhow!("{e}"))?;
         let mut kept = BTreeMap::new();
         for name in &plan.keep {
             let p = &inner.pods[name];

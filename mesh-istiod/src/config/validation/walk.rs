@@ -20,7 +20,6 @@ use serde_json::{Value, json};
 use serde_reflection::{ContainerFormat, Format, Registry, Samples, Tracer, TracerConfig};
 
 use super::pattern_matches;
-use crate::model::identity::CertFiles;
 use crate::model::registry::{self, Workload};
 use crate::model::release::IstioRelease;
 use crate::model::sidecar::Mode;
@@ -375,26 +374,18 @@ fn translate(resources: &[Resource]) -> Result<String, String> {
     let mut out = String::new();
     for (w, e) in workloads.iter().zip(&endpoints) {
         let dir = PathBuf::from("/walk").join(&w.name);
-        let certs = CertFiles::in_dir(&dir);
         let me = SidecarOf {
             labels: &w.labels,
             inbound: e.addr,
             app: SocketAddr::from(([127, 0, 0, 1], 30000 + e.addr.port() % 10000)),
             dir: &dir,
-            certs: &certs,
             jwks: JWKS,
             fetched: &fetched,
         };
         let d = sidecar_config(resources, &mesh, &services, &endpoints, &internet, &me)?;
         out.push_str(&format!("{}: {d:?}\n", w.name));
     }
-    let gw = gateway_config(
-        resources,
-        &mesh,
-        &services,
-        &endpoints,
-        &CertFiles::in_dir(Path::new("/walk/gateway")),
-    )?;
+    let gw = gateway_config(resources, &mesh, &services, &endpoints)?;
     out.push_str(&format!("gateway: {gw:?}\n"));
     Ok(out)
 }

@@ -50,7 +50,6 @@ use mesh_manifests::kcr_networking_istio_io::v1::destinationrules::{
 use serde_json::{Value, json};
 
 use crate::config::host;
-use crate::model::identity::CertFiles;
 use crate::model::registry::ServiceDef;
 use crate::model::sidecar::Labels;
 use crate::networking::core::cluster_builder::{
@@ -317,16 +316,16 @@ pub fn upstream_tls(
 pub const TLS_ORIGINATION: &str = "TLS origination with certificates of your own is not in the lab's \
     scope; between the mesh's sidecars write ISTIO_MUTUAL (the mesh certificates) or leave tls out (auto mTLS)";
 
-/// Every outbound cluster of the mesh's Services: the Service's own and one per subset. `client` is the
-/// calling proxy's certificate files (auto mTLS); `None` builds plain-text clusters.
+/// Every outbound cluster of the mesh's Services: the Service's own and one per subset. `mtls_client`: the
+/// calling proxy has the mesh's certificates (auto mTLS, ISTIO_MUTUAL); without, plain-text clusters.
 pub fn mesh_clusters(
     resources: &[Resource],
     services: &[ServiceDef],
     endpoints: &[Endpoint],
-    client: Option<&CertFiles>,
+    mtls_client: bool,
 ) -> Result<Vec<Value>, String> {
     let mut out = Vec::new();
-    let auto = client.filter(|_| mtls::namespace_mode(resources).mode != MtlsMode::Disable);
+    let auto = mtls_client && mtls::namespace_mode(resources).mode != MtlsMode::Disable;
     for svc in services {
         let pods = |extra: &BTreeMap<String, String>| -> Vec<&Endpoint> {
             endpoints
@@ -357,22 +356,22 @@ pub fn mesh_clusters(
             let sni = mtls::sni(&svc.fqdn(), subset, svc.port);
             let tls = upstream_tls(policy, base);
             let tls = tls.map_err(|e| format!("DestinationRule {dr_name}: {e}"))?;
-            match (tls, client) {
+            match (tls, mtls_client) {
                 (UpstreamTls::Auto, _) => {
-                    if let Some(certs) = auto {
+                    if auto {
                         for (i, e) in pods.iter().enumerate() {
                             if e.identity.is_some() {
                                 c["load_assignment"]["endpoints"][0]["lb_endpoints"][i]["metadata"] =
                                     mtls::istio_endpoint_metadata();
                             }
                         }
-                        mtls::auto_mtls(&mut c, certs, &sans, &sni);
+                        mtls::auto_mtls(&mut c, &sans, &sni);
                     }
                 }
-                (UpstreamTls::IstioMutual, Some(certs)) => {
-                    c["transport_socket"] = mtls::istio_mutual_socket(certs, &sans, &sni);
+                (UpstreamTls::IstioMutual, true) => {
+                    c["transport_socket"] = mtls::istio_mutual_socket(&sans, &sni);
                 }
-                (UpstreamTls::IstioMutual, None) | (UpstreamTls::Disable, _) => {}
+                (UpstreamTls::IstioMutual, false) | (UpstreamTls::Disable, _) => {}
             }
             if let Some(tp) = policy {
                 apply_policy(&mut c, tp, base)

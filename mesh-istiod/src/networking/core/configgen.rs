@@ -10,7 +10,6 @@ use std::path::Path;
 use mesh_manifests::Resource;
 use serde_json::Value;
 
-use crate::model::identity::CertFiles;
 use crate::model::registry::MESH_PORT;
 use crate::model::registry::ServiceDef;
 use crate::model::release::IstioRelease;
@@ -41,15 +40,13 @@ pub struct MeshSettings {
 }
 
 /// Which sidecar a configuration is for: its pod's labels, its inbound listener's address and its
-/// directory (access log, certificates: [`CertFiles::in_dir`]).
+/// directory (access log).
 pub struct SidecarOf<'a> {
     pub labels: &'a Labels,
     pub inbound: SocketAddr,
     /// The app behind the inbound listener (the inbound cluster's endpoint).
     pub app: SocketAddr,
     pub dir: &'a Path,
-    /// Its certificate files (the current rotation's).
-    pub certs: &'a CertFiles,
     /// The key set a RequestAuthentication `jwksUri` resolves to when `fetched` has none for it (the
     /// lab's own issuer; istiod fetches the URI and inlines what it serves).
     pub jwks: &'a str,
@@ -71,8 +68,7 @@ pub fn sidecar_config(
     let egress = egress::to_envoy(resources, mesh.outbound, internet, me.labels, istio)
         .map_err(|e| e.to_string())?;
     let outbound = outbound_routes(resources, services, egress.mode, me.labels, istio)?;
-    let certs = me.certs;
-    let mut clusters = mesh_clusters(resources, services, endpoints, Some(certs))?;
+    let mut clusters = mesh_clusters(resources, services, endpoints, true)?;
     clusters.extend(egress.clusters);
     clusters.push(inbound_cluster(
         resources, services, me.labels, MESH_PORT, me.app,
@@ -92,23 +88,22 @@ pub fn sidecar_config(
         route_configs: vec![outbound, egress.route_config],
         clusters,
         listeners: vec![mtls::inbound_listener(
-            me.inbound, MESH_PORT, me.dir, mode, certs, by_ecds, istio,
+            me.inbound, MESH_PORT, me.dir, mode, by_ecds, istio,
         )],
         filters,
     })
 }
 
-/// The gateway's routes and clusters (auto mTLS with the gateway's certificate, in `gateway_dir`).
+/// The gateway's routes and clusters (auto mTLS with the gateway's certificate).
 pub fn gateway_config(
     resources: &[Resource],
     mesh: &MeshSettings,
     services: &[ServiceDef],
     endpoints: &[Endpoint],
-    certs: &CertFiles,
 ) -> Result<Dynamic, String> {
     Ok(Dynamic {
         route_configs: vec![gateway_routes(resources, services, mesh.istio)?],
-        clusters: mesh_clusters(resources, services, endpoints, Some(certs))?,
+        clusters: mesh_clusters(resources, services, endpoints, true)?,
         listeners: Vec::new(),
         filters: Vec::new(),
     })

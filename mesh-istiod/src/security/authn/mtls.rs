@@ -41,7 +41,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::bootstrap::{self, Listener, Routes};
-use crate::model::identity::{CertFiles, SDS_DEFAULT, SDS_ROOT};
+use crate::model::identity::{SDS_DEFAULT, SDS_ROOT};
 use crate::model::policy;
 
 /// A workload's effective mutual-TLS mode (pilot/pkg/model/authentication.go `MutualTLSMode`).
@@ -161,19 +161,19 @@ pub const SUPPORTED_CIPHERS: &[&str] = &[
 /// An `SdsSecretConfig` for secret `name`: by SDS over the proxy's ADS stream, where the lab's xDS
 /// server hands the secrets of the proxy's certificate files. istiod points the same two names at
 /// istio-agent's SDS socket (pilot/pkg/security/model/authentication.go `ConstructSdsSecretConfig`).
-pub fn sds_secret(_certs: &CertFiles, name: &str) -> Value {
+pub fn sds_secret(name: &str) -> Value {
     json!({
         "name": name,
         "sds_config": {"ads": {}, "resource_api_version": "V3"}
     })
 }
 
-fn certificate(certs: &CertFiles) -> Value {
-    json!([sds_secret(certs, SDS_DEFAULT)])
+fn certificate() -> Value {
+    json!([sds_secret(SDS_DEFAULT)])
 }
 
 /// The inbound `DownstreamTlsContext` (`BuildInboundTLS` for an HTTP port).
-pub fn downstream_tls(certs: &CertFiles) -> Value {
+pub fn downstream_tls() -> Value {
     json!({
         "name": TLS_TRANSPORT_SOCKET,
         "typed_config": {
@@ -186,15 +186,15 @@ pub fn downstream_tls(certs: &CertFiles) -> Value {
                     "tls_maximum_protocol_version": "TLSv1_3",
                     "cipher_suites": SUPPORTED_CIPHERS
                 },
-                "tls_certificate_sds_secret_configs": certificate(certs),
-                "validation_context_sds_secret_config": sds_secret(certs, SDS_ROOT)
+                "tls_certificate_sds_secret_configs": certificate(),
+                "validation_context_sds_secret_config": sds_secret(SDS_ROOT)
             }
         }
     })
 }
 
 /// The sidecar's inbound listener `virtualInbound` in front of the app (on `addr`, serving the mesh port
-/// `port`), for `mode`, with the workload's certificates; logs to `proxy_dir`'s access log.
+/// `port`), for `mode`, with the workload's certificates (by SDS); logs to `proxy_dir`'s access log.
 ///
 /// `http_filters` are HTTP filters (Envoy JSON, `{"name": …, "typed_config": …}`) placed in the inbound
 /// HTTP connection manager before the router, in this order, on every filter chain — where istiod puts
@@ -206,7 +206,6 @@ pub fn inbound_listener(
     port: u16,
     proxy_dir: &Path,
     mode: MtlsMode,
-    certs: &CertFiles,
     http_filters: Vec<Value>,
     istio: crate::model::release::IstioRelease,
 ) -> Value {
@@ -230,7 +229,7 @@ pub fn inbound_listener(
             m["application_protocols"] = json!(a);
         }
         json!({"name": chain_name, "filter_chain_match": m, "filters": filters,
-               "transport_socket": downstream_tls(certs)})
+               "transport_socket": downstream_tls()})
     };
     let plain_chain = json!({"name": chain_name, "filter_chain_match": {"transport_protocol": "raw_buffer"},
                              "filters": filters});
@@ -270,9 +269,9 @@ pub fn istio_endpoint_metadata() -> Value {
 }
 
 /// The client side of istio mutual TLS (`buildUpstreamClusterTLSContext` for ISTIO_MUTUAL): the proxy's
-/// certificate `certs`, the root, ALPN `istio-peer-exchange`, `istio`, SNI `sni`, the peer's URI SAN one of
+/// certificate (SDS `default`), the root (`ROOTCA`), ALPN `istio-peer-exchange`, `istio`, SNI `sni`, the peer's URI SAN one of
 /// `sans` (any, when empty).
-pub fn istio_mutual_socket(certs: &CertFiles, sans: &[String], sni: &str) -> Value {
+pub fn istio_mutual_socket(sans: &[String], sni: &str) -> Value {
     let matchers: Vec<Value> = sans
         .iter()
         .map(|s| json!({"san_type": "URI", "matcher": {"exact": s}}))
@@ -280,7 +279,7 @@ pub fn istio_mutual_socket(certs: &CertFiles, sans: &[String], sni: &str) -> Val
     // The root by SDS, the peer's SANs from istiod (combined validation context, as istiod builds it).
     let mut validation = json!({
         "default_validation_context": {},
-        "validation_context_sds_secret_config": sds_secret(certs, SDS_ROOT)
+        "validation_context_sds_secret_config": sds_secret(SDS_ROOT)
     });
     if !matchers.is_empty() {
         validation["default_validation_context"]["match_typed_subject_alt_names"] = json!(matchers);
@@ -290,22 +289,22 @@ pub fn istio_mutual_socket(certs: &CertFiles, sans: &[String], sni: &str) -> Val
         "sni": sni,
         "common_tls_context": {
             "alpn_protocols": ALPN_IN_MESH_WITH_MXC,
-            "tls_certificate_sds_secret_configs": certificate(certs),
+            "tls_certificate_sds_secret_configs": certificate(),
             "combined_validation_context": validation
         }
     }})
 }
 
-/// Auto mTLS on a cluster: `transport_socket_matches` `tlsMode-istio` (mutual TLS with `certs`, peer SAN
+/// Auto mTLS on a cluster: `transport_socket_matches` `tlsMode-istio` (mutual TLS with the proxy's certificate, peer SAN
 /// one of `sans`, SNI `sni`) and `tlsMode-disabled` (plain text). A DestinationRule's `tls.mode:
 /// ISTIO_MUTUAL` is the same TLS as the cluster's one `transport_socket` instead, for every endpoint
 /// (`applyUpstreamTLSSettings`: matches only for auto-detected mTLS).
-pub fn auto_mtls(cluster: &mut Value, certs: &CertFiles, sans: &[String], sni: &str) {
+pub fn auto_mtls(cluster: &mut Value, sans: &[String], sni: &str) {
     cluster["transport_socket_matches"] = json!([
         {
             "name": "tlsMode-istio",
             "match": {"tlsMode": "istio"},
-            "transport_socket": istio_mutual_socket(certs, sans, sni)
+            "transport_socket": istio_mutual_socket(sans, sni)
         },
         {
             "name": "tlsMode-disabled",
@@ -321,10 +320,6 @@ pub fn auto_mtls(cluster: &mut Value, certs: &CertFiles, sans: &[String], sni: &
 mod tests {
     use super::*;
     use crate::fixtures::{istio, labels, parse};
-
-    fn certs() -> CertFiles {
-        CertFiles::in_dir(Path::new("/lab/pod"))
-    }
 
     const PREFERENCE_PERMISSIVE: &str = "apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\n\
 metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: preference\n  mtls:\n    mode: PERMISSIVE\n";
@@ -398,7 +393,6 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
             8080,
             dir,
             MtlsMode::Permissive,
-            &certs(),
             vec![],
             crate::model::release::IstioRelease::CURRENT,
         );
@@ -437,7 +431,6 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
             8080,
             dir,
             MtlsMode::Strict,
-            &certs(),
             vec![],
             crate::model::release::IstioRelease::CURRENT,
         );
@@ -447,7 +440,6 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
             8080,
             dir,
             MtlsMode::Disable,
-            &certs(),
             vec![],
             crate::model::release::IstioRelease::CURRENT,
         );
@@ -464,7 +456,6 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
             8080,
             Path::new("/lab/pod"),
             MtlsMode::Permissive,
-            &certs(),
             vec![rbac],
             crate::model::release::IstioRelease::CURRENT,
         );
@@ -488,7 +479,6 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
         let sans = vec!["spiffe://cluster.local/ns/tutorial/sa/preference".to_owned()];
         auto_mtls(
             &mut c,
-            &certs(),
             &sans,
             &sni("preference.tutorial.svc.cluster.local", None, 8080),
         );

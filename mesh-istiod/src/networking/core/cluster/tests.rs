@@ -40,7 +40,7 @@ const R: &str = "recommendation.tutorial.svc.cluster.local";
 
 #[test]
 fn a_service_without_a_destination_rule_has_one_cluster_with_istiods_defaults() {
-    let cs = mesh_clusters(&[], &recommendation(), &[pod("v1", 1), pod("v2", 2)], None).unwrap();
+    let cs = mesh_clusters(&[], &recommendation(), &[pod("v1", 1), pod("v2", 2)], false).unwrap();
     assert_eq!(cs.len(), 1);
     let c = &cs[0];
     assert_eq!(c["name"], format!("outbound|8080||{R}"));
@@ -63,7 +63,7 @@ fn the_clusters_of_a_destination_rule_name_it_and_their_subset() {
         &istio("destination-rule-recommendation-circuit-breaker.yml"),
         &recommendation(),
         &[pod("v1", 1), pod("v2", 2)],
-        None,
+        false,
     )
     .unwrap();
     let config = "/apis/networking.istio.io/v1/namespaces/tutorial/destination-rule/recommendation";
@@ -83,7 +83,7 @@ fn subsets_select_their_pods_and_the_circuit_breaker_policy_applies_to_each() {
         &istio("destination-rule-recommendation-circuit-breaker.yml"),
         &recommendation(),
         &[pod("v1", 1), pod("v2", 2)],
-        None,
+        false,
     )
     .unwrap();
     let names: Vec<&str> = cs.iter().map(|c| c["name"].as_str().unwrap()).collect();
@@ -131,7 +131,7 @@ fn random_load_balancing_is_envoys_random() {
         &istio("destination-rule-recommendation-random.yml"),
         &recommendation(),
         &[],
-        None,
+        false,
     )
     .unwrap();
     assert!(cs.iter().all(|c| c["lb_policy"] == "RANDOM"));
@@ -139,17 +139,10 @@ fn random_load_balancing_is_envoys_random() {
 
 #[test]
 fn endpoints_with_a_sidecar_take_mutual_tls_and_the_others_plain_text() {
-    let certs = CertFiles::in_dir(std::path::Path::new("/lab/customer"));
     let mut v1 = pod("v1", 1);
     v1.identity = Some("spiffe://cluster.local/ns/tutorial/sa/recommendation".into());
     let v3 = pod("v3", 3);
-    let cs = mesh_clusters(
-        &[],
-        &recommendation(),
-        &[v1.clone(), v3.clone()],
-        Some(&certs),
-    )
-    .unwrap();
+    let cs = mesh_clusters(&[], &recommendation(), &[v1.clone(), v3.clone()], true).unwrap();
     let c = &cs[0];
     let eps = &c["load_assignment"]["endpoints"][0]["lb_endpoints"];
     assert_eq!(
@@ -179,7 +172,7 @@ fn endpoints_with_a_sidecar_take_mutual_tls_and_the_others_plain_text() {
     let disable = crate::fixtures::parse(
         "apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\nmetadata:\n  name: default\nspec:\n  mtls:\n    mode: DISABLE\n",
     );
-    let cs = mesh_clusters(&disable, &recommendation(), &[v1, v3], Some(&certs)).unwrap();
+    let cs = mesh_clusters(&disable, &recommendation(), &[v1, v3], true).unwrap();
     assert!(cs[0].get("transport_socket_matches").is_none());
 }
 
@@ -240,7 +233,7 @@ fn a_subsets_policy_replaces_the_top_level_blocks_it_sets_and_inherits_the_other
         &crate::fixtures::parse(SUBSET_POLICY),
         &recommendation(),
         &[pod("v1", 1), pod("v2", 2)],
-        None,
+        false,
     )
     .unwrap();
     let (all, v1, v2) = (&cs[0], &cs[1], &cs[2]);
@@ -267,7 +260,13 @@ fn a_subset_policy_alone_leaves_the_service_cluster_and_the_other_subsets_at_ist
         "",
     );
     assert_ne!(yaml, SUBSET_POLICY);
-    let cs = mesh_clusters(&crate::fixtures::parse(&yaml), &recommendation(), &[], None).unwrap();
+    let cs = mesh_clusters(
+        &crate::fixtures::parse(&yaml),
+        &recommendation(),
+        &[],
+        false,
+    )
+    .unwrap();
     let max = u64::from(u32::MAX);
     assert_eq!(thresholds(&cs[0]), (max, max));
     assert_eq!(thresholds(&cs[1]), (max, max));
@@ -305,9 +304,8 @@ fn mesh_pods() -> Vec<Endpoint> {
 #[test]
 fn a_namespace_wide_istio_mutual_rule_gives_every_service_the_mesh_certificates_on_every_endpoint()
 {
-    let certs = CertFiles::in_dir(std::path::Path::new("/lab/customer"));
     let rs = crate::fixtures::parse(NAMESPACE_WIDE);
-    let cs = mesh_clusters(&rs, &services(), &mesh_pods(), Some(&certs)).unwrap();
+    let cs = mesh_clusters(&rs, &services(), &mesh_pods(), true).unwrap();
     assert_eq!(cs.len(), 3);
     for (c, app) in cs.iter().zip(["customer", "preference", "recommendation"]) {
         assert!(c.get("transport_socket_matches").is_none(), "{c}");
@@ -315,7 +313,6 @@ fn a_namespace_wide_istio_mutual_rule_gives_every_service_the_mesh_certificates_
         assert_eq!(
             c["transport_socket"],
             mtls::istio_mutual_socket(
-                &certs,
                 &[format!("spiffe://cluster.local/ns/tutorial/sa/{app}")],
                 &format!("outbound_.8080_._.{fqdn}")
             )
@@ -332,7 +329,7 @@ fn a_namespace_wide_istio_mutual_rule_gives_every_service_the_mesh_certificates_
         &crate::fixtures::parse(&disable),
         &services(),
         &mesh_pods(),
-        Some(&certs),
+        true,
     )
     .unwrap();
     for c in &cs {
@@ -345,13 +342,12 @@ fn a_namespace_wide_istio_mutual_rule_gives_every_service_the_mesh_certificates_
 /// a subset's `tls` replaces the top level's.
 #[test]
 fn the_rule_with_the_most_specific_host_wins_and_a_subsets_tls_replaces_the_top_levels() {
-    let certs = CertFiles::in_dir(std::path::Path::new("/lab/customer"));
     let mut rs = crate::fixtures::parse(&NAMESPACE_WIDE.replace("'*.tutorial", "'*"));
     rs.extend(crate::fixtures::parse(NAMESPACE_WIDE));
     rs.extend(istio("destination-rule-recommendation-v1-v2.yml"));
     let mut wide = crate::fixtures::parse(&NAMESPACE_WIDE.replace("ISTIO_MUTUAL", "DISABLE"));
     wide.extend(rs.clone());
-    let cs = mesh_clusters(&wide, &services(), &mesh_pods(), Some(&certs)).unwrap();
+    let cs = mesh_clusters(&wide, &services(), &mesh_pods(), true).unwrap();
     let pref = named(&cs, "outbound|8080||preference.tutorial.svc.cluster.local");
     assert!(
         pref.get("transport_socket").is_some(),
@@ -371,13 +367,7 @@ spec:
   - {name: version-v1, labels: {version: v1}, trafficPolicy: {tls: {mode: DISABLE}}}
   - {name: version-v2, labels: {version: v2}}
 ";
-    let cs = mesh_clusters(
-        &crate::fixtures::parse(yaml),
-        &services(),
-        &[],
-        Some(&certs),
-    )
-    .unwrap();
+    let cs = mesh_clusters(&crate::fixtures::parse(yaml), &services(), &[], true).unwrap();
     assert!(
         named(&cs, &format!("outbound|8080||{R}"))
             .get("transport_socket")
@@ -444,7 +434,7 @@ spec:
     connectionPool: {http: {}, tcp: {}}
     outlierDetection: {consecutiveErrors: 1, interval: 5.000s, baseEjectionTime: 15.000s}
 ";
-    let cs = mesh_clusters(&crate::fixtures::parse(yaml), &recommendation(), &[], None).unwrap();
+    let cs = mesh_clusters(&crate::fixtures::parse(yaml), &recommendation(), &[], false).unwrap();
     assert_eq!(
         cs[0]["outlier_detection"],
         json!({"enforcing_success_rate": 0, "interval": "5s", "base_ejection_time": "15s"})
