@@ -35,6 +35,22 @@ fn inotify_of_envoys(lab_dir: &Path) -> (usize, Vec<(u32, usize)>) {
     (envoys, holding)
 }
 
+/// The chain answers through the gateway at `url` (v1 or v2).
+async fn chain_answers(url: &str) {
+    let body = crate::http()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.starts_with("customer => preference => recommendation v"),
+        "{body}"
+    );
+}
+
 /// Four labs start side by side, each Envoy holding no inotify instance (file-based xDS held ten per
 /// sidecar: four labs passed the common limit of 128 per user).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,18 +69,7 @@ async fn four_labs_start_side_by_side_with_no_inotify_instance() {
             holding.is_empty(),
             "Envoys holding inotify instances (pid, count): {holding:?}; limit {limit}"
         );
-        let body = crate::http()
-            .get(&lab.gateway_url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(
-            body.starts_with("customer => preference => recommendation v"),
-            "{body}"
-        );
+        chain_answers(&lab.gateway_url).await;
     }
     for lab in labs {
         lab.stop().await;
@@ -156,18 +161,7 @@ async fn a_configuration_envoy_rejects_is_stale_in_proxy_status_and_the_lab_keep
             && table.matches(" RDS (version ").count() == 4,
         "{table}"
     );
-    let body = crate::http()
-        .get(&served.lab.gateway_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        body.starts_with("customer => preference => recommendation v"),
-        "{body}"
-    );
+    chain_answers(&served.lab.gateway_url).await;
 
     let (code, json, _) = served.run(&["proxy-status", "-o", "json"]).await;
     assert_eq!(code, 0);
