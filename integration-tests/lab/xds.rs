@@ -97,6 +97,41 @@ spec:
         host: recommendation
 ";
 
+/// `proxy-status`'s table: the gateway SYNCED, its four sidecars STALE on RDS, each NACK's reason below.
+fn sidecars_stale_on_rds(table: &str) {
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .map(|l| {
+            l.split("     ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        rows[0],
+        [
+            "NAME", "CLUSTER", "CDS", "LDS", "EDS", "RDS", "ECDS", "ISTIOD", "VERSION"
+        ]
+    );
+    assert_eq!(rows.len(), 6, "the gateway and four sidecars: {table}");
+    for row in &rows[1..] {
+        let gateway = row[0] == "istio-ingressgateway.istio-system";
+        let rds = if gateway { "SYNCED" } else { "STALE" };
+        assert_eq!(
+            row[1..6],
+            ["Kubernetes", "SYNCED", "SYNCED", "NOT SENT", rds],
+            "{table}"
+        );
+    }
+    assert!(
+        table.contains("Rejected by Envoy (NACK); what it rejected stays as it was:\n")
+            && table.matches(" RDS (version ").count() == 4,
+        "{table}"
+    );
+}
+
 /// A configuration every sidecar NACKs is applied, as a cluster applies it; `apply` warns with Envoy's
 /// reason, `proxy-status` shows the sidecars STALE on RDS with the reason, the chain keeps answering, and
 /// deleting the VirtualService makes every proxy SYNCED again.
@@ -130,37 +165,7 @@ async fn a_configuration_envoy_rejects_is_stale_in_proxy_status_and_the_lab_keep
 
     let (code, table, _) = served.run(&["proxy-status"]).await;
     assert_eq!(code, 0);
-    let rows: Vec<Vec<&str>> = table
-        .lines()
-        .take_while(|l| !l.is_empty())
-        .map(|l| {
-            l.split("     ")
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .collect()
-        })
-        .collect();
-    assert_eq!(
-        rows[0],
-        [
-            "NAME", "CLUSTER", "CDS", "LDS", "EDS", "RDS", "ECDS", "ISTIOD", "VERSION"
-        ]
-    );
-    assert_eq!(rows.len(), 6, "the gateway and four sidecars: {table}");
-    for row in &rows[1..] {
-        let gateway = row[0] == "istio-ingressgateway.istio-system";
-        let rds = if gateway { "SYNCED" } else { "STALE" };
-        assert_eq!(
-            row[1..6],
-            ["Kubernetes", "SYNCED", "SYNCED", "NOT SENT", rds],
-            "{table}"
-        );
-    }
-    assert!(
-        table.contains("Rejected by Envoy (NACK); what it rejected stays as it was:\n")
-            && table.matches(" RDS (version ").count() == 4,
-        "{table}"
-    );
+    sidecars_stale_on_rds(&table);
     chain_answers(&served.lab.gateway_url).await;
 
     let (code, json, _) = served.run(&["proxy-status", "-o", "json"]).await;
