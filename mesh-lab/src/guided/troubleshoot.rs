@@ -1,6 +1,7 @@
 //! `mesh-lab guided troubleshoot`: the classic mistakes of the tutorial, each made with the tutorial's own
 //! kind of file, its symptom through the gateway, found the way istioctl finds it (`istioctl analyze`,
-//! `istioctl proxy-config`, the pods' READY column) and fixed, every verdict read from the lab's real
+//! `istioctl x describe pod`, `istioctl proxy-config`, `istioctl proxy-status`, the pods' READY column)
+//! and fixed, every verdict read from the lab's real
 //! answers: a VirtualService naming a subset no DestinationRule defines, a VirtualService bound to a
 //! Gateway that does not exist, the egress ServiceEntry on the wrong port, STRICT mutual TLS with a
 //! client outside the mesh, and a configuration Envoy rejects ([`rejected`], found with `proxy-status`).
@@ -18,13 +19,15 @@ use crate::observe::proxy_config::{GATEWAY, ProxyConfigQuery, proxy_config};
 
 /// The chapter's first line.
 pub(crate) const INTRO: &str = "Troubleshooting chapter: the classic mistakes, each made with the tutorial's files, \
-its symptom, found with istioctl analyze, proxy-config and proxy-status, and fixed.";
+its symptom, found with istioctl analyze, x describe, proxy-config and proxy-status, and fixed.";
 
 const ANALYZE_OC: &str = "istioctl analyze -n tutorial";
 const ANALYZE_LAB: &str = "mesh-lab analyze";
 const DEPLOY_V3_OC: &str = "oc apply -f recommendation/kubernetes/Deployment-v3.yml -n tutorial";
 const DEPLOY_V3_LAB: &str = "mesh-lab apply -f recommendation/kubernetes/Deployment-v3.yml";
 const RECOMMENDATION: &str = "recommendation.tutorial.svc.cluster.local";
+const DESCRIBE_V3_OC: &str = "istioctl x describe pod \"$(oc get pod -n tutorial -l app=recommendation,version=v3 -o jsonpath='{.items[0].metadata.name}')\" -n tutorial";
+const DESCRIBE_V3_LAB: &str = "mesh-lab describe pod deploy/recommendation-v3";
 const CLUSTERS_PREFERENCE_OC: &str = "istioctl proxy-config clusters deploy/preference-v1 -n tutorial --fqdn recommendation.tutorial.svc.cluster.local";
 const CLUSTERS_PREFERENCE_LAB: &str = "mesh-lab proxy-config clusters deploy/preference-v1 --fqdn recommendation.tutorial.svc.cluster.local";
 /// The learner's VirtualService for the gateway, and the tutorial's file that binds it right.
@@ -113,9 +116,9 @@ fn missing_subset_and_wrong_gateway<W: Write>() -> Vec<Step<W>> {
         ),
         step!(
             2,
-            "find it: analyze names the subset (IST0101), preference's sidecar has no version-v3 cluster",
-            &[ANALYZE_OC, CLUSTERS_PREFERENCE_OC],
-            &[ANALYZE_LAB, CLUSTERS_PREFERENCE_LAB],
+            "find it: analyze names the subset (IST0101), describe warns of it, preference's sidecar has no version-v3 cluster",
+            &[ANALYZE_OC, DESCRIBE_V3_OC, CLUSTERS_PREFERENCE_OC],
+            &[ANALYZE_LAB, DESCRIBE_V3_LAB, CLUSTERS_PREFERENCE_LAB],
             find_missing_subset
         ),
         step!(
@@ -334,6 +337,19 @@ async fn find_missing_subset<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) {
         found,
         "analyze: IST0101, the VirtualService's host+subset recommendation+version-v3 has no DestinationRule",
         format!("expected IST0101 for recommendation+version-v3, analyze says {lines:?}"),
+    );
+    g.oc(DESCRIBE_V3_OC);
+    g.say(&format!("  $ {DESCRIBE_V3_LAB}"));
+    let text = crate::observe::describe::describe(g.lab, "deploy/recommendation-v3")
+        .await
+        .unwrap_or_else(|e| format!("{e:#}"));
+    for l in text.lines() {
+        g.say(&format!("  {l}"));
+    }
+    g.verdict(
+        text.contains("Route to UNKNOWN subset version-v3"),
+        "describe: the route to v3's pod names a subset no DestinationRule defines (UNKNOWN subset version-v3)",
+        format!("expected describe's UNKNOWN subset warning, got {text:?}"),
     );
     let subsets = g.recommendation_subsets().await;
     let has = |s: &str| subsets.iter().any(|x| x == s);
