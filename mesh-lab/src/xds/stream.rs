@@ -127,8 +127,12 @@ impl Connection {
         if !r.response_nonce.is_empty() && sent.as_ref().map(|s| &s.1) != Some(&r.response_nonce) {
             return; // stale: a response to an older nonce
         }
-        if r.resource_names != sub.names || sent.is_none() {
-            sub.names = r.resource_names.clone();
+        // The names as a set: Envoy may list the same subscription in another order.
+        let mut names = r.resource_names.clone();
+        names.sort();
+        names.dedup();
+        if names != sub.names || sent.is_none() {
+            sub.names = names;
             sub.owed = true;
         }
         let names = sub.names.clone();
