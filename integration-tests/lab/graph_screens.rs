@@ -145,7 +145,9 @@ async fn screenshots(bin: &Path, addr: std::net::SocketAddr, detail: &str) {
     );
 }
 
-#[tokio::test]
+// Two workers: the poller of the starting gateway runs beside the lab's start, never starved by it, so it
+// sees the moment the gateway answers before the pods' endpoints reach it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_graph_reads_on_a_projector_turns_green_after_a_fix_and_reset_clears_it() {
     let bin = chromium();
     tutorial_common::boot::install_crypto_provider();
