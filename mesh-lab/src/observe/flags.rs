@@ -3,6 +3,7 @@
 //! filters that answer without a flag (RBAC, JWT), its response code details. The one home of these words:
 //! `show`, the graph and `guided` all say them from here, so a class reads the same sentence everywhere.
 
+use mesh_istiod::networking::core::cluster_builder::parse_subset_key;
 use serde::Serialize;
 
 use crate::dataplane::envoy::AccessLogEntry;
@@ -168,13 +169,9 @@ fn denied(details: &str) -> Option<(String, String)> {
 /// The Service and subset of an outbound cluster name (`outbound|8080|version-v3|recommendation.tutorial.svc.cluster.local`
 /// is `("recommendation", Some("version-v3"))`), for saying which subset is missing.
 pub fn cluster_subset(cluster: &str) -> Option<(&str, Option<&str>)> {
-    let mut parts = cluster.split('|');
-    let (dir, _port, subset, host) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    if dir != "outbound" {
-        return None;
-    }
-    let service = host.split('.').next()?;
-    Some((service, Some(subset).filter(|s| !s.is_empty())))
+    let key = parse_subset_key(cluster).filter(|k| k.direction == "outbound")?;
+    let service = key.host.split('.').next()?;
+    Some((service, Some(key.subset).filter(|s| !s.is_empty())))
 }
 
 #[cfg(test)]

@@ -23,6 +23,27 @@ pub fn subset_cluster_name(host: &str, subset: Option<&str>, port: u16) -> Strin
     format!("outbound|{port}|{}|{host}", subset.unwrap_or(""))
 }
 
+/// A cluster name's parts as istiod reads them back (model `ParseSubsetKey`): `direction|port|subset|host`,
+/// `None` for a name of fewer than four parts (`PassthroughCluster`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubsetKey<'a> {
+    pub direction: &'a str,
+    pub port: &'a str,
+    /// Empty for the Service's own cluster.
+    pub subset: &'a str,
+    pub host: &'a str,
+}
+
+pub fn parse_subset_key(name: &str) -> Option<SubsetKey<'_>> {
+    let mut parts = name.split('|');
+    Some(SubsetKey {
+        direction: parts.next()?,
+        port: parts.next()?,
+        subset: parts.next()?,
+        host: parts.next()?,
+    })
+}
+
 /// `inbound|<port>||`, the cluster of the app behind a sidecar's inbound listener.
 pub fn inbound_cluster_name(port: u16) -> String {
     format!("inbound|{port}||")

@@ -10,6 +10,7 @@ use super::facts::{Facts, Object, names_host, short, subset_labels, template_lab
 use crate::dataplane::envoy::AccessLogEntry;
 use crate::lab::EXTERNAL_HOST;
 use crate::observe::flags::cluster_subset;
+use mesh_istiod::networking::core::cluster_builder::parse_subset_key;
 
 /// The applied objects of `kind` for `host` that set `field` on one of their `http` routes, with its value
 /// (`timeout`, `retries`, `fault`).
@@ -105,8 +106,8 @@ pub fn no_cluster(facts: &Facts, cluster: &str) -> String {
     if let Some(s) = subset {
         return missing_subset(facts, service, s);
     }
-    let host = cluster.rsplit('|').next().unwrap_or_default();
-    let port = cluster.split('|').nth(1).unwrap_or_default();
+    let key = parse_subset_key(cluster);
+    let (host, port) = key.map_or(("", ""), |k| (k.host, k.port));
     missing_service_entry(facts, host, port)
 }
 
@@ -411,8 +412,8 @@ pub fn no_route(e: &AccessLogEntry, proxy: &str, domains: &[String]) -> String {
 /// The short name of an outbound cluster's host (`recommendation`, `worldclockapi.com`), else the Host
 /// header's without the port.
 pub fn host_of(cluster: &str, e: &AccessLogEntry) -> String {
-    let host = match cluster.strip_prefix("outbound|") {
-        Some(rest) => rest.rsplit('|').next().unwrap_or_default(),
+    let host = match parse_subset_key(cluster).filter(|k| k.direction == "outbound") {
+        Some(k) => k.host,
         None => e
             .authority
             .as_deref()

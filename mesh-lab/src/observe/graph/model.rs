@@ -21,6 +21,7 @@ use serde::Serialize;
 use crate::dataplane::envoy::AccessLogEntry;
 use crate::observe::flags::{self, cluster_subset};
 use crate::observe::way_out::WayOut;
+use mesh_istiod::networking::core::cluster_builder::parse_subset_key;
 
 /// The recent windows a reader can pick for the rates and the colours (`?window=`): 10 s, and Kiali's 1, 5
 /// and 10 minutes.
@@ -275,11 +276,9 @@ fn time_of(e: &AccessLogEntry) -> Option<DateTime<Utc>> {
 
 /// The Service a mesh cluster names (`outbound|8080|version-v1|recommendation.tutorial.svc.cluster.local`).
 fn cluster_service(cluster: &str) -> Option<(&str, Option<&str>)> {
-    let mut parts = cluster.split('|');
-    let (_dir, _port, subset, host) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let name = host.split('.').next()?;
-    let version = subset.strip_prefix("version-");
-    Some((name, version))
+    let key = parse_subset_key(cluster)?;
+    let name = key.host.split('.').next()?;
+    Some((name, key.subset.strip_prefix("version-")))
 }
 
 struct Acc {

@@ -6,6 +6,7 @@ use anyhow::{anyhow, bail};
 use serde_json::Value;
 
 use super::{ProxyConfigQuery, dump_of, tabwrite};
+use mesh_istiod::networking::core::cluster_builder::parse_subset_key;
 
 /// The cluster of every connection or request Envoy lets through unrouted.
 const PASSTHROUGH: &str = "PassthroughCluster";
@@ -180,8 +181,7 @@ pub fn describe_management(object: &Value) -> String {
 /// `model.ParseSubsetKey` of a name with more than three `|` parts (direction, port, subset, host), else
 /// the name alone (istioctl's `safelyParseSubsetKey`).
 fn subset_key(name: &str) -> Option<(&str, u32, &str, &str)> {
-    let parts: Vec<&str> = name.split('|').collect();
-    (parts.len() > 3).then(|| (parts[0], parts[1].parse().unwrap_or(0), parts[2], parts[3]))
+    parse_subset_key(name).map(|k| (k.direction, k.port.parse().unwrap_or(0), k.subset, k.host))
 }
 
 /// The sort key of `retrieveSortedClusterSlice`: host, subset, port, direction.
