@@ -114,17 +114,12 @@ struct Proxy {
     dir: PathBuf,
     pushed: BTreeMap<&'static str, Pushed>,
     status: BTreeMap<&'static str, TypeStatus>,
-    /// Open ADS streams (0 before its Envoy connects and after it goes).
-    streams: usize,
 }
 
 /// One proxy's state, as `proxy-status` reads it.
 #[derive(Clone, Debug, Serialize)]
 pub struct ProxyStatus {
     pub node: String,
-    pub connected: bool,
-    /// The version last pushed, per type short name.
-    pub pushed: BTreeMap<&'static str, u64>,
     pub status: BTreeMap<&'static str, TypeStatus>,
 }
 
@@ -314,12 +309,6 @@ impl Xds {
                 .iter()
                 .map(|(node, p)| ProxyStatus {
                     node: node.clone(),
-                    connected: p.streams > 0,
-                    pushed: p
-                        .pushed
-                        .iter()
-                        .map(|(t, x)| (short_name(t), x.version))
-                        .collect(),
                     status: p.status.iter().map(|(t, s)| (*t, s.clone())).collect(),
                 })
                 .collect()

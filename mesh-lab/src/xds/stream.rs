@@ -100,13 +100,6 @@ impl Connection {
                 break;
             }
         }
-        if let Some(node) = &self.node {
-            self.shared.change(|proxies| {
-                if let Some(p) = proxies.get_mut(node) {
-                    p.streams = p.streams.saturating_sub(1);
-                }
-            });
-        }
     }
 
     /// An ACK, a NACK or a (new) subscription.
@@ -115,8 +108,6 @@ impl Connection {
             let Some(node) = r.node.as_ref().map(|n| n.id.clone()) else {
                 return;
             };
-            self.shared
-                .change(|proxies| proxies.entry(node.clone()).or_default().streams += 1);
             self.node = Some(node);
         }
         let Some(type_url) = PUSH_ORDER.iter().copied().find(|t| *t == r.type_url) else {

@@ -1,7 +1,5 @@
-use std::collections::BTreeMap;
-
 use super::*;
-use crate::xds::{Nack, short_name};
+use crate::xds::Nack;
 
 fn acked(nonce: &str) -> TypeStatus {
     TypeStatus {
@@ -16,11 +14,6 @@ fn acked(nonce: &str) -> TypeStatus {
 fn proxy(node: &str, status: Vec<(&'static str, TypeStatus)>) -> ProxyStatus {
     ProxyStatus {
         node: node.into(),
-        connected: true,
-        pushed: status
-            .iter()
-            .map(|(t, _)| (short_name(t), 3))
-            .collect::<BTreeMap<_, _>>(),
         status: status.into_iter().collect(),
     }
 }
