@@ -8,6 +8,7 @@ use crate::guided::Step;
 use crate::guided::egress::{all_v3, first_reply};
 use crate::guided::guide::{Guide, LabFiles};
 use crate::observe::proxy_status;
+use crate::xds::{ProxyStatus, ROUTE, TypeStatus, short_name};
 
 const FILE: &str = "virtual-service-recommendation-paths.yml";
 const APPLY_OC: &str = "oc apply -f virtual-service-recommendation-paths.yml -n tutorial";
@@ -71,30 +72,38 @@ pub(super) fn steps<W: Write>() -> Vec<Step<W>> {
 }
 
 impl<W: Write> Guide<'_, W> {
-    /// `istioctl proxy-status` and the lab's: the table printed; the proxies' rows (cells split on istioctl's
-    /// five-space padding) and the lines after the table.
-    fn proxy_status(&mut self) -> (Vec<Vec<String>>, Vec<String>) {
+    /// `istioctl proxy-status` and the lab's: the table printed; what the xDS server recorded of each proxy
+    /// of the mesh, by proxy ID, that the table shows.
+    fn proxy_status(&mut self) -> Vec<(String, ProxyStatus)> {
         self.oc(STATUS_OC);
         self.say(&format!("  $ {STATUS_LAB}"));
-        let text = proxy_status::table(&self.lab.xds.status(), &self.lab.istio.version());
+        let statuses = self.lab.xds.status();
+        let text = proxy_status::table(&statuses, &self.lab.istio.version());
         for l in text.lines() {
             self.say(&format!("  {l}"));
         }
-        let mut lines = text.lines();
-        let rows = lines
-            .by_ref()
-            .take_while(|l| !l.is_empty())
-            .skip(1)
-            .map(|l| {
-                l.split("     ")
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .collect();
-        (rows, lines.map(str::to_owned).collect())
+        statuses
+            .into_iter()
+            .filter_map(|p| Some((proxy_status::proxy_id(&p.node)?.to_owned(), p)))
+            .collect()
     }
+}
+
+/// A proxy's record of `type_url` (nothing sent: the default).
+fn of(p: &ProxyStatus, type_url: &str) -> TypeStatus {
+    p.status.get(type_url).cloned().unwrap_or_default()
+}
+
+/// Each proxy's sync status per type, for a failing verdict's explanation.
+fn summary(proxies: &[(String, ProxyStatus)]) -> Vec<String> {
+    proxies
+        .iter()
+        .flat_map(|(id, p)| {
+            p.status
+                .iter()
+                .map(move |(t, s)| format!("{id} {}: {}", short_name(t), s.sync_status()))
+        })
+        .collect()
 }
 
 /// Step 13: applied as a cluster applies it, with the lab's warning per sidecar; the chain answers as before.
@@ -130,28 +139,26 @@ async fn rejected<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) {
 
 /// Step 14: every sidecar STALE on RDS, the gateway SYNCED, Envoy's reason under the table.
 async fn find_rejected<W: Write>(g: &mut Guide<'_, W>, _: &LabFiles) {
-    let (rows, notes) = g.proxy_status();
-    let stale: Vec<&Vec<String>> = rows
+    let proxies = g.proxy_status();
+    let (gateway, sidecars): (Vec<_>, Vec<_>) = proxies
         .iter()
-        .filter(|r| r.get(5).is_some_and(|c| c == "STALE"))
-        .collect();
-    let sidecars = rows
-        .iter()
-        .filter(|r| !r[0].starts_with("istio-ingressgateway"))
-        .count();
+        .partition(|(id, _)| id.starts_with("istio-ingressgateway"));
+    let stale = |p: &ProxyStatus| of(p, ROUTE).sync_status() == "STALE";
     g.verdict(
-        sidecars > 0 && stale.len() == sidecars,
+        !sidecars.is_empty()
+            && sidecars.iter().all(|(_, p)| stale(p))
+            && !gateway.iter().any(|(_, p)| stale(p)),
         "proxy-status: every sidecar STALE on RDS (its route configuration NACKed), the gateway SYNCED",
-        format!("expected every sidecar STALE on RDS, got {rows:?}"),
+        format!("expected every sidecar STALE on RDS, got {:?}", summary(&proxies)),
     );
+    let reasons: Vec<String> = sidecars
+        .iter()
+        .filter_map(|(_, p)| of(p, ROUTE).nack.map(|n| n.message))
+        .collect();
     g.verdict(
-        notes
-            .iter()
-            .filter(|n| n.contains(" RDS (version ") && n.contains(TOO_BIG))
-            .count()
-            == sidecars,
+        reasons.len() == sidecars.len() && reasons.iter().all(|r| r.contains(TOO_BIG)),
         "Envoy's reason: the regex's RE2 program is over 32768 instructions",
-        format!("expected Envoy's reason per sidecar, got {notes:?}"),
+        format!("expected Envoy's reason per sidecar, got {reasons:?}"),
     );
 }
 
@@ -160,15 +167,16 @@ async fn fix_rejected<W: Write>(g: &mut Guide<'_, W>, files: &LabFiles) {
     if !g.apply_step(&files.virtual_service_v3).await {
         return;
     }
-    let (rows, notes) = g.proxy_status();
+    let proxies = g.proxy_status();
+    let synced = |p: &ProxyStatus| {
+        p.status
+            .values()
+            .all(|s| !s.sync_status().starts_with("STALE") && s.nack.is_none())
+    };
     g.verdict(
-        !rows.is_empty()
-            && rows
-                .iter()
-                .all(|r| !r.iter().any(|c| c.starts_with("STALE")))
-            && notes.is_empty(),
+        !proxies.is_empty() && proxies.iter().all(|(_, p)| synced(p)),
         "proxy-status: every proxy SYNCED",
-        format!("expected no STALE proxy, got {rows:?} {notes:?}"),
+        format!("expected no STALE proxy, got {:?}", summary(&proxies)),
     );
     let a = g.send(3, None).await;
     g.verdict(
