@@ -291,7 +291,7 @@ impl Envoy {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait()? {
-                bail!("Envoy exited ({status}) at start: {}", self.start_failure());
+                bail!("Envoy exited ({status}) at start: {}", self.log_tail());
             }
             if let Ok(r) = self
                 .http
@@ -307,11 +307,6 @@ impl Envoy {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-    }
-
-    /// Why Envoy died at start: its log's tail ([`log_tail_of`]).
-    pub fn start_failure(&self) -> String {
-        self.log_tail()
     }
 
     /// The last lines of Envoy's own log (see [`log_tail_of`]).
