@@ -155,16 +155,8 @@ const REGISTRY_ONLY_OSSM3: &str = "OSSM 3: oc patch istio default --type merge -
 
 /// Step 2's commands on a cluster and in the lab.
 const V3_APPLY: &str = "(cd recommendation && oc apply -f kubernetes/Deployment-v3.yml -n tutorial)   # the blog's file: no injection";
-const V3_PATCH: &str = concat!(
-    "oc patch deployment recommendation-v3 -n tutorial -p '",
-    r#"{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"true"}}}}}"#,
-    "'"
-);
-const V3_LAB_PATCH: &str = concat!(
-    "mesh-lab patch deployment recommendation-v3 -p '",
-    r#"{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"true"}}}}}"#,
-    "'"
-);
+const V3_PATCH: &str = patch!(oc "recommendation-v3", r#"{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"true"}}}}}"#);
+const V3_LAB_PATCH: &str = patch!(lab "recommendation-v3", r#"{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/inject":"true"}}}}}"#);
 
 impl<W: Write> Guide<'_, W> {
     /// `sh run.sh n $GATEWAY_URL`: prints `# i: body` lines.

@@ -6,6 +6,29 @@
 //! steps before one asked for run first, quietly, one line each. [`Enter`] paces a run: before each shown step
 //! its title and commands, then a wait for Enter on the standard input.
 
+/// `patch!(oc "DEPLOYMENT", "PATCH")` and `patch!(lab "DEPLOYMENT", "PATCH")`: a strategic merge patch of a
+/// Deployment as the learner runs it on a cluster and in the lab, as `&'static str` for a step's table.
+macro_rules! patch {
+    (oc $deployment:literal, $patch:literal) => {
+        concat!(
+            "oc patch deployment ",
+            $deployment,
+            " -n tutorial -p '",
+            $patch,
+            "'"
+        )
+    };
+    (lab $deployment:literal, $patch:literal) => {
+        concat!(
+            "mesh-lab patch deployment ",
+            $deployment,
+            " -p '",
+            $patch,
+            "'"
+        )
+    };
+}
+
 /// A [`Step`] of a chapter's table: `step!(number, title, oc commands, lab commands, function)`, the
 /// function an `async fn(&mut Guide<W>, &LabFiles)` that returns `()` or `anyhow::Result<()>`; or
 /// `step!(number, title, apply "FILE", function)` for a step that applies istio/FILE.

@@ -44,26 +44,10 @@ const CLUSTERS_V3_OC: &str =
     "istioctl proxy-config clusters deploy/recommendation-v3 -n tutorial --fqdn worldclockapi.com";
 const CLUSTERS_V3_LAB: &str =
     "mesh-lab proxy-config clusters deploy/recommendation-v3 --fqdn worldclockapi.com";
-const NO_SIDECAR_OC: &str = concat!(
-    "oc patch deployment preference-v1 -n tutorial -p '",
-    r#"{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"false"}}}}}"#,
-    "'"
-);
-const NO_SIDECAR_LAB: &str = concat!(
-    "mesh-lab patch deployment preference-v1 -p '",
-    r#"{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"false"}}}}}"#,
-    "'"
-);
-const INJECT_OC: &str = concat!(
-    "oc patch deployment preference-v1 -n tutorial -p '",
-    r#"{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"true"}}}}}"#,
-    "'"
-);
-const INJECT_LAB: &str = concat!(
-    "mesh-lab patch deployment preference-v1 -p '",
-    r#"{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"true"}}}}}"#,
-    "'"
-);
+const NO_SIDECAR_OC: &str = patch!(oc "preference-v1", r#"{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"false"}}}}}"#);
+const NO_SIDECAR_LAB: &str = patch!(lab "preference-v1", r#"{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"false"}}}}}"#);
+const INJECT_OC: &str = patch!(oc "preference-v1", r#"{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"true"}}}}}"#);
+const INJECT_LAB: &str = patch!(lab "preference-v1", r#"{"spec":{"template":{"metadata":{"labels":{"sidecar.istio.io/inject":"true"}}}}}"#);
 const PODS_OC: &str = "oc get pods -n tutorial";
 const SHOW_LAB: &str = "mesh-lab show";
 const SECRET_OC: &str = "istioctl proxy-config secret deploy/preference-v1 -n tutorial";
