@@ -45,20 +45,19 @@ pub fn to_any(type_url: &str, resource: &Value) -> Result<Any, String> {
     })
 }
 
-/// An encoded resource back as JSON (for `proxy-status` diffs and tests).
-pub fn to_json(any: &Any) -> Result<Value, String> {
-    let descriptor = POOL
-        .get_message_by_name(message_name(&any.type_url))
-        .ok_or_else(|| format!("no Envoy type {}", any.type_url))?;
-    let message =
-        DynamicMessage::decode(descriptor, any.value.as_slice()).map_err(|e| e.to_string())?;
-    serde_json::to_value(&message).map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// An encoded resource decoded again, as JSON.
+    fn decoded(any: &Any) -> Value {
+        let descriptor = POOL
+            .get_message_by_name(message_name(&any.type_url))
+            .unwrap();
+        let message = DynamicMessage::decode(descriptor, any.value.as_slice()).unwrap();
+        serde_json::to_value(&message).unwrap()
+    }
 
     const CLUSTER: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 
@@ -76,7 +75,7 @@ mod tests {
         });
         let any = to_any(CLUSTER, &cluster).unwrap();
         assert_eq!(any.type_url, CLUSTER);
-        let back = to_json(&any).unwrap();
+        let back = decoded(&any);
         assert_eq!(back["name"], cluster["name"]);
         assert_eq!(back["connectTimeout"], "10s");
         assert_eq!(back["type"], "STATIC");
