@@ -223,27 +223,25 @@ impl Lab {
         endpoints: &[Endpoint],
     ) -> anyhow::Result<()> {
         let mut updated: Vec<(Option<String>, Dynamic)> = Vec::new();
-        let mut targets: Vec<(Option<String>, Dynamic)> = vec![(None, gateway.clone())];
-        targets.extend(keep.iter().map(|n| (Some(n.clone()), kept[n].clone())));
+        let targets = std::iter::once((None, gateway))
+            .chain(keep.iter().map(|n| (Some(n.as_str()), &kept[n])));
         if let Some(kp) = inner.kube_proxy.as_mut() {
             let config = crate::dataplane::kube_proxy::config(&inner.services, endpoints);
             kp.envoy.update(&config).await.context("kube-proxy")?;
         }
         let mut error = None;
         for (name, config) in targets {
-            let Some(envoy) = proxy_of(inner, name.as_deref()) else {
+            let Some(envoy) = proxy_of(inner, name) else {
                 continue;
             };
             let old = envoy.current().clone();
-            match envoy.update(&config).await {
-                Ok(()) => updated.push((name, old)),
+            match envoy.update(config).await {
+                Ok(()) => updated.push((name.map(str::to_owned), old)),
                 Err(e) if e.is::<Rejected>() => {
-                    inner
-                        .rejections
-                        .push(format!("{}: {e}", proxy_name(name.as_deref())));
+                    inner.rejections.push(format!("{}: {e}", proxy_name(name)));
                 }
                 Err(e) => {
-                    error = Some(e.context(proxy_name(name.as_deref())));
+                    error = Some(e.context(proxy_name(name)));
                     break;
                 }
             }
