@@ -12,7 +12,9 @@
 //!   [`networking::core::configgen`], which assembles one proxy's configuration;
 //! - [`security`] (pilot/pkg/security): mutual TLS and JWT authentication (`authn`), AuthorizationPolicy
 //!   (`authz`);
-//! - [`bootstrap`] (pkg/bootstrap): each Envoy's static bootstrap.
+//! - [`bootstrap`] (pkg/bootstrap): each Envoy's static bootstrap;
+//! - [`util::protomarshal`] (pkg/util/protomarshal): Envoy's messages as JSON, read back through the
+//!   descriptors of the `envoy-types` crate whose types the translation builds.
 //!
 //! docs/ARCHITECTURE.md walks one VirtualService from `mesh-lab apply` to the Envoy configuration written.
 
@@ -21,6 +23,7 @@ pub mod config;
 pub mod model;
 pub mod networking;
 pub mod security;
+pub mod util;
 
 /// Helpers the unit tests share (mesh-lab's too, through the `fixtures` feature).
 #[cfg(any(test, feature = "fixtures"))]

@@ -3,30 +3,16 @@
 //! encoded as the `google.protobuf.Any` a `DiscoveryResponse` carries. An unknown field, a wrong type or an
 //! unknown `@type` fails here, naming the resource, before any Envoy sees it.
 
-use std::sync::LazyLock;
-
 use envoy_types::pb::google::protobuf::Any;
+use mesh_istiod::util::protomarshal::{descriptors, message_name};
 use prost::Message;
-use prost_reflect::{DescriptorPool, DynamicMessage};
+use prost_reflect::DynamicMessage;
 use serde_json::Value;
-
-/// The descriptor set `envoy-types` generates its types from (copied by `build.rs`).
-static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(
-        include_bytes!(concat!(env!("OUT_DIR"), "/envoy-descriptors.bin")).as_slice(),
-    )
-    .expect("envoy-types' descriptor set decodes")
-});
-
-/// The message name in a type URL (`type.googleapis.com/envoy.config.cluster.v3.Cluster`).
-fn message_name(type_url: &str) -> &str {
-    type_url.rsplit('/').next().unwrap_or(type_url)
-}
 
 /// `resource` (its `@type`, if any, left out) as an `Any` of `type_url`.
 pub fn to_any(type_url: &str, resource: &Value) -> Result<Any, String> {
     let name = resource["name"].as_str().unwrap_or("(unnamed)");
-    let descriptor = POOL
+    let descriptor = descriptors()
         .get_message_by_name(message_name(type_url))
         .ok_or_else(|| format!("no Envoy type {type_url}"))?;
     let mut body = resource.clone();
@@ -52,7 +38,7 @@ mod tests {
 
     /// An encoded resource decoded again, as JSON.
     fn decoded(any: &Any) -> Value {
-        let descriptor = POOL
+        let descriptor = descriptors()
             .get_message_by_name(message_name(&any.type_url))
             .unwrap();
         let message = DynamicMessage::decode(descriptor, any.value.as_slice()).unwrap();

@@ -1,4 +1,4 @@
-//! Envoy's API descriptors for the xDS server (`src/xds/encode.rs`): the `envoy-types` crate generates its
+//! Envoy's API descriptors for `src/util/protomarshal.rs`: the `envoy-types` crate generates its
 //! Rust types from Envoy's protos and ships their descriptor set beside them (`src/generated/types.bin`)
 //! without exporting it, so the build copies that file, of the exact version in Cargo.lock, into OUT_DIR.
 

@@ -1,0 +1,125 @@
+//! pkg/util/protomarshal: Envoy's messages as JSON, the form `istioctl proxy-config -o json` and Envoy's
+//! config dump print them. The translation builds Envoy's own API types (`envoy-types`); this module reads
+//! them back through the descriptor set those types were generated from (copied by `build.rs`), for the
+//! lab's explanations and for tests that compare whole resources.
+//!
+//! The JSON keeps the protos' own field names (`connect_timeout`, as Envoy's docs and config dumps write
+//! them), leaves default values out (proto3's canonical mapping), writes 64-bit integers as numbers and
+//! expands every `Any` with its `@type`.
+
+use std::sync::LazyLock;
+
+use envoy_types::pb::google::protobuf::Any;
+use prost::{Message, Name};
+use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+use serde_json::Value;
+
+/// The descriptor set `envoy-types` generates its types from.
+static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
+    DescriptorPool::decode(
+        include_bytes!(concat!(env!("OUT_DIR"), "/envoy-descriptors.bin")).as_slice(),
+    )
+    .expect("envoy-types' descriptor set decodes")
+});
+
+/// Envoy's API descriptors: every message of `envoy-types`, by its full name.
+pub fn descriptors() -> &'static DescriptorPool {
+    &POOL
+}
+
+/// The message name in a type URL (`type.googleapis.com/envoy.config.cluster.v3.Cluster`).
+pub fn message_name(type_url: &str) -> &str {
+    type_url.rsplit('/').next().unwrap_or(type_url)
+}
+
+fn options() -> SerializeOptions {
+    SerializeOptions::new()
+        .use_proto_field_name(true)
+        .stringify_64_bit_integers(false)
+        .skip_default_fields(true)
+}
+
+/// `message` as JSON (without its own `@type`).
+pub fn to_json<M: Message + Name>(message: &M) -> Value {
+    decoded(&M::full_name(), &message.encode_to_vec())
+        .expect("a message of envoy-types has its descriptor in envoy-types' set")
+}
+
+/// The message an `Any` holds, as JSON with its `@type` first.
+pub fn any_to_json(any: &Any) -> Result<Value, String> {
+    let mut body = decoded(message_name(&any.type_url), &any.value)?;
+    let mut out = serde_json::Map::new();
+    out.insert("@type".to_owned(), any.type_url.clone().into());
+    if let Value::Object(fields) = &mut body {
+        out.append(fields);
+    }
+    Ok(Value::Object(out))
+}
+
+fn decoded(name: &str, bytes: &[u8]) -> Result<Value, String> {
+    let descriptor = POOL
+        .get_message_by_name(name)
+        .ok_or_else(|| format!("no Envoy type {name}"))?;
+    let message = DynamicMessage::decode(descriptor, bytes).map_err(|e| format!("{name}: {e}"))?;
+    message
+        .serialize_with_options(serde_json::value::Serializer, &options())
+        .map_err(|e| format!("{name}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+    use envoy_types::pb::envoy::extensions::upstreams::http::v3::HttpProtocolOptions;
+    use envoy_types::pb::google::protobuf::Duration;
+    use envoy_types::util::pack_any;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_message_reads_with_envoys_field_names_and_its_anys_expanded() {
+        let cluster = Cluster {
+            name: "outbound|8080||preference.tutorial.svc.cluster.local".into(),
+            connect_timeout: Some(Duration {
+                seconds: 10,
+                nanos: 0,
+            }),
+            typed_extension_protocol_options: [(
+                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions".to_owned(),
+                pack_any(HttpProtocolOptions::default()),
+            )]
+            .into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            to_json(&cluster),
+            json!({
+                "name": "outbound|8080||preference.tutorial.svc.cluster.local",
+                "connect_timeout": "10s",
+                "typed_extension_protocol_options": {
+                    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+                    }
+                }
+            })
+        );
+        let any = any_to_json(&pack_any(cluster)).unwrap();
+        assert_eq!(
+            any["@type"],
+            "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+        );
+        assert_eq!(any["connect_timeout"], "10s");
+    }
+
+    #[test]
+    fn an_unknown_type_is_named() {
+        let any = Any {
+            type_url: "type.googleapis.com/envoy.config.cluster.v3.Clustr".into(),
+            value: Vec::new(),
+        };
+        assert_eq!(
+            any_to_json(&any).unwrap_err(),
+            "no Envoy type envoy.config.cluster.v3.Clustr"
+        );
+    }
+}
