@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 
 use envoy_types::pb::google::protobuf::Any;
 use prost::{Message, Name};
-use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, SerializeOptions};
 use serde_json::Value;
 
 /// The descriptor set `envoy-types` generates its types from.
@@ -54,6 +54,27 @@ pub fn any_to_json(any: &Any) -> Result<Value, String> {
         out.append(fields);
     }
     Ok(Value::Object(out))
+}
+
+/// The message `M` written as JSON (a top-level `@type` is skipped), read against its descriptor: an
+/// unknown field, a wrong type or an unknown `@type` inside is refused, naming the message and the field.
+pub fn from_json<M: Message + Name + Default>(json: &Value) -> Result<M, String> {
+    let name = json["name"].as_str().unwrap_or("(unnamed)");
+    let full = M::full_name();
+    let descriptor = POOL
+        .get_message_by_name(&full)
+        .ok_or_else(|| format!("no Envoy type {full}"))?;
+    let mut body = json.clone();
+    if let Some(o) = body.as_object_mut() {
+        o.remove("@type");
+    }
+    let message = DynamicMessage::deserialize_with_options(
+        descriptor,
+        body,
+        &DeserializeOptions::new().deny_unknown_fields(true),
+    )
+    .map_err(|e| format!("{} {name:?} is not Envoy's API: {e}", M::NAME))?;
+    M::decode(message.encode_to_vec().as_slice()).map_err(|e| format!("{full}: {e}"))
 }
 
 fn decoded(name: &str, bytes: &[u8]) -> Result<Value, String> {
@@ -109,6 +130,29 @@ mod tests {
             "type.googleapis.com/envoy.config.cluster.v3.Cluster"
         );
         assert_eq!(any["connect_timeout"], "10s");
+    }
+
+    #[test]
+    fn json_reads_into_the_type_and_an_unknown_or_mistyped_field_is_refused_by_name() {
+        let c: Cluster = from_json(&json!({
+            "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+            "name": "c",
+            "connect_timeout": "1.5s"
+        }))
+        .unwrap();
+        assert_eq!(c.name, "c");
+        assert_eq!(
+            c.connect_timeout,
+            Some(Duration {
+                seconds: 1,
+                nanos: 500_000_000
+            })
+        );
+        let err = from_json::<Cluster>(&json!({"name": "c", "conect_timeout": "1s"})).unwrap_err();
+        assert!(err.starts_with("Cluster \"c\" is not Envoy's API"), "{err}");
+        assert!(err.contains("conect_timeout"), "{err}");
+        let err = from_json::<Cluster>(&json!({"name": "c", "connect_timeout": 5})).unwrap_err();
+        assert!(err.starts_with("Cluster \"c\""), "{err}");
     }
 
     #[test]

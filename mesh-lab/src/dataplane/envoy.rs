@@ -16,13 +16,17 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::config::core::v3::TypedExtensionConfig;
+use envoy_types::pb::envoy::config::listener::v3::Listener;
+use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use mesh_istiod::bootstrap::{ACCESS_LOG, Bootstrap};
 use mesh_istiod::networking::core::configgen::Dynamic;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::dataplane::ports::free_port;
-use crate::xds::{CLUSTER, EXTENSION, LISTENER, ROUTE, Rejected, Xds};
+use crate::xds::{CLUSTER, EXTENSION, LISTENER, ROUTE, Rejected, Xds, encoded};
 
 /// How long a step waits for Envoy's ACK.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -160,27 +164,25 @@ impl Drop for Envoy {
     }
 }
 
-fn by_name(clusters: &[Value]) -> BTreeMap<String, Value> {
+fn by_name(clusters: &[Cluster]) -> BTreeMap<String, Cluster> {
     clusters
         .iter()
-        .map(|c| (c["name"].as_str().unwrap_or_default().to_owned(), c.clone()))
+        .map(|c| (c.name.clone(), c.clone()))
         .collect()
 }
 
 /// The route configurations the RDS listeners `rds` need, from `routes`.
-fn needed_routes(rds: &[(String, String)], routes: &[Value]) -> anyhow::Result<Vec<Value>> {
+fn needed_routes(
+    rds: &[(String, String)],
+    routes: &[RouteConfiguration],
+) -> anyhow::Result<Vec<RouteConfiguration>> {
     let mut names: Vec<&String> = rds.iter().map(|(_, r)| r).collect();
     names.sort();
     names.dedup();
     let mut needed = Vec::new();
     for name in names {
         let before = needed.len();
-        needed.extend(
-            routes
-                .iter()
-                .filter(|r| r["name"] == name.as_str())
-                .cloned(),
-        );
+        needed.extend(routes.iter().filter(|r| r.name == *name).cloned());
         if needed.len() == before {
             bail!("no route configuration {name:?} for the listener that needs it");
         }
@@ -191,10 +193,10 @@ fn needed_routes(rds: &[(String, String)], routes: &[Value]) -> anyhow::Result<V
 /// What one push sends.
 #[derive(Clone, Copy)]
 struct Step<'a> {
-    routes: &'a [Value],
-    clusters: &'a [Value],
-    listeners: &'a [Value],
-    filters: &'a [Value],
+    routes: &'a [RouteConfiguration],
+    clusters: &'a [Cluster],
+    listeners: &'a [Listener],
+    filters: &'a [TypedExtensionConfig],
 }
 
 impl<'a> Step<'a> {
@@ -220,13 +222,14 @@ fn push_step(
     xds.push(
         node,
         version,
-        &[
-            (CLUSTER, step.clusters),
-            (LISTENER, step.listeners),
-            (ROUTE, &routes),
-            (EXTENSION, step.filters),
+        vec![
+            (CLUSTER, encoded(step.clusters, |c| &c.name)),
+            (LISTENER, encoded(step.listeners, |l| &l.name)),
+            (ROUTE, encoded(&routes, |r| &r.name)),
+            (EXTENSION, encoded(step.filters, |f| &f.name)),
         ],
-    )
+    );
+    Ok(())
 }
 
 /// Starts the Envoy binary `bin` on `boot_file`, its log to `log`.
@@ -395,7 +398,7 @@ impl Envoy {
         let old = self.current.clone();
         let mut union = by_name(&old.clusters);
         union.extend(by_name(&config.clusters));
-        let union: Vec<Value> = union.into_values().collect();
+        let union: Vec<Cluster> = union.into_values().collect();
         let steps = [
             Step {
                 clusters: &union,

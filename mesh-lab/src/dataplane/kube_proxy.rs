@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use serde_json::Value;
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use mesh_istiod::util::protomarshal::from_json;
 
 use crate::dataplane::envoy::Envoy;
 use crate::dataplane::ports::free_port;
@@ -28,7 +29,7 @@ fn cluster(service: &str) -> String {
 
 /// One cluster per Service with every ready pod behind it, picked at random.
 pub fn config(services: &[ServiceDef], endpoints: &[Endpoint]) -> Dynamic {
-    let clusters: Vec<Value> = services
+    let clusters: Vec<Cluster> = services
         .iter()
         .map(|s| {
             let addrs: Vec<SocketAddr> = endpoints
@@ -38,7 +39,7 @@ pub fn config(services: &[ServiceDef], endpoints: &[Endpoint]) -> Dynamic {
                 .collect();
             let mut c = endpoints_cluster(&cluster(&s.name), &addrs);
             c["lb_policy"] = "RANDOM".into();
-            c
+            from_json(&c).expect("the kube-proxy's cluster is Envoy's API")
         })
         .collect();
     Dynamic {

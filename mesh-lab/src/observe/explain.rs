@@ -12,6 +12,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use mesh_istiod::networking::core::configgen::all_json;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -67,7 +69,8 @@ impl Explanation {
 /// One proxy's configuration and access log, as an explanation reads them.
 pub struct Proxy<'a> {
     pub name: &'a str,
-    pub route_configs: &'a [Value],
+    /// As JSON ([`mesh_istiod::util::protomarshal`]).
+    pub route_configs: Vec<Value>,
     pub clusters: Vec<String>,
 }
 
@@ -94,7 +97,7 @@ fn route_clusters(r: &Value) -> Vec<&str> {
 }
 
 /// The virtual host of the proxy taking the Host `authority`: one naming it before the catch-all `*`.
-fn virtual_host<'a>(p: &Proxy<'a>, authority: &str) -> Option<&'a Value> {
+fn virtual_host<'a>(p: &'a Proxy<'_>, authority: &str) -> Option<&'a Value> {
     p.route_configs
         .iter()
         .flat_map(|rc| rc["virtual_hosts"].as_array().into_iter().flatten())
@@ -359,7 +362,7 @@ impl Inner {
         if let Some(g) = &self.gateway {
             let p = Proxy {
                 name: GATEWAY,
-                route_configs: &g.current().route_configs,
+                route_configs: all_json(&g.current().route_configs),
                 clusters: cluster_names(&g.current().clusters),
             };
             out.extend(explain_log(facts, &p, &recent(g.access_log())));
@@ -369,7 +372,7 @@ impl Inner {
             let Some(sc) = sidecars.first() else { continue };
             let p = Proxy {
                 name,
-                route_configs: &sc.envoy.current().route_configs,
+                route_configs: all_json(&sc.envoy.current().route_configs),
                 clusters: cluster_names(&sc.envoy.current().clusters),
             };
             let log = sidecars.iter().flat_map(|s| s.envoy.access_log()).collect();
@@ -396,11 +399,8 @@ impl Inner {
     }
 }
 
-fn cluster_names(clusters: &[Value]) -> Vec<String> {
-    clusters
-        .iter()
-        .filter_map(|c| c["name"].as_str().map(str::to_owned))
-        .collect()
+fn cluster_names(clusters: &[Cluster]) -> Vec<String> {
+    clusters.iter().map(|c| c.name.clone()).collect()
 }
 
 impl Lab {

@@ -16,7 +16,9 @@ use crate::dataplane::envoy::AccessLogEntry;
 use crate::lab::Lab;
 use crate::state::{LabState, ObjectSummary};
 use mesh_istiod::model::sidecar::Mode;
+use mesh_istiod::networking::core::configgen::all_json;
 use mesh_istiod::networking::core::egress::{EnvoyConfig, HTTP_PORT};
+use mesh_istiod::util::protomarshal::to_json;
 
 /// One pod, as `oc get pods` and `oc exec` would need it.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -132,11 +134,11 @@ impl Lab {
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("the lab is starting"))?;
         let mut traffic = traffic_rows("istio-ingressgateway", &gateway.access_log());
-        for rc in &gateway.current().route_configs {
+        for rc in all_json(&gateway.current().route_configs) {
             routes.push(ProxyRoutes {
                 proxy: "istio-ingressgateway".into(),
                 route_config: rc["name"].as_str().unwrap_or_default().into(),
-                routes: route_lines(rc, &[]),
+                routes: route_lines(&rc, &[]),
             });
         }
         let mut notes = Vec::new();
@@ -167,19 +169,19 @@ impl Lab {
                 .current()
                 .clusters
                 .iter()
-                .filter_map(|c| c["name"].as_str().map(str::to_owned))
+                .map(|c| c.name.clone())
                 .collect();
-            for rc in &sc.envoy.current().route_configs {
+            for rc in all_json(&sc.envoy.current().route_configs) {
                 routes.push(ProxyRoutes {
                     proxy: name.clone(),
                     route_config: rc["name"].as_str().unwrap_or_default().into(),
-                    routes: route_lines(rc, &clusters),
+                    routes: route_lines(&rc, &clusters),
                 });
             }
             if p.workload.labels.get("version").map(String::as_str) == Some("v3") {
                 let config = EnvoyConfig {
-                    route_config: sc.envoy.current().route_configs[1].clone(),
-                    clusters: sc.envoy.current().clusters.clone(),
+                    route_config: to_json(&sc.envoy.current().route_configs[1]),
+                    clusters: all_json(&sc.envoy.current().clusters),
                     mode: mesh_istiod::model::sidecar::effective_mode(
                         &resources,
                         inner.state.mesh_mode,

@@ -6,7 +6,6 @@
 //! recorded per proxy and type with the error Envoy sent ([`TypeStatus`]), which `proxy-status` prints and
 //! a push waits on ([`Xds::wait`]). No file is watched: an Envoy of the lab holds no inotify instance.
 
-pub mod encode;
 mod stream;
 
 use std::collections::BTreeMap;
@@ -16,8 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail};
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::Secret;
 use envoy_types::pb::google::protobuf::Any;
+use envoy_types::util::pack_any;
 use mesh_istiod::model::identity::{CertFiles, SDS_DEFAULT, SDS_ROOT};
+use mesh_istiod::util::protomarshal::from_json;
+use prost::{Message, Name};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::watch;
@@ -27,6 +30,24 @@ pub const LISTENER: &str = "type.googleapis.com/envoy.config.listener.v3.Listene
 pub const ROUTE: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
 pub const SECRET: &str = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
 pub const EXTENSION: &str = "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig";
+/// One type's resources for a proxy, encoded, by name.
+pub type Resources = BTreeMap<String, Any>;
+
+/// `messages` as the `Any`s a `DiscoveryResponse` carries, by `name`.
+pub fn encoded<M: Message + Name>(messages: &[M], name: impl Fn(&M) -> &str) -> Resources {
+    messages
+        .iter()
+        .map(|m| (name(m).to_owned(), pack_any_ref(m)))
+        .collect()
+}
+
+fn pack_any_ref<M: Message + Name>(m: &M) -> Any {
+    Any {
+        type_url: M::type_url(),
+        value: m.encode_to_vec(),
+    }
+}
+
 /// The order a push sends its types in (ads.go `PushOrder`, then ECDS).
 pub const PUSH_ORDER: [&str; 5] = [CLUSTER, LISTENER, ROUTE, SECRET, EXTENSION];
 
@@ -213,30 +234,15 @@ impl Xds {
         self.shared.change(|proxies| proxies.remove(node));
     }
 
-    /// Sets what `node` is to have, at `version`, by type: each resource checked and encoded
-    /// ([`encode::to_any`]); the proxy's stream sends what changed.
-    pub fn push(
-        &self,
-        node: &str,
-        version: u64,
-        by_type: &[(&'static str, &[Value])],
-    ) -> anyhow::Result<()> {
-        let mut encoded = Vec::new();
-        for (type_url, resources) in by_type {
-            let mut named = BTreeMap::new();
-            for r in *resources {
-                let name = r["name"].as_str().unwrap_or_default().to_owned();
-                named.insert(name, encode::to_any(type_url, r).map_err(|e| anyhow!(e))?);
-            }
-            encoded.push((*type_url, named));
-        }
+    /// Sets what `node` is to have, at `version`, by type ([`encoded`]); the proxy's stream sends what
+    /// changed.
+    pub fn push(&self, node: &str, version: u64, encoded: Vec<(&'static str, Resources)>) {
         self.shared.change(|proxies| {
             let p = proxies.entry(node.to_owned()).or_default();
             for (type_url, resources) in encoded {
                 p.pushed.insert(type_url, Pushed { version, resources });
             }
         });
-        Ok(())
     }
 
     /// Every proxy's secrets read again from its certificate files (after a renewal): a proxy whose
@@ -367,10 +373,9 @@ fn read_secrets(dir: &Path) -> anyhow::Result<BTreeMap<String, Any>> {
         let response: Value =
             serde_json::from_str(&text).map_err(|e| anyhow!("{}: {e}", file.display()))?;
         for secret in response["resources"].as_array().into_iter().flatten() {
-            secrets.insert(
-                name.to_owned(),
-                encode::to_any(SECRET, secret).map_err(|e| anyhow!(e))?,
-            );
+            let secret: Secret =
+                from_json(secret).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            secrets.insert(name.to_owned(), pack_any(secret));
         }
     }
     Ok(secrets)

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::core::v3::Node;
+use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
 use envoy_types::pb::google::rpc::Status;
-use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -74,12 +75,29 @@ fn nack(of: &DiscoveryResponse, acked: &str, why: &str) -> DiscoveryRequest {
     }
 }
 
-fn cluster(name: &str) -> serde_json::Value {
-    json!({"name": name, "type": "STATIC", "connect_timeout": "1s"})
+fn cluster(name: &str) -> Cluster {
+    Cluster {
+        name: name.into(),
+        ..Cluster::default()
+    }
 }
 
-fn route(name: &str) -> serde_json::Value {
-    json!({"name": name, "virtual_hosts": []})
+fn route(name: &str) -> RouteConfiguration {
+    RouteConfiguration {
+        name: name.into(),
+        ..RouteConfiguration::default()
+    }
+}
+
+/// The resources of one push.
+fn resources(
+    clusters: &[Cluster],
+    routes: &[RouteConfiguration],
+) -> Vec<(&'static str, Resources)> {
+    vec![
+        (CLUSTER, encoded(clusters, |c| &c.name)),
+        (ROUTE, encoded(routes, |r| &r.name)),
+    ]
 }
 
 fn status_of(xds: &Xds, type_url: &str) -> TypeStatus {
@@ -92,8 +110,7 @@ async fn acks_nacks_stale_nonces_and_new_names_follow_ads() {
     let dir = std::env::temp_dir().join(format!("xds-test-{}", std::process::id()));
     xds.register(NODE, &dir).unwrap();
     let (clusters, routes) = (vec![cluster("a")], vec![route("80"), route("8080")]);
-    xds.push(NODE, 1, &[(CLUSTER, &clusters), (ROUTE, &routes)])
-        .unwrap();
+    xds.push(NODE, 1, resources(&clusters, &routes));
     let mut envoy = Client::connect(&xds).await;
 
     // Subscribing gets the current version; the ACK is on record.
@@ -118,8 +135,7 @@ async fn acks_nacks_stale_nonces_and_new_names_follow_ads() {
 
     // A push is a new version; a NACK leaves the type STALE with the reason.
     let clusters = vec![cluster("a"), cluster("b")];
-    xds.push(NODE, 2, &[(CLUSTER, &clusters), (ROUTE, &routes)])
-        .unwrap();
+    xds.push(NODE, 2, resources(&clusters, &routes));
     let cds2 = envoy.next().await;
     assert_eq!((cds2.version_info.as_str(), cds2.resources.len()), ("2", 2));
     let rds2 = envoy.next().await;
@@ -137,8 +153,7 @@ async fn acks_nacks_stale_nonces_and_new_names_follow_ads() {
 
     // A response to an old nonce is ignored; the next push is still answered, and its ACK syncs.
     envoy.send(request(CLUSTER, &["x"], &cds.nonce, "1")).await;
-    xds.push(NODE, 3, &[(CLUSTER, &clusters), (ROUTE, &routes)])
-        .unwrap();
+    xds.push(NODE, 3, resources(&clusters, &routes));
     let cds3 = envoy.next().await;
     assert_eq!((cds3.version_info.as_str(), cds3.resources.len()), ("3", 2));
     envoy.send(request(CLUSTER, &[], &cds3.nonce, "3")).await;
@@ -151,17 +166,4 @@ async fn acks_nacks_stale_nonces_and_new_names_follow_ads() {
         ("SYNCED", true),
         "{s:?}"
     );
-}
-
-#[tokio::test]
-async fn a_resource_that_is_not_envoys_api_is_refused_before_it_is_sent() {
-    let xds = Xds::start().await.unwrap();
-    let err = xds
-        .push(
-            NODE,
-            1,
-            &[(CLUSTER, &[json!({"name": "a", "conect_timeout": "1s"})])],
-        )
-        .unwrap_err();
-    assert!(err.to_string().contains("conect_timeout"), "{err}");
 }

@@ -383,10 +383,10 @@ fn translate(resources: &[Resource]) -> Result<String, String> {
             fetched: &fetched,
         };
         let d = sidecar_config(resources, &mesh, &services, &endpoints, &internet, &me)?;
-        out.push_str(&format!("{}: {d:?}\n", w.name));
+        out.push_str(&format!("{}: {}\n", w.name, d.to_json()));
     }
     let gw = gateway_config(resources, &mesh, &services, &endpoints)?;
-    out.push_str(&format!("gateway: {gw:?}\n"));
+    out.push_str(&format!("gateway: {}\n", gw.to_json()));
     Ok(out)
 }
 

@@ -7,8 +7,13 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::config::core::v3::TypedExtensionConfig;
+use envoy_types::pb::envoy::config::listener::v3::Listener;
+use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use mesh_manifests::Resource;
-use serde_json::Value;
+use prost::{Message, Name};
+use serde_json::{Value, json};
 
 use crate::model::registry::MESH_PORT;
 use crate::model::registry::ServiceDef;
@@ -19,15 +24,44 @@ use crate::networking::core::egress::{self, Internet};
 use crate::networking::core::httproute::{gateway_routes, outbound_routes};
 use crate::security::authn::mtls;
 
-/// The dynamic part of a proxy's configuration: route configurations, clusters and listeners (LDS).
+/// The dynamic part of a proxy's configuration, as Envoy's own API types: route configurations (RDS),
+/// clusters (CDS), listeners (LDS) and HTTP filter configurations (ECDS).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Dynamic {
-    pub route_configs: Vec<Value>,
-    pub clusters: Vec<Value>,
-    pub listeners: Vec<Value>,
-    /// HTTP filter configurations by ECDS: `{"name", "typed_config"}` for each filter a listener
-    /// declares with [`crate::bootstrap::ecds_filter`].
-    pub filters: Vec<Value>,
+    pub route_configs: Vec<RouteConfiguration>,
+    pub clusters: Vec<Cluster>,
+    pub listeners: Vec<Listener>,
+    /// The configuration of each filter a listener declares with [`crate::bootstrap::ecds_filter`].
+    pub filters: Vec<TypedExtensionConfig>,
+}
+
+impl Dynamic {
+    /// The whole configuration as JSON ([`crate::util::protomarshal`]): `{"route_configs": […],
+    /// "clusters": […], "listeners": […], "filters": […]}`, maps in a stable order.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "route_configs": all_json(&self.route_configs),
+            "clusters": all_json(&self.clusters),
+            "listeners": all_json(&self.listeners),
+            "filters": all_json(&self.filters),
+        })
+    }
+}
+
+/// Each of `messages` as JSON.
+pub fn all_json<M: Message + Name>(messages: &[M]) -> Vec<Value> {
+    messages
+        .iter()
+        .map(crate::util::protomarshal::to_json)
+        .collect()
+}
+
+/// The translation's JSON resources read into their Envoy type (the families not yet built typed).
+fn typed<M: Message + Name + Default>(values: &[Value]) -> Result<Vec<M>, String> {
+    values
+        .iter()
+        .map(crate::util::protomarshal::from_json)
+        .collect()
 }
 
 /// The mesh-wide settings every proxy's translation follows.
@@ -85,12 +119,12 @@ pub fn sidecar_config(
         .map(|(name, _, type_url)| crate::bootstrap::ecds_filter(name, type_url))
         .collect();
     Ok(Dynamic {
-        route_configs: vec![outbound, egress.route_config],
-        clusters,
-        listeners: vec![mtls::inbound_listener(
+        route_configs: typed(&[outbound, egress.route_config])?,
+        clusters: typed(&clusters)?,
+        listeners: typed(&[mtls::inbound_listener(
             me.inbound, MESH_PORT, me.dir, mode, by_ecds, istio,
-        )],
-        filters,
+        )])?,
+        filters: typed(&filters)?,
     })
 }
 
@@ -102,8 +136,8 @@ pub fn gateway_config(
     endpoints: &[Endpoint],
 ) -> Result<Dynamic, String> {
     Ok(Dynamic {
-        route_configs: vec![gateway_routes(resources, services, mesh.istio)?],
-        clusters: mesh_clusters(resources, services, endpoints, true)?,
+        route_configs: typed(&[gateway_routes(resources, services, mesh.istio)?])?,
+        clusters: typed(&mesh_clusters(resources, services, endpoints, true)?)?,
         listeners: Vec::new(),
         filters: Vec::new(),
     })

@@ -79,7 +79,7 @@ fn nc_without_a_logged_cluster_names_the_routes_missing_cluster_and_the_file_def
     let rcs = sidecar_routes();
     let p = Proxy {
         name: "preference-v1",
-        route_configs: &rcs,
+        route_configs: rcs.clone(),
         clusters: vec!["PassthroughCluster".into()],
     };
     let x = explain(
@@ -114,7 +114,7 @@ fn nr_names_the_proxys_virtual_hosts() {
     ];
     let p = Proxy {
         name: "customer",
-        route_configs: &rcs,
+        route_configs: rcs.clone(),
         clusters: vec![],
     };
     let x = explain(&f, &p, &entry(OUT, "nowhere:8080", "/x", 404, "NR", "-")).unwrap();
@@ -205,7 +205,7 @@ fn entries_alike_are_counted_once_and_answers_without_a_reason_are_left_out() {
     let rcs = sidecar_routes();
     let p = Proxy {
         name: "preference-v1",
-        route_configs: &rcs,
+        route_configs: rcs.clone(),
         clusters: vec![],
     };
     let log = [

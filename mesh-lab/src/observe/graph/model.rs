@@ -16,6 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use chrono::{DateTime, Utc};
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::config::route::v3::route_action::ClusterSpecifier;
+use envoy_types::pb::envoy::config::route::v3::{RouteConfiguration, route};
 use serde::Serialize;
 
 use crate::dataplane::envoy::AccessLogEntry;
@@ -726,24 +729,27 @@ fn mark_missing(nodes: &mut [Node], edges: &[Edge], missing: &[(String, String)]
 /// The clusters a proxy's routes name (`route.cluster`, `route.weighted_clusters`) that its configuration
 /// does not have: Envoy answers `503 NC` on them.
 pub fn missing_clusters(
-    route_configs: &[serde_json::Value],
-    clusters: &[serde_json::Value],
+    route_configs: &[RouteConfiguration],
+    clusters: &[Cluster],
 ) -> BTreeSet<String> {
-    let have: BTreeSet<&str> = clusters.iter().filter_map(|c| c["name"].as_str()).collect();
+    let have: BTreeSet<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
     let mut named = BTreeSet::new();
-    for rc in route_configs {
-        for vh in rc["virtual_hosts"].as_array().into_iter().flatten() {
-            for r in vh["routes"].as_array().into_iter().flatten() {
-                let action = &r["route"];
-                named.extend(action["cluster"].as_str());
-                for w in action["weighted_clusters"]["clusters"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                {
-                    named.extend(w["name"].as_str());
-                }
+    let routes = route_configs
+        .iter()
+        .flat_map(|rc| &rc.virtual_hosts)
+        .flat_map(|vh| &vh.routes);
+    for r in routes {
+        let Some(route::Action::Route(action)) = &r.action else {
+            continue;
+        };
+        match &action.cluster_specifier {
+            Some(ClusterSpecifier::Cluster(c)) => {
+                named.insert(c.as_str());
             }
+            Some(ClusterSpecifier::WeightedClusters(w)) => {
+                named.extend(w.clusters.iter().map(|c| c.name.as_str()));
+            }
+            _ => {}
         }
     }
     named

@@ -2,6 +2,7 @@
 //! copies, the window, gone pods and missing sidecars.
 
 use super::*;
+use mesh_istiod::util::protomarshal::from_json;
 
 fn pod(workload: &str, version: &str, endpoint: &str, sidecar: bool, running: bool) -> PodInfo {
     PodInfo {
@@ -729,14 +730,19 @@ fn a_missing_subset_of_a_mesh_service_stays_its_service_node_marked_with_what_is
 #[test]
 fn missing_clusters_are_the_routed_ones_the_proxy_does_not_have() {
     let v = |s: &str| format!("outbound|8080|{s}|recommendation.tutorial.svc.cluster.local");
-    let routes = serde_json::json!([{"virtual_hosts": [
-        {"routes": [{"route": {"cluster": v("version-v3")}}]},
-        {"routes": [{"route": {"weighted_clusters": {"clusters": [
-            {"name": v("version-v1"), "weight": 50}, {"name": v("version-v4"), "weight": 50}]}}},
-                    {"direct_response": {"status": 502}}]}]}]);
-    let clusters = vec![serde_json::json!({"name": v("version-v1")})];
+    let routes: RouteConfiguration = from_json(&serde_json::json!({"virtual_hosts": [
+        {"name": "a", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": v("version-v3")}}]},
+        {"name": "b", "domains": ["*"], "routes": [
+            {"match": {"prefix": "/"}, "route": {"weighted_clusters": {"clusters": [
+                {"name": v("version-v1"), "weight": 50}, {"name": v("version-v4"), "weight": 50}]}}},
+            {"match": {"prefix": "/"}, "direct_response": {"status": 502}}]}]}))
+    .unwrap();
+    let clusters = vec![Cluster {
+        name: v("version-v1"),
+        ..Cluster::default()
+    }];
     assert_eq!(
-        missing_clusters(routes.as_array().unwrap(), &clusters),
+        missing_clusters(&[routes], &clusters),
         BTreeSet::from([v("version-v3"), v("version-v4")])
     );
 }
