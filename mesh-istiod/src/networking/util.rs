@@ -2,19 +2,48 @@
 //! object made them (`AddConfigInfoMetadata`), which `istioctl proxy-config` reads back for its VIRTUAL
 //! SERVICE and DESTINATION RULE columns.
 
-use serde_json::{Value, json};
+use envoy_types::pb::envoy::config::core::v3::Metadata;
+use envoy_types::pb::google::protobuf::{Struct, Value, value::Kind};
 
 use crate::model::registry::NAMESPACE;
+
+/// The filter metadata namespace istiod writes its own keys under (`util.IstioMetadataKey`).
+pub const ISTIO_METADATA_KEY: &str = "istio";
 
 /// `filter_metadata.istio.config` naming the object `kind` (`VirtualService`, `DestinationRule`) `name`:
 /// `/apis/networking.istio.io/v1/namespaces/tutorial/virtual-service/NAME`. The version is istiod's stored
 /// one (pkg/config/schema/gvk: v1), whatever apiVersion the file was written in; the kind in kebab case
 /// (`gvk.KebabKind`).
-pub fn config_info_metadata(kind: &str, name: &str) -> Value {
-    json!({"filter_metadata": {"istio": {"config": format!(
+pub fn config_info_metadata(kind: &str, name: &str) -> Metadata {
+    let config = format!(
         "/apis/networking.istio.io/v1/namespaces/{NAMESPACE}/{}/{name}",
         kebab(kind)
-    )}}})
+    );
+    Metadata {
+        filter_metadata: [(
+            ISTIO_METADATA_KEY.to_owned(),
+            string_struct(&[("config", &config)]),
+        )]
+        .into(),
+        ..Metadata::default()
+    }
+}
+
+/// A protobuf `Struct` of string fields.
+pub fn string_struct(fields: &[(&str, &str)]) -> Struct {
+    Struct {
+        fields: fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), string_value(v)))
+            .collect(),
+    }
+}
+
+/// A protobuf `Value` holding a string.
+pub fn string_value(s: &str) -> Value {
+    Value {
+        kind: Some(Kind::StringValue(s.to_owned())),
+    }
 }
 
 /// `VirtualService` → `virtual-service`.
@@ -35,12 +64,15 @@ fn kebab(kind: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::util::protomarshal::to_json;
 
     #[test]
     fn the_config_is_named_as_istiod_names_it() {
         assert_eq!(
-            config_info_metadata("VirtualService", "recommendation"),
+            to_json(&config_info_metadata("VirtualService", "recommendation")),
             json!({"filter_metadata": {"istio": {"config":
                 "/apis/networking.istio.io/v1/namespaces/tutorial/virtual-service/recommendation"}}})
         );

@@ -380,8 +380,9 @@ pub fn mesh_clusters(
             // cluster_builder.go: a cluster a DestinationRule shapes names it (`AddConfigInfoMetadata`), a
             // subset's cluster its subset too (`AddSubsetToMetadata`).
             if dr.is_some() {
-                c["metadata"] =
-                    crate::networking::util::config_info_metadata("DestinationRule", &dr_name);
+                c["metadata"] = crate::util::protomarshal::to_json(
+                    &crate::networking::util::config_info_metadata("DestinationRule", &dr_name),
+                );
                 if let Some(s) = subset {
                     c["metadata"]["filter_metadata"]["istio"]["subset"] = s.into();
                 }

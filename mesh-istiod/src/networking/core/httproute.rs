@@ -145,7 +145,9 @@ fn vs_routes(
         for mut r in routes {
             let last = is_catch_all(&r);
             // route.go `translateRoute`: every route names the VirtualService it came from.
-            r["metadata"] = crate::networking::util::config_info_metadata("VirtualService", &name);
+            r["metadata"] = crate::util::protomarshal::to_json(
+                &crate::networking::util::config_info_metadata("VirtualService", &name),
+            );
             out.push(r);
             if last {
                 return Ok(out);

@@ -48,6 +48,24 @@ pub fn envoy_duration(d: Duration) -> String {
     }
 }
 
+/// A duration as protobuf's `Duration`.
+pub fn proto_duration(d: Duration) -> envoy_types::pb::google::protobuf::Duration {
+    envoy_types::pb::google::protobuf::Duration {
+        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// An Istio duration field as protobuf's `Duration`; the error names the field.
+pub fn duration(
+    field: &str,
+    value: &str,
+) -> Result<envoy_types::pb::google::protobuf::Duration, String> {
+    parse_duration(value)
+        .map(proto_duration)
+        .map_err(|e| format!("{field}: {e}"))
+}
+
 /// An Istio duration field in Envoy form; the error names the field.
 pub fn duration_field(field: &str, value: &str) -> Result<String, String> {
     parse_duration(value)

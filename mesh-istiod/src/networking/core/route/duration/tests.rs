@@ -30,3 +30,26 @@ fn durations_parse_istio_forms_and_print_protobuf_json() {
         "timeout: \"x\" is not a duration (e.g. 3s, 500ms, 1m)"
     );
 }
+
+#[test]
+fn a_duration_field_is_protobufs_duration() {
+    use envoy_types::pb::google::protobuf::Duration as Proto;
+    assert_eq!(
+        duration("timeout", "1.5s"),
+        Ok(Proto {
+            seconds: 1,
+            nanos: 500_000_000
+        })
+    );
+    assert_eq!(
+        duration("timeout", "250ms"),
+        Ok(Proto {
+            seconds: 0,
+            nanos: 250_000_000
+        })
+    );
+    assert_eq!(
+        duration("timeout", "x").unwrap_err(),
+        "timeout: \"x\" is not a duration (e.g. 3s, 500ms, 1m)"
+    );
+}
