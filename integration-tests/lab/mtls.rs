@@ -279,31 +279,29 @@ async fn an_inbound_listener_envoy_rejects_by_lds_is_reported_and_the_previous_o
         listeners: vec![],
         static_clusters: vec![static_cluster("inbound|8080||", app)],
     };
-    let good = Dynamic {
-        listeners: vec![inbound_listener(
+    let listener = |mode| {
+        mesh_istiod::util::protomarshal::from_json::<
+            envoy_types::pb::envoy::config::listener::v3::Listener,
+        >(&inbound_listener(
             addr,
             8080,
             &dir,
-            MtlsMode::Permissive,
+            mode,
             vec![],
             mesh_istiod::model::release::IstioRelease::CURRENT,
-        )],
+        ))
+        .unwrap()
+    };
+    let good = Dynamic {
+        listeners: vec![listener(MtlsMode::Permissive)],
         ..Dynamic::default()
     };
     let xds = mesh_lab::xds::Xds::start().await.unwrap();
     let mut envoy = Envoy::start(&bin, &dir, &boot, &good, &xds).await.unwrap();
     let before = plain_get(&addr.to_string());
     // STRICT with its filter chain twice: Envoy refuses the listener naming it, and keeps the one it had.
-    let mut strict = inbound_listener(
-        addr,
-        8080,
-        &dir,
-        MtlsMode::Strict,
-        vec![],
-        mesh_istiod::model::release::IstioRelease::CURRENT,
-    );
-    let chains = strict["filter_chains"].as_array_mut().unwrap();
-    chains.push(chains[0].clone());
+    let mut strict = listener(MtlsMode::Strict);
+    strict.filter_chains.push(strict.filter_chains[0].clone());
     let bad = Dynamic {
         listeners: vec![strict],
         ..Dynamic::default()
