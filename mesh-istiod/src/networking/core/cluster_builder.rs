@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 
+use envoy_types::pb::envoy::config::core::v3::{Address, SocketAddress, address, socket_address};
 use serde_json::{Value, json};
 
 /// The cluster ALLOW_ANY traffic leaves through (`util.PassthroughCluster`).
@@ -49,6 +50,19 @@ pub fn inbound_cluster_name(port: u16) -> String {
     format!("inbound|{port}||")
 }
 
+/// An Envoy `Address` of an IP socket (TCP).
+pub fn address(addr: SocketAddr) -> Address {
+    Address {
+        address: Some(address::Address::SocketAddress(SocketAddress {
+            address: addr.ip().to_string(),
+            port_specifier: Some(socket_address::PortSpecifier::PortValue(u32::from(
+                addr.port(),
+            ))),
+            ..SocketAddress::default()
+        })),
+    }
+}
+
 /// An Envoy `Address` of an IP socket.
 pub fn socket_address(addr: SocketAddr) -> Value {
     json!({"socket_address": {"address": addr.ip().to_string(), "port_value": addr.port()}})
@@ -72,4 +86,18 @@ pub fn endpoints_cluster(name: &str, addrs: &[SocketAddr]) -> Value {
         "connect_timeout": "10s",
         "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": endpoints}]}
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_is_a_tcp_socket_address() {
+        let addr: SocketAddr = "127.0.0.1:15006".parse().unwrap();
+        assert_eq!(
+            crate::util::protomarshal::to_json(&address(addr)),
+            json!({"socket_address": {"address": "127.0.0.1", "port_value": 15006}})
+        );
+    }
 }
