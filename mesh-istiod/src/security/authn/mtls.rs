@@ -33,6 +33,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use envoy_types::pb::envoy::config::core::v3::{
+    AggregatedConfigSource, ApiVersion, ConfigSource, config_source,
+};
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::SdsSecretConfig;
 use mesh_manifests::Resource;
 use mesh_manifests::kcr_security_istio_io::v1::peerauthentications::{
     PeerAuthentication, PeerAuthenticationMtlsMode,
@@ -43,6 +47,7 @@ use serde_json::{Value, json};
 use crate::bootstrap::{self, Listener, Routes};
 use crate::model::identity::{SDS_DEFAULT, SDS_ROOT};
 use crate::model::policy;
+use crate::util::protomarshal::to_json;
 
 /// A workload's effective mutual-TLS mode (pilot/pkg/model/authentication.go `MutualTLSMode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -161,15 +166,21 @@ pub const SUPPORTED_CIPHERS: &[&str] = &[
 /// An `SdsSecretConfig` for secret `name`: by SDS over the proxy's ADS stream, where the lab's xDS
 /// server hands the secrets of the proxy's certificate files. istiod points the same two names at
 /// istio-agent's SDS socket (pilot/pkg/security/model/authentication.go `ConstructSdsSecretConfig`).
-pub fn sds_secret(name: &str) -> Value {
-    json!({
-        "name": name,
-        "sds_config": {"ads": {}, "resource_api_version": "V3"}
-    })
+pub fn sds_secret(name: &str) -> SdsSecretConfig {
+    SdsSecretConfig {
+        name: name.to_owned(),
+        sds_config: Some(ConfigSource {
+            config_source_specifier: Some(config_source::ConfigSourceSpecifier::Ads(
+                AggregatedConfigSource::default(),
+            )),
+            resource_api_version: ApiVersion::V3.into(),
+            ..ConfigSource::default()
+        }),
+    }
 }
 
 fn certificate() -> Value {
-    json!([sds_secret(SDS_DEFAULT)])
+    json!([to_json(&sds_secret(SDS_DEFAULT))])
 }
 
 /// The inbound `DownstreamTlsContext` (`BuildInboundTLS` for an HTTP port).
@@ -187,7 +198,7 @@ pub fn downstream_tls() -> Value {
                     "cipher_suites": SUPPORTED_CIPHERS
                 },
                 "tls_certificate_sds_secret_configs": certificate(),
-                "validation_context_sds_secret_config": sds_secret(SDS_ROOT)
+                "validation_context_sds_secret_config": to_json(&sds_secret(SDS_ROOT))
             }
         }
     })
@@ -279,7 +290,7 @@ pub fn istio_mutual_socket(sans: &[String], sni: &str) -> Value {
     // The root by SDS, the peer's SANs from istiod (combined validation context, as istiod builds it).
     let mut validation = json!({
         "default_validation_context": {},
-        "validation_context_sds_secret_config": sds_secret(SDS_ROOT)
+        "validation_context_sds_secret_config": to_json(&sds_secret(SDS_ROOT))
     });
     if !matchers.is_empty() {
         validation["default_validation_context"]["match_typed_subject_alt_names"] = json!(matchers);
