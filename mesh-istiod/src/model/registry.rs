@@ -38,7 +38,8 @@ pub struct ServiceDef {
     pub port: u16,
     pub selector: BTreeMap<String, String>,
     /// The port's name, `appProtocol` and `targetPort` as the Service declares them (what
-    /// `istioctl x describe` prints of it; the lab serves every Service port as HTTP).
+    /// `istioctl x describe` prints of it). A port Istio would not serve as HTTP is refused
+    /// ([`crate::model::protocol::check_served_as_http`]).
     pub port_name: Option<String>,
     pub app_protocol: Option<String>,
     pub target_port: Option<IntOrString>,
@@ -47,6 +48,16 @@ pub struct ServiceDef {
 impl ServiceDef {
     pub fn fqdn(&self) -> String {
         fqdn(&self.name)
+    }
+
+    /// The protocol istiod serves its port as (`kube.ConvertProtocol`).
+    pub fn protocol(&self) -> crate::model::protocol::Protocol {
+        crate::model::protocol::Protocol::of_port(
+            self.port,
+            self.port_name.as_deref(),
+            false,
+            self.app_protocol.as_deref(),
+        )
     }
 
     /// Does a pod with `labels` back this Service?
@@ -65,9 +76,18 @@ impl ServiceDef {
                 ports.len()
             ));
         };
+        let number =
+            u16::try_from(port.port).map_err(|_| format!("spec.ports.0.port {}", port.port))?;
+        crate::model::protocol::check_served_as_http(
+            &name,
+            "spec.ports.0",
+            number,
+            port.name.as_deref(),
+            port.protocol.as_deref() == Some("UDP"),
+            port.app_protocol.as_deref(),
+        )?;
         Ok(Self {
-            port: u16::try_from(port.port)
-                .map_err(|_| format!("spec.ports.0.port {}", port.port))?,
+            port: number,
             selector: spec.selector.clone().unwrap_or_default(),
             name,
             port_name: port.name.clone(),
@@ -275,6 +295,26 @@ pub fn services(resources: &[Resource]) -> Result<Vec<ServiceDef>, String> {
 mod tests {
     use super::*;
     use crate::fixtures::labels;
+
+    #[test]
+    fn a_service_port_istio_serves_as_tcp_is_refused_and_the_shipped_ones_are_http() {
+        let shipped = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../recommendation/kubernetes/Service.yml"
+        ))
+        .unwrap();
+        let ok = services(&crate::fixtures::parse(&shipped)).unwrap();
+        assert_eq!(ok[0].protocol(), crate::model::protocol::Protocol::Http);
+        let tcp = shipped.replace("- name: http", "- name: tcp-web");
+        assert_ne!(tcp, shipped);
+        let err = services(&crate::fixtures::parse(&tcp)).unwrap_err();
+        assert!(
+            err.starts_with(
+                "Service recommendation: spec.ports.0.name \"tcp-web\" makes Istio serve the port as TCP"
+            ),
+            "{err}"
+        );
+    }
 
     #[test]
     fn the_label_wins_over_the_annotation_as_in_istios_webhook() {

@@ -179,45 +179,13 @@ fn print_service(f: &Facts, svc: &ServiceDef) -> String {
     format!("Service: {}\n{L1}{line}\n", svc.name)
 }
 
-/// `findProtocolForPort` (pkg/config/kube `ConvertProtocol`): `appProtocol`, else the port name's prefix.
+/// `findProtocolForPort`: `auto-detect` for a port with neither name nor `appProtocol`, else
+/// `kube.ConvertProtocol`'s ([`ServiceDef::protocol`]).
 fn port_protocol(svc: &ServiceDef) -> String {
-    let name = match (&svc.app_protocol, &svc.port_name) {
-        (Some(p), _) => p.as_str(),
-        (None, Some(n)) if !n.is_empty() => n.as_str(),
-        _ => return "auto-detect".into(),
-    };
-    match name {
-        "kubernetes.io/h2c" => return "HTTP2".into(),
-        "kubernetes.io/ws" => return "HTTP".into(),
-        "kubernetes.io/wss" => return "HTTPS".into(),
-        _ => {}
+    if svc.app_protocol.is_none() && svc.port_name.as_deref().unwrap_or_default().is_empty() {
+        return "auto-detect".into();
     }
-    if name.len() >= 8 && name[..8].eq_ignore_ascii_case("grpc-web") {
-        return "GRPC-Web".into();
-    }
-    let prefix = name
-        .split('-')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let known = [
-        ("tcp", "TCP"),
-        ("udp", "UDP"),
-        ("grpc", "GRPC"),
-        ("http", "HTTP"),
-        ("http_proxy", "HTTP_PROXY"),
-        ("http2", "HTTP2"),
-        ("https", "HTTPS"),
-        ("tls", "TLS"),
-        ("mongo", "Mongo"),
-        ("redis", "Redis"),
-        ("mysql", "MySQL"),
-    ];
-    match known.iter().find(|(k, _)| *k == prefix) {
-        Some((_, p)) => (*p).into(),
-        None if [25, 53, 3306, 27017].contains(&svc.port) => "TCP".into(),
-        None => "UnsupportedProtocol".into(),
-    }
+    svc.protocol().to_string()
 }
 
 /// One Service of `describePodServices`: its port, then the DestinationRule and VirtualService the
