@@ -1,7 +1,10 @@
 //! Which policies apply to a pod and the inbound HTTP filters in istiod's order.
 
+use serde_json::{Value, json};
+
 use super::*;
 use crate::fixtures;
+use crate::util::protomarshal::to_json;
 
 #[test]
 fn show_lists_the_policies_that_select_a_pod() {
@@ -29,6 +32,7 @@ pub(super) fn no_jwks(_: &str, _: &str) -> String {
     r#"{"keys":[]}"#.into()
 }
 
+/// The app's inbound HTTP filters as JSON ([`to_json`]: `{"name", "typed_config": {"@type", …}}`).
 pub(super) fn filters(resources: &[Resource], app: &str) -> Vec<Value> {
     inbound_http_filters(
         resources,
@@ -36,6 +40,9 @@ pub(super) fn filters(resources: &[Resource], app: &str) -> Vec<Value> {
         &no_jwks,
     )
     .unwrap()
+    .iter()
+    .map(to_json)
+    .collect()
 }
 
 /// The single policy of the only (ALLOW) filter for a policy file with one rule.
