@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::fixtures;
-use crate::util::protomarshal::to_json;
+use crate::util::protomarshal::{any_to_json, to_json};
 
 #[test]
 fn show_lists_the_policies_that_select_a_pod() {
@@ -114,4 +114,35 @@ spec:
     .unwrap();
     assert_eq!(v1.len(), 1, "the selector-less one only");
     assert_eq!(v2.len(), 2);
+}
+
+#[test]
+fn each_slot_holds_the_pods_filter_or_one_that_enforces_nothing() {
+    let r = fixtures::istio("authorization-policy-deny-all.yml");
+    let customer = labels(&[("app", "customer"), ("version", "v1")]);
+    let slots = inbound_filter_slots(&r, &customer, &no_jwks).unwrap();
+    let names: Vec<&str> = slots.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "envoy.filters.http.jwt_authn",
+            "envoy.filters.http.rbac.audit",
+            "envoy.filters.http.rbac.deny",
+            "envoy.filters.http.rbac.allow"
+        ]
+    );
+    let configs: Vec<Value> = slots
+        .iter()
+        .map(|s| any_to_json(s.typed_config.as_ref().unwrap()).unwrap())
+        .collect();
+    assert_eq!(configs[0], json!({"@type": jwt::JWT_AUTHN_TYPE_URL}));
+    assert_eq!(configs[1], json!({"@type": RBAC_TYPE_URL}));
+    assert_eq!(configs[2], json!({"@type": RBAC_TYPE_URL}));
+    assert_eq!(configs[3], filters(&r, "customer")[0]["typed_config"]);
+}
+
+#[test]
+fn the_slots_type_urls_are_their_configurations_types() {
+    assert_eq!(RBAC_TYPE_URL, Rbac::type_url());
+    assert_eq!(jwt::JWT_AUTHN_TYPE_URL, JwtAuthentication::type_url());
 }
