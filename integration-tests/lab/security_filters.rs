@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter;
 use mesh_istiod::security::authz::inbound_http_filters;
+use mesh_istiod::util::protomarshal::to_json;
 use mesh_lab::dataplane::issuer::Issuer;
 use mesh_lab::dataplane::{envoy::find_envoy, ports::free_port};
 use mesh_manifests::Resource;
@@ -62,7 +64,8 @@ impl Envoy {
     }
 }
 
-fn listener(name: &str, addr: SocketAddr, mut filters: Vec<Value>) -> Value {
+fn listener(name: &str, addr: SocketAddr, filters: &[HttpFilter]) -> Value {
+    let mut filters: Vec<Value> = filters.iter().map(to_json).collect();
     filters.push(
         json!({"name": "envoy.filters.http.router", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}),
@@ -82,7 +85,7 @@ fn listener(name: &str, addr: SocketAddr, mut filters: Vec<Value>) -> Value {
 }
 
 /// Starts Envoy with these listeners (name, address, filters before the router) to `upstream`.
-async fn start(cases: &[(&str, SocketAddr, Vec<Value>)], upstream: SocketAddr) -> Envoy {
+async fn start(cases: &[(&str, SocketAddr, Vec<HttpFilter>)], upstream: SocketAddr) -> Envoy {
     let bin = find_envoy().unwrap_or_else(|e| panic!("{e}"));
     let dir = std::env::temp_dir().join(format!(
         "mesh-lab-security-filters-{}-{}",
@@ -94,7 +97,7 @@ async fn start(cases: &[(&str, SocketAddr, Vec<Value>)], upstream: SocketAddr) -
     let boot = json!({
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin.port()}}},
         "static_resources": {
-            "listeners": cases.iter().map(|(n, a, f)| listener(n, *a, f.clone())).collect::<Vec<_>>(),
+            "listeners": cases.iter().map(|(n, a, f)| listener(n, *a, f)).collect::<Vec<_>>(),
             "clusters": [{
                 "name": "app", "type": "STATIC", "connect_timeout": "5s",
                 "load_assignment": {"cluster_name": "app", "endpoints": [{"lb_endpoints": [{"endpoint": {"address":

@@ -124,7 +124,7 @@ pub fn sidecar_config(
         listeners: typed(&[mtls::inbound_listener(
             me.inbound, MESH_PORT, me.dir, mode, by_ecds, istio,
         )])?,
-        filters: typed(&filters)?,
+        filters,
     })
 }
 

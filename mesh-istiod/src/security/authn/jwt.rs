@@ -1,5 +1,5 @@
-//! End-user authentication: RequestAuthentication → Envoy's `envoy.filters.http.jwt_authn` (the lab's own
-//! token issuer, whose key set every `jwksUri` resolves to, is the runtime's: mesh-lab's `issuer`).
+//! End-user authentication: RequestAuthentication → the configuration of Envoy's
+//! `envoy.filters.http.jwt_authn`, as Envoy's `JwtAuthentication` type (the lab's own token issuer, whose key set every `jwksUri` resolves to, is the runtime's: mesh-lab's `issuer`).
 //!
 //! The filter follows istiod's `convertToEnvoyJwtConfig` (pilot/pkg/security/authn/policy_applier.go):
 //! one provider per JWT rule named `origins-<i>` after the rules of every selected RequestAuthentication
@@ -15,11 +15,25 @@
 //! else with its own key set (configgen.rs `SidecarOf`: `fetched`, then `jwks`) — and an inline `jwks:`
 //! is used as written.
 
+use envoy_types::pb::envoy::config::core::v3::DataSource;
+use envoy_types::pb::envoy::config::core::v3::data_source::Specifier;
+use envoy_types::pb::envoy::config::route::v3::RouteMatch;
+use envoy_types::pb::envoy::config::route::v3::route_match::PathSpecifier;
+use envoy_types::pb::envoy::extensions::filters::http::jwt_authn::v3::jwt_provider::{
+    JwksSourceSpecifier, NormalizePayload,
+};
+use envoy_types::pb::envoy::extensions::filters::http::jwt_authn::v3::jwt_requirement::RequiresType;
+use envoy_types::pb::envoy::extensions::filters::http::jwt_authn::v3::requirement_rule::RequirementType;
+use envoy_types::pb::envoy::extensions::filters::http::jwt_authn::v3::{
+    JwtAuthentication, JwtClaimToHeader, JwtHeader, JwtProvider, JwtRequirement,
+    JwtRequirementAndList, JwtRequirementOrList, RequirementRule,
+};
+use envoy_types::pb::google::protobuf::Empty;
 use kcr_security_istio_io::v1::requestauthentications::{
     RequestAuthentication, RequestAuthenticationJwtRules,
 };
 use mesh_manifests::kcr_security_istio_io;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::model::policy::{self, refuse};
 
@@ -31,7 +45,7 @@ pub const JWT_AUTHN_TYPE_URL: &str =
 /// Where the verified payload is kept in dynamic metadata (`EnvoyJwtFilterPayload`).
 pub const PAYLOAD_KEY: &str = "payload";
 
-/// Checks a RequestAuthentication against what [`jwt_authn_filter`] translates; the error names the field.
+/// Checks a RequestAuthentication against what [`jwt_authentication`] translates; the error names the field.
 pub fn check_request_authentication(ra: &RequestAuthentication) -> Result<(), String> {
     policy::check_namespace(ra.metadata.namespace.as_deref())?;
     let spec = &ra.spec;
@@ -68,62 +82,54 @@ pub fn check_request_authentication(ra: &RequestAuthentication) -> Result<(), St
 }
 
 /// One provider, as `convertToEnvoyJwtConfig` fills `JwtProvider` (sidecars: `clear_route_cache` false).
-fn provider(rule: &RequestAuthenticationJwtRules, jwks: &dyn Fn(&str, &str) -> String) -> Value {
+fn provider(
+    rule: &RequestAuthenticationJwtRules,
+    jwks: &dyn Fn(&str, &str) -> String,
+) -> JwtProvider {
     let issuer = rule.issuer.clone().unwrap_or_default();
-    let mut p = Map::new();
-    p.insert("issuer".into(), json!(issuer));
-    if let Some(a) = rule.audiences.as_ref().filter(|a| !a.is_empty()) {
-        p.insert("audiences".into(), json!(a));
-    }
-    if rule.forward_original_token == Some(true) {
-        p.insert("forward".into(), json!(true));
-    }
-    if let Some(h) = rule
-        .output_payload_to_header
-        .as_ref()
-        .filter(|h| !h.is_empty())
-    {
-        p.insert("forward_payload_header".into(), json!(h));
-    }
-    p.insert("payload_in_metadata".into(), json!(PAYLOAD_KEY));
-    p.insert(
-        "normalize_payload_in_metadata".into(),
-        json!({"space_delimited_claims": space_delimited_claims(rule.space_delimited_claims.as_deref())}),
-    );
-    let claims: Vec<Value> = rule
-        .output_claim_to_headers
-        .iter()
-        .flatten()
-        .map(|c| json!({"header_name": c.header, "claim_name": c.claim}))
-        .collect();
-    if !claims.is_empty() {
-        p.insert("claim_to_headers".into(), json!(claims));
-    }
-    let headers: Vec<Value> = rule
-        .from_headers
-        .iter()
-        .flatten()
-        .map(|h| match h.prefix.as_deref().filter(|p| !p.is_empty()) {
-            Some(prefix) => json!({"name": h.name, "value_prefix": prefix}),
-            None => json!({"name": h.name}),
-        })
-        .collect();
-    if !headers.is_empty() {
-        p.insert("from_headers".into(), json!(headers));
-    }
-    if let Some(params) = rule.from_params.as_ref().filter(|v| !v.is_empty()) {
-        p.insert("from_params".into(), json!(params));
-    }
-    if let Some(cookies) = rule.from_cookies.as_ref().filter(|v| !v.is_empty()) {
-        p.insert("from_cookies".into(), json!(cookies));
-    }
     // BuildLocalJwks: an inline key set as given, else the (lab's) answer for jwksUri.
     let key_set = match rule.jwks.as_deref().filter(|j| !j.is_empty()) {
         Some(inline) => inline.to_owned(),
         None => jwks(&issuer, rule.jwks_uri.as_deref().unwrap_or_default()),
     };
-    p.insert("local_jwks".into(), json!({"inline_string": key_set}));
-    Value::Object(p)
+    let claim_to_headers = rule
+        .output_claim_to_headers
+        .iter()
+        .flatten()
+        .map(|c| JwtClaimToHeader {
+            header_name: c.header.clone(),
+            claim_name: c.claim.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let from_headers = rule
+        .from_headers
+        .iter()
+        .flatten()
+        .map(|h| JwtHeader {
+            name: h.name.clone(),
+            value_prefix: h.prefix.clone().unwrap_or_default(),
+        })
+        .collect();
+    JwtProvider {
+        issuer,
+        audiences: rule.audiences.clone().unwrap_or_default(),
+        forward: rule.forward_original_token == Some(true),
+        forward_payload_header: rule.output_payload_to_header.clone().unwrap_or_default(),
+        payload_in_metadata: PAYLOAD_KEY.to_owned(),
+        normalize_payload_in_metadata: Some(NormalizePayload {
+            space_delimited_claims: space_delimited_claims(rule.space_delimited_claims.as_deref()),
+        }),
+        claim_to_headers,
+        from_headers,
+        from_params: rule.from_params.clone().unwrap_or_default(),
+        from_cookies: rule.from_cookies.clone().unwrap_or_default(),
+        jwks_source_specifier: Some(JwksSourceSpecifier::LocalJwks(DataSource {
+            specifier: Some(Specifier::InlineString(key_set)),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
 }
 
 /// `buildSpaceDelimitedClaims`: `permission` and `scope` always; with a list, the sorted union.
@@ -137,13 +143,56 @@ fn space_delimited_claims(extra: Option<&[String]>) -> Vec<String> {
     claims
 }
 
-/// The jwt_authn filter for the RequestAuthentications that select a pod (`None` without JWT rules),
-/// as istiod's `convertToEnvoyJwtConfig`: one provider `{origins-i OR allow_missing}`; several
-/// providers `OR{origins-0, …, AND{OR{origins-0, allow_missing}, …}}`; `bypass_cors_preflight`.
-pub fn jwt_authn_filter(
+fn requirement(t: RequiresType) -> JwtRequirement {
+    JwtRequirement {
+        requires_type: Some(t),
+    }
+}
+
+fn provider_name(name: &str) -> JwtRequirement {
+    requirement(RequiresType::ProviderName(name.to_owned()))
+}
+
+fn requires_any(requirements: Vec<JwtRequirement>) -> JwtRequirement {
+    requirement(RequiresType::RequiresAny(JwtRequirementOrList {
+        requirements,
+    }))
+}
+
+fn requires_all(requirements: Vec<JwtRequirement>) -> JwtRequirement {
+    requirement(RequiresType::RequiresAll(JwtRequirementAndList {
+        requirements,
+    }))
+}
+
+/// The requirement of `n` providers `origins-0…`: one `{origins-0 OR allow_missing}`; several
+/// `OR{origins-0, …, AND{OR{origins-0, allow_missing}, …}}`.
+fn requires(n: usize) -> JwtRequirement {
+    let names: Vec<String> = (0..n).map(|i| format!("origins-{i}")).collect();
+    let mut inner_and: Vec<JwtRequirement> = names
+        .iter()
+        .map(|name| {
+            requires_any(vec![
+                provider_name(name),
+                requirement(RequiresType::AllowMissing(Empty {})),
+            ])
+        })
+        .collect();
+    if inner_and.len() == 1 {
+        return inner_and.remove(0);
+    }
+    let mut outer_or: Vec<JwtRequirement> = names.iter().map(|n| provider_name(n)).collect();
+    outer_or.push(requires_all(inner_and));
+    requires_any(outer_or)
+}
+
+/// The jwt_authn filter's configuration for the RequestAuthentications that select a pod (`None` without
+/// JWT rules), as istiod's `convertToEnvoyJwtConfig`: one provider `origins-i` per rule, the rules
+/// sorted by issuer, required as [`requires`] says for every path; `bypass_cors_preflight`.
+pub fn jwt_authentication(
     policies: &[&RequestAuthentication],
     jwks: &dyn Fn(&str, &str) -> String,
-) -> Option<Value> {
+) -> Option<JwtAuthentication> {
     let mut rules: Vec<&RequestAuthenticationJwtRules> = policies
         .iter()
         .flat_map(|p| p.spec.jwt_rules.iter().flatten())
@@ -152,40 +201,35 @@ pub fn jwt_authn_filter(
         return None;
     }
     rules.sort_by(|a, b| a.issuer.cmp(&b.issuer));
-    let mut providers = Map::new();
-    let mut inner_and = Vec::new();
-    let mut outer_or = Vec::new();
-    for (i, rule) in rules.iter().enumerate() {
-        let name = format!("origins-{i}");
-        providers.insert(name.clone(), provider(rule, jwks));
-        inner_and.push(json!({"requires_any": {"requirements": [
-            {"provider_name": name},
-            {"allow_missing": {}}
-        ]}}));
-        outer_or.push(json!({"provider_name": name}));
-    }
-    let requires = if inner_and.len() == 1 {
-        inner_and.remove(0)
-    } else {
-        outer_or.push(json!({"requires_all": {"requirements": inner_and}}));
-        json!({"requires_any": {"requirements": outer_or}})
+    let providers = rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| (format!("origins-{i}"), provider(rule, jwks)))
+        .collect();
+    let every_path = RouteMatch {
+        path_specifier: Some(PathSpecifier::Prefix("/".to_owned())),
+        ..Default::default()
     };
-    Some(json!({
-        "name": JWT_FILTER,
-        "typed_config": {
-            "@type": JWT_AUTHN_TYPE_URL,
-            "providers": providers,
-            "rules": [{"match": {"prefix": "/"}, "requires": requires}],
-            "bypass_cors_preflight": true
-        }
-    }))
+    Some(JwtAuthentication {
+        providers,
+        rules: vec![RequirementRule {
+            r#match: Some(every_path),
+            requirement_type: Some(RequirementType::Requires(requires(rules.len()))),
+        }],
+        bypass_cors_preflight: true,
+        ..Default::default()
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use envoy_types::util::pack_any;
+    use mesh_manifests::Resource;
+    use serde_json::json;
+
     use super::*;
     use crate::fixtures;
-    use mesh_manifests::Resource;
+    use crate::util::protomarshal::{any_to_json, to_json};
 
     fn ras(resources: &[Resource]) -> Vec<&RequestAuthentication> {
         resources
@@ -206,12 +250,10 @@ mod tests {
         let resources = fixtures::istio("request-authentication-customer-jwt.yml");
         let ra = ras(&resources);
         check_request_authentication(ra[0]).unwrap();
-        let f = jwt_authn_filter(&ra, &lab_jwks).unwrap();
+        let f = jwt_authentication(&ra, &lab_jwks).unwrap();
         assert_eq!(
-            f,
+            any_to_json(&pack_any(f)).unwrap(),
             json!({
-                "name": "envoy.filters.http.jwt_authn",
-                "typed_config": {
                     "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
                     "providers": {"origins-0": {
                         "issuer": "testing@secure.istio.io",
@@ -224,7 +266,6 @@ mod tests {
                         {"provider_name": "origins-0"}, {"allow_missing": {}}
                     ]}}}],
                     "bypass_cors_preflight": true
-                }
             })
         );
     }
@@ -253,8 +294,7 @@ spec:
         );
         let ra = ras(&resources);
         check_request_authentication(ra[0]).unwrap();
-        let f = jwt_authn_filter(&ra, &lab_jwks).unwrap();
-        let c = &f["typed_config"];
+        let c = &to_json(&jwt_authentication(&ra, &lab_jwks).unwrap());
         assert_eq!(c["providers"]["origins-0"]["issuer"], "alpha");
         assert_eq!(
             c["providers"]["origins-0"]["local_jwks"]["inline_string"],
@@ -319,6 +359,6 @@ spec:
         let resources = fixtures::parse(
             "apiVersion: security.istio.io/v1beta1\nkind: RequestAuthentication\nmetadata: {name: r}\nspec: {}\n",
         );
-        assert_eq!(jwt_authn_filter(&ras(&resources), &lab_jwks), None);
+        assert_eq!(jwt_authentication(&ras(&resources), &lab_jwks), None);
     }
 }

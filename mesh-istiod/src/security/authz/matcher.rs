@@ -1,8 +1,17 @@
-//! Envoy's string, header and metadata matchers as istiod writes them for RBAC
+//! Envoy's string, header and metadata matchers, as Envoy's types, as istiod writes them for RBAC
 //! (pilot/pkg/security/authz/matcher: string.go, header.go, metadata.go; the JWT payload's claims as
 //! pilot/pkg/security/authz/model/util.go puts them).
 
-use serde_json::{Value, json};
+use envoy_types::pb::envoy::config::rbac::v3::Principal;
+use envoy_types::pb::envoy::config::rbac::v3::principal::Identifier;
+use envoy_types::pb::envoy::config::route::v3::HeaderMatcher;
+use envoy_types::pb::envoy::config::route::v3::header_matcher::HeaderMatchSpecifier;
+use envoy_types::pb::envoy::r#type::matcher::v3::metadata_matcher::{PathSegment, path_segment};
+use envoy_types::pb::envoy::r#type::matcher::v3::string_matcher::MatchPattern;
+use envoy_types::pb::envoy::r#type::matcher::v3::{
+    ListMatcher, MetadataMatcher, OrMatcher, RegexMatcher, StringMatcher, ValueMatcher,
+    list_matcher, value_matcher,
+};
 
 use crate::security::authn::jwt;
 
@@ -18,90 +27,137 @@ pub(super) fn quote_meta(s: &str) -> String {
     out
 }
 
-pub(super) fn regex(r: &str) -> Value {
-    json!({"safe_regex": {"regex": r}})
+fn string(pattern: MatchPattern) -> StringMatcher {
+    StringMatcher {
+        ignore_case: false,
+        match_pattern: Some(pattern),
+    }
 }
 
-fn with_case(mut m: Value, ignore_case: bool) -> Value {
-    if ignore_case {
-        m["ignore_case"] = json!(true);
-    }
-    m
+pub(super) fn regex(r: &str) -> StringMatcher {
+    string(MatchPattern::SafeRegex(RegexMatcher {
+        regex: r.to_owned(),
+        engine_type: None,
+    }))
+}
+
+pub(super) fn exact(v: &str) -> StringMatcher {
+    string(MatchPattern::Exact(v.to_owned()))
+}
+
+pub(super) fn prefix(v: &str) -> StringMatcher {
+    string(MatchPattern::Prefix(v.to_owned()))
+}
+
+pub(super) fn suffix(v: &str) -> StringMatcher {
+    string(MatchPattern::Suffix(v.to_owned()))
 }
 
 /// string.go `StringMatcherWithPrefix`: `*` → `.+`; `*x` → suffix (or a regex with a prefix); `x*` → prefix.
-pub(super) fn string_matcher_with_prefix(v: &str, prefix: &str) -> Value {
+pub(super) fn string_matcher_with_prefix(v: &str, leading: &str) -> StringMatcher {
     if v == "*" {
         regex(".+")
     } else if let Some(rest) = v.strip_prefix('*') {
-        if prefix.is_empty() {
-            json!({"suffix": rest})
+        if leading.is_empty() {
+            suffix(rest)
         } else {
-            regex(&format!("{prefix}.*{}", quote_meta(rest)))
+            regex(&format!("{leading}.*{}", quote_meta(rest)))
         }
     } else if let Some(rest) = v.strip_suffix('*') {
-        json!({"prefix": format!("{prefix}{rest}")})
+        prefix(&format!("{leading}{rest}"))
     } else {
-        json!({"exact": format!("{prefix}{v}")})
+        exact(&format!("{leading}{v}"))
     }
 }
 
 /// header.go `HeaderMatcher` (and `HostMatcher` with `ignore_case`).
-pub(super) fn header_matcher(name: &str, v: &str, ignore_case: bool) -> Value {
-    if v == "*" {
-        return json!({"name": name, "present_match": true});
-    }
-    let m = if let Some(rest) = v.strip_prefix('*') {
-        json!({"suffix": rest})
-    } else if let Some(rest) = v.strip_suffix('*') {
-        json!({"prefix": rest})
+pub(super) fn header_matcher(name: &str, v: &str, ignore_case: bool) -> HeaderMatcher {
+    let specifier = if v == "*" {
+        HeaderMatchSpecifier::PresentMatch(true)
     } else {
-        json!({"exact": v})
+        let m = if let Some(rest) = v.strip_prefix('*') {
+            suffix(rest)
+        } else if let Some(rest) = v.strip_suffix('*') {
+            prefix(rest)
+        } else {
+            exact(v)
+        };
+        HeaderMatchSpecifier::StringMatch(StringMatcher { ignore_case, ..m })
     };
-    json!({"name": name, "string_match": with_case(m, ignore_case)})
+    HeaderMatcher {
+        name: name.to_owned(),
+        header_match_specifier: Some(specifier),
+        ..Default::default()
+    }
 }
 
-pub(super) fn exact(v: &str) -> Value {
-    json!({"exact": v})
+fn value(pattern: value_matcher::MatchPattern) -> ValueMatcher {
+    ValueMatcher {
+        match_pattern: Some(pattern),
+    }
+}
+
+fn string_value(m: StringMatcher) -> ValueMatcher {
+    value(value_matcher::MatchPattern::StringMatch(m))
+}
+
+fn or_value(value_matchers: Vec<ValueMatcher>) -> ValueMatcher {
+    value(value_matcher::MatchPattern::OrMatch(OrMatcher {
+        value_matchers,
+    }))
 }
 
 /// A principal on the jwt_authn `payload` metadata at `path` (model/util.go
-/// `MetadataValueMatcherForJWTClaim`, `MetadataListValueMatcherForJWTClaims`).
-fn jwt_payload<'a>(path: impl IntoIterator<Item = &'a str>, value: Value) -> Value {
-    let keys: Vec<Value> = std::iter::once(jwt::PAYLOAD_KEY)
+/// `MetadataValueMatcherForJWTClaim`, `MetadataListValueMatcherForJWTClaims`). Envoy's API deprecates the
+/// principal's `metadata` for `sourced_metadata`; istiod writes `metadata`, and so does the lab.
+#[allow(deprecated)]
+fn jwt_payload<'a>(path: impl IntoIterator<Item = &'a str>, value: ValueMatcher) -> Principal {
+    let key = |k: &str| PathSegment {
+        segment: Some(path_segment::Segment::Key(k.to_owned())),
+    };
+    let path = std::iter::once(jwt::PAYLOAD_KEY)
         .chain(path)
-        .map(|k| json!({"key": k}))
+        .map(key)
         .collect();
-    json!({"metadata": {"filter": jwt::JWT_FILTER, "path": keys, "value": value}})
+    Principal {
+        identifier: Some(Identifier::Metadata(MetadataMatcher {
+            filter: jwt::JWT_FILTER.to_owned(),
+            path,
+            value: Some(value),
+            invert: false,
+        })),
+    }
 }
 
 /// model/util.go `MetadataStringMatcherForJWTClaim`: the top-level `claim` as a string.
-pub(super) fn jwt_claim(claim: &str, m: Value) -> Value {
-    jwt_payload([claim], json!({"string_match": m}))
+pub(super) fn jwt_claim(claim: &str, m: StringMatcher) -> Principal {
+    jwt_payload([claim], string_value(m))
 }
 
 /// string.go `StringOrMatcher`: each value's [`string_matcher_with_prefix`], ORed when there are several.
-fn string_or_matcher(values: &[String]) -> Value {
-    let mut or: Vec<Value> = values
+fn string_or_matcher(values: &[String]) -> ValueMatcher {
+    let mut or: Vec<ValueMatcher> = values
         .iter()
-        .map(|v| json!({"string_match": string_matcher_with_prefix(v, "")}))
+        .map(|v| string_value(string_matcher_with_prefix(v, "")))
         .collect();
     if or.len() == 1 {
         or.remove(0)
     } else {
-        json!({"or_match": {"value_matchers": or}})
+        or_value(or)
     }
 }
 
 /// model/util.go `MetadataListValueMatcherForJWTClaims` (metadata.go `MetadataListValueMatcher` with
 /// `useExtendedJwt`): the jwt_authn `payload` at the claim's `path`, matching the values as a string or
 /// any element of a list (`OR{list one_of, value}`), as a principal.
-pub(super) fn jwt_claims(path: &[String], values: &[String]) -> Value {
-    let value = string_or_matcher(values);
-    jwt_payload(
-        path.iter().map(String::as_str),
-        json!({"or_match": {"value_matchers": [{"list_match": {"one_of": value}}, value]}}),
-    )
+pub(super) fn jwt_claims(path: &[String], values: &[String]) -> Principal {
+    let one = string_or_matcher(values);
+    let list = value(value_matcher::MatchPattern::ListMatch(Box::new(
+        ListMatcher {
+            match_pattern: Some(list_matcher::MatchPattern::OneOf(Box::new(one.clone()))),
+        },
+    )));
+    jwt_payload(path.iter().map(String::as_str), or_value(vec![list, one]))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Authorization: AuthorizationPolicy → Envoy's `envoy.filters.http.rbac`, and the inbound HTTP filters
-//! of a pod in istiod's order (JWT authentication, then the RBAC filters).
+//! of a pod in istiod's order (JWT authentication, then the RBAC filters), built as Envoy's types
+//! (`RBAC`, `JwtAuthentication`, the connection manager's `HttpFilter`, ECDS's `TypedExtensionConfig`).
 //!
 //! Read from istiod's source:
 //! - which policies apply: pilot/pkg/model/authorization.go `ListAuthorizationPolicies` (the pod's
@@ -18,9 +19,16 @@ pub mod model;
 
 use std::collections::BTreeMap;
 
+use envoy_types::pb::envoy::config::core::v3::TypedExtensionConfig;
+use envoy_types::pb::envoy::config::rbac::v3::rbac::Action;
+use envoy_types::pb::envoy::extensions::filters::http::jwt_authn::v3::JwtAuthentication;
+use envoy_types::pb::envoy::extensions::filters::http::rbac::v3::Rbac;
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter;
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_filter::ConfigType;
+use envoy_types::util::pack_any;
 use kcr_security_istio_io::v1::authorizationpolicies::AuthorizationPolicyAction;
 use mesh_manifests::{Resource, kcr_security_istio_io};
-use serde_json::{Value, json};
+use prost::{Message, Name};
 
 use crate::model::policy;
 use crate::security::authn::jwt;
@@ -49,14 +57,18 @@ fn selects(r: &Resource, pod_labels: &BTreeMap<String, String>) -> bool {
     policy::selects(meta.namespace.as_deref(), match_labels, pod_labels)
 }
 
-/// A pod's inbound HTTP filters from the applied objects, to go before the router: the jwt_authn filter
-/// when a RequestAuthentication selects the pod, then the RBAC filters (listener_builder.go's order).
-/// `jwks(issuer, jwksUri)` answers for every `jwksUri` (the lab: its own key set).
-pub fn inbound_http_filters(
+/// A pod's security filters from the applied objects: the jwt_authn configuration when a
+/// RequestAuthentication selects the pod, and the RBAC configurations (AUDIT, DENY, ALLOW).
+struct PodFilters {
+    jwt: Option<JwtAuthentication>,
+    rbac: Vec<Rbac>,
+}
+
+fn pod_filters(
     resources: &[Resource],
     pod_labels: &BTreeMap<String, String>,
     jwks: &dyn Fn(&str, &str) -> String,
-) -> Result<Vec<Value>, String> {
+) -> Result<PodFilters, String> {
     let mut request_authns = Vec::new();
     let mut policies = Vec::new();
     for r in resources {
@@ -74,11 +86,35 @@ pub fn inbound_http_filters(
             _ => {}
         }
     }
-    let mut filters: Vec<Value> = jwt::jwt_authn_filter(&request_authns, jwks)
+    Ok(PodFilters {
+        jwt: jwt::jwt_authentication(&request_authns, jwks),
+        rbac: rbac_filters(&policies)?,
+    })
+}
+
+/// An HTTP filter of the connection manager named `name` with its configuration `config`.
+fn http_filter<M: Message + Name>(name: &str, config: M) -> HttpFilter {
+    HttpFilter {
+        name: name.to_owned(),
+        config_type: Some(ConfigType::TypedConfig(pack_any(config))),
+        ..Default::default()
+    }
+}
+
+/// A pod's inbound HTTP filters from the applied objects, to go before the router: the jwt_authn filter
+/// when a RequestAuthentication selects the pod, then the RBAC filters (listener_builder.go's order).
+/// `jwks(issuer, jwksUri)` answers for every `jwksUri` (the lab: its own key set).
+pub fn inbound_http_filters(
+    resources: &[Resource],
+    pod_labels: &BTreeMap<String, String>,
+    jwks: &dyn Fn(&str, &str) -> String,
+) -> Result<Vec<HttpFilter>, String> {
+    let PodFilters { jwt, rbac } = pod_filters(resources, pod_labels, jwks)?;
+    let jwt = jwt.map(|c| http_filter(jwt::JWT_FILTER, c));
+    Ok(jwt
         .into_iter()
-        .collect();
-    filters.extend(rbac_filters(&policies)?);
-    Ok(filters)
+        .chain(rbac.into_iter().map(|c| http_filter(RBAC_FILTER, c)))
+        .collect())
 }
 
 /// The security policies in force on a pod with `pod_labels`, for `show`: each AuthorizationPolicy
@@ -127,54 +163,55 @@ pub fn policies_for(resources: &[Resource], pod_labels: &BTreeMap<String, String
 }
 
 /// The inbound HTTP filters' places on a sidecar, in istiod's order (authn, then AUDIT, DENY, ALLOW):
-/// (name on the connection manager, action, type URL). istiod puts the filters a workload needs inline
-/// in its inbound listener and calls every RBAC filter `envoy.filters.http.rbac`; the lab keeps the four
-/// places on every sidecar and hands each its configuration by ECDS — the same configurations, but a change
-/// is in force for the next request, also on connections opened before it (a listener change leaves those
-/// on the old filters until they drain) — so the places need names of their own.
-pub const INBOUND_SLOTS: &[(&str, Option<&str>, &str)] = &[
+/// (name on the connection manager, RBAC action, type URL). istiod puts the filters a workload needs
+/// inline in its inbound listener and calls every RBAC filter `envoy.filters.http.rbac`; the lab keeps the
+/// four places on every sidecar and hands each its configuration by ECDS — the same configurations, but a
+/// change is in force for the next request, also on connections opened before it (a listener change
+/// leaves those on the old filters until they drain) — so the places need names of their own.
+pub const INBOUND_SLOTS: &[(&str, Option<Action>, &str)] = &[
     (jwt::JWT_FILTER, None, jwt::JWT_AUTHN_TYPE_URL),
-    ("envoy.filters.http.rbac.audit", Some("LOG"), RBAC_TYPE_URL),
-    ("envoy.filters.http.rbac.deny", Some("DENY"), RBAC_TYPE_URL),
+    (
+        "envoy.filters.http.rbac.audit",
+        Some(Action::Log),
+        RBAC_TYPE_URL,
+    ),
+    (
+        "envoy.filters.http.rbac.deny",
+        Some(Action::Deny),
+        RBAC_TYPE_URL,
+    ),
     (
         "envoy.filters.http.rbac.allow",
-        Some("ALLOW"),
+        Some(Action::Allow),
         RBAC_TYPE_URL,
     ),
 ];
 
-/// Each of [`INBOUND_SLOTS`] with its configuration (`{"name", "typed_config"}`): the filter
-/// [`inbound_http_filters`] gives for it, else one that lets every request through (jwt_authn without
-/// providers, RBAC without rules: Envoy enforces nothing).
+/// Each of [`INBOUND_SLOTS`] with its configuration: the filter [`inbound_http_filters`] gives for it,
+/// else one that lets every request through (jwt_authn without providers, RBAC without rules: Envoy
+/// enforces nothing).
 pub fn inbound_filter_slots(
     resources: &[Resource],
     pod_labels: &BTreeMap<String, String>,
     jwks: &dyn Fn(&str, &str) -> String,
-) -> Result<Vec<Value>, String> {
-    let filters = inbound_http_filters(resources, pod_labels, jwks)?;
-    let action = |f: &Value| -> Option<String> {
-        if f["name"] != RBAC_FILTER {
-            return None;
-        }
-        Some(
-            f["typed_config"]["rules"]["action"]
-                .as_str()
-                .unwrap_or("ALLOW")
-                .to_owned(),
-        )
-    };
+) -> Result<Vec<TypedExtensionConfig>, String> {
+    let PodFilters { jwt, rbac } = pod_filters(resources, pod_labels, jwks)?;
     Ok(INBOUND_SLOTS
         .iter()
-        .map(|(name, slot_action, type_url)| {
-            let found = filters.iter().find(|f| match slot_action {
-                None => f["name"] == *name,
-                Some(a) => action(f).as_deref() == Some(*a),
-            });
-            let typed_config = match found {
-                Some(f) => f["typed_config"].clone(),
-                None => json!({"@type": type_url}),
+        .map(|(name, slot_action, _)| {
+            let config = match slot_action {
+                None => pack_any(jwt.clone().unwrap_or_default()),
+                Some(a) => pack_any(
+                    rbac.iter()
+                        .find(|f| builder::action_of(f) == *a)
+                        .cloned()
+                        .unwrap_or_default(),
+                ),
             };
-            json!({"name": name, "typed_config": typed_config})
+            TypedExtensionConfig {
+                name: (*name).to_owned(),
+                typed_config: Some(config),
+            }
         })
         .collect())
 }

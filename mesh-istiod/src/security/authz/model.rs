@@ -1,5 +1,5 @@
-//! An AuthorizationPolicy rule → one RBAC policy of principals and permissions, and the check of what the
-//! lab translates.
+//! An AuthorizationPolicy rule → one RBAC policy of principals and permissions (Envoy's `Policy`,
+//! `Principal` and `Permission` types), and the check of what the lab translates.
 //!
 //! Read from istiod's source:
 //! - a rule's principals and permissions, their order and the and/or/not nesting:
@@ -17,14 +17,19 @@
 //! - the trust domain is [`TRUST_DOMAIN`](crate::model::identity::TRUST_DOMAIN) with no aliases, so
 //!   pilot/pkg/security/trustdomain `ReplaceTrustDomainAliases` leaves every principal as written.
 
+use envoy_types::pb::envoy::config::rbac::v3::permission::{self, Rule};
+use envoy_types::pb::envoy::config::rbac::v3::principal::{self, Identifier};
+use envoy_types::pb::envoy::config::rbac::v3::{Permission, Policy, Principal};
+use envoy_types::pb::envoy::r#type::matcher::v3::{PathMatcher, StringMatcher, path_matcher};
 use kcr_security_istio_io::v1::authorizationpolicies::{
     AuthorizationPolicy, AuthorizationPolicyAction, AuthorizationPolicyRules,
+    AuthorizationPolicyRulesFromSource,
 };
 use mesh_manifests::kcr_security_istio_io;
-use serde_json::{Map, Value, json};
 
 use super::matcher::{
-    exact, header_matcher, jwt_claim, jwt_claims, quote_meta, regex, string_matcher_with_prefix,
+    exact, header_matcher, jwt_claim, jwt_claims, prefix, quote_meta, regex,
+    string_matcher_with_prefix, suffix,
 };
 use crate::model::identity::SPIFFE_URI_PREFIX;
 use crate::model::policy::{self, refuse};
@@ -198,8 +203,56 @@ fn check_rule(i: usize, rule: &AuthorizationPolicyRules) -> Result<(), String> {
     Ok(())
 }
 
-fn authenticated(m: Value) -> Value {
-    json!({"authenticated": {"principal_name": m}})
+// ---- Envoy's principal and permission sets ----
+
+fn principal(identifier: Identifier) -> Principal {
+    Principal {
+        identifier: Some(identifier),
+    }
+}
+
+fn permission(rule: Rule) -> Permission {
+    Permission { rule: Some(rule) }
+}
+
+/// The principal every peer matches.
+pub(super) fn any_id() -> Principal {
+    principal(Identifier::Any(true))
+}
+
+/// The permission every request matches.
+pub(super) fn any_rule() -> Permission {
+    permission(Rule::Any(true))
+}
+
+pub(super) fn not_id(p: Principal) -> Principal {
+    principal(Identifier::NotId(Box::new(p)))
+}
+
+pub(super) fn not_rule(p: Permission) -> Permission {
+    permission(Rule::NotRule(Box::new(p)))
+}
+
+fn and_ids(ids: Vec<Principal>) -> Principal {
+    principal(Identifier::AndIds(principal::Set { ids }))
+}
+
+fn or_ids(ids: Vec<Principal>) -> Principal {
+    principal(Identifier::OrIds(principal::Set { ids }))
+}
+
+fn and_rules(rules: Vec<Permission>) -> Permission {
+    permission(Rule::AndRules(permission::Set { rules }))
+}
+
+fn or_rules(rules: Vec<Permission>) -> Permission {
+    permission(Rule::OrRules(permission::Set { rules }))
+}
+
+fn authenticated(m: StringMatcher) -> Principal {
+    principal(Identifier::Authenticated(principal::Authenticated {
+        principal_name: Some(m),
+    }))
 }
 
 // ---- generators (model/generator.go) ----
@@ -226,7 +279,7 @@ enum Gen {
 }
 
 impl Gen {
-    fn principal(&self, v: &str) -> Value {
+    fn principal(&self, v: &str) -> Principal {
         match self {
             Gen::Principal => authenticated(string_matcher_with_prefix(v, SPIFFE_URI_PREFIX)),
             Gen::Namespace => {
@@ -244,9 +297,9 @@ impl Gen {
                 )))
             }
             Gen::TrustDomain => authenticated(if v == "*" {
-                json!({"prefix": SPIFFE_URI_PREFIX})
+                prefix(SPIFFE_URI_PREFIX)
             } else if !v.contains('*') {
-                json!({"prefix": format!("{SPIFFE_URI_PREFIX}{v}/")})
+                prefix(&format!("{SPIFFE_URI_PREFIX}{v}/"))
             } else {
                 let (a, b) = v.split_once('*').unwrap_or((v, ""));
                 regex(&format!(
@@ -255,68 +308,74 @@ impl Gen {
                     quote_meta(b)
                 ))
             }),
-            Gen::Header(name) => json!({"header": header_matcher(name, v, false)}),
+            Gen::Header(name) => principal(Identifier::Header(header_matcher(name, v, false))),
             Gen::RequestPrincipal | Gen::Claim(_) | Gen::Host | Gen::Method | Gen::Path => {
                 unreachable!("not a principal generator")
             }
         }
     }
 
-    fn permission(&self, v: &str) -> Value {
+    fn permission(&self, v: &str) -> Permission {
         match self {
-            Gen::Host => json!({"header": header_matcher(":authority", v, true)}),
-            Gen::Method => json!({"header": header_matcher(":method", v, false)}),
-            Gen::Path => json!({"url_path": {"path": string_matcher_with_prefix(v, "")}}),
+            Gen::Host => permission(Rule::Header(header_matcher(":authority", v, true))),
+            Gen::Method => permission(Rule::Header(header_matcher(":method", v, false))),
+            Gen::Path => permission(Rule::UrlPath(PathMatcher {
+                rule: Some(path_matcher::Rule::Path(string_matcher_with_prefix(v, ""))),
+            })),
             _ => unreachable!("not a permission generator"),
         }
     }
 
-    /// `requestPrincipalGenerator.extendedPrincipal`: `iss/sub` split at the last `/`, each with
-    /// istiod's `*` handling, ANDed; several values ORed.
-    fn request_principals(values: &[String]) -> Value {
-        let any = || regex(".+");
-        let mut or: Vec<Value> = values
+    /// `requestPrincipalGenerator.extendedPrincipal`: each value's `iss/sub` matchers ANDed; several
+    /// values ORed.
+    fn request_principals(values: &[String]) -> Principal {
+        let mut or: Vec<Principal> = values
             .iter()
             .map(|value| {
-                let (iss, sub, found) = match value.rfind('/') {
-                    Some(i) => (&value[..i], &value[i + 1..], true),
-                    None => (value.as_str(), "", false),
-                };
-                let (mi, ms) = if value == "*" {
-                    (any(), any())
-                } else if let Some(rest) = value.strip_prefix('*') {
-                    if found {
-                        let mi = match iss.strip_prefix('*') {
-                            Some("") => any(),
-                            Some(suffix) => json!({"suffix": suffix}),
-                            None => exact(iss),
-                        };
-                        (mi, exact(sub))
-                    } else {
-                        (any(), json!({"suffix": rest}))
-                    }
-                } else if let Some(rest) = value.strip_suffix('*') {
-                    if found {
-                        let ms = match sub.strip_suffix('*') {
-                            Some("") => any(),
-                            Some(prefix) => json!({"prefix": prefix}),
-                            None => exact(sub),
-                        };
-                        (exact(iss), ms)
-                    } else {
-                        (json!({"prefix": rest}), any())
-                    }
-                } else {
-                    (exact(iss), exact(sub))
-                };
-                json!({"and_ids": {"ids": [jwt_claim("iss", mi), jwt_claim("sub", ms)]}})
+                let (iss, sub) = iss_sub_matchers(value);
+                and_ids(vec![jwt_claim("iss", iss), jwt_claim("sub", sub)])
             })
             .collect();
         if or.len() == 1 {
             or.remove(0)
         } else {
-            json!({"or_ids": {"ids": or}})
+            or_ids(or)
         }
+    }
+}
+
+/// A request principal `iss/sub` split at the last `/`, each side with istiod's `*` handling
+/// (`requestPrincipalGenerator.extendedPrincipal`).
+fn iss_sub_matchers(value: &str) -> (StringMatcher, StringMatcher) {
+    let any = || regex(".+");
+    let (iss, sub, found) = match value.rfind('/') {
+        Some(i) => (&value[..i], &value[i + 1..], true),
+        None => (value, "", false),
+    };
+    if value == "*" {
+        (any(), any())
+    } else if let Some(rest) = value.strip_prefix('*') {
+        if !found {
+            return (any(), suffix(rest));
+        }
+        let mi = match iss.strip_prefix('*') {
+            Some("") => any(),
+            Some(tail) => suffix(tail),
+            None => exact(iss),
+        };
+        (mi, exact(sub))
+    } else if let Some(rest) = value.strip_suffix('*') {
+        if !found {
+            return (prefix(rest), any());
+        }
+        let ms = match sub.strip_suffix('*') {
+            Some("") => any(),
+            Some(head) => prefix(head),
+            None => exact(sub),
+        };
+        (exact(iss), ms)
+    } else {
+        (exact(iss), exact(sub))
     }
 }
 
@@ -337,46 +396,40 @@ fn cond(g: Gen, values: &Option<Vec<String>>, not_values: &Option<Vec<String>>) 
 }
 
 /// `rule.principal`: values ORed, notValues as NOT(OR); the extended generator takes all values at once.
-fn principal_of(c: &Cond) -> Vec<Value> {
+fn principal_of(c: &Cond) -> Vec<Principal> {
     match c.g {
-        Gen::RequestPrincipal => with_not(c, "not_id", Gen::request_principals),
-        Gen::Claim(ref path) => with_not(c, "not_id", |vs| jwt_claims(path, vs)),
-        _ => with_not(
-            c,
-            "not_id",
-            |vs| json!({"or_ids": {"ids": vs.iter().map(|v| c.g.principal(v)).collect::<Vec<_>>()}}),
-        ),
+        Gen::RequestPrincipal => with_not(c, not_id, Gen::request_principals),
+        Gen::Claim(ref path) => with_not(c, not_id, |vs| jwt_claims(path, vs)),
+        _ => with_not(c, not_id, |vs| {
+            or_ids(vs.iter().map(|v| c.g.principal(v)).collect())
+        }),
     }
 }
 
 /// `rule.permission`: values ORed, notValues as NOT(OR).
-fn permission_of(c: &Cond) -> Vec<Value> {
-    with_not(
-        c,
-        "not_rule",
-        |vs| json!({"or_rules": {"rules": vs.iter().map(|v| c.g.permission(v)).collect::<Vec<_>>()}}),
-    )
+fn permission_of(c: &Cond) -> Vec<Permission> {
+    with_not(c, not_rule, |vs| {
+        or_rules(vs.iter().map(|v| c.g.permission(v)).collect())
+    })
 }
 
-/// The values' matcher `of(values)`, then the negation (`not`: `not_id` or `not_rule`) of `of(notValues)`;
-/// each only when there are such values.
-fn with_not(c: &Cond, not: &str, of: impl Fn(&[String]) -> Value) -> Vec<Value> {
+/// The values' matcher `of(values)`, then the negation (`not`: [`not_id`] or [`not_rule`]) of
+/// `of(notValues)`; each only when there are such values.
+fn with_not<T>(c: &Cond, not: fn(T) -> T, of: impl Fn(&[String]) -> T) -> Vec<T> {
     let mut out = Vec::new();
     if !c.values.is_empty() {
         out.push(of(&c.values));
     }
     if !c.not_values.is_empty() {
-        let mut negated = Map::new();
-        negated.insert(not.to_owned(), of(&c.not_values));
-        out.push(Value::Object(negated));
+        out.push(not(of(&c.not_values)));
     }
     out
 }
 
-/// One rule → one RBAC policy (model.go `New` + `Generate`). The rule must have passed [`check_rule`].
-pub(super) fn rule_policy(rule: &AuthorizationPolicyRules) -> Result<Value, String> {
-    // `when` conditions go last, in their order (appendLast); the lab translates principal-side keys only.
-    let mut base_principal = Vec::new();
+/// A rule's `when` conditions, in their order (model.go `New`: appended last to every principal);
+/// the lab translates principal-side keys only.
+fn when_conditions(rule: &AuthorizationPolicyRules) -> Result<Vec<Cond>, String> {
+    let mut conds = Vec::new();
     for w in rule.when.iter().flatten() {
         let g = match when_key(&w.key)? {
             WhenKey::Header(h) => Gen::Header(h),
@@ -385,36 +438,45 @@ pub(super) fn rule_policy(rule: &AuthorizationPolicyRules) -> Result<Value, Stri
             WhenKey::RequestPrincipal => Gen::RequestPrincipal,
             WhenKey::Claim(path) => Gen::Claim(path),
         };
-        base_principal.extend(cond(g, &w.values, &w.not_values));
+        conds.extend(cond(g, &w.values, &w.not_values));
     }
+    Ok(conds)
+}
+
+/// One source's conditions: insertFront in the order ip, remoteIp, namespaces, trustDomains,
+/// serviceAccounts, requestPrincipals, principals, so the last inserted comes first.
+fn source_conditions(s: &AuthorizationPolicyRulesFromSource) -> Vec<Cond> {
+    let mut front = Vec::new();
+    front.extend(cond(Gen::Principal, &s.principals, &s.not_principals));
+    front.extend(cond(
+        Gen::RequestPrincipal,
+        &s.request_principals,
+        &s.not_request_principals,
+    ));
+    front.extend(cond(
+        Gen::ServiceAccount,
+        &s.service_accounts,
+        &s.not_service_accounts,
+    ));
+    front.extend(cond(
+        Gen::TrustDomain,
+        &s.trust_domains,
+        &s.not_trust_domains,
+    ));
+    front.extend(cond(Gen::Namespace, &s.namespaces, &s.not_namespaces));
+    front
+}
+
+/// One rule → one RBAC policy (model.go `New` + `Generate`). The rule must have passed [`check_rule`].
+pub(super) fn rule_policy(rule: &AuthorizationPolicyRules) -> Result<Policy, String> {
+    let base_principal = when_conditions(rule)?;
     let mut principals = Vec::new();
     for from in rule.from.iter().flatten() {
-        // insertFront in the order ip, remoteIp, namespaces, trustDomains, serviceAccounts,
-        // requestPrincipals, principals: the last inserted comes first.
-        let mut front = Vec::new();
-        if let Some(s) = &from.source {
-            front.extend(cond(Gen::Principal, &s.principals, &s.not_principals));
-            front.extend(cond(
-                Gen::RequestPrincipal,
-                &s.request_principals,
-                &s.not_request_principals,
-            ));
-            front.extend(cond(
-                Gen::ServiceAccount,
-                &s.service_accounts,
-                &s.not_service_accounts,
-            ));
-            front.extend(cond(
-                Gen::TrustDomain,
-                &s.trust_domains,
-                &s.not_trust_domains,
-            ));
-            front.extend(cond(Gen::Namespace, &s.namespaces, &s.not_namespaces));
-        }
-        principals.push(and_ids(front.iter().chain(&base_principal)));
+        let front = from.source.as_ref().map(source_conditions);
+        principals.push(and_ids_of(front.iter().flatten().chain(&base_principal)));
     }
     if rule.from.as_deref().unwrap_or_default().is_empty() {
-        principals.push(and_ids(base_principal.iter()));
+        principals.push(and_ids_of(base_principal.iter()));
     }
     let mut permissions = Vec::new();
     for to in rule.to.iter().flatten() {
@@ -424,28 +486,32 @@ pub(super) fn rule_policy(rule: &AuthorizationPolicyRules) -> Result<Value, Stri
             front.extend(cond(Gen::Method, &o.methods, &o.not_methods));
             front.extend(cond(Gen::Path, &o.paths, &o.not_paths));
         }
-        permissions.push(and_rules(front.iter()));
+        permissions.push(and_rules_of(front.iter()));
     }
     if rule.to.as_deref().unwrap_or_default().is_empty() {
-        permissions.push(and_rules([].iter()));
+        permissions.push(and_rules_of([].iter()));
     }
-    Ok(json!({"permissions": permissions, "principals": principals}))
+    Ok(Policy {
+        permissions,
+        principals,
+        ..Default::default()
+    })
 }
 
-fn and_ids<'a>(conds: impl Iterator<Item = &'a Cond>) -> Value {
-    let mut ids: Vec<Value> = conds.flat_map(principal_of).collect();
+fn and_ids_of<'a>(conds: impl Iterator<Item = &'a Cond>) -> Principal {
+    let mut ids: Vec<Principal> = conds.flat_map(principal_of).collect();
     if ids.is_empty() {
-        ids.push(json!({"any": true}));
+        ids.push(any_id());
     }
-    json!({"and_ids": {"ids": ids}})
+    and_ids(ids)
 }
 
-fn and_rules<'a>(conds: impl Iterator<Item = &'a Cond>) -> Value {
-    let mut rules: Vec<Value> = conds.flat_map(permission_of).collect();
+fn and_rules_of<'a>(conds: impl Iterator<Item = &'a Cond>) -> Permission {
+    let mut rules: Vec<Permission> = conds.flat_map(permission_of).collect();
     if rules.is_empty() {
-        rules.push(json!({"any": true}));
+        rules.push(any_rule());
     }
-    json!({"and_rules": {"rules": rules}})
+    and_rules(rules)
 }
 
 #[cfg(test)]

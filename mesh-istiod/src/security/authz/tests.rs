@@ -1,7 +1,10 @@
 //! Which policies apply to a pod and the inbound HTTP filters in istiod's order.
 
+use serde_json::{Value, json};
+
 use super::*;
 use crate::fixtures;
+use crate::util::protomarshal::{any_to_json, to_json};
 
 #[test]
 fn show_lists_the_policies_that_select_a_pod() {
@@ -29,6 +32,7 @@ pub(super) fn no_jwks(_: &str, _: &str) -> String {
     r#"{"keys":[]}"#.into()
 }
 
+/// The app's inbound HTTP filters as JSON ([`to_json`]: `{"name", "typed_config": {"@type", …}}`).
 pub(super) fn filters(resources: &[Resource], app: &str) -> Vec<Value> {
     inbound_http_filters(
         resources,
@@ -36,6 +40,9 @@ pub(super) fn filters(resources: &[Resource], app: &str) -> Vec<Value> {
         &no_jwks,
     )
     .unwrap()
+    .iter()
+    .map(to_json)
+    .collect()
 }
 
 /// The single policy of the only (ALLOW) filter for a policy file with one rule.
@@ -107,4 +114,35 @@ spec:
     .unwrap();
     assert_eq!(v1.len(), 1, "the selector-less one only");
     assert_eq!(v2.len(), 2);
+}
+
+#[test]
+fn each_slot_holds_the_pods_filter_or_one_that_enforces_nothing() {
+    let r = fixtures::istio("authorization-policy-deny-all.yml");
+    let customer = labels(&[("app", "customer"), ("version", "v1")]);
+    let slots = inbound_filter_slots(&r, &customer, &no_jwks).unwrap();
+    let names: Vec<&str> = slots.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "envoy.filters.http.jwt_authn",
+            "envoy.filters.http.rbac.audit",
+            "envoy.filters.http.rbac.deny",
+            "envoy.filters.http.rbac.allow"
+        ]
+    );
+    let configs: Vec<Value> = slots
+        .iter()
+        .map(|s| any_to_json(s.typed_config.as_ref().unwrap()).unwrap())
+        .collect();
+    assert_eq!(configs[0], json!({"@type": jwt::JWT_AUTHN_TYPE_URL}));
+    assert_eq!(configs[1], json!({"@type": RBAC_TYPE_URL}));
+    assert_eq!(configs[2], json!({"@type": RBAC_TYPE_URL}));
+    assert_eq!(configs[3], filters(&r, "customer")[0]["typed_config"]);
+}
+
+#[test]
+fn the_slots_type_urls_are_their_configurations_types() {
+    assert_eq!(RBAC_TYPE_URL, Rbac::type_url());
+    assert_eq!(jwt::JWT_AUTHN_TYPE_URL, JwtAuthentication::type_url());
 }
