@@ -5,7 +5,9 @@
 //! (the inbound cluster `inbound|8080||` too, which a DestinationRule's connection pool changes)
 //! by CDS, the dynamic listeners by LDS, the policy filters by ECDS and the certificates by SDS, all over
 //! one ADS stream to the lab's xDS server (the `xds-grpc` cluster, as istio-agent's bootstrap,
-//! tools/packaging/common/envoy_bootstrap.json `dynamic_resources`).
+//! tools/packaging/common/envoy_bootstrap.json `dynamic_resources`). The bootstrap, its listeners and
+//! their HTTP connection managers are built as Envoy's own types ([`envoy_bootstrap`]), which the lab
+//! writes as JSON ([`crate::util::protomarshal::to_json`]).
 //!
 //! Listener names, stat prefixes and HCM settings follow istiod's (pilot/pkg/networking/core/listener.go,
 //! listener_inbound.go, httproute.go `buildSidecarInboundHTTPRouteConfig`): outbound `0.0.0.0_<port>` with
@@ -17,34 +19,100 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use serde_json::{Value, json};
+use envoy_types::pb::envoy::config::accesslog::v3::{AccessLog, access_log};
+use envoy_types::pb::envoy::config::bootstrap::v3 as boot;
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::config::core::v3::{
+    AggregatedConfigSource, ApiConfigSource, ApiVersion, ConfigSource, ExtensionConfigSource,
+    GrpcService, Http2ProtocolOptions, Node, SubstitutionFormatString, api_config_source,
+    config_source, grpc_service, substitution_format_string,
+};
+use envoy_types::pb::envoy::config::listener::v3 as listener;
+use envoy_types::pb::envoy::config::route::v3::{
+    RetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost, route,
+    route_action, route_match,
+};
+use envoy_types::pb::envoy::extensions::access_loggers::file::v3::{
+    FileAccessLog, file_access_log,
+};
+use envoy_types::pb::envoy::extensions::filters::http::cors::v3::Cors;
+use envoy_types::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
+use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
+    HttpConnectionManager, HttpFilter, Rds, http_connection_manager as hcm, http_filter,
+};
+use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{TcpProxy, tcp_proxy};
+use envoy_types::pb::envoy::extensions::upstreams::http::v3::{
+    HttpProtocolOptions, http_protocol_options,
+};
+use envoy_types::pb::google::protobuf::{Any, BoolValue, Duration, Struct, UInt32Value, Value};
+use envoy_types::util::pack_any;
+use prost::Name;
 
 use crate::model::registry::{MESH_PORT, NAMESPACE, ServiceDef, Workload};
-use crate::networking::core::cluster_builder::{
-    inbound_cluster_name, socket_address, static_cluster,
-};
-use crate::networking::core::route::cors::{CORS_FILTER, CORS_TYPE};
-use crate::networking::core::route::fault::{FAULT_FILTER, FAULT_TYPE};
+use crate::networking::core::cluster_builder::{address, inbound_cluster_name, static_cluster};
+use crate::networking::core::route::cors::CORS_FILTER;
+use crate::networking::core::route::fault::FAULT_FILTER;
+use crate::networking::util::{string_struct, string_value};
+use crate::util::protomarshal::from_json;
 
 /// The access log file, in each proxy's directory.
 pub const ACCESS_LOG: &str = "access.log";
 /// The static cluster of the xDS server (istio-agent's bootstrap names it so).
 pub const XDS_CLUSTER: &str = "xds-grpc";
+/// The HTTP connection manager's network filter name (pkg/wellknown `HTTPConnectionManager`).
+pub const HCM_FILTER: &str = "envoy.filters.network.http_connection_manager";
+
+/// A protobuf `BoolValue` (Envoy's optional booleans).
+pub(crate) fn bool_value(value: bool) -> Option<BoolValue> {
+    Some(BoolValue { value })
+}
+
+/// An HTTP filter configured inline.
+fn http_filter(name: &str, config: Any) -> HttpFilter {
+    HttpFilter {
+        name: name.to_owned(),
+        config_type: Some(http_filter::ConfigType::TypedConfig(config)),
+        ..HttpFilter::default()
+    }
+}
+
+/// A network filter configured inline.
+pub fn network_filter(name: &str, config: Any) -> listener::Filter {
+    listener::Filter {
+        name: name.to_owned(),
+        config_type: Some(listener::filter::ConfigType::TypedConfig(config)),
+    }
+}
 
 /// An HTTP filter whose configuration comes by ECDS over ADS: a new configuration is in force for the
 /// next request, also on connections already open (a listener change would leave those on the old
 /// filters until they drain).
-pub fn ecds_filter(name: &str, type_url: &str) -> Value {
-    json!({"name": name, "config_discovery": {
-        "config_source": ads_config_source(),
-        "type_urls": [type_url]
-    }})
+pub fn ecds_filter(name: &str, type_url: &str) -> HttpFilter {
+    HttpFilter {
+        name: name.to_owned(),
+        config_type: Some(http_filter::ConfigType::ConfigDiscovery(
+            ExtensionConfigSource {
+                config_source: Some(ads_config_source()),
+                type_urls: vec![type_url.to_owned()],
+                ..ExtensionConfigSource::default()
+            },
+        )),
+        ..HttpFilter::default()
+    }
 }
 
 /// A config source that is the ADS stream (`"ads": {}`), with istiod's `initial_fetch_timeout` of 0
 /// (wait for the first response however long it takes).
-pub fn ads_config_source() -> Value {
-    json!({"ads": {}, "initial_fetch_timeout": "0s", "resource_api_version": "V3"})
+pub fn ads_config_source() -> ConfigSource {
+    ConfigSource {
+        config_source_specifier: Some(config_source::ConfigSourceSpecifier::Ads(
+            AggregatedConfigSource::default(),
+        )),
+        initial_fetch_timeout: Some(Duration::default()),
+        resource_api_version: ApiVersion::V3.into(),
+        ..ConfigSource::default()
+    }
 }
 
 /// Where a listener's routes come from.
@@ -53,7 +121,7 @@ pub enum Routes {
     /// A route configuration by RDS, by name.
     Rds(String),
     /// A fixed route configuration.
-    Static(Value),
+    Static(Box<RouteConfiguration>),
     /// No HTTP at all: TCP to this cluster (kube-proxy's ClusterIP forwarding).
     Tcp(String),
 }
@@ -79,7 +147,7 @@ pub struct Bootstrap {
     pub node_id: String,
     pub node_cluster: String,
     pub listeners: Vec<Listener>,
-    pub static_clusters: Vec<Value>,
+    pub static_clusters: Vec<Cluster>,
 }
 
 impl Bootstrap {
@@ -95,104 +163,139 @@ impl Bootstrap {
     }
 }
 
-fn access_log(dir: &Path, listener: &str) -> Value {
-    json!([{
-        "name": "envoy.access_loggers.file",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
-            "path": dir.join(ACCESS_LOG).display().to_string(),
-            "log_format": {"json_format": {
-                "listener": listener,
-                "start_time": "%START_TIME%",
-                "authority": "%REQ(:AUTHORITY)%",
-                "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
-                "user_agent": "%REQ(USER-AGENT)%",
-                "response_code": "%RESPONSE_CODE%",
-                "response_flags": "%RESPONSE_FLAGS%",
-                "response_code_details": "%RESPONSE_CODE_DETAILS%",
-                "route_name": "%ROUTE_NAME%",
-                "upstream_cluster": "%UPSTREAM_CLUSTER%",
-                "upstream_host": "%UPSTREAM_HOST%",
-                "attempts": "%UPSTREAM_REQUEST_ATTEMPT_COUNT%",
-                "duration_ms": "%DURATION%",
-                // Pairs a sender's outbound entry with the receiver's inbound one (the graph's mirror edges).
-                "request_id": "%REQ(X-REQUEST-ID)%"
-            }}
-        }
-    }])
+/// Each request as one JSON line in `dir`'s access log, naming `listener`.
+fn access_log(dir: &Path, listener: &str) -> AccessLog {
+    let format = string_struct(&[
+        ("listener", listener),
+        ("start_time", "%START_TIME%"),
+        ("authority", "%REQ(:AUTHORITY)%"),
+        ("path", "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%"),
+        ("user_agent", "%REQ(USER-AGENT)%"),
+        ("response_code", "%RESPONSE_CODE%"),
+        ("response_flags", "%RESPONSE_FLAGS%"),
+        ("response_code_details", "%RESPONSE_CODE_DETAILS%"),
+        ("route_name", "%ROUTE_NAME%"),
+        ("upstream_cluster", "%UPSTREAM_CLUSTER%"),
+        ("upstream_host", "%UPSTREAM_HOST%"),
+        ("attempts", "%UPSTREAM_REQUEST_ATTEMPT_COUNT%"),
+        ("duration_ms", "%DURATION%"),
+        // Pairs a sender's outbound entry with the receiver's inbound one (the graph's mirror edges).
+        ("request_id", "%REQ(X-REQUEST-ID)%"),
+    ]);
+    let file = FileAccessLog {
+        path: dir.join(ACCESS_LOG).display().to_string(),
+        access_log_format: Some(file_access_log::AccessLogFormat::LogFormat(
+            SubstitutionFormatString {
+                format: Some(substitution_format_string::Format::JsonFormat(format)),
+                ..SubstitutionFormatString::default()
+            },
+        )),
+    };
+    AccessLog {
+        name: "envoy.access_loggers.file".into(),
+        config_type: Some(access_log::ConfigType::TypedConfig(pack_any(file))),
+        ..AccessLog::default()
+    }
 }
 
-/// The HTTP connection manager of an HTTP listener (its `typed_config`): routes, `server` header, access
-/// log to `dir`, then `http_filters`, the fault and CORS filters (when the listener has them: istiod's
-/// listener_builder.go puts them, in that order, where routes' per-filter configs need them) and the router.
-pub fn http_connection_manager(l: &Listener, dir: &Path, http_filters: Vec<Value>) -> Value {
-    let mut hcm = json!({
-        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-        "stat_prefix": l.name,
-        "normalize_path": true,
-        "path_with_escaped_slashes_action": "KEEP_UNCHANGED",
-    });
-    match &l.routes {
-        Routes::Rds(name) => {
-            hcm["rds"] = json!({"route_config_name": name, "config_source": ads_config_source()});
-        }
-        Routes::Static(rc) => hcm["route_config"] = rc.clone(),
-        // A TCP listener has no connection manager (`listener_json` builds its tcp_proxy).
-        Routes::Tcp(_) => {}
-    }
-    match l.server_name {
-        Some(n) => hcm["server_name"] = json!(n),
-        None => hcm["server_header_transformation"] = json!("OVERWRITE"),
-    }
-    if l.log {
-        hcm["access_log"] = access_log(dir, &l.name);
-    } else {
-        hcm["generate_request_id"] = json!(false);
-    }
+/// The HTTP connection manager of an HTTP listener: routes, `server` header, access log to `dir`, then
+/// `http_filters`, the fault and CORS filters (when the listener has them: istiod's listener_builder.go
+/// puts them, in that order, where routes' per-filter configs need them) and the router.
+pub fn http_connection_manager(
+    l: &Listener,
+    dir: &Path,
+    http_filters: Vec<HttpFilter>,
+) -> HttpConnectionManager {
+    let route_specifier = match &l.routes {
+        Routes::Rds(name) => Some(hcm::RouteSpecifier::Rds(Rds {
+            route_config_name: name.clone(),
+            config_source: Some(ads_config_source()),
+        })),
+        Routes::Static(rc) => Some(hcm::RouteSpecifier::RouteConfig((**rc).clone())),
+        // A TCP listener has no connection manager (`static_listener` builds its tcp_proxy).
+        Routes::Tcp(_) => None,
+    };
     let mut filters = http_filters;
     if l.fault {
-        filters.push(json!({"name": FAULT_FILTER, "typed_config": {"@type": FAULT_TYPE}}));
-        filters.push(json!({"name": CORS_FILTER, "typed_config": {"@type": CORS_TYPE}}));
+        filters.push(http_filter(FAULT_FILTER, pack_any(HttpFault::default())));
+        filters.push(http_filter(CORS_FILTER, pack_any(Cors::default())));
     }
-    filters.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));
-    hcm["http_filters"] = json!(filters);
-    hcm
+    filters.push(http_filter(
+        "envoy.filters.http.router",
+        pack_any(Router::default()),
+    ));
+    HttpConnectionManager {
+        stat_prefix: l.name.clone(),
+        normalize_path: bool_value(true),
+        path_with_escaped_slashes_action: hcm::PathWithEscapedSlashesAction::KeepUnchanged.into(),
+        route_specifier,
+        server_name: l.server_name.unwrap_or_default().to_owned(),
+        server_header_transformation: hcm::ServerHeaderTransformation::Overwrite.into(),
+        access_log: if l.log {
+            vec![access_log(dir, &l.name)]
+        } else {
+            Vec::new()
+        },
+        generate_request_id: if l.log { None } else { bool_value(false) },
+        http_filters: filters,
+        ..HttpConnectionManager::default()
+    }
 }
 
-fn listener_json(l: &Listener, dir: &Path) -> Value {
-    if let Routes::Tcp(cluster) = &l.routes {
-        return json!({
-            "name": l.name,
-            "address": socket_address(l.addr),
-            "enable_reuse_port": false,
-            "filter_chains": [{"filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
-                "stat_prefix": l.name,
-                "cluster": cluster
-            }}]}]
-        });
-    }
-    let hcm = http_connection_manager(l, dir, Vec::new());
-    json!({
-        "name": l.name,
-        "address": socket_address(l.addr),
+/// A listener of the bootstrap: HTTP through its connection manager, or TCP to a cluster.
+fn static_listener(l: &Listener, dir: &Path) -> listener::Listener {
+    let filter = match &l.routes {
+        Routes::Tcp(cluster) => network_filter(
+            "envoy.filters.network.tcp_proxy",
+            pack_any(TcpProxy {
+                stat_prefix: l.name.clone(),
+                cluster_specifier: Some(tcp_proxy::ClusterSpecifier::Cluster(cluster.clone())),
+                ..TcpProxy::default()
+            }),
+        ),
+        Routes::Rds(_) | Routes::Static(_) => network_filter(
+            HCM_FILTER,
+            pack_any(http_connection_manager(l, dir, Vec::new())),
+        ),
+    };
+    listener::Listener {
+        name: l.name.clone(),
+        address: Some(address(l.addr)),
         // A port someone else holds must fail the start, not be shared (SO_REUSEPORT balances between both).
-        "enable_reuse_port": false,
-        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}]
-    })
+        enable_reuse_port: bool_value(false),
+        filter_chains: vec![listener::FilterChain {
+            filters: vec![filter],
+            ..listener::FilterChain::default()
+        }],
+        ..listener::Listener::default()
+    }
 }
 
 /// The static cluster of the xDS server at `xds` (envoy_bootstrap.json's `xds-grpc`, on TCP loopback
 /// where istio-agent uses a Unix socket): gRPC, so HTTP/2.
-fn xds_cluster(xds: SocketAddr) -> Value {
-    let mut c = static_cluster(XDS_CLUSTER, xds);
-    c["connect_timeout"] = json!("1s");
-    c["typed_extension_protocol_options"] = json!({
-        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-            "explicit_http_config": {"http2_protocol_options": {}}
-        }
+fn xds_cluster(xds: SocketAddr) -> Cluster {
+    let mut c: Cluster =
+        from_json(&static_cluster(XDS_CLUSTER, xds)).expect("a static cluster is Envoy's API");
+    c.connect_timeout = Some(Duration {
+        seconds: 1,
+        nanos: 0,
     });
+    let http2 = HttpProtocolOptions {
+        upstream_protocol_options: Some(
+            http_protocol_options::UpstreamProtocolOptions::ExplicitHttpConfig(
+                http_protocol_options::ExplicitHttpConfig {
+                    protocol_config: Some(
+                        http_protocol_options::explicit_http_config::ProtocolConfig::Http2ProtocolOptions(
+                            Http2ProtocolOptions::default(),
+                        ),
+                    ),
+                },
+            ),
+        ),
+        ..HttpProtocolOptions::default()
+    };
+    c.typed_extension_protocol_options =
+        [(HttpProtocolOptions::full_name(), pack_any(http2))].into();
     c
 }
 
@@ -200,84 +303,169 @@ fn xds_cluster(xds: SocketAddr) -> Value {
 /// (pkg/bootstrap/config.go `extractRuntimeFlags`): a regex of up to 32768 RE2 instructions (Envoy's own
 /// limit is 100, and Istio's validation accepts any regex Go compiles), a `#fragment` stripped from the
 /// path rather than rejected. Then the admin layer, as envoy_bootstrap.json's `layered_runtime`.
-fn runtime() -> Value {
-    json!({"layers": [
-        {"name": "global config", "static_layer": {
-            "re2.max_program_size.error_level": "32768",
-            "envoy.reloadable_features.http_reject_path_with_fragment": false
-        }},
-        {"name": "admin", "admin_layer": {}}
-    ]})
+fn runtime() -> boot::LayeredRuntime {
+    let mut flags = Struct::default();
+    flags.fields.insert(
+        "re2.max_program_size.error_level".into(),
+        string_value("32768"),
+    );
+    flags.fields.insert(
+        "envoy.reloadable_features.http_reject_path_with_fragment".into(),
+        Value {
+            kind: Some(envoy_types::pb::google::protobuf::value::Kind::BoolValue(
+                false,
+            )),
+        },
+    );
+    let layer = |name: &str, specifier| boot::RuntimeLayer {
+        name: name.to_owned(),
+        layer_specifier: Some(specifier),
+    };
+    boot::LayeredRuntime {
+        layers: vec![
+            layer(
+                "global config",
+                boot::runtime_layer::LayerSpecifier::StaticLayer(flags),
+            ),
+            layer(
+                "admin",
+                boot::runtime_layer::LayerSpecifier::AdminLayer(boot::runtime_layer::AdminLayer {}),
+            ),
+        ],
+    }
 }
 
-/// The bootstrap JSON: admin on loopback, the listeners, CDS and LDS by ADS from the xDS server at `xds`.
-pub fn to_json(b: &Bootstrap, admin: SocketAddr, dir: &Path, xds: SocketAddr) -> Value {
-    let clusters = b.static_clusters.iter().cloned().chain([xds_cluster(xds)]);
-    json!({
-        "node": {"id": b.node_id, "cluster": b.node_cluster},
-        "admin": {"address": socket_address(admin)},
-        "layered_runtime": runtime(),
-        "dynamic_resources": {
-            "ads_config": {
-                "api_type": "GRPC",
-                "set_node_on_first_message_only": true,
-                "transport_api_version": "V3",
-                "grpc_services": [{"envoy_grpc": {"cluster_name": XDS_CLUSTER}}]
-            },
-            "cds_config": ads_config_source(),
-            "lds_config": ads_config_source()
-        },
-        "static_resources": {
-            "listeners": b.listeners.iter().map(|l| listener_json(l, dir)).collect::<Vec<_>>(),
-            "clusters": clusters.map(|mut c| {
-                if let Some(o) = c.as_object_mut() {
-                    o.remove("@type");
-                }
-                c
-            }).collect::<Vec<_>>(),
-        }
-    })
+/// CDS and LDS by ADS, one gRPC stream to the `xds-grpc` cluster.
+fn dynamic_resources() -> boot::bootstrap::DynamicResources {
+    boot::bootstrap::DynamicResources {
+        ads_config: Some(ApiConfigSource {
+            api_type: api_config_source::ApiType::Grpc.into(),
+            set_node_on_first_message_only: true,
+            transport_api_version: ApiVersion::V3.into(),
+            grpc_services: vec![GrpcService {
+                target_specifier: Some(grpc_service::TargetSpecifier::EnvoyGrpc(
+                    grpc_service::EnvoyGrpc {
+                        cluster_name: XDS_CLUSTER.into(),
+                        ..grpc_service::EnvoyGrpc::default()
+                    },
+                )),
+                ..GrpcService::default()
+            }],
+            ..ApiConfigSource::default()
+        }),
+        cds_config: Some(ads_config_source()),
+        lds_config: Some(ads_config_source()),
+        ..boot::bootstrap::DynamicResources::default()
+    }
+}
+
+/// The bootstrap: admin on loopback, the listeners, CDS and LDS by ADS from the xDS server at `xds`.
+pub fn envoy_bootstrap(
+    b: &Bootstrap,
+    admin: SocketAddr,
+    dir: &Path,
+    xds: SocketAddr,
+) -> boot::Bootstrap {
+    let mut clusters = b.static_clusters.clone();
+    clusters.push(xds_cluster(xds));
+    boot::Bootstrap {
+        node: Some(Node {
+            id: b.node_id.clone(),
+            cluster: b.node_cluster.clone(),
+            ..Node::default()
+        }),
+        admin: Some(boot::Admin {
+            address: Some(address(admin)),
+            ..boot::Admin::default()
+        }),
+        layered_runtime: Some(runtime()),
+        dynamic_resources: Some(dynamic_resources()),
+        static_resources: Some(boot::bootstrap::StaticResources {
+            listeners: b
+                .listeners
+                .iter()
+                .map(|l| static_listener(l, dir))
+                .collect(),
+            clusters,
+            ..boot::bootstrap::StaticResources::default()
+        }),
+        ..boot::Bootstrap::default()
+    }
+}
+
+/// A route configuration of one virtual host `vhost` matching every domain, with `routes`.
+fn catch_all(name: String, vhost: &str, routes: Vec<Route>) -> RouteConfiguration {
+    RouteConfiguration {
+        name,
+        virtual_hosts: vec![VirtualHost {
+            name: vhost.to_owned(),
+            domains: vec!["*".into()],
+            routes,
+            ..VirtualHost::default()
+        }],
+        ..RouteConfiguration::default()
+    }
+}
+
+/// A route of every path (`prefix: /`) to `action`'s cluster, with no timeout.
+fn every_path(name: &str, action: RouteAction) -> Route {
+    Route {
+        name: name.to_owned(),
+        r#match: Some(RouteMatch {
+            path_specifier: Some(route_match::PathSpecifier::Prefix("/".into())),
+            ..RouteMatch::default()
+        }),
+        action: Some(route::Action::Route(RouteAction {
+            timeout: Some(Duration::default()),
+            ..action
+        })),
+        ..Route::default()
+    }
+}
+
+fn to_cluster(cluster: &str) -> Option<route_action::ClusterSpecifier> {
+    Some(route_action::ClusterSpecifier::Cluster(cluster.to_owned()))
 }
 
 /// The inbound route configuration in front of the app (`buildSidecarInboundHTTPRouteConfig`,
 /// `BuildDefaultHTTPInboundRoute`: no timeout, the inbound retry policy `reset-before-request` from
 /// Istio 1.24, `ENABLE_INBOUND_RETRY_POLICY`'s default; none before).
-pub fn inbound_routes(port: u16, istio: crate::model::release::IstioRelease) -> Value {
+pub fn inbound_routes(port: u16, istio: crate::model::release::IstioRelease) -> RouteConfiguration {
     let cluster = inbound_cluster_name(port);
-    let mut routes = json!({
-        "name": cluster,
-        "validate_clusters": false,
-        "virtual_hosts": [{
-            "name": format!("inbound|http|{port}"),
-            "domains": ["*"],
-            "routes": [{
-                "name": "default",
-                "match": {"prefix": "/"},
-                "route": {"cluster": cluster, "timeout": "0s"}
-            }]
-        }]
+    let retry_policy = istio.inbound_retry_policy().then(|| RetryPolicy {
+        retry_on: "reset-before-request".into(),
+        num_retries: Some(UInt32Value { value: 2 }),
+        ..RetryPolicy::default()
     });
-    if istio.inbound_retry_policy() {
-        routes["virtual_hosts"][0]["routes"][0]["route"]["retry_policy"] =
-            json!({"retry_on": "reset-before-request", "num_retries": 2});
+    let action = RouteAction {
+        cluster_specifier: to_cluster(&cluster),
+        retry_policy,
+        ..RouteAction::default()
+    };
+    RouteConfiguration {
+        validate_clusters: bool_value(false),
+        ..catch_all(
+            cluster.clone(),
+            &format!("inbound|http|{port}"),
+            vec![every_path("default", action)],
+        )
     }
-    routes
 }
 
 /// A capture listener's routes: the Host the app would have sent on a cluster, to the outbound listener.
-pub fn capture_routes(service: &str, port: u16, to_cluster: &str) -> Value {
-    json!({
-        "name": format!("capture|{service}"),
-        "virtual_hosts": [{
-            "name": "capture",
-            "domains": ["*"],
-            "routes": [{"match": {"prefix": "/"}, "route": {
-                "cluster": to_cluster,
-                "host_rewrite_literal": format!("{service}:{port}"),
-                "timeout": "0s"
-            }}]
-        }]
-    })
+pub fn capture_routes(service: &str, port: u16, to_cluster_name: &str) -> RouteConfiguration {
+    let action = RouteAction {
+        cluster_specifier: to_cluster(to_cluster_name),
+        host_rewrite_specifier: Some(route_action::HostRewriteSpecifier::HostRewriteLiteral(
+            format!("{service}:{port}"),
+        )),
+        ..RouteAction::default()
+    };
+    catch_all(
+        format!("capture|{service}"),
+        "capture",
+        vec![every_path("", action)],
+    )
 }
 
 /// The ingress gateway's bootstrap: its listener `0.0.0.0_8080` on `addr`, routes by RDS from `route`.
@@ -331,7 +519,11 @@ pub fn sidecar_bootstrap(
         listeners.push(Listener {
             name: format!("capture_{}", svc.name),
             addr: *addr,
-            routes: Routes::Static(capture_routes(&svc.name, svc.port, CAPTURE_CLUSTER)),
+            routes: Routes::Static(Box::new(capture_routes(
+                &svc.name,
+                svc.port,
+                CAPTURE_CLUSTER,
+            ))),
             log: false,
             fault: false,
             server_name: None,
@@ -344,7 +536,10 @@ pub fn sidecar_bootstrap(
         ),
         node_cluster: format!("{}.{NAMESPACE}", w.name),
         listeners,
-        static_clusters: vec![static_cluster(CAPTURE_CLUSTER, outbound)],
+        static_clusters: vec![
+            from_json(&static_cluster(CAPTURE_CLUSTER, outbound))
+                .expect("a static cluster is Envoy's API"),
+        ],
     }
 }
 

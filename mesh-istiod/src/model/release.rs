@@ -179,7 +179,10 @@ mod tests {
     #[test]
     fn the_inbound_route_retries_resets_from_1_24() {
         let retry = |istio: &str| {
-            let rc = crate::bootstrap::inbound_routes(8080, istio.parse().unwrap());
+            let rc = crate::util::protomarshal::to_json(&crate::bootstrap::inbound_routes(
+                8080,
+                istio.parse().unwrap(),
+            ));
             rc["virtual_hosts"][0]["routes"][0]["route"]
                 .get("retry_policy")
                 .cloned()

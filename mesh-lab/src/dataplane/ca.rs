@@ -27,6 +27,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use envoy_types::pb::envoy::config::core::v3::{DataSource, data_source};
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
+    CertificateValidationContext, Secret, TlsCertificate, secret,
+};
+use envoy_types::util::pack_any;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
@@ -35,6 +40,7 @@ use rcgen::{
 use crate::dataplane::files::write_atomically;
 
 use mesh_istiod::model::identity::{CertFiles, SDS_DEFAULT, SDS_ROOT, TRUST_DOMAIN};
+use mesh_istiod::util::protomarshal::any_to_json;
 
 /// How long a workload certificate is valid (istio's `DefaultWorkloadCertTTL`).
 pub const WORKLOAD_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -42,14 +48,46 @@ pub const WORKLOAD_TTL: Duration = Duration::from_secs(24 * 3600);
 pub const CLOCK_SKEW: Duration = Duration::from_secs(120);
 const ROOT_TTL: Duration = Duration::from_secs(3650 * 24 * 3600);
 
-/// An SDS file: an xDS response with one `envoy.extensions.transport_sockets.tls.v3.Secret`.
-fn secret_response(secret: serde_json::Value) -> anyhow::Result<Vec<u8>> {
-    let mut secret = secret;
-    secret["@type"] =
-        serde_json::json!("type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret");
+/// An SDS file: an xDS response with one `envoy.extensions.transport_sockets.tls.v3.Secret` (`@type`
+/// inside), as `read_secrets` of the lab's xDS server reads it.
+fn secret_response(secret: Secret) -> anyhow::Result<Vec<u8>> {
+    let secret = any_to_json(&pack_any(secret)).map_err(anyhow::Error::msg)?;
     Ok(serde_json::to_vec_pretty(
         &serde_json::json!({"resources": [secret]}),
     )?)
+}
+
+/// A `DataSource` of `text` inline.
+fn inline(text: &str) -> Option<DataSource> {
+    Some(DataSource {
+        specifier: Some(data_source::Specifier::InlineString(text.to_owned())),
+        ..DataSource::default()
+    })
+}
+
+/// The SDS secret `ROOTCA`: the root, to validate peers with.
+fn root_secret(root_pem: &str) -> Secret {
+    Secret {
+        name: SDS_ROOT.to_owned(),
+        r#type: Some(secret::Type::ValidationContext(
+            CertificateValidationContext {
+                trusted_ca: inline(root_pem),
+                ..CertificateValidationContext::default()
+            },
+        )),
+    }
+}
+
+/// The SDS secret `default`: the workload's certificate and key.
+fn default_secret(leaf: &Leaf) -> Secret {
+    Secret {
+        name: SDS_DEFAULT.to_owned(),
+        r#type: Some(secret::Type::TlsCertificate(TlsCertificate {
+            certificate_chain: inline(&leaf.pem),
+            private_key: inline(&leaf.key_pem),
+            ..TlsCertificate::default()
+        })),
+    }
 }
 
 /// The lab's certificate authority.
@@ -141,18 +179,9 @@ impl Ca {
         write_atomically(&files.chain, leaf.pem.as_bytes(), false)?;
         write_atomically(&files.key, leaf.key_pem.as_bytes(), true)?;
         write_atomically(&files.root, self.root_pem.as_bytes(), false)?;
-        let root = secret_response(serde_json::json!({
-            "name": SDS_ROOT,
-            "validation_context": {"trusted_ca": {"inline_string": self.root_pem}}
-        }))?;
+        let root = secret_response(root_secret(&self.root_pem))?;
         write_atomically(&files.secret_file(SDS_ROOT), &root, false)?;
-        let default = secret_response(serde_json::json!({
-            "name": SDS_DEFAULT,
-            "tls_certificate": {
-                "certificate_chain": {"inline_string": leaf.pem},
-                "private_key": {"inline_string": leaf.key_pem}
-            }
-        }))?;
+        let default = secret_response(default_secret(&leaf))?;
         write_atomically(&files.secret_file(SDS_DEFAULT), &default, true)
     }
 

@@ -20,8 +20,9 @@ use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::core::v3::TypedExtensionConfig;
 use envoy_types::pb::envoy::config::listener::v3::Listener;
 use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
-use mesh_istiod::bootstrap::{ACCESS_LOG, Bootstrap};
+use mesh_istiod::bootstrap::{ACCESS_LOG, Bootstrap, envoy_bootstrap};
 use mesh_istiod::networking::core::configgen::Dynamic;
+use mesh_istiod::util::protomarshal::to_json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -265,7 +266,7 @@ impl Envoy {
         xds.register(&boot.node_id, dir)?;
         push_step(xds, &boot.node_id, 1, &rds, Step::of(config))?;
         let boot_file = dir.join("bootstrap.json");
-        let boot_json = mesh_istiod::bootstrap::to_json(boot, admin, dir, xds.addr());
+        let boot_json = to_json(&envoy_bootstrap(boot, admin, dir, xds.addr()));
         std::fs::write(&boot_file, serde_json::to_vec_pretty(&boot_json)?)?;
         let _ = std::fs::remove_file(dir.join(ACCESS_LOG));
         let log = std::fs::File::create(dir.join("envoy.log"))?;

@@ -121,9 +121,9 @@ pub fn sidecar_config(
     Ok(Dynamic {
         route_configs: typed(&[outbound, egress.route_config])?,
         clusters: typed(&clusters)?,
-        listeners: typed(&[mtls::inbound_listener(
+        listeners: vec![mtls::inbound_listener(
             me.inbound, MESH_PORT, me.dir, mode, by_ecds, istio,
-        )])?,
+        )],
         filters,
     })
 }

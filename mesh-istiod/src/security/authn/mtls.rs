@@ -1,5 +1,6 @@
 //! Mutual TLS between the proxies, as istiod configures it: the effective PeerAuthentication mode of a
-//! workload, the sidecar's inbound listener for that mode, and auto mTLS on the outbound clusters.
+//! workload, the sidecar's inbound listener for that mode (Envoy's `Listener` type), and auto mTLS on
+//! the outbound clusters.
 //!
 //! - **The mode** (pilot/pkg/security/authn/policy_applier.go `ComposePeerAuthentication`): the mesh
 //!   default is PERMISSIVE; the namespace's policy (no `selector` or empty `matchLabels`) overrides it,
@@ -34,9 +35,23 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use envoy_types::pb::envoy::config::core::v3::{
-    AggregatedConfigSource, ApiVersion, ConfigSource, config_source,
+    AggregatedConfigSource, ApiVersion, ConfigSource, TrafficDirection, TransportSocket,
+    config_source, transport_socket,
 };
-use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::SdsSecretConfig;
+use envoy_types::pb::envoy::config::listener::v3::{
+    Filter, FilterChain, FilterChainMatch, Listener as EnvoyListener, ListenerFilter,
+    listener_filter,
+};
+use envoy_types::pb::envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector;
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
+    HttpConnectionManager, HttpFilter,
+    http_connection_manager::{ForwardClientCertDetails, SetCurrentClientCertDetails},
+};
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
+    CommonTlsContext, DownstreamTlsContext, SdsSecretConfig, TlsParameters,
+    common_tls_context::ValidationContextType, tls_parameters::TlsProtocol,
+};
+use envoy_types::util::pack_any;
 use mesh_manifests::Resource;
 use mesh_manifests::kcr_security_istio_io::v1::peerauthentications::{
     PeerAuthentication, PeerAuthenticationMtlsMode,
@@ -44,9 +59,10 @@ use mesh_manifests::kcr_security_istio_io::v1::peerauthentications::{
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::bootstrap::{self, Listener, Routes};
+use crate::bootstrap::{self, HCM_FILTER, Listener, Routes, bool_value};
 use crate::model::identity::{SDS_DEFAULT, SDS_ROOT};
 use crate::model::policy;
+use crate::networking::core::cluster_builder::address;
 use crate::util::protomarshal::to_json;
 
 /// A workload's effective mutual-TLS mode (pilot/pkg/model/authentication.go `MutualTLSMode`).
@@ -179,94 +195,136 @@ pub fn sds_secret(name: &str) -> SdsSecretConfig {
     }
 }
 
-fn certificate() -> Value {
-    json!([to_json(&sds_secret(SDS_DEFAULT))])
+fn certificate() -> Vec<SdsSecretConfig> {
+    vec![sds_secret(SDS_DEFAULT)]
 }
 
-/// The inbound `DownstreamTlsContext` (`BuildInboundTLS` for an HTTP port).
-pub fn downstream_tls() -> Value {
-    json!({
-        "name": TLS_TRANSPORT_SOCKET,
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
-            "require_client_certificate": true,
-            "common_tls_context": {
-                "alpn_protocols": ALPN_HTTP,
-                "tls_params": {
-                    "tls_minimum_protocol_version": "TLSv1_2",
-                    "tls_maximum_protocol_version": "TLSv1_3",
-                    "cipher_suites": SUPPORTED_CIPHERS
-                },
-                "tls_certificate_sds_secret_configs": certificate(),
-                "validation_context_sds_secret_config": to_json(&sds_secret(SDS_ROOT))
-            }
-        }
-    })
+/// The inbound `DownstreamTlsContext` (`BuildInboundTLS` for an HTTP port), as a transport socket.
+pub fn downstream_tls() -> TransportSocket {
+    let tls = DownstreamTlsContext {
+        require_client_certificate: bool_value(true),
+        common_tls_context: Some(CommonTlsContext {
+            alpn_protocols: strings(ALPN_HTTP),
+            tls_params: Some(TlsParameters {
+                tls_minimum_protocol_version: TlsProtocol::TlSv12.into(),
+                tls_maximum_protocol_version: TlsProtocol::TlSv13.into(),
+                cipher_suites: strings(SUPPORTED_CIPHERS),
+                ..TlsParameters::default()
+            }),
+            tls_certificate_sds_secret_configs: certificate(),
+            validation_context_type: Some(ValidationContextType::ValidationContextSdsSecretConfig(
+                sds_secret(SDS_ROOT),
+            )),
+            ..CommonTlsContext::default()
+        }),
+        ..DownstreamTlsContext::default()
+    };
+    TransportSocket {
+        name: TLS_TRANSPORT_SOCKET.into(),
+        config_type: Some(transport_socket::ConfigType::TypedConfig(pack_any(tls))),
+    }
+}
+
+fn strings(s: &[&str]) -> Vec<String> {
+    s.iter().map(|&s| s.to_owned()).collect()
+}
+
+/// The inbound HTTP connection manager: `virtualInbound`'s, routes to the app on `port`, forwarding the
+/// client certificate's details (`APPEND_FORWARD`; subject, URI and DNS SANs).
+fn inbound_hcm(
+    addr: SocketAddr,
+    port: u16,
+    proxy_dir: &Path,
+    http_filters: Vec<HttpFilter>,
+    istio: crate::model::release::IstioRelease,
+) -> HttpConnectionManager {
+    let l = Listener {
+        name: "virtualInbound".into(),
+        addr,
+        routes: Routes::Static(Box::new(bootstrap::inbound_routes(port, istio))),
+        log: true,
+        fault: false,
+        server_name: Some("istio-envoy"),
+    };
+    HttpConnectionManager {
+        forward_client_cert_details: ForwardClientCertDetails::AppendForward.into(),
+        set_current_client_cert_details: Some(SetCurrentClientCertDetails {
+            subject: bool_value(true),
+            uri: true,
+            dns: true,
+            ..SetCurrentClientCertDetails::default()
+        }),
+        ..bootstrap::http_connection_manager(&l, proxy_dir, http_filters)
+    }
+}
+
+/// The filter chains of `mode` (`inboundChainForOpts`), named `0.0.0.0_<port>`, each with `filters`:
+/// a TLS chain (with the istio ALPNs in PERMISSIVE) and/or a plain-text one.
+fn inbound_chains(mode: MtlsMode, port: u16, filters: Vec<Filter>) -> Vec<FilterChain> {
+    let chain =
+        |transport_protocol: &str, alpns: &[&str], tls: Option<TransportSocket>| FilterChain {
+            name: format!("0.0.0.0_{port}"),
+            filter_chain_match: Some(FilterChainMatch {
+                transport_protocol: transport_protocol.to_owned(),
+                application_protocols: strings(alpns),
+                ..FilterChainMatch::default()
+            }),
+            filters: filters.clone(),
+            transport_socket: tls,
+            ..FilterChain::default()
+        };
+    let plain = || chain("raw_buffer", &[], None);
+    match mode {
+        MtlsMode::Permissive => vec![
+            chain("tls", ALL_ISTIO_MTLS_ALPNS, Some(downstream_tls())),
+            plain(),
+        ],
+        MtlsMode::Strict => vec![chain("tls", &[], Some(downstream_tls()))],
+        MtlsMode::Disable => vec![plain()],
+    }
 }
 
 /// The sidecar's inbound listener `virtualInbound` in front of the app (on `addr`, serving the mesh port
 /// `port`), for `mode`, with the workload's certificates (by SDS); logs to `proxy_dir`'s access log.
 ///
-/// `http_filters` are HTTP filters (Envoy JSON, `{"name": …, "typed_config": …}`) placed in the inbound
-/// HTTP connection manager before the router, in this order, on every filter chain — where istiod puts
-/// the `envoy.filters.http.jwt_authn` and `envoy.filters.http.rbac` filters of RequestAuthentication and
-/// AuthorizationPolicy (listener_inbound.go `buildInboundHTTPFilters`). The lab passes the ECDS
-/// references of [`crate::security::authz::INBOUND_SLOTS`], whose configurations come by ECDS (networking/core/configgen.rs).
+/// `http_filters` are HTTP filters placed in the inbound HTTP connection manager before the router, in
+/// this order, on every filter chain — where istiod puts the `envoy.filters.http.jwt_authn` and
+/// `envoy.filters.http.rbac` filters of RequestAuthentication and AuthorizationPolicy
+/// (listener_inbound.go `buildInboundHTTPFilters`). The lab passes the ECDS references of
+/// [`crate::security::authz::INBOUND_SLOTS`], whose configurations come by ECDS (networking/core/configgen.rs).
 pub fn inbound_listener(
     addr: SocketAddr,
     port: u16,
     proxy_dir: &Path,
     mode: MtlsMode,
-    http_filters: Vec<Value>,
+    http_filters: Vec<HttpFilter>,
     istio: crate::model::release::IstioRelease,
-) -> Value {
-    let l = Listener {
-        name: "virtualInbound".into(),
-        addr,
-        routes: Routes::Static(bootstrap::inbound_routes(port, istio)),
-        log: true,
-        fault: false,
-        server_name: Some("istio-envoy"),
-    };
-    let mut hcm = bootstrap::http_connection_manager(&l, proxy_dir, http_filters);
-    hcm["forward_client_cert_details"] = json!("APPEND_FORWARD");
-    hcm["set_current_client_cert_details"] = json!({"subject": true, "uri": true, "dns": true});
-    let filters =
-        json!([{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]);
-    let chain_name = format!("0.0.0.0_{port}");
-    let tls_chain = |alpns: Option<&[&str]>| {
-        let mut m = json!({"transport_protocol": "tls"});
-        if let Some(a) = alpns {
-            m["application_protocols"] = json!(a);
-        }
-        json!({"name": chain_name, "filter_chain_match": m, "filters": filters,
-               "transport_socket": downstream_tls()})
-    };
-    let plain_chain = json!({"name": chain_name, "filter_chain_match": {"transport_protocol": "raw_buffer"},
-                             "filters": filters});
-    let chains = match mode {
-        MtlsMode::Permissive => vec![tls_chain(Some(ALL_ISTIO_MTLS_ALPNS)), plain_chain],
-        MtlsMode::Strict => vec![tls_chain(None)],
-        MtlsMode::Disable => vec![plain_chain],
-    };
-    let mut listener = json!({
-        "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
-        "name": l.name,
-        "address": {"socket_address": {"address": addr.ip().to_string(), "port_value": addr.port()}},
-        // A port someone else holds must fail, not be shared (SO_REUSEPORT balances between both).
-        "enable_reuse_port": false,
-        "traffic_direction": "INBOUND",
-        "continue_on_listener_filters_timeout": true,
-        "filter_chains": chains,
-    });
+) -> EnvoyListener {
+    let hcm = inbound_hcm(addr, port, proxy_dir, http_filters, istio);
+    let filters = vec![bootstrap::network_filter(HCM_FILTER, pack_any(hcm))];
     // populateListenerFilters: the TLS inspector only when a chain matches on transport protocol tls.
-    if mode != MtlsMode::Disable {
-        listener["listener_filters"] = json!([{
-            "name": "envoy.filters.listener.tls_inspector",
-            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"}
-        }]);
+    let listener_filters = if mode == MtlsMode::Disable {
+        Vec::new()
+    } else {
+        vec![ListenerFilter {
+            name: "envoy.filters.listener.tls_inspector".into(),
+            config_type: Some(listener_filter::ConfigType::TypedConfig(pack_any(
+                TlsInspector::default(),
+            ))),
+            ..ListenerFilter::default()
+        }]
+    };
+    EnvoyListener {
+        name: "virtualInbound".into(),
+        address: Some(address(addr)),
+        // A port someone else holds must fail, not be shared (SO_REUSEPORT balances between both).
+        enable_reuse_port: bool_value(false),
+        traffic_direction: TrafficDirection::Inbound.into(),
+        continue_on_listener_filters_timeout: true,
+        filter_chains: inbound_chains(mode, port, filters),
+        listener_filters,
+        ..EnvoyListener::default()
     }
-    listener
 }
 
 /// The SNI a client sidecar sends to a Service's cluster (`BuildDNSSrvSubsetKey`).
@@ -300,7 +358,7 @@ pub fn istio_mutual_socket(sans: &[String], sni: &str) -> Value {
         "sni": sni,
         "common_tls_context": {
             "alpn_protocols": ALPN_IN_MESH_WITH_MXC,
-            "tls_certificate_sds_secret_configs": certificate(),
+            "tls_certificate_sds_secret_configs": crate::networking::core::configgen::all_json(&certificate()),
             "combined_validation_context": validation
         }
     }})
@@ -329,6 +387,9 @@ pub fn auto_mtls(cluster: &mut Value, sans: &[String], sni: &str) {
 
 #[cfg(test)]
 mod tests {
+    use envoy_types::pb::envoy::extensions::filters::http::rbac::v3::Rbac;
+    use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_filter;
+
     use super::*;
     use crate::fixtures::{istio, labels, parse};
 
@@ -386,6 +447,25 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
         );
     }
 
+    /// The inbound listener as JSON.
+    fn inbound(
+        addr: SocketAddr,
+        port: u16,
+        dir: &Path,
+        mode: MtlsMode,
+        http_filters: Vec<HttpFilter>,
+        istio: crate::model::release::IstioRelease,
+    ) -> Value {
+        to_json(&inbound_listener(
+            addr,
+            port,
+            dir,
+            mode,
+            http_filters,
+            istio,
+        ))
+    }
+
     fn chains(l: &Value) -> Vec<Value> {
         l["filter_chains"]
             .as_array()
@@ -399,7 +479,7 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
     fn inbound_filter_chains_per_mode_follow_istiods_http_port_options() {
         let addr: SocketAddr = ([127, 0, 0, 1], 9000).into();
         let dir = Path::new("/lab/pod");
-        let p = inbound_listener(
+        let p = inbound(
             addr,
             8080,
             dir,
@@ -437,7 +517,7 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
         let hcm = &p["filter_chains"][1]["filters"][0]["typed_config"];
         assert_eq!(hcm["forward_client_cert_details"], "APPEND_FORWARD");
         assert!(p["filter_chains"][1].get("transport_socket").is_none());
-        let s = inbound_listener(
+        let s = inbound(
             addr,
             8080,
             dir,
@@ -446,7 +526,7 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
             crate::model::release::IstioRelease::CURRENT,
         );
         assert_eq!(chains(&s), [json!({"transport_protocol": "tls"})]);
-        let d = inbound_listener(
+        let d = inbound(
             addr,
             8080,
             dir,
@@ -460,9 +540,14 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
 
     #[test]
     fn http_filters_go_before_the_router_on_every_chain() {
-        let rbac = json!({"name": "envoy.filters.http.rbac", "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"}});
-        let l = inbound_listener(
+        let rbac = HttpFilter {
+            name: "envoy.filters.http.rbac".into(),
+            config_type: Some(http_filter::ConfigType::TypedConfig(pack_any(
+                Rbac::default(),
+            ))),
+            ..HttpFilter::default()
+        };
+        let l = inbound(
             ([127, 0, 0, 1], 9000).into(),
             8080,
             Path::new("/lab/pod"),
