@@ -185,7 +185,7 @@ fn listener_json(l: &Listener, dir: &Path) -> Value {
 /// The static cluster of the xDS server at `xds` (envoy_bootstrap.json's `xds-grpc`, on TCP loopback
 /// where istio-agent uses a Unix socket): gRPC, so HTTP/2.
 fn xds_cluster(xds: SocketAddr) -> Value {
-    let mut c = static_cluster(XDS_CLUSTER, xds);
+    let mut c = crate::util::protomarshal::to_json(&static_cluster(XDS_CLUSTER, xds));
     c["connect_timeout"] = json!("1s");
     c["typed_extension_protocol_options"] = json!({
         "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
@@ -344,7 +344,10 @@ pub fn sidecar_bootstrap(
         ),
         node_cluster: format!("{}.{NAMESPACE}", w.name),
         listeners,
-        static_clusters: vec![static_cluster(CAPTURE_CLUSTER, outbound)],
+        static_clusters: vec![crate::util::protomarshal::to_json(&static_cluster(
+            CAPTURE_CLUSTER,
+            outbound,
+        ))],
     }
 }
 
