@@ -465,3 +465,25 @@ spec:
     let max = u64::from(u32::MAX);
     assert_eq!(thresholds(&cs[0]), (max, max));
 }
+
+/// Envoy holds the consecutive-error counts as `uint32`: a count out of that range is refused naming the
+/// field, not handed to Envoy.
+#[test]
+fn a_consecutive_errors_count_out_of_envoys_range_is_refused_by_field() {
+    let yaml = "
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: recommendation}
+spec:
+  host: recommendation
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: -1}
+";
+    let err =
+        mesh_clusters(&crate::fixtures::parse(yaml), &recommendation(), &[], false).unwrap_err();
+    assert_eq!(
+        err,
+        "DestinationRule recommendation: spec.trafficPolicy.outlierDetection.consecutive5xxErrors -1 \
+         is out of range"
+    );
+}
