@@ -277,10 +277,7 @@ async fn an_inbound_listener_envoy_rejects_by_lds_is_reported_and_the_previous_o
         node_id: "sidecar~127.0.0.1~lds-test.tutorial~tutorial.svc.cluster.local".into(),
         node_cluster: "lds-test.tutorial".into(),
         listeners: vec![],
-        static_clusters: vec![
-            mesh_istiod::util::protomarshal::from_json(&static_cluster("inbound|8080||", app))
-                .unwrap(),
-        ],
+        static_clusters: vec![static_cluster("inbound|8080||", app)],
     };
     let listener = |mode| {
         inbound_listener(

@@ -54,7 +54,6 @@ use crate::networking::core::cluster_builder::{address, inbound_cluster_name, st
 use crate::networking::core::route::cors::CORS_FILTER;
 use crate::networking::core::route::fault::FAULT_FILTER;
 use crate::networking::util::{string_struct, string_value};
-use crate::util::protomarshal::from_json;
 
 /// The access log file, in each proxy's directory.
 pub const ACCESS_LOG: &str = "access.log";
@@ -274,8 +273,7 @@ fn static_listener(l: &Listener, dir: &Path) -> listener::Listener {
 /// The static cluster of the xDS server at `xds` (envoy_bootstrap.json's `xds-grpc`, on TCP loopback
 /// where istio-agent uses a Unix socket): gRPC, so HTTP/2.
 fn xds_cluster(xds: SocketAddr) -> Cluster {
-    let mut c: Cluster =
-        from_json(&static_cluster(XDS_CLUSTER, xds)).expect("a static cluster is Envoy's API");
+    let mut c = static_cluster(XDS_CLUSTER, xds);
     c.connect_timeout = Some(Duration {
         seconds: 1,
         nanos: 0,
@@ -536,10 +534,7 @@ pub fn sidecar_bootstrap(
         ),
         node_cluster: format!("{}.{NAMESPACE}", w.name),
         listeners,
-        static_clusters: vec![
-            from_json(&static_cluster(CAPTURE_CLUSTER, outbound))
-                .expect("a static cluster is Envoy's API"),
-        ],
+        static_clusters: vec![static_cluster(CAPTURE_CLUSTER, outbound)],
     }
 }
 

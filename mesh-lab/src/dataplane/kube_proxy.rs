@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
-use mesh_istiod::util::protomarshal::from_json;
+use envoy_types::pb::envoy::config::cluster::v3::cluster::LbPolicy;
 
 use crate::dataplane::envoy::Envoy;
 use crate::dataplane::ports::free_port;
@@ -37,9 +37,10 @@ pub fn config(services: &[ServiceDef], endpoints: &[Endpoint]) -> Dynamic {
                 .filter(|e| s.selects(&e.labels))
                 .map(|e| e.addr)
                 .collect();
-            let mut c = endpoints_cluster(&cluster(&s.name), &addrs);
-            c["lb_policy"] = "RANDOM".into();
-            from_json(&c).expect("the kube-proxy's cluster is Envoy's API")
+            Cluster {
+                lb_policy: LbPolicy::Random.into(),
+                ..endpoints_cluster(&cluster(&s.name), &addrs)
+            }
         })
         .collect();
     Dynamic {

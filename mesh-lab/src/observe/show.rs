@@ -181,7 +181,7 @@ impl Lab {
             if p.workload.labels.get("version").map(String::as_str) == Some("v3") {
                 let config = EnvoyConfig {
                     route_config: to_json(&sc.envoy.current().route_configs[1]),
-                    clusters: all_json(&sc.envoy.current().clusters),
+                    clusters: sc.envoy.current().clusters.clone(),
                     mode: mesh_istiod::model::sidecar::effective_mode(
                         &resources,
                         inner.state.mesh_mode,

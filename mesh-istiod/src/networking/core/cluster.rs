@@ -35,7 +35,7 @@
 //!   the Service the workload serves; no outlier detection, load balancer or TLS, no subset's policy.
 //!
 //! Endpoints are inline (STATIC) instead of EDS: each pod's sidecar inbound listener, or the app itself
-//! for a pod without a sidecar.
+//! for a pod without a sidecar. Every cluster is built as Envoy's `Cluster` type.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -47,15 +47,30 @@ use mesh_manifests::kcr_networking_istio_io::v1::destinationrules::{
     DestinationRuleTrafficPolicyLoadBalancerSimple as Simple,
     DestinationRuleTrafficPolicyOutlierDetection, DestinationRuleTrafficPolicyTlsMode as TlsMode,
 };
-use serde_json::{Value, json};
+use envoy_types::pb::envoy::config::cluster::v3::circuit_breakers::Thresholds;
+use envoy_types::pb::envoy::config::cluster::v3::cluster::{CommonLbConfig, LbPolicy};
+use envoy_types::pb::envoy::config::cluster::v3::{CircuitBreakers, Cluster, OutlierDetection};
+use envoy_types::pb::envoy::config::core::v3::{
+    Http1ProtocolOptions, HttpProtocolOptions as CommonHttpProtocolOptions,
+};
+use envoy_types::pb::envoy::extensions::upstreams::http::v3::HttpProtocolOptions;
+use envoy_types::pb::envoy::extensions::upstreams::http::v3::http_protocol_options::explicit_http_config::ProtocolConfig;
+use envoy_types::pb::envoy::extensions::upstreams::http::v3::http_protocol_options::{
+    ExplicitHttpConfig, UpstreamProtocolOptions,
+};
+use envoy_types::pb::envoy::r#type::v3::Percent;
+use envoy_types::pb::google::protobuf::UInt32Value;
+use envoy_types::util::pack_any;
+use prost::Name;
 
 use crate::config::host;
 use crate::model::registry::ServiceDef;
 use crate::model::sidecar::Labels;
 use crate::networking::core::cluster_builder::{
-    endpoints_cluster, inbound_cluster_name, static_cluster, subset_cluster_name,
+    endpoints_cluster, inbound_cluster_name, lb_endpoints_mut, static_cluster, subset_cluster_name,
 };
-use crate::networking::core::route::duration::duration_field;
+use crate::networking::core::route::duration::duration;
+use crate::networking::util::{ISTIO_METADATA_KEY, config_info_metadata, string_value};
 use crate::security::authn::mtls::{self, MtlsMode};
 
 /// A pod as an endpoint: its labels, the address its traffic goes to and, with a sidecar, its identity.
@@ -140,14 +155,42 @@ pub fn merge_traffic_policy(
     Some(merged)
 }
 
-fn base_cluster(name: &str, addrs: &[SocketAddr]) -> Value {
-    let mut c = endpoints_cluster(name, addrs);
-    c["lb_policy"] = json!("LEAST_REQUEST");
-    c["common_lb_config"] = json!({});
-    c["circuit_breakers"] = json!({"thresholds": [{
-        "max_connections": MAX, "max_pending_requests": MAX, "max_requests": MAX, "max_retries": MAX
-    }]});
-    c
+fn base_cluster(name: &str, addrs: &[SocketAddr]) -> Cluster {
+    Cluster {
+        lb_policy: LbPolicy::LeastRequest.into(),
+        common_lb_config: Some(CommonLbConfig::default()),
+        circuit_breakers: Some(default_circuit_breakers()),
+        ..endpoints_cluster(name, addrs)
+    }
+}
+
+/// istiod's default thresholds, all at the maximum (`getDefaultCircuitBreakerThresholds`).
+fn default_circuit_breakers() -> CircuitBreakers {
+    CircuitBreakers {
+        thresholds: vec![Thresholds {
+            max_connections: Some(uint32(MAX)),
+            max_pending_requests: Some(uint32(MAX)),
+            max_requests: Some(uint32(MAX)),
+            max_retries: Some(uint32(MAX)),
+            ..Thresholds::default()
+        }],
+        ..CircuitBreakers::default()
+    }
+}
+
+fn uint32(value: u32) -> UInt32Value {
+    UInt32Value { value }
+}
+
+/// The cluster's (first) circuit-breaker thresholds, added when it has none.
+fn thresholds(c: &mut Cluster) -> &mut Thresholds {
+    let cb = c
+        .circuit_breakers
+        .get_or_insert_with(CircuitBreakers::default);
+    if cb.thresholds.is_empty() {
+        cb.thresholds.push(Thresholds::default());
+    }
+    &mut cb.thresholds[0]
 }
 
 fn positive(field: &str, v: Option<i64>) -> Result<Option<u32>, String> {
@@ -159,11 +202,18 @@ fn positive(field: &str, v: Option<i64>) -> Result<Option<u32>, String> {
     }
 }
 
+/// A count Envoy holds as a `uint32`; `Err` names the field.
+fn count(field: &str, n: i64) -> Result<UInt32Value, String> {
+    u32::try_from(n)
+        .map(uint32)
+        .map_err(|_| format!("{field} {n} is out of range"))
+}
+
 /// Applies a DestinationRule `trafficPolicy` to an outbound cluster (its connection pool, outlier detection
-/// and load balancer; `tls` is [`apply_tls`]'s); `Err` names the field. `base` is the policy's path in the
-/// object (`spec.trafficPolicy`, `spec.subsets.1.trafficPolicy`).
+/// and load balancer; `tls` is [`upstream_tls`]'s); `Err` names the field. `base` is the policy's path in
+/// the object (`spec.trafficPolicy`, `spec.subsets.1.trafficPolicy`).
 pub fn apply_policy(
-    c: &mut Value,
+    c: &mut Cluster,
     tp: &DestinationRuleTrafficPolicy,
     base: &str,
 ) -> Result<(), String> {
@@ -174,22 +224,26 @@ pub fn apply_policy(
         apply_outlier_detection(c, od, base)?;
     }
     if let Some(simple) = tp.load_balancer.as_ref().and_then(|lb| lb.simple.as_ref()) {
-        c["lb_policy"] = json!(match simple {
-            Simple::Random => "RANDOM",
-            Simple::RoundRobin => "ROUND_ROBIN",
-            Simple::LeastConn | Simple::LeastRequest | Simple::Unspecified => "LEAST_REQUEST",
-            Simple::Passthrough =>
+        c.lb_policy = match simple {
+            Simple::Random => LbPolicy::Random,
+            Simple::RoundRobin => LbPolicy::RoundRobin,
+            Simple::LeastConn | Simple::LeastRequest | Simple::Unspecified => {
+                LbPolicy::LeastRequest
+            }
+            Simple::Passthrough => {
                 return Err(format!(
                     "{base}.loadBalancer.simple PASSTHROUGH is not in the lab's scope"
-                )),
-        });
+                ));
+            }
+        }
+        .into();
     }
     Ok(())
 }
 
 /// `applyConnectionPool`: the circuit-breaker thresholds, the connect timeout, requests per connection.
 pub fn apply_connection_pool(
-    c: &mut Value,
+    c: &mut Cluster,
     pool: &DestinationRuleTrafficPolicyConnectionPool,
     base: &str,
 ) -> Result<(), String> {
@@ -198,82 +252,107 @@ pub fn apply_connection_pool(
             &format!("{base}.connectionPool.tcp.maxConnections"),
             tcp.max_connections.map(i64::from),
         )? {
-            c["circuit_breakers"]["thresholds"][0]["max_connections"] = json!(n);
+            thresholds(c).max_connections = Some(uint32(n));
         }
         if let Some(ct) = &tcp.connect_timeout {
-            c["connect_timeout"] = json!(duration_field(
-                &format!("{base}.connectionPool.tcp.connectTimeout"),
-                ct
-            )?);
+            let field = format!("{base}.connectionPool.tcp.connectTimeout");
+            c.connect_timeout = Some(duration(&field, ct)?);
         }
     }
     let Some(http) = &pool.http else {
         return Ok(());
     };
-    for (field, value, key) in [
+    type Slot = fn(&mut Thresholds) -> &mut Option<UInt32Value>;
+    let slots: [(&str, Option<i32>, Slot); 3] = [
         (
             "http1MaxPendingRequests",
             http.http1_max_pending_requests,
-            "max_pending_requests",
+            |t| &mut t.max_pending_requests,
         ),
-        ("http2MaxRequests", http.http2_max_requests, "max_requests"),
-        ("maxRetries", http.max_retries, "max_retries"),
-    ] {
-        if let Some(n) = positive(
-            &format!("{base}.connectionPool.http.{field}"),
-            value.map(i64::from),
-        )? {
-            c["circuit_breakers"]["thresholds"][0][key] = json!(n);
+        ("http2MaxRequests", http.http2_max_requests, |t| {
+            &mut t.max_requests
+        }),
+        ("maxRetries", http.max_retries, |t| &mut t.max_retries),
+    ];
+    for (field, value, slot) in slots {
+        let field = format!("{base}.connectionPool.http.{field}");
+        if let Some(n) = positive(&field, value.map(i64::from))? {
+            *slot(thresholds(c)) = Some(uint32(n));
         }
     }
     if let Some(n) = positive(
         &format!("{base}.connectionPool.http.maxRequestsPerConnection"),
         http.max_requests_per_connection.map(i64::from),
     )? {
-        c["typed_extension_protocol_options"] = json!({
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                "common_http_protocol_options": {"max_requests_per_connection": n},
-                "explicit_http_config": {"http_protocol_options": {}}
-            }
-        });
+        c.typed_extension_protocol_options.insert(
+            HttpProtocolOptions::full_name(),
+            pack_any(max_requests_per_connection(n)),
+        );
     }
     Ok(())
 }
 
+/// The upstream `HttpProtocolOptions` of `maxRequestsPerConnection`: HTTP/1.1 (the mesh's protocol), at
+/// most `n` requests on one connection.
+fn max_requests_per_connection(n: u32) -> HttpProtocolOptions {
+    HttpProtocolOptions {
+        common_http_protocol_options: Some(CommonHttpProtocolOptions {
+            max_requests_per_connection: Some(uint32(n)),
+            ..CommonHttpProtocolOptions::default()
+        }),
+        upstream_protocol_options: Some(UpstreamProtocolOptions::ExplicitHttpConfig(
+            ExplicitHttpConfig {
+                protocol_config: Some(ProtocolConfig::HttpProtocolOptions(
+                    Http1ProtocolOptions::default(),
+                )),
+            },
+        )),
+        ..HttpProtocolOptions::default()
+    }
+}
+
+/// A consecutive-errors count and its enforcement: 100% when it is set above 0, off at 0.
+fn consecutive(field: &str, n: i64) -> Result<(UInt32Value, UInt32Value), String> {
+    Ok((count(field, n)?, uint32(if n > 0 { 100 } else { 0 })))
+}
+
 fn apply_outlier_detection(
-    c: &mut Value,
+    c: &mut Cluster,
     od: &DestinationRuleTrafficPolicyOutlierDetection,
     base: &str,
 ) -> Result<(), String> {
-    let mut out = json!({"enforcing_success_rate": 0});
+    let field = |f: &str| format!("{base}.outlierDetection.{f}");
+    let mut out = OutlierDetection {
+        enforcing_success_rate: Some(uint32(0)),
+        ..OutlierDetection::default()
+    };
     if let Some(n) = od.consecutive5xx_errors {
-        out["consecutive_5xx"] = json!(n);
-        out["enforcing_consecutive_5xx"] = json!(if n > 0 { 100 } else { 0 });
+        let (n, enforcing) = consecutive(&field("consecutive5xxErrors"), n)?;
+        out.consecutive_5xx = Some(n);
+        out.enforcing_consecutive_5xx = Some(enforcing);
     }
     if let Some(n) = od.consecutive_gateway_errors {
-        out["consecutive_gateway_failure"] = json!(n);
-        out["enforcing_consecutive_gateway_failure"] = json!(if n > 0 { 100 } else { 0 });
+        let (n, enforcing) = consecutive(&field("consecutiveGatewayErrors"), n)?;
+        out.consecutive_gateway_failure = Some(n);
+        out.enforcing_consecutive_gateway_failure = Some(enforcing);
     }
     if let Some(i) = &od.interval {
-        out["interval"] = json!(duration_field(
-            &format!("{base}.outlierDetection.interval"),
-            i
-        )?);
+        out.interval = Some(duration(&field("interval"), i)?);
     }
     if let Some(b) = &od.base_ejection_time {
-        out["base_ejection_time"] = json!(duration_field(
-            &format!("{base}.outlierDetection.baseEjectionTime"),
-            b
-        )?);
+        out.base_ejection_time = Some(duration(&field("baseEjectionTime"), b)?);
     }
     if let Some(m) = od.max_ejection_percent.filter(|m| *m > 0) {
-        out["max_ejection_percent"] = json!(m);
+        out.max_ejection_percent = Some(count(&field("maxEjectionPercent"), m.into())?);
     }
-    c["outlier_detection"] = out;
+    c.outlier_detection = Some(out);
     let min_health = od.min_health_percent.unwrap_or(0);
     if min_health >= 0 {
-        c["common_lb_config"]["healthy_panic_threshold"] = json!({"value": min_health});
+        c.common_lb_config
+            .get_or_insert_with(CommonLbConfig::default)
+            .healthy_panic_threshold = Some(Percent {
+            value: f64::from(min_health),
+        });
     }
     Ok(())
 }
@@ -323,9 +402,9 @@ pub fn mesh_clusters(
     services: &[ServiceDef],
     endpoints: &[Endpoint],
     mtls_client: bool,
-) -> Result<Vec<Value>, String> {
-    let mut out = Vec::new();
+) -> Result<Vec<Cluster>, String> {
     let auto = mtls_client && mtls::namespace_mode(resources).mode != MtlsMode::Disable;
+    let mut out = Vec::new();
     for svc in services {
         let pods = |extra: &BTreeMap<String, String>| -> Vec<&Endpoint> {
             endpoints
@@ -335,62 +414,17 @@ pub fn mesh_clusters(
                 })
                 .collect()
         };
-        // buildAutoMtlsSettings: the SANs are the Service's service accounts, for every subset alike.
-        let mut sans: Vec<String> = pods(&BTreeMap::new())
-            .iter()
-            .filter_map(|e| e.identity.clone())
-            .collect();
-        sans.sort();
-        sans.dedup();
+        let all = pods(&BTreeMap::new());
         let dr = destination_rule(resources, svc, services);
-        let top = dr.and_then(|d| d.spec.traffic_policy.as_ref());
-        let dr_name = dr.and_then(|d| d.metadata.name.clone()).unwrap_or_default();
-        let mut add = |subset: Option<&str>,
-                       pods: Vec<&Endpoint>,
-                       policy: Option<&DestinationRuleTrafficPolicy>,
-                       base: &str|
-         -> Result<(), String> {
-            let name = subset_cluster_name(&svc.fqdn(), subset, svc.port);
-            let addrs: Vec<SocketAddr> = pods.iter().map(|e| e.addr).collect();
-            let mut c = base_cluster(&name, &addrs);
-            let sni = mtls::sni(&svc.fqdn(), subset, svc.port);
-            let tls = upstream_tls(policy, base);
-            let tls = tls.map_err(|e| format!("DestinationRule {dr_name}: {e}"))?;
-            match (tls, mtls_client) {
-                (UpstreamTls::Auto, _) => {
-                    if auto {
-                        for (i, e) in pods.iter().enumerate() {
-                            if e.identity.is_some() {
-                                c["load_assignment"]["endpoints"][0]["lb_endpoints"][i]["metadata"] =
-                                    mtls::istio_endpoint_metadata();
-                            }
-                        }
-                        mtls::auto_mtls(&mut c, &sans, &sni);
-                    }
-                }
-                (UpstreamTls::IstioMutual, true) => {
-                    c["transport_socket"] = mtls::istio_mutual_socket(&sans, &sni);
-                }
-                (UpstreamTls::IstioMutual, false) | (UpstreamTls::Disable, _) => {}
-            }
-            if let Some(tp) = policy {
-                apply_policy(&mut c, tp, base)
-                    .map_err(|e| format!("DestinationRule {dr_name}: {e}"))?;
-            }
-            // cluster_builder.go: a cluster a DestinationRule shapes names it (`AddConfigInfoMetadata`), a
-            // subset's cluster its subset too (`AddSubsetToMetadata`).
-            if dr.is_some() {
-                c["metadata"] = crate::util::protomarshal::to_json(
-                    &crate::networking::util::config_info_metadata("DestinationRule", &dr_name),
-                );
-                if let Some(s) = subset {
-                    c["metadata"]["filter_metadata"]["istio"]["subset"] = s.into();
-                }
-            }
-            out.push(c);
-            Ok(())
+        let of = ServiceClusters {
+            svc,
+            dr_name: dr.map(|d| d.metadata.name.clone().unwrap_or_default()),
+            sans: service_accounts(&all),
+            auto,
+            mtls_client,
         };
-        add(None, pods(&BTreeMap::new()), top, "spec.trafficPolicy")?;
+        let top = dr.and_then(|d| d.spec.traffic_policy.as_ref());
+        out.push(of.cluster(None, &all, top, "spec.trafficPolicy")?);
         for (i, s) in dr
             .iter()
             .flat_map(|d| d.spec.subsets.iter().flatten())
@@ -403,10 +437,89 @@ pub fn mesh_clusters(
                 "spec.trafficPolicy".to_owned()
             };
             let selected = pods(&s.labels.clone().unwrap_or_default());
-            add(Some(&s.name), selected, merged.as_ref(), &base)?;
+            out.push(of.cluster(Some(&s.name), &selected, merged.as_ref(), &base)?);
         }
     }
     Ok(out)
+}
+
+/// buildAutoMtlsSettings: the SANs are the Service's service accounts (its pods' identities), for every
+/// subset alike.
+fn service_accounts(pods: &[&Endpoint]) -> Vec<String> {
+    let mut sans: Vec<String> = pods.iter().filter_map(|e| e.identity.clone()).collect();
+    sans.sort();
+    sans.dedup();
+    sans
+}
+
+/// What the outbound clusters of one Service share.
+struct ServiceClusters<'a> {
+    svc: &'a ServiceDef,
+    /// The name of the DestinationRule in force, if any.
+    dr_name: Option<String>,
+    sans: Vec<String>,
+    /// Auto mTLS applies (the client has certificates, the namespace does not disable mTLS).
+    auto: bool,
+    mtls_client: bool,
+}
+
+impl ServiceClusters<'_> {
+    /// The cluster of the Service (`subset` `None`) or of one subset, to `pods`, under `policy`
+    /// (`base` its path in the DestinationRule).
+    fn cluster(
+        &self,
+        subset: Option<&str>,
+        pods: &[&Endpoint],
+        policy: Option<&DestinationRuleTrafficPolicy>,
+        base: &str,
+    ) -> Result<Cluster, String> {
+        let fqdn = self.svc.fqdn();
+        let name = subset_cluster_name(&fqdn, subset, self.svc.port);
+        let addrs: Vec<SocketAddr> = pods.iter().map(|e| e.addr).collect();
+        let mut c = base_cluster(&name, &addrs);
+        let in_rule = |e: String| {
+            format!(
+                "DestinationRule {}: {e}",
+                self.dr_name.as_deref().unwrap_or_default()
+            )
+        };
+        let tls = upstream_tls(policy, base).map_err(in_rule)?;
+        self.secure(&mut c, tls, pods, &mtls::sni(&fqdn, subset, self.svc.port));
+        if let Some(tp) = policy {
+            apply_policy(&mut c, tp, base).map_err(in_rule)?;
+        }
+        // cluster_builder.go: a cluster a DestinationRule shapes names it (`AddConfigInfoMetadata`), a
+        // subset's cluster its subset too (`AddSubsetToMetadata`).
+        if let Some(dr_name) = &self.dr_name {
+            let mut metadata = config_info_metadata("DestinationRule", dr_name);
+            if let (Some(s), Some(istio)) =
+                (subset, metadata.filter_metadata.get_mut(ISTIO_METADATA_KEY))
+            {
+                istio.fields.insert("subset".to_owned(), string_value(s));
+            }
+            c.metadata = Some(metadata);
+        }
+        Ok(c)
+    }
+
+    /// The cluster's TLS (`applyUpstreamTLSSettings`): auto mTLS marks the endpoints with a sidecar and
+    /// adds the transport socket matches; ISTIO_MUTUAL is one transport socket for every endpoint.
+    fn secure(&self, c: &mut Cluster, tls: UpstreamTls, pods: &[&Endpoint], sni: &str) {
+        match (tls, self.mtls_client) {
+            (UpstreamTls::Auto, _) if self.auto => {
+                for (lb, e) in lb_endpoints_mut(c).iter_mut().zip(pods) {
+                    if e.identity.is_some() {
+                        lb.metadata = Some(mtls::istio_endpoint_metadata());
+                    }
+                }
+                mtls::auto_mtls(c, &self.sans, sni);
+            }
+            (UpstreamTls::IstioMutual, true) => {
+                c.transport_socket = Some(mtls::istio_mutual_socket(&self.sans, sni));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The sidecar's inbound cluster `inbound|<port>||` in front of the app at `app`, for the workload with
@@ -422,11 +535,11 @@ pub fn inbound_cluster(
     labels: &Labels,
     port: u16,
     app: SocketAddr,
-) -> Result<Value, String> {
-    let mut c = static_cluster(&inbound_cluster_name(port), app);
-    c["circuit_breakers"] = json!({"thresholds": [{
-        "max_connections": MAX, "max_pending_requests": MAX, "max_requests": MAX, "max_retries": MAX
-    }]});
+) -> Result<Cluster, String> {
+    let mut c = Cluster {
+        circuit_breakers: Some(default_circuit_breakers()),
+        ..static_cluster(&inbound_cluster_name(port), app)
+    };
     let served = services.iter().find(|s| s.selects(labels));
     let Some(dr) = served.and_then(|svc| destination_rule(resources, svc, services)) else {
         return Ok(c);

@@ -4,12 +4,21 @@
 //!
 //! The lab's clusters are all STATIC, endpoints inline: the mesh's outbound clusters (where istiod uses
 //! EDS), the egress clusters of ServiceEntries (where istiod uses STRICT_DNS and the lab's "internet"
-//! resolves the host) and the bootstraps' own clusters.
+//! resolves the host) and the bootstraps' own clusters. They are built as Envoy's `Cluster` type.
 
 use std::net::SocketAddr;
 
+use std::time::Duration;
+
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::config::cluster::v3::cluster::{ClusterDiscoveryType, DiscoveryType};
 use envoy_types::pb::envoy::config::core::v3::{Address, SocketAddress, address, socket_address};
+use envoy_types::pb::envoy::config::endpoint::v3::{
+    ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
+};
 use serde_json::{Value, json};
+
+use crate::networking::core::route::duration::proto_duration;
 
 /// The cluster ALLOW_ANY traffic leaves through (`util.PassthroughCluster`).
 pub const PASSTHROUGH_CLUSTER: &str = "PassthroughCluster";
@@ -63,29 +72,59 @@ pub fn address(addr: SocketAddr) -> Address {
     }
 }
 
-/// An Envoy `Address` of an IP socket.
+/// An Envoy `Address` of an IP socket, as JSON (the bootstrap's listeners and admin).
 pub fn socket_address(addr: SocketAddr) -> Value {
     json!({"socket_address": {"address": addr.ip().to_string(), "port_value": addr.port()}})
 }
 
+/// The mesh's default connect timeout (mesh config `connectTimeout`, pkg/config/mesh/mesh.go).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A STATIC cluster of one endpoint.
-pub fn static_cluster(name: &str, addr: SocketAddr) -> Value {
+pub fn static_cluster(name: &str, addr: SocketAddr) -> Cluster {
     endpoints_cluster(name, &[addr])
 }
 
-/// A STATIC cluster with these endpoints (istiod's EDS clusters, endpoints inline).
-pub fn endpoints_cluster(name: &str, addrs: &[SocketAddr]) -> Value {
-    let endpoints: Vec<Value> = addrs
-        .iter()
-        .map(|a| json!({"endpoint": {"address": socket_address(*a)}}))
-        .collect();
-    json!({
-        "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": "10s",
-        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": endpoints}]}
-    })
+/// A STATIC cluster with these endpoints (istiod's EDS clusters, endpoints inline), the mesh's connect
+/// timeout.
+pub fn endpoints_cluster(name: &str, addrs: &[SocketAddr]) -> Cluster {
+    Cluster {
+        name: name.to_owned(),
+        cluster_discovery_type: Some(ClusterDiscoveryType::Type(DiscoveryType::Static.into())),
+        connect_timeout: Some(proto_duration(CONNECT_TIMEOUT)),
+        load_assignment: Some(ClusterLoadAssignment {
+            cluster_name: name.to_owned(),
+            endpoints: vec![LocalityLbEndpoints {
+                lb_endpoints: addrs.iter().map(|a| lb_endpoint(*a)).collect(),
+                ..LocalityLbEndpoints::default()
+            }],
+            ..ClusterLoadAssignment::default()
+        }),
+        ..Cluster::default()
+    }
+}
+
+/// One endpoint of a load assignment, at `addr`.
+fn lb_endpoint(addr: SocketAddr) -> LbEndpoint {
+    LbEndpoint {
+        host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {
+            address: Some(address(addr)),
+            ..Endpoint::default()
+        })),
+        ..LbEndpoint::default()
+    }
+}
+
+/// The endpoints of a cluster built by [`endpoints_cluster`], in their order.
+pub fn lb_endpoints_mut(c: &mut Cluster) -> &mut [LbEndpoint] {
+    match c
+        .load_assignment
+        .as_mut()
+        .and_then(|la| la.endpoints.first_mut())
+    {
+        Some(locality) => &mut locality.lb_endpoints,
+        None => &mut [],
+    }
 }
 
 #[cfg(test)]
@@ -98,6 +137,22 @@ mod tests {
         assert_eq!(
             crate::util::protomarshal::to_json(&address(addr)),
             json!({"socket_address": {"address": "127.0.0.1", "port_value": 15006}})
+        );
+    }
+
+    #[test]
+    fn a_static_cluster_holds_its_endpoints_inline() {
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        assert_eq!(
+            crate::util::protomarshal::to_json(&static_cluster("c", addr)),
+            json!({
+                "name": "c",
+                "type": "STATIC",
+                "connect_timeout": "10s",
+                "load_assignment": {"cluster_name": "c", "endpoints": [{"lb_endpoints": [
+                    {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 9}}}}
+                ]}]}
+            })
         );
     }
 }

@@ -120,7 +120,7 @@ pub fn sidecar_config(
         .collect();
     Ok(Dynamic {
         route_configs: typed(&[outbound, egress.route_config])?,
-        clusters: typed(&clusters)?,
+        clusters,
         listeners: vec![mtls::inbound_listener(
             me.inbound, MESH_PORT, me.dir, mode, by_ecds, istio,
         )],
@@ -137,7 +137,7 @@ pub fn gateway_config(
 ) -> Result<Dynamic, String> {
     Ok(Dynamic {
         route_configs: typed(&[gateway_routes(resources, services, mesh.istio)?])?,
-        clusters: typed(&mesh_clusters(resources, services, endpoints, true)?)?,
+        clusters: mesh_clusters(resources, services, endpoints, true)?,
         listeners: Vec::new(),
         filters: Vec::new(),
     })

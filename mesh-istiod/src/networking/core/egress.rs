@@ -4,7 +4,7 @@
 //! cluster.go (the ServiceEntry clusters) and cluster_builder.go (`buildDefaultPassthroughCluster`) build it.
 //!
 //! [`to_envoy`] takes the applied objects and the mesh-wide mode and returns the route configuration
-//! `"80"` and the clusters, as serde_json values of Envoy's v3 API. What istiod does is summarised in
+//! `"80"` (JSON of Envoy's v3 API) and the clusters (Envoy's `Cluster` type). What istiod does is summarised in
 //! docs/LOCAL-MESH.md; the rules reproduced here:
 //!
 //! - One route configuration named `"80"`, `validate_clusters: false`, `ignore_port_in_host_matching: true`.
@@ -23,6 +23,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use mesh_manifests::Resource;
 use mesh_manifests::kcr_networking_istio_io::v1::serviceentries::ServiceEntry;
 use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
@@ -70,11 +71,11 @@ impl Internet {
     }
 }
 
-/// What Envoy gets: the route configuration `"80"` and every cluster, as Envoy v3 JSON.
+/// What Envoy gets: the route configuration `"80"` (Envoy v3 JSON) and every cluster (Envoy's `Cluster`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct EnvoyConfig {
     pub route_config: Value,
-    pub clusters: Vec<Value>,
+    pub clusters: Vec<Cluster>,
     /// The mode in effect (mesh-wide, or a Sidecar's).
     pub mode: Mode,
 }
@@ -82,11 +83,7 @@ pub struct EnvoyConfig {
 impl EnvoyConfig {
     /// Cluster names, sorted.
     pub fn cluster_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .clusters
-            .iter()
-            .filter_map(|c| c["name"].as_str().map(str::to_owned))
-            .collect();
+        let mut names: Vec<String> = self.clusters.iter().map(|c| c.name.clone()).collect();
         names.sort();
         names
     }
@@ -179,7 +176,7 @@ pub fn to_envoy(
     istio: IstioRelease,
 ) -> Result<EnvoyConfig, TranslateError> {
     let mode = effective_mode(resources, mesh_mode, labels);
-    let mut clusters: BTreeMap<String, Value> = BTreeMap::new();
+    let mut clusters: BTreeMap<String, Cluster> = BTreeMap::new();
     clusters.insert(
         PASSTHROUGH_CLUSTER.into(),
         static_cluster(PASSTHROUGH_CLUSTER, internet.resolve("*", HTTP_PORT)),

@@ -23,7 +23,8 @@
 //!   `outbound_.<port>_.<subset>_.<fqdn>`, the peer's SAN one of the Service's workloads' SPIFFE
 //!   identities) and `tlsMode-disabled` (everything else: plain text). No matches at all when the
 //!   Service's namespace disables mTLS (`BestEffortInferServiceMTLSMode` looks at the namespace policy
-//!   only, not at workload-level ones).
+//!   only, not at workload-level ones). The matches, the `UpstreamTlsContext` and the endpoints'
+//!   metadata are built as Envoy's types.
 //!
 //! Certificates come by SDS, as istio-agent serves them: the workload certificate as secret `default`, the
 //! root as `ROOTCA` (security/pkg/nodeagent/sds/sdsservice.go); here by SDS on the proxy's ADS stream
@@ -34,8 +35,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::config::cluster::v3::cluster::TransportSocketMatch;
 use envoy_types::pb::envoy::config::core::v3::{
-    AggregatedConfigSource, ApiVersion, ConfigSource, TrafficDirection, TransportSocket,
+    AggregatedConfigSource, ApiVersion, ConfigSource, Metadata, TrafficDirection, TransportSocket,
     config_source, transport_socket,
 };
 use envoy_types::pb::envoy::config::listener::v3::{
@@ -47,23 +50,30 @@ use envoy_types::pb::envoy::extensions::filters::network::http_connection_manage
     HttpConnectionManager, HttpFilter,
     http_connection_manager::{ForwardClientCertDetails, SetCurrentClientCertDetails},
 };
-use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
-    CommonTlsContext, DownstreamTlsContext, SdsSecretConfig, TlsParameters,
-    common_tls_context::ValidationContextType, tls_parameters::TlsProtocol,
+use envoy_types::pb::envoy::extensions::transport_sockets::raw_buffer::v3::RawBuffer;
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::common_tls_context::{
+    CombinedCertificateValidationContext, ValidationContextType,
 };
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::subject_alt_name_matcher::SanType;
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
+    CertificateValidationContext, CommonTlsContext, DownstreamTlsContext, SdsSecretConfig,
+    SubjectAltNameMatcher, TlsParameters, UpstreamTlsContext, tls_parameters::TlsProtocol,
+};
+use envoy_types::pb::envoy::r#type::matcher::v3::StringMatcher;
+use envoy_types::pb::envoy::r#type::matcher::v3::string_matcher::MatchPattern;
+use envoy_types::pb::google::protobuf::{Any, Struct};
 use envoy_types::util::pack_any;
 use mesh_manifests::Resource;
 use mesh_manifests::kcr_security_istio_io::v1::peerauthentications::{
     PeerAuthentication, PeerAuthenticationMtlsMode,
 };
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::bootstrap::{self, HCM_FILTER, Listener, Routes, bool_value};
 use crate::model::identity::{SDS_DEFAULT, SDS_ROOT};
 use crate::model::policy;
 use crate::networking::core::cluster_builder::address;
-use crate::util::protomarshal::to_json;
+use crate::networking::util::string_struct;
 
 /// A workload's effective mutual-TLS mode (pilot/pkg/model/authentication.go `MutualTLSMode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -333,56 +343,89 @@ pub fn sni(fqdn: &str, subset: Option<&str>, port: u16) -> String {
 }
 
 /// The metadata of an endpoint with a sidecar (`tlsMode: istio`, endpoint builder `istio` TLS mode label).
-pub fn istio_endpoint_metadata() -> Value {
-    json!({"filter_metadata": {"envoy.transport_socket_match": {"tlsMode": "istio"}}})
+pub fn istio_endpoint_metadata() -> Metadata {
+    Metadata {
+        filter_metadata: [(TRANSPORT_SOCKET_MATCH.to_owned(), tls_mode_istio())].into(),
+        ..Metadata::default()
+    }
+}
+
+/// The filter metadata namespace transport socket matches read (`envoy.transport_socket_match`).
+const TRANSPORT_SOCKET_MATCH: &str = "envoy.transport_socket_match";
+
+fn tls_mode_istio() -> Struct {
+    string_struct(&[("tlsMode", "istio")])
 }
 
 /// The client side of istio mutual TLS (`buildUpstreamClusterTLSContext` for ISTIO_MUTUAL): the proxy's
 /// certificate (SDS `default`), the root (`ROOTCA`), ALPN `istio-peer-exchange`, `istio`, SNI `sni`, the peer's URI SAN one of
 /// `sans` (any, when empty).
-pub fn istio_mutual_socket(sans: &[String], sni: &str) -> Value {
-    let matchers: Vec<Value> = sans
+pub fn istio_mutual_socket(sans: &[String], sni: &str) -> TransportSocket {
+    let matchers = sans
         .iter()
-        .map(|s| json!({"san_type": "URI", "matcher": {"exact": s}}))
+        .map(|s| SubjectAltNameMatcher {
+            san_type: SanType::Uri.into(),
+            matcher: Some(StringMatcher {
+                match_pattern: Some(MatchPattern::Exact(s.clone())),
+                ..StringMatcher::default()
+            }),
+            ..SubjectAltNameMatcher::default()
+        })
         .collect();
     // The root by SDS, the peer's SANs from istiod (combined validation context, as istiod builds it).
-    let mut validation = json!({
-        "default_validation_context": {},
-        "validation_context_sds_secret_config": to_json(&sds_secret(SDS_ROOT))
-    });
-    if !matchers.is_empty() {
-        validation["default_validation_context"]["match_typed_subject_alt_names"] = json!(matchers);
+    let validation = CombinedCertificateValidationContext {
+        default_validation_context: Some(CertificateValidationContext {
+            match_typed_subject_alt_names: matchers,
+            ..CertificateValidationContext::default()
+        }),
+        validation_context_sds_secret_config: Some(sds_secret(SDS_ROOT)),
+        ..CombinedCertificateValidationContext::default()
+    };
+    let context = UpstreamTlsContext {
+        sni: sni.to_owned(),
+        common_tls_context: Some(CommonTlsContext {
+            alpn_protocols: ALPN_IN_MESH_WITH_MXC
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect(),
+            tls_certificate_sds_secret_configs: vec![sds_secret(SDS_DEFAULT)],
+            validation_context_type: Some(ValidationContextType::CombinedValidationContext(
+                validation,
+            )),
+            ..CommonTlsContext::default()
+        }),
+        ..UpstreamTlsContext::default()
+    };
+    transport_socket(TLS_TRANSPORT_SOCKET, pack_any(context))
+}
+
+fn transport_socket(name: &str, config: Any) -> TransportSocket {
+    TransportSocket {
+        name: name.to_owned(),
+        config_type: Some(transport_socket::ConfigType::TypedConfig(config)),
     }
-    json!({"name": TLS_TRANSPORT_SOCKET, "typed_config": {
-        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
-        "sni": sni,
-        "common_tls_context": {
-            "alpn_protocols": ALPN_IN_MESH_WITH_MXC,
-            "tls_certificate_sds_secret_configs": crate::networking::core::configgen::all_json(&certificate()),
-            "combined_validation_context": validation
-        }
-    }})
 }
 
 /// Auto mTLS on a cluster: `transport_socket_matches` `tlsMode-istio` (mutual TLS with the proxy's certificate, peer SAN
 /// one of `sans`, SNI `sni`) and `tlsMode-disabled` (plain text). A DestinationRule's `tls.mode:
 /// ISTIO_MUTUAL` is the same TLS as the cluster's one `transport_socket` instead, for every endpoint
 /// (`applyUpstreamTLSSettings`: matches only for auto-detected mTLS).
-pub fn auto_mtls(cluster: &mut Value, sans: &[String], sni: &str) {
-    cluster["transport_socket_matches"] = json!([
-        {
-            "name": "tlsMode-istio",
-            "match": {"tlsMode": "istio"},
-            "transport_socket": istio_mutual_socket(sans, sni)
+pub fn auto_mtls(cluster: &mut Cluster, sans: &[String], sni: &str) {
+    cluster.transport_socket_matches = vec![
+        TransportSocketMatch {
+            name: "tlsMode-istio".into(),
+            r#match: Some(tls_mode_istio()),
+            transport_socket: Some(istio_mutual_socket(sans, sni)),
         },
-        {
-            "name": "tlsMode-disabled",
-            "match": {},
-            "transport_socket": {"name": "envoy.transport_sockets.raw_buffer", "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer"
-            }}
-        }
-    ]);
+        TransportSocketMatch {
+            name: "tlsMode-disabled".into(),
+            r#match: Some(Struct::default()),
+            transport_socket: Some(transport_socket(
+                "envoy.transport_sockets.raw_buffer",
+                pack_any(RawBuffer::default()),
+            )),
+        },
+    ];
 }
 
 #[cfg(test)]
@@ -390,8 +433,11 @@ mod tests {
     use envoy_types::pb::envoy::extensions::filters::http::rbac::v3::Rbac;
     use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_filter;
 
+    use serde_json::{Value, json};
+
     use super::*;
     use crate::fixtures::{istio, labels, parse};
+    use crate::util::protomarshal::to_json;
 
     const PREFERENCE_PERMISSIVE: &str = "apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\n\
 metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: preference\n  mtls:\n    mode: PERMISSIVE\n";
@@ -571,14 +617,17 @@ metadata:\n  name: preference\nspec:\n  selector:\n    matchLabels:\n      app: 
 
     #[test]
     fn auto_mtls_matches_istio_endpoints_and_falls_back_to_plain_text() {
-        let mut c = json!({"name": "outbound|8080||preference.tutorial.svc.cluster.local"});
+        let mut c = Cluster {
+            name: "outbound|8080||preference.tutorial.svc.cluster.local".into(),
+            ..Cluster::default()
+        };
         let sans = vec!["spiffe://cluster.local/ns/tutorial/sa/preference".to_owned()];
         auto_mtls(
             &mut c,
             &sans,
             &sni("preference.tutorial.svc.cluster.local", None, 8080),
         );
-        let m = &c["transport_socket_matches"];
+        let m = &to_json(&c)["transport_socket_matches"];
         assert_eq!(m[0]["name"], "tlsMode-istio");
         assert_eq!(m[0]["match"], json!({"tlsMode": "istio"}));
         let t = &m[0]["transport_socket"]["typed_config"];

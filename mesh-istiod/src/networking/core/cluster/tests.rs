@@ -1,7 +1,30 @@
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
 use crate::fixtures::istio;
+use crate::networking::core::configgen::all_json;
+use crate::util::protomarshal::to_json;
+
+/// The outbound clusters as JSON (protomarshal), the form Envoy's config dump shows.
+fn mesh_clusters(
+    resources: &[Resource],
+    services: &[ServiceDef],
+    endpoints: &[Endpoint],
+    mtls_client: bool,
+) -> Result<Vec<Value>, String> {
+    super::mesh_clusters(resources, services, endpoints, mtls_client).map(|cs| all_json(&cs))
+}
+
+/// The inbound cluster as JSON.
+fn inbound_cluster(
+    resources: &[Resource],
+    services: &[ServiceDef],
+    labels: &Labels,
+    port: u16,
+    app: SocketAddr,
+) -> Result<Value, String> {
+    super::inbound_cluster(resources, services, labels, port, app).map(|c| to_json(&c))
+}
 
 fn recommendation() -> Vec<ServiceDef> {
     vec![ServiceDef {
@@ -23,10 +46,11 @@ fn pod(version: &str, port: u16) -> Endpoint {
     }
 }
 
+/// The ports of a cluster's endpoints (none: protobuf's JSON leaves the empty list out).
 fn ports(c: &Value) -> Vec<u64> {
     c["load_assignment"]["endpoints"][0]["lb_endpoints"]
         .as_array()
-        .unwrap()
+        .map_or(&[][..], Vec::as_slice)
         .iter()
         .map(|e| {
             e["endpoint"]["address"]["socket_address"]["port_value"]
@@ -118,10 +142,8 @@ fn subsets_select_their_pods_and_the_circuit_breaker_policy_applies_to_each() {
             json!({"enforcing_success_rate": 0, "consecutive_5xx": 1, "enforcing_consecutive_5xx": 100,
                    "interval": "1s", "base_ejection_time": "180s", "max_ejection_percent": 100})
         );
-        assert_eq!(
-            c["common_lb_config"]["healthy_panic_threshold"],
-            json!({"value": 0})
-        );
+        // Panic mode off: 0%, the default value, which protobuf's JSON leaves out.
+        assert_eq!(c["common_lb_config"]["healthy_panic_threshold"], json!({}));
     }
 }
 
@@ -241,9 +263,10 @@ fn a_subsets_policy_replaces_the_top_level_blocks_it_sets_and_inherits_the_other
     assert_eq!(thresholds(all), (5, 7));
     assert_eq!(thresholds(v1), (5, 7));
     assert_eq!(thresholds(v2), (1, u64::from(u32::MAX)));
+    // ROUND_ROBIN is the enum's default, which protobuf's JSON leaves out.
     assert_eq!(
         (&all["lb_policy"], &v1["lb_policy"], &v2["lb_policy"]),
-        (&json!("RANDOM"), &json!("RANDOM"), &json!("ROUND_ROBIN"))
+        (&json!("RANDOM"), &json!("RANDOM"), &Value::Null)
     );
     let od = json!({"enforcing_success_rate": 0, "consecutive_5xx": 2, "enforcing_consecutive_5xx": 100,
                     "interval": "2s", "base_ejection_time": "30s"});
@@ -272,7 +295,7 @@ fn a_subset_policy_alone_leaves_the_service_cluster_and_the_other_subsets_at_ist
     assert_eq!(thresholds(&cs[1]), (max, max));
     assert_eq!(thresholds(&cs[2]), (1, max));
     assert_eq!(cs[1]["lb_policy"], "LEAST_REQUEST");
-    assert_eq!(cs[2]["lb_policy"], "ROUND_ROBIN");
+    assert_eq!(cs[2]["lb_policy"], Value::Null, "ROUND_ROBIN, the default");
     assert!(cs.iter().all(|c| c.get("outlier_detection").is_none()));
 }
 
@@ -312,10 +335,10 @@ fn a_namespace_wide_istio_mutual_rule_gives_every_service_the_mesh_certificates_
         let fqdn = format!("{app}.tutorial.svc.cluster.local");
         assert_eq!(
             c["transport_socket"],
-            mtls::istio_mutual_socket(
+            to_json(&mtls::istio_mutual_socket(
                 &[format!("spiffe://cluster.local/ns/tutorial/sa/{app}")],
                 &format!("outbound_.8080_._.{fqdn}")
-            )
+            ))
         );
         assert!(
             c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
@@ -441,4 +464,26 @@ spec:
     );
     let max = u64::from(u32::MAX);
     assert_eq!(thresholds(&cs[0]), (max, max));
+}
+
+/// Envoy holds the consecutive-error counts as `uint32`: a count out of that range is refused naming the
+/// field, not handed to Envoy.
+#[test]
+fn a_consecutive_errors_count_out_of_envoys_range_is_refused_by_field() {
+    let yaml = "
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: recommendation}
+spec:
+  host: recommendation
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: -1}
+";
+    let err =
+        mesh_clusters(&crate::fixtures::parse(yaml), &recommendation(), &[], false).unwrap_err();
+    assert_eq!(
+        err,
+        "DestinationRule recommendation: spec.trafficPolicy.outlierDetection.consecutive5xxErrors -1 \
+         is out of range"
+    );
 }

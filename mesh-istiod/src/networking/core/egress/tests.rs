@@ -10,6 +10,13 @@ use crate::model::sidecar::Mode;
 use crate::networking::core::route::duration::{envoy_duration, parse_duration};
 use crate::networking::core::route::retry;
 
+/// The socket address of a cluster's first endpoint, as JSON.
+fn first_endpoint(c: &Cluster) -> serde_json::Value {
+    crate::util::protomarshal::to_json(c)["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
+        ["endpoint"]["address"]["socket_address"]
+        .clone()
+}
+
 /// The translation with current istiod's defaults.
 fn to_envoy(
     resources: &[Resource],
@@ -70,9 +77,8 @@ fn nothing_applied_allow_any_is_passthrough() {
     assert_eq!(vh["routes"][0]["route"]["cluster"], "PassthroughCluster");
     assert_eq!(vh["routes"][0]["route"]["timeout"], "0s");
     assert_eq!(c.cluster_names(), ["PassthroughCluster"]);
-    let ep = &c.clusters[0]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
-        ["socket_address"];
-    assert_eq!(ep, &json!({"address": "127.0.0.1", "port_value": 18090}));
+    let ep = first_endpoint(&c.clusters[0]);
+    assert_eq!(ep, json!({"address": "127.0.0.1", "port_value": 18090}));
 }
 
 #[test]
@@ -108,8 +114,7 @@ fn service_entry_port_81_alone_adds_only_a_cluster_so_port_80_passes_through() {
         c.cluster_names(),
         ["PassthroughCluster", "outbound|81||worldclockapi.com"]
     );
-    let ep = &c.clusters[1]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
-        ["socket_address"];
+    let ep = first_endpoint(&c.clusters[1]);
     assert_eq!(ep["port_value"], 9, "port 81 of the lab's internet refuses");
 }
 
@@ -221,9 +226,7 @@ fn down_internet_points_every_cluster_at_a_refusing_port() {
     net.down = true;
     let c = to_envoy(&parse(SE_80), Mode::AllowAny, &net, &v3()).unwrap();
     for cluster in &c.clusters {
-        let port = &cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
-            ["socket_address"]["port_value"];
-        assert_eq!(port, 9);
+        assert_eq!(first_endpoint(cluster)["port_value"], 9);
     }
 }
 
