@@ -119,7 +119,7 @@ pub fn sidecar_config(
         .map(|(name, _, type_url)| crate::bootstrap::ecds_filter(name, type_url))
         .collect();
     Ok(Dynamic {
-        route_configs: typed(&[outbound, egress.route_config])?,
+        route_configs: vec![outbound, egress.route_config],
         clusters: typed(&clusters)?,
         listeners: typed(&[mtls::inbound_listener(
             me.inbound, MESH_PORT, me.dir, mode, by_ecds, istio,
@@ -136,7 +136,7 @@ pub fn gateway_config(
     endpoints: &[Endpoint],
 ) -> Result<Dynamic, String> {
     Ok(Dynamic {
-        route_configs: typed(&[gateway_routes(resources, services, mesh.istio)?])?,
+        route_configs: vec![gateway_routes(resources, services, mesh.istio)?],
         clusters: typed(&mesh_clusters(resources, services, endpoints, true)?)?,
         listeners: Vec::new(),
         filters: Vec::new(),
