@@ -45,6 +45,11 @@ pub fn to_json<M: Message + Name>(message: &M) -> Value {
         .expect("a message of envoy-types has its descriptor in envoy-types' set")
 }
 
+/// Each of `messages` as JSON.
+pub fn all_json<M: Message + Name>(messages: &[M]) -> Vec<Value> {
+    messages.iter().map(to_json).collect()
+}
+
 /// The message an `Any` holds, as JSON with its `@type` first.
 pub fn any_to_json(any: &Any) -> Result<Value, String> {
     let mut body = decoded(message_name(&any.type_url), &any.value)?;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
-use mesh_istiod::networking::core::configgen::all_json;
+use mesh_istiod::util::protomarshal::all_json;
 use serde::Serialize;
 use serde_json::Value;
 

@@ -16,8 +16,8 @@ use crate::dataplane::envoy::AccessLogEntry;
 use crate::lab::Lab;
 use crate::state::{LabState, ObjectSummary};
 use mesh_istiod::model::sidecar::Mode;
-use mesh_istiod::networking::core::configgen::all_json;
 use mesh_istiod::networking::core::egress::{EnvoyConfig, HTTP_PORT};
+use mesh_istiod::util::protomarshal::all_json;
 use mesh_istiod::util::protomarshal::to_json;
 
 /// One pod, as `oc get pods` and `oc exec` would need it.
@@ -180,7 +180,7 @@ impl Lab {
             }
             if p.workload.labels.get("version").map(String::as_str) == Some("v3") {
                 let config = EnvoyConfig {
-                    route_config: to_json(&sc.envoy.current().route_configs[1]),
+                    route_config: sc.envoy.current().route_configs[1].clone(),
                     clusters: sc.envoy.current().clusters.clone(),
                     mode: mesh_istiod::model::sidecar::effective_mode(
                         &resources,
@@ -342,7 +342,7 @@ pub fn route_lines(rc: &Value, clusters: &[String]) -> Vec<String> {
 
 /// The egress route lines of a configuration (route configuration "80").
 pub fn routes(config: &EnvoyConfig) -> Vec<String> {
-    route_lines(&config.route_config, &config.cluster_names())
+    route_lines(&to_json(&config.route_config), &config.cluster_names())
 }
 
 /// What a trainee should notice, in the lab's words.
@@ -377,7 +377,8 @@ pub fn egress_notes(state: &LabState, config: &EnvoyConfig, log: &[AccessLogEntr
             }
         }
     }
-    for vh in config.route_config["virtual_hosts"]
+    let route_config = to_json(&config.route_config);
+    for vh in route_config["virtual_hosts"]
         .as_array()
         .into_iter()
         .flatten()

@@ -12,7 +12,6 @@ use envoy_types::pb::envoy::config::core::v3::TypedExtensionConfig;
 use envoy_types::pb::envoy::config::listener::v3::Listener;
 use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use mesh_manifests::Resource;
-use prost::{Message, Name};
 use serde_json::{Value, json};
 
 use crate::model::registry::MESH_PORT;
@@ -23,6 +22,7 @@ use crate::networking::core::cluster::{Endpoint, inbound_cluster, mesh_clusters}
 use crate::networking::core::egress::{self, Internet};
 use crate::networking::core::httproute::{gateway_routes, outbound_routes};
 use crate::security::authn::mtls;
+use crate::util::protomarshal::all_json;
 
 /// The dynamic part of a proxy's configuration, as Envoy's own API types: route configurations (RDS),
 /// clusters (CDS), listeners (LDS) and HTTP filter configurations (ECDS).
@@ -46,22 +46,6 @@ impl Dynamic {
             "filters": all_json(&self.filters),
         })
     }
-}
-
-/// Each of `messages` as JSON.
-pub fn all_json<M: Message + Name>(messages: &[M]) -> Vec<Value> {
-    messages
-        .iter()
-        .map(crate::util::protomarshal::to_json)
-        .collect()
-}
-
-/// The translation's JSON resources read into their Envoy type (the families not yet built typed).
-fn typed<M: Message + Name + Default>(values: &[Value]) -> Result<Vec<M>, String> {
-    values
-        .iter()
-        .map(crate::util::protomarshal::from_json)
-        .collect()
 }
 
 /// The mesh-wide settings every proxy's translation follows.
@@ -119,7 +103,7 @@ pub fn sidecar_config(
         .map(|(name, _, type_url)| crate::bootstrap::ecds_filter(name, type_url))
         .collect();
     Ok(Dynamic {
-        route_configs: typed(&[outbound, egress.route_config])?,
+        route_configs: vec![outbound, egress.route_config],
         clusters,
         listeners: vec![mtls::inbound_listener(
             me.inbound, MESH_PORT, me.dir, mode, by_ecds, istio,
@@ -136,7 +120,7 @@ pub fn gateway_config(
     endpoints: &[Endpoint],
 ) -> Result<Dynamic, String> {
     Ok(Dynamic {
-        route_configs: typed(&[gateway_routes(resources, services, mesh.istio)?])?,
+        route_configs: vec![gateway_routes(resources, services, mesh.istio)?],
         clusters: mesh_clusters(resources, services, endpoints, true)?,
         listeners: Vec::new(),
         filters: Vec::new(),

@@ -4,8 +4,8 @@
 //! cluster.go (the ServiceEntry clusters) and cluster_builder.go (`buildDefaultPassthroughCluster`) build it.
 //!
 //! [`to_envoy`] takes the applied objects and the mesh-wide mode and returns the route configuration
-//! `"80"` (JSON of Envoy's v3 API) and the clusters (Envoy's `Cluster` type). What istiod does is summarised in
-//! docs/LOCAL-MESH.md; the rules reproduced here:
+//! `"80"` and the clusters, as Envoy's `RouteConfiguration` and `Cluster` types. What istiod does is
+//! summarised in docs/LOCAL-MESH.md; the rules reproduced here:
 //!
 //! - One route configuration named `"80"`, `validate_clusters: false`, `ignore_port_in_host_matching: true`.
 //! - A ServiceEntry adds a cluster `outbound|<port>||<host>` per host and port; a virtual host
@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::config::route::v3::{Route, RouteConfiguration, VirtualHost};
 use mesh_manifests::Resource;
 use mesh_manifests::kcr_networking_istio_io::v1::serviceentries::ServiceEntry;
 use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
@@ -40,7 +41,6 @@ use crate::networking::core::httproute::{
     bound_to_mesh, catch_all, route_configuration, virtual_host,
 };
 use crate::networking::core::route::{self, Destinations};
-use serde_json::{Value, json};
 
 /// Name of the outbound route configuration for port 80 (istiod names it after the port).
 pub const ROUTE_CONFIG_NAME: &str = "80";
@@ -71,10 +71,10 @@ impl Internet {
     }
 }
 
-/// What Envoy gets: the route configuration `"80"` (Envoy v3 JSON) and every cluster (Envoy's `Cluster`).
+/// What Envoy gets: the route configuration `"80"` and every cluster, as Envoy's types.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EnvoyConfig {
-    pub route_config: Value,
+    pub route_config: RouteConfiguration,
     pub clusters: Vec<Cluster>,
     /// The mode in effect (mesh-wide, or a Sidecar's).
     pub mode: Mode,
@@ -89,11 +89,11 @@ impl EnvoyConfig {
     }
 
     /// The virtual host named `name`, if any.
-    pub fn virtual_host(&self, name: &str) -> Option<&Value> {
-        self.route_config["virtual_hosts"]
-            .as_array()?
+    pub fn virtual_host(&self, name: &str) -> Option<&VirtualHost> {
+        self.route_config
+            .virtual_hosts
             .iter()
-            .find(|v| v["name"] == name)
+            .find(|v| v.name == name)
     }
 }
 
@@ -125,7 +125,7 @@ impl Destinations for External {
 }
 
 /// One `http` rule of an egress VirtualService → its Envoy routes.
-fn http_route(http: &VirtualServiceHttp, istio: IstioRelease) -> Result<Vec<Value>, String> {
+fn http_route(http: &VirtualServiceHttp, istio: IstioRelease) -> Result<Vec<Route>, String> {
     route::http_routes(http, &External, istio)
 }
 
@@ -182,7 +182,7 @@ pub fn to_envoy(
         static_cluster(PASSTHROUGH_CLUSTER, internet.resolve("*", HTTP_PORT)),
     );
     // host -> routes of its port-80 virtual host, in first-declared order.
-    let mut vhosts: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut vhosts: Vec<(String, Vec<Route>)> = Vec::new();
 
     // VirtualServices first: their routes replace a ServiceEntry's default route on the same host.
     for vs in egress_virtual_services(resources) {
@@ -230,15 +230,13 @@ pub fn to_envoy(
         }
     }
     vhosts.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut virtual_hosts: Vec<Value> = vhosts
+    let mut virtual_hosts: Vec<VirtualHost> = vhosts
         .into_iter()
         .map(|(host, routes)| virtual_host(format!("{host}:{HTTP_PORT}"), vec![host], routes))
         .collect();
     virtual_hosts.push(catch_all(mode));
-    let mut route_config = route_configuration(ROUTE_CONFIG_NAME.into(), virtual_hosts);
-    route_config["@type"] = json!("type.googleapis.com/envoy.config.route.v3.RouteConfiguration");
     Ok(EnvoyConfig {
-        route_config,
+        route_config: route_configuration(ROUTE_CONFIG_NAME.into(), virtual_hosts),
         clusters: clusters.into_values().collect(),
         mode,
     })

@@ -28,10 +28,14 @@
 //! `SortVirtualHosts`. No catch-all: a Host no domain matches gets 404 NR; no virtual host at all gives the
 //! `blackhole:<port>` one, which answers 404 to everything.
 
+use envoy_types::pb::envoy::config::route::v3::route::Action;
+use envoy_types::pb::envoy::config::route::v3::route_match::PathSpecifier;
+use envoy_types::pb::envoy::config::route::v3::{
+    DirectResponseAction, Route, RouteConfiguration, VirtualHost,
+};
 use mesh_manifests::Resource;
 use mesh_manifests::kcr_networking_istio_io::v1::gateways::Gateway;
 use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::VirtualService;
-use serde_json::{Value, json};
 
 use crate::config::host;
 use crate::model::registry::MESH_PORT;
@@ -48,43 +52,51 @@ pub const ALLOW_ANY: &str = "allow_any";
 pub const BLOCK_ALL: &str = "block_all";
 
 /// A virtual host as istiod writes them for a sidecar or a gateway (`include_request_attempt_count` on).
-pub fn virtual_host(name: String, domains: Vec<String>, routes: Vec<Value>) -> Value {
-    json!({
-        "name": name,
-        "domains": domains,
-        "routes": routes,
-        "include_request_attempt_count": true,
-    })
+pub fn virtual_host(name: String, domains: Vec<String>, routes: Vec<Route>) -> VirtualHost {
+    VirtualHost {
+        name,
+        domains,
+        routes,
+        include_request_attempt_count: true,
+        ..VirtualHost::default()
+    }
 }
 
 /// A route configuration of these virtual hosts: clusters not validated, the port ignored in host
 /// matching (istiod's outbound and gateway route configurations).
-pub fn route_configuration(name: String, virtual_hosts: Vec<Value>) -> Value {
-    json!({
-        "name": name,
-        "virtual_hosts": virtual_hosts,
-        "validate_clusters": false,
-        "ignore_port_in_host_matching": true,
-    })
+pub fn route_configuration(name: String, virtual_hosts: Vec<VirtualHost>) -> RouteConfiguration {
+    RouteConfiguration {
+        name,
+        virtual_hosts,
+        validate_clusters: route::bool_value(false),
+        ignore_port_in_host_matching: true,
+        ..RouteConfiguration::default()
+    }
 }
 
 /// `buildCatchAllVirtualHost`: the last virtual host of a sidecar's outbound route configuration, for
 /// the hosts no other one names.
-pub fn catch_all(mode: Mode) -> Value {
-    match mode {
-        Mode::AllowAny => virtual_host(
-            ALLOW_ANY.into(),
-            vec!["*".into()],
-            vec![json!({"name": ALLOW_ANY, "match": {"prefix": "/"},
-                        "route": {"cluster": PASSTHROUGH_CLUSTER, "timeout": "0s"}})],
+pub fn catch_all(mode: Mode) -> VirtualHost {
+    let (name, action) = match mode {
+        Mode::AllowAny => (
+            ALLOW_ANY,
+            Action::Route(route::to_cluster(PASSTHROUGH_CLUSTER)),
         ),
-        Mode::RegistryOnly => virtual_host(
-            BLOCK_ALL.into(),
-            vec!["*".into()],
-            vec![json!({"name": BLOCK_ALL, "match": {"prefix": "/"},
-                        "direct_response": {"status": 502}})],
+        Mode::RegistryOnly => (
+            BLOCK_ALL,
+            Action::DirectResponse(DirectResponseAction {
+                status: 502,
+                ..DirectResponseAction::default()
+            }),
         ),
-    }
+    };
+    let route = Route {
+        name: name.into(),
+        r#match: Some(route::prefix_all()),
+        action: Some(action),
+        ..Route::default()
+    };
+    virtual_host(name.into(), vec!["*".into()], vec![route])
 }
 
 /// Is the VirtualService bound to the sidecars: `gateways` absent, empty (`gateways: []`), or naming the
@@ -135,7 +147,7 @@ fn vs_routes(
     dests: &dyn Destinations,
     source: &route::Source,
     istio: IstioRelease,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Route>, String> {
     let name = vs.metadata.name.clone().unwrap_or_default();
     let mut out = Vec::new();
     for (i, http) in vs.spec.http.iter().flatten().enumerate() {
@@ -145,9 +157,10 @@ fn vs_routes(
         for mut r in routes {
             let last = is_catch_all(&r);
             // route.go `translateRoute`: every route names the VirtualService it came from.
-            r["metadata"] = crate::util::protomarshal::to_json(
-                &crate::networking::util::config_info_metadata("VirtualService", &name),
-            );
+            r.metadata = Some(crate::networking::util::config_info_metadata(
+                "VirtualService",
+                &name,
+            ));
             out.push(r);
             if last {
                 return Ok(out);
@@ -167,7 +180,7 @@ pub fn outbound_routes(
     mode: Mode,
     labels: &Labels,
     istio: IstioRelease,
-) -> Result<Value, String> {
+) -> Result<RouteConfiguration, String> {
     let dests = InMesh {
         services,
         listener_port: MESH_PORT,
@@ -262,33 +275,40 @@ fn bound_to_gateway(vs: &VirtualService, gateway: &str) -> bool {
 }
 
 /// route.go `IsCatchAllRoute`: prefix `/` or regex `.*`, no header match.
-fn is_catch_all(route: &Value) -> bool {
-    let m = &route["match"];
-    (m["prefix"] == "/" || m["safe_regex"]["regex"] == ".*") && m.get("headers").is_none()
+fn is_catch_all(route: &Route) -> bool {
+    let Some(m) = &route.r#match else {
+        return false;
+    };
+    let all = match &m.path_specifier {
+        Some(PathSpecifier::Prefix(p)) => p == "/",
+        Some(PathSpecifier::SafeRegex(r)) => r.regex == ".*",
+        _ => false,
+    };
+    all && m.headers.is_empty()
 }
 
 /// gateway.go `collapseDuplicateRoutes` (on by default) then route.go `SortVHostRoutes` and util.go
 /// `SortVirtualHosts`: hosts from the most specific (host.go `MoreSpecific`), a host whose routes equal an
 /// earlier one's joins its domains, catch-all routes last, virtual hosts sorted by name.
-fn collapse_and_sort(mut by_host: Vec<(String, Vec<Value>)>, port: u16) -> Vec<Value> {
+fn collapse_and_sort(mut by_host: Vec<(String, Vec<Route>)>, port: u16) -> Vec<VirtualHost> {
     by_host.sort_by(|(a, _), (b, _)| host::more_specific(a, b));
-    let mut kept: Vec<(String, Vec<String>, Vec<Value>)> = Vec::new();
+    let mut kept: Vec<(String, Vec<String>, Vec<Route>)> = Vec::new();
     for (host, routes) in by_host {
         match kept.iter_mut().find(|(_, _, r)| *r == routes) {
             Some((_, domains, _)) => domains.push(host),
             None => kept.push((host.clone(), vec![host], routes)),
         }
     }
-    let mut vhosts: Vec<Value> = kept
+    let mut vhosts: Vec<VirtualHost> = kept
         .into_iter()
         .map(|(host, domains, routes)| {
-            let (mut other, catch_all): (Vec<Value>, Vec<Value>) =
+            let (mut other, catch_all): (Vec<Route>, Vec<Route>) =
                 routes.into_iter().partition(|r| !is_catch_all(r));
             other.extend(catch_all);
             virtual_host(format!("{host}:{port}"), domains, other)
         })
         .collect();
-    vhosts.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    vhosts.sort_by(|a, b| a.name.cmp(&b.name));
     vhosts
 }
 
@@ -297,7 +317,7 @@ pub fn gateway_routes(
     resources: &[Resource],
     services: &[ServiceDef],
     istio: IstioRelease,
-) -> Result<Value, String> {
+) -> Result<RouteConfiguration, String> {
     let port = gateway_port(resources);
     let dests = InMesh {
         services,
@@ -307,7 +327,7 @@ pub fn gateway_routes(
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    let mut by_host: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut by_host: Vec<(String, Vec<Route>)> = Vec::new();
     for g in ingress_gateways(resources) {
         let name = g.metadata.name.clone().unwrap_or_default();
         let gateways = [route::gateway_name(&name)];
@@ -347,7 +367,11 @@ pub fn gateway_routes(
     }
     let mut vhosts = collapse_and_sort(by_host, port);
     if vhosts.is_empty() {
-        vhosts.push(json!({"name": format!("blackhole:{port}"), "domains": ["*"], "routes": []}));
+        vhosts.push(VirtualHost {
+            name: format!("blackhole:{port}"),
+            domains: vec!["*".into()],
+            ..VirtualHost::default()
+        });
     }
     Ok(route_configuration(format!("http.{port}"), vhosts))
 }

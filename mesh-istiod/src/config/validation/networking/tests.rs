@@ -60,6 +60,7 @@ fn an_egress_virtual_service_with_empty_gateways_is_checked_and_translated_as_th
         let vhost = config
             .virtual_host("worldclockapi.com:80")
             .unwrap_or_else(|| panic!("no route for worldclockapi.com (gateways: [] is {empty})"));
+        let vhost = crate::util::protomarshal::to_json(vhost);
         assert_eq!(vhost["routes"][0]["route"]["timeout"], "3s", "{empty}");
         configs.push(config);
         // The egress rules, not the gateway's: routing egress back into the mesh is refused either way.

@@ -2,7 +2,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::fixtures::istio;
-use crate::networking::core::configgen::all_json;
+use crate::util::protomarshal::all_json;
 use crate::util::protomarshal::to_json;
 
 /// The outbound clusters as JSON (protomarshal), the form Envoy's config dump shows.

@@ -9,6 +9,7 @@ use crate::fixtures::{internet, parse, v3};
 use crate::model::sidecar::Mode;
 use crate::networking::core::route::duration::{envoy_duration, parse_duration};
 use crate::networking::core::route::retry;
+use crate::util::protomarshal::to_json;
 
 /// The socket address of a cluster's first endpoint, as JSON.
 fn first_endpoint(c: &Cluster) -> serde_json::Value {
@@ -34,7 +35,12 @@ fn to_envoy(
 }
 
 fn default_retry_policy() -> serde_json::Value {
-    retry::default_retry_policy(IstioRelease::CURRENT)
+    to_json(&retry::default_retry_policy(IstioRelease::CURRENT))
+}
+
+/// The virtual host `name` of the route configuration, as JSON.
+fn vh(c: &EnvoyConfig, name: &str) -> serde_json::Value {
+    to_json(c.virtual_host(name).unwrap())
 }
 
 // The shipped files themselves, so a change to one of them is seen here.
@@ -56,22 +62,22 @@ fn vary(shipped: &str, from: &str, to: &str) -> String {
 }
 
 fn vhost_names(c: &EnvoyConfig) -> Vec<String> {
-    c.route_config["virtual_hosts"]
-        .as_array()
-        .unwrap()
+    c.route_config
+        .virtual_hosts
         .iter()
-        .map(|v| v["name"].as_str().unwrap().to_owned())
+        .map(|v| v.name.clone())
         .collect()
 }
 
 #[test]
 fn nothing_applied_allow_any_is_passthrough() {
     let c = to_envoy(&[], Mode::AllowAny, &internet(), &v3()).unwrap();
-    assert_eq!(c.route_config["name"], "80");
-    assert_eq!(c.route_config["validate_clusters"], false);
-    assert_eq!(c.route_config["ignore_port_in_host_matching"], true);
+    let rc = to_json(&c.route_config);
+    assert_eq!(rc["name"], "80");
+    assert_eq!(rc["validate_clusters"], false);
+    assert_eq!(rc["ignore_port_in_host_matching"], true);
     assert_eq!(vhost_names(&c), ["allow_any"]);
-    let vh = c.virtual_host("allow_any").unwrap();
+    let vh = vh(&c, "allow_any");
     assert_eq!(vh["domains"], json!(["*"]));
     assert_eq!(vh["routes"][0]["name"], "allow_any");
     assert_eq!(vh["routes"][0]["route"]["cluster"], "PassthroughCluster");
@@ -85,7 +91,8 @@ fn nothing_applied_allow_any_is_passthrough() {
 fn registry_only_is_block_all_502() {
     let c = to_envoy(&[], Mode::RegistryOnly, &internet(), &v3()).unwrap();
     assert_eq!(vhost_names(&c), ["block_all"]);
-    let route = &c.virtual_host("block_all").unwrap()["routes"][0];
+    let vh = vh(&c, "block_all");
+    let route = &vh["routes"][0];
     assert_eq!(route["name"], "block_all");
     assert_eq!(route["direct_response"], json!({"status": 502}));
 }
@@ -94,7 +101,7 @@ fn registry_only_is_block_all_502() {
 fn service_entry_port_80_adds_vhost_and_cluster_with_default_route() {
     let c = to_envoy(&parse(SE_80), Mode::AllowAny, &internet(), &v3()).unwrap();
     assert_eq!(vhost_names(&c), ["worldclockapi.com:80", "allow_any"]);
-    let vh = c.virtual_host("worldclockapi.com:80").unwrap();
+    let vh = vh(&c, "worldclockapi.com:80");
     assert_eq!(vh["domains"], json!(["worldclockapi.com"]));
     let route = &vh["routes"][0]["route"];
     assert_eq!(route["cluster"], "outbound|80||worldclockapi.com");
@@ -123,7 +130,7 @@ fn virtual_service_on_external_host_routes_to_outbound_80_even_without_a_port_80
     let mut r = parse(SE_81);
     r.extend(parse(VS_TIMEOUT));
     let c = to_envoy(&r, Mode::AllowAny, &internet(), &v3()).unwrap();
-    let vh = c.virtual_host("worldclockapi.com:80").unwrap();
+    let vh = vh(&c, "worldclockapi.com:80");
     assert_eq!(
         vh["routes"][0]["route"]["cluster"],
         "outbound|80||worldclockapi.com"
@@ -188,7 +195,8 @@ spec:
       weight: 10
 ";
     let c = to_envoy(&parse(vs), Mode::AllowAny, &internet(), &v3()).unwrap();
-    let route = &c.virtual_host("worldclockapi.com:80").unwrap()["routes"][0];
+    let vh = vh(&c, "worldclockapi.com:80");
+    let route = &vh["routes"][0];
     let rp = &route["route"]["retry_policy"];
     assert_eq!(rp["num_retries"], 3);
     assert_eq!(rp["per_try_timeout"], "2s");
@@ -216,7 +224,8 @@ fn retries_attempts_zero_removes_the_policy() {
         "  - timeout: 3s\n    retries: {attempts: 0}\n",
     );
     let c = to_envoy(&parse(&vs), Mode::AllowAny, &internet(), &v3()).unwrap();
-    let route = &c.virtual_host("worldclockapi.com:80").unwrap()["routes"][0]["route"];
+    let vh = vh(&c, "worldclockapi.com:80");
+    let route = &vh["routes"][0]["route"];
     assert!(route.get("retry_policy").is_none());
 }
 
@@ -280,7 +289,7 @@ fn an_empty_gateways_list_binds_to_the_mesh_like_an_absent_one() {
     .unwrap();
     assert_eq!(vhost_names(&empty), vhost_names(&absent));
     assert_eq!(
-        empty.virtual_host("worldclockapi.com:80").unwrap()["routes"][0]["route"]["timeout"],
+        vh(&empty, "worldclockapi.com:80")["routes"][0]["route"]["timeout"],
         "3s"
     );
 }

@@ -1,10 +1,31 @@
 //! The route configurations of httproute.rs: a sidecar's outbound `"8080"` and the gateway's `http.80`.
 
 use crate::model::release::IstioRelease;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
 use crate::fixtures::parse;
+use crate::util::protomarshal::to_json;
+
+/// The sidecar's outbound route configuration, as JSON.
+fn outbound_routes(
+    resources: &[Resource],
+    services: &[ServiceDef],
+    mode: Mode,
+    labels: &Labels,
+    istio: IstioRelease,
+) -> Result<Value, String> {
+    super::outbound_routes(resources, services, mode, labels, istio).map(|rc| to_json(&rc))
+}
+
+/// The ingress gateway's route configuration, as JSON.
+fn gateway_routes(
+    resources: &[Resource],
+    services: &[ServiceDef],
+    istio: IstioRelease,
+) -> Result<Value, String> {
+    super::gateway_routes(resources, services, istio).map(|rc| to_json(&rc))
+}
 
 fn services() -> Vec<ServiceDef> {
     ["customer", "preference", "recommendation"]
@@ -55,10 +76,10 @@ fn without_a_virtual_service_each_service_gets_istiods_domains_and_default_route
     );
     assert_eq!(
         vh["routes"],
-        json!([route::default_route(
+        json!([to_json(&route::default_route(
             &format!("outbound|8080||{R}"),
             IstioRelease::CURRENT
-        )])
+        ))])
     );
     assert_eq!(vh["routes"][0]["route"]["timeout"], "0s");
     let names: Vec<&str> = rc["virtual_hosts"]
@@ -129,7 +150,7 @@ spec:
     );
     assert_eq!(
         routes[1]["route"]["retry_policy"],
-        route::retry::default_retry_policy(IstioRelease::CURRENT)
+        to_json(&route::retry::default_retry_policy(IstioRelease::CURRENT))
     );
 }
 
@@ -211,7 +232,7 @@ fn the_gateway_routes_its_virtual_service_with_the_prefix_rewrite() {
     let none = gateway_routes(&[], &services(), IstioRelease::CURRENT).unwrap();
     assert_eq!(
         none["virtual_hosts"],
-        json!([{"name": "blackhole:80", "domains": ["*"], "routes": []}])
+        json!([{"name": "blackhole:80", "domains": ["*"]}])
     );
 }
 
@@ -275,7 +296,7 @@ fn gateway_rc(vhosts: &[(&str, &[&str])]) -> Value {
 const ISTIO_INGRESS: &str = "{istio: ingressgateway}";
 
 fn blackhole() -> Value {
-    json!({"name": "http.80", "virtual_hosts": [{"name": "blackhole:80", "domains": ["*"], "routes": []}],
+    json!({"name": "http.80", "virtual_hosts": [{"name": "blackhole:80", "domains": ["*"]}],
            "validate_clusters": false, "ignore_port_in_host_matching": true})
 }
 
@@ -453,7 +474,10 @@ fn source_labels_keep_a_match_in_the_proxies_they_select_only() {
     let only = recommendation_routes(&from_preference_v2(false), &[("app", "customer")]);
     assert_eq!(
         only,
-        json!([route::default_route(&to(""), IstioRelease::CURRENT)])
+        json!([to_json(&route::default_route(
+            &to(""),
+            IstioRelease::CURRENT
+        ))])
     );
 }
 

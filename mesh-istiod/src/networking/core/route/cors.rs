@@ -9,12 +9,16 @@
 //! seconds; `allowCredentials` only when given; the filter enabled for every request; preflights no origin
 //! matches forwarded to the app unless `unmatchedPreflights: IGNORE`.
 
+use envoy_types::pb::envoy::config::core::v3::RuntimeFractionalPercent;
+use envoy_types::pb::envoy::extensions::filters::http::cors::v3::CorsPolicy;
+use envoy_types::pb::envoy::r#type::v3::FractionalPercent;
+use envoy_types::pb::envoy::r#type::v3::fractional_percent::DenominatorType;
 use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
     VirtualServiceHttpCorsPolicy, VirtualServiceHttpCorsPolicyUnmatchedPreflights,
 };
-use serde_json::{Value, json};
 
 use crate::networking::core::route::duration::parse_duration;
+use crate::networking::core::route::{bool_value, string_match};
 
 /// The CORS filter's name, in a listener's filter chain and in a route's per-filter config.
 pub const CORS_FILTER: &str = "envoy.filters.http.cors";
@@ -30,52 +34,38 @@ const METHODS: &[&str] = &[
 ];
 
 /// `TranslateCORSPolicy`.
-pub fn cors_policy(c: &VirtualServiceHttpCorsPolicy) -> Result<Value, String> {
+pub fn cors_policy(c: &VirtualServiceHttpCorsPolicy) -> Result<CorsPolicy, String> {
     let forward = !matches!(
         c.unmatched_preflights,
         Some(VirtualServiceHttpCorsPolicyUnmatchedPreflights::Ignore)
     );
-    let mut out = json!({
-        "@type": CORS_POLICY_TYPE,
-        "forward_not_matching_preflights": forward,
-        "filter_enabled": {"default_value": {"numerator": 100, "denominator": "HUNDRED"}},
-    });
-    let origins: Vec<Value> = c
-        .allow_origins
-        .iter()
-        .flatten()
-        .filter_map(|o| {
-            if let Some(v) = &o.exact {
-                Some(json!({"exact": v}))
-            } else if let Some(v) = &o.prefix {
-                Some(json!({"prefix": v}))
-            } else {
-                o.regex
-                    .as_ref()
-                    .map(|v| json!({"safe_regex": {"regex": v}}))
-            }
-        })
-        .collect();
-    if c.allow_origins.is_some() {
-        out["allow_origin_string_match"] = json!(origins);
-    }
-    if let Some(b) = c.allow_credentials {
-        out["allow_credentials"] = json!(b);
-    }
-    for (key, list) in [
-        ("allow_headers", &c.allow_headers),
-        ("allow_methods", &c.allow_methods),
-        ("expose_headers", &c.expose_headers),
-    ] {
-        let joined = list.as_deref().unwrap_or_default().join(",");
-        if !joined.is_empty() {
-            out[key] = json!(joined);
-        }
-    }
-    if let Some(m) = &c.max_age {
-        out["max_age"] = json!(parse_duration(m)?.as_secs().to_string());
-    }
-    Ok(out)
+    let joined = |list: &Option<Vec<String>>| list.as_deref().unwrap_or_default().join(",");
+    let max_age = match &c.max_age {
+        Some(m) => parse_duration(m)?.as_secs().to_string(),
+        None => String::new(),
+    };
+    Ok(CorsPolicy {
+        forward_not_matching_preflights: bool_value(forward),
+        filter_enabled: Some(RuntimeFractionalPercent {
+            default_value: Some(FractionalPercent {
+                numerator: 100,
+                denominator: DenominatorType::Hundred.into(),
+            }),
+            ..RuntimeFractionalPercent::default()
+        }),
+        allow_origin_string_match: c
+            .allow_origins
+            .iter()
+            .flatten()
+            .filter_map(|o| string_match(o.exact.as_ref(), o.prefix.as_ref(), o.regex.as_ref()))
+            .collect(),
+        allow_credentials: c.allow_credentials.and_then(bool_value),
+        allow_headers: joined(&c.allow_headers),
+        allow_methods: joined(&c.allow_methods),
+        expose_headers: joined(&c.expose_headers),
+        max_age,
+        ..CorsPolicy::default()
+    })
 }
 
 /// A header name as RFC 7230 `token` (validation.go `validHeaderNameRegex`).

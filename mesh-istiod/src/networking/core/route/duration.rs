@@ -1,7 +1,8 @@
-//! Durations: Istio's API writes them as protobuf `Duration` strings (`3s`, `500ms`, `1m30s`), Envoy's JSON
-//! wants protobuf JSON (`0.5s`). istiod converts the proto values it reads (istio.io/api's durationpb)
-//! in place where it uses them (route/route.go `setTimeout`, route/retry/retry.go `ConvertPolicy`,
-//! cluster_traffic_policy.go `applyConnectionPool`/`applyOutlierDetection`); the lab parses the text once here.
+//! Durations: Istio's API writes them as protobuf `Duration` strings (`3s`, `500ms`, `1m30s`), Envoy's types
+//! take protobuf's `Duration` ([`duration`]; its JSON form `0.5s` is [`duration_field`]'s). istiod converts
+//! the proto values it reads (istio.io/api's durationpb) in place where it uses them (route/route.go
+//! `setTimeout`, route/retry/retry.go `ConvertPolicy`, cluster_traffic_policy.go
+//! `applyConnectionPool`/`applyOutlierDetection`); the lab parses the text once here.
 
 use std::time::Duration;
 

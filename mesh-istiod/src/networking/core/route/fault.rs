@@ -2,10 +2,13 @@
 //! `TranslateFault` (delay and abort, percentages as millionths or, for the deprecated integer `percent`,
 //! hundredths).
 
+use envoy_types::pb::envoy::extensions::filters::common::fault::v3::FaultDelay;
+use envoy_types::pb::envoy::extensions::filters::common::fault::v3::fault_delay::FaultDelaySecifier;
+use envoy_types::pb::envoy::extensions::filters::http::fault::v3::fault_abort::ErrorType;
+use envoy_types::pb::envoy::extensions::filters::http::fault::v3::{FaultAbort, HttpFault};
 use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::VirtualServiceHttpFault;
-use serde_json::{Value, json};
 
-use crate::networking::core::route::duration::duration_field;
+use crate::networking::core::route::duration::duration;
 use crate::networking::core::route::{integer_percent, percent};
 
 /// The HTTP fault filter's name, in a listener's filter chain and in a route's per-filter config.
@@ -14,8 +17,8 @@ pub const FAULT_FILTER: &str = "envoy.filters.http.fault";
 pub const FAULT_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault";
 
 /// `TranslateFault`: the fault filter's per-route config.
-pub fn fault_config(f: &VirtualServiceHttpFault) -> Result<Value, String> {
-    let mut out = json!({"@type": FAULT_TYPE});
+pub fn fault_config(f: &VirtualServiceHttpFault) -> Result<HttpFault, String> {
+    let mut out = HttpFault::default();
     if let Some(d) = &f.delay {
         let fixed = d
             .fixed_delay
@@ -25,18 +28,26 @@ pub fn fault_config(f: &VirtualServiceHttpFault) -> Result<Value, String> {
             (Some(p), _) => percent(p.value.unwrap_or(0.0)),
             (None, p) => integer_percent(i64::from(p.unwrap_or(0))),
         };
-        out["delay"] = json!({
-            "fixed_delay": duration_field("fault.delay.fixedDelay", fixed)?,
-            "percentage": pct,
+        out.delay = Some(FaultDelay {
+            fault_delay_secifier: Some(FaultDelaySecifier::FixedDelay(duration(
+                "fault.delay.fixedDelay",
+                fixed,
+            )?)),
+            percentage: Some(pct),
         });
     }
     if let Some(a) = &f.abort {
         let status = a.http_status.ok_or("fault.abort needs httpStatus")?;
-        let mut abort = json!({"http_status": status});
-        if let Some(p) = &a.percentage {
-            abort["percentage"] = percent(p.value.unwrap_or(0.0));
-        }
-        out["abort"] = abort;
+        let status =
+            u32::try_from(status).map_err(|_| format!("fault.abort.httpStatus {status}"))?;
+        out.abort = Some(FaultAbort {
+            error_type: Some(ErrorType::HttpStatus(status)),
+            percentage: a
+                .percentage
+                .as_ref()
+                .map(|p| percent(p.value.unwrap_or(0.0))),
+            ..FaultAbort::default()
+        });
     }
     Ok(out)
 }

@@ -10,45 +10,69 @@
 
 use std::collections::BTreeMap;
 
+use envoy_types::pb::envoy::config::core::v3::header_value_option::HeaderAppendAction;
+use envoy_types::pb::envoy::config::core::v3::{HeaderValue, HeaderValueOption};
+use envoy_types::pb::envoy::config::route::v3::Route;
+use envoy_types::pb::envoy::config::route::v3::weighted_cluster::ClusterWeight;
 use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
     VirtualServiceHttpHeaders, VirtualServiceHttpRouteHeaders,
 };
-use serde_json::{Value, json};
 
 /// What one `headers` block asks of Envoy: the four lists of a route (or weighted cluster) and the
 /// authority a request `host`/`:authority` entry sets.
 #[derive(Debug, Default, PartialEq)]
 pub struct HeaderOps {
-    pub request_add: Vec<Value>,
-    pub response_add: Vec<Value>,
+    pub request_add: Vec<HeaderValueOption>,
+    pub response_add: Vec<HeaderValueOption>,
     pub request_remove: Vec<String>,
     pub response_remove: Vec<String>,
     pub authority: Option<String>,
 }
 
-impl HeaderOps {
-    /// Puts the non-empty lists on `out` (a route or a weighted cluster), after any already there.
-    pub fn apply(&self, out: &mut Value) {
-        let lists: [(&str, Vec<Value>); 4] = [
-            ("request_headers_to_add", self.request_add.clone()),
-            ("request_headers_to_remove", strings(&self.request_remove)),
-            ("response_headers_to_add", self.response_add.clone()),
-            ("response_headers_to_remove", strings(&self.response_remove)),
-        ];
-        for (key, items) in lists {
-            if items.is_empty() {
-                continue;
-            }
-            match out[key].as_array_mut() {
-                Some(known) => known.extend(items),
-                None => out[key] = json!(items),
-            }
-        }
+/// Request headers to add, to remove; response headers to add, to remove.
+pub type Lists<'a> = (
+    &'a mut Vec<HeaderValueOption>,
+    &'a mut Vec<String>,
+    &'a mut Vec<HeaderValueOption>,
+    &'a mut Vec<String>,
+);
+
+/// Envoy's resources that carry header lists: a route and a weighted cluster.
+pub trait HeaderLists {
+    fn lists(&mut self) -> Lists<'_>;
+}
+
+impl HeaderLists for Route {
+    fn lists(&mut self) -> Lists<'_> {
+        (
+            &mut self.request_headers_to_add,
+            &mut self.request_headers_to_remove,
+            &mut self.response_headers_to_add,
+            &mut self.response_headers_to_remove,
+        )
     }
 }
 
-fn strings(v: &[String]) -> Vec<Value> {
-    v.iter().map(|s| json!(s)).collect()
+impl HeaderLists for ClusterWeight {
+    fn lists(&mut self) -> Lists<'_> {
+        (
+            &mut self.request_headers_to_add,
+            &mut self.request_headers_to_remove,
+            &mut self.response_headers_to_add,
+            &mut self.response_headers_to_remove,
+        )
+    }
+}
+
+impl HeaderOps {
+    /// Appends the lists to `out`'s (a route or a weighted cluster), after any already there.
+    pub fn apply(&self, out: &mut impl HeaderLists) {
+        let (request_add, request_remove, response_add, response_remove) = out.lists();
+        request_add.extend(self.request_add.iter().cloned());
+        request_remove.extend(self.request_remove.iter().cloned());
+        response_add.extend(self.response_add.iter().cloned());
+        response_remove.extend(self.response_remove.iter().cloned());
+    }
 }
 
 /// `isInternalHeader`: `:`-prefixed or `host`, which Envoy's header lists cannot change.
@@ -65,11 +89,11 @@ fn is_authority(name: &str) -> bool {
 fn append_headers(
     headers: Option<&BTreeMap<String, String>>,
     append: bool,
-) -> (Vec<Value>, Option<String>) {
+) -> (Vec<HeaderValueOption>, Option<String>) {
     let action = if append {
-        "APPEND_IF_EXISTS_OR_ADD"
+        HeaderAppendAction::AppendIfExistsOrAdd
     } else {
-        "OVERWRITE_IF_EXISTS_OR_ADD"
+        HeaderAppendAction::OverwriteIfExistsOrAdd
     };
     let mut authority = None;
     let mut out = Vec::new();
@@ -78,7 +102,15 @@ fn append_headers(
             authority = Some(value.clone());
         }
         if !is_internal(key) {
-            out.push(json!({"header": {"key": key, "value": value}, "append_action": action}));
+            out.push(HeaderValueOption {
+                header: Some(HeaderValue {
+                    key: key.clone(),
+                    value: value.clone(),
+                    ..HeaderValue::default()
+                }),
+                append_action: action.into(),
+                ..HeaderValueOption::default()
+            });
         }
     }
     (out, authority)

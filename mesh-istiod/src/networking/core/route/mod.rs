@@ -24,29 +24,83 @@ pub mod headers;
 pub mod redirect;
 pub mod retry;
 
+use envoy_types::pb::envoy::config::core::v3::RuntimeFractionalPercent;
+use envoy_types::pb::envoy::config::route::v3::header_matcher::HeaderMatchSpecifier;
+use envoy_types::pb::envoy::config::route::v3::route::Action;
+use envoy_types::pb::envoy::config::route::v3::route_action::{
+    ClusterSpecifier, HostRewriteSpecifier, RequestMirrorPolicy,
+};
+use envoy_types::pb::envoy::config::route::v3::route_match::PathSpecifier;
+use envoy_types::pb::envoy::config::route::v3::weighted_cluster::{ClusterWeight, cluster_weight};
+use envoy_types::pb::envoy::config::route::v3::{
+    HeaderMatcher, Route, RouteAction, RouteMatch, WeightedCluster,
+};
+use envoy_types::pb::envoy::r#type::matcher::v3::string_matcher::MatchPattern;
+use envoy_types::pb::envoy::r#type::matcher::v3::{RegexMatcher, StringMatcher};
+use envoy_types::pb::envoy::r#type::v3::FractionalPercent;
+use envoy_types::pb::envoy::r#type::v3::fractional_percent::DenominatorType;
+use envoy_types::pb::google::protobuf::{BoolValue, Duration, UInt32Value};
+use envoy_types::util::pack_any;
 use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
     VirtualServiceHttp, VirtualServiceHttpMatch, VirtualServiceHttpRoute,
     VirtualServiceHttpRouteDestination,
 };
-use serde_json::{Value, json};
 
 use crate::model::registry::{MESH_PORT, NAMESPACE};
 use crate::model::release::IstioRelease;
 use crate::model::sidecar::Labels;
 use crate::networking::core::route::cors::{CORS_FILTER, cors_policy};
-use crate::networking::core::route::duration::duration_field;
+use crate::networking::core::route::duration::duration;
 use crate::networking::core::route::fault::{FAULT_FILTER, fault_config};
 use crate::networking::core::route::redirect::redirect_action;
 use crate::networking::core::route::retry::{default_retry_policy, retry_policy};
 
 /// `translatePercentToFractionalPercent`: a percentage as millionths.
-pub fn percent(value: f64) -> Value {
-    json!({"numerator": (value * 10_000.0) as u32, "denominator": "MILLION"})
+pub fn percent(value: f64) -> FractionalPercent {
+    FractionalPercent {
+        numerator: (value * 10_000.0) as u32,
+        denominator: DenominatorType::Million.into(),
+    }
 }
 
 /// `translateIntegerToFractionalPercent`: an integer percentage.
-fn integer_percent(value: i64) -> Value {
-    json!({"numerator": value, "denominator": "HUNDRED"})
+fn integer_percent(value: i64) -> FractionalPercent {
+    FractionalPercent {
+        numerator: value.clamp(0, i64::from(u32::MAX)) as u32,
+        denominator: DenominatorType::Hundred.into(),
+    }
+}
+
+/// A `BoolValue` wrapper.
+pub fn bool_value(value: bool) -> Option<BoolValue> {
+    Some(BoolValue { value })
+}
+
+/// An RE2 regular expression (`safe_regex`).
+pub fn safe_regex(regex: &str) -> RegexMatcher {
+    RegexMatcher {
+        regex: regex.to_owned(),
+        ..RegexMatcher::default()
+    }
+}
+
+/// util.go `ConvertToEnvoyMatch`: an Istio string match (exact, else prefix, else regex) as Envoy's.
+pub fn string_match(
+    exact: Option<&String>,
+    prefix: Option<&String>,
+    regex: Option<&String>,
+) -> Option<StringMatcher> {
+    let pattern = if let Some(v) = exact {
+        MatchPattern::Exact(v.clone())
+    } else if let Some(v) = prefix {
+        MatchPattern::Prefix(v.clone())
+    } else {
+        MatchPattern::SafeRegex(safe_regex(regex?))
+    };
+    Some(StringMatcher {
+        match_pattern: Some(pattern),
+        ..StringMatcher::default()
+    })
 }
 
 /// `translateHeaderMatch`: header `name` held to exact, prefix or regex; none of them, or regex `*`
@@ -56,24 +110,31 @@ fn header_match(
     exact: Option<&String>,
     prefix: Option<&String>,
     regex: Option<&String>,
-) -> Value {
-    let string_match = if let Some(v) = exact {
-        json!({"exact": v})
-    } else if let Some(v) = prefix {
-        json!({"prefix": v})
-    } else if let Some(v) = regex.filter(|v| *v != "*") {
-        json!({"safe_regex": {"regex": v}})
-    } else {
-        return json!({"name": name, "present_match": true});
+) -> HeaderMatcher {
+    let specifier = match string_match(exact, prefix, regex.filter(|v| *v != "*")) {
+        Some(m) => HeaderMatchSpecifier::StringMatch(m),
+        None => HeaderMatchSpecifier::PresentMatch(true),
     };
-    json!({"name": name, "string_match": string_match})
+    HeaderMatcher {
+        name: name.to_owned(),
+        header_match_specifier: Some(specifier),
+        ..HeaderMatcher::default()
+    }
+}
+
+/// The match of every path (`prefix: /`).
+pub fn prefix_all() -> RouteMatch {
+    RouteMatch {
+        path_specifier: Some(PathSpecifier::Prefix("/".into())),
+        ..RouteMatch::default()
+    }
 }
 
 /// `TranslateRouteMatch` for the fields the lab takes: headers and withoutHeaders (exact, prefix,
 /// regex; a withoutHeaders matcher is inverted and, unless a presence match, treats a missing header
 /// as empty), sorted by name, and uri (exact, prefix, regex).
-pub fn route_match(m: Option<&VirtualServiceHttpMatch>) -> Value {
-    let mut out = json!({"prefix": "/"});
+pub fn route_match(m: Option<&VirtualServiceHttpMatch>) -> RouteMatch {
+    let mut out = prefix_all();
     let Some(m) = m else { return out };
     let mut headers = Vec::new();
     for (name, h) in m.headers.iter().flatten() {
@@ -86,29 +147,31 @@ pub fn route_match(m: Option<&VirtualServiceHttpMatch>) -> Value {
     }
     for (name, h) in m.without_headers.iter().flatten() {
         let mut matcher = header_match(name, h.exact.as_ref(), h.prefix.as_ref(), h.regex.as_ref());
-        matcher["invert_match"] = json!(true);
-        if matcher.get("present_match").is_none() {
-            matcher["treat_missing_header_as_empty"] = json!(true);
-        }
+        matcher.invert_match = true;
+        matcher.treat_missing_header_as_empty = !matches!(
+            matcher.header_match_specifier,
+            Some(HeaderMatchSpecifier::PresentMatch(_))
+        );
         headers.push(matcher);
     }
     // istiod sorts the matchers by name; with a name in both maps the headers one comes first here.
-    headers.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    headers.sort_by(|a, b| a.name.cmp(&b.name));
     if let Some(u) = &m.uri {
-        out = if let Some(v) = &u.exact {
-            json!({"path": v})
+        let path = if let Some(v) = &u.exact {
+            Some(PathSpecifier::Path(v.clone()))
         } else if let Some(v) = &u.prefix {
-            json!({"prefix": v})
-        } else if let Some(v) = &u.regex {
-            json!({"safe_regex": {"regex": v}})
+            Some(PathSpecifier::Prefix(v.clone()))
         } else {
-            out
+            u.regex
+                .as_deref()
+                .map(|v| PathSpecifier::SafeRegex(safe_regex(v)))
         };
+        if path.is_some() {
+            out.path_specifier = path;
+        }
     }
-    out["case_sensitive"] = json!(!m.ignore_uri_case.unwrap_or(false));
-    if !headers.is_empty() {
-        out["headers"] = json!(headers);
-    }
+    out.case_sensitive = bool_value(!m.ignore_uri_case.unwrap_or(false));
+    out.headers = headers;
     out
 }
 
@@ -157,6 +220,34 @@ fn source_match(m: Option<&VirtualServiceHttpMatch>, source: &Source) -> bool {
     }
 }
 
+/// A destination's cluster.
+fn cluster_of(
+    dests: &dyn Destinations,
+    d: &VirtualServiceHttpRouteDestination,
+) -> Result<String, String> {
+    Ok(dests.cluster(
+        &d.host,
+        d.subset.as_deref(),
+        port_of(d.port.as_ref().and_then(|p| p.number))?,
+    ))
+}
+
+/// A destination's own header operations.
+fn destination_ops(t: &VirtualServiceHttpRoute) -> Option<headers::HeaderOps> {
+    t.headers
+        .as_ref()
+        .map(|h| headers::header_ops(&headers::of_destination(h)))
+}
+
+/// A route action to `cluster` with the timeout disabled (`0s`), as istiod's default routes have it.
+pub fn to_cluster(cluster: &str) -> RouteAction {
+    RouteAction {
+        cluster_specifier: Some(ClusterSpecifier::Cluster(cluster.to_owned())),
+        timeout: Some(Duration::default()),
+        ..RouteAction::default()
+    }
+}
+
 /// `applyHTTPRouteDestination` (with `processDestination` / `processWeightedDestination`): the route
 /// action towards the rule's destinations; a single destination's header operations go on `route`,
 /// weighted ones on their cluster; `authority` is the one the rule's `headers` set.
@@ -164,72 +255,75 @@ fn route_action(
     http: &VirtualServiceHttp,
     dests: &dyn Destinations,
     authority: Option<&str>,
-    route: &mut Value,
+    route: &mut Route,
     istio: IstioRelease,
-) -> Result<Value, String> {
+) -> Result<RouteAction, String> {
     let targets = http.route.as_deref().unwrap_or_default();
     if targets.is_empty() {
         return Err("http[].route must name at least one destination".into());
     }
     let timeout = match http.timeout.as_deref() {
-        Some(t) => duration_field("timeout", t)?,
-        None => "0s".into(),
+        Some(t) => duration("timeout", t)?,
+        None => Duration::default(),
     };
-    let mut action = json!({"timeout": timeout});
-    if let Some(uri) = http.rewrite.as_ref().and_then(|r| r.uri.as_deref()) {
-        action["prefix_rewrite"] = json!(uri);
-    }
-    let rewrite = http.rewrite.as_ref().and_then(|r| r.authority.as_deref());
-    if let Some(a) = rewrite.or(authority) {
-        action["host_rewrite_literal"] = json!(a);
-    }
-    let cluster = |d: &VirtualServiceHttpRouteDestination| {
-        Ok::<_, String>(dests.cluster(
-            &d.host,
-            d.subset.as_deref(),
-            port_of(d.port.as_ref().and_then(|p| p.number))?,
-        ))
+    let rewrite = http.rewrite.as_ref();
+    let mut action = RouteAction {
+        timeout: Some(timeout),
+        prefix_rewrite: rewrite.and_then(|r| r.uri.clone()).unwrap_or_default(),
+        host_rewrite_specifier: rewrite
+            .and_then(|r| r.authority.clone())
+            .or(authority.map(str::to_owned))
+            .map(HostRewriteSpecifier::HostRewriteLiteral),
+        ..RouteAction::default()
     };
-    let ops_of = |t: &VirtualServiceHttpRoute| {
-        t.headers
-            .as_ref()
-            .map(|h| headers::header_ops(&headers::of_destination(h)))
-    };
-    if targets.len() == 1 {
-        action["cluster"] = json!(cluster(&targets[0].destination)?);
-        if let Some(ops) = ops_of(&targets[0]) {
+    let specifier = if let [only] = targets {
+        if let Some(ops) = destination_ops(only) {
             ops.apply(route);
-            if let Some(a) = ops
-                .authority
-                .filter(|_| action.get("host_rewrite_literal").is_none())
-            {
-                action["host_rewrite_literal"] = json!(a);
+            if action.host_rewrite_specifier.is_none() {
+                action.host_rewrite_specifier =
+                    ops.authority.map(HostRewriteSpecifier::HostRewriteLiteral);
             }
         }
+        ClusterSpecifier::Cluster(cluster_of(dests, &only.destination)?)
     } else {
-        let mut clusters = Vec::new();
-        for t in targets.iter().filter(|t| t.weight.unwrap_or(0) != 0) {
-            let mut c = json!({"name": cluster(&t.destination)?, "weight": t.weight});
-            if let Some(ops) = ops_of(t) {
-                ops.apply(&mut c);
-                if let Some(a) = ops.authority {
-                    c["host_rewrite_literal"] = json!(a);
-                }
-            }
-            clusters.push(c);
-        }
-        if clusters.is_empty() {
-            return Err("weighted destinations with no positive weight".into());
-        }
-        action["weighted_clusters"] = json!({"clusters": clusters});
-    }
-    if let Some(m) = mirror_policy(http, dests, istio)? {
-        action["request_mirror_policies"] = json!([m]);
-    }
-    if let Some(policy) = retry_policy(http.retries.as_ref(), istio)? {
-        action["retry_policy"] = policy;
-    }
+        ClusterSpecifier::WeightedClusters(weighted_clusters(targets, dests)?)
+    };
+    action.cluster_specifier = Some(specifier);
+    action.request_mirror_policies = mirror_policy(http, dests, istio)?.into_iter().collect();
+    action.retry_policy = retry_policy(http.retries.as_ref(), istio)?;
     Ok(action)
+}
+
+/// `processWeightedDestination`: the destinations of positive weight, each with its own header
+/// operations and authority.
+fn weighted_clusters(
+    targets: &[VirtualServiceHttpRoute],
+    dests: &dyn Destinations,
+) -> Result<WeightedCluster, String> {
+    let mut clusters = Vec::new();
+    for t in targets.iter().filter(|t| t.weight.unwrap_or(0) != 0) {
+        let weight = t.weight.unwrap_or(0);
+        let value = u32::try_from(weight).map_err(|_| format!("weight {weight} out of range"))?;
+        let mut c = ClusterWeight {
+            name: cluster_of(dests, &t.destination)?,
+            weight: Some(UInt32Value { value }),
+            ..ClusterWeight::default()
+        };
+        if let Some(ops) = destination_ops(t) {
+            ops.apply(&mut c);
+            c.host_rewrite_specifier = ops
+                .authority
+                .map(cluster_weight::HostRewriteSpecifier::HostRewriteLiteral);
+        }
+        clusters.push(c);
+    }
+    if clusters.is_empty() {
+        return Err("weighted destinations with no positive weight".into());
+    }
+    Ok(WeightedCluster {
+        clusters,
+        ..WeightedCluster::default()
+    })
 }
 
 /// `MirrorPercent` and `TranslateRequestMirrorPolicy`: the rule's mirror, unless its percentage is 0.
@@ -237,7 +331,7 @@ fn mirror_policy(
     http: &VirtualServiceHttp,
     dests: &dyn Destinations,
     istio: IstioRelease,
-) -> Result<Option<Value>, String> {
+) -> Result<Option<RequestMirrorPolicy>, String> {
     let Some(m) = &http.mirror else {
         return Ok(None);
     };
@@ -249,20 +343,21 @@ fn mirror_policy(
         (None, None) => Some(integer_percent(100)),
     };
     let Some(pct) = pct else { return Ok(None) };
-    let c = dests.cluster(
+    let cluster = dests.cluster(
         &m.host,
         m.subset.as_deref(),
         port_of(m.port.as_ref().and_then(|p| p.number))?,
     );
-    let mut policy = json!({
-        "cluster": c,
-        "runtime_fraction": {"default_value": pct},
-        "trace_sampled": false,
-    });
-    if istio.shadow_host_suffix_disabled() {
-        policy["disable_shadow_host_suffix_append"] = json!(true);
-    }
-    Ok(Some(policy))
+    Ok(Some(RequestMirrorPolicy {
+        cluster,
+        runtime_fraction: Some(RuntimeFractionalPercent {
+            default_value: Some(pct),
+            ..RuntimeFractionalPercent::default()
+        }),
+        trace_sampled: bool_value(false),
+        disable_shadow_host_suffix_append: istio.shadow_host_suffix_disabled(),
+        ..RequestMirrorPolicy::default()
+    }))
 }
 
 /// One `http` rule → its Envoy routes (one per `match` entry) as every proxy sees it: for rules none of
@@ -271,42 +366,60 @@ pub fn http_routes(
     http: &VirtualServiceHttp,
     dests: &dyn Destinations,
     istio: IstioRelease,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Route>, String> {
     http_routes_for(http, dests, None, istio)
 }
 
-/// `TranslateRoute` for each `match` entry of one rule, for the proxy `source` (a match whose
-/// `sourceLabels` or `gateways` leave it out gives no route there): route-level header operations, then
-/// the redirect or the route action, then the fault and CORS filters' per-route configurations.
-pub fn http_routes_for(
+/// What every route of one rule shares: route-level header operations, then the redirect or the route
+/// action, then the fault and CORS filters' per-route configurations.
+fn rule_route(
     http: &VirtualServiceHttp,
     dests: &dyn Destinations,
     source: Option<&Source>,
     istio: IstioRelease,
-) -> Result<Vec<Value>, String> {
-    let mut base = json!({});
+) -> Result<Route, String> {
+    let mut base = Route::default();
     let ops = http
         .headers
         .as_ref()
         .map(headers::header_ops)
         .unwrap_or_default();
     ops.apply(&mut base);
-    if let Some(r) = &http.redirect {
+    let action = if let Some(r) = &http.redirect {
         let port = source.map_or(MESH_PORT, |s| s.listen_port);
-        base["redirect"] = redirect_action(r, port)?;
+        Action::Redirect(redirect_action(r, port)?)
     } else {
-        base["route"] = route_action(http, dests, ops.authority.as_deref(), &mut base, istio)?;
-    }
-    let mut per_filter = serde_json::Map::new();
+        Action::Route(route_action(
+            http,
+            dests,
+            ops.authority.as_deref(),
+            &mut base,
+            istio,
+        )?)
+    };
+    base.action = Some(action);
     if let Some(f) = &http.fault {
-        per_filter.insert(FAULT_FILTER.into(), fault_config(f)?);
+        let config = pack_any(fault_config(f)?);
+        base.typed_per_filter_config
+            .insert(FAULT_FILTER.into(), config);
     }
     if let Some(c) = &http.cors_policy {
-        per_filter.insert(CORS_FILTER.into(), cors_policy(c)?);
+        let config = pack_any(cors_policy(c)?);
+        base.typed_per_filter_config
+            .insert(CORS_FILTER.into(), config);
     }
-    if !per_filter.is_empty() {
-        base["typed_per_filter_config"] = Value::Object(per_filter);
-    }
+    Ok(base)
+}
+
+/// `TranslateRoute` for each `match` entry of one rule, for the proxy `source` (a match whose
+/// `sourceLabels` or `gateways` leave it out gives no route there), named after the rule and the match.
+pub fn http_routes_for(
+    http: &VirtualServiceHttp,
+    dests: &dyn Destinations,
+    source: Option<&Source>,
+    istio: IstioRelease,
+) -> Result<Vec<Route>, String> {
+    let base = rule_route(http, dests, source, istio)?;
     let matches: Vec<Option<&VirtualServiceHttpMatch>> = match http.r#match.as_deref() {
         Some(ms) if !ms.is_empty() => ms.iter().map(Some).collect(),
         _ => vec![None],
@@ -315,29 +428,32 @@ pub fn http_routes_for(
         .into_iter()
         .filter(|m| source.is_none_or(|s| source_match(*m, s)))
         .map(|m| {
-            let mut route = base.clone();
-            route["match"] = route_match(m);
             let name = match (http.name.as_deref(), m.and_then(|m| m.name.as_deref())) {
-                (Some(n), Some(mn)) => Some(format!("{n}.{mn}")),
-                (Some(n), None) => Some(n.to_owned()),
-                (None, Some(mn)) => Some(format!(".{mn}")),
-                (None, None) => None,
+                (Some(n), Some(mn)) => format!("{n}.{mn}"),
+                (Some(n), None) => n.to_owned(),
+                (None, Some(mn)) => format!(".{mn}"),
+                (None, None) => String::new(),
             };
-            if let Some(n) = name {
-                route["name"] = json!(n);
+            Route {
+                name,
+                r#match: Some(route_match(m)),
+                ..base.clone()
             }
-            route
         })
         .collect())
 }
 
 /// istiod's default route towards a service port without a VirtualService (`BuildDefaultHTTPOutboundRoute`).
-pub fn default_route(cluster: &str, istio: IstioRelease) -> Value {
-    json!({
-        "name": "default",
-        "match": {"prefix": "/"},
-        "route": {"cluster": cluster, "timeout": "0s", "retry_policy": default_retry_policy(istio)},
-    })
+pub fn default_route(cluster: &str, istio: IstioRelease) -> Route {
+    Route {
+        name: "default".into(),
+        r#match: Some(prefix_all()),
+        action: Some(Action::Route(RouteAction {
+            retry_policy: Some(default_retry_policy(istio)),
+            ..to_cluster(cluster)
+        })),
+        ..Route::default()
+    }
 }
 
 #[cfg(test)]

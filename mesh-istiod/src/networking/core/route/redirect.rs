@@ -8,19 +8,22 @@
 //! (`FROM_PROTOCOL_DEFAULT`: none), and a port the scheme implies (80 for http, 443 for https) left out; the
 //! code 301 (default), 302, 303, 307 or 308 as Envoy's `response_code` names them.
 
+use envoy_types::pb::envoy::config::route::v3::RedirectAction;
+use envoy_types::pb::envoy::config::route::v3::redirect_action::{
+    PathRewriteSpecifier, RedirectResponseCode, SchemeRewriteSpecifier,
+};
 use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::{
     VirtualServiceHttp, VirtualServiceHttpRedirect, VirtualServiceHttpRedirectDerivePort,
 };
-use serde_json::{Value, json};
 
 /// Envoy's names of the redirect codes it can send.
-fn response_code(code: Option<i64>) -> Result<&'static str, String> {
+fn response_code(code: Option<i64>) -> Result<RedirectResponseCode, String> {
     Ok(match code.unwrap_or(301) {
-        0 | 301 => "MOVED_PERMANENTLY",
-        302 => "FOUND",
-        303 => "SEE_OTHER",
-        307 => "TEMPORARY_REDIRECT",
-        308 => "PERMANENT_REDIRECT",
+        0 | 301 => RedirectResponseCode::MovedPermanently,
+        302 => RedirectResponseCode::Found,
+        303 => RedirectResponseCode::SeeOther,
+        307 => RedirectResponseCode::TemporaryRedirect,
+        308 => RedirectResponseCode::PermanentRedirect,
         c => {
             return Err(format!(
                 "redirectCode {c}: Envoy redirects with 301, 302, 303, 307 or 308 only"
@@ -29,23 +32,22 @@ fn response_code(code: Option<i64>) -> Result<&'static str, String> {
     })
 }
 
+/// A string field when given and not empty.
+fn given(s: Option<&str>) -> Option<&str> {
+    s.filter(|s| !s.is_empty())
+}
+
 /// `ApplyRedirect` for a route served on `listen_port` (the lab's listeners are plain HTTP).
-pub fn redirect_action(r: &VirtualServiceHttpRedirect, listen_port: u16) -> Result<Value, String> {
-    let mut out = json!({});
-    if let Some(a) = r.authority.as_deref().filter(|a| !a.is_empty()) {
-        out["host_redirect"] = json!(a);
-    }
-    match (
-        r.prefix_rewrite.as_deref().filter(|p| !p.is_empty()),
-        r.uri.as_deref(),
-    ) {
-        (Some(p), _) => out["prefix_rewrite"] = json!(p),
-        (None, Some(u)) if !u.is_empty() => out["path_redirect"] = json!(u),
-        (None, _) => {}
-    }
-    if let Some(s) = r.scheme.as_deref().filter(|s| !s.is_empty()) {
-        out["scheme_redirect"] = json!(s);
-    }
+pub fn redirect_action(
+    r: &VirtualServiceHttpRedirect,
+    listen_port: u16,
+) -> Result<RedirectAction, String> {
+    let path = match (given(r.prefix_rewrite.as_deref()), given(r.uri.as_deref())) {
+        (Some(p), _) => Some(PathRewriteSpecifier::PrefixRewrite(p.to_owned())),
+        (None, Some(u)) => Some(PathRewriteSpecifier::PathRedirect(u.to_owned())),
+        (None, None) => None,
+    };
+    let scheme = given(r.scheme.as_deref());
     let port = match (&r.derive_port, r.port) {
         (Some(VirtualServiceHttpRedirectDerivePort::FromRequestPort), _) => {
             Some(listen_port.into())
@@ -54,22 +56,27 @@ pub fn redirect_action(r: &VirtualServiceHttpRedirect, listen_port: u16) -> Resu
         (None, Some(p)) => Some(p),
         (None, None) => None,
     };
-    if let Some(p) = port {
-        let scheme = r
-            .scheme
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .unwrap_or("http");
-        let implied = (p == 80 && scheme == "http") || (p == 443 && scheme == "https");
-        if p != 0 && !implied {
-            out["port_redirect"] = json!(p);
+    let port_redirect = match port {
+        Some(p) => {
+            let s = scheme.unwrap_or("http");
+            let implied = (p == 80 && s == "http") || (p == 443 && s == "https");
+            if implied {
+                0
+            } else {
+                u32::try_from(p).map_err(|_| format!("redirect port {p} out of range"))?
+            }
         }
-    }
-    let code = response_code(r.redirect_code)?;
-    if code != "MOVED_PERMANENTLY" {
-        out["response_code"] = json!(code);
-    }
-    Ok(out)
+        None => 0,
+    };
+    Ok(RedirectAction {
+        host_redirect: given(r.authority.as_deref()).unwrap_or_default().to_owned(),
+        path_rewrite_specifier: path,
+        scheme_rewrite_specifier: scheme
+            .map(|s| SchemeRewriteSpecifier::SchemeRedirect(s.to_owned())),
+        port_redirect,
+        response_code: response_code(r.redirect_code)?.into(),
+        ..RedirectAction::default()
+    })
 }
 
 /// `validateHTTPRouteConflict` and `validateHTTPRedirect` for rule `http` at `field` (`spec.http.<i>`).

@@ -6,62 +6,72 @@
 //! `retryRemoteLocalities: true` adds the `previous_priorities` retry priority with istiod's
 //! `buildPreviousPrioritiesConfig`, `update_frequency: 2`).
 
+use envoy_types::pb::envoy::config::route::v3::RetryPolicy;
+use envoy_types::pb::envoy::config::route::v3::retry_policy::{
+    RetryHostPredicate, RetryPriority, retry_host_predicate, retry_priority,
+};
+use envoy_types::pb::envoy::extensions::retry::host::previous_hosts::v3::PreviousHostsPredicate;
+use envoy_types::pb::envoy::extensions::retry::priority::previous_priorities::v3::PreviousPrioritiesConfig;
+use envoy_types::pb::google::protobuf::UInt32Value;
+use envoy_types::util::pack_any;
 use mesh_manifests::kcr_networking_istio_io::v1::virtualservices::VirtualServiceHttpRetries;
-use serde_json::{Value, json};
 
 use crate::model::release::IstioRelease;
-use crate::networking::core::route::duration::duration_field;
+use crate::networking::core::route::duration::duration;
 
 const PREVIOUS_HOSTS: &str = "envoy.retry_host_predicates.previous_hosts";
+const PREVIOUS_PRIORITIES: &str = "envoy.retry_priorities.previous_priorities";
 
 /// istiod's default retry policy for outbound routes (route/retry/retry.go `DefaultPolicy`) in `istio`.
-pub fn default_retry_policy(istio: IstioRelease) -> Value {
-    let mut policy = json!({
-        "retry_on": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
-        "num_retries": 2,
-        "host_selection_retry_max_attempts": 5,
-        "retry_host_predicate": [{
-            "name": PREVIOUS_HOSTS,
-            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}
-        }]
-    });
-    if istio.retries_503_by_default() {
-        policy["retriable_status_codes"] = json!([503]);
+pub fn default_retry_policy(istio: IstioRelease) -> RetryPolicy {
+    RetryPolicy {
+        retry_on: "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+            .into(),
+        num_retries: Some(UInt32Value { value: 2 }),
+        host_selection_retry_max_attempts: 5,
+        retry_host_predicate: vec![RetryHostPredicate {
+            name: PREVIOUS_HOSTS.into(),
+            config_type: Some(retry_host_predicate::ConfigType::TypedConfig(pack_any(
+                PreviousHostsPredicate::default(),
+            ))),
+        }],
+        retriable_status_codes: if istio.retries_503_by_default() {
+            vec![503]
+        } else {
+            Vec::new()
+        },
+        ..RetryPolicy::default()
     }
-    policy
 }
 
 /// istiod's `ConvertPolicy` in `istio`: `None` means "no retry policy at all" (attempts 0).
 pub fn retry_policy(
     r: Option<&VirtualServiceHttpRetries>,
     istio: IstioRelease,
-) -> Result<Option<Value>, String> {
+) -> Result<Option<RetryPolicy>, String> {
     let mut out = default_retry_policy(istio);
     let Some(r) = r else { return Ok(Some(out)) };
     let attempts = r.attempts.unwrap_or(0);
     if attempts <= 0 {
         return Ok(None);
     }
-    out["num_retries"] = json!(attempts);
+    let value = u32::try_from(attempts).map_err(|_| format!("retries.attempts {attempts}"))?;
+    out.num_retries = Some(UInt32Value { value });
     if let Some(on) = r.retry_on.as_deref().filter(|s| !s.is_empty()) {
-        let (retry_on, codes) = parse_retry_on(on);
-        out["retry_on"] = json!(retry_on);
         // `out.RetryOn, out.RetriableStatusCodes = parseRetryOn(...)`: the default's 503 goes too.
-        match out.as_object_mut() {
-            Some(o) if codes.is_empty() => _ = o.remove("retriable_status_codes"),
-            _ => out["retriable_status_codes"] = json!(codes),
-        }
+        (out.retry_on, out.retriable_status_codes) = parse_retry_on(on);
     }
     if let Some(t) = r.per_try_timeout.as_deref() {
-        out["per_try_timeout"] = json!(duration_field("retries.perTryTimeout", t)?);
+        out.per_try_timeout = Some(duration("retries.perTryTimeout", t)?);
     }
     if r.retry_remote_localities == Some(true) {
-        out["retry_priority"] = json!({
-            "name": "envoy.retry_priorities.previous_priorities",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig",
-                "update_frequency": 2
-            }
+        out.retry_priority = Some(RetryPriority {
+            name: PREVIOUS_PRIORITIES.into(),
+            config_type: Some(retry_priority::ConfigType::TypedConfig(pack_any(
+                PreviousPrioritiesConfig {
+                    update_frequency: 2,
+                },
+            ))),
         });
     }
     Ok(Some(out))
@@ -69,10 +79,10 @@ pub fn retry_policy(
 
 /// `parseRetryOn`: the comma-separated `retryOn` → Envoy's `retry_on` and the HTTP status codes in it
 /// (which also name `retriable-status-codes`).
-fn parse_retry_on(on: &str) -> (String, Vec<u16>) {
+fn parse_retry_on(on: &str) -> (String, Vec<u32>) {
     let (mut names, mut codes) = (Vec::new(), Vec::new());
     for part in on.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        match part.parse::<u16>() {
+        match part.parse::<u32>() {
             Ok(code) if (100..600).contains(&code) => codes.push(code),
             _ => names.push(part.to_owned()),
         }

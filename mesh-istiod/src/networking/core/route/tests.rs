@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::fixtures;
+use crate::util::protomarshal::{all_json, to_json};
 
 const FQDN: &str = "recommendation.tutorial.svc.cluster.local";
 
@@ -49,7 +50,7 @@ pub(super) fn routes_of(fields: &str) -> Result<Vec<Value>, String> {
 
 /// One rule's routes with `istio`'s defaults.
 pub(super) fn routes_in(fields: &str, istio: IstioRelease) -> Result<Vec<Value>, String> {
-    http_routes(&rules(&format!("  - {{{fields}}}\n"))[0], &Tutorial, istio)
+    http_routes(&rules(&format!("  - {{{fields}}}\n"))[0], &Tutorial, istio).map(|r| all_json(&r))
 }
 
 pub(super) fn route_action(fields: &str) -> Value {
@@ -77,7 +78,7 @@ pub(super) fn istiod_default_retry() -> Value {
 #[test]
 fn the_default_route_is_istiods_build_default_http_outbound_route() {
     assert_eq!(
-        default_route("outbound|8080||x", IstioRelease::CURRENT),
+        to_json(&default_route("outbound|8080||x", IstioRelease::CURRENT)),
         json!({
             "name": "default",
             "match": {"prefix": "/"},
@@ -224,8 +225,10 @@ fn each_shipped_virtual_service_gives_istiods_routes() {
         let got: Vec<Vec<Value>> = http_rules(fixtures::istio(file))
             .iter()
             .map(|h| {
-                http_routes(h, &Tutorial, IstioRelease::CURRENT)
-                    .unwrap_or_else(|e| panic!("{file}: {e}"))
+                all_json(
+                    &http_routes(h, &Tutorial, IstioRelease::CURRENT)
+                        .unwrap_or_else(|e| panic!("{file}: {e}")),
+                )
             })
             .collect();
         assert_eq!(got, want, "{file}");
@@ -314,10 +317,10 @@ fn matches_translate_like_translate_route_match() {
     for (why, m, want) in cases {
         let rules = rules(&format!("  - match: [{m}]\n    {TO_SERVICE}\n"));
         let matches = rules[0].r#match.as_deref().unwrap();
-        assert_eq!(route_match(Some(&matches[0])), want, "{why}");
+        assert_eq!(to_json(&route_match(Some(&matches[0]))), want, "{why}");
     }
     assert_eq!(
-        route_match(None),
+        to_json(&route_match(None)),
         json!({"prefix": "/"}),
         "no match: prefix / and no case_sensitive"
     );
@@ -437,8 +440,8 @@ fn timeouts_default_to_zero_and_keep_the_rules_duration() {
         ("", "0s"),
         ("timeout: 1s, ", "1s"),
         ("timeout: 0s, ", "0s"),
-        ("timeout: 1500ms, ", "1.5s"),
-        ("timeout: 0.25s, ", "0.25s"),
+        ("timeout: 1500ms, ", "1.500s"),
+        ("timeout: 0.25s, ", "0.250s"),
         ("timeout: 1m, ", "60s"),
     ];
     for (timeout, want) in cases {
@@ -473,10 +476,7 @@ fn mirrors_translate_like_mirror_percent() {
         (
             "the deprecated integer mirrorPercent in hundredths",
             "mirrorPercent: 30, ",
-            Some(mirror_policy(
-                &to_v2,
-                json!({"numerator": 30, "denominator": "HUNDRED"}),
-            )),
+            Some(mirror_policy(&to_v2, json!({"numerator": 30}))),
         ),
         ("mirrorPercent 0: no mirror", "mirrorPercent: 0, ", None),
         (
@@ -490,10 +490,7 @@ fn mirrors_translate_like_mirror_percent() {
         (
             "no percentage: everything (100 of HUNDRED)",
             "",
-            Some(mirror_policy(
-                &to_v2,
-                json!({"numerator": 100, "denominator": "HUNDRED"}),
-            )),
+            Some(mirror_policy(&to_v2, json!({"numerator": 100}))),
         ),
     ];
     for (why, pct, want) in cases {
@@ -552,7 +549,7 @@ fn percentages_are_millionths_truncated_like_istiod() {
         (0.57, 5_699),
     ] {
         assert_eq!(
-            percent(value),
+            to_json(&percent(value)),
             json!({"numerator": numerator, "denominator": "MILLION"}),
             "{value}"
         );

@@ -31,7 +31,7 @@ fn a_cors_policy_is_the_routes_per_filter_config() {
             "expose_headers": "x-version",
             "max_age": "86400",
             "allow_credentials": false,
-            "filter_enabled": {"default_value": {"numerator": 100, "denominator": "HUNDRED"}},
+            "filter_enabled": {"default_value": {"numerator": 100}},
             "forward_not_matching_preflights": true,
         })
     );

@@ -10,7 +10,8 @@ use crate::networking::core::route::tests::{TO_SERVICE, route_action, routes_of}
 #[test]
 fn faults_translate_like_translate_fault() {
     let million = |n: u32| json!({"numerator": n, "denominator": "MILLION"});
-    let hundred = |n: u32| json!({"numerator": n, "denominator": "HUNDRED"});
+    // HUNDRED is the default denominator, and 0 the default numerator: Envoy's JSON leaves them out.
+    let hundred = |n: u32| json!({"numerator": n});
     let cases = [
         (
             "delay with percentage",
@@ -20,12 +21,12 @@ fn faults_translate_like_translate_fault() {
         (
             "delay with the integer percent",
             "{delay: {fixedDelay: 500ms, percent: 30}}",
-            json!({"delay": {"fixed_delay": "0.5s", "percentage": hundred(30)}}),
+            json!({"delay": {"fixed_delay": "0.500s", "percentage": hundred(30)}}),
         ),
         (
             "delay with no percentage at all: translateIntegerToFractionalPercent(0)",
             "{delay: {fixedDelay: 1s}}",
-            json!({"delay": {"fixed_delay": "1s", "percentage": hundred(0)}}),
+            json!({"delay": {"fixed_delay": "1s", "percentage": {}}}),
         ),
         (
             "a fraction of a percent",

@@ -9,8 +9,9 @@ fn set(key: &str, value: &str) -> serde_json::Value {
     json!({"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"})
 }
 
+/// `APPEND_IF_EXISTS_OR_ADD`, the default action, which Envoy's JSON leaves out.
 fn add(key: &str, value: &str) -> serde_json::Value {
-    json!({"header": {"key": key, "value": value}, "append_action": "APPEND_IF_EXISTS_OR_ADD"})
+    json!({"header": {"key": key, "value": value}})
 }
 
 /// Rule-level `headers`: set (overwrite) then add (append), each sorted by name, removes as listed, on

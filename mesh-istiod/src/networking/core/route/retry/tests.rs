@@ -8,15 +8,16 @@ use super::*;
 use crate::networking::core::route::tests::{
     TO_SERVICE, istiod_default_retry, route_action, routes_in, routes_of,
 };
+use crate::util::protomarshal::to_json;
 
 #[test]
 fn the_default_retry_policy_is_istiods_without_503() {
     assert_eq!(
-        default_retry_policy(IstioRelease::CURRENT),
+        to_json(&default_retry_policy(IstioRelease::CURRENT)),
         istiod_default_retry()
     );
     assert_eq!(
-        retry_policy(None, IstioRelease::CURRENT),
+        retry_policy(None, IstioRelease::CURRENT).map(|p| p.map(|p| to_json(&p))),
         Ok(Some(istiod_default_retry()))
     );
 }
@@ -83,7 +84,7 @@ fn retries_convert_like_convert_policy() {
         (
             "perTryTimeout in Envoy's duration form",
             "retries: {attempts: 2, perTryTimeout: 500ms}, ",
-            set(&[("per_try_timeout", json!("0.5s"))]),
+            set(&[("per_try_timeout", json!("0.500s"))]),
         ),
         (
             "retryRemoteLocalities adds istiod's previous_priorities retry priority",
@@ -124,17 +125,17 @@ fn before_1_24_the_default_policy_retries_503_until_retry_on_replaces_it() {
     let old: IstioRelease = "1.20".parse().unwrap();
     let mut with_503 = istiod_default_retry();
     with_503["retriable_status_codes"] = json!([503]);
-    assert_eq!(default_retry_policy(old), with_503);
+    assert_eq!(to_json(&default_retry_policy(old)), with_503);
     for release in ["1.20.8", "1.23"] {
         assert_eq!(
-            default_retry_policy(release.parse().unwrap()),
+            to_json(&default_retry_policy(release.parse().unwrap())),
             with_503,
             "{release}"
         );
     }
     for release in ["1.24", "1.26", "current"] {
         assert_eq!(
-            default_retry_policy(release.parse().unwrap()),
+            to_json(&default_retry_policy(release.parse().unwrap())),
             istiod_default_retry(),
             "{release}"
         );
