@@ -16,7 +16,6 @@ use envoy_types::pb::envoy::config::core::v3::{Address, SocketAddress, address, 
 use envoy_types::pb::envoy::config::endpoint::v3::{
     ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
 };
-use serde_json::{Value, json};
 
 use crate::networking::core::route::duration::proto_duration;
 
@@ -72,11 +71,6 @@ pub fn address(addr: SocketAddr) -> Address {
     }
 }
 
-/// An Envoy `Address` of an IP socket, as JSON (the bootstrap's listeners and admin).
-pub fn socket_address(addr: SocketAddr) -> Value {
-    json!({"socket_address": {"address": addr.ip().to_string(), "port_value": addr.port()}})
-}
-
 /// The mesh's default connect timeout (mesh config `connectTimeout`, pkg/config/mesh/mesh.go).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -129,6 +123,8 @@ pub fn lb_endpoints_mut(c: &mut Cluster) -> &mut [LbEndpoint] {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

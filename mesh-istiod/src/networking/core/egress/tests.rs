@@ -7,7 +7,7 @@ use serde_json::json;
 use super::*;
 use crate::fixtures::{internet, parse, v3};
 use crate::model::sidecar::Mode;
-use crate::networking::core::route::duration::{envoy_duration, parse_duration};
+use crate::networking::core::route::duration::parse_duration;
 use crate::networking::core::route::retry;
 use crate::util::protomarshal::to_json;
 
@@ -252,8 +252,6 @@ fn durations() {
     assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
     assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
     assert!(parse_duration("soon").is_err());
-    assert_eq!(envoy_duration(Duration::from_millis(500)), "0.5s");
-    assert_eq!(envoy_duration(Duration::from_secs(3)), "3s");
 }
 
 /// `gateways: []` is `gateways` absent, as in istiod (`getGatewayNames`): bound to the sidecars. The

@@ -1,5 +1,5 @@
 //! Durations: Istio's API writes them as protobuf `Duration` strings (`3s`, `500ms`, `1m30s`), Envoy's types
-//! take protobuf's `Duration` ([`duration`]; its JSON form `0.5s` is [`duration_field`]'s). istiod converts
+//! take protobuf's `Duration` ([`duration`]). istiod converts
 //! the proto values it reads (istio.io/api's durationpb) in place where it uses them (route/route.go
 //! `setTimeout`, route/retry/retry.go `ConvertPolicy`, cluster_traffic_policy.go
 //! `applyConnectionPool`/`applyOutlierDetection`); the lab parses the text once here.
@@ -39,16 +39,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-/// A duration in protobuf JSON form (`3s`, `0.500s`).
-pub fn envoy_duration(d: Duration) -> String {
-    if d.subsec_nanos() == 0 {
-        format!("{}s", d.as_secs())
-    } else {
-        let s = format!("{}.{:09}", d.as_secs(), d.subsec_nanos());
-        format!("{}s", s.trim_end_matches('0'))
-    }
-}
-
 /// A duration as protobuf's `Duration`.
 pub fn proto_duration(d: Duration) -> envoy_types::pb::google::protobuf::Duration {
     envoy_types::pb::google::protobuf::Duration {
@@ -64,13 +54,6 @@ pub fn duration(
 ) -> Result<envoy_types::pb::google::protobuf::Duration, String> {
     parse_duration(value)
         .map(proto_duration)
-        .map_err(|e| format!("{field}: {e}"))
-}
-
-/// An Istio duration field in Envoy form; the error names the field.
-pub fn duration_field(field: &str, value: &str) -> Result<String, String> {
-    parse_duration(value)
-        .map(envoy_duration)
         .map_err(|e| format!("{field}: {e}"))
 }
 
