@@ -23,9 +23,8 @@ use envoy_types::pb::envoy::config::accesslog::v3::{AccessLog, access_log};
 use envoy_types::pb::envoy::config::bootstrap::v3 as boot;
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::core::v3::{
-    AggregatedConfigSource, ApiConfigSource, ApiVersion, ConfigSource, ExtensionConfigSource,
-    GrpcService, Http2ProtocolOptions, Node, SubstitutionFormatString, api_config_source,
-    config_source, grpc_service, substitution_format_string,
+    ApiConfigSource, ApiVersion, ExtensionConfigSource, GrpcService, Http2ProtocolOptions, Node,
+    SubstitutionFormatString, api_config_source, grpc_service, substitution_format_string,
 };
 use envoy_types::pb::envoy::config::listener::v3 as listener;
 use envoy_types::pb::envoy::config::route::v3::{
@@ -53,7 +52,7 @@ use crate::model::registry::{MESH_PORT, NAMESPACE, ServiceDef, Workload};
 use crate::networking::core::cluster_builder::{address, inbound_cluster_name, static_cluster};
 use crate::networking::core::route::cors::CORS_FILTER;
 use crate::networking::core::route::fault::FAULT_FILTER;
-use crate::networking::util::{string_struct, string_value};
+use crate::networking::util::{ads_config_source, string_struct, string_value};
 
 /// The access log file, in each proxy's directory.
 pub const ACCESS_LOG: &str = "access.log";
@@ -98,19 +97,6 @@ pub fn ecds_filter(name: &str, type_url: &str) -> HttpFilter {
             },
         )),
         ..HttpFilter::default()
-    }
-}
-
-/// A config source that is the ADS stream (`"ads": {}`), with istiod's `initial_fetch_timeout` of 0
-/// (wait for the first response however long it takes).
-pub fn ads_config_source() -> ConfigSource {
-    ConfigSource {
-        config_source_specifier: Some(config_source::ConfigSourceSpecifier::Ads(
-            AggregatedConfigSource::default(),
-        )),
-        initial_fetch_timeout: Some(Duration::default()),
-        resource_api_version: ApiVersion::V3.into(),
-        ..ConfigSource::default()
     }
 }
 

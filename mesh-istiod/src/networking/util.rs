@@ -1,9 +1,12 @@
 //! pilot/pkg/networking/util/util.go: what the translation attaches to Envoy's resources to say which Istio
 //! object made them (`AddConfigInfoMetadata`), which `istioctl proxy-config` reads back for its VIRTUAL
-//! SERVICE and DESTINATION RULE columns.
+//! SERVICE and DESTINATION RULE columns; protobuf `Struct`s of strings; and the ADS config source every
+//! dynamic resource names.
 
-use envoy_types::pb::envoy::config::core::v3::Metadata;
-use envoy_types::pb::google::protobuf::{Struct, Value, value::Kind};
+use envoy_types::pb::envoy::config::core::v3::{
+    AggregatedConfigSource, ApiVersion, ConfigSource, Metadata, config_source,
+};
+use envoy_types::pb::google::protobuf::{Duration, Struct, Value, value::Kind};
 
 use crate::model::registry::NAMESPACE;
 
@@ -26,6 +29,20 @@ pub fn config_info_metadata(kind: &str, name: &str) -> Metadata {
         )]
         .into(),
         ..Metadata::default()
+    }
+}
+
+/// A config source that is the ADS stream (`"ads": {}`), with istiod's `initial_fetch_timeout` of 0
+/// (wait for the first response however long it takes): RDS, ECDS and EDS (cluster_builder.go
+/// `maybeApplyEdsConfig`), and the bootstrap's CDS and LDS.
+pub fn ads_config_source() -> ConfigSource {
+    ConfigSource {
+        config_source_specifier: Some(config_source::ConfigSourceSpecifier::Ads(
+            AggregatedConfigSource::default(),
+        )),
+        initial_fetch_timeout: Some(Duration::default()),
+        resource_api_version: ApiVersion::V3.into(),
+        ..ConfigSource::default()
     }
 }
 
