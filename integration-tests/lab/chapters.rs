@@ -76,7 +76,7 @@ fn troubleshooting_finds_each_mistake(text: &str) {
     for promise in [
         "  customer => Error: 503 - preference => Error: 503 -\n",
         "  Error [IST0101] (VirtualService tutorial/recommendation) Referenced host+subset in destinationrule not found: \"recommendation+version-v3\"\n",
-        "  recommendation.tutorial.svc.cluster.local     8080     version-v3     outbound      STATIC     recommendation.tutorial\n",
+        "  recommendation.tutorial.svc.cluster.local     8080     version-v3     outbound      EDS      recommendation.tutorial\n",
         "  ✔ No validation issues found when analyzing namespace: tutorial.\n",
         "  Error [IST0101] (VirtualService tutorial/customer-gateway) Referenced gateway not found: \"customer-gw\"\n",
         "  http.80     blackhole:80     *           /*        404\n",

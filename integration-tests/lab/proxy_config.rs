@@ -150,7 +150,7 @@ async fn proxy_config_reads_each_section_from_the_sidecars_envoy() {
                 "8080",
                 "-",
                 "outbound",
-                "STATIC",
+                "EDS",
                 "recommendation.tutorial"
             ]),
             row(&[
@@ -158,7 +158,7 @@ async fn proxy_config_reads_each_section_from_the_sidecars_envoy() {
                 "8080",
                 "version-v1",
                 "outbound",
-                "STATIC",
+                "EDS",
                 "recommendation.tutorial"
             ]),
             row(&[
@@ -166,7 +166,7 @@ async fn proxy_config_reads_each_section_from_the_sidecars_envoy() {
                 "8080",
                 "version-v2",
                 "outbound",
-                "STATIC",
+                "EDS",
                 "recommendation.tutorial"
             ]),
         ]

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::core::v3::TypedExtensionConfig;
+use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::config::listener::v3::Listener;
 use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use mesh_istiod::bootstrap::{ACCESS_LOG, Bootstrap, envoy_bootstrap};
@@ -27,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::dataplane::ports::free_port;
-use crate::xds::{CLUSTER, EXTENSION, LISTENER, ROUTE, Rejected, Xds, encoded};
+use crate::xds::{CLUSTER, ENDPOINT, EXTENSION, LISTENER, ROUTE, Rejected, Xds, encoded};
 
 /// How long a step waits for Envoy's ACK.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -165,11 +166,11 @@ impl Drop for Envoy {
     }
 }
 
-fn by_name(clusters: &[Cluster]) -> BTreeMap<String, Cluster> {
-    clusters
-        .iter()
-        .map(|c| (c.name.clone(), c.clone()))
-        .collect()
+/// `old` and `new` together, by name, `new`'s where both have one.
+fn union<T: Clone>(old: &[T], new: &[T], name: impl Fn(&T) -> &str) -> Vec<T> {
+    let mut by_name: BTreeMap<&str, &T> = old.iter().map(|t| (name(t), t)).collect();
+    by_name.extend(new.iter().map(|t| (name(t), t)));
+    by_name.into_values().cloned().collect()
 }
 
 /// The route configurations the RDS listeners `rds` need, from `routes`.
@@ -196,6 +197,7 @@ fn needed_routes(
 struct Step<'a> {
     routes: &'a [RouteConfiguration],
     clusters: &'a [Cluster],
+    endpoints: &'a [ClusterLoadAssignment],
     listeners: &'a [Listener],
     filters: &'a [TypedExtensionConfig],
 }
@@ -205,6 +207,7 @@ impl<'a> Step<'a> {
         Self {
             routes: &d.route_configs,
             clusters: &d.clusters,
+            endpoints: &d.endpoints,
             listeners: &d.listeners,
             filters: &d.filters,
         }
@@ -225,6 +228,7 @@ fn push_step(
         version,
         vec![
             (CLUSTER, encoded(step.clusters, |c| &c.name)),
+            (ENDPOINT, encoded(step.endpoints, |e| &e.cluster_name)),
             (LISTENER, encoded(step.listeners, |l| &l.name)),
             (ROUTE, encoded(&routes, |r| &r.name)),
             (EXTENSION, encoded(step.filters, |f| &f.name)),
@@ -287,7 +291,7 @@ impl Envoy {
             http,
         };
         envoy.wait_ready().await?;
-        envoy.wait_version(1, !config.filters.is_empty()).await?;
+        envoy.wait_version(1, Step::of(config)).await?;
         Ok(envoy)
     }
 
@@ -336,15 +340,18 @@ impl Envoy {
             .collect())
     }
 
-    /// Waits until Envoy has ACKed `version` of every type it has (ECDS only with filters, RDS only with
-    /// RDS listeners) and no listener or cluster is still warming (waiting for a route, a filter or a
-    /// secret).
-    async fn wait_version(&mut self, version: u64, filters: bool) -> anyhow::Result<()> {
+    /// Waits until Envoy has ACKed `version` of every type `step` gives it (EDS only with EDS clusters,
+    /// ECDS only with filters, RDS only with RDS listeners) and no listener or cluster is still warming
+    /// (waiting for its endpoints, a route, a filter or a secret).
+    async fn wait_version(&mut self, version: u64, step: Step<'_>) -> anyhow::Result<()> {
         let mut types = vec![CLUSTER, LISTENER];
+        if !step.endpoints.is_empty() {
+            types.push(ENDPOINT);
+        }
         if !self.rds.is_empty() {
             types.push(ROUTE);
         }
-        if filters {
+        if !step.filters.is_empty() {
             types.push(EXTENSION);
         }
         if let Err(e) = self
@@ -384,8 +391,7 @@ impl Envoy {
     async fn push(&mut self, step: Step<'_>) -> anyhow::Result<()> {
         self.version += 1;
         push_step(&self.xds, &self.node, self.version, &self.rds, step)?;
-        self.wait_version(self.version, !step.filters.is_empty())
-            .await
+        self.wait_version(self.version, step).await
     }
 
     /// Hands `config` to the running Envoy without dropping a request: clusters (old ∪ new), listeners,
@@ -397,22 +403,24 @@ impl Envoy {
             return Ok(());
         }
         let old = self.current.clone();
-        let mut union = by_name(&old.clusters);
-        union.extend(by_name(&config.clusters));
-        let union: Vec<Cluster> = union.into_values().collect();
+        let clusters = union(&old.clusters, &config.clusters, |c| &c.name);
+        let endpoints = union(&old.endpoints, &config.endpoints, |e| &e.cluster_name);
         let steps = [
             Step {
-                clusters: &union,
+                clusters: &clusters,
+                endpoints: &endpoints,
                 ..Step::of(&old)
             },
             Step {
                 routes: &old.route_configs,
-                clusters: &union,
+                clusters: &clusters,
+                endpoints: &endpoints,
                 listeners: &config.listeners,
                 filters: &config.filters,
             },
             Step {
-                clusters: &union,
+                clusters: &clusters,
+                endpoints: &endpoints,
                 ..Step::of(config)
             },
             Step::of(config),

@@ -8,18 +8,17 @@
 
 use serde_json::{Value, json};
 
-use crate::xds::{CLUSTER, EXTENSION, LISTENER, ProxyStatus, ROUTE, SECRET, TypeStatus};
+use crate::xds::{CLUSTER, ENDPOINT, EXTENSION, LISTENER, ProxyStatus, ROUTE, SECRET, TypeStatus};
 
 /// The lab's control plane, as istioctl's ISTIOD column names the istiod pod.
 pub const ISTIOD: &str = "mesh-lab";
 /// The cluster the proxies are in (istiod's default `CLUSTER_ID`).
 pub const CLUSTER_ID: &str = "Kubernetes";
-const EDS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 /// The table's types, in istioctl's order.
 const COLUMNS: [(&str, &str); 5] = [
     ("CDS", CLUSTER),
     ("LDS", LISTENER),
-    ("EDS", EDS),
+    ("EDS", ENDPOINT),
     ("RDS", ROUTE),
     ("ECDS", EXTENSION),
 ];

@@ -1,8 +1,8 @@
 //! The lab's istiod delivery (pilot/pkg/xds: ads.go, discovery.go): one ADS server per lab, over gRPC on
 //! loopback, that every proxy (the gateway, each sidecar, the kube-proxy stand-in) connects to with its node
-//! id. Each gets its clusters, listeners, route configurations, HTTP filters (ECDS) and secrets (SDS) on
-//! one aggregated state-of-the-world stream, in istiod's push order (`PushOrder`: CDS, LDS, RDS, SDS; ECDS,
-//! which it leaves unordered, last), with a version and a nonce per response. Every ACK and NACK is
+//! id. Each gets its clusters, their endpoints (EDS), listeners, route configurations, HTTP filters (ECDS)
+//! and secrets (SDS) on one aggregated state-of-the-world stream, in istiod's push order (`PushOrder`: CDS,
+//! EDS, LDS, RDS, SDS; ECDS, which it leaves unordered, last), with a version and a nonce per response. Every ACK and NACK is
 //! recorded per proxy and type with the error Envoy sent ([`TypeStatus`]), which `proxy-status` prints and
 //! a push waits on ([`Xds::wait`]). No file is watched: an Envoy of the lab holds no inotify instance.
 
@@ -26,6 +26,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 pub const CLUSTER: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+pub const ENDPOINT: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 pub const LISTENER: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
 pub const ROUTE: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
 pub const SECRET: &str = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
@@ -49,12 +50,13 @@ fn pack_any_ref<M: Message + Name>(m: &M) -> Any {
 }
 
 /// The order a push sends its types in (ads.go `PushOrder`, then ECDS).
-pub const PUSH_ORDER: [&str; 5] = [CLUSTER, LISTENER, ROUTE, SECRET, EXTENSION];
+pub const PUSH_ORDER: [&str; 6] = [CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET, EXTENSION];
 
-/// istioctl's short name of a type (CDS, LDS, RDS, SDS, ECDS).
+/// istioctl's short name of a type (CDS, EDS, LDS, RDS, SDS, ECDS).
 pub fn short_name(type_url: &str) -> &'static str {
     match type_url {
         CLUSTER => "CDS",
+        ENDPOINT => "EDS",
         LISTENER => "LDS",
         ROUTE => "RDS",
         SECRET => "SDS",
@@ -109,7 +111,7 @@ pub struct Nack {
 /// A NACK: the proxy rejected resources of a response (Envoy applies the others) and keeps what it had of those.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejected {
-    /// CDS, LDS, RDS, SDS or ECDS.
+    /// CDS, EDS, LDS, RDS, SDS or ECDS.
     pub type_name: &'static str,
     pub version: u64,
     /// Envoy's reason.

@@ -2,22 +2,28 @@
 //! (`buildCluster`: name, discovery type, connect timeout, the endpoints as a load assignment) and the
 //! cluster names of pilot/pkg/model/service.go (`BuildSubsetKey`).
 //!
-//! The lab's clusters are all STATIC, endpoints inline: the mesh's outbound clusters (where istiod uses
-//! EDS), the egress clusters of ServiceEntries (where istiod uses STRICT_DNS and the lab's "internet"
-//! resolves the host) and the bootstraps' own clusters. They are built as Envoy's `Cluster` type.
+//! The mesh's outbound clusters are EDS, as istiod's: each names itself as its EDS service and the ADS
+//! stream as its source (`maybeApplyEdsConfig`), and its endpoints go by EDS as a `ClusterLoadAssignment`
+//! of the same name ([`eds`]; istiod's pilot/pkg/xds/endpoints). The others are STATIC, endpoints inline:
+//! the inbound cluster (as istiod's), the egress clusters of ServiceEntries (where istiod uses STRICT_DNS
+//! and the lab's "internet" resolves the host) and the bootstraps' own clusters. All are built as Envoy's
+//! `Cluster` type.
 
 use std::net::SocketAddr;
 
 use std::time::Duration;
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
-use envoy_types::pb::envoy::config::cluster::v3::cluster::{ClusterDiscoveryType, DiscoveryType};
+use envoy_types::pb::envoy::config::cluster::v3::cluster::{
+    self, ClusterDiscoveryType, DiscoveryType,
+};
 use envoy_types::pb::envoy::config::core::v3::{Address, SocketAddress, address, socket_address};
 use envoy_types::pb::envoy::config::endpoint::v3::{
     ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
 };
 
 use crate::networking::core::route::duration::proto_duration;
+use crate::networking::util::ads_config_source;
 
 /// The cluster ALLOW_ANY traffic leaves through (`util.PassthroughCluster`).
 pub const PASSTHROUGH_CLUSTER: &str = "PassthroughCluster";
@@ -98,6 +104,25 @@ pub fn endpoints_cluster(name: &str, addrs: &[SocketAddr]) -> Cluster {
     }
 }
 
+/// Each of `clusters`, built with its endpoints inline, as an EDS cluster (`maybeApplyEdsConfig`) and its
+/// endpoints as the `ClusterLoadAssignment` EDS hands it.
+pub fn eds(mut clusters: Vec<Cluster>) -> (Vec<Cluster>, Vec<ClusterLoadAssignment>) {
+    let endpoints = clusters
+        .iter_mut()
+        .map(|c| {
+            c.cluster_discovery_type = Some(ClusterDiscoveryType::Type(DiscoveryType::Eds.into()));
+            c.eds_cluster_config = Some(cluster::EdsClusterConfig {
+                service_name: c.name.clone(),
+                eds_config: Some(ads_config_source()),
+            });
+            let mut la = c.load_assignment.take().unwrap_or_default();
+            la.cluster_name.clone_from(&c.name);
+            la
+        })
+        .collect();
+    (clusters, endpoints)
+}
+
 /// One endpoint of a load assignment, at `addr`.
 fn lb_endpoint(addr: SocketAddr) -> LbEndpoint {
     LbEndpoint {
@@ -149,6 +174,31 @@ mod tests {
                     {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 9}}}}
                 ]}]}
             })
+        );
+    }
+
+    #[test]
+    fn an_eds_cluster_names_itself_and_ads_and_its_endpoints_go_apart() {
+        let addr: SocketAddr = "127.0.0.1:15006".parse().unwrap();
+        let name = "outbound|8080|v1|recommendation.tutorial.svc.cluster.local";
+        let (clusters, endpoints) = eds(vec![endpoints_cluster(name, &[addr])]);
+        assert_eq!(
+            crate::util::protomarshal::to_json(&clusters[0]),
+            json!({
+                "name": name,
+                "type": "EDS",
+                "connect_timeout": "10s",
+                "eds_cluster_config": {
+                    "service_name": name,
+                    "eds_config": {"ads": {}, "initial_fetch_timeout": "0s", "resource_api_version": "V3"}
+                }
+            })
+        );
+        assert_eq!(
+            crate::util::protomarshal::to_json(&endpoints[0]),
+            json!({"cluster_name": name, "endpoints": [{"lb_endpoints": [
+                {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 15006}}}}
+            ]}]})
         );
     }
 }

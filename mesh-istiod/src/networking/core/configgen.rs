@@ -9,6 +9,7 @@ use std::path::Path;
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::core::v3::TypedExtensionConfig;
+use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::config::listener::v3::Listener;
 use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use mesh_manifests::Resource;
@@ -19,17 +20,20 @@ use crate::model::registry::ServiceDef;
 use crate::model::release::IstioRelease;
 use crate::model::sidecar::{Labels, Mode};
 use crate::networking::core::cluster::{Endpoint, inbound_cluster, mesh_clusters};
+use crate::networking::core::cluster_builder::eds;
 use crate::networking::core::egress::{self, Internet};
 use crate::networking::core::httproute::{gateway_routes, outbound_routes};
 use crate::security::authn::mtls;
 use crate::util::protomarshal::all_json;
 
 /// The dynamic part of a proxy's configuration, as Envoy's own API types: route configurations (RDS),
-/// clusters (CDS), listeners (LDS) and HTTP filter configurations (ECDS).
+/// clusters (CDS), their endpoints (EDS), listeners (LDS) and HTTP filter configurations (ECDS).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Dynamic {
     pub route_configs: Vec<RouteConfiguration>,
     pub clusters: Vec<Cluster>,
+    /// The endpoints of each EDS cluster, by its name.
+    pub endpoints: Vec<ClusterLoadAssignment>,
     pub listeners: Vec<Listener>,
     /// The configuration of each filter a listener declares with [`crate::bootstrap::ecds_filter`].
     pub filters: Vec<TypedExtensionConfig>,
@@ -37,11 +41,12 @@ pub struct Dynamic {
 
 impl Dynamic {
     /// The whole configuration as JSON ([`crate::util::protomarshal`]): `{"route_configs": […],
-    /// "clusters": […], "listeners": […], "filters": […]}`, maps in a stable order.
+    /// "clusters": […], "endpoints": […], "listeners": […], "filters": […]}`, maps in a stable order.
     pub fn to_json(&self) -> Value {
         json!({
             "route_configs": all_json(&self.route_configs),
             "clusters": all_json(&self.clusters),
+            "endpoints": all_json(&self.endpoints),
             "listeners": all_json(&self.listeners),
             "filters": all_json(&self.filters),
         })
@@ -86,7 +91,7 @@ pub fn sidecar_config(
     let egress = egress::to_envoy(resources, mesh.outbound, internet, me.labels, istio)
         .map_err(|e| e.to_string())?;
     let outbound = outbound_routes(resources, services, egress.mode, me.labels, istio)?;
-    let mut clusters = mesh_clusters(resources, services, endpoints, true)?;
+    let (mut clusters, eds_endpoints) = eds(mesh_clusters(resources, services, endpoints, true)?);
     clusters.extend(egress.clusters);
     clusters.push(inbound_cluster(
         resources, services, me.labels, MESH_PORT, me.app,
@@ -105,6 +110,7 @@ pub fn sidecar_config(
     Ok(Dynamic {
         route_configs: vec![outbound, egress.route_config],
         clusters,
+        endpoints: eds_endpoints,
         listeners: vec![mtls::inbound_listener(
             me.inbound, MESH_PORT, me.dir, mode, by_ecds, istio,
         )],
@@ -119,9 +125,11 @@ pub fn gateway_config(
     services: &[ServiceDef],
     endpoints: &[Endpoint],
 ) -> Result<Dynamic, String> {
+    let (clusters, endpoints) = eds(mesh_clusters(resources, services, endpoints, true)?);
     Ok(Dynamic {
         route_configs: vec![gateway_routes(resources, services, mesh.istio)?],
-        clusters: mesh_clusters(resources, services, endpoints, true)?,
+        clusters,
+        endpoints,
         listeners: Vec::new(),
         filters: Vec::new(),
     })
