@@ -16,6 +16,7 @@ use crate::dataplane::envoy::AccessLogEntry;
 use crate::lab::Lab;
 use crate::state::{LabState, ObjectSummary};
 use mesh_istiod::model::sidecar::Mode;
+use mesh_istiod::networking::core::configgen::Dynamic;
 use mesh_istiod::networking::core::egress::{EnvoyConfig, HTTP_PORT};
 use mesh_istiod::util::protomarshal::all_json;
 use mesh_istiod::util::protomarshal::to_json;
@@ -123,6 +124,32 @@ pub fn traffic_rows(proxy: &str, log: &[AccessLogEntry]) -> Vec<TrafficRow> {
     rows.into_values().collect()
 }
 
+/// One proxy's route configurations as `show` lists them; `mark_missing`: mark the routes to clusters the
+/// proxy lacks (a sidecar's; the gateway's are listed as they are).
+fn proxy_routes(proxy: &str, config: &Dynamic, mark_missing: bool) -> Vec<ProxyRoutes> {
+    let clusters: Vec<String> = if mark_missing {
+        config.clusters.iter().map(|c| c.name.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    all_json(&config.route_configs)
+        .iter()
+        .map(|rc| ProxyRoutes {
+            proxy: proxy.to_owned(),
+            route_config: rc["name"].as_str().unwrap_or_default().into(),
+            routes: route_lines(rc, &clusters),
+        })
+        .collect()
+}
+
+/// The note on a pod that runs without a sidecar, and how to give it one.
+fn no_sidecar_note(pod: &str) -> String {
+    format!(
+        "{pod} runs without a sidecar (1/1): its calls bypass the mesh (no route, timeout, ServiceEntry or \
+         REGISTRY_ONLY applies to them); label its pod template sidecar.istio.io/inject: \"true\" to fix it."
+    )
+}
+
 impl Lab {
     /// What is running and applied, every proxy's routes, and the traffic so far.
     pub async fn show(&self) -> anyhow::Result<Show> {
@@ -134,23 +161,17 @@ impl Lab {
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("the lab is starting"))?;
         let mut traffic = traffic_rows("istio-ingressgateway", &gateway.access_log());
-        for rc in all_json(&gateway.current().route_configs) {
-            routes.push(ProxyRoutes {
-                proxy: "istio-ingressgateway".into(),
-                route_config: rc["name"].as_str().unwrap_or_default().into(),
-                routes: route_lines(&rc, &[]),
-            });
-        }
+        routes.extend(proxy_routes(
+            "istio-ingressgateway",
+            gateway.current(),
+            false,
+        ));
         let mut notes = Vec::new();
         let resources = inner.state.resources();
         for p in inner.deployments().into_values().flatten() {
             workloads.push(workload_row(p, &resources));
             if p.sidecar.is_none() {
-                notes.push(format!(
-                    "{} runs without a sidecar (1/1): its calls bypass the mesh (no route, timeout, ServiceEntry or \
-                     REGISTRY_ONLY applies to them); label its pod template sidecar.istio.io/inject: \"true\" to fix it.",
-                    p.workload.pod
-                ));
+                notes.push(no_sidecar_note(&p.workload.pod));
             }
         }
         notes.extend(inner.state.label_wins_notes());
@@ -164,20 +185,7 @@ impl Lab {
             let log: Vec<AccessLogEntry> =
                 sidecars.iter().flat_map(|s| s.envoy.access_log()).collect();
             traffic.extend(traffic_rows(&name, &log));
-            let clusters: Vec<String> = sc
-                .envoy
-                .current()
-                .clusters
-                .iter()
-                .map(|c| c.name.clone())
-                .collect();
-            for rc in all_json(&sc.envoy.current().route_configs) {
-                routes.push(ProxyRoutes {
-                    proxy: name.clone(),
-                    route_config: rc["name"].as_str().unwrap_or_default().into(),
-                    routes: route_lines(&rc, &clusters),
-                });
-            }
+            routes.extend(proxy_routes(&name, sc.envoy.current(), true));
             if p.workload.labels.get("version").map(String::as_str) == Some("v3") {
                 let config = EnvoyConfig {
                     route_config: sc.envoy.current().route_configs[1].clone(),
