@@ -162,29 +162,13 @@ pub fn is_egress_vs(vs: &VirtualService) -> bool {
     bound_to_mesh(vs) && vs.spec.hosts.iter().flatten().any(|h| !is_mesh_host(h))
 }
 
-/// Translates the applied objects into the sidecar's outbound port-80 configuration.
-///
-/// `resources` are in apply order (a later object wins a duplicate virtual host, like a later
-/// creation timestamp loses in istiod — the lab refuses duplicates when applying, so order only
-/// matters for Sidecars). Kinds that do not shape egress (DestinationRule, in-mesh VirtualServices)
-/// are skipped here; applying them is checked elsewhere.
-pub fn to_envoy(
+/// The port-80 routes of each external host an egress VirtualService names, in first-declared order. They
+/// replace a ServiceEntry's default route on the same host; two VirtualServices for one host are refused.
+fn virtual_service_routes(
     resources: &[Resource],
-    mesh_mode: Mode,
-    internet: &Internet,
-    labels: &Labels,
     istio: IstioRelease,
-) -> Result<EnvoyConfig, TranslateError> {
-    let mode = effective_mode(resources, mesh_mode, labels);
-    let mut clusters: BTreeMap<String, Cluster> = BTreeMap::new();
-    clusters.insert(
-        PASSTHROUGH_CLUSTER.into(),
-        static_cluster(PASSTHROUGH_CLUSTER, internet.resolve("*", HTTP_PORT)),
-    );
-    // host -> routes of its port-80 virtual host, in first-declared order.
+) -> Result<Vec<(String, Vec<Route>)>, TranslateError> {
     let mut vhosts: Vec<(String, Vec<Route>)> = Vec::new();
-
-    // VirtualServices first: their routes replace a ServiceEntry's default route on the same host.
     for vs in egress_virtual_services(resources) {
         let name = name_of(&vs.metadata.name);
         let err = |message: String| TranslateError {
@@ -208,6 +192,30 @@ pub fn to_envoy(
             vhosts.push((host.clone(), routes.clone()));
         }
     }
+    Ok(vhosts)
+}
+
+/// Translates the applied objects into the sidecar's outbound port-80 configuration.
+///
+/// `resources` are in apply order (a later object wins a duplicate virtual host, like a later
+/// creation timestamp loses in istiod — the lab refuses duplicates when applying, so order only
+/// matters for Sidecars). Kinds that do not shape egress (DestinationRule, in-mesh VirtualServices)
+/// are skipped here; applying them is checked elsewhere.
+pub fn to_envoy(
+    resources: &[Resource],
+    mesh_mode: Mode,
+    internet: &Internet,
+    labels: &Labels,
+    istio: IstioRelease,
+) -> Result<EnvoyConfig, TranslateError> {
+    let mode = effective_mode(resources, mesh_mode, labels);
+    let mut clusters: BTreeMap<String, Cluster> = BTreeMap::new();
+    clusters.insert(
+        PASSTHROUGH_CLUSTER.into(),
+        static_cluster(PASSTHROUGH_CLUSTER, internet.resolve("*", HTTP_PORT)),
+    );
+    // host -> routes of its port-80 virtual host, in first-declared order.
+    let mut vhosts = virtual_service_routes(resources, istio)?;
     for r in resources {
         let Resource::ServiceEntry(se) = r else {
             continue;
