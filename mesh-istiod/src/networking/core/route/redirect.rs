@@ -84,6 +84,13 @@ pub fn check_redirect(field: &str, http: &VirtualServiceHttp) -> Result<(), Stri
     let Some(r) = &http.redirect else {
         return Ok(());
     };
+    check_beside_redirect(field, http)?;
+    check_redirect_fields(field, http, r)
+}
+
+/// `validateHTTPRouteConflict`: what a redirecting rule cannot have beside its redirect, and what istiod
+/// takes there and then drops.
+fn check_beside_redirect(field: &str, http: &VirtualServiceHttp) -> Result<(), String> {
     if !http.route.as_deref().unwrap_or_default().is_empty() {
         return Err(format!(
             "{field}: route and redirect together; a rule either redirects or routes (drop one)"
@@ -115,6 +122,15 @@ pub fn check_redirect(field: &str, http: &VirtualServiceHttp) -> Result<(), Stri
             ));
         }
     }
+    Ok(())
+}
+
+/// `validateHTTPRedirect`: the redirect's own fields.
+fn check_redirect_fields(
+    field: &str,
+    http: &VirtualServiceHttp,
+    r: &VirtualServiceHttpRedirect,
+) -> Result<(), String> {
     let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
     if set(&r.uri) && set(&r.prefix_rewrite) {
         return Err(format!(
