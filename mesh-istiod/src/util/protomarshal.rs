@@ -22,13 +22,8 @@ static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
     .expect("envoy-types' descriptor set decodes")
 });
 
-/// Envoy's API descriptors: every message of `envoy-types`, by its full name.
-pub fn descriptors() -> &'static DescriptorPool {
-    &POOL
-}
-
 /// The message name in a type URL (`type.googleapis.com/envoy.config.cluster.v3.Cluster`).
-pub fn message_name(type_url: &str) -> &str {
+fn message_name(type_url: &str) -> &str {
     type_url.rsplit('/').next().unwrap_or(type_url)
 }
 
