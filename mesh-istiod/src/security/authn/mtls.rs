@@ -205,6 +205,7 @@ pub fn sds_secret(name: &str) -> SdsSecretConfig {
     }
 }
 
+/// The proxy's own certificate by SDS (`default`), on both sides of mutual TLS.
 fn certificate() -> Vec<SdsSecretConfig> {
     vec![sds_secret(SDS_DEFAULT)]
 }
@@ -388,7 +389,7 @@ pub fn istio_mutual_socket(sans: &[String], sni: &str) -> TransportSocket {
                 .iter()
                 .map(|a| (*a).to_owned())
                 .collect(),
-            tls_certificate_sds_secret_configs: vec![sds_secret(SDS_DEFAULT)],
+            tls_certificate_sds_secret_configs: certificate(),
             validation_context_type: Some(ValidationContextType::CombinedValidationContext(
                 validation,
             )),
